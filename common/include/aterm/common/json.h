@@ -1,0 +1,49 @@
+// Owning cJSON handles and bounded parsing. Every external JSON text (MQTT payloads, HTTP bodies,
+// configuration files) goes through parse_json, which checks size, nesting depth, UTF-8 and
+// finite numbers before handing a tree to callers.
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "aterm/common/limits.h"
+#include "aterm/common/status.h"
+
+namespace aterm::common {
+
+struct json_deleter {
+  void operator()(cJSON* p) const { cJSON_Delete(p); }
+};
+using json_ptr = std::unique_ptr<cJSON, json_deleter>;
+
+struct json_limits {
+  std::size_t max_bytes = limits::k_max_payload_bytes;  // Default: 64 KiB.
+  int max_depth = limits::k_max_json_depth;             // Default: 16.
+};
+
+// Parses exactly `text` (explicit length, no NUL needed). Errors (code "bad_json"): empty, too
+// large, too deep, invalid UTF-8, syntax error, trailing garbage, a number that is not finite
+// (1e400). Thread-safe.
+result<json_ptr> parse_json(std::string_view text, json_limits limits = {});
+
+// Compact text of `node`. REQUIRES: node != nullptr.
+std::string print_json(const cJSON* node);
+
+// Typed field access on an object; nullopt when absent or of another type.
+std::optional<std::string> json_string(const cJSON* obj, const char* key);
+std::optional<int64_t> json_int(const cJSON* obj, const char* key);  // integral values only
+std::optional<double> json_number(const cJSON* obj, const char* key);
+std::optional<bool> json_bool(const cJSON* obj, const char* key);
+
+// True when the double holds an integer representable as int64_t.
+bool json_is_integer(const cJSON* node);
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool valid_utf8(std::string_view s);
+
+}  // namespace aterm::common

@@ -1,0 +1,52 @@
+// One line per event on stderr: "2026-11-27T09:37:33.123Z INFO bridge: message key=value ...".
+// Values are escaped (control characters, quotes) so text from devices or users cannot forge
+// lines. A field made with secret_field() prints as key=<redacted>: passwords, one-time
+// passwords, private keys and session tokens are only ever logged that way. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aterm::common {
+
+enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
+
+struct log_field {
+  log_field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  log_field(std::string_view k, const char* v) : key(k), value(v) {}
+  log_field(std::string_view k, const std::string& v) : key(k), value(v) {}
+  log_field(std::string_view k, std::int64_t v) : key(k), value(std::to_string(v)) {}
+  log_field(std::string_view k, int v) : key(k), value(std::to_string(v)) {}
+  log_field(std::string_view k, std::uint64_t v) : key(k), value(std::to_string(v)) {}
+  log_field(std::string_view k, double v) : key(k), value(std::to_string(v)) {}
+  log_field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
+  std::string key;
+  std::string value;
+  bool secret = false;
+};
+
+// A field whose value is never printed.
+log_field secret_field(std::string_view key);
+
+// Default: info. Also read once from the environment variable ATERM_LOG_LEVEL
+// (debug|info|warn|error) by the first log call when set_log_level was not called.
+void set_log_level(log_level level);
+log_level get_log_level();
+std::optional<log_level> parse_log_level(std::string_view s);
+
+void log(log_level level, std::string_view component, std::string_view message,
+         std::initializer_list<log_field> fields = {});
+
+// For tests: where lines go instead of stderr (nullptr restores stderr). Not thread-safe with
+// concurrent logging.
+using log_sink = void (*)(std::string_view line);
+void set_log_sink(log_sink sink);
+
+// Escapes a value for a log line: printable ASCII and UTF-8 kept, quotes, backslashes and
+// control characters escaped, quoted when it holds spaces.
+std::string escape_log_value(std::string_view v);
+
+}  // namespace aterm::common
