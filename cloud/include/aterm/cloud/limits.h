@@ -1,0 +1,31 @@
+// Every limit of cloud/ store, CLI and daemon in one place, each with its reason.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace aterm::cloud::limits {
+
+// A page of devices is rendered by the dashboard at once; larger pages go through the cursor.
+inline constexpr std::size_t k_max_page = 500;
+// Latest-state history kept per device: enough for a day at the default 5-minute interval
+// without letting one chatty device grow the database.
+inline constexpr std::size_t k_state_history_per_device = 288;
+// One access-log read answers at most this many records; CSV export pages through.
+inline constexpr std::size_t k_max_audit_page = 10000;
+// The previous passwords an account may not reuse (DESIGN.md section 5: the last 3).
+inline constexpr std::size_t k_password_history = 3;
+// Commands listed or published per device per call; the rest follow on the next call.
+inline constexpr std::size_t k_max_commands_per_call = 1000;
+// Unassigned devices listed for the site administrators per call.
+inline constexpr std::size_t k_max_unassigned = 1000;
+// Random bytes of a generated command id ("c-" + hex): 96 bits, collision-free in practice.
+inline constexpr std::size_t k_command_id_bytes = 12;
+// Company ids are short identifiers used in URLs and logs.
+inline constexpr std::size_t k_max_company_id = 64;
+// Names (companies, destinations, roles, logins) are shown in one dashboard line.
+inline constexpr std::size_t k_max_name = 128;
+// Statements cached per connection (each distinct SQL text is prepared once).
+inline constexpr std::size_t k_max_cached_statements = 256;
+
+}  // namespace aterm::cloud::limits

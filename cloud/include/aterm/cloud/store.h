@@ -1,0 +1,214 @@
+// The cloud's store (DESIGN.md sections 5 and 6): one interface, engines behind it
+// (cloud/src/store/sqlite now; PostgreSQL later). It also implements the bridge's store_port.
+//
+// Tenant scoping is part of the interface: every method that reads or changes a company's data
+// takes the company id, and a row of another company is answered exactly like a missing one
+// (error code k_not_found). Site-level methods (companies, unassigned devices, alarms) say so.
+//
+// Thread-safety: every method may be called from any thread (the bridge's threads, the HTTP
+// worker pool, the scheduler); an implementation serialises or pools its connections itself.
+// Every method is one transaction: all or nothing.
+//
+// Error codes of failed statuses: k_not_found, k_conflict (duplicate id, wrong state),
+// k_invalid (bad argument, e.g. an unknown role or permission), k_store (the engine failed;
+// the message names the failing call).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aterm/bridge/store_port.h"
+#include "aterm/cloud/model.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/status.h"
+
+namespace aterm::cloud {
+
+inline constexpr std::string_view k_not_found = "not_found";
+inline constexpr std::string_view k_conflict = "conflict";
+inline constexpr std::string_view k_invalid = "invalid";
+inline constexpr std::string_view k_store = "store_error";
+
+using common::result;
+using common::status;
+
+// Plain "done" value for result<> of methods that return nothing else.
+struct done {};
+
+class store : public bridge::store_port {
+ public:
+  ~store() override = default;
+
+  // ---- companies (site-level) ----
+  virtual result<company> create_company(const std::string& id, const std::string& name) = 0;
+  virtual result<company> get_company(const std::string& company_id) = 0;
+  virtual result<std::vector<company>> list_companies() = 0;
+  // Replaces the settings (ip_allowlist, technician_login_ttl_minutes, contract_end_s).
+  virtual status update_company_settings(const std::string& company_id,
+                                         const company_settings& settings) = 0;
+
+  // ---- destinations ----
+  virtual result<destination> create_destination(const std::string& company_id,
+                                                 const std::string& name,
+                                                 const std::string& settings_json) = 0;
+  virtual result<std::vector<destination>> list_destinations(const std::string& company_id) = 0;
+  virtual result<destination> get_destination(const std::string& company_id, std::int64_t id) = 0;
+  // nullopt fields are kept. Renaming onto an existing name: k_conflict.
+  virtual result<destination> update_destination(
+      const std::string& company_id, std::int64_t id, const std::optional<std::string>& name,
+      const std::optional<std::string>& settings_json) = 0;
+  // Refused with k_conflict while devices are registered under it.
+  virtual status delete_destination(const std::string& company_id, std::int64_t id) = 0;
+  // Destination by name, created when missing (for `admin device register --destination`).
+  virtual result<destination> ensure_destination(const std::string& company_id,
+                                                 const std::string& name) = 0;
+
+  // ---- devices ----
+  // Registers `device_id` under the destination. An unassigned device (seen before) is moved
+  // into the company with its data; one registered to another company: k_conflict (reported
+  // without naming the other company); already in this company: moved to the destination.
+  virtual result<device> register_device(const std::string& company_id,
+                                         const std::string& device_id,
+                                         std::int64_t destination_id) = 0;
+  virtual result<device> get_device(const std::string& company_id,
+                                    const std::string& device_id) = 0;
+  virtual result<device_page> list_devices(const std::string& company_id,
+                                           const device_query& query) = 0;
+  // Newest first, at most `limit`.
+  virtual result<std::vector<state_history_entry>> state_history(const std::string& company_id,
+                                                                 const std::string& device_id,
+                                                                 std::size_t limit) = 0;
+  // Site-level: devices seen but registered to no company.
+  virtual result<std::vector<device>> list_unassigned_devices(std::size_t limit) = 0;
+
+  // ---- commands ----
+  // Commits a queued command for a device of the company (k_not_found otherwise). The id is
+  // generated here. The bridge publishes it once the caller notifies it (or on its next poll).
+  virtual result<command_record> create_command(const std::string& company_id,
+                                                const new_command& cmd) = 0;
+  virtual result<command_record> get_command(const std::string& company_id,
+                                             const std::string& command_id) = 0;
+  // Newest first.
+  virtual result<std::vector<command_record>> list_commands(const std::string& company_id,
+                                                            const std::string& device_id,
+                                                            std::size_t limit) = 0;
+
+  // ---- technician logins ----
+  // Stores the login (status active) and queues its install command in one transaction;
+  // returns the login with install_command_id set. k_not_found for a foreign device,
+  // k_conflict for a duplicate login id.
+  virtual result<technician_login> create_technician_login(const technician_login& login,
+                                                           const new_command& install) = 0;
+  // Active logins of the device whose expires_at is after now_s (for the API list).
+  virtual result<std::vector<technician_login>> list_technician_logins(
+      const std::string& company_id, const std::string& device_id, std::int64_t now_s) = 0;
+  virtual result<technician_login> get_technician_login(const std::string& company_id,
+                                                        const std::string& login_id) = 0;
+  // active -> revoked and queues `revoke` (technician_login.revoke) in one transaction;
+  // k_not_found for a foreign or missing login, k_conflict when no longer active.
+  virtual result<command_record> revoke_technician_login(const std::string& company_id,
+                                                         const std::string& device_id,
+                                                         const std::string& login_id,
+                                                         const new_command& revoke) = 0;
+  // Deletes every technician login issued at or before `issued_before_s`; returns how many.
+  virtual result<std::size_t> purge_technician_logins(std::int64_t issued_before_s) = 0;
+
+  // ---- roles ----
+  // Built-in roles first, then the company's own.
+  virtual result<std::vector<role>> list_roles(const std::string& company_id) = 0;
+  virtual result<role> get_role(const std::string& company_id, std::int64_t role_id) = 0;
+  virtual result<role> find_role(const std::string& company_id, const std::string& name) = 0;
+  // Permissions must be in k_permissions (k_invalid otherwise); a name of a built-in or an
+  // existing role: k_conflict.
+  virtual result<role> create_role(const std::string& company_id, const std::string& name,
+                                   const std::vector<std::string>& permissions) = 0;
+  // Built-in roles are read-only (k_conflict).
+  virtual result<role> update_role(const std::string& company_id, std::int64_t role_id,
+                                   const std::optional<std::string>& name,
+                                   const std::optional<std::vector<std::string>>& permissions) = 0;
+  // Built-in roles and roles still held by accounts: k_conflict.
+  virtual status delete_role(const std::string& company_id, std::int64_t role_id) = 0;
+
+  // ---- accounts ----
+  // k_conflict for a login id taken in the company; k_invalid for an unknown role.
+  virtual result<account> create_account(const new_account& a) = 0;
+  virtual result<account> get_account(const std::string& company_id, std::int64_t account_id) = 0;
+  virtual result<account> find_account(const std::string& company_id,
+                                       const std::string& login_id) = 0;
+  virtual result<std::vector<account>> list_accounts(const std::string& company_id) = 0;
+  virtual result<account> update_account(const std::string& company_id, std::int64_t account_id,
+                                         const account_update& update) = 0;
+  // Deletes the account and its sessions.
+  virtual status delete_account(const std::string& company_id, std::int64_t account_id) = 0;
+  // Sets a new hash, pushes the old one onto the history (kept: 3) and ends the sessions.
+  virtual status set_password(const std::string& company_id, std::int64_t account_id,
+                              const std::string& password_hash) = 0;
+  // Failed login: failed_count + 1; when it reaches `threshold` the account is locked
+  // (failed_logins) until now_s + lock_s and its sessions end. Returns the updated account.
+  virtual result<account> record_login_failure(const std::string& company_id,
+                                               std::int64_t account_id, std::int64_t now_s,
+                                               std::int64_t threshold, std::int64_t lock_s) = 0;
+  // Successful login: failed_count 0, a failed_logins lock that ran out cleared,
+  // last_login_at = now_s, the inactivity reminder cleared.
+  virtual status record_login_success(const std::string& company_id, std::int64_t account_id,
+                                      std::int64_t now_s) = 0;
+  // Locks (ending the sessions) or unlocks. `until_s` is used with failed_logins only.
+  virtual status lock_account(const std::string& company_id, std::int64_t account_id,
+                              lock_reason reason, std::optional<std::int64_t> until_s,
+                              std::int64_t now_s) = 0;
+  virtual status unlock_account(const std::string& company_id, std::int64_t account_id) = 0;
+
+  // ---- sessions ----
+  virtual status create_session(const session& s) = 0;
+  // Looked up by token hash alone (the company comes from the session). k_not_found if none.
+  virtual result<session> find_session(const std::string& token_hash) = 0;
+  virtual status touch_session(const std::string& token_hash, std::int64_t now_s) = 0;
+  virtual status delete_session(const std::string& token_hash) = 0;
+  virtual status delete_account_sessions(const std::string& company_id,
+                                         std::int64_t account_id) = 0;
+  // Deletes sessions idle since before `idle_before_s` or created before `created_before_s`.
+  virtual result<std::size_t> purge_sessions(std::int64_t idle_before_s,
+                                             std::int64_t created_before_s) = 0;
+
+  // ---- access log ----
+  // Appends one record: seq = head + 1, ts = the store's clock, chained hash; returns it.
+  virtual result<audit_record> append_audit(const audit_entry& e) = 0;
+  // The company's records ordered by seq.
+  virtual result<std::vector<audit_record>> list_audit(const std::string& company_id,
+                                                       const audit_query& q) = 0;
+  // Site-level, for `audit verify`: every record with seq > after_seq, ordered, at most limit.
+  virtual result<std::vector<audit_record>> read_audit_chain(std::int64_t after_seq,
+                                                             std::size_t limit) = 0;
+  virtual result<audit_head> get_audit_head() = 0;
+  // Failed logins ("login"/"failure" records) since `since_ms`; company "" = all companies.
+  virtual result<std::int64_t> count_failed_logins(const std::string& company_id,
+                                                   std::int64_t since_ms) = 0;
+
+  // ---- alarms and mail (site-level) ----
+  virtual result<alarm> create_alarm(const std::string& company_id, const std::string& kind,
+                                     const std::string& detail) = 0;
+  virtual result<std::vector<alarm>> list_alarms(std::size_t limit) = 0;
+  virtual result<std::int64_t> enqueue_mail(const mail_message& m) = 0;
+};
+
+struct sqlite_options {
+  std::string path;  // database file; created when missing
+  // PRAGMA synchronous=FULL (durable commands and audit; cheap when batched, MEASURED.md).
+  bool synchronous_full = true;
+  int busy_timeout_ms = 5000;
+  // Latest-state history rows kept per device. Default: limits::k_state_history_per_device.
+  std::size_t state_history_per_device = 0;
+};
+
+// Opens (creating and migrating) a SQLite store. `clock` must outlive the store.
+result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
+                                                 const common::clock& clock);
+
+// Current schema version of the SQLite store (PRAGMA user_version after migration).
+int sqlite_schema_version();
+
+}  // namespace aterm::cloud
