@@ -1,0 +1,138 @@
+// The tamper-evident access log (DESIGN.md section 5, "access log"). Records form one chain over
+// the whole platform with a gap-free sequence number:
+//   h(seq) = SHA-256(h(seq-1) || canonical_record(record(seq))),   h(0) = 32 zero bytes.
+// canonical_record is length-prefixed in a fixed field order, so no user-supplied text can shift
+// a field boundary or forge another record.
+//
+// How the store persists it (the contract with `aterm-cloud audit verify`):
+// - table audit_log: seq INTEGER PRIMARY KEY (gap-free: head.seq + 1, assigned in the appending
+//   transaction), ts_ms INTEGER (UTC unix milliseconds, stored exactly as hashed), company_id,
+//   actor, action, target, result, detail, source_ip (TEXT, stored byte-exact), prev_hash,
+//   hash (TEXT, 64 lowercase hex). Triggers refuse UPDATE, and DELETE of any row with seq >= the
+//   latest checkpoint's start_seq.
+// - table audit_head: one row (seq, hash) = the last appended record, updated in the SAME
+//   transaction as the insert (seal_record returns it). A cut tail (the newest records deleted)
+//   is detected against it; backups carry it and `audit verify` prints it.
+// - append: BEGIN IMMEDIATE; read audit_head; seal_record(r, head); INSERT r; UPDATE audit_head;
+//   COMMIT.
+// - 365-day purge: in one transaction, append make_checkpoint(purge_checkpoint(first kept record,
+//   head), now) like any record, then delete the records with seq < checkpoint.start_seq.
+// - verify: stream the rows ordered by seq into a chain_verifier, then finish(audit_head).
+// Pure functions and values; a chain_verifier is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace aterm::cloud::security {
+
+// h(0): 32 zero bytes, as hex.
+inline constexpr std::string_view k_genesis_hash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+// The action of a checkpoint record.
+inline constexpr std::string_view k_checkpoint_action = "audit.checkpoint";
+
+struct audit_record {
+  std::uint64_t seq = 0;
+  std::int64_t ts_ms = 0;  // UTC unix milliseconds
+  std::string company_id;  // empty for platform-level records
+  std::string actor;       // e.g. account login id, "device:<id>", "system"
+  std::string action;      // e.g. "session.login", "device.command", k_checkpoint_action
+  std::string target;      // what it acted on (device id, account, ...)
+  std::string result;      // e.g. "ok", "failed", "denied"
+  std::string detail;      // free text; may hold user-supplied text
+  std::string source_ip;
+  std::string prev_hash;  // hex of h(seq-1)
+  std::string hash;       // hex of h(seq)
+
+  friend bool operator==(const audit_record&, const audit_record&) = default;
+};
+
+// The latest (seq, hash) of the chain. An empty chain: {0, k_genesis_hash}.
+struct audit_head {
+  std::uint64_t seq = 0;
+  std::string hash = std::string(k_genesis_hash);
+
+  friend bool operator==(const audit_head&, const audit_head&) = default;
+};
+
+// The bytes hashed for a record: a version tag then every field except prev_hash and hash, in
+// the order of the struct, each as "<byte length>:<bytes>;".
+std::string canonical_record(const audit_record& r);
+// Lowercase hex SHA-256(prev || canonical_record(r)). REQUIRES: prev_hash_hex is 64 hex digits.
+std::string chain_hash(std::string_view prev_hash_hex, const audit_record& r);
+
+// Makes `r` the record after `head`: sets seq, prev_hash and hash (the caller fills ts_ms and the
+// text fields first). Returns the new head to store with it.
+audit_head seal_record(audit_record& r, const audit_head& head);
+
+// Where the remaining chain starts after a purge: the first kept record's seq and the hash
+// before it.
+struct checkpoint {
+  std::uint64_t start_seq = 0;
+  std::string start_prev_hash;
+
+  friend bool operator==(const checkpoint&, const checkpoint&) = default;
+};
+
+// The checkpoint for a purge that keeps `first_kept` and every later record; when nothing is
+// kept, the checkpoint record itself starts the chain ({head.seq + 1, head.hash}).
+checkpoint purge_checkpoint(const std::optional<audit_record>& first_kept, const audit_head& head);
+// An unsealed checkpoint record (actor "system", action k_checkpoint_action, detail
+// "start_seq=<n> start_prev_hash=<hex>"); seal it like any record.
+audit_record make_checkpoint(const checkpoint& c, std::int64_t ts_ms);
+// The checkpoint a record carries; nullopt when it is not a well-formed checkpoint record.
+std::optional<checkpoint> parse_checkpoint(const audit_record& r);
+
+enum class chain_problem {
+  none,
+  edited,        // the record's content or hash does not match the chain: first_bad_seq edited
+  broken_link,   // prev_hash differs from the hash before it (that one or this one was changed)
+  gap,           // a sequence number is missing (a record deleted in the middle)
+  out_of_order,  // a sequence number repeats or goes back
+  bad_start,     // the first record is neither seq 1 after the genesis nor confirmed by a
+                 // checkpoint (records deleted at the start)
+  cut_tail,      // the head names later records than exist (the newest records deleted)
+  head_mismatch  // the last record differs from the head, or records exist beyond it
+};
+
+// "intact", "edited", "broken_link", "gap", "out_of_order", "bad_start", "cut_tail",
+// "head_mismatch".
+std::string_view to_string(chain_problem p);
+
+struct chain_report {
+  chain_problem problem = chain_problem::none;
+  std::uint64_t first_bad_seq = 0;  // the first record found bad (or missing); 0 when intact
+  std::uint64_t records = 0;        // records checked
+  std::uint64_t first_seq = 0;      // the range checked (0 when empty)
+  std::uint64_t last_seq = 0;
+  std::string message;  // one line for humans, naming the record
+
+  bool intact() const { return problem == chain_problem::none; }
+};
+
+// Verifies a chain streamed in seq order. Feed every record to add(); it returns false once a
+// problem is found (stop feeding), then call finish() with the separately kept head.
+class chain_verifier {
+ public:
+  bool add(const audit_record& r);
+  chain_report finish(const audit_head& head);
+
+ private:
+  bool fail(chain_problem p, std::uint64_t seq, std::string message);
+
+  chain_report report_;
+  bool failed_ = false;
+  std::uint64_t prev_seq_ = 0;
+  std::string running_hash_;
+  std::string start_prev_hash_;
+  bool start_confirmed_ = false;
+};
+
+// verify_chain over records in memory (ordered by seq).
+chain_report verify_chain(std::span<const audit_record> records, const audit_head& head);
+
+}  // namespace aterm::cloud::security

@@ -1,0 +1,32 @@
+// CSV export (RFC 4180) safe for spreadsheets: a cell starting with = + - @ TAB or CR gets a
+// leading apostrophe so it is not run as a formula (CSV injection); a cell holding a comma,
+// quote, CR or LF, or starting or ending with a space, is quoted with quotes doubled. Rows end in
+// CRLF. The access-log export shows times in JST (+09:00) and escapes control characters, so a
+// record's user-supplied text cannot make a line that looks like another record in any viewer.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aterm/cloud/security/audit_chain.h"
+
+namespace aterm::cloud::security {
+
+std::string csv_cell(std::string_view value);
+// Cells through csv_cell, joined with "," and ended with "\r\n".
+std::string csv_row(std::initializer_list<std::string_view> cells);
+std::string csv_row(const std::vector<std::string>& cells);
+
+// Control characters (C0, DEL) as "\n", "\r", "\t" or "\xHH", backslash as "\\"; other text
+// (including UTF-8) kept.
+std::string escape_controls(std::string_view text);
+
+// "seq,time_jst,company_id,actor,action,target,result,source_ip,detail\r\n"
+std::string audit_csv_header();
+// One record; time as common::format_jst, text fields through escape_controls.
+std::string audit_csv_row(const audit_record& r);
+
+}  // namespace aterm::cloud::security

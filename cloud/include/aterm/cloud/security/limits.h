@@ -1,0 +1,34 @@
+// Every limit of the cloud's security rules in one place, each with its reason.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace aterm::cloud::security::limits {
+
+// PBKDF2 of a very long password costs little more, but nobody types more; a bound keeps request
+// bodies and the HMAC key small.
+inline constexpr std::size_t k_max_password_bytes = 1024;
+// Stored hashes are ours; bounds stop a corrupted or planted hash string from making a login
+// hash for minutes.
+inline constexpr std::uint32_t k_max_pbkdf2_iterations = 10'000'000;
+inline constexpr std::size_t k_min_salt_bytes = 8;
+inline constexpr std::size_t k_max_salt_bytes = 64;
+inline constexpr std::size_t k_min_hash_bytes = 16;
+inline constexpr std::size_t k_max_hash_bytes = 64;
+// A login id shorter than this is only refused as the whole password, not as a part of it
+// (otherwise a one-letter login id would forbid most passwords).
+inline constexpr std::size_t k_min_login_id_for_contains = 3;
+// Source addresses and companies tracked by the throttle and the burst detector; past this the
+// oldest entries are dropped, so an attacker with many addresses cannot exhaust memory.
+inline constexpr std::size_t k_max_tracked_keys = 100'000;
+// The login gate sweeps idle entries every this many acquisitions.
+inline constexpr std::size_t k_gate_sweep_every = 256;
+// An X-Forwarded-For header with more elements than this is refused (a bounded walk).
+inline constexpr std::size_t k_max_forwarded_for_elements = 32;
+// A company's allowlist or the trusted-proxy list; more is a configuration mistake.
+inline constexpr std::size_t k_max_cidrs = 1024;
+// The audit verifier names at most this many characters of a record in its message.
+inline constexpr std::size_t k_max_report_text = 200;
+
+}  // namespace aterm::cloud::security::limits
