@@ -21,5 +21,8 @@ inline constexpr std::size_t k_max_command_id = 64;
 inline constexpr std::size_t k_max_name = 64;
 // Error text in a result is for humans; longer text is truncated by the encoder.
 inline constexpr std::size_t k_max_error_text = 1024;
+// Timestamps on the wire (ts, deadline) are unix seconds in [0, 2100-01-01): later values are
+// bogus and would overflow nanosecond time points near the year 2262.
+inline constexpr long long k_max_timestamp_s = 4102444800;
 
 }  // namespace aterm::common::limits

@@ -1,0 +1,263 @@
+#include "aterm/common/json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+#include <unordered_set>
+
+#include "json_text.h"
+
+namespace aterm::common {
+
+namespace {
+
+status bad_json(std::string message) {
+  return status::error("bad_json", std::move(message));
+}
+
+// Checks nesting depth and string contents before cJSON recurses, so hostile input (10k open
+// brackets) fails here without deep recursion. Raw control characters in strings and "\u0000"
+// (cJSON strings are C strings and would be silently cut) are refused too.
+status prescan(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (in_string) {
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\') {
+        if (i + 1 >= text.size()) return bad_json("unterminated string");
+        if (text.substr(i + 1, 5) == "u0000") return bad_json("NUL character in string");
+        ++i;
+      } else if (c < 0x20) {
+        return bad_json("control character in string");
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return bad_json("nesting deeper than " + std::to_string(max_depth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return {};
+}
+
+// Refuses non-finite numbers (cJSON turns 1e400 into inf) and duplicate object keys (two
+// readers could disagree on which one counts). Depth is already bounded by prescan.
+status check_tree(const cJSON* node) {
+  if (cJSON_IsNumber(node) && !std::isfinite(node->valuedouble)) {
+    return bad_json("number out of range");
+  }
+  if (cJSON_IsObject(node)) {
+    std::unordered_set<std::string_view> keys;
+    for (const cJSON* c = node->child; c != nullptr; c = c->next) {
+      if (c->string == nullptr || !keys.insert(c->string).second) {
+        return bad_json(std::string("duplicate key \"") + (c->string ? c->string : "") + "\"");
+      }
+    }
+  }
+  if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+    for (const cJSON* c = node->child; c != nullptr; c = c->next) {
+      if (auto s = check_tree(c); !s.ok()) return s;
+    }
+  }
+  return {};
+}
+
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+void print_node(const cJSON* node, std::string& out);
+
+void print_members(const cJSON* node, std::string& out) {
+  bool first = true;
+  for (const cJSON* c = node->child; c != nullptr; c = c->next) {
+    if (!first) out += ',';
+    first = false;
+    if (cJSON_IsObject(node)) {
+      detail::append_json_string(out, c->string ? c->string : "");
+      out += ':';
+    }
+    print_node(c, out);
+  }
+}
+
+void print_node(const cJSON* node, std::string& out) {
+  if (cJSON_IsObject(node)) {
+    out += '{';
+    print_members(node, out);
+    out += '}';
+  } else if (cJSON_IsArray(node)) {
+    out += '[';
+    print_members(node, out);
+    out += ']';
+  } else if (cJSON_IsString(node)) {
+    detail::append_json_string(out, node->valuestring ? node->valuestring : "");
+  } else if (cJSON_IsNumber(node)) {
+    detail::append_json_number(out, node->valuedouble);
+  } else if (cJSON_IsTrue(node)) {
+    out += "true";
+  } else if (cJSON_IsFalse(node)) {
+    out += "false";
+  } else if (cJSON_IsRaw(node)) {
+    out += node->valuestring ? node->valuestring : "null";
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += k_hex[c >> 4];
+          out += k_hex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_json_number(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+    out += std::to_string(static_cast<int64_t>(d));
+    return;
+  }
+  char buf[32];
+  // 17 significant digits always round-trip a double.
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  out += buf;
+}
+
+}  // namespace detail
+
+result<json_ptr> parse_json(std::string_view text, json_limits limits) {
+  if (text.empty()) return bad_json("empty input");
+  if (text.size() > limits.max_bytes) {
+    return bad_json("input larger than " + std::to_string(limits.max_bytes) + " bytes");
+  }
+  if (auto s = prescan(text, limits.max_depth); !s.ok()) return s;
+  if (!valid_utf8(text)) return bad_json("invalid UTF-8");
+  const char* end = nullptr;
+  json_ptr root(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
+  if (!root) return bad_json("syntax error");
+  auto consumed = static_cast<std::size_t>(end - text.data());
+  while (consumed < text.size() && is_json_space(text[consumed])) ++consumed;
+  if (consumed != text.size()) return bad_json("trailing characters after the JSON value");
+  if (auto s = check_tree(root.get()); !s.ok()) return s;
+  return root;
+}
+
+std::string print_json(const cJSON* node) {
+  std::string out;
+  print_node(node, out);
+  return out;
+}
+
+std::optional<std::string> json_string(const cJSON* obj, const char* key) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsString(item) || item->valuestring == nullptr) return std::nullopt;
+  return std::string(item->valuestring);
+}
+
+std::optional<int64_t> json_int(const cJSON* obj, const char* key) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!json_is_integer(item)) return std::nullopt;
+  return static_cast<int64_t>(item->valuedouble);
+}
+
+std::optional<double> json_number(const cJSON* obj, const char* key) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsNumber(item) || !std::isfinite(item->valuedouble)) return std::nullopt;
+  return item->valuedouble;
+}
+
+std::optional<bool> json_bool(const cJSON* obj, const char* key) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsBool(item)) return std::nullopt;
+  return cJSON_IsTrue(item) != 0;
+}
+
+bool json_is_integer(const cJSON* node) {
+  if (!cJSON_IsNumber(node)) return false;
+  const double d = node->valuedouble;
+  return std::isfinite(d) && std::trunc(d) == d && d >= -9223372036854775808.0 &&
+         d < 9223372036854775808.0;
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    uint32_t cp = 0;
+    uint32_t min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1Fu, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0Fu, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07u, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace aterm::common
