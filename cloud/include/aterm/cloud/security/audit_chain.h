@@ -5,11 +5,11 @@
 // a field boundary or forge another record.
 //
 // How the store persists it (the contract with `aterm-cloud audit verify`):
-// - table audit_log: seq INTEGER PRIMARY KEY (gap-free: head.seq + 1, assigned in the appending
-//   transaction), ts_ms INTEGER (UTC unix milliseconds, stored exactly as hashed), company_id,
-//   actor, action, target, result, detail, source_ip (TEXT, stored byte-exact), prev_hash,
-//   hash (TEXT, 64 lowercase hex). Triggers refuse UPDATE, and DELETE of any row with seq >= the
-//   latest checkpoint's start_seq.
+// - table audit_log: seq INTEGER PRIMARY KEY (gap-free, from 1: head.seq + 1, assigned in the
+//   appending transaction), ts_ms INTEGER (UTC unix milliseconds, stored exactly as hashed),
+//   company_id, actor, action, target, result, detail, source_ip (TEXT, stored byte-exact),
+//   prev_hash, hash (TEXT, 64 lowercase hex). Triggers refuse UPDATE, and DELETE of any row with
+//   seq >= the latest checkpoint's start_seq.
 // - table audit_head: one row (seq, hash) = the last appended record, updated in the SAME
 //   transaction as the insert (seal_record returns it). A cut tail (the newest records deleted)
 //   is detected against it; backups carry it and `audit verify` prints it.
@@ -27,6 +27,8 @@
 #include <string>
 #include <string_view>
 
+#include "aterm/cloud/model.h"
+
 namespace aterm::cloud::security {
 
 // h(0): 32 zero bytes, as hex.
@@ -35,32 +37,11 @@ inline constexpr std::string_view k_genesis_hash =
 // The action of a checkpoint record.
 inline constexpr std::string_view k_checkpoint_action = "audit.checkpoint";
 
-struct audit_record {
-  std::uint64_t seq = 0;
-  std::int64_t ts_ms = 0;  // UTC unix milliseconds
-  std::string company_id;  // empty for platform-level records
-  std::string actor;       // e.g. account login id, "device:<id>", "system"
-  std::string action;      // e.g. "session.login", "device.command", k_checkpoint_action
-  std::string target;      // what it acted on (device id, account, ...)
-  std::string result;      // e.g. "ok", "failed", "denied"
-  std::string detail;      // free text; may hold user-supplied text
-  std::string source_ip;
-  std::string prev_hash;  // hex of h(seq-1)
-  std::string hash;       // hex of h(seq)
+// Records and the head are model.h's aterm::cloud::audit_record and audit_head. A head with
+// seq 0 is the empty chain (its hash empty or k_genesis_hash).
 
-  friend bool operator==(const audit_record&, const audit_record&) = default;
-};
-
-// The latest (seq, hash) of the chain. An empty chain: {0, k_genesis_hash}.
-struct audit_head {
-  std::uint64_t seq = 0;
-  std::string hash = std::string(k_genesis_hash);
-
-  friend bool operator==(const audit_head&, const audit_head&) = default;
-};
-
-// The bytes hashed for a record: a version tag then every field except prev_hash and hash, in
-// the order of the struct, each as "<byte length>:<bytes>;".
+// The bytes hashed for a record: a version tag, then seq, ts_ms, company_id, actor, action,
+// target, result, detail, source_ip, each as "<byte length>:<bytes>;" (numbers in decimal).
 std::string canonical_record(const audit_record& r);
 // Lowercase hex SHA-256(prev || canonical_record(r)). REQUIRES: prev_hash_hex is 64 hex digits.
 std::string chain_hash(std::string_view prev_hash_hex, const audit_record& r);
@@ -72,7 +53,7 @@ audit_head seal_record(audit_record& r, const audit_head& head);
 // Where the remaining chain starts after a purge: the first kept record's seq and the hash
 // before it.
 struct checkpoint {
-  std::uint64_t start_seq = 0;
+  std::int64_t start_seq = 0;
   std::string start_prev_hash;
 
   friend bool operator==(const checkpoint&, const checkpoint&) = default;
@@ -105,10 +86,10 @@ std::string_view to_string(chain_problem p);
 
 struct chain_report {
   chain_problem problem = chain_problem::none;
-  std::uint64_t first_bad_seq = 0;  // the first record found bad (or missing); 0 when intact
-  std::uint64_t records = 0;        // records checked
-  std::uint64_t first_seq = 0;      // the range checked (0 when empty)
-  std::uint64_t last_seq = 0;
+  std::int64_t first_bad_seq = 0;  // the first record found bad (or missing); 0 when intact
+  std::int64_t records = 0;        // records checked
+  std::int64_t first_seq = 0;      // the range checked (0 when empty)
+  std::int64_t last_seq = 0;
   std::string message;  // one line for humans, naming the record
 
   bool intact() const { return problem == chain_problem::none; }
@@ -122,11 +103,11 @@ class chain_verifier {
   chain_report finish(const audit_head& head);
 
  private:
-  bool fail(chain_problem p, std::uint64_t seq, std::string message);
+  bool fail(chain_problem p, std::int64_t seq, std::string message);
 
   chain_report report_;
   bool failed_ = false;
-  std::uint64_t prev_seq_ = 0;
+  std::int64_t prev_seq_ = 0;
   std::string running_hash_;
   std::string start_prev_hash_;
   bool start_confirmed_ = false;

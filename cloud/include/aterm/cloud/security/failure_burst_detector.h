@@ -6,6 +6,7 @@
 // from `clock`.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -26,8 +27,8 @@ std::string_view to_string(alarm_scope s);
 
 struct alarm_event {
   alarm_scope scope = alarm_scope::platform;
-  std::string company_id;  // empty for the platform scope
-  int failures = 0;        // failures inside the window when the alarm was raised
+  std::string company_id;     // empty for the platform scope
+  std::int64_t failures = 0;  // failures inside the window when the alarm was raised
   common::wall_time window_start;
   common::wall_time raised_at;
 };

@@ -4,9 +4,8 @@
 // lifted early by an administrator of the company; an inactivity lock has no end and only a site
 // administrator can lift it.
 //
-// lockout_policy is pure (state in, state out); the store persists account_lock_state as three
-// columns: failed_count INTEGER, locked_until INTEGER (unix seconds, NULL when none) and
-// lock_reason TEXT ("", "failures", "inactivity").
+// lockout_policy is pure (state in, state out) over the account fields of model.h
+// (failed_count, locked_until_s, locked); lock_state_of() reads them from an account.
 //
 // login_gate adds the in-process part: concurrent logins of one account reserve verification
 // slots against the remaining budget, so 50 parallel wrong passwords cost at most `threshold`
@@ -21,27 +20,24 @@
 #include <string>
 #include <string_view>
 
+#include "aterm/cloud/model.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/status.h"
 
 namespace aterm::cloud::security {
 
-enum class lock_reason { none, failures, inactivity };
-
-// "", "failures", "inactivity".
-std::string_view to_string(lock_reason r);
-// Error "bad_lock_reason" for anything else.
-common::result<lock_reason> parse_lock_reason(std::string_view s);
-
+// The lock fields of an account (model.h); lock_reason is aterm::cloud::lock_reason.
 struct account_lock_state {
-  int failed_count = 0;  // consecutive failures since the last success or unlock
-  // End of a failure lock. Unset for an inactivity lock (it has no end) and when not locked.
-  std::optional<common::wall_time> locked_until;
-  lock_reason reason = lock_reason::none;
+  std::int64_t failed_count = 0;  // consecutive failures since the last success or unlock
+  // End of a failed_logins lock (unix seconds). The other locks have no end.
+  std::optional<std::int64_t> locked_until_s;
+  lock_reason locked = lock_reason::none;
 
   friend bool operator==(const account_lock_state&, const account_lock_state&) = default;
 };
+
+account_lock_state lock_state_of(const account& a);
 
 enum class login_decision { check_password, refuse_locked };
 
@@ -62,24 +58,25 @@ class lockout_policy {
   const lockout_settings& settings() const { return settings_; }
   const common::clock& clock() const { return clock_; }
 
-  // The state as it stands now: an expired failure lock is gone and its count reset.
+  // The state as it stands now: an expired failed_logins lock is gone and its count reset.
   account_lock_state current(const account_lock_state& stored) const;
   bool is_locked(const account_lock_state& stored) const;
   login_decision decide(const account_lock_state& stored) const;
   // Failures still allowed before the lock (0 while locked).
-  int remaining_budget(const account_lock_state& stored) const;
+  std::int64_t remaining_budget(const account_lock_state& stored) const;
 
   // After a wrong password. REQUIRES: decide(stored) == check_password.
   failure_outcome after_failure(const account_lock_state& stored) const;
   // After a right password: count reset, no lock. REQUIRES: decide(stored) == check_password.
   account_lock_state after_success(const account_lock_state& stored) const;
 
-  // Lifting a lock early. A company administrator may lift a failure lock only; a site
-  // administrator any lock. Errors: "not_locked", "not_permitted" (an inactivity lock lifted by
-  // a company administrator). The returned state has no lock and a zero count.
+  // Lifting a lock early. A company administrator may lift a failed_logins or administrator
+  // lock; only a site administrator lifts an inactivity lock. Errors: "not_locked",
+  // "not_permitted". The returned state has no lock and a zero count.
   common::result<account_lock_state> unlock(const account_lock_state& stored, unlocker who) const;
-  // The lock of an inactive account (no end).
-  account_lock_state lock_for_inactivity(const account_lock_state& stored) const;
+  // A lock without end: lock_reason::inactivity (the inactivity job) or ::administrator.
+  // REQUIRES: reason is one of those two.
+  account_lock_state lock_without_end(const account_lock_state& stored, lock_reason reason) const;
 
  private:
   lockout_settings settings_;
@@ -153,7 +150,7 @@ class login_gate {
   friend class login_ticket;
   struct entry {
     account_lock_state state;
-    int in_flight = 0;
+    std::int64_t in_flight = 0;
   };
   failure_outcome report_failure(const std::string& key);
   account_lock_state report_success(const std::string& key);

@@ -5,6 +5,7 @@
 // login and sent back in X-CSRF-Token. Immutable; thread-safe. Takes now from `clock`.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,9 +14,10 @@
 
 namespace aterm::cloud::security {
 
+// model.h's session carries these as created_at_s / last_seen_at_s (unix seconds).
 struct session_times {
-  common::wall_time created;    // login
-  common::wall_time last_seen;  // last request that touched the session
+  std::int64_t created_at_s = 0;    // login
+  std::int64_t last_seen_at_s = 0;  // last request that touched the session
 };
 
 enum class session_verdict { valid, idle_expired, lifetime_expired };
@@ -46,7 +48,7 @@ class session_policy {
   // A session exactly `idle` after last_seen (or `lifetime` after created) has ended.
   session_verdict judge(const session_times& t) const;
   // When the session ends if unused from now on: min(last_seen + idle, created + lifetime).
-  common::wall_time expires_at(const session_times& t) const;
+  std::int64_t expires_at_s(const session_times& t) const;
   // True when last_seen should be written back now (older than touch_interval). Only for a
   // session judged valid.
   bool should_touch(const session_times& t) const;

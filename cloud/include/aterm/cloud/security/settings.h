@@ -12,17 +12,17 @@
 namespace aterm::cloud::security {
 
 struct lockout_settings {
-  int threshold = 5;                         // security.lockout_threshold. Default: 5 failures.
+  std::int64_t threshold = 5;                // security.lockout_threshold. Default: 5 failures.
   std::chrono::seconds lock_duration{1800};  // security.lockout_s. Default: 30 min.
 };
 
 struct throttle_settings {
-  int max_failures = 10;            // security.throttle_failures. Default: 10 per address.
+  std::int64_t max_failures = 10;   // security.throttle_failures. Default: 10 per address.
   std::chrono::seconds window{60};  // security.throttle_window_s. Default: 60 s (sliding).
 };
 
 struct burst_settings {
-  int threshold = 20;                // security.alarm_failures. Default: 20 failures.
+  std::int64_t threshold = 20;       // security.alarm_failures. Default: 20 failures.
   std::chrono::seconds window{300};  // security.alarm_window_s. Default: 5 min (sliding).
 };
 
