@@ -25,6 +25,8 @@ inline constexpr std::size_t k_command_id_bytes = 12;
 inline constexpr std::size_t k_max_company_id = 64;
 // Names (companies, destinations, roles, logins) are shown in one dashboard line.
 inline constexpr std::size_t k_max_name = 128;
+// JSON columns written by the store itself (permission lists, allowlists, password history).
+inline constexpr std::size_t k_max_json_column = 64 * 1024;
 // Statements cached per connection (each distinct SQL text is prepared once).
 inline constexpr std::size_t k_max_cached_statements = 256;
 

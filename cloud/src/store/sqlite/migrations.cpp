@@ -1,0 +1,224 @@
+#include "migrations.h"
+
+#include <string>
+
+#include "aterm/cloud/model.h"
+#include "aterm/common/json.h"
+
+namespace aterm::cloud::sqlite {
+
+namespace {
+
+void seed_built_in_roles(connection& db) {
+  for (auto name : {k_role_administrator, k_role_operator, k_role_viewer}) {
+    std::string perms = "[";
+    for (const auto& p : built_in_permissions(name)) {
+      if (perms.size() > 1) perms += ',';
+      perms += '"' + p + '"';
+    }
+    perms += ']';
+    db.prepare("INSERT INTO roles(company_id, name, permissions, built_in) VALUES('', ?, ?, 1)")
+        .bind(name)
+        .bind(perms)
+        .exec();
+  }
+}
+
+// Schema 1: every table of issue 4 plus the ones later issues fill (alarms, mail_outbox).
+// The access log refuses UPDATE and DELETE by trigger (DESIGN.md section 5); the 365-day purge
+// will go through a documented path that first writes a checkpoint (not in this schema).
+constexpr const char* k_schema_1 = R"sql(
+CREATE TABLE companies (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  ip_allowlist TEXT NOT NULL DEFAULT '[]',
+  technician_login_ttl_minutes INTEGER NOT NULL DEFAULT 60,
+  contract_end_s INTEGER,
+  created_at_s INTEGER NOT NULL
+);
+CREATE TABLE destinations (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL REFERENCES companies(id),
+  name TEXT NOT NULL,
+  settings_json TEXT NOT NULL DEFAULT '{}',
+  created_at_s INTEGER NOT NULL,
+  UNIQUE (company_id, name)
+);
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  company_id TEXT,
+  destination_id INTEGER,
+  presence TEXT NOT NULL DEFAULT 'unknown',
+  agent_version TEXT NOT NULL DEFAULT '',
+  last_seen_ms INTEGER,
+  state_json TEXT,
+  state_received_ms INTEGER,
+  registered_at_s INTEGER,
+  first_seen_ms INTEGER
+);
+CREATE INDEX devices_company ON devices(company_id, id);
+CREATE TABLE state_history (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  received_ms INTEGER NOT NULL,
+  state_json TEXT NOT NULL
+);
+CREATE INDEX state_history_device ON state_history(device_id, id);
+CREATE TABLE commands (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  args_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result_status TEXT NOT NULL DEFAULT '',
+  result_json TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at_s INTEGER NOT NULL,
+  deadline_s INTEGER NOT NULL,
+  sent_at_s INTEGER,
+  finished_at_s INTEGER,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX commands_device ON commands(device_id, status);
+CREATE INDEX commands_open ON commands(status, deadline_s);
+CREATE INDEX commands_company ON commands(company_id, device_id);
+CREATE TABLE technician_logins (
+  login_id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  salt_hex TEXT NOT NULL,
+  iterations INTEGER NOT NULL,
+  hash_hex TEXT NOT NULL,
+  issued_at_s INTEGER NOT NULL,
+  expires_at_s INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  failed_count INTEGER NOT NULL DEFAULT 0,
+  install_command_id TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX technician_logins_device ON technician_logins(company_id, device_id);
+CREATE TABLE roles (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  built_in INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (company_id, name)
+);
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  login_id TEXT NOT NULL,
+  email TEXT NOT NULL DEFAULT '',
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  password_hash TEXT NOT NULL,
+  password_history TEXT NOT NULL DEFAULT '[]',
+  failed_count INTEGER NOT NULL DEFAULT 0,
+  locked_until_s INTEGER,
+  lock_reason TEXT NOT NULL DEFAULT 'none',
+  locked_at_s INTEGER,
+  last_login_at_s INTEGER,
+  created_at_s INTEGER NOT NULL,
+  reminder_sent_at_s INTEGER,
+  UNIQUE (company_id, login_id)
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  csrf_token TEXT NOT NULL,
+  account_id INTEGER NOT NULL,
+  company_id TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  last_seen_at_s INTEGER NOT NULL,
+  source_ip TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_account ON sessions(account_id);
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  company_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  source_ip TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_company ON audit_log(company_id, seq);
+CREATE INDEX audit_action_ts ON audit_log(action, ts_ms);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'access log records cannot be changed'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'access log records cannot be deleted'); END;
+CREATE TABLE alarms (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  acknowledged_at_s INTEGER
+);
+CREATE TABLE mail_outbox (
+  id INTEGER PRIMARY KEY,
+  recipient TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  sent_at_s INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_s INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+)sql";
+
+const migration k_migrations[] = {
+    {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
+     k_schema_1, &seed_built_in_roles},
+};
+
+int user_version(connection& db) {
+  auto q = db.prepare("PRAGMA user_version");
+  q.step();
+  return static_cast<int>(q.i64(0));
+}
+
+}  // namespace
+
+std::span<const migration> migrations() {
+  return k_migrations;
+}
+
+int migrate(connection& db) {
+  int current = user_version(db);
+  int latest = migrations().back().version;
+  if (current > latest) {
+    throw db_error("database schema version " + std::to_string(current) +
+                       " is newer than this program's " + std::to_string(latest),
+                   SQLITE_ERROR);
+  }
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    db.exec_script("BEGIN IMMEDIATE");
+    try {
+      db.exec_script(m.sql);
+      if (m.after) m.after(db);
+      db.exec_script(("PRAGMA user_version = " + std::to_string(m.version)).c_str());
+      db.exec_script("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    current = m.version;
+  }
+  return current;
+}
+
+}  // namespace aterm::cloud::sqlite

@@ -1,0 +1,1463 @@
+// The SQLite engine of the cloud store (store.h). One connection guarded by one mutex: SQLite
+// serialises writers anyway, the batches of the bridge are short (MEASURED.md: 1,000 upserts in
+// ~8 ms with synchronous FULL), and one connection keeps "prepared once" literally true.
+// WAL, synchronous FULL by default, busy_timeout for other processes (the CLI) on the same file.
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <unordered_set>
+
+#include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/crypto.h"
+#include "aterm/common/json.h"
+#include "aterm/common/log.h"
+#include "migrations.h"
+#include "sqlite_db.h"
+
+namespace aterm::cloud {
+
+namespace {
+
+using sqlite::connection;
+using sqlite::db_error;
+using sqlite::query;
+namespace protocol = common::protocol;
+namespace crypto = common::crypto;
+
+status fail(std::string_view code, std::string message) {
+  return status::error(std::string(code), std::move(message));
+}
+
+std::string to_json_array(const std::vector<std::string>& items) {
+  common::json_ptr arr(cJSON_CreateArray());
+  for (const auto& s : items) cJSON_AddItemToArray(arr.get(), cJSON_CreateString(s.c_str()));
+  return common::print_json(arr.get());
+}
+
+std::vector<std::string> from_json_array(const std::string& text) {
+  std::vector<std::string> out;
+  auto parsed = common::parse_json(text, {limits::k_max_json_column, 4});
+  if (!parsed.ok() || !cJSON_IsArray(parsed->get())) return out;
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, parsed->get()) {
+    if (cJSON_IsString(item)) out.emplace_back(item->valuestring);
+  }
+  return out;
+}
+
+// ^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$: company ids appear in URLs, logs and file names.
+bool valid_company_id(std::string_view id) {
+  if (id.size() < 2 || id.size() > limits::k_max_company_id) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+bool valid_display_name(std::string_view s) {
+  return !s.empty() && s.size() <= limits::k_max_name && common::valid_utf8(s);
+}
+
+std::string new_command_id() {
+  return "c-" + crypto::to_hex(crypto::random_bytes(limits::k_command_id_bytes));
+}
+
+command_status final_status_of(protocol::result_status s) {
+  switch (s) {
+    case protocol::result_status::ok:
+      return command_status::succeeded;
+    case protocol::result_status::expired:
+      return command_status::expired;
+    default:
+      return command_status::failed;
+  }
+}
+
+const std::string k_device_cols =
+    "SELECT d.id, COALESCE(d.company_id, ''), d.destination_id, COALESCE(t.name, ''), "
+    "d.presence, d.agent_version, d.last_seen_ms, COALESCE(d.state_json, ''), "
+    "d.state_received_ms, d.registered_at_s, d.first_seen_ms "
+    "FROM devices d LEFT JOIN destinations t ON t.id = d.destination_id ";
+
+device read_device(const query& q) {
+  device d;
+  d.id = q.text(0);
+  d.company_id = q.text(1);
+  d.destination_id = q.opt_i64(2);
+  d.destination_name = q.text(3);
+  auto p = q.text(4);
+  d.presence = p == "online"    ? presence_state::online
+               : p == "offline" ? presence_state::offline
+                                : presence_state::unknown;
+  d.agent_version = q.text(5);
+  d.last_seen_ms = q.opt_i64(6);
+  d.state_json = q.text(7);
+  d.state_received_ms = q.opt_i64(8);
+  d.registered_at_s = q.opt_i64(9);
+  d.first_seen_ms = q.opt_i64(10);
+  return d;
+}
+
+const std::string k_command_cols =
+    "SELECT id, company_id, device_id, op, args_json, status, result_status, result_json, "
+    "error, attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by "
+    "FROM commands ";
+
+command_record read_command(const query& q) {
+  command_record c;
+  c.id = q.text(0);
+  c.company_id = q.text(1);
+  c.device_id = q.text(2);
+  c.op = q.text(3);
+  c.args_json = q.text(4);
+  c.status = parse_command_status(q.text(5)).value_or(command_status::failed);
+  c.result_status = q.text(6);
+  c.result_json = q.text(7);
+  c.error = q.text(8);
+  c.attempts = q.i64(9);
+  c.created_at_s = q.i64(10);
+  c.deadline_s = q.i64(11);
+  c.sent_at_s = q.opt_i64(12);
+  c.finished_at_s = q.opt_i64(13);
+  c.created_by = q.text(14);
+  return c;
+}
+
+const std::string k_login_cols =
+    "SELECT login_id, company_id, device_id, salt_hex, iterations, hash_hex, issued_at_s, "
+    "expires_at_s, status, failed_count, install_command_id, created_by "
+    "FROM technician_logins ";
+
+technician_login read_login(const query& q) {
+  technician_login t;
+  t.login_id = q.text(0);
+  t.company_id = q.text(1);
+  t.device_id = q.text(2);
+  t.salt_hex = q.text(3);
+  t.iterations = q.i64(4);
+  t.hash_hex = q.text(5);
+  t.issued_at_s = q.i64(6);
+  t.expires_at_s = q.i64(7);
+  t.status = parse_technician_login_status(q.text(8)).value_or(technician_login_status::revoked);
+  t.failed_count = q.i64(9);
+  t.install_command_id = q.text(10);
+  t.created_by = q.text(11);
+  return t;
+}
+
+const std::string k_account_cols =
+    "SELECT a.id, a.company_id, a.login_id, a.email, a.role_id, r.name, a.password_hash, "
+    "a.password_history, a.failed_count, a.locked_until_s, a.lock_reason, a.last_login_at_s, "
+    "a.created_at_s, a.reminder_sent_at_s, a.locked_at_s "
+    "FROM accounts a JOIN roles r ON r.id = a.role_id ";
+
+account read_account(const query& q) {
+  account a;
+  a.id = q.i64(0);
+  a.company_id = q.text(1);
+  a.login_id = q.text(2);
+  a.email = q.text(3);
+  a.role_id = q.i64(4);
+  a.role_name = q.text(5);
+  a.password_hash = q.text(6);
+  a.password_history = from_json_array(q.text(7));
+  a.failed_count = q.i64(8);
+  a.locked_until_s = q.opt_i64(9);
+  a.locked = parse_lock_reason(q.text(10)).value_or(lock_reason::administrator);
+  a.last_login_at_s = q.opt_i64(11);
+  a.created_at_s = q.i64(12);
+  a.reminder_sent_at_s = q.opt_i64(13);
+  a.locked_at_s = q.opt_i64(14);
+  return a;
+}
+
+const std::string k_role_cols = "SELECT id, company_id, name, permissions, built_in FROM roles ";
+
+role read_role(const query& q) {
+  role r;
+  r.id = q.i64(0);
+  r.company_id = q.text(1);
+  r.name = q.text(2);
+  r.permissions = from_json_array(q.text(3));
+  r.built_in = q.i64(4) != 0;
+  return r;
+}
+
+const std::string k_audit_cols =
+    "SELECT seq, ts_ms, company_id, actor, action, target, result, detail, source_ip, "
+    "prev_hash, hash FROM audit_log ";
+
+audit_record read_audit(const query& q) {
+  audit_record r;
+  r.seq = q.i64(0);
+  r.ts_ms = q.i64(1);
+  r.company_id = q.text(2);
+  r.actor = q.text(3);
+  r.action = q.text(4);
+  r.target = q.text(5);
+  r.result = q.text(6);
+  r.detail = q.text(7);
+  r.source_ip = q.text(8);
+  r.prev_hash = q.text(9);
+  r.hash = q.text(10);
+  return r;
+}
+
+const std::string k_company_cols =
+    "SELECT id, name, ip_allowlist, technician_login_ttl_minutes, contract_end_s, created_at_s "
+    "FROM companies ";
+
+company read_company(const query& q) {
+  company c;
+  c.id = q.text(0);
+  c.name = q.text(1);
+  c.settings.ip_allowlist = from_json_array(q.text(2));
+  c.settings.technician_login_ttl_minutes = q.i64(3);
+  c.settings.contract_end_s = q.opt_i64(4);
+  c.created_at_s = q.i64(5);
+  return c;
+}
+
+const std::string k_destination_cols =
+    "SELECT t.id, t.company_id, t.name, t.settings_json, t.created_at_s, "
+    "(SELECT count(*) FROM devices d WHERE d.destination_id = t.id) FROM destinations t ";
+
+destination read_destination(const query& q) {
+  destination t;
+  t.id = q.i64(0);
+  t.company_id = q.text(1);
+  t.name = q.text(2);
+  t.settings_json = q.text(3);
+  t.created_at_s = q.i64(4);
+  t.device_count = q.i64(5);
+  return t;
+}
+
+bool valid_json_object(const std::string& text) {
+  auto parsed = common::parse_json(text);
+  return parsed.ok() && cJSON_IsObject(parsed->get());
+}
+
+class sqlite_store final : public store {
+ public:
+  sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history)
+      : db_(std::move(db)), clock_(clock), history_(history) {}
+
+  // ---- companies ----
+
+  result<company> create_company(const std::string& id, const std::string& name) override {
+    if (!valid_company_id(id)) return fail(k_invalid, "bad company id");
+    if (!valid_display_name(name)) return fail(k_invalid, "bad company name");
+    return write<company>("create_company", [&]() -> result<company> {
+      auto exists = db_->prepare("SELECT 1 FROM companies WHERE id = ?");
+      exists.bind(id);
+      if (exists.step()) return fail(k_conflict, "company exists");
+      db_->prepare("INSERT INTO companies(id, name, created_at_s) VALUES(?, ?, ?)")
+          .bind(id)
+          .bind(name)
+          .bind(clock_.now_s())
+          .exec();
+      return company_locked(id);
+    });
+  }
+
+  result<company> get_company(const std::string& company_id) override {
+    return read<company>("get_company", [&] { return company_locked(company_id); });
+  }
+
+  result<std::vector<company>> list_companies() override {
+    return read<std::vector<company>>("list_companies", [&]() -> result<std::vector<company>> {
+      std::vector<company> out;
+      auto q = db_->prepare(k_company_cols + "ORDER BY id");
+      while (q.step()) out.push_back(read_company(q));
+      return out;
+    });
+  }
+
+  status update_company_settings(const std::string& company_id,
+                                 const company_settings& s) override {
+    if (s.technician_login_ttl_minutes < 0) return fail(k_invalid, "negative ttl");
+    return to_status(write<done>("update_company_settings", [&]() -> result<done> {
+      int n = db_->prepare(
+                     "UPDATE companies SET ip_allowlist = ?, technician_login_ttl_minutes = ?, "
+                     "contract_end_s = ? WHERE id = ?")
+                  .bind(to_json_array(s.ip_allowlist))
+                  .bind(s.technician_login_ttl_minutes)
+                  .bind(s.contract_end_s)
+                  .bind(company_id)
+                  .exec();
+      if (n == 0) return fail(k_not_found, "no such company");
+      return done{};
+    }));
+  }
+
+  // ---- destinations ----
+
+  result<destination> create_destination(const std::string& company_id, const std::string& name,
+                                         const std::string& settings_json) override {
+    if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
+    std::string settings = settings_json.empty() ? "{}" : settings_json;
+    if (!valid_json_object(settings)) return fail(k_invalid, "settings must be a JSON object");
+    return write<destination>("create_destination", [&]() -> result<destination> {
+      return create_destination_locked(company_id, name, settings);
+    });
+  }
+
+  result<std::vector<destination>> list_destinations(const std::string& company_id) override {
+    return read<std::vector<destination>>(
+        "list_destinations", [&]() -> result<std::vector<destination>> {
+          std::vector<destination> out;
+          auto q = db_->prepare(k_destination_cols + "WHERE t.company_id = ? ORDER BY t.name");
+          q.bind(company_id);
+          while (q.step()) out.push_back(read_destination(q));
+          return out;
+        });
+  }
+
+  result<destination> get_destination(const std::string& company_id, std::int64_t id) override {
+    return read<destination>("get_destination", [&] { return destination_locked(company_id, id); });
+  }
+
+  result<destination> update_destination(const std::string& company_id, std::int64_t id,
+                                         const std::optional<std::string>& name,
+                                         const std::optional<std::string>& settings_json) override {
+    if (name && !valid_display_name(*name)) return fail(k_invalid, "bad destination name");
+    if (settings_json && !valid_json_object(*settings_json)) {
+      return fail(k_invalid, "settings must be a JSON object");
+    }
+    return write<destination>("update_destination", [&]() -> result<destination> {
+      auto current = destination_locked(company_id, id);
+      if (!current.ok()) return current;
+      if (name && *name != current->name) {
+        auto dup = db_->prepare("SELECT 1 FROM destinations WHERE company_id = ? AND name = ?");
+        dup.bind(company_id).bind(*name);
+        if (dup.step()) return fail(k_conflict, "destination name taken");
+      }
+      db_->prepare("UPDATE destinations SET name = ?, settings_json = ? WHERE id = ?")
+          .bind(name.value_or(current->name))
+          .bind(settings_json.value_or(current->settings_json))
+          .bind(id)
+          .exec();
+      return destination_locked(company_id, id);
+    });
+  }
+
+  status delete_destination(const std::string& company_id, std::int64_t id) override {
+    return to_status(write<done>("delete_destination", [&]() -> result<done> {
+      auto current = destination_locked(company_id, id);
+      if (!current.ok()) return current.error();
+      if (current->device_count > 0) return fail(k_conflict, "destination has devices");
+      db_->prepare("DELETE FROM destinations WHERE id = ?").bind(id).exec();
+      return done{};
+    }));
+  }
+
+  result<destination> ensure_destination(const std::string& company_id,
+                                         const std::string& name) override {
+    if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
+    return write<destination>("ensure_destination", [&]() -> result<destination> {
+      auto q = db_->prepare("SELECT id FROM destinations WHERE company_id = ? AND name = ?");
+      q.bind(company_id).bind(name);
+      if (q.step()) return destination_locked(company_id, q.i64(0));
+      return create_destination_locked(company_id, name, "{}");
+    });
+  }
+
+  // ---- devices ----
+
+  result<device> register_device(const std::string& company_id, const std::string& device_id,
+                                 std::int64_t destination_id) override {
+    if (!protocol::valid_device_id(device_id)) return fail(k_invalid, "bad device id");
+    return write<device>("register_device", [&]() -> result<device> {
+      auto dest = destination_locked(company_id, destination_id);
+      if (!dest.ok()) return dest.error();
+      auto q = db_->prepare("SELECT company_id FROM devices WHERE id = ?");
+      q.bind(device_id);
+      if (q.step()) {
+        if (!q.is_null(0) && q.text(0) != company_id) {
+          return fail(k_conflict, "device is registered to another company");
+        }
+        db_->prepare(
+               "UPDATE devices SET company_id = ?, destination_id = ?, "
+               "registered_at_s = COALESCE(registered_at_s, ?) WHERE id = ?")
+            .bind(company_id)
+            .bind(destination_id)
+            .bind(clock_.now_s())
+            .bind(device_id)
+            .exec();
+      } else {
+        db_->prepare(
+               "INSERT INTO devices(id, company_id, destination_id, registered_at_s) "
+               "VALUES(?, ?, ?, ?)")
+            .bind(device_id)
+            .bind(company_id)
+            .bind(destination_id)
+            .bind(clock_.now_s())
+            .exec();
+      }
+      return device_locked(company_id, device_id);
+    });
+  }
+
+  result<device> get_device(const std::string& company_id, const std::string& device_id) override {
+    return read<device>("get_device", [&] { return device_locked(company_id, device_id); });
+  }
+
+  result<device_page> list_devices(const std::string& company_id,
+                                   const device_query& query_in) override {
+    std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
+    return read<device_page>("list_devices", [&]() -> result<device_page> {
+      device_page page;
+      auto q = db_->prepare(k_device_cols +
+                            "WHERE d.company_id = ? AND d.id > ? "
+                            "AND (? = '' OR instr(lower(d.id), lower(?)) > 0) "
+                            "AND (? < 0 OR (d.presence = 'online') = ?) "
+                            "ORDER BY d.id LIMIT ?");
+      std::int64_t online = query_in.online ? (*query_in.online ? 1 : 0) : -1;
+      q.bind(company_id)
+          .bind(query_in.cursor)
+          .bind(query_in.q)
+          .bind(query_in.q)
+          .bind(online)
+          .bind(online)
+          .bind(static_cast<std::int64_t>(limit + 1));
+      while (q.step()) page.devices.push_back(read_device(q));
+      if (page.devices.size() > limit) {
+        page.devices.pop_back();
+        page.next_cursor = page.devices.back().id;
+      }
+      return page;
+    });
+  }
+
+  result<std::vector<state_history_entry>> state_history(const std::string& company_id,
+                                                         const std::string& device_id,
+                                                         std::size_t limit) override {
+    return read<std::vector<state_history_entry>>(
+        "state_history", [&]() -> result<std::vector<state_history_entry>> {
+          auto d = device_locked(company_id, device_id);
+          if (!d.ok()) return d.error();
+          std::vector<state_history_entry> out;
+          auto q = db_->prepare(
+              "SELECT received_ms, state_json FROM state_history WHERE device_id = ? "
+              "ORDER BY id DESC LIMIT ?");
+          q.bind(device_id).bind(static_cast<std::int64_t>(std::min(limit, history_)));
+          while (q.step()) out.push_back({q.i64(0), q.text(1)});
+          return out;
+        });
+  }
+
+  result<std::vector<device>> list_unassigned_devices(std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_unassigned);
+    return read<std::vector<device>>("list_unassigned_devices",
+                                     [&]() -> result<std::vector<device>> {
+                                       std::vector<device> out;
+                                       auto q = db_->prepare(k_device_cols +
+                                                             "WHERE d.company_id IS NULL "
+                                                             "ORDER BY d.id LIMIT ?");
+                                       q.bind(limit);
+                                       while (q.step()) out.push_back(read_device(q));
+                                       return out;
+                                     });
+  }
+
+  // ---- commands ----
+
+  result<command_record> create_command(const std::string& company_id,
+                                        const new_command& cmd) override {
+    if (auto s = check_new_command(cmd); !s.ok()) return s;
+    return write<command_record>("create_command", [&]() -> result<command_record> {
+      auto d = device_locked(company_id, cmd.device_id);
+      if (!d.ok()) return d.error();
+      return insert_command_locked(company_id, cmd);
+    });
+  }
+
+  result<command_record> get_command(const std::string& company_id,
+                                     const std::string& command_id) override {
+    return read<command_record>("get_command", [&]() -> result<command_record> {
+      auto q = db_->prepare(k_command_cols + "WHERE id = ? AND company_id = ?");
+      q.bind(command_id).bind(company_id);
+      if (!q.step()) return fail(k_not_found, "no such command");
+      return read_command(q);
+    });
+  }
+
+  result<std::vector<command_record>> list_commands(const std::string& company_id,
+                                                    const std::string& device_id,
+                                                    std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
+    return read<std::vector<command_record>>(
+        "list_commands", [&]() -> result<std::vector<command_record>> {
+          std::vector<command_record> out;
+          auto q = db_->prepare(k_command_cols +
+                                "WHERE company_id = ? AND device_id = ? ORDER BY rowid DESC "
+                                "LIMIT ?");
+          q.bind(company_id).bind(device_id).bind(limit);
+          while (q.step()) out.push_back(read_command(q));
+          return out;
+        });
+  }
+
+  // ---- technician logins ----
+
+  result<technician_login> create_technician_login(const technician_login& login,
+                                                   const new_command& install) override {
+    if (login.login_id.empty() || login.login_id.size() > limits::k_max_name) {
+      return fail(k_invalid, "bad login id");
+    }
+    if (install.device_id != login.device_id) return fail(k_invalid, "device mismatch");
+    if (auto s = check_new_command(install); !s.ok()) return s;
+    return write<technician_login>("create_technician_login", [&]() -> result<technician_login> {
+      auto d = device_locked(login.company_id, login.device_id);
+      if (!d.ok()) return d.error();
+      auto dup = db_->prepare("SELECT 1 FROM technician_logins WHERE login_id = ?");
+      dup.bind(login.login_id);
+      if (dup.step()) return fail(k_conflict, "login id exists");
+      auto cmd = insert_command_locked(login.company_id, install);
+      if (!cmd.ok()) return cmd.error();
+      db_->prepare(
+             "INSERT INTO technician_logins(login_id, company_id, device_id, salt_hex, "
+             "iterations, hash_hex, issued_at_s, expires_at_s, status, failed_count, "
+             "install_command_id, created_by) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'active', 0, ?, ?)")
+          .bind(login.login_id)
+          .bind(login.company_id)
+          .bind(login.device_id)
+          .bind(login.salt_hex)
+          .bind(login.iterations)
+          .bind(login.hash_hex)
+          .bind(login.issued_at_s)
+          .bind(login.expires_at_s)
+          .bind(cmd->id)
+          .bind(login.created_by)
+          .exec();
+      return login_locked(login.company_id, login.login_id);
+    });
+  }
+
+  result<std::vector<technician_login>> list_technician_logins(const std::string& company_id,
+                                                               const std::string& device_id,
+                                                               std::int64_t now_s) override {
+    return read<std::vector<technician_login>>(
+        "list_technician_logins", [&]() -> result<std::vector<technician_login>> {
+          auto d = device_locked(company_id, device_id);
+          if (!d.ok()) return d.error();
+          std::vector<technician_login> out;
+          auto q = db_->prepare(k_login_cols +
+                                "WHERE company_id = ? AND device_id = ? AND status = 'active' "
+                                "AND expires_at_s > ? ORDER BY issued_at_s");
+          q.bind(company_id).bind(device_id).bind(now_s);
+          while (q.step()) out.push_back(read_login(q));
+          return out;
+        });
+  }
+
+  result<technician_login> get_technician_login(const std::string& company_id,
+                                                const std::string& login_id) override {
+    return read<technician_login>("get_technician_login",
+                                  [&] { return login_locked(company_id, login_id); });
+  }
+
+  result<command_record> revoke_technician_login(const std::string& company_id,
+                                                 const std::string& device_id,
+                                                 const std::string& login_id,
+                                                 const new_command& revoke) override {
+    if (revoke.device_id != device_id) return fail(k_invalid, "device mismatch");
+    if (auto s = check_new_command(revoke); !s.ok()) return s;
+    return write<command_record>("revoke_technician_login", [&]() -> result<command_record> {
+      auto login = login_locked(company_id, login_id);
+      if (!login.ok() || login->device_id != device_id) {
+        return fail(k_not_found, "no such technician login");
+      }
+      if (login->status != technician_login_status::active) {
+        return fail(k_conflict, "technician login is no longer active");
+      }
+      db_->prepare("UPDATE technician_logins SET status = 'revoked' WHERE login_id = ?")
+          .bind(login_id)
+          .exec();
+      return insert_command_locked(company_id, revoke);
+    });
+  }
+
+  result<std::size_t> purge_technician_logins(std::int64_t issued_before_s) override {
+    return write<std::size_t>("purge_technician_logins", [&]() -> result<std::size_t> {
+      int n = db_->prepare("DELETE FROM technician_logins WHERE issued_at_s <= ?")
+                  .bind(issued_before_s)
+                  .exec();
+      return static_cast<std::size_t>(n);
+    });
+  }
+
+  // ---- roles ----
+
+  result<std::vector<role>> list_roles(const std::string& company_id) override {
+    return read<std::vector<role>>("list_roles", [&]() -> result<std::vector<role>> {
+      std::vector<role> out;
+      auto q = db_->prepare(k_role_cols +
+                            "WHERE company_id = '' OR company_id = ? ORDER BY built_in DESC, id");
+      q.bind(company_id);
+      while (q.step()) out.push_back(read_role(q));
+      return out;
+    });
+  }
+
+  result<role> get_role(const std::string& company_id, std::int64_t role_id) override {
+    return read<role>("get_role", [&] { return role_locked(company_id, role_id); });
+  }
+
+  result<role> find_role(const std::string& company_id, const std::string& name) override {
+    return read<role>("find_role", [&] { return role_by_name_locked(company_id, name); });
+  }
+
+  result<role> create_role(const std::string& company_id, const std::string& name,
+                           const std::vector<std::string>& permissions) override {
+    if (!valid_display_name(name)) return fail(k_invalid, "bad role name");
+    if (auto s = check_permissions(permissions); !s.ok()) return s;
+    return write<role>("create_role", [&]() -> result<role> {
+      if (auto c = company_locked(company_id); !c.ok()) return c.error();
+      if (role_by_name_locked(company_id, name).ok()) return fail(k_conflict, "role exists");
+      db_->prepare("INSERT INTO roles(company_id, name, permissions, built_in) VALUES(?, ?, ?, 0)")
+          .bind(company_id)
+          .bind(name)
+          .bind(to_json_array(permissions))
+          .exec();
+      return role_locked(company_id, db_->last_insert_rowid());
+    });
+  }
+
+  result<role> update_role(const std::string& company_id, std::int64_t role_id,
+                           const std::optional<std::string>& name,
+                           const std::optional<std::vector<std::string>>& permissions) override {
+    if (name && !valid_display_name(*name)) return fail(k_invalid, "bad role name");
+    if (permissions) {
+      if (auto s = check_permissions(*permissions); !s.ok()) return s;
+    }
+    return write<role>("update_role", [&]() -> result<role> {
+      auto current = role_locked(company_id, role_id);
+      if (!current.ok()) return current;
+      if (current->built_in) return fail(k_conflict, "built-in roles are read-only");
+      if (name && *name != current->name && role_by_name_locked(company_id, *name).ok()) {
+        return fail(k_conflict, "role exists");
+      }
+      db_->prepare("UPDATE roles SET name = ?, permissions = ? WHERE id = ?")
+          .bind(name.value_or(current->name))
+          .bind(to_json_array(permissions.value_or(current->permissions)))
+          .bind(role_id)
+          .exec();
+      return role_locked(company_id, role_id);
+    });
+  }
+
+  status delete_role(const std::string& company_id, std::int64_t role_id) override {
+    return to_status(write<done>("delete_role", [&]() -> result<done> {
+      auto current = role_locked(company_id, role_id);
+      if (!current.ok()) return current.error();
+      if (current->built_in) return fail(k_conflict, "built-in roles are read-only");
+      auto used = db_->prepare("SELECT 1 FROM accounts WHERE role_id = ? LIMIT 1");
+      used.bind(role_id);
+      if (used.step()) return fail(k_conflict, "role is held by accounts");
+      db_->prepare("DELETE FROM roles WHERE id = ?").bind(role_id).exec();
+      return done{};
+    }));
+  }
+
+  // ---- accounts ----
+
+  result<account> create_account(const new_account& a) override {
+    if (!valid_display_name(a.login_id)) return fail(k_invalid, "bad login id");
+    if (a.password_hash.empty()) return fail(k_invalid, "missing password hash");
+    return write<account>("create_account", [&]() -> result<account> {
+      if (auto c = company_locked(a.company_id); !c.ok()) return c.error();
+      auto r = role_by_name_locked(a.company_id, a.role_name);
+      if (!r.ok()) return fail(k_invalid, "unknown role");
+      auto dup = db_->prepare("SELECT 1 FROM accounts WHERE company_id = ? AND login_id = ?");
+      dup.bind(a.company_id).bind(a.login_id);
+      if (dup.step()) return fail(k_conflict, "login id taken");
+      db_->prepare(
+             "INSERT INTO accounts(company_id, login_id, email, role_id, password_hash, "
+             "created_at_s) VALUES(?, ?, ?, ?, ?, ?)")
+          .bind(a.company_id)
+          .bind(a.login_id)
+          .bind(a.email)
+          .bind(r->id)
+          .bind(a.password_hash)
+          .bind(clock_.now_s())
+          .exec();
+      return account_locked(a.company_id, db_->last_insert_rowid());
+    });
+  }
+
+  result<account> get_account(const std::string& company_id, std::int64_t account_id) override {
+    return read<account>("get_account", [&] { return account_locked(company_id, account_id); });
+  }
+
+  result<account> find_account(const std::string& company_id,
+                               const std::string& login_id) override {
+    return read<account>("find_account", [&]() -> result<account> {
+      auto q = db_->prepare(k_account_cols + "WHERE a.company_id = ? AND a.login_id = ?");
+      q.bind(company_id).bind(login_id);
+      if (!q.step()) return fail(k_not_found, "no such account");
+      return read_account(q);
+    });
+  }
+
+  result<std::vector<account>> list_accounts(const std::string& company_id) override {
+    return read<std::vector<account>>("list_accounts", [&]() -> result<std::vector<account>> {
+      std::vector<account> out;
+      auto q = db_->prepare(k_account_cols + "WHERE a.company_id = ? ORDER BY a.login_id");
+      q.bind(company_id);
+      while (q.step()) out.push_back(read_account(q));
+      return out;
+    });
+  }
+
+  result<account> update_account(const std::string& company_id, std::int64_t account_id,
+                                 const account_update& update) override {
+    return write<account>("update_account", [&]() -> result<account> {
+      auto current = account_locked(company_id, account_id);
+      if (!current.ok()) return current;
+      std::int64_t role_id = current->role_id;
+      if (update.role_name) {
+        auto r = role_by_name_locked(company_id, *update.role_name);
+        if (!r.ok()) return fail(k_invalid, "unknown role");
+        role_id = r->id;
+      }
+      db_->prepare("UPDATE accounts SET email = ?, role_id = ? WHERE id = ?")
+          .bind(update.email.value_or(current->email))
+          .bind(role_id)
+          .bind(account_id)
+          .exec();
+      return account_locked(company_id, account_id);
+    });
+  }
+
+  status delete_account(const std::string& company_id, std::int64_t account_id) override {
+    return to_status(write<done>("delete_account", [&]() -> result<done> {
+      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
+      db_->prepare("DELETE FROM accounts WHERE id = ?").bind(account_id).exec();
+      return done{};
+    }));
+  }
+
+  status set_password(const std::string& company_id, std::int64_t account_id,
+                      const std::string& password_hash) override {
+    if (password_hash.empty()) return fail(k_invalid, "missing password hash");
+    return to_status(write<done>("set_password", [&]() -> result<done> {
+      auto current = account_locked(company_id, account_id);
+      if (!current.ok()) return current.error();
+      std::vector<std::string> history{current->password_hash};
+      for (const auto& h : current->password_history) {
+        if (history.size() >= limits::k_password_history) break;
+        history.push_back(h);
+      }
+      db_->prepare("UPDATE accounts SET password_hash = ?, password_history = ? WHERE id = ?")
+          .bind(password_hash)
+          .bind(to_json_array(history))
+          .bind(account_id)
+          .exec();
+      db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
+      return done{};
+    }));
+  }
+
+  result<account> record_login_failure(const std::string& company_id, std::int64_t account_id,
+                                       std::int64_t now_s, std::int64_t threshold,
+                                       std::int64_t lock_s) override {
+    return write<account>("record_login_failure", [&]() -> result<account> {
+      auto current = account_locked(company_id, account_id);
+      if (!current.ok()) return current;
+      std::int64_t failures = current->failed_count + 1;
+      db_->prepare("UPDATE accounts SET failed_count = ? WHERE id = ?")
+          .bind(failures)
+          .bind(account_id)
+          .exec();
+      bool lock_ran_out = current->locked == lock_reason::failed_logins &&
+                          current->locked_until_s.value_or(0) <= now_s;
+      if (failures >= threshold && (current->locked == lock_reason::none || lock_ran_out)) {
+        db_->prepare(
+               "UPDATE accounts SET lock_reason = 'failed_logins', locked_until_s = ?, "
+               "locked_at_s = ? WHERE id = ?")
+            .bind(now_s + lock_s)
+            .bind(now_s)
+            .bind(account_id)
+            .exec();
+        db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
+      }
+      return account_locked(company_id, account_id);
+    });
+  }
+
+  status record_login_success(const std::string& company_id, std::int64_t account_id,
+                              std::int64_t now_s) override {
+    return to_status(write<done>("record_login_success", [&]() -> result<done> {
+      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      db_->prepare(
+             "UPDATE accounts SET failed_count = 0, last_login_at_s = ?, "
+             "reminder_sent_at_s = NULL, "
+             "lock_reason = CASE WHEN lock_reason = 'failed_logins' AND locked_until_s <= ? "
+             "THEN 'none' ELSE lock_reason END, "
+             "locked_until_s = CASE WHEN lock_reason = 'failed_logins' AND locked_until_s <= ? "
+             "THEN NULL ELSE locked_until_s END "
+             "WHERE id = ?")
+          .bind(now_s)
+          .bind(now_s)
+          .bind(now_s)
+          .bind(account_id)
+          .exec();
+      return done{};
+    }));
+  }
+
+  status lock_account(const std::string& company_id, std::int64_t account_id, lock_reason reason,
+                      std::optional<std::int64_t> until_s, std::int64_t now_s) override {
+    if (reason == lock_reason::none) return unlock_account(company_id, account_id);
+    return to_status(write<done>("lock_account", [&]() -> result<done> {
+      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      db_->prepare(
+             "UPDATE accounts SET lock_reason = ?, locked_until_s = ?, locked_at_s = ? "
+             "WHERE id = ?")
+          .bind(to_string(reason))
+          .bind(reason == lock_reason::failed_logins ? until_s : std::nullopt)
+          .bind(now_s)
+          .bind(account_id)
+          .exec();
+      db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
+      return done{};
+    }));
+  }
+
+  status unlock_account(const std::string& company_id, std::int64_t account_id) override {
+    return to_status(write<done>("unlock_account", [&]() -> result<done> {
+      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      db_->prepare(
+             "UPDATE accounts SET lock_reason = 'none', locked_until_s = NULL, "
+             "locked_at_s = NULL, failed_count = 0 WHERE id = ?")
+          .bind(account_id)
+          .exec();
+      return done{};
+    }));
+  }
+
+  // ---- sessions ----
+
+  status create_session(const session& s) override {
+    return to_status(write<done>("create_session", [&]() -> result<done> {
+      if (auto a = account_locked(s.company_id, s.account_id); !a.ok()) return a.error();
+      db_->prepare(
+             "INSERT INTO sessions(token_hash, csrf_token, account_id, company_id, "
+             "created_at_s, last_seen_at_s, source_ip) VALUES(?, ?, ?, ?, ?, ?, ?)")
+          .bind(s.token_hash)
+          .bind(s.csrf_token)
+          .bind(s.account_id)
+          .bind(s.company_id)
+          .bind(s.created_at_s)
+          .bind(s.last_seen_at_s)
+          .bind(s.source_ip)
+          .exec();
+      return done{};
+    }));
+  }
+
+  result<session> find_session(const std::string& token_hash) override {
+    return read<session>("find_session", [&]() -> result<session> {
+      auto q = db_->prepare(
+          "SELECT token_hash, csrf_token, account_id, company_id, created_at_s, "
+          "last_seen_at_s, source_ip FROM sessions WHERE token_hash = ?");
+      q.bind(token_hash);
+      if (!q.step()) return fail(k_not_found, "no such session");
+      return session{q.text(0), q.text(1), q.i64(2), q.text(3), q.i64(4), q.i64(5), q.text(6)};
+    });
+  }
+
+  status touch_session(const std::string& token_hash, std::int64_t now_s) override {
+    return to_status(write<done>("touch_session", [&]() -> result<done> {
+      int n = db_->prepare("UPDATE sessions SET last_seen_at_s = ? WHERE token_hash = ?")
+                  .bind(now_s)
+                  .bind(token_hash)
+                  .exec();
+      if (n == 0) return fail(k_not_found, "no such session");
+      return done{};
+    }));
+  }
+
+  status delete_session(const std::string& token_hash) override {
+    return to_status(write<done>("delete_session", [&]() -> result<done> {
+      db_->prepare("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).exec();
+      return done{};
+    }));
+  }
+
+  status delete_account_sessions(const std::string& company_id, std::int64_t account_id) override {
+    return to_status(write<done>("delete_account_sessions", [&]() -> result<done> {
+      db_->prepare("DELETE FROM sessions WHERE account_id = ? AND company_id = ?")
+          .bind(account_id)
+          .bind(company_id)
+          .exec();
+      return done{};
+    }));
+  }
+
+  result<std::size_t> purge_sessions(std::int64_t idle_before_s,
+                                     std::int64_t created_before_s) override {
+    return write<std::size_t>("purge_sessions", [&]() -> result<std::size_t> {
+      int n = db_->prepare("DELETE FROM sessions WHERE last_seen_at_s < ? OR created_at_s < ?")
+                  .bind(idle_before_s)
+                  .bind(created_before_s)
+                  .exec();
+      return static_cast<std::size_t>(n);
+    });
+  }
+
+  // ---- access log ----
+
+  result<audit_record> append_audit(const audit_entry& e) override {
+    return write<audit_record>("append_audit", [&]() -> result<audit_record> {
+      return append_audit_locked(e, clock_.now_ms());
+    });
+  }
+
+  result<std::vector<audit_record>> list_audit(const std::string& company_id,
+                                               const audit_query& aq) override {
+    std::size_t limit = std::clamp<std::size_t>(aq.limit, 1, limits::k_max_audit_page);
+    return read<std::vector<audit_record>>(
+        "list_audit", [&]() -> result<std::vector<audit_record>> {
+          std::vector<audit_record> out;
+          auto q = db_->prepare(k_audit_cols +
+                                "WHERE company_id = ? AND seq > ? AND ts_ms >= ? AND ts_ms < ? "
+                                "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
+                                "ORDER BY seq LIMIT ?");
+          q.bind(company_id)
+              .bind(aq.after_seq)
+              .bind(aq.from_ms.value_or(INT64_MIN))
+              .bind(aq.to_ms.value_or(INT64_MAX))
+              .bind(aq.actor)
+              .bind(aq.actor)
+              .bind(aq.action)
+              .bind(aq.action)
+              .bind(limit);
+          while (q.step()) out.push_back(read_audit(q));
+          return out;
+        });
+  }
+
+  result<std::vector<audit_record>> read_audit_chain(std::int64_t after_seq,
+                                                     std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_audit_page);
+    return read<std::vector<audit_record>>(
+        "read_audit_chain", [&]() -> result<std::vector<audit_record>> {
+          std::vector<audit_record> out;
+          auto q = db_->prepare(k_audit_cols + "WHERE seq > ? ORDER BY seq LIMIT ?");
+          q.bind(after_seq).bind(limit);
+          while (q.step()) out.push_back(read_audit(q));
+          return out;
+        });
+  }
+
+  result<audit_head> get_audit_head() override {
+    return read<audit_head>("get_audit_head",
+                            [&]() -> result<audit_head> { return head_locked(); });
+  }
+
+  result<std::int64_t> count_failed_logins(const std::string& company_id,
+                                           std::int64_t since_ms) override {
+    return read<std::int64_t>("count_failed_logins", [&]() -> result<std::int64_t> {
+      auto q = db_->prepare(
+          "SELECT count(*) FROM audit_log WHERE action = 'login' AND result = 'failure' "
+          "AND ts_ms >= ? AND (? = '' OR company_id = ?)");
+      q.bind(since_ms).bind(company_id).bind(company_id);
+      q.step();
+      return q.i64(0);
+    });
+  }
+
+  // ---- alarms and mail ----
+
+  result<alarm> create_alarm(const std::string& company_id, const std::string& kind,
+                             const std::string& detail) override {
+    return write<alarm>("create_alarm", [&]() -> result<alarm> {
+      alarm a{0, company_id, kind, detail, clock_.now_s(), std::nullopt};
+      db_->prepare("INSERT INTO alarms(company_id, kind, detail, created_at_s) VALUES(?, ?, ?, ?)")
+          .bind(a.company_id)
+          .bind(a.kind)
+          .bind(a.detail)
+          .bind(a.created_at_s)
+          .exec();
+      a.id = db_->last_insert_rowid();
+      return a;
+    });
+  }
+
+  result<std::vector<alarm>> list_alarms(std::size_t limit) override {
+    return read<std::vector<alarm>>("list_alarms", [&]() -> result<std::vector<alarm>> {
+      std::vector<alarm> out;
+      auto q = db_->prepare(
+          "SELECT id, company_id, kind, detail, created_at_s, acknowledged_at_s FROM alarms "
+          "ORDER BY id DESC LIMIT ?");
+      q.bind(std::clamp<std::size_t>(limit, 1, limits::k_max_page));
+      while (q.step()) {
+        out.push_back({q.i64(0), q.text(1), q.text(2), q.text(3), q.i64(4), q.opt_i64(5)});
+      }
+      return out;
+    });
+  }
+
+  result<std::int64_t> enqueue_mail(const mail_message& m) override {
+    return write<std::int64_t>("enqueue_mail", [&]() -> result<std::int64_t> {
+      db_->prepare(
+             "INSERT INTO mail_outbox(recipient, subject, body, created_at_s, next_attempt_s) "
+             "VALUES(?, ?, ?, ?, ?)")
+          .bind(m.to)
+          .bind(m.subject)
+          .bind(m.body)
+          .bind(clock_.now_s())
+          .bind(clock_.now_s())
+          .exec();
+      return db_->last_insert_rowid();
+    });
+  }
+
+  // ---- bridge::store_port ----
+
+  result<bridge::batch_outcome> apply_batch(
+      std::span<const bridge::device_message> batch) override {
+    return write<bridge::batch_outcome>("apply_batch", [&]() -> result<bridge::batch_outcome> {
+      bridge::batch_outcome out;
+      std::set<std::string> states;
+      std::set<std::string> online;
+      std::set<std::string> unassigned;
+      for (const auto& m : batch) {
+        auto company = touch_device_locked(m);
+        if (company.empty()) unassigned.insert(m.device_id);
+        if (const auto* p = std::get_if<protocol::presence>(&m.body)) {
+          db_->prepare("UPDATE devices SET presence = ?, agent_version = ? WHERE id = ?")
+              .bind(p->online ? "online" : "offline")
+              .bind(p->agent)
+              .bind(m.device_id)
+              .exec();
+          if (p->online) {
+            online.insert(m.device_id);
+          } else {
+            online.erase(m.device_id);
+          }
+        } else if (std::holds_alternative<protocol::state_snapshot>(m.body)) {
+          db_->prepare("UPDATE devices SET state_json = ?, state_received_ms = ? WHERE id = ?")
+              .bind(m.payload)
+              .bind(m.received_ms)
+              .bind(m.device_id)
+              .exec();
+          db_->prepare(
+                 "INSERT INTO state_history(device_id, received_ms, state_json) VALUES(?, ?, ?)")
+              .bind(m.device_id)
+              .bind(m.received_ms)
+              .bind(m.payload)
+              .exec();
+          states.insert(m.device_id);
+        } else if (const auto* r = std::get_if<protocol::command_result>(&m.body)) {
+          if (!apply_result_locked(m, *r)) out.dropped_result_devices.push_back(m.device_id);
+        } else if (const auto* e = std::get_if<protocol::event>(&m.body)) {
+          apply_event_locked(m, company, *e);
+        }
+      }
+      for (const auto& id : states) {
+        db_->prepare(
+               "DELETE FROM state_history WHERE device_id = ? AND id <= (SELECT id FROM "
+               "state_history WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)")
+            .bind(id)
+            .bind(id)
+            .bind(history_)
+            .exec();
+      }
+      out.came_online.assign(online.begin(), online.end());
+      out.unassigned = unassigned.size();
+      return out;
+    });
+  }
+
+  result<std::vector<bridge::outbound_command>> due_commands(const std::string& device_id,
+                                                             std::int64_t now_s,
+                                                             std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
+    return read<std::vector<bridge::outbound_command>>(
+        "due_commands", [&]() -> result<std::vector<bridge::outbound_command>> {
+          std::vector<bridge::outbound_command> out;
+          auto q = db_->prepare(
+              "SELECT id, device_id, op, args_json, deadline_s FROM commands "
+              "WHERE device_id = ? AND status IN ('queued', 'sent') AND deadline_s > ? "
+              "ORDER BY rowid LIMIT ?");
+          q.bind(device_id).bind(now_s).bind(limit);
+          while (q.step()) out.push_back(outbound_locked(q));
+          return out;
+        });
+  }
+
+  result<std::vector<bridge::outbound_command>> queued_for_online(std::int64_t now_s,
+                                                                  std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
+    return read<std::vector<bridge::outbound_command>>(
+        "queued_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
+          std::vector<bridge::outbound_command> out;
+          auto q = db_->prepare(
+              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
+              "JOIN devices d ON d.id = c.device_id "
+              "WHERE c.status = 'queued' AND c.deadline_s > ? AND d.presence = 'online' "
+              "ORDER BY c.rowid LIMIT ?");
+          q.bind(now_s).bind(limit);
+          while (q.step()) out.push_back(outbound_locked(q));
+          return out;
+        });
+  }
+
+  status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
+    return to_status(write<done>("mark_sent", [&]() -> result<done> {
+      for (const auto& id : ids) {
+        db_->prepare(
+               "UPDATE commands SET status = 'sent', attempts = attempts + 1, "
+               "sent_at_s = COALESCE(sent_at_s, ?) "
+               "WHERE id = ? AND status IN ('queued', 'sent')")
+            .bind(now_s)
+            .bind(id)
+            .exec();
+      }
+      return done{};
+    }));
+  }
+
+  result<std::size_t> expire_overdue(std::int64_t now_s) override {
+    return write<std::size_t>("expire_overdue", [&]() -> result<std::size_t> {
+      int expired = db_->prepare(
+                           "UPDATE commands SET status = 'expired', finished_at_s = ? "
+                           "WHERE status = 'queued' AND deadline_s <= ?")
+                        .bind(now_s)
+                        .bind(now_s)
+                        .exec();
+      int timed_out = db_->prepare(
+                             "UPDATE commands SET status = 'timed_out', finished_at_s = ? "
+                             "WHERE status = 'sent' AND deadline_s <= ?")
+                          .bind(now_s)
+                          .bind(now_s)
+                          .exec();
+      return static_cast<std::size_t>(expired + timed_out);
+    });
+  }
+
+  // Opens the connection's schema and settings. Throws db_error.
+  void init(const sqlite_options& o) {
+    db_->exec_script("PRAGMA foreign_keys = ON");
+    sqlite3_busy_timeout(db_->handle(), o.busy_timeout_ms);
+    db_->exec_script("PRAGMA journal_mode = WAL");
+    db_->exec_script(o.synchronous_full ? "PRAGMA synchronous = FULL"
+                                        : "PRAGMA synchronous = NORMAL");
+    sqlite::migrate(*db_);
+  }
+
+ private:
+  // Runs `f` in one transaction under the mutex: COMMIT when it returns ok, ROLLBACK on a
+  // failed result or a db_error (turned into k_store naming the method and the failing call).
+  template <typename T, typename F>
+  result<T> run(const char* what, const char* begin, F&& f) {
+    std::lock_guard lock(mu_);
+    try {
+      db_->exec_script(begin);
+      result<T> r = f();
+      db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
+      return r;
+    } catch (const db_error& e) {
+      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      common::log(common::log_level::error, "store", "statement failed",
+                  {{"op", what}, {"error", e.what()}});
+      return fail(k_store, std::string(what) + ": " + e.what());
+    }
+  }
+  template <typename T, typename F>
+  result<T> write(const char* what, F&& f) {
+    return run<T>(what, "BEGIN IMMEDIATE", std::forward<F>(f));
+  }
+  template <typename T, typename F>
+  result<T> read(const char* what, F&& f) {
+    return run<T>(what, "BEGIN", std::forward<F>(f));
+  }
+  static status to_status(const result<done>& r) { return r.ok() ? status{} : r.error(); }
+
+  static status check_new_command(const new_command& c) {
+    if (!protocol::valid_device_id(c.device_id)) return fail(k_invalid, "bad device id");
+    if (!protocol::valid_name(c.op)) return fail(k_invalid, "bad op");
+    if (!valid_json_object(c.args_json)) return fail(k_invalid, "args must be a JSON object");
+    return {};
+  }
+
+  static status check_permissions(const std::vector<std::string>& permissions) {
+    for (const auto& p : permissions) {
+      if (std::find(k_permissions.begin(), k_permissions.end(), p) == k_permissions.end()) {
+        return fail(k_invalid, "unknown permission " + p);
+      }
+    }
+    return {};
+  }
+
+  result<company> company_locked(const std::string& id) {
+    auto q = db_->prepare(k_company_cols + "WHERE id = ?");
+    q.bind(id);
+    if (!q.step()) return fail(k_not_found, "no such company");
+    return read_company(q);
+  }
+
+  result<destination> destination_locked(const std::string& company_id, std::int64_t id) {
+    auto q = db_->prepare(k_destination_cols + "WHERE t.id = ? AND t.company_id = ?");
+    q.bind(id).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such destination");
+    return read_destination(q);
+  }
+
+  result<destination> create_destination_locked(const std::string& company_id,
+                                                const std::string& name,
+                                                const std::string& settings) {
+    if (auto c = company_locked(company_id); !c.ok()) return c.error();
+    auto dup = db_->prepare("SELECT 1 FROM destinations WHERE company_id = ? AND name = ?");
+    dup.bind(company_id).bind(name);
+    if (dup.step()) return fail(k_conflict, "destination name taken");
+    db_->prepare(
+           "INSERT INTO destinations(company_id, name, settings_json, created_at_s) "
+           "VALUES(?, ?, ?, ?)")
+        .bind(company_id)
+        .bind(name)
+        .bind(settings)
+        .bind(clock_.now_s())
+        .exec();
+    return destination_locked(company_id, db_->last_insert_rowid());
+  }
+
+  result<device> device_locked(const std::string& company_id, const std::string& device_id) {
+    auto q = db_->prepare(k_device_cols + "WHERE d.id = ? AND d.company_id = ?");
+    q.bind(device_id).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such device");
+    return read_device(q);
+  }
+
+  result<command_record> insert_command_locked(const std::string& company_id,
+                                               const new_command& c) {
+    std::string id = new_command_id();
+    db_->prepare(
+           "INSERT INTO commands(id, company_id, device_id, op, args_json, status, "
+           "created_at_s, deadline_s, created_by) VALUES(?, ?, ?, ?, ?, 'queued', ?, ?, ?)")
+        .bind(id)
+        .bind(company_id)
+        .bind(c.device_id)
+        .bind(c.op)
+        .bind(c.args_json)
+        .bind(clock_.now_s())
+        .bind(c.deadline_s)
+        .bind(c.created_by)
+        .exec();
+    auto q = db_->prepare(k_command_cols + "WHERE id = ?");
+    q.bind(id);
+    q.step();
+    return read_command(q);
+  }
+
+  result<technician_login> login_locked(const std::string& company_id,
+                                        const std::string& login_id) {
+    auto q = db_->prepare(k_login_cols + "WHERE login_id = ? AND company_id = ?");
+    q.bind(login_id).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such technician login");
+    return read_login(q);
+  }
+
+  result<role> role_locked(const std::string& company_id, std::int64_t id) {
+    auto q = db_->prepare(k_role_cols + "WHERE id = ? AND (company_id = '' OR company_id = ?)");
+    q.bind(id).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such role");
+    return read_role(q);
+  }
+
+  result<role> role_by_name_locked(const std::string& company_id, const std::string& name) {
+    auto q = db_->prepare(k_role_cols + "WHERE name = ? AND (company_id = '' OR company_id = ?)");
+    q.bind(name).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such role");
+    return read_role(q);
+  }
+
+  result<account> account_locked(const std::string& company_id, std::int64_t id) {
+    auto q = db_->prepare(k_account_cols + "WHERE a.id = ? AND a.company_id = ?");
+    q.bind(id).bind(company_id);
+    if (!q.step()) return fail(k_not_found, "no such account");
+    return read_account(q);
+  }
+
+  audit_head head_locked() {
+    auto q = db_->prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
+    if (!q.step()) return {0, std::string(security::k_genesis_hash)};
+    return {q.i64(0), q.text(1)};
+  }
+
+  audit_record append_audit_locked(const audit_entry& e, std::int64_t ts_ms) {
+    audit_head head = head_locked();
+    audit_record r;
+    r.seq = head.seq + 1;
+    r.ts_ms = ts_ms;
+    r.company_id = e.company_id;
+    r.actor = e.actor;
+    r.action = e.action;
+    r.target = e.target;
+    r.result = e.result;
+    r.detail = e.detail;
+    r.source_ip = e.source_ip;
+    audit_head next = security::seal_record(r, head);
+    db_->prepare(
+           "INSERT INTO audit_log(seq, ts_ms, company_id, actor, action, target, result, "
+           "detail, source_ip, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(r.seq)
+        .bind(r.ts_ms)
+        .bind(r.company_id)
+        .bind(r.actor)
+        .bind(r.action)
+        .bind(r.target)
+        .bind(r.result)
+        .bind(r.detail)
+        .bind(r.source_ip)
+        .bind(r.prev_hash)
+        .bind(r.hash)
+        .exec();
+    db_->prepare(
+           "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
+           "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+        .bind(next.seq)
+        .bind(next.hash)
+        .exec();
+    return r;
+  }
+
+  // Records that the device was heard from; creates an unassigned row for an unknown device.
+  // Returns its company ("" when unassigned).
+  std::string touch_device_locked(const bridge::device_message& m) {
+    db_->prepare(
+           "INSERT INTO devices(id, last_seen_ms, first_seen_ms) VALUES(?, ?, ?) "
+           "ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(COALESCE(last_seen_ms, 0), "
+           "excluded.last_seen_ms), first_seen_ms = COALESCE(first_seen_ms, "
+           "excluded.first_seen_ms)")
+        .bind(m.device_id)
+        .bind(m.received_ms)
+        .bind(m.received_ms)
+        .exec();
+    auto q = db_->prepare("SELECT COALESCE(company_id, '') FROM devices WHERE id = ?");
+    q.bind(m.device_id);
+    q.step();
+    return q.text(0);
+  }
+
+  // False when the result is dropped: unknown command, another device's, or already final.
+  bool apply_result_locked(const bridge::device_message& m, const protocol::command_result& r) {
+    auto q = db_->prepare("SELECT company_id, op FROM commands WHERE id = ? AND device_id = ?");
+    q.bind(r.id).bind(m.device_id);
+    if (!q.step()) return false;
+    std::string company_id = q.text(0);
+    std::string op = q.text(1);
+    if (!protocol::is_final(r.status)) {
+      return db_->prepare(
+                    "UPDATE commands SET result_status = 'progress', result_json = ? "
+                    "WHERE id = ? AND status IN ('queued', 'sent')")
+                 .bind(r.result_json)
+                 .bind(r.id)
+                 .exec() == 1;
+    }
+    command_status outcome = final_status_of(r.status);
+    std::int64_t now_s = m.received_ms / 1000;
+    int changed = db_->prepare(
+                         "UPDATE commands SET status = ?, result_status = ?, result_json = ?, "
+                         "error = ?, finished_at_s = ? "
+                         "WHERE id = ? AND status IN ('queued', 'sent')")
+                      .bind(to_string(outcome))
+                      .bind(protocol::to_string(r.status))
+                      .bind(r.result_json)
+                      .bind(r.error)
+                      .bind(now_s)
+                      .bind(r.id)
+                      .exec();
+    if (changed == 0) return false;
+    append_audit_locked({company_id, "device:" + m.device_id, "command.result", r.id,
+                         std::string(to_string(outcome)), op, ""},
+                        m.received_ms);
+    return true;
+  }
+
+  void apply_event_locked(const bridge::device_message& m, const std::string& company_id,
+                          const protocol::event& e) {
+    if (company_id.empty()) return;
+    if (e.type != "technician_login.used" && e.type != "technician_login.failed" &&
+        e.type != "technician_login.locked") {
+      return;
+    }
+    std::string login_id;
+    if (auto fields = common::parse_json(e.fields_json); fields.ok()) {
+      login_id = common::json_string(fields->get(), "login_id").value_or("");
+    }
+    std::string outcome = "failure";
+    if (e.type == "technician_login.used") {
+      outcome = "success";
+      db_->prepare(
+             "UPDATE technician_logins SET status = 'used' "
+             "WHERE login_id = ? AND device_id = ? AND status = 'active'")
+          .bind(login_id)
+          .bind(m.device_id)
+          .exec();
+    } else if (e.type == "technician_login.failed") {
+      db_->prepare(
+             "UPDATE technician_logins SET failed_count = failed_count + 1 "
+             "WHERE login_id = ? AND device_id = ?")
+          .bind(login_id)
+          .bind(m.device_id)
+          .exec();
+    } else {
+      outcome = "locked";
+      db_->prepare(
+             "UPDATE technician_logins SET status = 'locked' "
+             "WHERE login_id = ? AND device_id = ? AND status = 'active'")
+          .bind(login_id)
+          .bind(m.device_id)
+          .exec();
+    }
+    append_audit_locked({company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""},
+                        m.received_ms);
+  }
+
+  bridge::outbound_command outbound_locked(const query& q) {
+    protocol::command c;
+    c.id = q.text(0);
+    c.op = q.text(2);
+    c.args_json = q.text(3);
+    c.deadline = q.i64(4);
+    return {c.id, q.text(1), protocol::encode(c), c.deadline};
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<connection> db_;
+  const common::clock& clock_;
+  std::size_t history_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
+                                                 const common::clock& clock) {
+  std::size_t history = options.state_history_per_device == 0 ? limits::k_state_history_per_device
+                                                              : options.state_history_per_device;
+  try {
+    auto db = std::make_unique<connection>(options.path);
+    auto s = std::make_unique<sqlite_store>(std::move(db), clock, history);
+    s->init(options);
+    return std::unique_ptr<store>(std::move(s));
+  } catch (const db_error& e) {
+    return fail(k_store, "open " + options.path + ": " + e.what());
+  }
+}
+
+int sqlite_schema_version() {
+  return sqlite::migrations().back().version;
+}
+
+}  // namespace aterm::cloud

@@ -1,0 +1,552 @@
+// The SQLite store against a real database file in a temporary folder: migrations, tenant
+// scoping, apply_batch semantics (exactly one final state per command), command delivery
+// bookkeeping, technician-login events, account locks, and the access log's triggers and chain.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/protocol.h"
+#include "aterm/test/support.h"
+
+namespace {
+
+using namespace aterm;
+using namespace std::chrono_literals;
+using cloud::store;
+namespace protocol = common::protocol;
+
+constexpr std::int64_t k_t0 = 1'800'000'000;  // 2027-01-15, a fixed start for the manual clock
+
+struct fixture {
+  test::temp_dir dir{"unit-cloud-store"};
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  std::unique_ptr<store> db;
+
+  fixture() { db = open(); }
+
+  std::unique_ptr<store> open(std::size_t history = 0) {
+    cloud::sqlite_options o;
+    o.path = (dir / "cloud.db").string();
+    o.state_history_per_device = history;
+    auto s = cloud::open_sqlite_store(o, clock);
+    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+    return std::move(s).value();
+  }
+
+  // Company `id` with destination "default" and the devices given.
+  void company_with(const std::string& id, std::vector<std::string> devices) {
+    REQUIRE(db->create_company(id, "Company " + id).ok());
+    auto dest = db->ensure_destination(id, "default");
+    REQUIRE(dest.ok());
+    for (const auto& d : devices) REQUIRE(db->register_device(id, d, dest->id).ok());
+  }
+
+  cloud::command_record command(const std::string& company, const std::string& device,
+                                std::int64_t timeout_s = 60, const std::string& op = "ping") {
+    cloud::new_command c{device, op, "{}", clock.now_s() + timeout_s, "alice"};
+    auto r = db->create_command(company, c);
+    REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+    return *r;
+  }
+
+  // Raw SQL on the same file, as an attacker with file access would run it.
+  int raw_exec(const std::string& sql, std::string* error = nullptr) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open((dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    if (error && err) *error = err;
+    sqlite3_free(err);
+    sqlite3_close(h);
+    return rc;
+  }
+};
+
+bridge::device_message presence(const std::string& device, bool online, std::int64_t ms) {
+  protocol::presence p{online, "1.0.0", ms / 1000};
+  return {device, protocol::topic_kind::presence, ms, protocol::encode(p), p};
+}
+
+bridge::device_message state(const std::string& device, std::int64_t seq, std::int64_t ms) {
+  protocol::state_snapshot s;
+  s.ts = ms / 1000;
+  s.seq = seq;
+  s.model = "WX3600HP";
+  return {device, protocol::topic_kind::state, ms, protocol::encode(s), s};
+}
+
+bridge::device_message result_of(const std::string& device, const std::string& id,
+                                 protocol::result_status st, std::int64_t ms) {
+  protocol::command_result r{id, st, st == protocol::result_status::ok ? "{\"pong\":true}" : "{}",
+                             st == protocol::result_status::error ? "boom" : ""};
+  return {device, protocol::topic_kind::result, ms, protocol::encode(r), r};
+}
+
+bridge::device_message event_of(const std::string& device, const std::string& type,
+                                const std::string& login_id, std::int64_t ms) {
+  protocol::event e{ms / 1000, type, "{\"login_id\":\"" + login_id + "\"}"};
+  return {device, protocol::topic_kind::event, ms, protocol::encode(e), e};
+}
+
+bridge::batch_outcome apply(store& s, std::vector<bridge::device_message> batch) {
+  auto r = s.apply_batch(batch);
+  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("migrations: a new file gets the latest schema, a reopen keeps the data") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  f.db.reset();
+  f.db = f.open();
+  CHECK(f.db->get_company("acme").ok());
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == cloud::sqlite_schema_version());
+  sqlite3_finalize(st);
+  REQUIRE(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
+TEST_CASE("migrations: a database newer than the program is refused") {
+  fixture f;
+  f.db.reset();
+  REQUIRE(f.raw_exec("PRAGMA user_version = 999") == SQLITE_OK);
+  cloud::sqlite_options o;
+  o.path = (f.dir / "cloud.db").string();
+  auto s = cloud::open_sqlite_store(o, f.clock);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code() == cloud::k_store);
+  CHECK(s.error().message().find("newer") != std::string::npos);
+}
+
+TEST_CASE("built-in roles are present and read-only") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  auto roles = f.db->list_roles("acme");
+  REQUIRE(roles.ok());
+  REQUIRE(roles->size() == 3);
+  for (const auto& r : *roles) {
+    CHECK(r.built_in);
+    CHECK(r.permissions == cloud::built_in_permissions(r.name));
+    CHECK(f.db->update_role("acme", r.id, "x", std::nullopt).error().code() == cloud::k_conflict);
+    CHECK(f.db->delete_role("acme", r.id).code() == cloud::k_conflict);
+  }
+  auto admin = f.db->find_role("acme", "administrator");
+  REQUIRE(admin.ok());
+  CHECK(admin->permissions.size() == cloud::k_permissions.size());
+  CHECK(f.db->create_role("acme", "auditor", {"audit.read", "no.such"}).error().code() ==
+        cloud::k_invalid);
+  auto custom = f.db->create_role("acme", "auditor", {"audit.read"});
+  REQUIRE(custom.ok());
+  CHECK(f.db->create_role("acme", "viewer", {}).error().code() == cloud::k_conflict);
+}
+
+TEST_CASE("tenant scoping: another company's rows answer not_found") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {"globex-r1"});
+  auto cmd = f.command("acme", "acme-r1");
+  auto role = f.db->create_role("acme", "ops", {"device.read"});
+  REQUIRE(role.ok());
+  auto acct = f.db->create_account({"acme", "alice", "a@example.com", "ops", "pbkdf2$x"});
+  REQUIRE(acct.ok());
+  auto dest = f.db->ensure_destination("acme", "default");
+  REQUIRE(dest.ok());
+
+  auto nf = [](const cloud::status& s) { return s.code() == cloud::k_not_found; };
+  CHECK(nf(f.db->get_device("globex", "acme-r1").error()));
+  CHECK(nf(f.db->get_command("globex", cmd.id).error()));
+  CHECK(nf(f.db->create_command("globex", {"acme-r1", "ping", "{}", k_t0 + 60, "x"}).error()));
+  CHECK(nf(f.db->state_history("globex", "acme-r1", 10).error()));
+  CHECK(nf(f.db->get_account("globex", acct->id).error()));
+  CHECK(nf(f.db->find_account("globex", "alice").error()));
+  CHECK(nf(f.db->delete_account("globex", acct->id)));
+  CHECK(nf(f.db->set_password("globex", acct->id, "h")));
+  CHECK(nf(f.db->get_role("globex", role->id).error()));
+  CHECK(nf(f.db->delete_role("globex", role->id)));
+  CHECK(nf(f.db->get_destination("globex", dest->id).error()));
+  CHECK(nf(f.db->delete_destination("globex", dest->id)));
+  CHECK(nf(f.db->register_device("globex", "acme-r1", dest->id).error()));
+  CHECK(f.db->list_commands("globex", "acme-r1", 10)->empty());
+  auto page = f.db->list_devices("globex", {});
+  REQUIRE(page.ok());
+  REQUIRE(page->devices.size() == 1);
+  CHECK(page->devices[0].id == "globex-r1");
+  // A device registered elsewhere cannot be taken over by registering it again.
+  auto gdest = f.db->ensure_destination("globex", "default");
+  CHECK(f.db->register_device("globex", "acme-r1", gdest->id).error().code() == cloud::k_conflict);
+  CHECK(f.db->get_device("acme", "acme-r1").ok());
+}
+
+TEST_CASE("apply_batch: presence, latest state and bounded history") {
+  fixture f;
+  f.db = f.open(3);
+  f.company_with("acme", {"acme-r1"});
+  auto out =
+      apply(*f.db, {presence("acme-r1", true, k_t0 * 1000), state("acme-r1", 1, k_t0 * 1000)});
+  CHECK(out.came_online == std::vector<std::string>{"acme-r1"});
+  CHECK(out.unassigned == 0);
+  auto d = f.db->get_device("acme", "acme-r1");
+  REQUIRE(d.ok());
+  CHECK(d->presence == cloud::presence_state::online);
+  CHECK(d->agent_version == "1.0.0");
+  CHECK(d->state_json.find("\"seq\":1") != std::string::npos);
+  for (int i = 2; i <= 6; ++i) apply(*f.db, {state("acme-r1", i, k_t0 * 1000 + i)});
+  auto h = f.db->state_history("acme", "acme-r1", 100);
+  REQUIRE(h.ok());
+  REQUIRE(h->size() == 3);
+  CHECK((*h)[0].state_json.find("\"seq\":6") != std::string::npos);
+  CHECK((*h)[2].state_json.find("\"seq\":4") != std::string::npos);
+  apply(*f.db, {presence("acme-r1", false, k_t0 * 1000 + 10)});
+  CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::offline);
+  auto online = f.db->list_devices("acme", {"", true, 50, ""});
+  CHECK(online->devices.empty());
+}
+
+TEST_CASE("apply_batch: an unregistered device is kept unassigned and visible to no company") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  auto out =
+      apply(*f.db, {presence("stray-1", true, k_t0 * 1000), state("stray-1", 1, k_t0 * 1000)});
+  CHECK(out.unassigned == 1);
+  CHECK(f.db->get_device("acme", "stray-1").error().code() == cloud::k_not_found);
+  CHECK(f.db->list_devices("acme", {})->devices.size() == 1);
+  auto un = f.db->list_unassigned_devices(10);
+  REQUIRE(un.ok());
+  REQUIRE(un->size() == 1);
+  CHECK((*un)[0].id == "stray-1");
+  CHECK((*un)[0].company_id.empty());
+  // Registering it later brings its data into the company.
+  auto dest = f.db->ensure_destination("acme", "default");
+  auto reg = f.db->register_device("acme", "stray-1", dest->id);
+  REQUIRE(reg.ok());
+  CHECK(reg->presence == cloud::presence_state::online);
+  CHECK(!reg->state_json.empty());
+  CHECK(f.db->list_unassigned_devices(10)->empty());
+}
+
+TEST_CASE("apply_batch: a command reaches exactly one final state") {
+  using rs = protocol::result_status;
+  struct row {
+    const char* name;
+    std::vector<rs> results;  // in arrival order
+    cloud::command_status want;
+    std::size_t dropped;
+  };
+  const std::vector<row> table = {
+      {"ok", {rs::ok}, cloud::command_status::succeeded, 0},
+      {"error", {rs::error}, cloud::command_status::failed, 0},
+      {"rejected", {rs::rejected}, cloud::command_status::failed, 0},
+      {"unsupported", {rs::unsupported}, cloud::command_status::failed, 0},
+      {"expired on the device", {rs::expired}, cloud::command_status::expired, 0},
+      {"progress keeps it open", {rs::progress}, cloud::command_status::sent, 0},
+      {"progress then ok", {rs::progress, rs::ok}, cloud::command_status::succeeded, 0},
+      {"second final result dropped", {rs::ok, rs::error}, cloud::command_status::succeeded, 1},
+      {"duplicate delivery of ok", {rs::ok, rs::ok}, cloud::command_status::succeeded, 1},
+  };
+  for (const auto& t : table) {
+    CAPTURE(t.name);
+    fixture f;
+    f.company_with("acme", {"acme-r1"});
+    auto cmd = f.command("acme", "acme-r1");
+    std::vector<std::string> ids{cmd.id};
+    REQUIRE(f.db->mark_sent(ids, k_t0).ok());
+    std::size_t dropped = 0;
+    for (auto st : t.results) {
+      dropped += apply(*f.db, {result_of("acme-r1", cmd.id, st, k_t0 * 1000 + 5)})
+                     .dropped_result_devices.size();
+    }
+    auto got = f.db->get_command("acme", cmd.id);
+    REQUIRE(got.ok());
+    CHECK(got->status == t.want);
+    CHECK(dropped == t.dropped);
+    CHECK(got->attempts == 1);
+    // A later expiry sweep never moves a final command.
+    auto n = f.db->expire_overdue(k_t0 + 3600);
+    REQUIRE(n.ok());
+    if (cloud::is_final(t.want)) {
+      CHECK(*n == 0);
+      CHECK(f.db->get_command("acme", cmd.id)->status == t.want);
+    }
+  }
+}
+
+TEST_CASE("apply_batch: results for unknown or another device's commands are dropped") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  auto cmd = f.command("acme", "acme-r1");
+  auto out =
+      apply(*f.db, {result_of("acme-r2", cmd.id, protocol::result_status::ok, k_t0 * 1000),
+                    result_of("acme-r1", "c-nope", protocol::result_status::ok, k_t0 * 1000)});
+  CHECK(out.dropped_result_devices == std::vector<std::string>{"acme-r2", "acme-r1"});
+  CHECK(f.db->get_command("acme", cmd.id)->status == cloud::command_status::queued);
+}
+
+TEST_CASE("apply_batch: a result for a command never marked sent still ends it") {
+  // The daemon may publish and crash before mark_sent commits.
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  auto cmd = f.command("acme", "acme-r1");
+  apply(*f.db, {result_of("acme-r1", cmd.id, protocol::result_status::ok, k_t0 * 1000)});
+  auto got = f.db->get_command("acme", cmd.id);
+  CHECK(got->status == cloud::command_status::succeeded);
+  CHECK(got->result_json == "{\"pong\":true}");
+  CHECK(got->finished_at_s == k_t0);
+}
+
+TEST_CASE("due_commands, queued_for_online, mark_sent and expire_overdue") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  auto a = f.command("acme", "acme-r1", 60);
+  auto b = f.command("acme", "acme-r1", 600);
+  auto c = f.command("acme", "acme-r2", 60);
+
+  // Nobody is online yet.
+  CHECK(f.db->queued_for_online(k_t0, 100)->empty());
+  apply(*f.db, {presence("acme-r1", true, k_t0 * 1000)});
+  auto q = f.db->queued_for_online(k_t0, 100);
+  REQUIRE(q->size() == 2);
+  CHECK((*q)[0].id == a.id);
+  CHECK((*q)[1].id == b.id);
+  auto decoded = protocol::decode_command((*q)[0].payload);
+  REQUIRE(decoded.ok());
+  CHECK(decoded->id == a.id);
+  CHECK(decoded->op == "ping");
+  CHECK(decoded->deadline == k_t0 + 60);
+
+  std::vector<std::string> ids{a.id};
+  REQUIRE(f.db->mark_sent(ids, k_t0).ok());
+  CHECK(f.db->queued_for_online(k_t0, 100)->size() == 1);
+  // due_commands republishes sent ones too, oldest first.
+  auto due = f.db->due_commands("acme-r1", k_t0, 100);
+  REQUIRE(due->size() == 2);
+  CHECK((*due)[0].id == a.id);
+  REQUIRE(f.db->mark_sent(ids, k_t0 + 1).ok());
+  CHECK(f.db->get_command("acme", a.id)->attempts == 2);
+  CHECK(f.db->get_command("acme", a.id)->sent_at_s == k_t0);
+
+  // After 60 s: a (sent) timed out, c (never sent) expired, b still open.
+  auto n = f.db->expire_overdue(k_t0 + 60);
+  REQUIRE(n.ok());
+  CHECK(*n == 2);
+  CHECK(f.db->get_command("acme", a.id)->status == cloud::command_status::timed_out);
+  CHECK(f.db->get_command("acme", c.id)->status == cloud::command_status::expired);
+  CHECK(f.db->get_command("acme", b.id)->status == cloud::command_status::queued);
+  CHECK(f.db->due_commands("acme-r1", k_t0 + 60, 100)->size() == 1);
+  // A late result for the timed-out command is dropped.
+  auto out =
+      apply(*f.db, {result_of("acme-r1", a.id, protocol::result_status::ok, k_t0 * 1000 + 61000)});
+  CHECK(out.dropped_result_devices.size() == 1);
+  CHECK(f.db->get_command("acme", a.id)->status == cloud::command_status::timed_out);
+}
+
+TEST_CASE("bad commands are refused and store nothing") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  const std::vector<cloud::new_command> bad = {
+      {"acme-r1", "Bad Op", "{}", k_t0 + 60, "x"},
+      {"acme-r1", "ping", "[1]", k_t0 + 60, "x"},
+      {"acme-r1", "ping", "{", k_t0 + 60, "x"},
+      {"a/b", "ping", "{}", k_t0 + 60, "x"},
+  };
+  for (const auto& c : bad) {
+    auto r = f.db->create_command("acme", c);
+    CHECK_FALSE(r.ok());
+  }
+  CHECK(f.db->list_commands("acme", "acme-r1", 10)->empty());
+}
+
+TEST_CASE("technician logins: install queued with the login, events update it and the log") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {"globex-r1"});
+  cloud::technician_login l;
+  l.login_id = "T-ABCD2345";
+  l.company_id = "acme";
+  l.device_id = "acme-r1";
+  l.salt_hex = std::string(32, 'a');
+  l.hash_hex = std::string(64, 'b');
+  l.issued_at_s = k_t0;
+  l.expires_at_s = k_t0 + 3600;
+  l.created_by = "alice";
+  cloud::new_command install{"acme-r1", "technician_login.install", "{\"login_id\":\"T-ABCD2345\"}",
+                             k_t0 + 3600, "alice"};
+  auto made = f.db->create_technician_login(l, install);
+  REQUIRE_MESSAGE(made.ok(), made.error().to_string());
+  CHECK(made->status == cloud::technician_login_status::active);
+  auto cmd = f.db->get_command("acme", made->install_command_id);
+  REQUIRE(cmd.ok());
+  CHECK(cmd->op == "technician_login.install");
+  CHECK(f.db->create_technician_login(l, install).error().code() == cloud::k_conflict);
+  CHECK(f.db->get_technician_login("globex", "T-ABCD2345").error().code() == cloud::k_not_found);
+  CHECK(f.db->list_technician_logins("acme", "acme-r1", k_t0)->size() == 1);
+  CHECK(f.db->list_technician_logins("acme", "acme-r1", k_t0 + 3600)->empty());
+
+  // A foreign device reporting the login changes nothing.
+  apply(*f.db, {event_of("globex-r1", "technician_login.used", "T-ABCD2345", k_t0 * 1000)});
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345")->status ==
+        cloud::technician_login_status::active);
+
+  apply(*f.db, {event_of("acme-r1", "technician_login.failed", "T-ABCD2345", k_t0 * 1000),
+                event_of("acme-r1", "technician_login.used", "T-ABCD2345", k_t0 * 1000 + 1)});
+  auto got = f.db->get_technician_login("acme", "T-ABCD2345");
+  CHECK(got->status == cloud::technician_login_status::used);
+  CHECK(got->failed_count == 1);
+  auto log = f.db->list_audit("acme", {});
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 2);
+  CHECK((*log)[0].action == "technician_login.failed");
+  CHECK((*log)[1].action == "technician_login.used");
+  CHECK((*log)[1].actor == "device:acme-r1");
+  CHECK((*log)[1].target == "T-ABCD2345");
+
+  cloud::new_command revoke{"acme-r1", "technician_login.revoke", "{}", k_t0 + 3600, "alice"};
+  CHECK(f.db->revoke_technician_login("acme", "acme-r1", "T-ABCD2345", revoke).error().code() ==
+        cloud::k_conflict);
+  CHECK(f.db->purge_technician_logins(k_t0).value() == 1);
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345").error().code() == cloud::k_not_found);
+}
+
+TEST_CASE("accounts: lock after the threshold, success resets, password history of 3") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  auto a = f.db->create_account({"acme", "alice", "a@example.com", "operator", "h0"});
+  REQUIRE(a.ok());
+  CHECK(a->role_name == "operator");
+  CHECK_FALSE(a->is_administrator());
+  CHECK(f.db->create_account({"acme", "alice", "", "operator", "h"}).error().code() ==
+        cloud::k_conflict);
+  CHECK(f.db->create_account({"acme", "bob", "", "nope", "h"}).error().code() == cloud::k_invalid);
+
+  REQUIRE(f.db->create_session({"tok", "csrf", a->id, "acme", k_t0, k_t0, "127.0.0.1"}).ok());
+  for (int i = 1; i <= 4; ++i) {
+    auto r = f.db->record_login_failure("acme", a->id, k_t0, 5, 1800);
+    REQUIRE(r.ok());
+    CHECK(r->failed_count == i);
+    CHECK(r->locked == cloud::lock_reason::none);
+  }
+  auto r = f.db->record_login_failure("acme", a->id, k_t0, 5, 1800);
+  CHECK(r->locked == cloud::lock_reason::failed_logins);
+  CHECK(r->locked_until_s == k_t0 + 1800);
+  CHECK(f.db->find_session("tok").error().code() == cloud::k_not_found);
+  // A success after the lock ran out clears it.
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 1800).ok());
+  auto after = f.db->get_account("acme", a->id);
+  CHECK(after->failed_count == 0);
+  CHECK(after->locked == cloud::lock_reason::none);
+  CHECK(after->last_login_at_s == k_t0 + 1800);
+
+  for (int i = 1; i <= 4; ++i)
+    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i)).ok());
+  auto hist = f.db->get_account("acme", a->id);
+  CHECK(hist->password_hash == "h4");
+  CHECK(hist->password_history == std::vector<std::string>{"h3", "h2", "h1"});
+
+  REQUIRE(
+      f.db->lock_account("acme", a->id, cloud::lock_reason::inactivity, std::nullopt, k_t0).ok());
+  CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 10).ok());
+  CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
+  REQUIRE(f.db->unlock_account("acme", a->id).ok());
+  CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::none);
+}
+
+TEST_CASE("sessions: lookup by token hash, touch and purge") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  auto a = f.db->create_account({"acme", "alice", "", "viewer", "h"});
+  REQUIRE(f.db->create_session({"t1", "c1", a->id, "acme", k_t0, k_t0, "::1"}).ok());
+  REQUIRE(f.db->create_session({"t2", "c2", a->id, "acme", k_t0, k_t0, "::1"}).ok());
+  REQUIRE(f.db->touch_session("t2", k_t0 + 100).ok());
+  auto s = f.db->find_session("t2");
+  REQUIRE(s.ok());
+  CHECK(s->last_seen_at_s == k_t0 + 100);
+  CHECK(s->csrf_token == "c2");
+  CHECK(f.db->purge_sessions(k_t0 + 50, k_t0 - 1).value() == 1);
+  CHECK_FALSE(f.db->find_session("t1").ok());
+  REQUIRE(f.db->delete_account_sessions("acme", a->id).ok());
+  CHECK_FALSE(f.db->find_session("t2").ok());
+}
+
+TEST_CASE("access log: gap-free chained records; UPDATE and DELETE refused by SQL") {
+  fixture f;
+  for (int i = 0; i < 5; ++i) {
+    auto r = f.db->append_audit({i % 2 ? "acme" : "globex", "alice", "login", "alice",
+                                 i == 4 ? "failure" : "success", "line\nbreak \"quoted\"", "::1"});
+    REQUIRE(r.ok());
+    CHECK(r->seq == i + 1);
+  }
+  auto chain = f.db->read_audit_chain(0, 100);
+  REQUIRE(chain.ok());
+  REQUIRE(chain->size() == 5);
+  auto head = f.db->get_audit_head();
+  REQUIRE(head.ok());
+  CHECK(head->seq == 5);
+  CHECK(head->hash == chain->back().hash);
+  CHECK(cloud::security::verify_chain(*chain, *head).intact());
+  CHECK(f.db->list_audit("acme", {})->size() == 2);
+  CHECK(f.db->count_failed_logins("", 0).value() == 1);
+  CHECK(f.db->count_failed_logins("acme", 0).value() == 0);
+  f.clock.advance(1s);
+  CHECK(f.db->count_failed_logins("", f.clock.now_ms()).value() == 0);
+
+  std::string err;
+  CHECK(f.raw_exec("UPDATE audit_log SET result = 'success' WHERE seq = 5", &err) != SQLITE_OK);
+  CHECK(err.find("cannot be changed") != std::string::npos);
+  CHECK(f.raw_exec("DELETE FROM audit_log WHERE seq = 3", &err) != SQLITE_OK);
+  CHECK(err.find("cannot be deleted") != std::string::npos);
+  CHECK(f.db->read_audit_chain(0, 100)->size() == 5);
+}
+
+TEST_CASE("destinations: names unique per company, delete refused while devices remain") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  REQUIRE(f.db->create_company("globex", "Globex").ok());
+  auto g = f.db->create_destination("globex", "default", "{}");
+  REQUIRE(g.ok());  // the same name in another company is fine
+  auto d = f.db->ensure_destination("acme", "default");
+  CHECK(d->device_count == 1);
+  CHECK(f.db->create_destination("acme", "default", "{}").error().code() == cloud::k_conflict);
+  CHECK(f.db->create_destination("acme", "x", "[]").error().code() == cloud::k_invalid);
+  CHECK(f.db->delete_destination("acme", d->id).code() == cloud::k_conflict);
+  auto e = f.db->create_destination("acme", "east", "{\"region\":\"east\"}");
+  REQUIRE(e.ok());
+  REQUIRE(f.db->register_device("acme", "acme-r1", e->id).ok());
+  CHECK(f.db->get_device("acme", "acme-r1")->destination_name == "east");
+  CHECK(f.db->delete_destination("acme", d->id).ok());
+  auto renamed = f.db->update_destination("acme", e->id, "west", std::nullopt);
+  REQUIRE(renamed.ok());
+  CHECK(renamed->settings_json == "{\"region\":\"east\"}");
+}
+
+TEST_CASE("list_devices pages with a cursor and filters") {
+  fixture f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) ids.push_back("acme-r" + std::to_string(i));
+  f.company_with("acme", ids);
+  std::vector<std::string> seen;
+  std::string cursor;
+  do {
+    auto page = f.db->list_devices("acme", {"", std::nullopt, 3, cursor});
+    REQUIRE(page.ok());
+    CHECK(page->devices.size() <= 3);
+    for (const auto& d : page->devices) seen.push_back(d.id);
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  CHECK(seen == ids);
+  CHECK(f.db->list_devices("acme", {"R3", std::nullopt, 50, ""})->devices.size() == 1);
+}
