@@ -65,6 +65,16 @@ class store_port {
   virtual common::result<std::vector<outbound_command>> queued_for_online(std::int64_t now_s,
                                                                           std::size_t limit) = 0;
 
+  // Commands without a final state (`queued` or `sent`) whose deadline is after `now_s`, for
+  // every device currently online, oldest first, at most `limit`: what the bridge re-publishes
+  // after its own MQTT reconnect (a broker that lost its queue, or an instance that took over).
+  // The default returns only `queued` ones (queued_for_online); implementations should override
+  // it so `sent` commands are re-published too.
+  virtual common::result<std::vector<outbound_command>> due_for_online(std::int64_t now_s,
+                                                                       std::size_t limit) {
+    return queued_for_online(now_s, limit);
+  }
+
   // Records that these commands were published (queued -> sent; attempts + 1).
   virtual common::status mark_sent(std::span<const std::string> ids, std::int64_t now_s) = 0;
 

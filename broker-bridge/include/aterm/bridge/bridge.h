@@ -1,0 +1,80 @@
+// The MQTT bridge of the cloud (DESIGN.md sections 3 and 8): one Paho async client over mutual
+// TLS with the cloud's identity subscribes to every device's presence, state, result and event
+// (QoS 1, persistent session), ingests them into the store in batches and publishes commands.
+//
+// Threads and ownership:
+//  - Paho's threads run the callbacks, which only enqueue: messages into a bounded queue
+//    (count and bytes, limits.h), connection events into the dispatcher's inbox. When the queue
+//    is full the callback waits for room (backpressure): Paho stops reading the socket and the
+//    broker holds the messages in the bridge's persistent session, so nothing that Paho already
+//    acknowledged is dropped. queue_waits counts those waits.
+//  - The ingest thread owns the ingest (batching, decoding, rate-limited bad-input log) and is
+//    the only caller of store_port::apply_batch. It never waits on Paho, so the callback's wait
+//    always ends.
+//  - The dispatch thread owns the dispatcher and the connection: connect and reconnect with
+//    jittered exponential backoff, subscribe, TCP_NODELAY, command publishes (it waits on their
+//    delivery tokens), polls.
+//  - start(), stop() and the destructor belong to the owner's thread; notify_command() and
+//    metrics() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "aterm/bridge/metrics.h"
+#include "aterm/bridge/store_port.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/status.h"
+
+namespace aterm::bridge {
+
+struct bridge_config {
+  std::string uri;   // "ssl://host:port"
+  std::string ca;    // CA file that signed the broker's certificate (verified, with host name)
+  std::string cert;  // the cloud's client certificate (CN aterm-cloud)
+  std::string key;   // its private key
+  // The broker sets the client id from the certificate (use_username_as_clientid), so several
+  // instances need certificates of their own; this id is what is sent. Default: aterm-cloud.
+  std::string client_id = "aterm-cloud";
+  // Subscribe through $share/aterm-cloud/... so instances split device traffic. Default: off.
+  bool shared_subscription = false;
+  std::size_t batch_max = 1000;                              // Default: 1000 messages.
+  std::chrono::milliseconds batch_delay{20};                 // Default: 20 ms.
+  std::chrono::milliseconds dispatch_poll{1000};             // Default: 1 s.
+  std::chrono::milliseconds bad_input_log_interval{60'000};  // Default: 1 min per device.
+  std::chrono::milliseconds reconnect_min{500};              // Default: 0.5 s, doubling ...
+  std::chrono::milliseconds reconnect_max{30'000};           // ... up to 30 s, with jitter.
+  std::chrono::seconds keep_alive{30};                       // Default: 30 s.
+  std::chrono::seconds connect_timeout{10};                  // Default: 10 s.
+  std::chrono::milliseconds publish_timeout{10'000};         // Default: 10 s for a PUBACK.
+  std::size_t queue_messages = 0;  // Default (0): limits::k_ingest_queue_messages.
+};
+
+class bridge {
+ public:
+  bridge(bridge_config config, store_port& store, common::clock& clock);
+  ~bridge();  // stop()
+  bridge(const bridge&) = delete;
+  bridge& operator=(const bridge&) = delete;
+
+  // Checks the configuration (URI, readable certificate files, batch settings) and starts the
+  // threads; connecting happens in the background and is retried until stop(). Errors:
+  // "bad_config". REQUIRES: not started.
+  common::status start();
+  // Disconnects, applies every message already received (the last batch included) and joins
+  // the threads. Idempotent.
+  void stop();
+
+  // A command for `device_id` was committed: publish it if the device is online. Thread-safe,
+  // never blocks on the network.
+  void notify_command(const std::string& device_id);
+
+  metrics_snapshot metrics() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace aterm::bridge

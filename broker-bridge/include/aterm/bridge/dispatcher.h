@@ -1,0 +1,88 @@
+// Command dispatch (DESIGN.md section 3, "Delivery"): a command is committed to the store
+// before it is published, and published again on every reconnect of its device until a final
+// result arrives or its deadline passes. The dispatcher publishes
+//  - the due commands of each device that came online (posted by ingest after its batch),
+//  - every queued command of online devices when the API posts a new command, and every poll,
+//  - every unfinished command of online devices after the bridge's own reconnect;
+// it marks a command sent only after the broker accepted its publish, and every poll it moves
+// overdue commands to their final state (expire_overdue).
+//
+// Thread: one dispatch thread owns it and calls step(); post_* and wake() are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "aterm/bridge/metrics.h"
+#include "aterm/bridge/store_port.h"
+#include "aterm/common/clock.h"
+
+namespace aterm::bridge {
+
+// Where commands go: the MQTT link in production, a fake in tests.
+class command_publisher {
+ public:
+  virtual ~command_publisher() = default;
+  // True while connected and subscribed.
+  virtual bool connected() const = 0;
+  // Publishes each command on aterm/v1/{device_id}/cmd (QoS 1, not retained) and waits until
+  // the broker accepted it (PUBACK) or it failed. Returns the ids that were accepted.
+  virtual std::vector<std::string> publish(std::span<const outbound_command> commands) = 0;
+};
+
+struct dispatch_settings {
+  std::chrono::milliseconds poll{1000};  // Default: 1 s.
+};
+
+class dispatcher {
+ public:
+  dispatcher(dispatch_settings settings, store_port& store, command_publisher& publisher,
+             common::clock& clock, bridge_metrics& metrics);
+
+  // Thread-safe: devices that came online; their due commands are published.
+  void post_online(std::vector<std::string> devices);
+  // Thread-safe: a command was committed for `device_id`; queued commands of online devices
+  // are published (the store knows which devices are online, across instances).
+  void post_command(const std::string& device_id);
+  // Thread-safe: the bridge (re)connected; every unfinished command of online devices is
+  // published again.
+  void post_reconnected();
+  // Thread-safe: ends a wait() early.
+  void wake();
+
+  // Dispatch thread: waits until work is posted, wake() is called or `max` passes.
+  void wait(std::chrono::milliseconds max);
+  // Dispatch thread: does the posted work, then the poll when it is due. Posted work found
+  // while disconnected is dropped: the pass after the reconnect covers it.
+  void step();
+  // When the next poll is due (by clock.mono()).
+  common::mono_time next_poll() const { return next_poll_; }
+
+ private:
+  // Publishes, then marks the accepted ones sent; returns how many were marked.
+  std::size_t publish_and_mark(std::vector<outbound_command> commands);
+  void publish_queued();
+
+  dispatch_settings settings_;
+  store_port& store_;
+  command_publisher& publisher_;
+  common::clock& clock_;
+  bridge_metrics& metrics_;
+  common::mono_time next_poll_;
+
+  std::mutex mu_;  // guards the inbox below
+  std::condition_variable cv_;
+  std::unordered_set<std::string> online_;
+  bool overflow_ = false;  // online_ hit its limit: fall back to a full pass
+  bool command_ = false;
+  bool reconnected_ = false;
+  bool woken_ = false;
+};
+
+}  // namespace aterm::bridge

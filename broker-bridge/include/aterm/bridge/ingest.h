@@ -1,0 +1,91 @@
+// Ingest: turns raw device messages into validated batches for the store (DESIGN.md section 3,
+// "Bad input at the bridge"). The topic gives the device id and kind; the payload is decoded
+// strictly against that device id. Bad input is counted per reason, logged at most once per
+// device per interval, and dropped before it reaches the store. Good messages are applied in
+// batches: one store_port::apply_batch per at most batch_max messages or batch_delay after the
+// batch's first message, whichever comes first.
+//
+// Thread: single-threaded. The bridge's ingest thread owns it (tests drive it directly). The
+// online sink is called on that thread after each committed batch.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aterm/bridge/metrics.h"
+#include "aterm/bridge/store_port.h"
+#include "aterm/common/clock.h"
+
+namespace aterm::bridge {
+
+// One message as it came from the broker.
+struct raw_message {
+  std::string topic;
+  std::string payload;
+  std::int64_t received_ms = 0;     // unix ms, the bridge's clock
+  common::mono_time received_mono;  // for the batch age metric
+};
+
+struct ingest_settings {
+  std::size_t batch_max = 1000;                              // Default: 1000.
+  std::chrono::milliseconds batch_delay{20};                 // Default: 20 ms.
+  std::chrono::milliseconds bad_input_log_interval{60'000};  // Default: 1 min per device.
+};
+
+// At most one log line per key per interval; counts what it held back. Single-threaded.
+class rate_limited_log {
+ public:
+  explicit rate_limited_log(std::chrono::milliseconds interval) : interval_(interval) {}
+  // When a line for `key` may be written at `now`: the number of lines suppressed for it since
+  // the last one. nullopt: suppress (and count) this one.
+  std::optional<std::uint64_t> admit(const std::string& key, common::mono_time now);
+
+ private:
+  struct entry {
+    common::mono_time last;
+    std::uint64_t suppressed = 0;
+  };
+  std::chrono::milliseconds interval_;
+  std::unordered_map<std::string, entry> entries_;
+};
+
+class ingest {
+ public:
+  // Called with the devices whose due commands should be published now: the store's
+  // came_online plus every device whose last presence in the batch says online (a device can
+  // reconnect without an offline in between, e.g. after a broker restart).
+  using online_sink = std::function<void(std::vector<std::string> devices)>;
+
+  ingest(ingest_settings settings, store_port& store, common::clock& clock, bridge_metrics& metrics,
+         online_sink on_online = {});
+
+  // Validates `m`; a good message joins the batch, which is applied when it reaches batch_max.
+  void accept(raw_message m);
+  // Applies the batch when batch_delay has passed since its first message. Returns when the
+  // current batch is due (nullopt when it is empty).
+  std::optional<common::mono_time> tick();
+  // Applies the batch now (no-op when empty).
+  void flush();
+  std::size_t pending() const { return batch_.size(); }
+
+ private:
+  void drop(const std::string& device_key, const std::string& topic, bad_reason reason,
+            const std::string& detail);
+
+  ingest_settings settings_;
+  store_port& store_;
+  common::clock& clock_;
+  bridge_metrics& metrics_;
+  online_sink on_online_;
+  std::vector<device_message> batch_;
+  common::mono_time batch_started_;  // when the first message of batch_ was accepted
+  common::mono_time oldest_received_;
+  rate_limited_log log_;
+};
+
+}  // namespace aterm::bridge

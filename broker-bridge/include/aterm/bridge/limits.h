@@ -1,0 +1,31 @@
+// Every limit of the bridge in one place, each with its reason.
+#pragma once
+
+#include <cstddef>
+
+namespace aterm::bridge::limits {
+
+// Messages waiting between Paho's receive thread and the ingest thread: ten default batches, so
+// the ingest thread always has the next batch ready while the store commits the current one.
+inline constexpr std::size_t k_ingest_queue_messages = 10'000;
+// The same queue in bytes: payloads are up to 64 KiB, and 10,000 of those would be 640 MiB.
+inline constexpr std::size_t k_ingest_queue_bytes = 64 * 1024 * 1024;
+// One store transaction stays short enough that state is never seconds behind.
+inline constexpr std::size_t k_max_batch = 10'000;
+// Devices whose bad input is remembered for rate-limited logging; past it, old entries go.
+inline constexpr std::size_t k_max_log_limiter_devices = 100'000;
+// A batch the store refuses is retried this often before it is dropped (and counted), so one
+// poisoned batch cannot stop ingest for good.
+inline constexpr int k_store_attempts = 3;
+// Commands published per device when it comes online; the rest follow on the next poll.
+inline constexpr std::size_t k_max_due_per_device = 100;
+// Commands taken per poll of queued_for_online; the poll repeats while it returns a full page.
+inline constexpr std::size_t k_max_queued_per_poll = 1'000;
+// Commands re-published after the bridge's own reconnect (one page; later ones wait for their
+// device's reconnect or the next poll).
+inline constexpr std::size_t k_max_republish_after_reconnect = 100'000;
+// Pending device wake-ups (devices that came online) held for the dispatcher; past it the
+// dispatcher falls back to one queued_for_online poll.
+inline constexpr std::size_t k_max_pending_devices = 100'000;
+
+}  // namespace aterm::bridge::limits

@@ -1,0 +1,167 @@
+#include "aterm/bridge/bridge.h"
+
+#include <atomic>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "aterm/bridge/dispatcher.h"
+#include "aterm/bridge/ingest.h"
+#include "aterm/bridge/limits.h"
+#include "aterm/common/limits.h"
+#include "aterm/common/log.h"
+#include "ingest_queue.h"
+#include "mqtt_link.h"
+
+namespace aterm::bridge {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The ingest thread looks at the clock at least this often, so a batch_delay measured on a
+// clock that is not the steady clock still ends.
+constexpr auto k_ingest_max_wait = 100ms;
+
+common::status readable(const std::string& path, const char* what) {
+  std::ifstream f(path);
+  if (path.empty() || !f) {
+    return common::status::error("bad_config", std::string("mqtt ") + what + " not readable");
+  }
+  return {};
+}
+
+}  // namespace
+
+struct bridge::impl {
+  impl(bridge_config c, store_port& s, common::clock& k)
+      : config(std::move(c)),
+        store(s),
+        clock(k),
+        queue(config.queue_messages == 0 ? limits::k_ingest_queue_messages : config.queue_messages,
+              limits::k_ingest_queue_bytes, metrics) {}
+
+  void run_ingest();
+  void run_dispatch();
+
+  bridge_config config;
+  store_port& store;
+  common::clock& clock;
+  bridge_metrics metrics;
+  ingest_queue queue;
+  std::unique_ptr<mqtt_link> link;
+  std::unique_ptr<ingest> ingest_;
+  std::unique_ptr<dispatcher> dispatcher_;
+  std::thread ingest_thread;
+  std::thread dispatch_thread;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+};
+
+void bridge::impl::run_ingest() {
+  std::deque<raw_message> items;
+  while (true) {
+    auto wait = std::chrono::nanoseconds(k_ingest_max_wait);
+    if (auto due = ingest_->tick()) {
+      wait = std::clamp<std::chrono::nanoseconds>(*due - clock.mono(), 0ns, wait);
+    }
+    const bool stop = queue.pop_all(items, wait);
+    for (auto& m : items) ingest_->accept(std::move(m));
+    items.clear();
+    if (stop) {
+      ingest_->flush();
+      return;
+    }
+  }
+}
+
+void bridge::impl::run_dispatch() {
+  while (!stopping.load()) {
+    if (link->maintain()) dispatcher_->post_reconnected();
+    dispatcher_->step();
+    auto until_poll =
+        std::chrono::ceil<std::chrono::milliseconds>(dispatcher_->next_poll() - clock.mono());
+    auto wait = std::clamp<std::chrono::milliseconds>(until_poll, 1ms, config.dispatch_poll);
+    dispatcher_->wait(std::min(wait, link->idle_for()));
+  }
+}
+
+bridge::bridge(bridge_config config, store_port& store, common::clock& clock)
+    : impl_(std::make_unique<impl>(std::move(config), store, clock)) {}
+
+bridge::~bridge() {
+  stop();
+}
+
+common::status bridge::start() {
+  auto& s = *impl_;
+  assert(!s.started);
+  for (auto st : {readable(s.config.ca, "ca"), readable(s.config.cert, "cert"),
+                  readable(s.config.key, "key")}) {
+    if (!st.ok()) return st;
+  }
+  if (s.config.batch_max == 0 || s.config.batch_max > limits::k_max_batch ||
+      s.config.batch_delay < 0ms || s.config.dispatch_poll <= 0ms ||
+      s.config.reconnect_min <= 0ms || s.config.reconnect_max < s.config.reconnect_min) {
+    return common::status::error("bad_config", "bridge batch, poll or reconnect settings");
+  }
+  s.link = std::make_unique<mqtt_link>(
+      s.config, s.clock, s.metrics,
+      [&s](mqtt::const_message_ptr m) {
+        raw_message raw;
+        raw.topic = m->get_topic();
+        const auto& payload = m->get_payload_ref();
+        // Anything longer is refused by the decoder as too_large; keep only what proves it.
+        raw.payload.assign(payload.data(),
+                           std::min(payload.size(), common::limits::k_max_payload_bytes + 1));
+        raw.received_ms = s.clock.now_ms();
+        raw.received_mono = s.clock.mono();
+        s.queue.push(std::move(raw));
+      },
+      [&s] {
+        if (s.dispatcher_) s.dispatcher_->wake();
+      });
+  if (auto st = s.link->create(); !st.ok()) {
+    s.link.reset();
+    return st;
+  }
+  s.dispatcher_ = std::make_unique<dispatcher>(dispatch_settings{s.config.dispatch_poll}, s.store,
+                                               *s.link, s.clock, s.metrics);
+  s.ingest_ = std::make_unique<ingest>(
+      ingest_settings{s.config.batch_max, s.config.batch_delay, s.config.bad_input_log_interval},
+      s.store, s.clock, s.metrics,
+      [&s](std::vector<std::string> devices) { s.dispatcher_->post_online(std::move(devices)); });
+  s.stopping.store(false);
+  s.started = true;
+  s.ingest_thread = std::thread([&s] { s.run_ingest(); });
+  s.dispatch_thread = std::thread([&s] { s.run_dispatch(); });
+  return {};
+}
+
+void bridge::stop() {
+  auto& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  s.stopping.store(true);
+  s.dispatcher_->wake();
+  s.dispatch_thread.join();
+  // Paho's thread must not wait for room while the disconnect waits for Paho.
+  s.queue.release_producers();
+  s.link->disconnect();
+  s.queue.close();
+  s.queue.request_stop();
+  s.ingest_thread.join();
+  common::log(common::log_level::info, "bridge", "stopped",
+              {{"batches", s.metrics.batches.load()}});
+}
+
+void bridge::notify_command(const std::string& device_id) {
+  if (impl_->dispatcher_) impl_->dispatcher_->post_command(device_id);
+}
+
+metrics_snapshot bridge::metrics() const {
+  return impl_->metrics.snapshot();
+}
+
+}  // namespace aterm::bridge

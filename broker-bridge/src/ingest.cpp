@@ -1,0 +1,205 @@
+#include "aterm/bridge/ingest.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "aterm/bridge/limits.h"
+#include "aterm/common/log.h"
+
+namespace aterm::bridge {
+
+namespace protocol = common::protocol;
+using common::log_level;
+
+namespace {
+
+constexpr std::string_view k_component = "bridge";
+// The rate-limit key of messages whose topic names no valid device.
+const std::string k_invalid_topic_key = "<invalid-topic>";
+// Topics come from the broker and are short; a longer one is cut in the log line.
+constexpr std::size_t k_max_logged_topic = 200;
+
+std::uint64_t micros(std::chrono::nanoseconds d) {
+  return d.count() <= 0 ? 0
+                        : static_cast<std::uint64_t>(
+                              std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+// Decodes `payload` as `kind` into a device_message body; the error status when it is bad.
+common::status decode_body(protocol::topic_kind kind, std::string_view payload,
+                           std::string_view device_id, device_message& out) {
+  switch (kind) {
+    case protocol::topic_kind::presence: {
+      auto r = protocol::decode_presence(payload, device_id);
+      if (!r) return r.error();
+      out.body = std::move(r).value();
+      return {};
+    }
+    case protocol::topic_kind::state: {
+      auto r = protocol::decode_state(payload, device_id);
+      if (!r) return r.error();
+      out.body = std::move(r).value();
+      return {};
+    }
+    case protocol::topic_kind::result: {
+      auto r = protocol::decode_result(payload, device_id);
+      if (!r) return r.error();
+      out.body = std::move(r).value();
+      return {};
+    }
+    case protocol::topic_kind::event: {
+      auto r = protocol::decode_event(payload, device_id);
+      if (!r) return r.error();
+      out.body = std::move(r).value();
+      return {};
+    }
+    case protocol::topic_kind::cmd:
+      break;
+  }
+  return common::status::error("bad_topic", "cmd is cloud to device");
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> rate_limited_log::admit(const std::string& key,
+                                                     common::mono_time now) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    if (entries_.size() >= limits::k_max_log_limiter_devices) {
+      std::erase_if(entries_, [&](const auto& e) { return now - e.second.last >= interval_; });
+      if (entries_.size() >= limits::k_max_log_limiter_devices) entries_.clear();
+    }
+    entries_.emplace(key, entry{now, 0});
+    return 0;
+  }
+  if (now - it->second.last >= interval_) {
+    std::uint64_t suppressed = it->second.suppressed;
+    it->second = entry{now, 0};
+    return suppressed;
+  }
+  ++it->second.suppressed;
+  return std::nullopt;
+}
+
+ingest::ingest(ingest_settings settings, store_port& store, common::clock& clock,
+               bridge_metrics& metrics, online_sink on_online)
+    : settings_(settings),
+      store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      on_online_(std::move(on_online)),
+      log_(settings.bad_input_log_interval) {
+  settings_.batch_max = std::clamp<std::size_t>(settings_.batch_max, 1, limits::k_max_batch);
+  batch_.reserve(settings_.batch_max);
+}
+
+void ingest::accept(raw_message m) {
+  auto topic = protocol::parse_topic(m.topic);
+  if (!topic) {
+    drop(k_invalid_topic_key, m.topic, bad_reason::bad_topic, topic.error().message());
+    return;
+  }
+  device_message msg;
+  msg.device_id = std::move(topic->device_id);
+  msg.kind = topic->kind;
+  msg.received_ms = m.received_ms;
+  if (auto st = decode_body(msg.kind, m.payload, msg.device_id, msg); !st.ok()) {
+    drop(msg.device_id, m.topic, bad_reason_from_code(st.code()), st.message());
+    return;
+  }
+  msg.payload = std::move(m.payload);
+  if (batch_.empty()) {
+    batch_started_ = clock_.mono();
+    oldest_received_ = m.received_mono == common::mono_time{} ? batch_started_ : m.received_mono;
+  }
+  batch_.push_back(std::move(msg));
+  if (batch_.size() >= settings_.batch_max) flush();
+}
+
+std::optional<common::mono_time> ingest::tick() {
+  if (batch_.empty()) return std::nullopt;
+  auto due = batch_started_ + settings_.batch_delay;
+  if (clock_.mono() < due) return due;
+  flush();
+  return std::nullopt;
+}
+
+void ingest::flush() {
+  if (batch_.empty()) return;
+  for (int attempt = 1; attempt <= limits::k_store_attempts; ++attempt) {
+    auto started = clock_.mono();
+    auto outcome = store_.apply_batch(batch_);
+    auto done = clock_.mono();
+    if (!outcome) {
+      metrics_.add(metrics_.store_failures);
+      common::log(log_level::error, k_component, "store refused a batch",
+                  {{"attempt", attempt},
+                   {"messages", static_cast<std::uint64_t>(batch_.size())},
+                   {"error", outcome.error().to_string()}});
+      continue;
+    }
+    std::array<std::uint64_t, k_ingest_kinds> per_kind{};
+    // The last presence of each device in the batch decides whether it is online now.
+    std::unordered_map<std::string_view, bool> last_presence;
+    for (const auto& msg : batch_) {
+      ++per_kind[ingest_index(msg.kind)];
+      if (msg.kind == protocol::topic_kind::presence) {
+        last_presence[msg.device_id] = std::get<protocol::presence>(msg.body).online;
+      }
+    }
+    const auto dropped = static_cast<std::uint64_t>(outcome->dropped_result_devices.size());
+    per_kind[ingest_index(protocol::topic_kind::result)] -=
+        std::min(dropped, per_kind[ingest_index(protocol::topic_kind::result)]);
+    for (std::size_t i = 0; i < k_ingest_kinds; ++i) {
+      if (per_kind[i] != 0) metrics_.add(metrics_.ingested[i], per_kind[i]);
+    }
+    const auto size = static_cast<std::uint64_t>(batch_.size());
+    metrics_.add(metrics_.batches);
+    metrics_.add(metrics_.batch_messages, size);
+    bridge_metrics::raise_max(metrics_.batch_size_max, size);
+    const auto commit_us = micros(done - started);
+    metrics_.add(metrics_.batch_commit_us_sum, commit_us);
+    bridge_metrics::raise_max(metrics_.batch_commit_us_max, commit_us);
+    const auto age_us = micros(done - oldest_received_);
+    metrics_.add(metrics_.batch_age_us_sum, age_us);
+    bridge_metrics::raise_max(metrics_.batch_age_us_max, age_us);
+
+    for (const auto& device : outcome->dropped_result_devices) {
+      metrics_.add(metrics_.results_dropped);
+      drop(device, protocol::topic(device, protocol::topic_kind::result),
+           bad_reason::unknown_command,
+           "result for a command that is unknown, another "
+           "device's or already final");
+    }
+    std::vector<std::string> online = std::move(outcome->came_online);
+    std::unordered_set<std::string> seen(online.begin(), online.end());
+    for (const auto& [device, is_online] : last_presence) {
+      if (is_online && seen.emplace(device).second) online.emplace_back(device);
+    }
+    batch_.clear();
+    if (on_online_ && !online.empty()) on_online_(std::move(online));
+    return;
+  }
+  metrics_.add(metrics_.store_lost, static_cast<std::uint64_t>(batch_.size()));
+  common::log(log_level::error, k_component, "batch dropped after every store attempt failed",
+              {{"messages", static_cast<std::uint64_t>(batch_.size())}});
+  batch_.clear();
+}
+
+void ingest::drop(const std::string& device_key, const std::string& topic, bad_reason reason,
+                  const std::string& detail) {
+  // Bad results the store refuses are counted in results_dropped and in bad[]; others here.
+  metrics_.add(metrics_.bad[static_cast<std::size_t>(reason)]);
+  auto suppressed = log_.admit(device_key, clock_.mono());
+  if (!suppressed) return;
+  common::log(log_level::warn, k_component, "bad device message dropped",
+              {{"device", device_key},
+               {"topic", topic.substr(0, k_max_logged_topic)},
+               {"reason", to_string(reason)},
+               {"detail", detail},
+               {"suppressed", *suppressed}});
+}
+
+}  // namespace aterm::bridge

@@ -1,0 +1,247 @@
+#include "mqtt_link.h"
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "aterm/common/log.h"
+#include "aterm/common/protocol.h"
+#include "aterm/common/tcp_nodelay.h"
+
+namespace aterm::bridge {
+
+namespace protocol = common::protocol;
+using common::log_level;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view k_component = "bridge";
+constexpr std::string_view k_share_prefix = "$share/aterm-cloud/";
+constexpr int k_qos = 1;
+// Paho's "failure" granted QoS in a SUBACK.
+constexpr int k_suback_failure = 0x80;
+constexpr auto k_disconnect_wait = 2s;
+
+// The port of "ssl://host:port" (0 when there is none).
+int uri_port(const std::string& uri) {
+  auto colon = uri.rfind(':');
+  if (colon == std::string::npos) return 0;
+  int port = 0;
+  const char* first = uri.data() + colon + 1;
+  const char* last = uri.data() + uri.size();
+  auto [ptr, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc{} || ptr != last || port <= 0 || port > 65535) return 0;
+  return port;
+}
+
+}  // namespace
+
+mqtt_link::mqtt_link(const bridge_config& config, common::clock& clock, bridge_metrics& metrics,
+                     message_sink on_message, std::function<void()> wake)
+    : config_(config),
+      clock_(clock),
+      metrics_(metrics),
+      on_message_(std::move(on_message)),
+      wake_(std::move(wake)),
+      listener_(wake_),
+      next_attempt_(clock.mono()),
+      backoff_(config.reconnect_min),
+      jitter_(std::random_device{}()) {}
+
+mqtt_link::~mqtt_link() {
+  disconnect();
+}
+
+common::status mqtt_link::create() {
+  peer_port_ = uri_port(config_.uri);
+  if (config_.uri.rfind("ssl://", 0) != 0 || peer_port_ == 0) {
+    return common::status::error("bad_config", "mqtt uri must be ssl://host:port");
+  }
+  try {
+    client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id);
+  } catch (const mqtt::exception& e) {
+    return common::status::error("bad_config", std::string("mqtt client: ") + e.what());
+  }
+  mqtt::ssl_options ssl;
+  ssl.set_trust_store(config_.ca);
+  ssl.set_key_store(config_.cert);
+  ssl.set_private_key(config_.key);
+  ssl.set_enable_server_cert_auth(true);
+  ssl.set_verify(true);  // the broker's name must match its certificate
+  ssl.set_error_handler([](const std::string& msg) {
+    common::log(log_level::warn, k_component, "mqtt tls error", {{"error", msg}});
+  });
+  options_.set_ssl(std::move(ssl));
+  options_.set_clean_session(false);
+  options_.set_mqtt_version(MQTTVERSION_3_1_1);
+  options_.set_keep_alive_interval(config_.keep_alive);
+  options_.set_connect_timeout(config_.connect_timeout);
+  // Reconnects are ours (maintain()), so the first connect and later ones share one path.
+  options_.set_automatic_reconnect(false);
+
+  client_->set_message_callback([this](mqtt::const_message_ptr m) { on_message_(std::move(m)); });
+  client_->set_connection_lost_handler([this](const std::string&) {
+    lost_.store(true);
+    wake_();
+  });
+  return {};
+}
+
+void mqtt_link::schedule_retry(const std::string& why) {
+  const auto base = backoff_;
+  backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
+  // Jitter in [base/2, base], so many bridges (or a restart) do not retry in step.
+  std::uniform_int_distribution<long long> d(base.count() / 2,
+                                             std::max<long long>(1, base.count()));
+  auto wait = std::chrono::milliseconds(d(jitter_));
+  next_attempt_ = clock_.mono() + wait;
+  phase_ = phase::idle;
+  common::log(log_level::warn, k_component, "mqtt not connected, retrying",
+              {{"uri", config_.uri},
+               {"reason", why},
+               {"retry_ms", static_cast<std::int64_t>(wait.count())}});
+}
+
+bool mqtt_link::maintain() {
+  if (!client_) return false;
+  if (lost_.exchange(false) && phase_ == phase::up) {
+    up_.store(false);
+    metrics_.connected.store(false);
+    metrics_.add(metrics_.connection_losses);
+    schedule_retry("connection lost");
+  }
+  if (phase_ == phase::idle && clock_.mono() >= next_attempt_) {
+    lost_.store(false);
+    try {
+      connect_token_ = client_->connect(options_, nullptr, listener_);
+      phase_ = phase::connecting;
+    } catch (const mqtt::exception& e) {
+      schedule_retry(e.what());
+    }
+  }
+  if (phase_ != phase::connecting || !connect_token_->is_complete()) return false;
+  try {
+    connect_token_->try_wait();  // throws when the connect failed
+  } catch (const mqtt::exception& e) {
+    connect_token_.reset();
+    schedule_retry(e.what());
+    return false;
+  }
+  connect_token_.reset();
+  if (!subscribe()) {
+    try {
+      client_->disconnect()->wait_for(k_disconnect_wait);
+    } catch (const mqtt::exception&) {
+      // Already gone: the retry below reconnects either way.
+    }
+    schedule_retry("subscribe refused");
+    return false;
+  }
+  // Paho C has no TCP_NODELAY option; Nagle adds ~40 ms per command hop (MEASURED.md).
+  common::set_tcp_nodelay_for_peer_port(peer_port_);
+  phase_ = phase::up;
+  backoff_ = config_.reconnect_min;
+  up_.store(true);
+  metrics_.connected.store(true);
+  metrics_.add(metrics_.connects);
+  common::log(log_level::info, k_component, "mqtt connected",
+              {{"uri", config_.uri}, {"shared", config_.shared_subscription}});
+  return true;
+}
+
+bool mqtt_link::subscribe() {
+  std::vector<std::string> topics;
+  std::vector<int> qos;
+  for (auto kind : {protocol::topic_kind::presence, protocol::topic_kind::state,
+                    protocol::topic_kind::result, protocol::topic_kind::event}) {
+    std::string filter = protocol::topic_filter(kind);
+    if (config_.shared_subscription) filter.insert(0, k_share_prefix);
+    topics.push_back(std::move(filter));
+    qos.push_back(k_qos);
+  }
+  try {
+    auto tok = client_->subscribe(mqtt::string_collection::create(std::move(topics)), qos);
+    if (!tok->wait_for(
+            std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout))) {
+      common::log(log_level::error, k_component, "mqtt subscribe timed out", {});
+      return false;
+    }
+    for (auto code : tok->get_subscribe_response().get_reason_codes()) {
+      const int granted = static_cast<int>(code);
+      if (granted >= k_suback_failure) {
+        common::log(log_level::error, k_component, "mqtt subscribe refused by the broker",
+                    {{"code", granted}});
+        return false;
+      }
+    }
+  } catch (const mqtt::exception& e) {
+    common::log(log_level::error, k_component, "mqtt subscribe failed", {{"error", e.what()}});
+    return false;
+  }
+  return true;
+}
+
+std::chrono::milliseconds mqtt_link::idle_for() const {
+  if (phase_ != phase::idle) return 1000ms;  // the listener or the lost handler wakes us
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(next_attempt_ - clock_.mono());
+  return std::clamp<std::chrono::milliseconds>(left, 1ms, 1000ms);
+}
+
+void mqtt_link::disconnect() {
+  if (!client_) return;
+  up_.store(false);
+  metrics_.connected.store(false);
+  try {
+    if (client_->is_connected()) client_->disconnect()->wait_for(k_disconnect_wait);
+  } catch (const mqtt::exception& e) {
+    common::log(log_level::warn, k_component, "mqtt disconnect failed", {{"error", e.what()}});
+  }
+  if (connect_token_) {
+    try {
+      connect_token_->wait_for(k_disconnect_wait);
+    } catch (const mqtt::exception&) {
+      // A connect that failed while we were leaving needs nothing more.
+    }
+    connect_token_.reset();
+  }
+  client_->disable_callbacks();
+  client_.reset();
+  phase_ = phase::idle;
+}
+
+std::vector<std::string> mqtt_link::publish(std::span<const outbound_command> commands) {
+  std::vector<std::string> accepted;
+  if (!client_ || !up_.load()) return accepted;
+  std::vector<std::pair<const std::string*, mqtt::delivery_token_ptr>> pending;
+  pending.reserve(commands.size());
+  for (const auto& c : commands) {
+    if (!protocol::valid_device_id(c.device_id)) {
+      common::log(log_level::error, k_component, "command for an invalid device id skipped",
+                  {{"command", c.id}});
+      continue;
+    }
+    try {
+      pending.emplace_back(&c.id,
+                           client_->publish(protocol::topic(c.device_id, protocol::topic_kind::cmd),
+                                            c.payload.data(), c.payload.size(), k_qos, false));
+    } catch (const mqtt::exception& e) {
+      common::log(log_level::warn, k_component, "command publish failed",
+                  {{"command", c.id}, {"error", e.what()}});
+      break;  // the link is going down; the rest wait for the reconnect
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + config_.publish_timeout;
+  accepted.reserve(pending.size());
+  for (auto& [id, tok] : pending) {
+    try {
+      if (tok->wait_until(deadline)) accepted.push_back(*id);
+    } catch (const mqtt::exception& e) {
+      common::log(log_level::warn, k_component, "command not accepted by the broker",
+                  {{"command", *id}, {"error", e.what()}});
+    }
+  }
+  return accepted;
+}
+
+}  // namespace aterm::bridge

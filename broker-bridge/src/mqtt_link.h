@@ -1,0 +1,82 @@
+// The bridge's Paho adapter: one async client over mutual TLS, its connection state machine
+// (connect, subscribe, TCP_NODELAY, reconnect with jittered exponential backoff) and command
+// publishes. Every Paho exception is caught here and turned into a log line and a state.
+//
+// Thread: maintain(), publish() and disconnect() belong to the dispatch thread. Paho's
+// callbacks call the message sink and the wake function only. connected() is thread-safe.
+#pragma once
+
+#include <mqtt/async_client.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aterm/bridge/bridge.h"
+#include "aterm/bridge/dispatcher.h"
+#include "aterm/bridge/metrics.h"
+#include "aterm/common/clock.h"
+
+namespace aterm::bridge {
+
+class mqtt_link final : public command_publisher {
+ public:
+  using message_sink = std::function<void(mqtt::const_message_ptr)>;
+
+  mqtt_link(const bridge_config& config, common::clock& clock, bridge_metrics& metrics,
+            message_sink on_message, std::function<void()> wake);
+  ~mqtt_link() override;
+
+  // Creates the client. Errors: "bad_config" (the URI).
+  common::status create();
+  // Advances the connection: starts a connect when one is due, finishes a completed one
+  // (subscribe, TCP_NODELAY), notices a lost one. Returns true when the link just came up.
+  bool maintain();
+  // How long the dispatch thread may sleep before maintain() has something to do.
+  std::chrono::milliseconds idle_for() const;
+  // Disconnects (waits up to 2 s) and stops the callbacks.
+  void disconnect();
+
+  bool connected() const override { return up_.load(); }
+  std::vector<std::string> publish(std::span<const outbound_command> commands) override;
+
+ private:
+  class connect_listener final : public mqtt::iaction_listener {
+   public:
+    explicit connect_listener(std::function<void()>& wake) : wake_(wake) {}
+    void on_success(const mqtt::token&) override { wake_(); }
+    void on_failure(const mqtt::token&) override { wake_(); }
+
+   private:
+    std::function<void()>& wake_;
+  };
+
+  enum class phase { idle, connecting, up };
+
+  void schedule_retry(const std::string& why);
+  bool subscribe();
+
+  bridge_config config_;
+  common::clock& clock_;
+  bridge_metrics& metrics_;
+  message_sink on_message_;
+  std::function<void()> wake_;
+  connect_listener listener_;
+  std::unique_ptr<mqtt::async_client> client_;
+  mqtt::connect_options options_;
+  int peer_port_ = 0;
+
+  phase phase_ = phase::idle;
+  mqtt::token_ptr connect_token_;
+  common::mono_time next_attempt_;
+  std::chrono::milliseconds backoff_;
+  std::minstd_rand jitter_;
+  std::atomic<bool> up_{false};
+  std::atomic<bool> lost_{false};
+};
+
+}  // namespace aterm::bridge
