@@ -38,7 +38,8 @@ class temp_dir {
   fs::path path_;
 };
 
-// A TCP port on 127.0.0.1 that was free when asked (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free when asked: random in 20000-32767 (below the kernel's
+// ephemeral range, so no outgoing connection holds it), checked by binding it.
 int free_port();
 
 // Polls `cond` every `step` until it is true or `timeout` passes; returns its last value.

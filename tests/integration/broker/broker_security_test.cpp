@@ -1,0 +1,383 @@
+// The broker's security contract (DESIGN.md section 3, "Broker security") against a real
+// Mosquitto started by scripts/broker with certificates from scripts/dev-pki.
+//
+// "Never arrives" is shown without sleeping: after the forbidden message the same publisher
+// sends a marker on a topic it may use; Mosquitto keeps one client's messages in order, so once
+// the marker has arrived the forbidden message would have arrived before it.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <mqtt/async_client.h>
+
+#include "aterm/common/protocol.h"
+#include "aterm/test/support.h"
+
+namespace t = aterm::test;
+namespace fs = std::filesystem;
+using aterm::common::protocol::topic;
+using aterm::common::protocol::topic_filter;
+using aterm::common::protocol::topic_kind;
+
+namespace {
+
+struct identity {
+  fs::path cert;
+  fs::path key;
+};
+
+struct received_message {
+  std::string topic;
+  std::string payload;
+};
+
+// A Paho client that records what it receives. Paho's callback thread only appends.
+class client {
+ public:
+  client(const std::string& uri, const std::string& client_id, const fs::path& ca,
+         std::optional<identity> id, int mqtt_version = MQTTVERSION_3_1_1)
+      : cli_(uri, client_id) {
+    auto ssl = mqtt::ssl_options_builder().trust_store(ca.string()).enable_server_cert_auth(true);
+    if (id) ssl.key_store(id->cert.string()).private_key(id->key.string());
+    opts_ = mqtt::connect_options_builder()
+                .mqtt_version(mqtt_version)
+                .clean_session(mqtt_version != MQTTVERSION_5)
+                .clean_start(mqtt_version == MQTTVERSION_5)
+                .connect_timeout(std::chrono::seconds(5))
+                .keep_alive_interval(std::chrono::seconds(30))
+                .ssl(ssl.finalize())
+                .finalize();
+    cli_.set_message_callback([this](mqtt::const_message_ptr m) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back({m->get_topic(), m->to_string()});
+    });
+    cli_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
+  }
+  ~client() {
+    try {
+      if (cli_.is_connected()) cli_.disconnect()->wait_for(std::chrono::seconds(5));
+    } catch (const mqtt::exception&) {
+    }
+  }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // True when the broker accepted the connection.
+  bool connect() {
+    try {
+      return cli_.connect(opts_)->wait_for(std::chrono::seconds(10)) && cli_.is_connected();
+    } catch (const mqtt::exception&) {
+      return false;
+    }
+  }
+  // True when the broker granted the subscription.
+  bool subscribe(const std::string& filter) {
+    try {
+      return cli_.subscribe(filter, 1)->wait_for(std::chrono::seconds(10));
+    } catch (const mqtt::exception&) {
+      return false;
+    }
+  }
+  // True when the QoS 1 flow completed (the broker acknowledged; not that it routed it).
+  bool publish(const std::string& topic_name, const std::string& payload, bool retain = false) {
+    try {
+      return cli_.publish(topic_name, payload.data(), payload.size(), 1, retain)
+          ->wait_for(std::chrono::seconds(10));
+    } catch (const mqtt::exception&) {
+      return false;
+    }
+  }
+  bool connected() const { return cli_.is_connected() && !lost_; }
+  bool lost() const { return lost_; }
+
+  bool has(const std::string& topic_name, const std::string& payload) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& m : messages_) {
+      if (m.topic == topic_name && m.payload == payload) return true;
+    }
+    return false;
+  }
+  bool wait_for(const std::string& topic_name, const std::string& payload) const {
+    return t::wait_until([&] { return has(topic_name, payload); });
+  }
+  // Number of messages received whose payload equals `payload`, on any topic.
+  size_t count_payload(const std::string& payload) const {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const auto& m : messages_) n += m.payload == payload ? 1 : 0;
+    return n;
+  }
+  size_t count_topic(const std::string& topic_name) const {
+    std::lock_guard lock(mutex_);
+    size_t n = 0;
+    for (const auto& m : messages_) n += m.topic == topic_name ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mqtt::async_client cli_;
+  mqtt::connect_options opts_;
+  mutable std::mutex mutex_;
+  std::vector<received_message> messages_;
+  std::atomic<bool> lost_{false};
+};
+
+// One broker, one PKI, devices dev-A and dev-B and the cloud's bridge identity.
+struct fleet {
+  t::temp_dir dir{"aterm-broker"};
+  t::dev_pki pki{dir / "pki"};
+  identity a = as_identity(pki.device("dev-A"));
+  identity b = as_identity(pki.device("dev-B"));
+  identity cloud{pki.cloud_cert(), pki.cloud_key()};
+  t::broker broker{pki};
+
+  static identity as_identity(const std::pair<fs::path, fs::path>& p) {
+    return {p.first, p.second};
+  }
+
+  std::unique_ptr<client> connect(const std::string& client_id, const identity& id) {
+    auto c = std::make_unique<client>(broker.uri(), client_id, pki.ca(), id);
+    REQUIRE_MESSAGE(c->connect(), "connect as ", client_id, "\n", broker.log());
+    return c;
+  }
+};
+
+constexpr topic_kind k_device_writes[] = {topic_kind::presence, topic_kind::state,
+                                          topic_kind::result, topic_kind::event};
+
+}  // namespace
+
+TEST_CASE("a device publishes its own presence, state, result and event and receives its own cmd") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto a = f.connect("dev-A", f.a);
+  REQUIRE(cloud->subscribe("aterm/v1/#"));
+  REQUIRE(a->subscribe(topic("dev-A", topic_kind::cmd)));
+  for (auto kind : k_device_writes) {
+    const auto name = topic("dev-A", kind);
+    CAPTURE(name);
+    const std::string payload = "{\"v\":1,\"from\":\"dev-A\"}";
+    CHECK(a->publish(name, payload, kind == topic_kind::presence));
+    CHECK(cloud->wait_for(name, payload));
+  }
+  CHECK(cloud->publish(topic("dev-A", topic_kind::cmd), "{\"v\":1,\"id\":\"c1\",\"op\":\"ping\"}"));
+  CHECK(a->wait_for(topic("dev-A", topic_kind::cmd), "{\"v\":1,\"id\":\"c1\",\"op\":\"ping\"}"));
+
+  // Retained presence reaches a bridge that subscribes later.
+  cloud.reset();
+  auto late = f.connect("aterm-cloud", f.cloud);
+  REQUIRE(late->subscribe(topic_filter(topic_kind::presence)));
+  CHECK(late->wait_for(topic("dev-A", topic_kind::presence), "{\"v\":1,\"from\":\"dev-A\"}"));
+}
+
+TEST_CASE("a device's publishes to topics it does not own never reach a subscriber") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto b = f.connect("dev-B", f.b);
+  auto a = f.connect("dev-A", f.a);
+  REQUIRE(cloud->subscribe("aterm/v1/#"));
+  REQUIRE(b->subscribe(topic("dev-B", topic_kind::cmd)));
+  const std::vector<std::string> forbidden = {
+      topic("dev-B", topic_kind::presence),
+      topic("dev-B", topic_kind::state),
+      topic("dev-B", topic_kind::result),
+      topic("dev-B", topic_kind::event),
+      topic("dev-B", topic_kind::cmd),
+      topic("dev-A", topic_kind::cmd),
+      "aterm/v1/dev-A/other",
+      "aterm/v1/dev-A",
+      "aterm/v1/dev-A/state/x",
+      "aterm/v2/dev-A/state",
+  };
+  for (size_t i = 0; i < forbidden.size(); ++i) {
+    CAPTURE(forbidden[i]);
+    const std::string payload = "forbidden-" + std::to_string(i);
+    const std::string marker = "marker-" + std::to_string(i);
+    a->publish(forbidden[i], payload);
+    REQUIRE(a->publish(topic("dev-A", topic_kind::state), marker));
+    REQUIRE(cloud->wait_for(topic("dev-A", topic_kind::state), marker));
+    CHECK(cloud->count_payload(payload) == 0);
+    CHECK(b->count_payload(payload) == 0);
+  }
+  // B's own publish on the same topics does arrive: the ACL, not the topic, stopped A.
+  REQUIRE(b->publish(topic("dev-B", topic_kind::state), "from-b"));
+  CHECK(cloud->wait_for(topic("dev-B", topic_kind::state), "from-b"));
+}
+
+TEST_CASE("a device's wildcard subscriptions receive nothing of another device") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto b = f.connect("dev-B", f.b);
+  REQUIRE(b->subscribe(topic("dev-B", topic_kind::cmd)));
+  REQUIRE(cloud->subscribe("aterm/v1/#"));
+  const std::vector<std::string> filters = {"aterm/v1/+/cmd",     "aterm/v1/#",       "#",
+                                            "aterm/v1/dev-B/cmd", "aterm/v1/+/state", "+/+/+/+"};
+  for (size_t i = 0; i < filters.size(); ++i) {
+    CAPTURE(filters[i]);
+    auto a = f.connect("dev-A", f.a);
+    // Granted or refused, what matters is what arrives. The own cmd topic carries the marker.
+    a->subscribe(filters[i]);
+    REQUIRE(a->subscribe(topic("dev-A", topic_kind::cmd)));
+    const std::string secret = "for-b-only-" + std::to_string(i);
+    const std::string marker = "marker-" + std::to_string(i);
+    REQUIRE(cloud->publish(topic("dev-B", topic_kind::cmd), secret));
+    REQUIRE(b->publish(topic("dev-B", topic_kind::state), secret));
+    REQUIRE(b->wait_for(topic("dev-B", topic_kind::cmd), secret));
+    REQUIRE(cloud->wait_for(topic("dev-B", topic_kind::state), secret));
+    // Both publishers send the marker after the secret; both markers must reach A's own cmd
+    // topic (the cloud's) or be refused (B's), and the cloud's arrival closes the window.
+    REQUIRE(b->publish(topic("dev-B", topic_kind::state), marker));
+    REQUIRE(cloud->wait_for(topic("dev-B", topic_kind::state), marker));
+    REQUIRE(cloud->publish(topic("dev-A", topic_kind::cmd), marker));
+    REQUIRE(a->wait_for(topic("dev-A", topic_kind::cmd), marker));
+    CHECK(a->count_payload(secret) == 0);
+    CHECK(a->count_topic(topic("dev-B", topic_kind::state)) == 0);
+    CHECK(a->count_topic(topic("dev-B", topic_kind::cmd)) == 0);
+  }
+}
+
+TEST_CASE("a device connecting with another device's client id does not disconnect it") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto b = f.connect("dev-B", f.b);
+  REQUIRE(b->subscribe(topic("dev-B", topic_kind::cmd)));
+  // A presents B's client id; the broker replaces it with A's certificate CN.
+  auto a = f.connect("dev-B", f.a);
+  REQUIRE(a->subscribe(topic("dev-A", topic_kind::cmd)));
+  REQUIRE(cloud->publish(topic("dev-B", topic_kind::cmd), "still-b"));
+  REQUIRE(cloud->publish(topic("dev-A", topic_kind::cmd), "to-a"));
+  CHECK(b->wait_for(topic("dev-B", topic_kind::cmd), "still-b"));
+  CHECK(a->wait_for(topic("dev-A", topic_kind::cmd), "to-a"));
+  CHECK_FALSE(b->lost());
+  CHECK(b->connected());
+  CHECK(a->count_payload("still-b") == 0);
+  // A second connection of the same certificate does take over: that is the same device.
+  auto a2 = f.connect("anything", f.a);
+  CHECK(t::wait_until([&] { return a->lost(); }));
+  CHECK(b->connected());
+}
+
+TEST_CASE("connections without a valid certificate of this CA are refused") {
+  fleet f;
+  t::temp_dir other_dir{"aterm-other-ca"};
+  t::dev_pki other{other_dir / "pki"};
+  auto [other_cert, other_key] = other.device("dev-A");
+  auto [revoked_cert, revoked_key] = f.pki.device("dev-R");
+  {
+    client before(f.broker.uri(), "dev-R", f.pki.ca(), identity{revoked_cert, revoked_key});
+    REQUIRE(before.connect());
+  }
+  f.pki.revoke("dev-R");
+  // Mosquitto reads the CRL when it starts.
+  f.broker.stop();
+  f.broker.start();
+
+  struct row {
+    std::string name;
+    std::string uri;
+    std::optional<identity> id;
+  };
+  const std::string plain = "tcp://127.0.0.1:" + std::to_string(f.broker.port());
+  const std::vector<row> rows = {
+      {"certificate of another CA with a valid device CN", f.broker.uri(),
+       identity{other_cert, other_key}},
+      {"revoked certificate", f.broker.uri(), identity{revoked_cert, revoked_key}},
+      {"no client certificate", f.broker.uri(), std::nullopt},
+      {"plain TCP", plain, std::nullopt},
+      {"plain TCP with a certificate", plain, f.a},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    client c(r.uri, "dev-A", f.pki.ca(), r.id);
+    CHECK_FALSE(c.connect());
+  }
+  // The same broker accepts a valid device: the refusals above are not an outage.
+  client ok(f.broker.uri(), "dev-A", f.pki.ca(), f.a);
+  CHECK(ok.connect());
+}
+
+TEST_CASE("TLS below 1.2 is refused; TLS 1.2 and 1.3 clients are served") {
+  fleet f;
+  struct row {
+    std::string flag;
+    bool accepted;
+  };
+  const std::vector<row> rows = {{"-tls1_1", false}, {"-tls1_2", true}, {"-tls1_3", true}};
+  for (const auto& r : rows) {
+    CAPTURE(r.flag);
+    auto res =
+        t::run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(f.broker.port()),
+                r.flag, "-cipher", "DEFAULT@SECLEVEL=0", "-CAfile", f.pki.ca().string(), "-cert",
+                f.a.cert.string(), "-key", f.a.key.string(), "-verify_return_error"},
+               {}, {}, std::chrono::seconds(20));
+    CHECK((res.exit_code == 0) == r.accepted);
+    if (r.accepted) {
+      const std::string version = r.flag == "-tls1_2" ? "TLSv1.2" : "TLSv1.3";
+      CHECK(res.out.find(version) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("payloads over 64 KiB are refused; up to 64 KiB are delivered") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto a = f.connect("dev-A", f.a);
+  REQUIRE(cloud->subscribe("aterm/v1/#"));
+  struct row {
+    size_t size;
+    bool delivered;
+  };
+  const std::vector<row> rows = {{60 * 1024, true},
+                                 {64 * 1024, true},
+                                 {64 * 1024 + 1, false},
+                                 {65 * 1024, false},
+                                 {60 * 1024, true}};
+  const auto state = topic("dev-A", topic_kind::state);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CAPTURE(rows[i].size);
+    const std::string payload = std::to_string(i) + std::string(rows[i].size - 1, 'x');
+    // Refused payloads still complete the QoS 1 flow, so an agent's outbox drains.
+    CHECK(a->publish(state, payload));
+    const std::string marker = "marker-" + std::to_string(i);
+    REQUIRE(a->publish(state, marker));
+    REQUIRE(cloud->wait_for(state, marker));
+    CHECK(cloud->has(state, payload) == rows[i].delivered);
+    CHECK(a->connected());
+  }
+}
+
+TEST_CASE("the aterm-cloud identity reads and writes every device's topics") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  auto a = f.connect("dev-A", f.a);
+  auto b = f.connect("dev-B", f.b);
+  // The bridge's subscriptions: one filter per kind, and a shared subscription (DESIGN.md 8).
+  for (auto kind : k_device_writes) REQUIRE(cloud->subscribe(topic_filter(kind)));
+  REQUIRE(cloud->subscribe("$share/aterm-cloud/aterm/v1/+/event"));
+  REQUIRE(a->subscribe(topic("dev-A", topic_kind::cmd)));
+  REQUIRE(b->subscribe(topic("dev-B", topic_kind::cmd)));
+  for (auto* dev : {a.get(), b.get()}) {
+    const std::string id = dev == a.get() ? "dev-A" : "dev-B";
+    for (auto kind : k_device_writes) {
+      const auto name = topic(id, kind);
+      CAPTURE(name);
+      REQUIRE(dev->publish(name, "up-" + name));
+      CHECK(cloud->wait_for(name, "up-" + name));
+    }
+    REQUIRE(cloud->publish(topic(id, topic_kind::cmd), "down-" + id));
+    CHECK(dev->wait_for(topic(id, topic_kind::cmd), "down-" + id));
+  }
+  // The cloud may also write device-side topics (e.g. to clear a retained presence).
+  REQUIRE(cloud->publish(topic("dev-B", topic_kind::presence), "cleared"));
+  CHECK(cloud->wait_for(topic("dev-B", topic_kind::presence), "cleared"));
+  // ... but nothing outside aterm/v1/.
+  REQUIRE(cloud->subscribe(topic("dev-A", topic_kind::cmd)));
+  cloud->publish("outside/aterm", "outside");
+  REQUIRE(cloud->publish(topic("dev-A", topic_kind::cmd), "cloud-marker"));
+  REQUIRE(a->wait_for(topic("dev-A", topic_kind::cmd), "cloud-marker"));
+  CHECK(cloud->count_payload("outside") == 0);
+}
