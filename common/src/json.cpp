@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 #include <unordered_set>
 
@@ -15,9 +16,43 @@ status bad_json(std::string message) {
   return status::error("bad_json", std::move(message));
 }
 
-// Checks nesting depth and string contents before cJSON recurses, so hostile input (10k open
-// brackets) fails here without deep recursion. Raw control characters in strings and "\u0000"
-// (cJSON strings are C strings and would be silently cut) are refused too.
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Length of the JSON number (RFC 8259 grammar) at text[i], 0 when malformed. cJSON alone takes
+// whatever strtod takes ("01", "1.", "-.5").
+std::size_t number_length(std::string_view text, std::size_t i) {
+  const std::size_t start = i;
+  const auto at = [&](std::size_t k) { return k < text.size() ? text[k] : '\0'; };
+  if (at(i) == '-') ++i;
+  if (at(i) == '0') {
+    ++i;
+  } else if (is_digit(at(i))) {
+    while (is_digit(at(i))) ++i;
+  } else {
+    return 0;
+  }
+  if (at(i) == '.') {
+    if (!is_digit(at(++i))) return 0;
+    while (is_digit(at(i))) ++i;
+  }
+  if (at(i) == 'e' || at(i) == 'E') {
+    ++i;
+    if (at(i) == '+' || at(i) == '-') ++i;
+    if (!is_digit(at(i))) return 0;
+    while (is_digit(at(i))) ++i;
+  }
+  const char next = at(i);
+  if (is_digit(next) || next == '.' || next == 'e' || next == 'E' || next == '+' || next == '-') {
+    return 0;
+  }
+  return i - start;
+}
+
+// Checks nesting depth, number syntax and string contents before cJSON recurses, so hostile
+// input (10k open brackets) fails here without deep recursion. Raw control characters in strings
+// and "\u0000" (cJSON strings are C strings and would be silently cut) are refused too.
 status prescan(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;
@@ -37,6 +72,10 @@ status prescan(std::string_view text, int max_depth) {
     }
     if (c == '"') {
       in_string = true;
+    } else if (c == '-' || is_digit(static_cast<char>(c))) {
+      const std::size_t n = number_length(text, i);
+      if (n == 0) return bad_json("malformed number");
+      i += n - 1;
     } else if (c == '[' || c == '{') {
       if (++depth > max_depth) {
         return bad_json("nesting deeper than " + std::to_string(max_depth));
@@ -166,9 +205,13 @@ void append_json_number(std::string& out, double d) {
     out += std::to_string(static_cast<int64_t>(d));
     return;
   }
+  // The fewest of 15, 16 or 17 significant digits that read back as the same double (17 always
+  // do), so 0.1 prints as 0.1.
   char buf[32];
-  // 17 significant digits always round-trip a double.
-  std::snprintf(buf, sizeof buf, "%.17g", d);
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
   out += buf;
 }
 

@@ -145,6 +145,12 @@ void write_line(const std::string& line) {
 
 }  // namespace
 
+log_field::log_field(std::string_view k, double v) : key(k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  value = buf;
+}
+
 log_field secret_field(std::string_view key) {
   log_field f(key, std::string_view{});
   f.secret = true;

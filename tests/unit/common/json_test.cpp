@@ -22,6 +22,8 @@ TEST_CASE("parse_json accepts valid documents and prints them compactly") {
       {R"({"s":"\u00e9\n\"x\"\\"})", "{\"s\":\"\xc3\xa9\\n\\\"x\\\"\\\\\"}"},
       {R"("text")", R"("text")"},
       {"[true,false]", "[true,false]"},
+      {"[-0,0.0,1E2,1e-2,-1.5e+3,0,10]", "[0,0,100,0.01,-1500,0,10]"},
+      {"[0.1,0.25,3.141592653589793,1e300]", "[0.1,0.25,3.141592653589793,1e+300]"},
       {"{}", "{}"},
   };
   for (const auto& r : rows) {
@@ -49,6 +51,18 @@ TEST_CASE("parse_json refuses bad input with bad_json") {
       std::string("{\"a\":1}\0", 8),
       std::string(17, '[') + std::string(17, ']'),
       "nul",
+      "01",
+      "[1.]",
+      "[.5]",
+      "[-]",
+      "[1e]",
+      "[1e+]",
+      "[+1]",
+      "[--1]",
+      "[-01]",
+      "[1.5.2]",
+      "[0x10]",
+      "[1e5e5]",
   };
   for (const auto& in : rows) {
     CAPTURE(in);

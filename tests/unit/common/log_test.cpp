@@ -66,6 +66,17 @@ TEST_CASE("log line format, one line per event, secrets redacted") {
        {"ok", true},
        secret_field("password")});
   REQUIRE(g_lines.size() == 1);
+  log(log_level::info, "c", "ints",
+      {{"a", std::size_t{1}},
+       {"b", -2L},
+       {"c", std::uint64_t{3}},
+       {"d", std::int64_t{-4}},
+       {"e", short{5}},
+       {"f", 1.5},
+       {"g", 0.1}});
+  REQUIRE(g_lines.size() == 2);
+  CHECK(g_lines[1].ends_with("ints a=1 b=-2 c=3 d=-4 e=5 f=1.5 g=0.1"));
+  g_lines.pop_back();
   const std::regex shape(
       R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z INFO bridge: device connected )"
       R"(device=dev-001 note="two words" n=42 ok=true password=<redacted>)");

@@ -4,6 +4,7 @@
 // passwords, private keys and session tokens are only ever logged that way. Thread-safe.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -18,10 +19,11 @@ struct log_field {
   log_field(std::string_view k, std::string_view v) : key(k), value(v) {}
   log_field(std::string_view k, const char* v) : key(k), value(v) {}
   log_field(std::string_view k, const std::string& v) : key(k), value(v) {}
-  log_field(std::string_view k, std::int64_t v) : key(k), value(std::to_string(v)) {}
-  log_field(std::string_view k, int v) : key(k), value(std::to_string(v)) {}
-  log_field(std::string_view k, std::uint64_t v) : key(k), value(std::to_string(v)) {}
-  log_field(std::string_view k, double v) : key(k), value(std::to_string(v)) {}
+  // Every integer type (size_t and long differ between 32- and 64-bit router targets).
+  template <std::integral T>
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) log_field(std::string_view k, T v)
+      : key(k), value(std::to_string(v)) {}
+  log_field(std::string_view k, double v);  // shortest form: 1.5, not 1.500000
   log_field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
   std::string key;
   std::string value;
