@@ -1,0 +1,48 @@
+// Every limit of the agent in one place, each with its reason.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace aterm::agent::limits {
+
+// Command ids remembered for de-duplication (issue 3): covers every redelivery the bridge makes
+// for a command while its deadline is open.
+inline constexpr std::size_t k_dedupe_entries = 1000;
+// The journal is rewritten (compacted) when it holds this many times the live entries, so flash
+// sees one small rewrite per ~1,000 appends instead of a rewrite per command.
+inline constexpr std::size_t k_journal_compact_factor = 2;
+// One journal line: a result or event payload (64 KiB broker limit) plus framing.
+inline constexpr std::size_t k_max_journal_line = 70 * 1024;
+// Outbox bounds (issue 3): a router keeps at most this much unsent on flash.
+inline constexpr std::size_t k_outbox_entries = 1000;
+inline constexpr std::size_t k_outbox_bytes = 1024 * 1024;
+// Technician credentials held at once: a handful per router is normal, this bounds flash and the
+// work of a hostile installer.
+inline constexpr std::size_t k_max_logins = 32;
+// Wrong passwords that invalidate a credential (DESIGN.md section 4).
+inline constexpr int k_login_max_failures = 5;
+// PBKDF2 iterations accepted from technician_login.install: the cloud uses 10,000; the bound keeps
+// one check under ~1 s of router CPU.
+inline constexpr std::int64_t k_max_login_iterations = 200000;
+inline constexpr std::size_t k_max_login_salt_bytes = 64;
+// Longest technician login id and password accepted (the cloud issues "T-" + 8 and 12 chars).
+inline constexpr std::size_t k_max_login_id = 64;
+inline constexpr std::size_t k_max_password = 128;
+// One request on the local socket: a login id and a password in JSON.
+inline constexpr std::size_t k_max_socket_request = 4096;
+// Hook programs answer with JSON on stdout; anything longer is an error, not a config.
+inline constexpr std::size_t k_max_hook_output = 64 * 1024;
+// Snapshots go out at most once per this period (issue 3).
+inline constexpr std::int64_t k_min_snapshot_period_ms = 1000;
+// diag.ping count bounds (DESIGN.md section 3).
+inline constexpr std::int64_t k_diag_min_count = 1;
+inline constexpr std::int64_t k_diag_max_count = 10;
+// reboot delay: longer than an hour is surely a mistake in the command.
+inline constexpr std::int64_t k_max_reboot_delay_s = 3600;
+// Simulated routers per process: 1,000 is the target, 20,000 is the fd limit of this machine.
+inline constexpr std::int64_t k_max_simulated = 10000;
+// Commands waiting for the agent thread; beyond it a flood is dropped and counted.
+inline constexpr std::size_t k_max_pending_messages = 10000;
+
+}  // namespace aterm::agent::limits

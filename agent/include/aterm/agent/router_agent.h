@@ -1,0 +1,133 @@
+// One router's agent (issue 3): its MQTT session (mqtt_link), command handling with the
+// never-twice journal, the outbox, technician logins and the device backend.
+// Thread: every method, and every object it owns, belongs to the event_loop's thread. Paho
+// callbacks only post to that loop (try_post, so a flood is dropped and counted, not queued
+// without bound). Lifetime: the loop must stop running before a router_agent is destroyed, and
+// must outlive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aterm/agent/agent_config.h"
+#include "aterm/agent/backend.h"
+#include "aterm/agent/backoff.h"
+#include "aterm/agent/command_journal.h"
+#include "aterm/agent/event_loop.h"
+#include "aterm/agent/login_store.h"
+#include "aterm/agent/mqtt_link.h"
+#include "aterm/agent/outbox.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/protocol.h"
+
+namespace aterm::agent {
+
+// The agent version reported in presence and boot events.
+const char* agent_version();
+
+// True when the device clock can be trusted for command deadlines: it reads at least
+// `trust_floor` and, when `require_sync`, the kernel reports NTP synchronisation.
+bool clock_trustworthy(const common::clock& clock, std::int64_t trust_floor, bool require_sync);
+
+// The events a login check produces: (type, fields JSON) in publishing order. Pure.
+std::vector<std::pair<std::string, std::string>> login_events(std::string_view login_id,
+                                                              const login_store::check_result& r);
+
+class router_agent {
+ public:
+  struct counters {
+    std::uint64_t commands_run = 0;
+    std::uint64_t duplicates_answered = 0;
+    std::uint64_t malformed_dropped = 0;  // no readable id: nothing to answer
+    std::uint64_t messages_dropped = 0;   // the loop queue was full
+    std::uint64_t snapshots = 0;
+    std::uint64_t connects = 0;
+  };
+
+  // Creates data_dir (0700) and opens the stores there; queues a boot event.
+  // Errors: "io", "mqtt", or the backend's.
+  static common::result<std::unique_ptr<router_agent>> create(event_loop& loop,
+                                                              const common::clock& clock,
+                                                              router_settings settings,
+                                                              std::unique_ptr<backend> be);
+  ~router_agent();
+
+  // Starts connecting after `delay`.
+  void start(std::chrono::milliseconds delay = {});
+  // Publishes the offline presence (waiting up to shutdown_timeout for its acknowledgement),
+  // disconnects, then calls `done`.
+  void shutdown(std::function<void()> done);
+
+  // login.check from the local socket or login-check: verifies, updates the store, queues the
+  // technician_login.used / .failed / .locked event. True when accepted.
+  bool check_login(std::string_view login_id, std::string_view password);
+
+  const std::string& device_id() const { return s_.device_id; }
+  bool connected() const { return connected_; }
+  const counters& stats() const { return stats_; }
+
+ private:
+  router_agent(event_loop& loop, const common::clock& clock, router_settings s,
+               std::unique_ptr<backend> be, command_journal journal, outbox box,
+               login_store logins);
+
+  void connect_now();
+  void schedule_reconnect(const std::string& why);
+  void on_connected();
+  void on_connect_failed(const std::string& cause);
+  void on_lost(const std::string& cause);
+  void on_message(const std::string& topic, const std::string& payload);
+  void on_published(std::uint64_t tag, bool ok);
+
+  void handle_command(const common::protocol::command& cmd);
+  void answer(const std::string& id, common::protocol::result_status st,
+              std::string result_json = "{}", std::string error = {});
+  void queue_event(const std::string& type, std::string fields_json);
+  void flush_outbox();
+  void publish_presence(bool online, std::uint64_t tag);
+  void publish_snapshot();
+  void snapshot_requested();
+  void poll_state();
+  void arm_interval();
+  void do_reboot();
+
+  common::protocol::command_result run_op(const common::protocol::command& cmd);
+
+  event_loop& loop_;
+  const common::clock& clock_;
+  router_settings s_;
+  std::unique_ptr<backend> backend_;
+  command_journal journal_;
+  outbox outbox_;
+  login_store logins_;
+  backoff backoff_;
+  std::unique_ptr<mqtt_link> link_;
+  // Shared with callbacks that may outlive a reconnect; cleared in the destructor.
+  std::shared_ptr<router_agent*> self_;
+
+  bool connected_ = false;
+  bool connecting_ = false;
+  bool stopping_ = false;
+  bool rebooting_ = false;
+  common::mono_time connected_at_{};
+  std::set<std::uint64_t> inflight_;
+  std::optional<event_loop::timer_id> reconnect_timer_;
+  std::optional<event_loop::timer_id> interval_timer_;
+  std::optional<event_loop::timer_id> snapshot_timer_;
+  std::optional<event_loop::timer_id> poll_timer_;
+  std::optional<common::mono_time> last_snapshot_at_;
+  std::int64_t seq_ = 0;
+  std::string last_significant_;
+  std::function<void()> shutdown_done_;
+  std::optional<event_loop::timer_id> shutdown_timer_;
+  counters stats_;
+};
+
+}  // namespace aterm::agent

@@ -1,0 +1,151 @@
+// The simulated router: identity, state and config in one JSON file (backend.file), created with
+// defaults when missing. Reboot resets uptime; the agent drops and re-establishes its session.
+#include <algorithm>
+#include <fstream>
+
+#include "aterm/agent/backend.h"
+#include "aterm/agent/journal_file.h"
+#include "aterm/common/json.h"
+#include "aterm/common/protocol.h"
+
+namespace aterm::agent {
+
+namespace {
+
+using common::status;
+
+class sim_backend final : public backend {
+ public:
+  sim_backend(std::filesystem::path file, common::json_ptr doc, const common::clock& clock)
+      : file_(std::move(file)), doc_(std::move(doc)), clock_(clock), booted_(clock.mono()) {}
+
+  common::protocol::state_snapshot read_state() override {
+    common::protocol::state_snapshot s;
+    const cJSON* d = doc_.get();
+    s.model = common::json_string(d, "model");
+    s.fw = common::json_string(d, "fw");
+    s.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.mono() - booted_).count();
+    if (const cJSON* wan = cJSON_GetObjectItemCaseSensitive(d, "wan")) {
+      s.wan_ip = common::json_string(wan, "ip");
+      s.wan_up = common::json_bool(wan, "up");
+    }
+    s.lan_clients = common::json_int(d, "lan_clients");
+    s.cpu_load1 = common::json_number(d, "load1");
+    s.mem_total_kb = common::json_int(d, "mem_total_kb");
+    s.mem_free_kb = common::json_int(d, "mem_free_kb");
+    s.config_rev = rev();
+    return s;
+  }
+
+  common::result<std::string> config_get(const std::vector<std::string>& keys) override {
+    common::json_ptr out(cJSON_CreateObject());
+    cJSON_AddNumberToObject(out.get(), "rev", static_cast<double>(rev()));
+    cJSON* values = cJSON_AddObjectToObject(out.get(), "values");
+    const cJSON* item = nullptr;
+    cJSON_ArrayForEach(item, config()) {
+      if (!keys.empty() && std::find(keys.begin(), keys.end(), item->string) == keys.end())
+        continue;
+      cJSON_AddItemToObject(values, item->string, cJSON_Duplicate(item, true));
+    }
+    return common::print_json(out.get());
+  }
+
+  common::result<std::int64_t> config_set(std::int64_t rev_in,
+                                          std::string_view values_json) override {
+    if (rev_in != rev())
+      return status::error("stale_rev", "rev " + std::to_string(rev_in) + " is not the current " +
+                                            std::to_string(rev()));
+    auto values = common::parse_json(values_json);
+    if (!values.ok() || !cJSON_IsObject(values->get()) || !values->get()->child)
+      return status::error("bad_args", "values must be a non-empty object");
+    const cJSON* item = nullptr;
+    cJSON_ArrayForEach(item, values->get()) {
+      if (!common::protocol::valid_name(item->string))
+        return status::error("bad_args", std::string("bad config key \"") + item->string + "\"");
+      if (!cJSON_IsString(item) && !cJSON_IsNumber(item) && !cJSON_IsBool(item))
+        return status::error("bad_args", std::string("value of ") + item->string +
+                                             " must be a string, number or boolean");
+    }
+    common::json_ptr next(cJSON_Duplicate(doc_.get(), true));
+    cJSON* cfg = cJSON_GetObjectItemCaseSensitive(next.get(), "config");
+    cJSON_ArrayForEach(item, values->get()) {
+      cJSON_DeleteItemFromObjectCaseSensitive(cfg, item->string);
+      cJSON_AddItemToObject(cfg, item->string, cJSON_Duplicate(item, true));
+    }
+    const std::int64_t new_rev = rev() + 1;
+    cJSON_DeleteItemFromObjectCaseSensitive(next.get(), "config_rev");
+    cJSON_AddNumberToObject(next.get(), "config_rev", static_cast<double>(new_rev));
+    auto st = journal_file::write_atomic(file_, common::print_json(next.get()), 0600);
+    if (!st.ok()) return status::error("error", st.message());
+    doc_ = std::move(next);
+    return new_rev;
+  }
+
+  common::status reboot() override {
+    booted_ = clock_.mono();
+    return {};
+  }
+  bool simulated_reboot() const override { return true; }
+  bool reboot_supported() const override { return true; }
+
+  common::result<std::string> diag_ping(const std::string&, int count) override {
+    return "{\"sent\":" + std::to_string(count) + ",\"received\":" + std::to_string(count) +
+           ",\"rtt_ms\":{\"min\":0.4,\"avg\":0.5,\"max\":0.7}}";
+  }
+
+ private:
+  const cJSON* config() const { return cJSON_GetObjectItemCaseSensitive(doc_.get(), "config"); }
+  std::int64_t rev() const { return common::json_int(doc_.get(), "config_rev").value_or(0); }
+
+  std::filesystem::path file_;
+  common::json_ptr doc_;
+  const common::clock& clock_;
+  common::mono_time booted_;
+};
+
+common::json_ptr default_doc(const std::string& device_id) {
+  common::json_ptr d(cJSON_CreateObject());
+  cJSON_AddStringToObject(d.get(), "model", "Aterm-SIM");
+  cJSON_AddStringToObject(d.get(), "fw", "1.0.0");
+  cJSON* wan = cJSON_AddObjectToObject(d.get(), "wan");
+  cJSON_AddStringToObject(wan, "ip", "198.51.100.10");
+  cJSON_AddBoolToObject(wan, "up", true);
+  cJSON_AddNumberToObject(d.get(), "lan_clients", 3);
+  cJSON_AddNumberToObject(d.get(), "load1", 0.05);
+  cJSON_AddNumberToObject(d.get(), "mem_total_kb", 262144);
+  cJSON_AddNumberToObject(d.get(), "mem_free_kb", 131072);
+  cJSON_AddNumberToObject(d.get(), "config_rev", 0);
+  cJSON* cfg = cJSON_AddObjectToObject(d.get(), "config");
+  cJSON_AddStringToObject(cfg, "wifi.ssid", ("aterm-" + device_id).c_str());
+  cJSON_AddNumberToObject(cfg, "wifi.channel", 6);
+  cJSON_AddStringToObject(cfg, "lan.ip", "192.168.10.1");
+  return d;
+}
+
+}  // namespace
+
+common::result<std::unique_ptr<backend>> make_sim_backend(const sim_backend_settings& s,
+                                                          const common::clock& clock) {
+  std::ifstream in(s.file, std::ios::binary);
+  common::json_ptr doc;
+  if (in) {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    common::json_limits lim;
+    lim.max_bytes = 1024 * 1024;
+    auto parsed = common::parse_json(text, lim);
+    if (!parsed.ok())
+      return status::error("bad_json", s.file.string() + ": " + parsed.error().message());
+    doc = std::move(*parsed);
+    if (!cJSON_IsObject(doc.get()))
+      return status::error("bad_json", s.file.string() + ": not an object");
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc.get(), "config")))
+      cJSON_AddObjectToObject(doc.get(), "config");
+  } else {
+    doc = default_doc(s.device_id);
+    auto st = journal_file::write_atomic(s.file, common::print_json(doc.get()), 0600);
+    if (!st.ok()) return st;
+  }
+  return std::unique_ptr<backend>(new sim_backend(s.file, std::move(doc), clock));
+}
+
+}  // namespace aterm::agent
