@@ -1,0 +1,189 @@
+#include "aterm/bridge/dispatcher.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "aterm/common/clock.h"
+#include "aterm/common/protocol.h"
+#include "fake_store.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace protocol = aterm::common::protocol;
+using aterm::bridge::bridge_metrics;
+using aterm::bridge::command_publisher;
+using aterm::bridge::dispatch_settings;
+using aterm::bridge::dispatcher;
+using aterm::bridge::outbound_command;
+using aterm::bridge::test::command_state;
+using aterm::bridge::test::fake_store;
+using aterm::common::manual_clock;
+
+// Records publishes; refuses the ids in `refuse`.
+class fake_publisher final : public command_publisher {
+ public:
+  bool connected() const override { return up; }
+  std::vector<std::string> publish(std::span<const outbound_command> commands) override {
+    std::vector<std::string> ok;
+    for (const auto& c : commands) {
+      published.push_back(c);
+      if (!refuse.contains(c.id)) ok.push_back(c.id);
+    }
+    return ok;
+  }
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (const auto& c : published) out.push_back(c.id);
+    return out;
+  }
+  bool up = true;
+  std::set<std::string> refuse;
+  std::vector<outbound_command> published;
+};
+
+constexpr std::int64_t k_start_s = 1'800'000'000;
+
+struct fixture {
+  fake_store store;
+  manual_clock clock{aterm::common::from_unix_s(k_start_s)};
+  bridge_metrics metrics;
+  fake_publisher pub;
+  dispatcher disp{dispatch_settings{1000ms}, store, pub, clock, metrics};
+};
+
+}  // namespace
+
+TEST_CASE("a device that comes online gets its due commands, queued and sent, oldest first") {
+  fixture f;
+  f.store.add_command("dev-aaaa", "c1", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c2", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c-old", k_start_s - 1);  // deadline passed
+  f.store.add_command("dev-bbbb", "c3", k_start_s + 60);
+  f.store.set_online("dev-aaaa", true);
+  f.store.mark_sent(std::vector<std::string>{"c2"}, k_start_s).ok();
+  f.disp.step();  // first poll: expire_overdue, queued_for_online
+  CHECK(f.store.command("c-old").state == command_state::expired);
+  f.pub.published.clear();
+
+  f.disp.post_online({"dev-aaaa"});
+  f.disp.step();
+  // Unfinished ones all go again (c1 went out with the first poll), the other device's do not.
+  CHECK(f.pub.ids() == std::vector<std::string>{"c1", "c2"});
+  CHECK(f.store.command("c1").attempts == 2);
+  CHECK(f.store.command("c2").attempts == 2);
+  for (const auto& c : f.pub.published) {
+    auto cmd = protocol::decode_command(c.payload, "dev-aaaa");
+    REQUIRE(cmd.ok());
+    CHECK(cmd->id == c.id);
+  }
+}
+
+TEST_CASE("publishing: only accepted commands are marked sent") {
+  fixture f;
+  f.store.add_command("dev-aaaa", "c1", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c2", k_start_s + 60);
+  f.pub.refuse = {"c2"};
+  f.disp.post_online({"dev-aaaa"});
+  f.disp.step();
+  CHECK(f.pub.ids() == std::vector<std::string>{"c1", "c2"});
+  CHECK(f.store.command("c1").state == command_state::sent);
+  CHECK(f.store.command("c2").state == command_state::queued);
+  auto s = f.metrics.snapshot();
+  CHECK(s.commands_published == 1);
+  CHECK(s.publish_failures == 1);
+}
+
+TEST_CASE("disconnected: nothing is published and posted work is left to the reconnect pass") {
+  fixture f;
+  f.store.add_command("dev-aaaa", "c1", k_start_s + 60);
+  f.store.set_online("dev-aaaa", true);
+  f.pub.up = false;
+  f.disp.post_online({"dev-aaaa"});
+  f.disp.post_command("dev-aaaa");
+  f.disp.step();
+  CHECK(f.pub.published.empty());
+  CHECK(f.store.command("c1").state == command_state::queued);
+  f.pub.up = true;
+  f.disp.post_reconnected();
+  f.disp.step();
+  CHECK(f.pub.ids() == std::vector<std::string>{"c1"});
+  CHECK(f.store.command("c1").state == command_state::sent);
+}
+
+TEST_CASE("a new command is published only when its device is online") {
+  fixture f;
+  f.disp.step();  // the first poll, out of the way
+  f.store.add_command("dev-aaaa", "c-on", k_start_s + 60);
+  f.store.add_command("dev-bbbb", "c-off", k_start_s + 60);
+  f.store.set_online("dev-aaaa", true);
+  f.disp.post_command("dev-aaaa");
+  f.disp.post_command("dev-bbbb");
+  f.disp.step();
+  CHECK(f.pub.ids() == std::vector<std::string>{"c-on"});
+  CHECK(f.store.command("c-off").state == command_state::queued);
+  // A sent command is not re-published by notify or by the poll, only on reconnects.
+  f.disp.post_command("dev-aaaa");
+  f.disp.step();
+  f.clock.advance(1s);
+  f.disp.step();
+  CHECK(f.pub.ids() == std::vector<std::string>{"c-on"});
+}
+
+TEST_CASE("the poll runs every dispatch_poll: expire_overdue and queued commands") {
+  fixture f;
+  f.disp.step();
+  CHECK(f.store.expire_calls() == 1);
+  f.disp.step();
+  CHECK(f.store.expire_calls() == 1);
+  f.store.add_command("dev-aaaa", "c1", k_start_s + 5);
+  f.store.set_online("dev-aaaa", true);
+  f.clock.advance(999ms);
+  f.disp.step();
+  CHECK(f.store.expire_calls() == 1);
+  CHECK(f.pub.published.empty());
+  f.clock.advance(1ms);
+  f.disp.step();
+  CHECK(f.store.expire_calls() == 2);
+  CHECK(f.pub.ids() == std::vector<std::string>{"c1"});
+  f.clock.advance(5s);
+  f.disp.step();
+  CHECK(f.store.command("c1").state == command_state::timed_out);
+  CHECK(f.metrics.snapshot().commands_expired == 1);
+}
+
+TEST_CASE("after the bridge's reconnect every unfinished command of online devices goes again") {
+  fixture f;
+  f.store.add_command("dev-aaaa", "c-sent", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c-queued", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c-done", k_start_s + 60);
+  f.store.add_command("dev-bbbb", "c-offline", k_start_s + 60);
+  f.store.set_online("dev-aaaa", true);
+  f.store.mark_sent(std::vector<std::string>{"c-sent", "c-done"}, k_start_s).ok();
+  aterm::bridge::device_message done;
+  done.device_id = "dev-aaaa";
+  done.kind = protocol::topic_kind::result;
+  done.body = protocol::command_result{"c-done", protocol::result_status::ok, "{}", ""};
+  REQUIRE(f.store.apply_batch(std::span(&done, 1)).ok());
+  f.disp.post_reconnected();
+  f.disp.step();
+  std::set<std::string> ids;
+  for (const auto& c : f.pub.published) ids.insert(c.id);
+  CHECK(ids == std::set<std::string>{"c-sent", "c-queued"});
+  CHECK(f.store.due_for_online_calls() == 1);
+}
+
+TEST_CASE("wait returns when work is posted") {
+  fixture f;
+  auto t0 = std::chrono::steady_clock::now();
+  f.disp.post_command("dev-aaaa");
+  f.disp.wait(10s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  f.disp.wake();
+  f.disp.wait(10s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
