@@ -1,0 +1,44 @@
+// The configuration of aterm-cloud (DESIGN.md section 7): one JSON file, nested or dotted keys,
+// every key declared with its type and default; an unknown key or a wrong type is an error
+// naming the file and the key. Defaults are the service document's numbers (section 5), so
+// tests shorten them through the file. Immutable after loading; any thread may read it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "aterm/common/config.h"
+#include "aterm/common/status.h"
+
+namespace aterm::cloud {
+
+// Every key: db; http.* (the server's, cloud/http/server.h); mqtt.*; security.* (the account
+// rules', cloud/security/settings.h); mail.*; backup.*; retention.*; jobs.*.
+common::config_schema cloud_config_schema();
+
+// load_config with cloud_config_schema(); relative file paths in the values stay as written
+// (resolved against the working directory).
+common::result<common::config> load_cloud_config(const std::string& path);
+
+// The retention and lifecycle durations (DESIGN.md section 5), read by the jobs.
+struct retention_settings {
+  std::int64_t audit_days = 365;                     // retention.audit_days
+  std::int64_t inactive_reminder_days = 180;         // retention.inactive_reminder_days
+  std::int64_t inactive_lock_days = 30;              // retention.inactive_lock_days
+  std::int64_t inactive_delete_days = 90;            // retention.inactive_delete_days
+  std::int64_t device_data_days = 90;                // retention.device_data_days
+  std::int64_t technician_login_retention_s = 3600;  // retention.technician_login_retention_s
+};
+retention_settings retention_settings_from(const common::config& c);
+
+// Periodic work of `serve`.
+struct scheduler_settings {
+  // Command deadlines checked (expire_overdue) and sessions purged this often. Default: 1 s.
+  std::chrono::milliseconds tick{1000};  // jobs.tick_ms
+  // The lifecycle sweep runs this often. Default: 1 h.
+  std::chrono::seconds sweep_interval{3600};  // jobs.interval_s
+};
+scheduler_settings scheduler_settings_from(const common::config& c);
+
+}  // namespace aterm::cloud

@@ -1,0 +1,86 @@
+#include "aterm/cloud/cloud_config.h"
+
+#include <vector>
+
+#include "aterm/cloud/http/server.h"
+#include "aterm/cloud/security/settings.h"
+
+namespace aterm::cloud {
+
+namespace {
+
+using common::config_key;
+using common::config_type;
+
+constexpr std::int64_t k_day_s = 86400;
+constexpr std::int64_t k_max_days = 100 * 365;
+
+config_key str(std::string name, std::string fallback = {}) {
+  return {std::move(name), config_type::string, std::move(fallback), false, {}, {}};
+}
+
+config_key num(std::string name, std::int64_t fallback, std::int64_t min, std::int64_t max) {
+  return {std::move(name), config_type::integer, fallback, false, min, max};
+}
+
+}  // namespace
+
+common::config_schema cloud_config_schema() {
+  common::config_schema s = {
+      str("db", "aterm-cloud.db"),
+      // MQTT: the bridge's identity towards the broker.
+      str("mqtt.uri", "ssl://127.0.0.1:8883"),
+      str("mqtt.ca"),
+      str("mqtt.cert"),
+      str("mqtt.key"),
+      str("mqtt.client_id", "aterm-cloud"),
+      {"mqtt.shared_subscription", config_type::boolean, false, false, {}, {}},
+      num("mqtt.batch_max", 1000, 1, 100000),
+      num("mqtt.batch_delay_ms", 20, 0, 10000),
+      num("mqtt.dispatch_poll_ms", 1000, 10, 600000),
+      // Mail (the outbox worker is the lifecycle issue's).
+      str("mail.smtp_url"),
+      str("mail.from", "aterm-cloud@localhost"),
+      str("mail.alarm_to"),
+      // Backups.
+      str("backup.dir", "backups"),
+      num("backup.keep_days", 7, 1, 3650),
+      // Retention and lifecycle (DESIGN.md section 5).
+      num("retention.audit_days", 365, 1, k_max_days),
+      num("retention.inactive_reminder_days", 180, 1, k_max_days),
+      num("retention.inactive_lock_days", 30, 1, k_max_days),
+      num("retention.inactive_delete_days", 90, 1, k_max_days),
+      num("retention.device_data_days", 90, 1, k_max_days),
+      num("retention.technician_login_retention_s", 3600, 1, 365 * k_day_s),
+      // Scheduler of `serve`.
+      num("jobs.tick_ms", 1000, 10, 3600000),
+      num("jobs.interval_s", 3600, 1, 7 * k_day_s),
+  };
+  for (auto& k : http::server_config_keys()) s.push_back(std::move(k));
+  for (auto& k : security::security_config_schema()) s.push_back(std::move(k));
+  return s;
+}
+
+common::result<common::config> load_cloud_config(const std::string& path) {
+  return common::load_config(path, cloud_config_schema());
+}
+
+retention_settings retention_settings_from(const common::config& c) {
+  retention_settings r;
+  r.audit_days = c.get_int("retention.audit_days");
+  r.inactive_reminder_days = c.get_int("retention.inactive_reminder_days");
+  r.inactive_lock_days = c.get_int("retention.inactive_lock_days");
+  r.inactive_delete_days = c.get_int("retention.inactive_delete_days");
+  r.device_data_days = c.get_int("retention.device_data_days");
+  r.technician_login_retention_s = c.get_int("retention.technician_login_retention_s");
+  return r;
+}
+
+scheduler_settings scheduler_settings_from(const common::config& c) {
+  scheduler_settings s;
+  s.tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  s.sweep_interval = std::chrono::seconds(c.get_int("jobs.interval_s"));
+  return s;
+}
+
+}  // namespace aterm::cloud

@@ -1,0 +1,151 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <memory>
+#include <optional>
+
+#include "aterm/bridge/bridge.h"
+#include "aterm/cloud/cloud_config.h"
+#include "aterm/cloud/daemon.h"
+#include "aterm/cloud/http/metrics.h"
+#include "aterm/cloud/http/router.h"
+#include "aterm/cloud/http/server.h"
+#include "aterm/cloud/http/static_files.h"
+#include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/log.h"
+#include "scheduler.h"
+#include "serve_parts.h"
+
+namespace aterm::cloud {
+
+namespace {
+
+using common::log_level;
+
+bridge::bridge_config bridge_config_from(const common::config& c) {
+  bridge::bridge_config b;
+  b.uri = c.get_string("mqtt.uri");
+  b.ca = c.get_string("mqtt.ca");
+  b.cert = c.get_string("mqtt.cert");
+  b.key = c.get_string("mqtt.key");
+  b.client_id = c.get_string("mqtt.client_id");
+  b.shared_subscription = c.get_bool("mqtt.shared_subscription");
+  b.batch_max = static_cast<std::size_t>(c.get_int("mqtt.batch_max"));
+  b.batch_delay = std::chrono::milliseconds(c.get_int("mqtt.batch_delay_ms"));
+  b.dispatch_poll = std::chrono::milliseconds(c.get_int("mqtt.dispatch_poll_ms"));
+  return b;
+}
+
+// Copies the bridge's counters into the registry that /metrics renders.
+void publish_bridge_metrics(const bridge::metrics_snapshot& s, http::metrics_registry& m) {
+  static constexpr const char* k_kinds[] = {"presence", "state", "result", "event"};
+  for (std::size_t i = 0; i < bridge::k_ingest_kinds; ++i) {
+    m.get_gauge("aterm_bridge_ingested_total", "Device messages stored, by kind",
+                {{"kind", k_kinds[i]}})
+        .set(static_cast<double>(s.ingested[i]));
+  }
+  for (std::size_t i = 0; i < bridge::k_bad_reasons; ++i) {
+    m.get_gauge("aterm_bridge_dropped_total", "Device messages dropped, by reason",
+                {{"reason", std::string(bridge::to_string(static_cast<bridge::bad_reason>(i)))}})
+        .set(static_cast<double>(s.bad[i]));
+  }
+  auto g = [&](const char* name, const char* help, std::uint64_t v) {
+    m.get_gauge(name, help).set(static_cast<double>(v));
+  };
+  g("aterm_bridge_batches_total", "Batches committed", s.batches);
+  g("aterm_bridge_batch_messages_total", "Messages in committed batches", s.batch_messages);
+  g("aterm_bridge_batch_commit_us_max", "Longest apply_batch, microseconds", s.batch_commit_us_max);
+  g("aterm_bridge_batch_age_us_max", "Longest receive-to-commit, microseconds", s.batch_age_us_max);
+  g("aterm_bridge_commands_published_total", "Commands accepted by the broker",
+    s.commands_published);
+  g("aterm_bridge_commands_expired_total", "Commands moved to expired or timed_out",
+    s.commands_expired);
+  g("aterm_bridge_store_failures_total", "apply_batch failures", s.store_failures);
+  g("aterm_bridge_queue_depth", "Messages waiting for ingest", s.queue_depth);
+  g("aterm_bridge_connected", "1 when connected and subscribed", s.connected ? 1 : 0);
+}
+
+}  // namespace
+
+int serve(const common::config& config) {
+  // Every thread started from here inherits the blocked set; only sigwait below takes them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto& clock = common::system_clock::instance();
+  sqlite_options so;
+  so.path = config.get_string("db");
+  auto opened = open_sqlite_store(so, clock);
+  if (!opened.ok()) {
+    common::log(log_level::error, "serve", "cannot open the store",
+                {{"error", opened.error().to_string()}});
+    return 1;
+  }
+  std::unique_ptr<store> db = std::move(opened).value();
+
+  bridge::bridge mqtt(bridge_config_from(config), *db, clock);
+  if (auto s = mqtt.start(); !s.ok()) {
+    common::log(log_level::error, "serve", "cannot start the bridge", {{"error", s.to_string()}});
+    return 1;
+  }
+
+  http::metrics_registry metrics;
+  http::router routes(&metrics);
+  http::register_health_and_metrics(routes, metrics);
+  auto api = attach_api(routes, config, *db, clock, metrics,
+                        [&mqtt](const std::string& device_id) { mqtt.notify_command(device_id); });
+  http::static_files files(http::static_dir_from(config));
+  http::register_static_files(routes, files);
+  auto settings = http::server_settings_from(config);
+  if (!settings.ok()) {
+    common::log(log_level::error, "serve", "bad http settings",
+                {{"error", settings.error().to_string()}});
+    return 1;
+  }
+  http::server https(*settings, routes, metrics);
+  if (auto s = https.start(); !s.ok()) {
+    common::log(log_level::error, "serve", "cannot start the HTTPS server",
+                {{"error", s.to_string()}});
+    return 1;
+  }
+
+  auto sec = security::security_settings_from(config);
+  auto retention = retention_settings_from(config);
+  auto timing = scheduler_settings_from(config);
+  scheduler jobs(clock);
+  jobs.every("sessions", timing.tick, [&] {
+    auto now = clock.now_s();
+    (void)db->purge_sessions(now - sec.session.idle.count(), now - sec.session.lifetime.count());
+    (void)db->purge_technician_logins(now - retention.technician_login_retention_s);
+  });
+  jobs.every("metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); });
+  for (auto& sweep : lifecycle_sweeps(config, *db, clock)) {
+    jobs.every(sweep.name,
+               std::chrono::duration_cast<std::chrono::milliseconds>(timing.sweep_interval),
+               std::move(sweep.fn));
+  }
+  jobs.start();
+
+  common::log(log_level::info, "serve", "started",
+              {{"https_port", static_cast<std::int64_t>(https.port())},
+               {"mqtt", config.get_string("mqtt.uri")},
+               {"db", so.path}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  common::log(log_level::info, "serve", "stopping", {{"signal", sig}});
+  https.stop();
+  jobs.stop();
+  mqtt.stop();
+  api.reset();
+  db.reset();
+  common::log(log_level::info, "serve", "stopped");
+  return 0;
+}
+
+}  // namespace aterm::cloud
