@@ -1,0 +1,156 @@
+#include "aterm/cloud/http/router.h"
+
+#include <cassert>
+#include <chrono>
+#include <exception>
+
+#include "aterm/cloud/http/limits.h"
+#include "aterm/cloud/http/metrics.h"
+#include "aterm/common/log.h"
+
+namespace aterm::cloud::http {
+
+namespace {
+
+// Splits "/a/b/c" into {"a","b","c"}; "/" gives {}. A trailing slash gives an empty last
+// segment, so "/api/v1/devices/" does not match "/api/v1/devices".
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path == "/") return out;
+  path.remove_prefix(1);
+  while (true) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+// Methods are client input; only known ones become label values.
+std::string method_label(std::string_view m) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (m == known) return std::string(known);
+  }
+  return "other";
+}
+
+bool is_param(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+router::router(metrics_registry* metrics) : metrics_(metrics) {}
+
+void router::add(std::string method, std::string pattern, handler h) {
+  assert(!pattern.empty() && pattern.front() == '/');
+  for ([[maybe_unused]] const auto& r : routes_) {
+    assert(!(r.method == method && r.pattern == pattern) && "duplicate route");
+  }
+  route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  for (auto s : split_path(r.pattern)) r.segments.emplace_back(s);
+  r.fn = std::move(h);
+  routes_.push_back(std::move(r));
+}
+
+void router::set_fallback(handler h) {
+  fallback_ = std::move(h);
+}
+
+bool router::match(const route& r, const std::vector<std::string_view>& segments, request& req) {
+  if (r.segments.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (is_param(r.segments[i])) {
+      if (segments[i].empty()) return false;
+    } else if (r.segments[i] != segments[i]) {
+      return false;
+    }
+  }
+  req.params.clear();
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (!is_param(r.segments[i])) continue;
+    auto decoded = percent_decode(segments[i], false);
+    // An undecodable or slash-carrying parameter can name nothing; it gets the same 404 as
+    // an unknown id would.
+    if (!decoded.ok() || decoded->find('/') != std::string::npos) return false;
+    req.params.emplace(r.segments[i].substr(1, r.segments[i].size() - 2), std::move(*decoded));
+  }
+  return true;
+}
+
+response router::run(request& req) const {
+  auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (req.path.empty() || req.path.front() != '/') {
+    req.route = "invalid";
+    return error_response(400, "bad_request", "request target must be an absolute path");
+  }
+  if (q != std::string::npos) {
+    auto parsed = parse_query(std::string_view(req.target).substr(q + 1));
+    if (!parsed.ok()) {
+      req.route = "invalid";
+      return error_response(400, "bad_query", parsed.error().message());
+    }
+    req.query = std::move(*parsed);
+  }
+  if (const auto* c = req.header("cookie")) req.cookies = parse_cookies(*c);
+
+  auto segments = split_path(req.path);
+  if (segments.size() > limits::k_max_path_segments) {
+    req.route = "unmatched";
+    return error_response(404, "not_found", "no such resource");
+  }
+  std::string allow;
+  for (const auto& r : routes_) {
+    if (!match(r, segments, req)) continue;
+    if (r.method == req.method) {
+      req.route = r.pattern;
+      return r.fn(req);
+    }
+    if (!allow.empty()) allow += ", ";
+    allow += r.method;
+  }
+  if (!allow.empty()) {
+    req.route = "method_not_allowed";
+    auto res = error_response(405, "method_not_allowed", "method not allowed on this resource");
+    res.set_header("Allow", allow);
+    return res;
+  }
+  if (fallback_ && (req.method == "GET" || req.method == "HEAD")) {
+    req.route = "static";
+    return fallback_(req);
+  }
+  req.route = "unmatched";
+  return error_response(404, "not_found", "no such resource");
+}
+
+response router::dispatch(request& req) const {
+  auto started = std::chrono::steady_clock::now();
+  response res;
+  try {
+    res = run(req);
+  } catch (const std::exception& e) {
+    common::log(common::log_level::error, "http", "handler failed",
+                {{"route", req.route}, {"method", req.method}, {"what", e.what()}});
+    res = error_response(500, "internal", "internal error");
+  }
+  if (metrics_ != nullptr) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics_
+        ->get_counter("aterm_http_requests_total", "HTTP requests by method, route and status",
+                      {{"method", method_label(req.method)},
+                       {"route", req.route},
+                       {"status", std::to_string(res.status)}})
+        .inc();
+    metrics_
+        ->get_histogram("aterm_http_request_duration_seconds",
+                        "Time from dispatch to response, by route", {{"route", req.route}})
+        .observe(took.count());
+  }
+  return res;
+}
+
+}  // namespace aterm::cloud::http
