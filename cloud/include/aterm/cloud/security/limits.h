@@ -22,8 +22,10 @@ inline constexpr std::size_t k_min_login_id_for_contains = 3;
 // Source addresses and companies tracked by the throttle and the burst detector; past this the
 // oldest entries are dropped, so an attacker with many addresses cannot exhaust memory.
 inline constexpr std::size_t k_max_tracked_keys = 100'000;
-// The login gate sweeps idle entries every this many acquisitions.
+// The login gate sweeps idle entries every this many acquisitions; an entry is idle when nothing
+// touched it for this long, far longer than a route takes to write a report to the store.
 inline constexpr std::size_t k_gate_sweep_every = 256;
+inline constexpr std::int64_t k_gate_idle_s = 60;
 // An X-Forwarded-For header with more elements than this is refused (a bounded walk).
 inline constexpr std::size_t k_max_forwarded_for_elements = 32;
 // A company's allowlist or the trusted-proxy list; more is a configuration mistake.

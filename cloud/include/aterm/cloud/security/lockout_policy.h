@@ -151,6 +151,7 @@ class login_gate {
   struct entry {
     account_lock_state state;
     std::int64_t in_flight = 0;
+    std::int64_t touched_s = 0;  // last acquire or report (unix seconds)
   };
   failure_outcome report_failure(const std::string& key);
   account_lock_state report_success(const std::string& key);
