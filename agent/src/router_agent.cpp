@@ -197,6 +197,8 @@ void router_agent::schedule_reconnect(const std::string& why) {
 }
 
 void router_agent::on_connected() {
+  // Paho may report one connect twice (token listener and client callback): act once.
+  if (!connecting_ || connected_) return;
   connecting_ = false;
   if (stopping_) return;
   connected_ = true;
@@ -216,6 +218,7 @@ void router_agent::on_connected() {
 }
 
 void router_agent::on_connect_failed(const std::string& cause) {
+  if (!connecting_) return;
   connecting_ = false;
   common::log(log_level::warn, "agent", "connect failed",
               {{"device", s_.device_id}, {"cause", cause}});

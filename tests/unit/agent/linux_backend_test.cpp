@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "aterm/agent/backend.h"
+#include "aterm/agent/hook_runner.h"
+#include "aterm/common/clock.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+struct scratch {
+  fs::path dir;
+  scratch() {
+    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~scratch() { fs::remove_all(dir); }
+};
+fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
+  const auto p = dir / name;
+  std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(p.c_str(), 0700);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("linux backend reads this machine's /proc") {
+  aterm::agent::linux_backend_settings s;
+  auto b = aterm::agent::make_linux_backend(s, aterm::common::system_clock::instance());
+  const auto st = b->read_state();
+  REQUIRE(st.uptime_s.has_value());
+  CHECK(*st.uptime_s > 0);
+  REQUIRE(st.mem_total_kb.has_value());
+  CHECK(*st.mem_total_kb > 0);
+  CHECK(st.mem_free_kb.value_or(-1) >= 0);
+  CHECK(st.cpu_load1.value_or(-1) >= 0);
+  CHECK(st.model.has_value());  // /etc/os-release NAME on this Debian
+  CHECK_FALSE(b->reboot_supported());
+}
+
+TEST_CASE("lan clients come from the leases file, expired leases not counted") {
+  scratch t;
+  aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
+  std::ofstream(t.dir / "leases") << "1800000100 aa:bb:cc:dd:ee:01 192.168.10.2 pc1 *\n"
+                                  << "1700000000 aa:bb:cc:dd:ee:02 192.168.10.3 old *\n"
+                                  << "0 aa:bb:cc:dd:ee:03 192.168.10.4 static *\n";
+  aterm::agent::linux_backend_settings s;
+  s.dhcp_leases = t.dir / "leases";
+  s.model = "WX-TEST";
+  s.firmware = "9.9";
+  auto b = aterm::agent::make_linux_backend(s, clock);
+  const auto st = b->read_state();
+  CHECK(st.lan_clients.value_or(-1) == 2);
+  CHECK(st.model.value_or("") == "WX-TEST");
+  CHECK(st.fw.value_or("") == "9.9");
+}
+
+TEST_CASE("config hooks get JSON on stdin, never the message text in argv") {
+  scratch t;
+  aterm::common::manual_clock clock;
+  aterm::agent::linux_backend_settings s;
+  // The hook echoes what it read, and its argv count, so the test sees both.
+  const auto get = script(t.dir, "get",
+                          R"(read line; echo "{\"rev\":7,\"values\":{\"argc\":$#,\"in\":$line}}")");
+  const auto set = script(
+      t.dir, "set",
+      R"(read line; case "$line" in *'"rev":7'*) echo '{"rev":8}';; *) echo '{"error":"stale_rev"}';; esac)");
+  s.hook_config_get = {get.string(), "--fixed"};
+  s.hook_config_set = {set.string()};
+  auto b = aterm::agent::make_linux_backend(s, clock);
+  auto got = b->config_get({"wifi.ssid"});
+  REQUIRE(got.ok());
+  CHECK(*got == R"({"rev":7,"values":{"argc":1,"in":{"keys":["wifi.ssid"]}}})");
+  auto ok = b->config_set(7, R"({"wifi.ssid":"x; reboot"})");
+  REQUIRE(ok.ok());
+  CHECK(*ok == 8);
+  CHECK(b->read_state().config_rev.value_or(-1) == 8);
+  CHECK(b->config_set(3, R"({"a":1})").error().code() == "stale_rev");
+}
+
+TEST_CASE("hooks are killed at their timeout and bounded in output") {
+  scratch t;
+  const auto slow = script(t.dir, "slow", "sleep 30");
+  const auto begin = std::chrono::steady_clock::now();
+  auto r = aterm::agent::run_hook({slow.string()}, "{}", 300ms);
+  CHECK(std::chrono::steady_clock::now() - begin < 5s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == "hook_timeout");
+  const auto chatty = script(t.dir, "chatty", "yes");
+  r = aterm::agent::run_hook({chatty.string()}, "", 5s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == "hook_output");
+  r = aterm::agent::run_hook({"relative/path"}, "", 1s);
+  CHECK(r.error().code() == "hook_spawn");
+  const auto fails = script(t.dir, "fails", "exit 3");
+  r = aterm::agent::run_hook({fails.string()}, "", 5s);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 3);
+}

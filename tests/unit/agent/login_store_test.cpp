@@ -1,0 +1,171 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "aterm/agent/login_store.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/crypto.h"
+
+namespace fs = std::filesystem;
+namespace crypto = aterm::common::crypto;
+using aterm::agent::login_store;
+using outcome = aterm::agent::login_store::outcome;
+using namespace std::chrono_literals;
+
+namespace {
+struct scratch {
+  fs::path dir;
+  scratch() {
+    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~scratch() { fs::remove_all(dir); }
+};
+
+const auto k_start = aterm::common::from_unix_s(1800000000);
+
+std::string install_args(const std::string& id, const std::string& password,
+                         std::int64_t expires_at, std::int64_t ttl_s = 3600) {
+  const std::vector<std::uint8_t> salt = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const auto hash = crypto::pbkdf2_hmac_sha256(password, salt, 1000, 32);
+  return R"({"login_id":")" + id + R"(","salt":")" + crypto::to_hex(salt) +
+         R"(","iterations":1000,"hash":")" + crypto::to_hex(hash) + R"(","expires_at":)" +
+         std::to_string(expires_at) + R"(,"ttl_s":)" + std::to_string(ttl_s) + "}";
+}
+}  // namespace
+
+TEST_CASE("a login is accepted once, then refused") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+  REQUIRE(s.ok());
+  REQUIRE(s->install(install_args("T-abcdefgh", "Pw2345678abc", 1800003600)).ok());
+  CHECK(s->check("T-abcdefgh", "Pw2345678abc").result == outcome::accepted);
+  CHECK(s->check("T-abcdefgh", "Pw2345678abc").result == outcome::unknown);
+}
+
+TEST_CASE("the store keeps hashes only and survives a restart") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  {
+    auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+    REQUIRE(s.ok());
+    REQUIRE(s->install(install_args("T-abcdefgh", "Pw2345678abc", 1800003600)).ok());
+    CHECK(s->check("T-abcdefgh", "wrong").result == outcome::wrong_password);
+  }
+  std::ifstream in(t.dir / "logins.json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("Pw2345678abc") == std::string::npos);
+  CHECK((fs::status(t.dir / "logins.json").permissions() & fs::perms::others_read) ==
+        fs::perms::none);
+  auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+  REQUIRE(s.ok());
+  CHECK(s->size() == 1);
+  // The failure count survived too: 4 more wrong ones lock it.
+  for (int i = 2; i <= 4; ++i) CHECK(s->check("T-abcdefgh", "wrong").failures == i);
+  const auto last = s->check("T-abcdefgh", "wrong");
+  CHECK(last.result == outcome::locked);
+  CHECK(last.failures == 5);
+  CHECK(s->check("T-abcdefgh", "Pw2345678abc").result == outcome::unknown);
+}
+
+TEST_CASE("expiry at the earlier of expires_at and receipt + ttl_s") {
+  scratch t;
+  struct row {
+    const char* name;
+    std::int64_t expires_at;
+    std::int64_t ttl_s;
+    std::chrono::seconds advance;
+    outcome expected;
+  };
+  const row rows[] = {
+      {"inside both", 1800003600, 3600, 1800s, outcome::accepted},
+      {"ttl passed first", 1800003600, 60, 61s, outcome::expired},
+      {"expires_at passed first", 1800000030, 3600, 31s, outcome::expired},
+      {"exactly at expires_at", 1800000030, 3600, 30s, outcome::expired},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    aterm::common::manual_clock clock(k_start);
+    auto s = login_store::open(t.dir / (std::string("l-") + std::to_string(&r - rows)), clock, "b");
+    REQUIRE(s.ok());
+    REQUIRE(s->install(install_args("T-x1234567", "pw", r.expires_at, r.ttl_s)).ok());
+    clock.advance(r.advance);
+    CHECK(s->check("T-x1234567", "pw").result == r.expected);
+  }
+}
+
+TEST_CASE("a wrong wall clock cannot stretch the ttl") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  auto s = login_store::open(t.dir / "l", clock, "b");
+  REQUIRE(s.ok());
+  REQUIRE(s->install(install_args("T-x1234567", "pw", 1800003600, 60)).ok());
+  clock.advance(120s);
+  clock.set(k_start);  // someone sets the wall clock back; the monotonic clock keeps going
+  CHECK(s->check("T-x1234567", "pw").result == outcome::expired);
+}
+
+TEST_CASE("expired entries are removed at load; a reboot drops ttl-bound entries") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  {
+    auto s = login_store::open(t.dir / "l", clock, "boot-1");
+    REQUIRE(s.ok());
+    REQUIRE(s->install(install_args("T-short123", "pw", 1800000100)).ok());
+    REQUIRE(s->install(install_args("T-long1234", "pw", 1800003600)).ok());
+  }
+  clock.advance(200s);
+  {
+    auto s = login_store::open(t.dir / "l", clock, "boot-1");
+    REQUIRE(s.ok());
+    CHECK(s->size() == 1);
+    CHECK(s->contains("T-long1234"));
+  }
+  auto s = login_store::open(t.dir / "l", clock, "boot-2");
+  REQUIRE(s.ok());
+  CHECK(s->size() == 0);
+}
+
+TEST_CASE("revoke removes the login") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  auto s = login_store::open(t.dir / "l", clock, "b");
+  REQUIRE(s.ok());
+  REQUIRE(s->install(install_args("T-abcdefgh", "pw", 1800003600)).ok());
+  auto r = s->revoke("T-abcdefgh");
+  REQUIRE(r.ok());
+  CHECK(*r);
+  CHECK(s->check("T-abcdefgh", "pw").result == outcome::unknown);
+  r = s->revoke("T-abcdefgh");
+  REQUIRE(r.ok());
+  CHECK_FALSE(*r);
+}
+
+TEST_CASE("install refuses bad arguments") {
+  scratch t;
+  aterm::common::manual_clock clock(k_start);
+  auto s = login_store::open(t.dir / "l", clock, "b");
+  REQUIRE(s.ok());
+  const std::pair<const char*, const char*> rows[] = {
+      {"not json", "{"},
+      {"missing hash",
+       R"({"login_id":"T-a","salt":"00","iterations":1,"expires_at":1900000000,"ttl_s":60})"},
+      {"short hash",
+       R"({"login_id":"T-a","salt":"00","iterations":1,"hash":"00","expires_at":1900000000,"ttl_s":60})"},
+      {"bad login id",
+       R"({"login_id":"T a/b","salt":"00","iterations":1,"hash":"0000000000000000000000000000000000000000000000000000000000000000","expires_at":1900000000,"ttl_s":60})"},
+      {"huge iterations",
+       R"({"login_id":"T-a","salt":"00","iterations":100000000,"hash":"0000000000000000000000000000000000000000000000000000000000000000","expires_at":1900000000,"ttl_s":60})"},
+      {"zero ttl",
+       R"({"login_id":"T-a","salt":"00","iterations":1,"hash":"0000000000000000000000000000000000000000000000000000000000000000","expires_at":1900000000,"ttl_s":0})"},
+  };
+  for (const auto& [name, args] : rows) {
+    CAPTURE(name);
+    CHECK(s->install(args).code() == "bad_args");
+  }
+  CHECK(s->install(install_args("T-old12345", "pw", 1700000000)).code() == "expired");
+  CHECK(s->size() == 0);
+}

@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "aterm/agent/backend.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/json.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using aterm::agent::make_sim_backend;
+using aterm::agent::sim_backend_settings;
+
+namespace {
+struct scratch {
+  fs::path dir;
+  scratch() {
+    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~scratch() { fs::remove_all(dir); }
+};
+}  // namespace
+
+TEST_CASE("the sim file is created with defaults and reads as a full snapshot") {
+  scratch t;
+  aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
+  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  REQUIRE(b.ok());
+  CHECK(fs::exists(t.dir / "sim.json"));
+  clock.advance(42s);
+  const auto s = (*b)->read_state();
+  CHECK(s.model.value_or("") == "Aterm-SIM");
+  CHECK(s.fw.has_value());
+  CHECK(s.uptime_s.value_or(-1) == 42);
+  CHECK(s.wan_up.value_or(false));
+  CHECK(s.config_rev.value_or(-1) == 0);
+  CHECK(s.mem_total_kb.has_value());
+}
+
+TEST_CASE("config.set moves rev once, persists, and refuses a stale rev") {
+  scratch t;
+  aterm::common::manual_clock clock;
+  const sim_backend_settings settings{t.dir / "sim.json", "dev-001"};
+  {
+    auto b = make_sim_backend(settings, clock);
+    REQUIRE(b.ok());
+    auto r = (*b)->config_set(0, R"({"wifi.ssid":"home","wifi.channel":11})");
+    REQUIRE(r.ok());
+    CHECK(*r == 1);
+    CHECK((*b)->config_set(0, R"({"wifi.ssid":"again"})").error().code() == "stale_rev");
+    CHECK((*b)->config_set(1, R"({"Bad Key":1})").error().code() == "bad_args");
+    CHECK((*b)->config_set(1, R"({"a.b":{"nested":1}})").error().code() == "bad_args");
+    CHECK((*b)->config_set(1, R"({})").error().code() == "bad_args");
+  }
+  auto b = make_sim_backend(settings, clock);
+  REQUIRE(b.ok());
+  CHECK((*b)->read_state().config_rev.value_or(-1) == 1);
+  auto all = (*b)->config_get({});
+  REQUIRE(all.ok());
+  auto parsed = aterm::common::parse_json(*all);
+  REQUIRE(parsed.ok());
+  CHECK(aterm::common::json_int(parsed->get(), "rev").value_or(-1) == 1);
+  const cJSON* values = cJSON_GetObjectItemCaseSensitive(parsed->get(), "values");
+  CHECK(aterm::common::json_string(values, "wifi.ssid").value_or("") == "home");
+  CHECK(aterm::common::json_int(values, "wifi.channel").value_or(0) == 11);
+  auto some = (*b)->config_get({"wifi.channel"});
+  REQUIRE(some.ok());
+  CHECK(*some == R"({"rev":1,"values":{"wifi.channel":11}})");
+}
+
+TEST_CASE("a simulated reboot resets uptime") {
+  scratch t;
+  aterm::common::manual_clock clock;
+  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  REQUIRE(b.ok());
+  clock.advance(100s);
+  CHECK((*b)->read_state().uptime_s.value_or(0) == 100);
+  CHECK((*b)->simulated_reboot());
+  REQUIRE((*b)->reboot().ok());
+  clock.advance(3s);
+  CHECK((*b)->read_state().uptime_s.value_or(0) == 3);
+}
+
+TEST_CASE("a damaged sim file is an error, not silently replaced") {
+  scratch t;
+  std::ofstream(t.dir / "sim.json") << "{not json";
+  aterm::common::manual_clock clock;
+  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  CHECK_FALSE(b.ok());
+}
+
+TEST_CASE("diag hosts are checked before they reach a program") {
+  using aterm::agent::valid_diag_host;
+  CHECK(valid_diag_host("example.com"));
+  CHECK(valid_diag_host("192.0.2.1"));
+  CHECK(valid_diag_host("::1"));
+  CHECK_FALSE(valid_diag_host(""));
+  CHECK_FALSE(valid_diag_host("-f"));
+  CHECK_FALSE(valid_diag_host("a b"));
+  CHECK_FALSE(valid_diag_host("a;rm -rf /"));
+  CHECK_FALSE(valid_diag_host("$(id)"));
+}
