@@ -181,6 +181,20 @@ struct rig {
   }
 
   std::string agent_log() const { return agent->log(); }
+
+  // True once the agent's retained online presence (with its version) has arrived: from then on
+  // it is subscribed to its commands (the test has no bridge to re-publish an early one).
+  bool await_online() {
+    return wait_until(
+        [&] {
+          for (const auto& m : cloud.on(proto::topic_kind::presence)) {
+            auto p = proto::decode_presence(m.payload, device);
+            if (p.ok() && p->online && !p->agent.empty()) return true;
+          }
+          return false;
+        },
+        k_deadline);
+  }
 };
 
 }  // namespace
@@ -191,15 +205,7 @@ TEST_CASE("cross agent under qemu: connect, state, command, repeated command") {
 
   INFO("agent log: ", r.agent_log());
   // connect: the retained online presence carries the agent version.
-  REQUIRE(wait_until(
-      [&] {
-        for (const auto& m : cloud.on(proto::topic_kind::presence)) {
-          auto p = proto::decode_presence(m.payload, r.device);
-          if (p.ok() && p->online && !p->agent.empty()) return true;
-        }
-        return false;
-      },
-      k_deadline));
+  REQUIRE(r.await_online());
 
   // state: a full snapshot on connect, from the sim backend.
   REQUIRE(wait_until([&] { return !cloud.on(proto::topic_kind::state).empty(); }, k_deadline));
@@ -252,6 +258,7 @@ TEST_CASE("cross agent under qemu: a technician login is accepted once") {
   rig r;
   auto& cloud = r.cloud;
   INFO("agent log: ", r.agent_log());
+  REQUIRE(r.await_online());
 
   const std::string login_id = "T-CRSS2345";
   const std::string password = "Kp7mWx3Rt9Qa";
