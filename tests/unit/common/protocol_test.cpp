@@ -380,14 +380,21 @@ TEST_CASE("hostile fixtures under tests/data/protocol") {
       {"escaped_nul_in_string.json", kind::presence, "bad_json"},
       {"duplicate_key.json", kind::presence, "bad_json"},
       {"brackets_inside_strings.json", kind::event, "ok"},
+      {"valid_presence.json", kind::presence, "ok"},
+      {"valid_state.json", kind::state, "ok"},
+      {"valid_result.json", kind::result, "ok"},
+      {"valid_event.json", kind::event, "ok"},
   };
   for (const auto& r : rows) {
     CAPTURE(r.file);
     const std::string payload = testing::read_fixture(std::string("protocol/") + r.file);
     REQUIRE_FALSE(payload.empty());
     CHECK(decode_code(r.k, payload) == r.code);
-    CHECK_FALSE(peek_command_id(payload).has_value());
+    if (std::string_view(r.code) != "ok") CHECK_FALSE(peek_command_id(payload).has_value());
   }
+  const std::string cmd = testing::read_fixture("protocol/valid_cmd.json");
+  CHECK(decode_code(kind::cmd, cmd) == "ok");
+  CHECK(peek_command_id(cmd) == "cmd-1");
 }
 
 TEST_CASE("payload size limit: 64 KiB accepted, 65 KiB refused as too_large") {
