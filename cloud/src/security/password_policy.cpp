@@ -166,4 +166,13 @@ common::status check_new_password(std::string_view password, std::string_view lo
   return {};
 }
 
+common::status check_new_password(std::string_view password, const account& a,
+                                  const password_settings& settings) {
+  std::vector<std::string> recent;
+  recent.reserve(a.password_history.size() + 1);
+  if (!a.password_hash.empty()) recent.push_back(a.password_hash);
+  recent.insert(recent.end(), a.password_history.begin(), a.password_history.end());
+  return check_new_password(password, a.login_id, recent, settings);
+}
+
 }  // namespace aterm::cloud::security

@@ -34,6 +34,7 @@ TEST_CASE("ip_address: parse and normalise") {
       {"::FFFF:c000:0201", "192.0.2.1", true},
       {"::1", "::1", false},
       {"192.0.2.256", nullptr, false},
+      {"010.0.0.1", nullptr, false},  // leading zero: octal in some parsers
       {"192.0.2", nullptr, false},
       {"[::1]", nullptr, false},
       {"192.0.2.1:8080", nullptr, false},

@@ -173,3 +173,18 @@ TEST_CASE("password policy: the rules for a new password") {
     }
   }
 }
+
+TEST_CASE("password policy: an account's current hash and history count as its recent passwords") {
+  const sec::password_settings settings{12, 3, k_test_iterations, 16};
+  aterm::cloud::account a;
+  a.login_id = "bob";
+  a.password_hash = sec::make_password_hash("current password 1", k_test_iterations);
+  a.password_history = {sec::make_password_hash("previous password 2", k_test_iterations),
+                        sec::make_password_hash("previous password 3", k_test_iterations),
+                        sec::make_password_hash("previous password 4", k_test_iterations)};
+  CHECK(sec::check_new_password("current password 1", a, settings).code() == "password_reused");
+  CHECK(sec::check_new_password("previous password 3", a, settings).code() == "password_reused");
+  CHECK(sec::check_new_password("previous password 4", a, settings).ok());
+  CHECK(sec::check_new_password("bobs-new-password", a, settings).code() ==
+        "password_contains_login");
+}

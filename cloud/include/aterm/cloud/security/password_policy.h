@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aterm/cloud/model.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/status.h"
@@ -60,6 +61,10 @@ const std::string& dummy_password_hash(std::uint32_t iterations = 600000);
 // Checking the history hashes up to `history` times: call on a worker thread.
 common::status check_new_password(std::string_view password, std::string_view login_id,
                                   const std::vector<std::string>& recent_hashes,
+                                  const password_settings& settings = {});
+// The same for a model.h account: its login id, then its current hash followed by its
+// password_history (newest first) as the recent hashes.
+common::status check_new_password(std::string_view password, const account& a,
                                   const password_settings& settings = {});
 
 }  // namespace aterm::cloud::security
