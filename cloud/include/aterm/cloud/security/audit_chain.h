@@ -8,15 +8,20 @@
 // - table audit_log: seq INTEGER PRIMARY KEY (gap-free, from 1: head.seq + 1, assigned in the
 //   appending transaction), ts_ms INTEGER (UTC unix milliseconds, stored exactly as hashed),
 //   company_id, actor, action, target, result, detail, source_ip (TEXT, stored byte-exact),
-//   prev_hash, hash (TEXT, 64 lowercase hex). Triggers refuse UPDATE, and DELETE of any row with
-//   seq >= the latest checkpoint's start_seq.
-// - table audit_head: one row (seq, hash) = the last appended record, updated in the SAME
-//   transaction as the insert (seal_record returns it). A cut tail (the newest records deleted)
-//   is detected against it; backups carry it and `audit verify` prints it.
+//   prev_hash, hash (TEXT, 64 lowercase hex). Triggers refuse every UPDATE, and a DELETE of a
+//   row with seq >= audit_head.purge_before (so only the purge's rows can go).
+// - table audit_head: one row (seq, hash, purge_before) = the last appended record, updated in
+//   the SAME transaction as the insert (seal_record returns it), and the start of the chain after
+//   the last purge (0 before any). A trigger refuses lowering any of its numbers. A cut tail (the
+//   newest records deleted) is detected against it; backups carry it and `audit verify` prints
+//   it. Raising purge_before by hand and deleting is still found: no checkpoint confirms the new
+//   start (bad_start).
 // - append: BEGIN IMMEDIATE; read audit_head; seal_record(r, head); INSERT r; UPDATE audit_head;
 //   COMMIT.
 // - 365-day purge: in one transaction, append make_checkpoint(purge_checkpoint(first kept record,
-//   head), now) like any record, then delete the records with seq < checkpoint.start_seq.
+//   head), now) like any record, set audit_head.purge_before = checkpoint.start_seq, then delete
+//   the records with seq < checkpoint.start_seq. The first kept record is the oldest with
+//   ts_ms >= now - 365 days; none kept -> the checkpoint itself starts the chain.
 // - verify: stream the rows ordered by seq into a chain_verifier, then finish(audit_head).
 // Pure functions and values; a chain_verifier is used by one thread.
 #pragma once
