@@ -7,7 +7,7 @@
 using namespace aterm::common;
 using namespace std::chrono_literals;
 
-TEST_CASE("format_utc and format_jst across day, month, year and leap-day boundaries") {
+TEST_CASE("format_utc and format_jst across day - month - year and leap-day boundaries") {
   struct row {
     std::int64_t unix_s;
     const char* utc;
@@ -40,7 +40,7 @@ TEST_CASE("format_utc and format_jst across day, month, year and leap-day bounda
   CHECK(format_utc(from_unix_ms(-1)) == "1969-12-31T23:59:59Z");
 }
 
-TEST_CASE("parse_iso8601 accepts offsets, fractions and dates") {
+TEST_CASE("parse_iso8601 accepts offsets - fractions and dates") {
   struct row {
     const char* text;
     std::int64_t unix_ms;
@@ -97,7 +97,7 @@ TEST_CASE("parse_iso8601 refuses garbage with bad_time") {
   }
 }
 
-TEST_CASE("manual_clock moves only when told, mono follows forward moves") {
+TEST_CASE("manual_clock moves only when told and mono follows forward moves") {
   manual_clock c(from_unix_s(1000));
   CHECK(c.now_s() == 1000);
   const auto m0 = c.mono();

@@ -28,7 +28,7 @@ const config_schema& schema() {
 
 }  // namespace
 
-TEST_CASE("nested and dotted keys both load; defaults fill the rest") {
+TEST_CASE("nested and dotted keys both load and defaults fill the rest") {
   const char* texts[] = {
       R"({"device_id":"dev-001","broker":{"uri":"ssl://b:1"},"state_interval_s":30,)"
       R"("security":{"ratio":1.5},"debug":true,"http":{"trusted_proxies":["10.0.0.1","::1"]}})",

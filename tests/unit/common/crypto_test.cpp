@@ -41,7 +41,7 @@ TEST_CASE("SHA-256 FIPS 180-2 vectors") {
   }
 }
 
-TEST_CASE("HMAC-SHA256 RFC 4231 test cases 1-4, 6, 7") {
+TEST_CASE("HMAC-SHA256 RFC 4231 test cases 1 to 4 - 6 and 7") {
   bytes key4;
   for (std::uint8_t i = 1; i <= 25; ++i) key4.push_back(i);
   struct row {
@@ -133,7 +133,7 @@ TEST_CASE("hex round trip and bad input") {
   }
 }
 
-TEST_CASE("base64url round trip (RFC 4648 vectors, unpadded) and bad input") {
+TEST_CASE("base64url round trip (RFC 4648 vectors unpadded) and bad input") {
   struct row {
     std::string in;
     std::string out;
@@ -160,7 +160,7 @@ TEST_CASE("base64url round trip (RFC 4648 vectors, unpadded) and bad input") {
   }
 }
 
-TEST_CASE("random values, tokens and passwords") {
+TEST_CASE("random values - tokens and passwords") {
   CHECK(random_bytes(0).empty());
   CHECK(random_bytes(5000).size() == 5000);
   CHECK(random_bytes(32) != random_bytes(32));

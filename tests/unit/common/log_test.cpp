@@ -57,7 +57,7 @@ TEST_CASE("escape_log_value") {
   }
 }
 
-TEST_CASE("log line format, one line per event, secrets redacted") {
+TEST_CASE("log line format - one line per event - secrets redacted") {
   sink_guard guard;
   log(log_level::info, "bridge", "device connected",
       {{"device", "dev-001"},

@@ -143,7 +143,7 @@ TEST_CASE("state round trip: full and minimal") {
   CHECK_FALSE(mback->cpu_load1.has_value());
 }
 
-TEST_CASE("command round trip; args optional") {
+TEST_CASE("command round trip with optional args") {
   command c{"cmd-1", "config.set", R"({ "rev" : 3, "values" : {"wifi.ssid":"x"} })", 1767225660};
   const std::string text = encode(c);
   CHECK(text ==
@@ -160,7 +160,7 @@ TEST_CASE("command round trip; args optional") {
   CHECK(no_args->args_json == "{}");
 }
 
-TEST_CASE("result round trip; error truncated on a UTF-8 boundary") {
+TEST_CASE("result round trip and error truncated on a UTF-8 boundary") {
   command_result r{"cmd-1", result_status::ok, R"({"pong":true})", ""};
   const std::string text = encode(r);
   CHECK(text == R"({"v":1,"id":"cmd-1","status":"ok","result":{"pong":true}})");
@@ -397,7 +397,7 @@ TEST_CASE("hostile fixtures under tests/data/protocol") {
   CHECK(peek_command_id(cmd) == "cmd-1");
 }
 
-TEST_CASE("payload size limit: 64 KiB accepted, 65 KiB refused as too_large") {
+TEST_CASE("payload size limit - 64 KiB accepted and 65 KiB refused as too_large") {
   const std::string head = R"({"v":1,"ts":1,"type":"boot","pad":")";
   const std::string tail = R"("})";
   const std::string exact = head + std::string(64 * 1024 - head.size() - tail.size(), 'x') + tail;

@@ -20,7 +20,7 @@ int nodelay(int fd) {
 
 }  // namespace
 
-TEST_CASE("TCP_NODELAY is set on the sockets whose peer has the port, and only those") {
+TEST_CASE("TCP_NODELAY is set on the sockets whose peer has the port and only those") {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(listener >= 0);
   sockaddr_in addr{};
