@@ -88,6 +88,15 @@ void broker::start() {
   wait_ready();
 }
 
+void broker::reload() {
+  if (!proc_) throw std::logic_error("broker::reload: not running");
+  const size_t from = log().size();
+  ::kill(proc_->pid(), SIGHUP);
+  if (!wait_until([&] { return log().find("Reloading config", from) != std::string::npos; })) {
+    throw std::runtime_error("broker on port " + std::to_string(port_) + " did not reload");
+  }
+}
+
 std::string broker::log() const {
   return read_file(log_path(pki_, port_));
 }

@@ -110,6 +110,9 @@ class broker {
   std::string uri() const { return "ssl://127.0.0.1:" + std::to_string(port_); }
   void stop();
   void start();
+  // Sends SIGHUP: Mosquitto 2.0.11 re-reads its configuration, ACL and CRL (dev_pki::revoke).
+  // Returns once the broker logged the reload.
+  void reload();
   std::string log() const;
 
  private:
