@@ -1,8 +1,8 @@
 // Account lock rules (DESIGN.md section 5, "account lock" and "inactive accounts"):
 // `threshold` consecutive failed logins lock the account for `lock_duration`; while locked a
-// login fails without checking the password; a success resets the count. A failure lock can be
-// lifted early by an administrator of the company; an inactivity lock has no end and only a site
-// administrator can lift it.
+// login fails without checking the password; a success resets the count. A failed-logins lock
+// (or a lock an administrator set) can be lifted early by an administrator of the company; an
+// inactivity lock has no end and only a site administrator can lift it.
 //
 // lockout_policy is pure (state in, state out) over the account fields of model.h
 // (failed_count, locked_until_s, locked); lock_state_of() reads them from an account.

@@ -1,8 +1,9 @@
 // Failed logins throttled per source address (DESIGN.md section 5, "attack alarm"): a per-account
 // lock does not stop one guess on each of many accounts, so an address with `max_failures`
 // failed logins within the sliding `window` is refused further attempts (without hashing) until
-// its oldest failure leaves the window. IPv6 addresses are throttled per /64 (one host usually
-// holds a whole /64). Thread-safe (one mutex). Takes now from `clock`.
+// its oldest failure leaves the window. Key it with throttle_key(), so IPv6 addresses are
+// throttled per /64 (one host usually holds a whole /64). Memory is bounded
+// (limits::k_max_tracked_keys). Thread-safe (one mutex). Takes now from `clock`.
 #pragma once
 
 #include <chrono>
