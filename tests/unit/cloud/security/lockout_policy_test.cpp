@@ -208,3 +208,27 @@ TEST_CASE("login_gate: 50 concurrent wrong logins cost at most 5 verifications")
   CHECK(locked_reports.load() == 1);
   CHECK(gate.try_acquire("acme/dave", {}).refusal == sec::gate_refusal::locked);
 }
+
+TEST_CASE("login_gate: idle entries are swept, running locks are kept") {
+  manual_clock clock(k_start);
+  sec::login_gate gate(sec::lockout_policy({2, 3600s}, clock));
+  for (int i = 0; i < 10; ++i) {
+    auto a = gate.try_acquire("failed-once-" + std::to_string(i), {});
+    REQUIRE(a.ticket);
+    (void)a.ticket->failed();
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto a = gate.try_acquire("locked", {});
+    REQUIRE(a.ticket);
+    (void)a.ticket->failed();
+  }
+  CHECK(gate.tracked_accounts() == 11);
+  clock.advance(61s);
+  for (int i = 0; i < 256; ++i) {
+    auto a = gate.try_acquire("busy-user", {});
+    REQUIRE(a.ticket);
+    (void)a.ticket->succeeded();
+  }
+  CHECK(gate.tracked_accounts() == 1);
+  CHECK(gate.try_acquire("locked", {}).refusal == sec::gate_refusal::locked);
+}
