@@ -23,6 +23,7 @@
 #include "aterm/cloud/http/message.h"
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
+#include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::http {
@@ -429,7 +430,25 @@ common::result<server_settings> server_settings_from(const common::config& c) {
   s.header_timeout = std::chrono::milliseconds(c.get_int("http.header_timeout_ms"));
   s.body_timeout = std::chrono::milliseconds(c.get_int("http.body_timeout_ms"));
   s.idle_timeout = std::chrono::milliseconds(c.get_int("http.idle_timeout_ms"));
+  auto proxies = security::ip_allowlist::parse(c.get_list("http.trusted_proxies"));
+  if (!proxies.ok()) {
+    return common::status::error("config_bad_value",
+                                 "http.trusted_proxies: " + proxies.error().message());
+  }
+  s.client_address = trusted_proxy_client_address(std::move(*proxies));
   return s;
+}
+
+client_address_fn trusted_proxy_client_address(security::ip_allowlist trusted_proxies) {
+  return [proxies = std::move(trusted_proxies)](std::string_view peer,
+                                                std::string_view forwarded_for) -> std::string {
+    auto peer_ip = security::ip_address::parse(peer);
+    if (!peer_ip) return std::string(peer);
+    std::optional<std::string_view> xff;
+    if (!forwarded_for.empty()) xff = forwarded_for;
+    auto client = security::client_address(*peer_ip, xff, proxies);
+    return client.ok() ? client->to_string() : std::string();
+  };
 }
 
 std::string static_dir_from(const common::config& c) {

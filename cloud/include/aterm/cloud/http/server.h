@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "aterm/cloud/http/limits.h"
+#include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/common/config.h"
 #include "aterm/common/status.h"
 
@@ -51,7 +52,8 @@ struct server_settings {
   std::chrono::milliseconds idle_timeout{60'000};         // http.idle_timeout_ms. Default: 60 s.
   std::chrono::milliseconds write_timeout{30'000};        // Default: 30 s.
   std::chrono::milliseconds stop_timeout{10'000};  // in-flight grace at stop(). Default: 10 s.
-  // Default: the TCP peer (no proxy trusted).
+  // Default (empty): the TCP peer, no proxy trusted. server_settings_from() sets
+  // trusted_proxy_client_address(http.trusted_proxies).
   client_address_fn client_address;
 };
 
@@ -62,6 +64,10 @@ common::config_schema server_config_keys();
 // Settings from a configuration loaded with server_config_keys(). Error "config_bad_value" when
 // http.listen is not "host:port" / "[v6]:port".
 common::result<server_settings> server_settings_from(const common::config& c);
+// The client address behind `trusted_proxies` (security::client_address): the peer unless it is
+// a trusted proxy, then the right-most untrusted X-Forwarded-For hop; "" (the server answers
+// 400) for a malformed header from a trusted proxy.
+client_address_fn trusted_proxy_client_address(security::ip_allowlist trusted_proxies);
 // The dashboard's folder: http.static_dir, default the source tree's cloud/web.
 std::string static_dir_from(const common::config& c);
 // Splits "host:port", "[::1]:8443". Error "bad_listen".

@@ -1,0 +1,72 @@
+// The /api/v1 routes of DESIGN.md section 6 that operators use for devices, commands, technician
+// logins and destinations, plus the session routes (login, who-am-I, logout).
+//
+// Every route but POST /session needs a valid session (cookie __Host-aterm_session; idle and
+// absolute expiry judged here), runs the company's IP allowlist, requires X-CSRF-Token on
+// POST/PATCH/DELETE, checks the route's permission and scopes every read and change to the
+// caller's company (another company's id answers 404). Every operation, allowed or denied, is
+// appended to the access log.
+//
+// Handlers block on the store and on PBKDF2: the HTTPS server runs them on its worker pool.
+// Thread-safety: an api_service is safe to use from any number of worker threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "aterm/cloud/http/metrics.h"
+#include "aterm/cloud/http/router.h"
+#include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/config.h"
+
+namespace aterm::cloud::api {
+
+struct api_settings {
+  // security.* keys: lockout, throttle, burst alarm, session idle/lifetime, password rules.
+  security::security_settings security;
+  // Where attack-alarm mail goes (mail.alarm_to); empty: the alarm record only.
+  std::string alarm_mail_to;
+  // Command lifetime when a request gives no timeout_s. Default: 300 s.
+  std::int64_t default_command_timeout_s = 300;
+  // PBKDF2 iterations of a technician one-time password (DESIGN.md section 4). Default: 10,000.
+  std::uint32_t technician_login_iterations = 10000;
+};
+
+// REQUIRES: `c` was loaded with the cloud's schema (security_config_schema() and mail.alarm_to).
+api_settings api_settings_from(const common::config& c);
+
+struct api_context {
+  store& db;
+  const common::clock& clock;
+  http::metrics_registry& metrics;
+  api_settings settings;
+  // Called after a command was committed to the store (commands, technician login install and
+  // revoke) so the bridge publishes it now rather than on its next poll. May be empty. Called on
+  // a worker thread; must not block for long.
+  std::function<void(const std::string& device_id)> notify_command;
+};
+
+class api_service {
+ public:
+  explicit api_service(api_context ctx);
+  ~api_service();
+  api_service(const api_service&) = delete;
+  api_service& operator=(const api_service&) = delete;
+
+  // Adds the routes to `r`. The service must outlive every dispatch through `r`.
+  void register_routes(http::router& r);
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+// Convenience for the daemon: a service registered on `r`; keep it until the server stopped.
+std::unique_ptr<api_service> register_api_routes(http::router& r, api_context ctx);
+
+}  // namespace aterm::cloud::api

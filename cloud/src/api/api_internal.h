@@ -1,0 +1,126 @@
+// Internal parts of the /api/v1 routes: the service state, the caller of a guarded route, JSON
+// output of domain values and the command catalogue. Not a public header.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "aterm/cloud/api/api.h"
+#include "aterm/cloud/http/message.h"
+#include "aterm/cloud/security/failure_burst_detector.h"
+#include "aterm/cloud/security/lockout_policy.h"
+#include "aterm/cloud/security/login_throttle.h"
+#include "aterm/cloud/security/session_policy.h"
+#include "aterm/common/json.h"
+
+namespace aterm::cloud::api {
+
+// The signed-in account behind a request that passed every check of a guarded route.
+struct caller {
+  account acct;
+  session sess;
+  company comp;
+  std::vector<std::string> permissions;
+  std::string client_ip;
+  bool has(std::string_view permission) const;
+};
+
+// What a handler tells the access log about its operation (the wrapper writes the record).
+struct op_audit {
+  std::string target;  // default: the route's {id}/{cmd_id}/{login_id} parameter
+  std::string detail;  // default: the status and error code of the answer
+};
+
+using guarded_handler = std::function<http::response(http::request&, const caller&, op_audit&)>;
+
+struct api_service::impl {
+  explicit impl(api_context c);
+
+  // Session, expiry, account lock, IP allowlist, CSRF (POST/PATCH/DELETE) and `permission`
+  // ("" = any signed-in account); failures are answered and, once the company is known,
+  // audited as "denied". On success runs `h` and audits its outcome under `action`.
+  http::handler guarded(std::string action, std::string permission, guarded_handler h,
+                        bool audit_success = true);
+  std::variant<caller, http::response> authenticate(http::request& req, const std::string& action,
+                                                    const std::string& permission);
+
+  void audit(const std::string& company_id, const std::string& actor, const std::string& action,
+             const std::string& target, const std::string& result, const std::string& detail,
+             const std::string& source_ip);
+  // The answer for a failed store call: not_found 404, conflict 409, invalid 400, else 500
+  // (logged with `what`; the client sees no internals).
+  http::response store_error(const common::status& s, std::string_view what);
+  void notify(const std::string& device_id);
+  void raise_alarms(const std::vector<security::alarm_event>& alarms);
+  std::int64_t now_s() const { return ctx.clock.now_s(); }
+  // The permissions of the account's role (company role, else built-in).
+  std::vector<std::string> permissions_for(const account& a);
+  // {account, permissions, csrf_token, expires_at_s}: the answer of login and GET /session.
+  http::response session_answer(const caller& c);
+
+  // ---- routes (one file each group) ----
+  http::response login(http::request& req);
+  http::response whoami(const caller& c);
+  http::response logout(http::request& req, const caller& c);
+
+  http::response list_devices(http::request& req, const caller& c, op_audit& a);
+  http::response get_device(http::request& req, const caller& c, op_audit& a);
+  http::response create_command(http::request& req, const caller& c, op_audit& a);
+  http::response get_command(http::request& req, const caller& c, op_audit& a);
+
+  http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
+  http::response list_technician_logins(http::request& req, const caller& c, op_audit& a);
+  http::response revoke_technician_login(http::request& req, const caller& c, op_audit& a);
+
+  http::response list_destinations(http::request& req, const caller& c, op_audit& a);
+  http::response create_destination(http::request& req, const caller& c, op_audit& a);
+  http::response get_destination(http::request& req, const caller& c, op_audit& a);
+  http::response update_destination(http::request& req, const caller& c, op_audit& a);
+  http::response delete_destination(http::request& req, const caller& c, op_audit& a);
+  http::response register_devices(http::request& req, const caller& c, op_audit& a);
+
+  api_context ctx;
+  security::lockout_policy lockout;
+  security::login_gate gate;
+  security::login_throttle throttle;
+  security::failure_burst_detector burst;
+  security::session_policy sessions;
+};
+
+// ---- JSON helpers ----
+common::json_ptr json_object();
+common::json_ptr json_array();
+void add_string(cJSON* o, const char* key, std::string_view v);
+void add_int(cJSON* o, const char* key, std::int64_t v);
+void add_optional_int(cJSON* o, const char* key, const std::optional<std::int64_t>& v);
+void add_bool(cJSON* o, const char* key, bool v);
+// Adds the parsed JSON `text` (stored by us, already validated); null when empty or invalid.
+void add_json_text(cJSON* o, const char* key, std::string_view text);
+// Takes ownership of `child`.
+void add_item(cJSON* o, const char* key, common::json_ptr child);
+void append_item(cJSON* array, common::json_ptr child);
+
+common::json_ptr to_json(const device& d);
+common::json_ptr to_json(const command_record& c);
+common::json_ptr to_json(const destination& d);
+common::json_ptr to_json(const technician_login& t);  // never the salt or hash
+common::json_ptr account_json(const account& a);
+
+// The body as a JSON object; 400 response otherwise.
+std::variant<common::json_ptr, http::response> object_body(const http::request& req);
+http::response json_answer(unsigned status, const common::json_ptr& body);
+
+// ---- commands ----
+struct validated_command {
+  std::string op;
+  std::string args_json;  // normalised compact JSON object
+};
+// Checks `op` against the catalogue of DESIGN.md section 3 and `args` (nullptr: absent) against
+// its shape. technician_login.* ops are refused here (they go through their own routes).
+// Error "bad_command" naming the problem.
+common::result<validated_command> validate_command(std::string_view op, const cJSON* args);
+
+}  // namespace aterm::cloud::api

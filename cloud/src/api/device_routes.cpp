@@ -1,0 +1,138 @@
+// GET /devices, GET /devices/{id}, POST /devices/{id}/commands, GET /commands/{cmd_id}.
+#include <charconv>
+
+#include "api_internal.h"
+#include "aterm/cloud/limits.h"
+#include "aterm/common/protocol.h"
+
+namespace aterm::cloud::api {
+
+namespace {
+
+// The longest command life a request may ask for: a day covers a router that is offline over
+// night; longer and the command is no longer what the operator meant.
+constexpr std::int64_t k_max_command_timeout_s = 86400;
+// Cursors are our own opaque strings (a device id); anything longer is not one of ours.
+constexpr std::size_t k_max_cursor = 256;
+// Commands shown with one device.
+constexpr std::size_t k_device_recent_commands = 20;
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit&) {
+  device_query q;
+  q.q = req.query_value("q").value_or("");
+  if (q.q.size() > limits::k_max_name) {
+    return http::error_response(400, "bad_request", "q is too long");
+  }
+  if (auto online = req.query_value("online"); online && !online->empty()) {
+    if (*online == "true" || *online == "1") {
+      q.online = true;
+    } else if (*online == "false" || *online == "0") {
+      q.online = false;
+    } else {
+      return http::error_response(400, "bad_request", "online must be true or false");
+    }
+  }
+  if (auto limit = req.query_value("limit"); limit && !limit->empty()) {
+    auto n = parse_int(*limit);
+    if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {
+      return http::error_response(400, "bad_request",
+                                  "limit must be 1.." + std::to_string(limits::k_max_page));
+    }
+    q.limit = static_cast<std::size_t>(*n);
+  }
+  q.cursor = req.query_value("cursor").value_or("");
+  if (q.cursor.size() > k_max_cursor) {
+    return http::error_response(400, "bad_request", "bad cursor");
+  }
+  auto page = ctx.db.list_devices(c.comp.id, q);
+  if (!page.ok()) return store_error(page.error(), "list_devices");
+  auto out = json_object();
+  auto arr = json_array();
+  for (const auto& d : page->devices) append_item(arr.get(), to_json(d));
+  add_item(out.get(), "devices", std::move(arr));
+  if (page->next_cursor.empty()) {
+    cJSON_AddItemToObject(out.get(), "next_cursor", cJSON_CreateNull());
+  } else {
+    add_string(out.get(), "next_cursor", page->next_cursor);
+  }
+  return json_answer(200, out);
+}
+
+http::response api_service::impl::get_device(http::request& req, const caller& c, op_audit&) {
+  const auto& id = req.param("id");
+  if (!common::protocol::valid_device_id(id)) {
+    return http::error_response(404, "not_found", "no such device");
+  }
+  auto d = ctx.db.get_device(c.comp.id, id);
+  if (!d.ok()) return store_error(d.error(), "get_device");
+  auto out = to_json(*d);
+  auto recent = ctx.db.list_commands(c.comp.id, id, k_device_recent_commands);
+  if (!recent.ok()) return store_error(recent.error(), "list_commands");
+  auto arr = json_array();
+  for (const auto& cmd : *recent) append_item(arr.get(), to_json(cmd));
+  add_item(out.get(), "recent_commands", std::move(arr));
+  return json_answer(200, out);
+}
+
+http::response api_service::impl::create_command(http::request& req, const caller& c, op_audit& a) {
+  const auto& id = req.param("id");
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  const cJSON* o = std::get<common::json_ptr>(body).get();
+  const cJSON* op = cJSON_GetObjectItemCaseSensitive(o, "op");
+  if (!cJSON_IsString(op)) return http::error_response(400, "bad_command", "op is required");
+  a.detail = std::string("op=") + op->valuestring;
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    std::string_view k = item->string;
+    if (k != "op" && k != "args" && k != "timeout_s") {
+      return http::error_response(400, "bad_command", "unknown field \"" + std::string(k) + "\"");
+    }
+  }
+  auto valid = validate_command(op->valuestring, cJSON_GetObjectItemCaseSensitive(o, "args"));
+  if (!valid.ok()) return http::error_response(400, "bad_command", valid.error().message());
+  std::int64_t timeout = ctx.settings.default_command_timeout_s;
+  if (const cJSON* t = cJSON_GetObjectItemCaseSensitive(o, "timeout_s"); t != nullptr) {
+    if (!cJSON_IsNumber(t) || !common::json_is_integer(t) || t->valuedouble < 1 ||
+        t->valuedouble > static_cast<double>(k_max_command_timeout_s)) {
+      return http::error_response(
+          400, "bad_command",
+          "timeout_s must be an integer 1.." + std::to_string(k_max_command_timeout_s));
+    }
+    timeout = static_cast<std::int64_t>(t->valuedouble);
+  }
+  if (!common::protocol::valid_device_id(id)) {
+    return http::error_response(404, "not_found", "no such device");
+  }
+  new_command cmd;
+  cmd.device_id = id;
+  cmd.op = valid->op;
+  cmd.args_json = valid->args_json;
+  cmd.deadline_s = now_s() + timeout;
+  cmd.created_by = c.acct.login_id;
+  auto created = ctx.db.create_command(c.comp.id, cmd);
+  if (!created.ok()) return store_error(created.error(), "create_command");
+  a.detail += " command=" + created->id;
+  notify(id);
+  return json_answer(202, to_json(*created));
+}
+
+http::response api_service::impl::get_command(http::request& req, const caller& c, op_audit&) {
+  const auto& id = req.param("cmd_id");
+  if (!common::protocol::valid_command_id(id)) {
+    return http::error_response(404, "not_found", "no such command");
+  }
+  auto cmd = ctx.db.get_command(c.comp.id, id);
+  if (!cmd.ok()) return store_error(cmd.error(), "get_command");
+  return json_answer(200, to_json(*cmd));
+}
+
+}  // namespace aterm::cloud::api
