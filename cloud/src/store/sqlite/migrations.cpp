@@ -179,9 +179,27 @@ CREATE TABLE mail_outbox (
 );
 )sql";
 
+// Schema 2 (issue 6, jobs): the 365-day purge of the access log. audit_head gains purge_before,
+// the start of the chain after the last purge (0 before any); a DELETE is refused for every
+// record at or after it, so only the purge's rows can go, and the head's numbers never go back
+// (audit_chain.h).
+constexpr const char* k_schema_2 = R"sql(
+ALTER TABLE audit_head ADD COLUMN purge_before INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER audit_log_no_delete;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+WHEN old.seq >= COALESCE((SELECT purge_before FROM audit_head WHERE id = 1), 0)
+BEGIN SELECT RAISE(ABORT, 'access log records cannot be deleted'); END;
+CREATE TRIGGER audit_head_no_lowering BEFORE UPDATE ON audit_head
+WHEN new.seq < old.seq OR new.purge_before < old.purge_before
+BEGIN SELECT RAISE(ABORT, 'the access log head cannot go back'); END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'the access log head cannot be deleted'); END;
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
+    {2, "issue 6: access-log purge path (audit_head.purge_before and its triggers)", k_schema_2},
 };
 
 int user_version(connection& db) {
