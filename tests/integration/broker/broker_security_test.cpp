@@ -151,7 +151,8 @@ constexpr topic_kind k_device_writes[] = {topic_kind::presence, topic_kind::stat
 
 }  // namespace
 
-TEST_CASE("a device publishes its own presence, state, result and event and receives its own cmd") {
+TEST_CASE(
+    "a device publishes its own presence and state and result and event and receives its own cmd") {
   fleet f;
   auto cloud = f.connect("aterm-cloud", f.cloud);
   auto a = f.connect("dev-A", f.a);
@@ -306,7 +307,7 @@ TEST_CASE("connections without a valid certificate of this CA are refused") {
   CHECK(ok.connect());
 }
 
-TEST_CASE("TLS below 1.2 is refused; TLS 1.2 and 1.3 clients are served") {
+TEST_CASE("TLS below 1.2 is refused while TLS 1.2 and 1.3 clients are served") {
   fleet f;
   struct row {
     std::string flag;
@@ -328,7 +329,7 @@ TEST_CASE("TLS below 1.2 is refused; TLS 1.2 and 1.3 clients are served") {
   }
 }
 
-TEST_CASE("payloads over 64 KiB are refused; up to 64 KiB are delivered") {
+TEST_CASE("payloads over 64 KiB are refused while payloads up to 64 KiB are delivered") {
   fleet f;
   auto cloud = f.connect("aterm-cloud", f.cloud);
   auto a = f.connect("dev-A", f.a);

@@ -105,7 +105,8 @@ TEST_CASE("dev-pki private keys are mode 0600 and certificates carry the contrac
   }
 }
 
-TEST_CASE("dev-pki is idempotent: init keeps the CA and the certificates, device keeps its cert") {
+TEST_CASE(
+    "dev-pki is idempotent: init keeps the CA and the certificates and device keeps its cert") {
   t::temp_dir dir;
   t::dev_pki pki(dir / "pki");
   auto [cert, key] = pki.device("dev-0002");
@@ -120,7 +121,7 @@ TEST_CASE("dev-pki is idempotent: init keeps the CA and the certificates, device
 }
 
 TEST_CASE(
-    "dev-pki revoke puts the device into crl.pem, idempotently; a new device cert replaces it") {
+    "dev-pki revoke adds the device to crl.pem idempotently and a new device cert replaces it") {
   t::temp_dir dir;
   t::dev_pki pki(dir / "pki");
   auto [cert, key] = pki.device("dev-0003");

@@ -20,7 +20,7 @@ bool alive(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("run captures exit code, stdout, stderr and feeds stdin") {
+TEST_CASE("run captures exit code and stdout and stderr and feeds stdin") {
   auto r = t::run({"sh", "-c", "cat; echo err >&2; exit 3"}, "hello");
   CHECK(r.exit_code == 3);
   CHECK(r.out == "hello");
