@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <unordered_set>
 
@@ -87,6 +88,34 @@ status prescan(std::string_view text, int max_depth) {
   return {};
 }
 
+// Device messages have objects of a handful of members: compare pairwise without allocating,
+// and fall back to a hash set for large objects so hostile input stays linear.
+status check_duplicate_keys(const cJSON* obj) {
+  constexpr std::size_t k_pairwise_max = 16;
+  std::size_t n = 0;
+  for (const cJSON* c = obj->child; c != nullptr; c = c->next) {
+    if (c->string == nullptr) return bad_json("object member without a key");
+    ++n;
+  }
+  const auto duplicate = [](const char* key) {
+    return bad_json(std::string("duplicate key \"") + key + "\"");
+  };
+  if (n <= k_pairwise_max) {
+    for (const cJSON* a = obj->child; a != nullptr; a = a->next) {
+      for (const cJSON* b = a->next; b != nullptr; b = b->next) {
+        if (std::strcmp(a->string, b->string) == 0) return duplicate(a->string);
+      }
+    }
+    return {};
+  }
+  std::unordered_set<std::string_view> keys;
+  keys.reserve(n);
+  for (const cJSON* c = obj->child; c != nullptr; c = c->next) {
+    if (!keys.insert(c->string).second) return duplicate(c->string);
+  }
+  return {};
+}
+
 // Refuses non-finite numbers (cJSON turns 1e400 into inf) and duplicate object keys (two
 // readers could disagree on which one counts). Depth is already bounded by prescan.
 status check_tree(const cJSON* node) {
@@ -94,12 +123,7 @@ status check_tree(const cJSON* node) {
     return bad_json("number out of range");
   }
   if (cJSON_IsObject(node)) {
-    std::unordered_set<std::string_view> keys;
-    for (const cJSON* c = node->child; c != nullptr; c = c->next) {
-      if (c->string == nullptr || !keys.insert(c->string).second) {
-        return bad_json(std::string("duplicate key \"") + (c->string ? c->string : "") + "\"");
-      }
-    }
+    if (auto s = check_duplicate_keys(node); !s.ok()) return s;
   }
   if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
     for (const cJSON* c = node->child; c != nullptr; c = c->next) {

@@ -27,11 +27,14 @@ struct json_limits {
 };
 
 // Parses exactly `text` (explicit length, no NUL needed). Errors (code "bad_json"): empty, too
-// large, too deep, invalid UTF-8, syntax error, trailing garbage, a number that is not finite
-// (1e400). Thread-safe.
+// large, too deep, invalid UTF-8, syntax error (including numbers outside the RFC 8259 grammar
+// such as "01" or "1."), trailing garbage, a number that is not finite (1e400), a duplicate key
+// in one object, a raw control character or "\u0000" in a string. A leading UTF-8 BOM is
+// skipped (cJSON does). Thread-safe.
 result<json_ptr> parse_json(std::string_view text, json_limits limits = {});
 
-// Compact text of `node`. REQUIRES: node != nullptr.
+// Compact text of `node`: integral numbers in int64 range print as integers ("1767225600"),
+// others in the fewest digits that read back exactly. REQUIRES: node != nullptr.
 std::string print_json(const cJSON* node);
 
 // Typed field access on an object; nullopt when absent or of another type.

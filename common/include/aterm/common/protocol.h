@@ -74,7 +74,9 @@ enum class result_status { ok, error, rejected, expired, unsupported, progress }
 std::string_view to_string(result_status s);
 std::optional<result_status> parse_result_status(std::string_view s);
 // Everything but progress ends a command.
-inline bool is_final(result_status s) { return s != result_status::progress; }
+inline bool is_final(result_status s) {
+  return s != result_status::progress;
+}
 
 struct command_result {
   std::string id;
@@ -89,6 +91,10 @@ struct event {
   std::string fields_json = "{}";  // compact JSON object of every field except v, ts and type
 };
 
+// Compact JSON of DESIGN.md section 3. What the decoders accept encodes to text they accept
+// again (round trip). REQUIRES: valid ids and names, ts/deadline in [0,
+// limits::k_max_timestamp_s], counts >= 0, *_json holding a JSON object (asserted; "{}" is sent
+// in a release build); an error longer than limits::k_max_error_text is cut on a UTF-8 boundary.
 std::string encode(const presence& p);
 std::string encode(const state_snapshot& s);
 std::string encode(const command& c);
@@ -96,10 +102,11 @@ std::string encode(const command_result& r);
 std::string encode(const event& e);
 
 // Each decoder checks size (64 KiB), depth, UTF-8, "v" == 1, required fields and their types,
-// and the id formats. Unknown extra fields are ignored, except in events where they are kept.
-// When `topic_device_id` is given and the payload carries a "device_id" field, the two must be
-// equal. Error codes: "too_large", "bad_json", "bad_version", "missing_field", "wrong_type",
-// "bad_value", "id_mismatch". The message names the field.
+// the id formats, and ranges: timestamps in [0, limits::k_max_timestamp_s], counts >= 0. Unknown
+// extra fields are ignored, except in events where they are kept. When `topic_device_id` is given
+// and the payload carries a "device_id" field, the two must be equal. Error codes: "too_large",
+// "bad_json", "bad_version", "missing_field", "wrong_type", "bad_value", "id_mismatch". The message
+// names the field.
 result<presence> decode_presence(std::string_view payload, std::string_view topic_device_id = {});
 result<state_snapshot> decode_state(std::string_view payload,
                                     std::string_view topic_device_id = {});
