@@ -1113,6 +1113,23 @@ class sqlite_store final : public store {
         });
   }
 
+  result<std::vector<bridge::outbound_command>> due_for_online(std::int64_t now_s,
+                                                               std::size_t limit) override {
+    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
+    return read<std::vector<bridge::outbound_command>>(
+        "due_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
+          std::vector<bridge::outbound_command> out;
+          auto q = db_->prepare(
+              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
+              "JOIN devices d ON d.id = c.device_id "
+              "WHERE c.status IN ('queued', 'sent') AND c.deadline_s > ? "
+              "AND d.presence = 'online' ORDER BY c.rowid LIMIT ?");
+          q.bind(now_s).bind(limit);
+          while (q.step()) out.push_back(outbound_locked(q));
+          return out;
+        });
+  }
+
   status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
     return to_status(write<done>("mark_sent", [&]() -> result<done> {
       for (const auto& id : ids) {

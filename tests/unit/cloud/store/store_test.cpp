@@ -331,6 +331,10 @@ TEST_CASE("due_commands, queued_for_online, mark_sent and expire_overdue") {
   std::vector<std::string> ids{a.id};
   REQUIRE(f.db->mark_sent(ids, k_t0).ok());
   CHECK(f.db->queued_for_online(k_t0, 100)->size() == 1);
+  // After the bridge's own reconnect, sent ones are published again too.
+  auto again = f.db->due_for_online(k_t0, 100);
+  REQUIRE(again.ok());
+  CHECK(again->size() == 2);
   // due_commands republishes sent ones too, oldest first.
   auto due = f.db->due_commands("acme-r1", k_t0, 100);
   REQUIRE(due->size() == 2);
