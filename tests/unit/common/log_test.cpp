@@ -10,6 +10,8 @@ using namespace aterm::common;
 
 namespace {
 
+enum legacy_code { legacy_seven = 7 };
+
 std::vector<std::string> g_lines;
 void capture(std::string_view line) {
   g_lines.emplace_back(line);
@@ -73,9 +75,10 @@ TEST_CASE("log line format - one line per event - secrets redacted") {
        {"d", std::int64_t{-4}},
        {"e", short{5}},
        {"f", 1.5},
-       {"g", 0.1}});
+       {"g", 0.1},
+       {"h", legacy_seven}});
   REQUIRE(g_lines.size() == 2);
-  CHECK(g_lines[1].ends_with("ints a=1 b=-2 c=3 d=-4 e=5 f=1.5 g=0.1"));
+  CHECK(g_lines[1].ends_with("ints a=1 b=-2 c=3 d=-4 e=5 f=1.5 g=0.1 h=7"));
   g_lines.pop_back();
   const std::regex shape(
       R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z INFO bridge: device connected )"

@@ -23,6 +23,8 @@ struct log_field {
   template <std::integral T>
   requires(!std::same_as<T, bool> && !std::same_as<T, char>) log_field(std::string_view k, T v)
       : key(k), value(std::to_string(v)) {}
+  // Also takes unscoped enums (promoted to int).
+  log_field(std::string_view k, int v) : key(k), value(std::to_string(v)) {}
   log_field(std::string_view k, double v);  // shortest form: 1.5, not 1.500000
   log_field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
   std::string key;
