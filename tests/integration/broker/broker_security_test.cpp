@@ -7,8 +7,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -145,6 +147,22 @@ struct fleet {
     return c;
   }
 };
+
+// True when the broker logged, after offset `from`, that client `id` lost or closed its
+// connection ("Client dev-A disconnected.", "Socket error on client dev-A, disconnecting.").
+bool logged_disconnect(const std::string& log, size_t from, const std::string& id) {
+  std::istringstream lines(log.substr(std::min(from, log.size())));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("client " + id) == std::string::npos &&
+        line.find("Client " + id) == std::string::npos) {
+      continue;
+    }
+    if (line.find("disconnect") != std::string::npos || line.find("closed") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
 
 constexpr topic_kind k_device_writes[] = {topic_kind::presence, topic_kind::state,
                                           topic_kind::result, topic_kind::event};
@@ -387,4 +405,65 @@ TEST_CASE("the aterm-cloud identity reads and writes every device's topics") {
   REQUIRE(cloud->publish(topic("dev-A", topic_kind::cmd), "cloud-marker"));
   REQUIRE(a->wait_for(topic("dev-A", topic_kind::cmd), "cloud-marker"));
   CHECK(cloud->count_payload("outside") == 0);
+}
+
+TEST_CASE(
+    "a Last Will on the device's own presence is delivered but one on another device's is not") {
+  fleet f;
+  auto cloud = f.connect("aterm-cloud", f.cloud);
+  REQUIRE(cloud->subscribe("aterm/v1/#"));
+  struct row {
+    std::string will_topic;
+    bool delivered;
+  };
+  const std::vector<row> rows = {{topic("dev-B", topic_kind::presence), false},
+                                 {topic("dev-B", topic_kind::state), false},
+                                 {topic("dev-A", topic_kind::presence), true}};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CAPTURE(rows[i].will_topic);
+    const std::string will = "will-" + std::to_string(i);
+    const auto log = f.dir / ("will-" + std::to_string(i) + ".log");
+    // A separate process, so that SIGKILL ends the connection without a DISCONNECT.
+    const std::vector<std::string> argv = {"mosquitto_sub",
+                                           "-h",
+                                           "127.0.0.1",
+                                           "-p",
+                                           std::to_string(f.broker.port()),
+                                           "--cafile",
+                                           f.pki.ca().string(),
+                                           "--cert",
+                                           f.a.cert.string(),
+                                           "--key",
+                                           f.a.key.string(),
+                                           "-i",
+                                           "dev-A",
+                                           "-t",
+                                           topic("dev-A", topic_kind::cmd),
+                                           "--will-topic",
+                                           rows[i].will_topic,
+                                           "--will-payload",
+                                           will,
+                                           "--will-qos",
+                                           "1"};
+    const size_t from = f.broker.log().size();
+    t::process holder(argv, log);
+    const auto connected_line = "as dev-A (";
+    REQUIRE(t::wait_until([&] {
+      return f.broker.log().find(connected_line, from) != std::string::npos || !holder.running();
+    }));
+    if (!holder.running()) {
+      // Refusing the connection is as good as dropping its will.
+      CHECK_FALSE(rows[i].delivered);
+      continue;
+    }
+    holder.stop(SIGKILL);
+    // The broker has handled the lost connection (and so its will) once it logged it.
+    REQUIRE_MESSAGE(t::wait_until([&] { return logged_disconnect(f.broker.log(), from, "dev-A"); }),
+                    f.broker.log().substr(from));
+    auto a = f.connect("dev-A", f.a);
+    const std::string marker = "marker-" + std::to_string(i);
+    REQUIRE(a->publish(topic("dev-A", topic_kind::state), marker));
+    REQUIRE(cloud->wait_for(topic("dev-A", topic_kind::state), marker));
+    CHECK(cloud->has(rows[i].will_topic, will) == rows[i].delivered);
+  }
 }
