@@ -1,0 +1,549 @@
+// The /api/v1 routes against the real SQLite store in a temporary folder, dispatched through the
+// router as the HTTPS server's workers do. Time comes from a manual clock.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "aterm/cloud/api/api.h"
+#include "aterm/cloud/http/metrics.h"
+#include "aterm/cloud/http/router.h"
+#include "aterm/cloud/security/password_policy.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/crypto.h"
+#include "aterm/common/json.h"
+#include "aterm/test/support.h"
+
+namespace cloud = aterm::cloud;
+namespace http = aterm::cloud::http;
+namespace api = aterm::cloud::api;
+namespace common = aterm::common;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Fewer PBKDF2 iterations than production keep the tests fast; the rules are the same.
+constexpr std::uint32_t k_test_iterations = 1000;
+const std::string k_password = "correct-horse-battery";
+
+struct session_cookies {
+  std::string token;
+  std::string csrf;
+};
+
+struct fixture {
+  aterm::test::temp_dir dir{"aterm-api-test"};
+  common::manual_clock clock{common::from_unix_s(1'795'000'000)};
+  std::unique_ptr<cloud::store> db;
+  http::metrics_registry metrics;
+  http::router routes{&metrics};
+  std::unique_ptr<api::api_service> service;
+  std::vector<std::string> notified;
+  std::int64_t acme_dest = 0;
+  std::int64_t other_dest = 0;
+
+  explicit fixture(std::function<void(api::api_settings&)> tweak = {}) {
+    cloud::sqlite_options o;
+    o.path = (dir / "cloud.db").string();
+    auto opened = cloud::open_sqlite_store(o, clock);
+    REQUIRE_MESSAGE(opened.ok(), opened.error().to_string());
+    db = std::move(opened).value();
+
+    REQUIRE(db->create_company("acme", "ACME").ok());
+    REQUIRE(db->create_company("other", "Other").ok());
+    acme_dest = db->create_destination("acme", "tokyo", "{}")->id;
+    other_dest = db->create_destination("other", "osaka", "{}")->id;
+    REQUIRE(db->register_device("acme", "acme-r1", acme_dest).ok());
+    REQUIRE(db->register_device("acme", "acme-r2", acme_dest).ok());
+    REQUIRE(db->register_device("acme", "acme-r3", acme_dest).ok());
+    REQUIRE(db->register_device("other", "other-r1", other_dest).ok());
+    add_account("acme", "alice", "administrator");
+    add_account("acme", "victor", "viewer");
+    add_account("acme", "oscar", "operator");
+    add_account("other", "olga", "administrator");
+
+    api::api_settings s;
+    s.security.password.iterations = k_test_iterations;
+    s.technician_login_iterations = 10000;
+    if (tweak) tweak(s);
+    service = api::register_api_routes(
+        routes, api::api_context{*db, clock, metrics, s, [this](const std::string& device) {
+                                   notified.push_back(device);
+                                 }});
+  }
+
+  void add_account(const std::string& company, const std::string& login, const std::string& role) {
+    cloud::new_account a;
+    a.company_id = company;
+    a.login_id = login;
+    a.email = login + "@example.com";
+    a.role_name = role;
+    a.password_hash = cloud::security::make_password_hash(k_password, k_test_iterations);
+    auto r = db->create_account(a);
+    REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  }
+
+  http::response call(const std::string& method, const std::string& target,
+                      const std::string& body = {}, const session_cookies* s = nullptr,
+                      bool with_csrf = true, const std::string& ip = "127.0.0.1") {
+    http::request req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.peer_address = ip;
+    req.client_address = ip;
+    if (s != nullptr) {
+      req.headers["cookie"] = "other=1; __Host-aterm_session=" + s->token;
+      if (with_csrf) req.headers["x-csrf-token"] = s->csrf;
+    }
+    return routes.dispatch(req);
+  }
+
+  http::response login_raw(const std::string& company, const std::string& login,
+                           const std::string& password, const std::string& ip = "127.0.0.1") {
+    common::json_ptr b(cJSON_CreateObject());
+    cJSON_AddStringToObject(b.get(), "company_id", company.c_str());
+    cJSON_AddStringToObject(b.get(), "login_id", login.c_str());
+    cJSON_AddStringToObject(b.get(), "password", password.c_str());
+    return call("POST", "/api/v1/session", common::print_json(b.get()), nullptr, false, ip);
+  }
+
+  session_cookies login(const std::string& company, const std::string& login) {
+    auto res = login_raw(company, login, k_password);
+    REQUIRE_MESSAGE(res.status == 200, res.body);
+    const auto* cookie = res.find_header("Set-Cookie");
+    REQUIRE(cookie != nullptr);
+    auto eq = cookie->find('=');
+    auto semi = cookie->find(';');
+    session_cookies s;
+    s.token = cookie->substr(eq + 1, semi - eq - 1);
+    auto body = common::parse_json(res.body);
+    REQUIRE(body.ok());
+    s.csrf = common::json_string(body->get(), "csrf_token").value_or("");
+    return s;
+  }
+
+  std::vector<cloud::audit_record> audit(const std::string& company) {
+    cloud::audit_query q;
+    auto r = db->list_audit(company, q);
+    REQUIRE(r.ok());
+    return *r;
+  }
+};
+
+common::json_ptr parse(const http::response& r) {
+  auto p = common::parse_json(r.body);
+  REQUIRE_MESSAGE(p.ok(), r.body);
+  return std::move(p).value();
+}
+
+std::string error_code(const http::response& r) {
+  auto p = common::parse_json(r.body);
+  if (!p.ok()) return {};
+  return common::json_string(p->get(), "error").value_or("");
+}
+
+bool has_record(const std::vector<cloud::audit_record>& records, const std::string& action,
+                const std::string& result) {
+  for (const auto& r : records) {
+    if (r.action == action && r.result == result) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("login sets a strict session cookie and answers account, permissions and CSRF token") {
+  fixture f;
+  auto res = f.login_raw("acme", "alice", k_password);
+  REQUIRE(res.status == 200);
+  const auto* cookie = res.find_header("Set-Cookie");
+  REQUIRE(cookie != nullptr);
+  CHECK(cookie->rfind("__Host-aterm_session=", 0) == 0);
+  CHECK(cookie->find("; HttpOnly; Secure; SameSite=Strict; Path=/") != std::string::npos);
+  auto body = parse(res);
+  const cJSON* account = cJSON_GetObjectItem(body.get(), "account");
+  CHECK(common::json_string(account, "login_id") == "alice");
+  CHECK(common::json_string(account, "role") == "administrator");
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(body.get(), "permissions")) == 10);
+  auto csrf = common::json_string(body.get(), "csrf_token").value_or("");
+  CHECK(csrf.size() >= 22);  // >= 128 bits as base64url
+
+  // The token is >= 128 bits and stored only hashed: the raw token is no session key.
+  auto token = cookie->substr(21, cookie->find(';') - 21);
+  CHECK(token.size() >= 22);
+  CHECK(!f.db->find_session(token).ok());
+
+  SUBCASE("each login makes a new session") {
+    auto a = f.login("acme", "alice");
+    auto b = f.login("acme", "alice");
+    CHECK(a.token != b.token);
+    CHECK(a.csrf != b.csrf);
+  }
+  SUBCASE("who am I, and logout ends the session") {
+    auto s = f.login("acme", "alice");
+    auto me = f.call("GET", "/api/v1/session", {}, &s);
+    CHECK(me.status == 200);
+    auto no_csrf = f.call("DELETE", "/api/v1/session", {}, &s, false);
+    CHECK(no_csrf.status == 403);
+    auto out = f.call("DELETE", "/api/v1/session", {}, &s);
+    CHECK(out.status == 204);
+    CHECK(out.find_header("Set-Cookie")->find("Max-Age=0") != std::string::npos);
+    CHECK(f.call("GET", "/api/v1/session", {}, &s).status == 401);
+    CHECK(has_record(f.audit("acme"), "logout", "success"));
+  }
+  CHECK(has_record(f.audit("acme"), "login", "success"));
+}
+
+TEST_CASE("every login failure answers the same 401") {
+  fixture f;
+  auto wrong = f.login_raw("acme", "alice", "not-the-password");
+  auto unknown_account = f.login_raw("acme", "nobody", k_password);
+  auto unknown_company = f.login_raw("nowhere", "alice", k_password);
+  auto foreign = f.login_raw("other", "alice", k_password);
+  for (const auto* r : {&wrong, &unknown_account, &unknown_company, &foreign}) {
+    CHECK(r->status == 401);
+    CHECK(r->body == wrong.body);
+    CHECK(r->find_header("Set-Cookie") == nullptr);
+  }
+  CHECK(error_code(wrong) == "login_failed");
+  auto records = f.audit("acme");
+  CHECK(has_record(records, "login", "failure"));
+  CHECK(has_record(f.audit("platform"), "login", "failure"));
+
+  auto malformed = f.call("POST", "/api/v1/session", "{\"company_id\":", nullptr, false);
+  CHECK(malformed.status == 400);
+}
+
+TEST_CASE("5 wrong passwords lock the account; the right one is then refused") {
+  fixture f;
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.login_raw("acme", "oscar", "wrong-" + std::to_string(i)).status == 401);
+  auto locked = f.login_raw("acme", "oscar", k_password);
+  CHECK(locked.status == 401);
+  CHECK(error_code(locked) == "login_failed");
+  auto a = f.db->find_account("acme", "oscar");
+  REQUIRE(a.ok());
+  CHECK(a->locked == cloud::lock_reason::failed_logins);
+  CHECK(has_record(f.audit("acme"), "account.lock", "success"));
+  // The lock runs out after 30 minutes.
+  f.clock.advance(1801s);
+  CHECK(f.login_raw("acme", "oscar", k_password).status == 200);
+}
+
+TEST_CASE("sessions end after the idle time and after the absolute lifetime") {
+  SUBCASE("idle") {
+    fixture f;
+    auto s = f.login("acme", "alice");
+    f.clock.advance(3599s);
+    CHECK(f.call("GET", "/api/v1/session", {}, &s).status == 200);
+    f.clock.advance(3601s);
+    auto res = f.call("GET", "/api/v1/session", {}, &s);
+    CHECK(res.status == 401);
+    CHECK(error_code(res) == "session_expired");
+    // Gone for good, even if time went back.
+    CHECK(f.call("GET", "/api/v1/devices", {}, &s).status == 401);
+  }
+  SUBCASE("idle, shortened by the setting") {
+    fixture f([](api::api_settings& s) { s.security.session.idle = 120s; });
+    auto s = f.login("acme", "alice");
+    f.clock.advance(121s);
+    CHECK(f.call("GET", "/api/v1/session", {}, &s).status == 401);
+  }
+  SUBCASE("absolute lifetime") {
+    fixture f;
+    auto s = f.login("acme", "alice");
+    for (int i = 0; i < 23; ++i) {
+      f.clock.advance(30min);
+      REQUIRE(f.call("GET", "/api/v1/devices", {}, &s).status == 200);
+    }
+    f.clock.advance(30min);  // 12 h after login
+    auto res = f.call("GET", "/api/v1/devices", {}, &s);
+    CHECK(res.status == 401);
+    CHECK(error_code(res) == "session_expired");
+  }
+}
+
+TEST_CASE("no session, a forged token or a missing CSRF header are refused") {
+  fixture f;
+  CHECK(f.call("GET", "/api/v1/devices").status == 401);
+  session_cookies forged{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x"};
+  CHECK(f.call("GET", "/api/v1/devices", {}, &forged).status == 401);
+  auto s = f.login("acme", "alice");
+  auto no_csrf = f.call("POST", "/api/v1/devices/acme-r1/commands", R"({"op":"ping"})", &s, false);
+  CHECK(no_csrf.status == 403);
+  CHECK(error_code(no_csrf) == "csrf_failed");
+  session_cookies wrong_csrf{s.token, s.csrf + "x"};
+  CHECK(
+      f.call("POST", "/api/v1/devices/acme-r1/commands", R"({"op":"ping"})", &wrong_csrf).status ==
+      403);
+  CHECK(f.db->list_commands("acme", "acme-r1", 10)->empty());
+  CHECK(has_record(f.audit("acme"), "command.create", "denied"));
+}
+
+TEST_CASE("another company's device, command or destination answers 404") {
+  fixture f;
+  auto olga = f.login("other", "olga");
+  auto theirs = f.call("POST", "/api/v1/devices/other-r1/commands", R"({"op":"ping"})", &olga);
+  REQUIRE(theirs.status == 202);
+  auto their_cmd = common::json_string(parse(theirs).get(), "id").value_or("");
+
+  auto s = f.login("acme", "alice");
+  CHECK(f.call("GET", "/api/v1/devices/other-r1", {}, &s).status == 404);
+  CHECK(f.call("POST", "/api/v1/devices/other-r1/commands", R"({"op":"ping"})", &s).status == 404);
+  CHECK(f.call("GET", "/api/v1/commands/" + their_cmd, {}, &s).status == 404);
+  CHECK(f.call("POST", "/api/v1/devices/other-r1/technician-logins", "{}", &s).status == 404);
+  CHECK(f.call("GET", "/api/v1/destinations/" + std::to_string(f.other_dest), {}, &s).status ==
+        404);
+  CHECK(f.call("DELETE", "/api/v1/destinations/" + std::to_string(f.other_dest), {}, &s).status ==
+        404);
+  auto list = parse(f.call("GET", "/api/v1/devices", {}, &s));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(list.get(), "devices")) == 3);
+  CHECK(f.db->list_commands("other", "other-r1", 10)->size() == 1);
+}
+
+TEST_CASE("permissions: a viewer reads but cannot command; the denial is logged") {
+  fixture f;
+  auto v = f.login("acme", "victor");
+  CHECK(f.call("GET", "/api/v1/devices/acme-r1", {}, &v).status == 200);
+  auto res = f.call("POST", "/api/v1/devices/acme-r1/commands", R"({"op":"ping"})", &v);
+  CHECK(res.status == 403);
+  CHECK(error_code(res) == "forbidden");
+  CHECK(f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &v).status == 403);
+  CHECK(f.call("POST", "/api/v1/destinations", R"({"name":"x"})", &v).status == 403);
+  CHECK(f.db->list_commands("acme", "acme-r1", 10)->empty());
+  bool logged = false;
+  for (const auto& r : f.audit("acme")) {
+    logged = logged || (r.action == "command.create" && r.result == "denied" &&
+                        r.actor == "victor" && r.target == "acme-r1");
+  }
+  CHECK(logged);
+}
+
+TEST_CASE("commands: queued with 202, the bridge notified, bad input refused and not stored") {
+  fixture f;
+  auto s = f.login("acme", "oscar");
+  auto res = f.call("POST", "/api/v1/devices/acme-r1/commands",
+                    R"({"op":"diag.ping","args":{"host":"192.0.2.1"},"timeout_s":60})", &s);
+  REQUIRE(res.status == 202);
+  auto body = parse(res);
+  auto id = common::json_string(body.get(), "id").value_or("");
+  CHECK(common::json_string(body.get(), "status") == "queued");
+  CHECK(common::json_int(body.get(), "deadline_s") == f.clock.now_s() + 60);
+  CHECK(f.notified == std::vector<std::string>{"acme-r1"});
+  auto got = f.call("GET", "/api/v1/commands/" + id, {}, &s);
+  CHECK(got.status == 200);
+  auto got_body = parse(got);
+  CHECK(common::print_json(cJSON_GetObjectItem(got_body.get(), "args")) ==
+        R"({"host":"192.0.2.1","count":4})");
+
+  const char* bad_bodies[] = {
+      R"({"args":{}})",
+      R"({"op":"format.disk"})",
+      R"({"op":"ping","args":{"x":1}})",
+      R"({"op":"ping","args":[]})",
+      R"({"op":"reboot","args":{"delay_s":-1}})",
+      R"({"op":"reboot","args":{"delay_s":1.5}})",
+      R"({"op":"config.set","args":{"values":{"wifi.ssid":"x"}}})",
+      R"({"op":"config.set","args":{"rev":1,"values":{}}})",
+      R"({"op":"config.set","args":{"rev":1,"values":{"Bad Key":"x"}}})",
+      R"({"op":"config.set","args":{"rev":1,"values":{"wifi.ssid":{"nested":1}}}})",
+      R"({"op":"config.get","args":{"keys":"wifi.ssid"}})",
+      R"({"op":"diag.ping","args":{"host":"-f"}})",
+      R"({"op":"diag.ping","args":{"host":"a;rm -rf /"}})",
+      R"({"op":"diag.ping","args":{"host":"h","count":11}})",
+      R"({"op":"technician_login.install","args":{}})",
+      R"({"op":"ping","timeout_s":0})",
+      R"({"op":"ping","timeout_s":"60"})",
+      R"({"op":"ping","extra":true})",
+      R"(["ping"])",
+      R"(not json)",
+  };
+  for (const char* b : bad_bodies) {
+    CAPTURE(b);
+    auto r = f.call("POST", "/api/v1/devices/acme-r1/commands", b, &s);
+    CHECK(r.status == 400);
+  }
+  CHECK(f.db->list_commands("acme", "acme-r1", 100)->size() == 1);
+  CHECK(f.notified.size() == 1);
+
+  for (const char* good : {R"({"op":"ping"})", R"({"op":"state.refresh","args":{}})",
+                           R"({"op":"reboot","args":{"delay_s":5}})", R"({"op":"config.get"})",
+                           R"({"op":"config.get","args":{"keys":["wifi.ssid","lan.ip"]}})",
+                           R"({"op":"config.set","args":{"rev":3,"values":{"wifi.ssid":"x"}}})"}) {
+    CAPTURE(good);
+    CHECK(f.call("POST", "/api/v1/devices/acme-r1/commands", good, &s).status == 202);
+  }
+  CHECK(f.call("POST", "/api/v1/devices/no-such/commands", R"({"op":"ping"})", &s).status == 404);
+  CHECK(has_record(f.audit("acme"), "command.create", "success"));
+}
+
+TEST_CASE("devices: filter and cursor paging") {
+  fixture f;
+  auto s = f.login("acme", "victor");
+  auto first = parse(f.call("GET", "/api/v1/devices?limit=2", {}, &s));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(first.get(), "devices")) == 2);
+  auto cursor = common::json_string(first.get(), "next_cursor");
+  REQUIRE(cursor);
+  auto second = parse(f.call("GET", "/api/v1/devices?limit=2&cursor=" + *cursor, {}, &s));
+  const cJSON* devices = cJSON_GetObjectItem(second.get(), "devices");
+  REQUIRE(cJSON_GetArraySize(devices) == 1);
+  CHECK(common::json_string(cJSON_GetArrayItem(devices, 0), "id") == "acme-r3");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(second.get(), "next_cursor")));
+
+  auto q = parse(f.call("GET", "/api/v1/devices?q=r2", {}, &s));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(q.get(), "devices")) == 1);
+  auto online = parse(f.call("GET", "/api/v1/devices?online=true", {}, &s));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(online.get(), "devices")) == 0);
+  for (const char* bad : {"?limit=0", "?limit=501", "?limit=x", "?online=maybe"}) {
+    CAPTURE(bad);
+    CHECK(f.call("GET", std::string("/api/v1/devices") + bad, {}, &s).status == 400);
+  }
+}
+
+TEST_CASE("technician logins: issued once with the plaintext, installed, listed, revoked") {
+  fixture f;
+  auto s = f.login("acme", "oscar");
+  auto res = f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &s);
+  REQUIRE_MESSAGE(res.status == 201, res.body);
+  auto body = parse(res);
+  auto login_id = common::json_string(body.get(), "login_id").value_or("");
+  auto password = common::json_string(body.get(), "password").value_or("");
+  CHECK(login_id.size() == 10);
+  CHECK(login_id.rfind("T-", 0) == 0);
+  CHECK(password.size() == 12);
+  CHECK(common::json_int(body.get(), "expires_at_s") == f.clock.now_s() + 3600);
+
+  auto stored = f.db->get_technician_login("acme", login_id);
+  REQUIRE(stored.ok());
+  CHECK(stored->iterations == 10000);
+  auto salt = common::crypto::from_hex(stored->salt_hex);
+  REQUIRE(salt.ok());
+  CHECK(salt->size() == 16);
+  CHECK(common::crypto::to_hex(common::crypto::pbkdf2_hmac_sha256(password, *salt, 10000, 32)) ==
+        stored->hash_hex);
+  CHECK(stored->hash_hex.find(password) == std::string::npos);
+
+  auto install = f.db->get_command("acme", stored->install_command_id);
+  REQUIRE(install.ok());
+  CHECK(install->op == "technician_login.install");
+  CHECK(install->deadline_s == stored->expires_at_s);
+  auto args = common::parse_json(install->args_json);
+  REQUIRE(args.ok());
+  CHECK(common::json_string(args->get(), "login_id") == login_id);
+  CHECK(common::json_string(args->get(), "hash") == stored->hash_hex);
+  CHECK(common::json_int(args->get(), "ttl_s") == 3600);
+  CHECK(install->args_json.find(password) == std::string::npos);
+  CHECK(f.notified == std::vector<std::string>{"acme-r1"});
+
+  auto list = f.call("GET", "/api/v1/devices/acme-r1/technician-logins", {}, &s);
+  REQUIRE(list.status == 200);
+  CHECK(list.body.find(login_id) != std::string::npos);
+  CHECK(list.body.find(password) == std::string::npos);
+  CHECK(list.body.find(stored->hash_hex) == std::string::npos);
+  CHECK(list.body.find(stored->salt_hex) == std::string::npos);
+
+  // Revoking through another device's path finds nothing.
+  CHECK(f.call("DELETE", "/api/v1/devices/acme-r2/technician-logins/" + login_id, {}, &s).status ==
+        404);
+  auto revoked = f.call("DELETE", "/api/v1/devices/acme-r1/technician-logins/" + login_id, {}, &s);
+  REQUIRE_MESSAGE(revoked.status == 200, revoked.body);
+  auto revoke_id = common::json_string(parse(revoked).get(), "revoke_command_id").value_or("");
+  auto revoke_cmd = f.db->get_command("acme", revoke_id);
+  REQUIRE(revoke_cmd.ok());
+  CHECK(revoke_cmd->op == "technician_login.revoke");
+  CHECK(f.call("DELETE", "/api/v1/devices/acme-r1/technician-logins/" + login_id, {}, &s).status ==
+        409);
+  auto records = f.audit("acme");
+  CHECK(has_record(records, "technician_login.create", "success"));
+  CHECK(has_record(records, "technician_login.revoke", "success"));
+  for (const auto& r : records) CHECK(r.detail.find(password) == std::string::npos);
+}
+
+TEST_CASE("technician logins are refused when the company's ttl is 0") {
+  fixture f;
+  auto c = f.db->get_company("acme");
+  REQUIRE(c.ok());
+  auto settings = c->settings;
+  settings.technician_login_ttl_minutes = 0;
+  REQUIRE(f.db->update_company_settings("acme", settings).ok());
+  auto s = f.login("acme", "alice");
+  auto res = f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &s);
+  CHECK(res.status == 403);
+  CHECK(error_code(res) == "feature_disabled");
+  CHECK(f.db->list_commands("acme", "acme-r1", 10)->empty());
+}
+
+TEST_CASE("the company's IP allowlist refuses other addresses at login and on every request") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  auto c = f.db->get_company("acme");
+  auto settings = c->settings;
+  settings.ip_allowlist = {"10.0.0.0/8", "2001:db8::/32"};
+  REQUIRE(f.db->update_company_settings("acme", settings).ok());
+  auto refused = f.call("GET", "/api/v1/devices", {}, &s);
+  CHECK(refused.status == 403);
+  CHECK(error_code(refused) == "ip_not_allowed");
+  CHECK(f.call("GET", "/api/v1/devices", {}, &s, true, "10.1.2.3").status == 200);
+  CHECK(f.login_raw("acme", "alice", k_password, "192.0.2.7").status == 403);
+  CHECK(f.login_raw("acme", "alice", k_password, "2001:db8::5").status == 200);
+  CHECK(has_record(f.audit("acme"), "login", "denied"));
+}
+
+TEST_CASE("destinations: create, read, rename, register devices, delete") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  auto created =
+      f.call("POST", "/api/v1/destinations", R"({"name":"nagoya","settings":{"a":1}})", &s);
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  auto id = std::to_string(common::json_int(parse(created).get(), "id").value_or(0));
+  CHECK(f.call("POST", "/api/v1/destinations", R"({"name":"nagoya"})", &s).status == 409);
+  CHECK(f.call("POST", "/api/v1/destinations", R"({"name":""})", &s).status == 400);
+  CHECK(f.call("POST", "/api/v1/destinations", R"({"nom":"x"})", &s).status == 400);
+
+  auto renamed = f.call("PATCH", "/api/v1/destinations/" + id, R"({"name":"nagoya-2"})", &s);
+  CHECK(renamed.status == 200);
+  CHECK(common::json_string(parse(renamed).get(), "name") == "nagoya-2");
+
+  auto reg = f.call("POST", "/api/v1/destinations/" + id + "/devices",
+                    R"({"device_ids":["acme-r1","new-router"]})", &s);
+  REQUIRE_MESSAGE(reg.status == 200, reg.body);
+  CHECK(f.db->get_device("acme", "new-router")->destination_id == std::stoll(id));
+  CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", R"({"device_id":"other-r1"})", &s)
+            .status == 409);
+  CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", R"({"device_id":"a/b"})", &s)
+            .status == 400);
+  CHECK(f.call("DELETE", "/api/v1/destinations/" + id, {}, &s).status == 409);
+  auto list = parse(f.call("GET", "/api/v1/destinations", {}, &s));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(list.get(), "destinations")) == 2);
+  CHECK(f.call("GET", "/api/v1/destinations/abc", {}, &s).status == 404);
+
+  auto empty = f.call("POST", "/api/v1/destinations", R"({"name":"empty"})", &s);
+  auto empty_id = std::to_string(common::json_int(parse(empty).get(), "id").value_or(0));
+  CHECK(f.call("DELETE", "/api/v1/destinations/" + empty_id, {}, &s).status == 204);
+  CHECK(f.call("GET", "/api/v1/destinations/" + empty_id, {}, &s).status == 404);
+  CHECK(has_record(f.audit("acme"), "destination.create", "success"));
+  CHECK(has_record(f.audit("acme"), "device.register", "success"));
+}
+
+TEST_CASE("failed logins are throttled per source address") {
+  fixture f([](api::api_settings& s) { s.security.throttle.max_failures = 3; });
+  for (int i = 0; i < 3; ++i) f.login_raw("acme", "nobody" + std::to_string(i), "x", "192.0.2.9");
+  // Right credentials from the throttled address are refused without checking.
+  CHECK(f.login_raw("acme", "alice", k_password, "192.0.2.9").status == 401);
+  CHECK(f.login_raw("acme", "alice", k_password, "192.0.2.10").status == 200);
+}
+
+TEST_CASE("a burst of failed logins raises an alarm") {
+  fixture f([](api::api_settings& s) {
+    s.security.burst.threshold = 3;
+    s.security.throttle.max_failures = 100;
+    s.alarm_mail_to = "ops@example.com";
+  });
+  for (int i = 0; i < 3; ++i) f.login_raw("acme", "nobody", "x");
+  auto alarms = f.db->list_alarms(10);
+  REQUIRE(alarms.ok());
+  CHECK(!alarms->empty());
+  CHECK(alarms->front().kind == "login_failure_burst");
+}
