@@ -22,6 +22,7 @@ TEST_CASE("parse_json accepts valid documents and prints them compactly") {
       {R"({"s":"\u00e9\n\"x\"\\"})", "{\"s\":\"\xc3\xa9\\n\\\"x\\\"\\\\\"}"},
       {R"("text")", R"("text")"},
       {"[true,false]", "[true,false]"},
+      {R"(["\ud83d\ude00","\u0041\u00e9"])", "[\"\xf0\x9f\x98\x80\",\"A\xc3\xa9\"]"},
       {"[-0,0.0,1E2,1e-2,-1.5e+3,0,10]", "[0,0,100,0.01,-1500,0,10]"},
       {"[0.1,0.25,3.141592653589793,1e300]", "[0.1,0.25,3.141592653589793,1e+300]"},
       {"{}", "{}"},
@@ -63,6 +64,10 @@ TEST_CASE("parse_json refuses bad input with bad_json") {
       "[1.5.2]",
       "[0x10]",
       "[1e5e5]",
+      R"(["\ud800"])",
+      R"(["\udc00"])",
+      R"(["\ud800x"])",
+      R"(["\x41"])",
   };
   for (const auto& in : rows) {
     CAPTURE(in);
