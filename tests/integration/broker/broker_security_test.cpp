@@ -104,7 +104,7 @@ class client {
     return false;
   }
   bool wait_for(const std::string& topic_name, const std::string& payload) const {
-    return t::wait_until([&] { return has(topic_name, payload); });
+    return t::wait_until([&] { return has(topic_name, payload); }, std::chrono::seconds(20));
   }
   // Number of messages received whose payload equals `payload`, on any topic.
   size_t count_payload(const std::string& payload) const {

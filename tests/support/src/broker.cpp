@@ -68,7 +68,19 @@ void dev_pki::revoke(const std::string& id) const {
 }
 
 broker::broker(const dev_pki& pki) : pki_(pki), port_(free_port()) {
-  start();
+  // Another test may take the port between free_port() and Mosquitto's bind: pick another.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error& e) {
+      if (attempt == 3 ||
+          std::string(e.what()).find("Address already in use") == std::string::npos) {
+        throw;
+      }
+      port_ = free_port();
+    }
+  }
 }
 
 broker::~broker() {
@@ -110,7 +122,7 @@ void broker::wait_ready() {
   };
   bool ready =
       wait_until([&] { return !proc_->running() || (logged_running() && tcp_accepts(port_)); },
-                 std::chrono::seconds(15));
+                 std::chrono::seconds(30));
   if (!ready || !proc_->running()) {
     std::string text = log();
     proc_->stop(SIGKILL);
