@@ -191,3 +191,52 @@ TEST_CASE("metrics: Prometheus text of counters, gauges and histograms") {
   CHECK(&m.get_counter("jobs_total", "", {{"kind", "a\"b"}}) ==
         &m.get_counter("jobs_total", "", {{"kind", "a\"b"}}));
 }
+
+TEST_CASE("client address behind trusted proxies") {
+  auto proxies = aterm::cloud::security::ip_allowlist::parse({"10.0.0.1", "10.0.1.0/24"});
+  REQUIRE(proxies.ok());
+  auto fn = http::trusted_proxy_client_address(*proxies);
+  struct row {
+    const char* peer;
+    const char* xff;
+    const char* expected;  // "" refuses the request
+  };
+  const row rows[] = {
+      {"192.0.2.1", "203.0.113.9", "192.0.2.1"},  // untrusted peer: the header is ignored
+      {"10.0.0.1", "203.0.113.9", "203.0.113.9"},
+      {"10.0.0.1", "198.51.100.1, 203.0.113.9, 10.0.1.5", "203.0.113.9"},  // right-most untrusted
+      {"10.0.0.1", "", "10.0.0.1"},
+      {"10.0.0.1", "not-an-address", ""},
+      {"::ffff:10.0.0.1", "2001:db8::1", "2001:db8::1"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.peer);
+    CAPTURE(r.xff);
+    CHECK(fn(r.peer, r.xff) == r.expected);
+  }
+}
+
+TEST_CASE("server settings from the configuration") {
+  auto keys = http::server_config_keys();
+  auto c = aterm::common::parse_config(
+      R"({"http":{"listen":"[::1]:9443","cert":"c.pem","key":"k.pem","body_limit":2048,
+          "trusted_proxies":["10.0.0.0/8"]}})",
+      "test.json", keys);
+  REQUIRE_MESSAGE(c.ok(), c.error().to_string());
+  auto s = http::server_settings_from(*c);
+  REQUIRE(s.ok());
+  CHECK(s->host == "::1");
+  CHECK(s->port == 9443);
+  CHECK(s->body_limit == 2048);
+  CHECK(s->header_timeout == std::chrono::seconds(10));
+  CHECK(s->client_address("10.1.1.1", "192.0.2.4") == "192.0.2.4");
+  CHECK(!http::static_dir_from(*c).empty());
+
+  auto bad_listen = aterm::common::parse_config(R"({"http.listen":"nowhere"})", "t.json", keys);
+  REQUIRE(bad_listen.ok());
+  CHECK(!http::server_settings_from(*bad_listen).ok());
+  auto bad_proxy =
+      aterm::common::parse_config(R"({"http.trusted_proxies":["10.0.0.1/8"]})", "t.json", keys);
+  REQUIRE(bad_proxy.ok());
+  CHECK(!http::server_settings_from(*bad_proxy).ok());
+}

@@ -138,6 +138,29 @@ TEST_CASE("every response carries the security headers; API responses are not ca
   }
 }
 
+TEST_CASE("the client address comes from X-Forwarded-For only behind a trusted proxy") {
+  fixture f;
+  f.routes.add("GET", "/whoami", [](http::request& req) {
+    http::response res;
+    res.body = req.client_address;
+    return res;
+  });
+  http::server_settings s;
+  s.client_address = http::trusted_proxy_client_address(
+      *aterm::cloud::security::ip_allowlist::parse({"127.0.0.1"}));
+  f.start(s);
+  auto c = f.connected();
+  auto direct = c->request("GET", "/whoami");
+  REQUIRE(direct);
+  CHECK(direct->body() == "127.0.0.1");
+  auto proxied = c->request("GET", "/whoami", {}, {{"X-Forwarded-For", "192.0.2.1, 203.0.113.5"}});
+  REQUIRE(proxied);
+  CHECK(proxied->body() == "203.0.113.5");
+  auto garbage = c->request("GET", "/whoami", {}, {{"X-Forwarded-For", "nonsense"}});
+  REQUIRE(garbage);
+  CHECK(garbage->result_int() == 400);
+}
+
 TEST_CASE("a body over the limit answers 413 and closes") {
   fixture f;
   http::server_settings s;
