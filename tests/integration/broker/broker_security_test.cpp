@@ -6,8 +6,14 @@
 // the marker has arrived the forbidden message would have arrived before it.
 #include <doctest/doctest.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -465,5 +471,48 @@ TEST_CASE(
     REQUIRE(a->publish(topic("dev-A", topic_kind::state), marker));
     REQUIRE(cloud->wait_for(topic("dev-A", topic_kind::state), marker));
     CHECK(cloud->has(rows[i].will_topic, will) == rows[i].delivered);
+  }
+}
+
+TEST_CASE("scripts/broker renders one loopback listener and a key only the broker's user reads") {
+  fleet f;
+  std::ifstream conf(f.pki.dir() / "mosquitto.conf");
+  std::vector<std::string> listeners;
+  std::string keyfile;
+  std::map<std::string, std::string> settings;
+  for (std::string line; std::getline(conf, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.find(' ');
+    const auto key = line.substr(0, space);
+    const auto value = space == std::string::npos ? std::string() : line.substr(space + 1);
+    if (key == "listener") listeners.push_back(value);
+    CHECK_MESSAGE(key != "port", "a second, default listener");
+    settings[key] = value;
+  }
+  REQUIRE(listeners.size() == 1);
+  CHECK(listeners[0] == std::to_string(f.broker.port()) + " 127.0.0.1");
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>{{"require_certificate", "true"},
+                                          {"use_identity_as_username", "true"},
+                                          {"use_username_as_clientid", "true"},
+                                          {"allow_anonymous", "false"},
+                                          {"tls_version", "tlsv1.2"},
+                                          {"message_size_limit", "65536"}}) {
+    CAPTURE(key);
+    CHECK(settings[key] == value);
+  }
+  const fs::path key = settings["keyfile"];
+  struct stat st {};
+  REQUIRE(::stat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  if (::getuid() == 0) {
+    // Mosquitto started as root reads its key as `mosquitto`: its own copy, not root's file.
+    const passwd* pw = ::getpwnam(settings["user"].c_str());
+    REQUIRE(pw != nullptr);
+    CHECK(settings["user"] == "mosquitto");
+    CHECK(st.st_uid == pw->pw_uid);
+    CHECK(key != f.pki.server_key());
+  } else {
+    CHECK(key == f.pki.server_key());
   }
 }
