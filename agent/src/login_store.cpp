@@ -79,9 +79,8 @@ common::result<login_store> login_store::open(const std::filesystem::path& file,
     l.failures = static_cast<int>(*fails);
     store.logins_.push_back(std::move(l));
   }
-  store.expire();
-  if (store.logins_.size() != before) {
-    auto st = store.save();
+  if (store.expire() == 0 && store.logins_.size() != before) {
+    auto st = store.save();  // unreadable entries were dropped
     if (!st.ok()) return st;
   }
   return store;
@@ -99,7 +98,9 @@ std::size_t login_store::expire() {
   logins_.erase(std::remove_if(logins_.begin(), logins_.end(),
                                [&](const technician_login& l) { return dead(l); }),
                 logins_.end());
-  return before - logins_.size();
+  const auto removed = before - logins_.size();
+  if (removed > 0) (void)save();
+  return removed;
 }
 
 bool login_store::contains(std::string_view login_id) const {

@@ -558,13 +558,14 @@ void router_agent::do_reboot() {
     return;
   }
   if (!backend_->simulated_reboot()) return;  // the system takes the process down
-  // A simulated reboot: the session drops as a real one would (offline presence, as the Last
-  // Will would say), the router is away for sim.reboot_s, then boots and reconnects.
+  // A simulated reboot: the session drops (offline presence, as the Last Will would say), the
+  // router is away for sim.reboot_s, then boots and reconnects with a new client.
+  // Unacknowledged outbox entries go again then. (Reusing the Paho client right after a
+  // disconnect with a publish in flight sometimes left the next connect without an answer.)
   rebooting_ = true;
-  if (connected_) {
-    publish_presence(false, k_untracked_tag);
-    link_->disconnect(std::chrono::milliseconds(500));
-  }
+  if (connected_) publish_presence(false, k_untracked_tag);
+  link_->disconnect(std::chrono::milliseconds(500));
+  link_.reset();
   connected_ = false;
   connecting_ = false;
   inflight_.clear();

@@ -53,7 +53,7 @@ class login_store {
   // usable twice because a write failed).
   check_result check(std::string_view login_id, std::string_view password);
 
-  // Removes dead credentials; returns how many.
+  // Removes dead credentials (saving the file when any went); returns how many.
   std::size_t expire();
   std::size_t size() const { return logins_.size(); }
   bool contains(std::string_view login_id) const;
