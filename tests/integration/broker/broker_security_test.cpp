@@ -516,3 +516,26 @@ TEST_CASE("scripts/broker renders one loopback listener and a key only the broke
     CHECK(key == f.pki.server_key());
   }
 }
+
+TEST_CASE(
+    "scripts/broker refuses bad arguments with exit 2 and a folder without a PKI with exit 1") {
+  t::temp_dir dir;
+  const std::string script = (t::source_dir() / "scripts" / "broker").string();
+  const std::string d = dir.path().string();
+  struct row {
+    std::vector<std::string> args;
+    int exit_code;
+  };
+  const std::vector<row> rows = {{{}, 2},           {{d}, 2},
+                                 {{d, "0"}, 2},     {{d, "65536"}, 2},
+                                 {{d, "x1"}, 2},    {{d, "1883", "a", "b"}, 2},
+                                 {{d, "18830"}, 1}, {{d + "/none", "18830"}, 1}};
+  for (const auto& r : rows) {
+    std::vector<std::string> argv = {script};
+    argv.insert(argv.end(), r.args.begin(), r.args.end());
+    CAPTURE(argv.size());
+    auto res = t::run(argv, {}, {}, std::chrono::seconds(20));
+    CHECK(res.exit_code == r.exit_code);
+    CHECK_FALSE(res.err.empty());
+  }
+}
