@@ -318,6 +318,8 @@ TEST_CASE("connections without a valid certificate of this CA are refused") {
        identity{other_cert, other_key}},
       {"revoked certificate", f.broker.uri(), identity{revoked_cert, revoked_key}},
       {"no client certificate", f.broker.uri(), std::nullopt},
+      {"the broker's server certificate (serverAuth only) as a client certificate", f.broker.uri(),
+       identity{f.pki.server_cert(), f.pki.server_key()}},
       {"plain TCP", plain, std::nullopt},
       {"plain TCP with a certificate", plain, f.a},
   };
