@@ -4,6 +4,7 @@
 #include <charconv>
 #include <utility>
 
+#include "aterm/bridge/limits.h"
 #include "aterm/common/log.h"
 #include "aterm/common/protocol.h"
 #include "aterm/common/tcp_nodelay.h"
@@ -19,8 +20,6 @@ namespace {
 constexpr std::string_view k_component = "bridge";
 constexpr std::string_view k_share_prefix = "$share/aterm-cloud/";
 constexpr int k_qos = 1;
-// Paho's "failure" granted QoS in a SUBACK.
-constexpr int k_suback_failure = 0x80;
 constexpr auto k_disconnect_wait = 2s;
 
 // The port of "ssl://host:port" (0 when there is none).
@@ -59,7 +58,9 @@ common::status mqtt_link::create() {
     return common::status::error("bad_config", "mqtt uri must be ssl://host:port");
   }
   try {
-    client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id);
+    // Paho refuses to queue more than max_buffered_messages commands, connected or not.
+    mqtt::create_options create(MQTTVERSION_3_1_1, static_cast<int>(2 * limits::k_publish_window));
+    client_ = std::make_unique<mqtt::async_client>(config_.uri, config_.client_id, create);
   } catch (const mqtt::exception& e) {
     return common::status::error("bad_config", std::string("mqtt client: ") + e.what());
   }
@@ -151,33 +152,25 @@ bool mqtt_link::maintain() {
 }
 
 bool mqtt_link::subscribe() {
-  std::vector<std::string> topics;
-  std::vector<int> qos;
+  // One SUBSCRIBE per filter: for a single filter Paho C fails the token when the broker
+  // refuses it (granted 0x80), while Paho C++ 1.2.0's granted-QoS list over MQTT 3.1.1 is not
+  // usable (it reads garbage).
   for (auto kind : {protocol::topic_kind::presence, protocol::topic_kind::state,
                     protocol::topic_kind::result, protocol::topic_kind::event}) {
     std::string filter = protocol::topic_filter(kind);
     if (config_.shared_subscription) filter.insert(0, k_share_prefix);
-    topics.push_back(std::move(filter));
-    qos.push_back(k_qos);
-  }
-  try {
-    auto tok = client_->subscribe(mqtt::string_collection::create(std::move(topics)), qos);
-    if (!tok->wait_for(
-            std::chrono::duration_cast<std::chrono::milliseconds>(config_.connect_timeout))) {
-      common::log(log_level::error, k_component, "mqtt subscribe timed out", {});
-      return false;
-    }
-    for (auto code : tok->get_subscribe_response().get_reason_codes()) {
-      const int granted = static_cast<int>(code);
-      if (granted >= k_suback_failure) {
-        common::log(log_level::error, k_component, "mqtt subscribe refused by the broker",
-                    {{"code", granted}});
+    try {
+      auto tok = client_->subscribe(filter, k_qos);
+      if (!tok->wait_for(config_.connect_timeout)) {
+        common::log(log_level::error, k_component, "mqtt subscribe timed out",
+                    {{"filter", filter}});
         return false;
       }
+    } catch (const mqtt::exception& e) {
+      common::log(log_level::error, k_component, "mqtt subscribe failed",
+                  {{"filter", filter}, {"error", e.what()}});
+      return false;
     }
-  } catch (const mqtt::exception& e) {
-    common::log(log_level::error, k_component, "mqtt subscribe failed", {{"error", e.what()}});
-    return false;
   }
   return true;
 }
@@ -212,9 +205,21 @@ void mqtt_link::disconnect() {
 
 std::vector<std::string> mqtt_link::publish(std::span<const outbound_command> commands) {
   std::vector<std::string> accepted;
-  if (!client_ || !up_.load()) return accepted;
+  accepted.reserve(commands.size());
+  for (std::size_t at = 0; at < commands.size(); at += limits::k_publish_window) {
+    const auto window =
+        commands.subspan(at, std::min(limits::k_publish_window, commands.size() - at));
+    if (!publish_window(window, accepted)) break;
+  }
+  return accepted;
+}
+
+bool mqtt_link::publish_window(std::span<const outbound_command> commands,
+                               std::vector<std::string>& accepted) {
+  if (!client_ || !up_.load()) return false;
   std::vector<std::pair<const std::string*, mqtt::delivery_token_ptr>> pending;
   pending.reserve(commands.size());
+  bool ok = true;
   for (const auto& c : commands) {
     if (!protocol::valid_device_id(c.device_id)) {
       common::log(log_level::error, k_component, "command for an invalid device id skipped",
@@ -228,20 +233,26 @@ std::vector<std::string> mqtt_link::publish(std::span<const outbound_command> co
     } catch (const mqtt::exception& e) {
       common::log(log_level::warn, k_component, "command publish failed",
                   {{"command", c.id}, {"error", e.what()}});
-      break;  // the link is going down; the rest wait for the reconnect
+      ok = false;  // the link is going down; the rest wait for the reconnect
+      break;
     }
   }
   const auto deadline = std::chrono::steady_clock::now() + config_.publish_timeout;
-  accepted.reserve(pending.size());
   for (auto& [id, tok] : pending) {
     try {
-      if (tok->wait_until(deadline)) accepted.push_back(*id);
+      if (tok->wait_until(deadline)) {
+        accepted.push_back(*id);
+        continue;
+      }
+      common::log(log_level::warn, k_component, "command not acknowledged in time",
+                  {{"command", *id}});
     } catch (const mqtt::exception& e) {
       common::log(log_level::warn, k_component, "command not accepted by the broker",
                   {{"command", *id}, {"error", e.what()}});
     }
+    ok = false;
   }
-  return accepted;
+  return ok;
 }
 
 }  // namespace aterm::bridge

@@ -58,6 +58,9 @@ class mqtt_link final : public command_publisher {
   enum class phase { idle, connecting, up };
 
   void schedule_retry(const std::string& why);
+  // Publishes one window and waits for its PUBACKs; false when any failed (stop there).
+  bool publish_window(std::span<const outbound_command> commands,
+                      std::vector<std::string>& accepted);
   bool subscribe();
 
   bridge_config config_;

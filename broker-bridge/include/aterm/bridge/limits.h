@@ -24,6 +24,9 @@ inline constexpr std::size_t k_max_queued_per_poll = 1'000;
 // Commands re-published after the bridge's own reconnect (one page; later ones wait for their
 // device's reconnect or the next poll).
 inline constexpr std::size_t k_max_republish_after_reconnect = 100'000;
+// Command publishes in flight at once: Paho queues at most max_buffered_messages (set to twice
+// this), and a window's PUBACKs are awaited before the next one goes out.
+inline constexpr std::size_t k_publish_window = 1'000;
 // Pending device wake-ups (devices that came online) held for the dispatcher; past it the
 // dispatcher falls back to one queued_for_online poll.
 inline constexpr std::size_t k_max_pending_devices = 100'000;

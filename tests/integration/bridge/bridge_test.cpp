@@ -1,0 +1,444 @@
+#include "aterm/bridge/bridge.h"
+
+#include <doctest/doctest.h>
+#include <mqtt/async_client.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aterm/common/clock.h"
+#include "aterm/common/protocol.h"
+#include "aterm/common/tcp_nodelay.h"
+#include "aterm/test/support.h"
+#include "fake_store.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace t = aterm::test;
+namespace protocol = aterm::common::protocol;
+using aterm::bridge::bad_reason;
+using aterm::bridge::bridge;
+using aterm::bridge::bridge_config;
+using aterm::bridge::test::command_state;
+using aterm::bridge::test::fake_store;
+using protocol::topic_kind;
+
+// Paho refuses to queue more publishes than this; the throughput test queues thousands.
+constexpr int k_max_buffered = 100'000;
+
+std::int64_t now_s() {
+  return aterm::common::system_clock::instance().now_s();
+}
+
+std::string presence_json(bool online) {
+  return std::string(R"({"v":1,"online":)") + (online ? "true" : "false") +
+         R"(,"agent":"test","ts":)" + std::to_string(now_s()) + "}";
+}
+std::string state_json(std::int64_t seq) {
+  return R"({"v":1,"ts":)" + std::to_string(now_s()) + R"(,"seq":)" + std::to_string(seq) +
+         R"(,"model":"WX3600HP","wan":{"ip":"192.0.2.1","up":true}})";
+}
+std::string result_json(const std::string& id, const char* status = "ok") {
+  return R"({"v":1,"id":")" + id + R"(","status":")" + status + R"(","result":{}})";
+}
+
+// A router as the broker sees it: its own certificate, its own topics, a Last Will.
+class device_client {
+ public:
+  device_client(const t::broker& b, const t::dev_pki& pki, std::string id)
+      : id_(std::move(id)),
+        client_(b.uri(), id_, mqtt::create_options(MQTTVERSION_3_1_1, k_max_buffered)) {
+    auto [cert, key] = pki.device(id_);
+    auto ssl = mqtt::ssl_options_builder()
+                   .trust_store(pki.ca().string())
+                   .key_store(cert.string())
+                   .private_key(key.string())
+                   .enable_server_cert_auth(true)
+                   .finalize();
+    mqtt::will_options will(protocol::topic(id_, topic_kind::presence), presence_json(false), 1,
+                            true);
+    options_ = mqtt::connect_options_builder()
+                   .clean_session(true)
+                   .mqtt_version(MQTTVERSION_3_1_1)
+                   .ssl(std::move(ssl))
+                   .will(std::move(will))
+                   .finalize();
+    client_.set_message_callback([this](mqtt::const_message_ptr m) {
+      std::lock_guard lk(mu_);
+      cmds_.push_back(m->get_payload_str());
+    });
+  }
+  ~device_client() {
+    try {
+      if (client_.is_connected()) client_.disconnect()->wait_for(2s);
+    } catch (const mqtt::exception&) {
+    }
+  }
+  const std::string& id() const { return id_; }
+
+  // Connects, subscribes to its cmd topic and announces itself online (retained).
+  void come_online() { REQUIRE(try_come_online()); }
+  bool try_come_online() {
+    try {
+      if (!client_.connect(options_)->wait_for(10s)) return false;
+      if (!client_.subscribe(protocol::topic(id_, topic_kind::cmd), 1)->wait_for(10s)) {
+        return false;
+      }
+      const auto p = presence_json(true);
+      return client_
+          .publish(protocol::topic(id_, topic_kind::presence), p.data(), p.size(), 1, true)
+          ->wait_for(10s);
+    } catch (const mqtt::exception&) {
+      return false;
+    }
+  }
+  // Announces itself offline (retained) and disconnects, as the agent does on shutdown.
+  void go_offline() {
+    publish(topic_kind::presence, presence_json(false), true);
+    client_.disconnect()->wait_for(10s);
+  }
+  void publish(topic_kind kind, const std::string& payload, bool retain = false) {
+    publish_raw(protocol::topic(id_, kind), payload, retain);
+  }
+  void publish_raw(const std::string& topic, const std::string& payload, bool retain = false) {
+    REQUIRE(client_.publish(topic, payload.data(), payload.size(), 1, retain)->wait_for(10s));
+  }
+  mqtt::async_client& paho() { return client_; }
+
+  // How often the command `id` arrived.
+  int received(const std::string& id) {
+    std::lock_guard lk(mu_);
+    int n = 0;
+    for (const auto& p : cmds_) {
+      auto c = protocol::decode_command(p, id_);
+      if (c && c->id == id) ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::string id_;
+  mqtt::async_client client_;
+  mqtt::connect_options options_;
+  std::mutex mu_;
+  std::vector<std::string> cmds_;
+};
+
+struct stack {
+  t::temp_dir dir{"aterm-bridge"};
+  t::dev_pki pki{dir.path() / "pki"};
+  t::broker broker{pki};
+  fake_store store;
+
+  bridge_config config(bool shared = false) const {
+    bridge_config c;
+    c.uri = broker.uri();
+    c.ca = pki.ca().string();
+    c.cert = pki.cloud_cert().string();
+    c.key = pki.cloud_key().string();
+    c.shared_subscription = shared;
+    c.dispatch_poll = 200ms;
+    c.reconnect_min = 100ms;
+    c.reconnect_max = 1s;
+    return c;
+  }
+  std::unique_ptr<bridge> start_bridge(bool shared = false) {
+    auto b =
+        std::make_unique<bridge>(config(shared), store, aterm::common::system_clock::instance());
+    REQUIRE(b->start().ok());
+    REQUIRE(t::wait_until([&] { return b->metrics().connected; }, 20s));
+    return b;
+  }
+};
+
+std::uint64_t bad(const aterm::bridge::metrics_snapshot& s, bad_reason r) {
+  return s.bad[static_cast<std::size_t>(r)];
+}
+
+}  // namespace
+
+TEST_CASE("state, presence, result and event reach the store in batches") {
+  stack s;
+  auto b = s.start_bridge();
+  device_client dev(s.broker, s.pki, "dev-batch-01");
+  dev.come_online();
+  s.store.add_command(dev.id(), "c-1", now_s() + 300);
+  constexpr int k_states = 200;
+  for (int i = 0; i < k_states; ++i) {
+    dev.paho().publish(protocol::topic(dev.id(), topic_kind::state), state_json(i), 1, false);
+  }
+  dev.publish(topic_kind::event, R"({"v":1,"ts":1800000000,"type":"boot"})");
+  dev.publish(topic_kind::result, result_json("c-1"));
+  REQUIRE(t::wait_until([&] { return s.store.stored() == k_states + 3; }, 20s));
+  CHECK(s.store.stored(topic_kind::presence) == 1);
+  CHECK(s.store.stored(topic_kind::event) == 1);
+  CHECK(s.store.command("c-1").state == command_state::succeeded);
+  CHECK(s.store.online(dev.id()));
+  auto m = b->metrics();
+  CHECK(m.batch_messages == k_states + 3);
+  CHECK(m.batches < k_states);  // batched, not one transaction per message
+  CHECK(m.batch_size_max > 1);
+  // States of one device keep their order.
+  std::int64_t last = -1;
+  for (const auto& msg : s.store.messages()) {
+    if (msg.kind != topic_kind::state) continue;
+    auto seq = std::get<protocol::state_snapshot>(msg.body).seq;
+    CHECK(seq == last + 1);
+    last = seq;
+  }
+  b->stop();
+  CHECK_FALSE(b->metrics().connected);
+}
+
+TEST_CASE(
+    "a command is delivered when its device comes online, again on every reconnect "
+    "until its final result, and never after") {
+  stack s;
+  auto b = s.start_bridge();
+  device_client dev(s.broker, s.pki, "dev-cmd-0001");
+  s.store.add_command(dev.id(), "c-1", now_s() + 300);
+  b->notify_command(dev.id());  // offline: nothing goes out
+
+  dev.come_online();
+  REQUIRE(t::wait_until([&] { return dev.received("c-1") == 1; }, 10s));
+  REQUIRE(t::wait_until([&] { return s.store.command("c-1").state == command_state::sent; }));
+
+  dev.go_offline();
+  REQUIRE(t::wait_until([&] { return !s.store.online(dev.id()); }));
+  dev.come_online();
+  REQUIRE(t::wait_until([&] { return dev.received("c-1") == 2; }, 10s));
+
+  dev.publish(topic_kind::result, result_json("c-1", "progress"));
+  dev.publish(topic_kind::result, result_json("c-1", "ok"));
+  REQUIRE(t::wait_until([&] { return s.store.command("c-1").state == command_state::succeeded; }));
+
+  dev.go_offline();
+  REQUIRE(t::wait_until([&] { return !s.store.online(dev.id()); }));
+  dev.come_online();
+  // A later command is the barrier: once it arrived, a re-publish of c-1 would have too.
+  s.store.add_command(dev.id(), "c-2", now_s() + 300);
+  b->notify_command(dev.id());
+  REQUIRE(t::wait_until([&] { return dev.received("c-2") == 1; }, 10s));
+  CHECK(dev.received("c-1") == 2);
+  CHECK(s.store.command("c-1").attempts == 2);
+  CHECK(b->metrics().commands_published >= 3);
+}
+
+TEST_CASE("a command for an online device goes out on notify, without waiting for the poll") {
+  stack s;
+  auto cfg_bridge = std::make_unique<bridge>(
+      [&] {
+        auto c = s.config();
+        c.dispatch_poll = 60s;  // so only notify_command can explain a prompt delivery
+        return c;
+      }(),
+      s.store, aterm::common::system_clock::instance());
+  REQUIRE(cfg_bridge->start().ok());
+  REQUIRE(t::wait_until([&] { return cfg_bridge->metrics().connected; }, 20s));
+  device_client dev(s.broker, s.pki, "dev-notify-01");
+  dev.come_online();
+  REQUIRE(t::wait_until([&] { return s.store.online(dev.id()); }));
+  auto t0 = std::chrono::steady_clock::now();
+  s.store.add_command(dev.id(), "c-now", now_s() + 300);
+  cfg_bridge->notify_command(dev.id());
+  REQUIRE(t::wait_until([&] { return dev.received("c-now") == 1; }, 10s, 1ms));
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
+  MESSAGE("notify -> device received: " << ms.count() << " ms");
+}
+
+TEST_CASE("hostile payloads are counted and change nothing") {
+  stack s;
+  auto b = s.start_bridge();
+  device_client dev(s.broker, s.pki, "dev-hostile-1");
+  device_client other(s.broker, s.pki, "dev-victim-01");
+  other.come_online();
+  dev.come_online();
+  s.store.add_command(other.id(), "c-victim", now_s() + 300);
+  REQUIRE(t::wait_until([&] { return other.received("c-victim") == 1; }, 10s));
+  REQUIRE(t::wait_until([&] { return s.store.stored() == 2; }));
+
+  dev.publish(topic_kind::state, "{\"v\":1,");
+  dev.publish(topic_kind::state, R"({"v":1,"ts":"now","seq":1})");
+  dev.publish(topic_kind::state, R"({"v":7,"ts":1,"seq":1})");
+  dev.publish(topic_kind::state, R"({"v":1,"ts":1,"seq":1,"device_id":"dev-victim-01"})");
+  dev.publish(topic_kind::presence, R"({"v":1,"online":1,"agent":"x","ts":1})");
+  dev.publish(topic_kind::result, result_json("c-victim"));  // another device's command
+  dev.publish(topic_kind::result, result_json("c-none"));    // no such command
+  dev.publish(topic_kind::event, R"({"v":1,"ts":1,"type":"boot","n":)" + std::string(1000, '[') +
+                                     std::string(1000, ']') + "}");
+  // Through the broker's ACL: another device's topics and the cmd topic get nothing through.
+  dev.publish_raw(protocol::topic(other.id(), topic_kind::state), state_json(99));
+  dev.publish_raw(protocol::topic(other.id(), topic_kind::result), result_json("c-victim"));
+  // Over the broker's 64 KiB limit.
+  dev.publish(topic_kind::state,
+              R"({"v":1,"ts":1,"seq":1,"model":")" + std::string(70 * 1024, 'x') + "\"}");
+  // The barrier: a good message after all of them.
+  dev.publish(topic_kind::state, state_json(1));
+  REQUIRE(t::wait_until([&] { return s.store.stored(topic_kind::state) == 1; }));
+  REQUIRE(t::wait_until([&] { return b->metrics().results_dropped == 2; }));
+
+  auto m = b->metrics();
+  CHECK(bad(m, bad_reason::bad_json) == 2);  // truncated, and nested past the depth bound
+  CHECK(bad(m, bad_reason::wrong_type) == 2);
+  CHECK(bad(m, bad_reason::bad_version) == 1);
+  CHECK(bad(m, bad_reason::id_mismatch) == 1);
+  CHECK(bad(m, bad_reason::unknown_command) == 2);
+  CHECK(s.store.command("c-victim").state == command_state::sent);
+  for (const auto& msg : s.store.messages()) {
+    if (msg.kind == topic_kind::state) CHECK(msg.device_id == dev.id());
+    if (msg.kind == topic_kind::state) CHECK(std::get<protocol::state_snapshot>(msg.body).seq == 1);
+  }
+  CHECK(s.store.stored() == 2 + 1 + 2);  // the presences, the good state, the refused results
+  CHECK(m.connected);
+}
+
+TEST_CASE("the bridge reconnects after a broker restart and re-publishes unfinished commands") {
+  stack s;
+  auto b = s.start_bridge();
+  device_client dev(s.broker, s.pki, "dev-restart-1");
+  dev.come_online();
+  s.store.add_command(dev.id(), "c-1", now_s() + 300);
+  b->notify_command(dev.id());
+  REQUIRE(t::wait_until([&] { return dev.received("c-1") == 1; }, 10s));
+
+  s.broker.stop();
+  REQUIRE(t::wait_until([&] { return !b->metrics().connected; }, 20s));
+  s.broker.start();
+  REQUIRE(t::wait_until([&] { return b->metrics().connected; }, 20s));
+  CHECK(b->metrics().connects == 2);
+  CHECK(b->metrics().connection_losses == 1);
+  // The device reconnects on its own schedule; once it is back, c-1 comes again.
+  REQUIRE(t::wait_until([&] { return dev.try_come_online(); }, 10s, 100ms));
+  REQUIRE(t::wait_until([&] { return dev.received("c-1") >= 2; }, 10s));
+  dev.publish(topic_kind::state, state_json(5));
+  REQUIRE(t::wait_until([&] { return s.store.stored(topic_kind::state) == 1; }));
+}
+
+TEST_CASE("shared subscriptions: several instances can split device traffic") {
+  stack s;
+  auto b = s.start_bridge(true);
+  device_client dev(s.broker, s.pki, "dev-shared-01");
+  dev.come_online();
+  dev.publish(topic_kind::state, state_json(1));
+  REQUIRE(t::wait_until([&] { return s.store.stored(topic_kind::state) == 1; }));
+  s.store.add_command(dev.id(), "c-1", now_s() + 300);
+  b->notify_command(dev.id());
+  REQUIRE(t::wait_until([&] { return dev.received("c-1") == 1; }, 10s));
+}
+
+TEST_CASE("throughput through the broker: bridge with fake store vs a plain subscriber") {
+  constexpr int k_devices = 20;
+  constexpr int k_per_device = 2000;
+  constexpr int k_total = k_devices * k_per_device;
+  // Publishes in flight per device. Mosquitto drops QoS 1 messages past a subscriber's
+  // max_queued_messages (10,000 here), so the fleet as a whole stays well below it.
+  constexpr std::size_t k_window = 100;
+  constexpr std::int64_t k_backlog = 4000;
+  stack s;
+  std::vector<std::unique_ptr<device_client>> devices;
+  for (int i = 0; i < k_devices; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "dev-load-%04d", i);
+    devices.push_back(std::make_unique<device_client>(s.broker, s.pki, id));
+  }
+  std::atomic<int> publish_errors{0};
+  std::atomic<std::int64_t> published{0};
+  // Every device publishes as fast as the subscriber keeps up: Mosquitto acknowledges a
+  // publish on receipt and drops QoS 1 messages past a subscriber's max_queued_messages
+  // (10,000 here), so the fleet keeps at most k_backlog messages ahead of `received`.
+  auto blast = [&](std::int64_t base, const std::function<std::int64_t()>& received) {
+    published.store(0);
+    std::vector<std::thread> threads;
+    for (auto& d : devices) {
+      threads.emplace_back([&, base] {
+        std::deque<mqtt::delivery_token_ptr> window;
+        const auto topic = protocol::topic(d->id(), topic_kind::state);
+        try {
+          for (int i = 0; i < k_per_device; ++i) {
+            while (published.load() - received() > k_backlog) {
+              std::this_thread::sleep_for(200us);  // pacing the load, not synchronising
+            }
+            if (window.size() >= k_window) {
+              window.front()->wait_for(60s);
+              window.pop_front();
+            }
+            window.push_back(d->paho().publish(topic, state_json(base + i), 1, false));
+            published.fetch_add(1);
+          }
+          for (auto& tok : window) tok->wait_for(60s);
+        } catch (const mqtt::exception&) {
+          publish_errors.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  };
+  for (auto& d : devices) d->come_online();
+
+  // 1. A plain Paho subscriber with the cloud's identity that only counts.
+  double plain_rate = 0;
+  {
+    std::atomic<int> seen{0};
+    std::chrono::steady_clock::time_point last;
+    std::mutex mu;
+    mqtt::async_client sub(s.broker.uri(), "aterm-cloud");
+    auto ssl = mqtt::ssl_options_builder()
+                   .trust_store(s.pki.ca().string())
+                   .key_store(s.pki.cloud_cert().string())
+                   .private_key(s.pki.cloud_key().string())
+                   .finalize();
+    auto opts = mqtt::connect_options_builder().clean_session(true).ssl(std::move(ssl)).finalize();
+    sub.set_message_callback([&](mqtt::const_message_ptr) {
+      auto now = std::chrono::steady_clock::now();
+      std::lock_guard lk(mu);
+      seen.fetch_add(1);
+      last = now;
+    });
+    sub.connect(opts)->wait();
+    // As the bridge does: without TCP_NODELAY every PUBACK waits for Nagle (MEASURED.md).
+    aterm::common::set_tcp_nodelay_for_peer_port(s.broker.port());
+    sub.subscribe(protocol::topic_filter(topic_kind::state), 1)->wait();
+    auto t0 = std::chrono::steady_clock::now();
+    blast(0, [&] { return static_cast<std::int64_t>(seen.load()); });
+    CHECK(t::wait_until([&] { return seen.load() >= k_total; }, 60s));
+    std::lock_guard lk(mu);
+    plain_rate = seen.load() / std::chrono::duration<double>(last - t0).count();
+    MESSAGE("plain subscriber: " << seen.load() << "/" << k_total << " messages, "
+                                 << static_cast<long>(plain_rate) << " msg/s");
+    sub.disconnect()->wait();
+  }
+
+  // 2. The bridge with the fake store.
+  auto b = s.start_bridge();
+  auto before = s.store.stored(topic_kind::state);
+  auto t0 = std::chrono::steady_clock::now();
+  blast(k_per_device, [&] {
+    return static_cast<std::int64_t>(
+        b->metrics().ingested[aterm::bridge::ingest_index(topic_kind::state)] - before);
+  });
+  t::wait_until([&] { return s.store.stored(topic_kind::state) >= before + k_total; }, 60s);
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto stored = s.store.stored(topic_kind::state) - before;
+  auto m = b->metrics();
+  double bridge_rate = static_cast<double>(stored) / secs;
+  MESSAGE("bridge + fake store: " << stored << "/" << k_total << " stored, "
+                                  << static_cast<long>(bridge_rate) << " msg/s ("
+                                  << static_cast<int>(100 * bridge_rate / plain_rate)
+                                  << "% of plain), " << m.batches << " batches, max batch "
+                                  << m.batch_size_max << ", mean batch age "
+                                  << (m.batches ? m.batch_age_us_sum / m.batches : 0)
+                                  << " us, queue waits " << m.queue_waits);
+  CHECK(publish_errors.load() == 0);
+  CHECK(stored == static_cast<std::size_t>(k_total));
+  CHECK(m.bad == decltype(m.bad){});
+}
