@@ -313,9 +313,7 @@ void router_agent::on_message(const std::string& topic, const std::string& paylo
       const auto seen = journal_.find(*id);
       if (seen.state == command_journal::seen::finished) {
         ++stats_.duplicates_answered;
-        auto st = outbox_.push(outbox::kind::result, seen.result_payload);
-        (void)st;
-        flush_outbox();
+        enqueue(outbox::kind::result, seen.result_payload);
         return;
       }
       answer(*id, result_status::rejected, "{}", "malformed command: " + cmd.error().message());
@@ -337,9 +335,7 @@ void router_agent::handle_command(const proto::command& cmd) {
     ++stats_.duplicates_answered;
     common::log(log_level::info, "agent", "repeated command answered from the journal",
                 {{"device", s_.device_id}, {"id", cmd.id}});
-    auto st = outbox_.push(outbox::kind::result, seen.result_payload);
-    (void)st;
-    flush_outbox();
+    enqueue(outbox::kind::result, seen.result_payload);
     return;
   }
   if (seen.state == command_journal::seen::running) {
@@ -358,8 +354,7 @@ void router_agent::handle_command(const proto::command& cmd) {
                 {{"device", s_.device_id}, {"id", cmd.id}, {"error", st.to_string()}});
     auto r = proto::encode(proto::command_result{cmd.id, result_status::error, "{}",
                                                  "cannot record the command on the router"});
-    (void)outbox_.push(outbox::kind::result, r);
-    flush_outbox();
+    enqueue(outbox::kind::result, r);
     return;
   }
   ++stats_.commands_run;
@@ -496,19 +491,26 @@ void router_agent::answer(const std::string& id, result_status st, std::string r
       common::log(log_level::error, "agent", "cannot record command result",
                   {{"device", s_.device_id}, {"id", id}, {"error", js.to_string()}});
   }
-  auto os = outbox_.push(outbox::kind::result, payload);
-  if (!os.ok())
-    common::log(log_level::error, "agent", "outbox write failed",
-                {{"device", s_.device_id}, {"error", os.to_string()}});
-  flush_outbox();
+  enqueue(outbox::kind::result, payload);
 }
 
 void router_agent::queue_event(const std::string& type, std::string fields_json) {
-  auto st = outbox_.push(outbox::kind::event,
-                         proto::encode(proto::event{clock_.now_s(), type, std::move(fields_json)}));
+  enqueue(outbox::kind::event,
+          proto::encode(proto::event{clock_.now_s(), type, std::move(fields_json)}));
+}
+
+void router_agent::enqueue(outbox::kind k, std::string payload) {
+  const auto events_before = outbox_.dropped_events();
+  const auto results_before = outbox_.dropped_results();
+  auto st = outbox_.push(k, std::move(payload));
   if (!st.ok())
     common::log(log_level::error, "agent", "outbox write failed",
                 {{"device", s_.device_id}, {"error", st.to_string()}});
+  if (outbox_.dropped_events() != events_before || outbox_.dropped_results() != results_before)
+    common::log(log_level::warn, "agent", "outbox full; dropped",
+                {{"device", s_.device_id},
+                 {"dropped_events", outbox_.dropped_events()},
+                 {"dropped_results", outbox_.dropped_results()}});
   flush_outbox();
 }
 

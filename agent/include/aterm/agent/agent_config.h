@@ -25,7 +25,8 @@
 //   hooks.timeout_s       10     linux: a hook is killed after this
 //   diag.ping_program     /bin/ping  linux: used for diag.ping when hooks.diag is empty
 //   sim.reboot_s          1      sim: how long a simulated reboot keeps the router offline
-//   simulate.connect_per_s 200   simulate: connection attempts started per second (ramp)
+//   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp; Paho C
+//                         sets up every TLS connection under one process-wide lock)
 //   shutdown_timeout_ms   2000   how long a clean shutdown waits for the offline presence
 #pragma once
 

@@ -90,6 +90,8 @@ class router_agent {
   void answer(const std::string& id, common::protocol::result_status st,
               std::string result_json = "{}", std::string error = {});
   void queue_event(const std::string& type, std::string fields_json);
+  // Queues in the outbox (logging drops) and sends what the window allows.
+  void enqueue(outbox::kind k, std::string payload);
   void flush_outbox();
   void publish_presence(bool online, std::uint64_t tag);
   void publish_snapshot();
