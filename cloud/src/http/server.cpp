@@ -284,6 +284,8 @@ class connection : public std::enable_shared_from_this<connection> {
     out_->set(bhttp::field::content_type, res.content_type);
     for (auto& [name, value] : res.headers) out_->insert(name, value);
     out_->keep_alive(keep);
+    // 1xx, 204 and 304 carry no body (Beast refuses to frame one).
+    if (res.status < 200 || res.status == 204 || res.status == 304) res.body.clear();
     out_->body() = std::move(res.body);
     out_->prepare_payload();
     if (head_) out_->body().clear();
