@@ -290,17 +290,17 @@ TEST_CASE("connections without a valid certificate of this CA are refused") {
   fleet f;
   t::temp_dir other_dir{"aterm-other-ca"};
   t::dev_pki other{other_dir / "pki"};
-  auto [other_cert, other_key] = other.device("dev-A");
-  auto [revoked_cert, revoked_key] = f.pki.device("dev-R");
+  const identity foreign = fleet::as_identity(other.device("dev-A"));
+  const identity revoked = fleet::as_identity(f.pki.device("dev-R"));
   {
-    client before(f.broker.uri(), "dev-R", f.pki.ca(), identity{revoked_cert, revoked_key});
+    client before(f.broker.uri(), "dev-R", f.pki.ca(), revoked);
     REQUIRE(before.connect());
   }
   f.pki.revoke("dev-R");
   f.broker.reload();
   // The reload is logged before the TLS context is rebuilt: wait for the refusal itself.
   CHECK(t::wait_until([&] {
-    client after(f.broker.uri(), "dev-R", f.pki.ca(), identity{revoked_cert, revoked_key});
+    client after(f.broker.uri(), "dev-R", f.pki.ca(), revoked);
     return !after.connect();
   }));
   // A restart reads the same CRL.
@@ -314,9 +314,8 @@ TEST_CASE("connections without a valid certificate of this CA are refused") {
   };
   const std::string plain = "tcp://127.0.0.1:" + std::to_string(f.broker.port());
   const std::vector<row> rows = {
-      {"certificate of another CA with a valid device CN", f.broker.uri(),
-       identity{other_cert, other_key}},
-      {"revoked certificate", f.broker.uri(), identity{revoked_cert, revoked_key}},
+      {"certificate of another CA with a valid device CN", f.broker.uri(), foreign},
+      {"revoked certificate", f.broker.uri(), revoked},
       {"no client certificate", f.broker.uri(), std::nullopt},
       {"the broker's server certificate (serverAuth only) as a client certificate", f.broker.uri(),
        identity{f.pki.server_cert(), f.pki.server_key()}},
@@ -493,15 +492,15 @@ TEST_CASE("scripts/broker renders one loopback listener and a key only the broke
   }
   REQUIRE(listeners.size() == 1);
   CHECK(listeners[0] == std::to_string(f.broker.port()) + " 127.0.0.1");
-  for (const auto& [key, value] :
+  for (const auto& expected :
        std::map<std::string, std::string>{{"require_certificate", "true"},
                                           {"use_identity_as_username", "true"},
                                           {"use_username_as_clientid", "true"},
                                           {"allow_anonymous", "false"},
                                           {"tls_version", "tlsv1.2"},
                                           {"message_size_limit", "65536"}}) {
-    CAPTURE(key);
-    CHECK(settings[key] == value);
+    CAPTURE(expected.first);
+    CHECK(settings[expected.first] == expected.second);
   }
   const fs::path key = settings["keyfile"];
   struct stat st {};

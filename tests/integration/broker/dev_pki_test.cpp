@@ -125,7 +125,7 @@ TEST_CASE(
     "dev-pki revoke adds the device to crl.pem idempotently and a new device cert replaces it") {
   t::temp_dir dir;
   t::dev_pki pki(dir / "pki");
-  auto [cert, key] = pki.device("dev-0003");
+  const fs::path cert = pki.device("dev-0003").first;
   pki.revoke("dev-0003");
   pki.revoke("dev-0003");
   auto verify = [&] {
