@@ -8,6 +8,7 @@
 
 #include "aterm/cloud/cloud_config.h"
 #include "aterm/cloud/daemon.h"
+#include "aterm/cloud/jobs/cli_verbs.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/settings.h"
@@ -253,7 +254,13 @@ const std::vector<verb>& verbs() {
       {{"admin", "device", "register"},
        admin_device_register,
        "admin device register --config F --company ID --device D [--destination NAME]"},
+      {{"admin", "account", "unlock"},
+       jobs::account_unlock_verb,
+       "admin account unlock --config F --company ID --login L"},
       {{"audit", "verify"}, audit_verify, "audit verify --config F"},
+      {{"jobs", "run"}, jobs::jobs_run_verb, "jobs run --config F --as-of TIME [--dry-run]"},
+      {{"backup"}, jobs::backup_verb, "backup --config F [--as-of TIME]"},
+      {{"restore"}, jobs::restore_verb, "restore --config F FILE"},
       {{"serve"}, serve_verb, "serve --config F"},
   };
   return table;

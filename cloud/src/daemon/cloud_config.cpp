@@ -42,9 +42,17 @@ common::config_schema cloud_config_schema() {
       str("mail.smtp_url"),
       str("mail.from", "aterm-cloud@localhost"),
       str("mail.alarm_to"),
+      str("mail.username"),
+      str("mail.password"),
+      str("mail.ca"),
+      num("mail.timeout_s", 30, 1, 600),
+      num("mail.retry_initial_s", 60, 1, k_day_s),
+      num("mail.retry_max_s", 3600, 1, 7 * k_day_s),
+      num("mail.max_attempts", 48, 1, 10000),
       // Backups.
       str("backup.dir", "backups"),
       num("backup.keep_days", 7, 1, 3650),
+      str("backup.time", "18:00"),  // UTC, "HH:MM": 03:00 JST
       // Retention and lifecycle (DESIGN.md section 5).
       num("retention.audit_days", 365, 1, k_max_days),
       num("retention.inactive_reminder_days", 180, 1, k_max_days),

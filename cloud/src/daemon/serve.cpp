@@ -125,9 +125,11 @@ int serve(const common::config& config) {
   });
   jobs.every("metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); });
   for (auto& sweep : lifecycle_sweeps(config, *db, clock)) {
-    jobs.every(sweep.name,
-               std::chrono::duration_cast<std::chrono::milliseconds>(timing.sweep_interval),
-               std::move(sweep.fn));
+    auto period =
+        sweep.period.count() > 0
+            ? sweep.period
+            : std::chrono::duration_cast<std::chrono::milliseconds>(timing.sweep_interval);
+    jobs.every(sweep.name, period, std::move(sweep.fn));
   }
   jobs.start();
 

@@ -1,6 +1,8 @@
 #include "serve_parts.h"
 
 #include "aterm/cloud/api/api.h"
+#include "aterm/cloud/jobs/daemon_tasks.h"
+#include "aterm/common/log.h"
 
 namespace aterm::cloud {
 
@@ -22,8 +24,17 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
   return holder;
 }
 
-std::vector<sweep> lifecycle_sweeps(const common::config&, store&, const common::clock&) {
-  return {};
+std::vector<sweep> lifecycle_sweeps(const common::config& config, store&,
+                                    const common::clock& clock) {
+  std::vector<sweep> out;
+  auto tasks = jobs::daemon_tasks(config, clock);
+  if (!tasks.ok()) {
+    common::log(common::log_level::error, "serve", "lifecycle jobs not started",
+                {{"error", tasks.error().to_string()}});
+    return out;
+  }
+  for (auto& t : *tasks) out.push_back({std::move(t.name), std::move(t.fn), t.period});
+  return out;
 }
 
 }  // namespace aterm::cloud

@@ -2,6 +2,7 @@
 // the /api/v1 routes and the lifecycle sweeps of the jobs.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,8 +30,11 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
 struct sweep {
   std::string name;
   std::function<void()> fn;
+  // How often; zero: every jobs.interval_s.
+  std::chrono::milliseconds period{0};
 };
-// The lifecycle sweeps the scheduler runs every jobs.interval_s.
+// The lifecycle sweeps the scheduler runs every jobs.interval_s (and the mail outbox worker,
+// every jobs.tick_ms).
 std::vector<sweep> lifecycle_sweeps(const common::config& config, store& db,
                                     const common::clock& clock);
 

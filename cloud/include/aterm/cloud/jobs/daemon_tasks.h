@@ -1,0 +1,28 @@
+// What `serve` runs of the jobs: the lifecycle sweep (lifecycle.h) every jobs.interval_s, and
+// the mail outbox worker (mail.h) every jobs.tick_ms. Both run on the scheduler's thread; each
+// task owns its own connection to the database, opened here.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "aterm/common/clock.h"
+#include "aterm/common/config.h"
+#include "aterm/common/status.h"
+
+namespace aterm::cloud::jobs {
+
+struct periodic_task {
+  std::string name;
+  // How often; zero: the lifecycle interval (jobs.interval_s) of the scheduler.
+  std::chrono::milliseconds period{0};
+  std::function<void()> fn;
+};
+
+// The tasks for `serve`. Error when the configuration is bad or the database cannot be opened.
+common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config,
+                                                        const common::clock& clock);
+
+}  // namespace aterm::cloud::jobs

@@ -1,0 +1,80 @@
+// The time-driven rules of DESIGN.md section 5, run as one sweep "as of" a time: by the
+// scheduler of `serve` every jobs.interval_s, and by `aterm-cloud jobs run --as-of TIME`.
+//
+//   inactive accounts  180 days after the last login (or creation): one reminder mail; 30 days
+//                      after that mail without a login: locked (inactivity) with a notice mail;
+//                      a general account is deleted 90 days after the lock, an administrator
+//                      account stays locked until its company's contract ends. A login before
+//                      the next step resets the cycle (the store clears the reminder).
+//   device data        a device not heard from for 90 days loses its state, history, commands
+//                      and technician logins; a registered device keeps its registration.
+//   technician logins  records deleted 60 minutes after issue (never before they expire).
+//   access log         records older than 365 days purged behind a checkpoint.
+//   contract end       after contract_end_s the company and everything of it goes; its devices
+//                      become unassigned, or lose their data when disconnected for 90 days.
+//   backups            one per UTC day at backup.time, kept backup.keep_days days.
+//
+// Every action writes the access log (in its own transaction, lifecycle_port.h) and is reported
+// as one line naming the account login, device id or company it acted on. One sweep at a time
+// per database (the scheduler's thread, or the CLI); a step that fails is reported and the next
+// sweep does it again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "aterm/cloud/jobs/lifecycle_port.h"
+#include "aterm/cloud/model.h"
+#include "aterm/common/clock.h"
+#include "aterm/common/config.h"
+
+namespace aterm::cloud::jobs {
+
+inline constexpr std::int64_t k_day_s = 86400;
+
+struct lifecycle_settings {
+  std::int64_t audit_days = 365;                     // retention.audit_days
+  std::int64_t inactive_reminder_days = 180;         // retention.inactive_reminder_days
+  std::int64_t inactive_lock_days = 30;              // retention.inactive_lock_days
+  std::int64_t inactive_delete_days = 90;            // retention.inactive_delete_days
+  std::int64_t device_data_days = 90;                // retention.device_data_days
+  std::int64_t technician_login_retention_s = 3600;  // retention.technician_login_retention_s
+  std::string db_path;                               // db: what the backups copy
+  std::string backup_dir = "backups";                // backup.dir; "" disables the daily backup
+  std::int64_t backup_keep_days = 7;                 // backup.keep_days
+  std::int64_t backup_minute_of_day = 18 * 60;       // backup.time "HH:MM" UTC (18:00 = 03:00 JST)
+};
+
+// Reads the keys above. Error "bad_config" naming backup.time when it is not "HH:MM".
+common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c);
+
+enum class account_step { none, remind, lock, remove };
+
+// The next step of the inactivity rule for `a` as of now_s (at most one step per sweep).
+account_step next_account_step(const account& a, std::int64_t now_s, const lifecycle_settings& s);
+
+// The reminder and the lock notice, in Japanese and English (UTF-8). nullopt without an address.
+std::optional<mail_message> reminder_mail(const account& a, std::int64_t lock_at_s);
+std::optional<mail_message> lock_notice_mail(const account& a);
+
+struct sweep_options {
+  bool dry_run = false;  // report what would be done, change nothing
+  bool backups = true;   // include the daily backup step
+};
+
+struct sweep_report {
+  std::size_t actions = 0;   // done (or, in a dry run, that would be done)
+  std::size_t failures = 0;  // steps that failed; the next sweep tries them again
+};
+
+// One line per action, e.g. "account.inactivity_lock company=acme login=alice".
+using action_sink = std::function<void(const std::string& line)>;
+
+// Runs every rule once as of `as_of`. Failures are reported through `sink` as
+// "error <step> ..." lines and counted; they do not stop the other steps.
+sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common::wall_time as_of,
+                       const sweep_options& options, const action_sink& sink);
+
+}  // namespace aterm::cloud::jobs

@@ -1,0 +1,14 @@
+// Every limit of the lifecycle jobs, backups and restore, each with its reason.
+#pragma once
+
+#include <cstddef>
+
+namespace aterm::cloud::jobs::limits {
+
+// Backups, restores and the CLI wait this long for the daemon's write transactions (which are
+// short: batches of at most a few milliseconds, MEASURED.md).
+inline constexpr int k_busy_timeout_ms = 5000;
+// Read size when hashing a backup file: large enough for disk throughput, small in memory.
+inline constexpr std::size_t k_hash_chunk = 1 << 20;
+
+}  // namespace aterm::cloud::jobs::limits

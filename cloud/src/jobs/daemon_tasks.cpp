@@ -1,0 +1,57 @@
+#include "aterm/cloud/jobs/daemon_tasks.h"
+
+#include <memory>
+
+#include "aterm/cloud/jobs/lifecycle.h"
+#include "aterm/cloud/mail/mail.h"
+#include "aterm/common/log.h"
+
+namespace aterm::cloud::jobs {
+
+namespace {
+
+// The state the tasks share for the daemon's lifetime (captured by the tasks' functions).
+struct daemon_jobs {
+  std::unique_ptr<lifecycle_port> port;
+  lifecycle_settings settings;
+  std::unique_ptr<mail::sender> smtp;
+  std::unique_ptr<mail::outbox_worker> outbox;
+};
+
+}  // namespace
+
+common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config,
+                                                        const common::clock& clock) {
+  auto settings = lifecycle_settings_from(config);
+  if (!settings.ok()) return settings.error();
+  auto port = open_sqlite_lifecycle_store(config.get_string("db"));
+  if (!port.ok()) return port.error();
+  auto jobs = std::make_shared<daemon_jobs>();
+  jobs->port = std::move(port).value();
+  jobs->settings = *settings;
+  jobs->smtp = mail::make_smtp_sender(mail::smtp_settings_from(config));
+  jobs->outbox = std::make_unique<mail::outbox_worker>(*jobs->port, *jobs->smtp,
+                                                       mail::outbox_settings_from(config), clock);
+  bool mail_enabled = !config.get_string("mail.smtp_url").empty();
+
+  std::vector<periodic_task> tasks;
+  tasks.push_back(
+      {"lifecycle", std::chrono::milliseconds(0), [jobs, &clock] {
+         auto report =
+             run_sweep(*jobs->port, jobs->settings, clock.now(), sweep_options{},
+                       [](const std::string& line) {
+                         common::log(common::log_level::info, "jobs", "action", {{"action", line}});
+                       });
+         if (report.failures > 0) {
+           common::log(common::log_level::warn, "jobs", "sweep had failures",
+                       {{"failures", report.failures}});
+         }
+       }});
+  if (mail_enabled) {
+    tasks.push_back({"mail", std::chrono::milliseconds(config.get_int("jobs.tick_ms")),
+                     [jobs] { (void)jobs->outbox->run_once(); }});
+  }
+  return tasks;
+}
+
+}  // namespace aterm::cloud::jobs

@@ -1,0 +1,103 @@
+// A store and the lifecycle port on one temporary SQLite file, with a manual clock.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+
+#include "aterm/cloud/jobs/lifecycle.h"
+#include "aterm/cloud/store.h"
+#include "aterm/test/support.h"
+
+namespace aterm::cloud::jobs::test {
+
+inline constexpr std::int64_t k_t0 = 1'780'000'000;  // 2026-05-28, a fixed start
+
+inline common::wall_time day(double d) {
+  return common::from_unix_s(k_t0 + static_cast<std::int64_t>(d * static_cast<double>(k_day_s)));
+}
+
+struct fixture {
+  aterm::test::temp_dir dir{"unit-jobs"};
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  std::unique_ptr<store> db;
+  std::unique_ptr<lifecycle_port> port;
+  lifecycle_settings settings;
+
+  fixture() {
+    sqlite_options o;
+    o.path = path();
+    auto s = open_sqlite_store(o, clock);
+    if (!s.ok()) throw std::runtime_error(s.error().to_string());
+    db = std::move(s).value();
+    auto p = open_sqlite_lifecycle_store(path());
+    if (!p.ok()) throw std::runtime_error(p.error().to_string());
+    port = std::move(p).value();
+    settings.db_path = path();
+    settings.backup_dir = (dir / "backups").string();
+    settings.backup_minute_of_day = 0;
+  }
+
+  std::string path() const { return (dir / "cloud.db").string(); }
+
+  // Runs a sweep as of `t` (the store's clock moves there too); returns the action lines.
+  std::vector<std::string> sweep(common::wall_time t, bool dry_run = false, bool backups = false) {
+    clock.set(t);
+    std::vector<std::string> lines;
+    sweep_options o;
+    o.dry_run = dry_run;
+    o.backups = backups;
+    run_sweep(*port, settings, t, o, [&](const std::string& l) { lines.push_back(l); });
+    return lines;
+  }
+
+  // A single integer from SQL on a separate connection.
+  std::int64_t scalar(const std::string& sql) const {
+    sqlite3* h = nullptr;
+    sqlite3_open(path().c_str(), &h);
+    sqlite3_stmt* st = nullptr;
+    std::int64_t v = -1;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+  }
+
+  // Runs SQL on a separate connection; returns the SQLite code and the error text.
+  int raw_exec(const std::string& sql, std::string* error = nullptr) const {
+    sqlite3* h = nullptr;
+    sqlite3_open(path().c_str(), &h);
+    char* msg = nullptr;
+    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &msg);
+    if (error != nullptr && msg != nullptr) *error = msg;
+    sqlite3_free(msg);
+    sqlite3_close(h);
+    return rc;
+  }
+
+  account make_account(const std::string& company, const std::string& login,
+                       const std::string& role, const std::string& email) {
+    auto a = db->create_account({company, login, email, role, "pbkdf2-sha256$1$00$00"});
+    if (!a.ok()) throw std::runtime_error(a.error().to_string());
+    return *a;
+  }
+
+  account get(const std::string& company, const std::string& login) {
+    auto a = db->find_account(company, login);
+    if (!a.ok()) throw std::runtime_error(a.error().to_string());
+    return *a;
+  }
+
+  bool has_line(const std::vector<std::string>& lines, const std::string& needle) const {
+    for (const auto& l : lines) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace aterm::cloud::jobs::test
