@@ -70,6 +70,10 @@ result<minted_identity> mint_device_certificate(std::string_view ca_cert_pem,
   if (!protocol::valid_device_id(device_id)) {
     return status::error("bad_value", "device id does not match the device_id pattern");
   }
+  // The broker grants the CN "aterm-cloud" read/write on aterm/v1/#; no device may carry it.
+  if (device_id == "aterm-cloud") {
+    return status::error("bad_value", "\"aterm-cloud\" is the cloud's identity, not a device id");
+  }
   if (valid_days < 1) return status::error("bad_value", "valid_days must be at least 1");
 
   crt_holder ca;
