@@ -1,6 +1,28 @@
 #include "aterm/agent/event_loop.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstdlib>
+
 namespace aterm::agent {
+
+event_loop::event_loop(std::size_t max_pending)
+    : max_pending_(max_pending), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (wake_fd_ < 0) std::abort();  // no way to run the agent at all
+}
+
+event_loop::~event_loop() {
+  ::close(wake_fd_);
+}
+
+void event_loop::wake() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
 
 void event_loop::post(task t) {
   {
@@ -8,7 +30,7 @@ void event_loop::post(task t) {
     if (stopped_) return;
     queue_.push_back(std::move(t));
   }
-  cv_.notify_one();
+  wake();
 }
 
 bool event_loop::try_post(task t) {
@@ -17,7 +39,7 @@ bool event_loop::try_post(task t) {
     if (stopped_ || queue_.size() >= max_pending_) return false;
     queue_.push_back(std::move(t));
   }
-  cv_.notify_one();
+  wake();
   return true;
 }
 
@@ -30,7 +52,7 @@ event_loop::timer_id event_loop::schedule(std::chrono::milliseconds delay, task 
     timers_.emplace(std::make_pair(due, id), std::move(t));
     timer_due_.emplace(id, due);
   }
-  cv_.notify_one();
+  wake();
   return id;
 }
 
@@ -42,13 +64,17 @@ void event_loop::cancel(timer_id id) {
   timer_due_.erase(it);
 }
 
+void event_loop::watch(int fd, task on_readable) {
+  watched_.emplace_back(fd, std::move(on_readable));
+}
+
 std::size_t event_loop::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size();
 }
 
 void event_loop::run() {
-  owner_ = std::this_thread::get_id();
+  std::vector<pollfd> fds;
   std::unique_lock lock(mu_);
   while (!stopped_) {
     const auto now = std::chrono::steady_clock::now();
@@ -68,10 +94,26 @@ void event_loop::run() {
       lock.lock();
       continue;
     }
-    if (timers_.empty())
-      cv_.wait(lock);
-    else
-      cv_.wait_until(lock, timers_.begin()->first.first);
+    int timeout_ms = -1;
+    if (!timers_.empty()) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first.first - now);
+      timeout_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 24 * 3600 * 1000));
+    }
+    lock.unlock();
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (const auto& w : watched_) fds.push_back({w.first, POLLIN, 0});
+    const int r = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (r > 0) {
+      if (fds[0].revents & POLLIN) {
+        std::uint64_t drained = 0;
+        [[maybe_unused]] auto n = ::read(wake_fd_, &drained, sizeof drained);
+      }
+      for (std::size_t i = 1; i < fds.size(); ++i)
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) watched_[i - 1].second();
+    }
+    lock.lock();
   }
   queue_.clear();
   timers_.clear();
@@ -83,7 +125,7 @@ void event_loop::stop() {
     std::lock_guard lock(mu_);
     stopped_ = true;
   }
-  cv_.notify_all();
+  wake();
 }
 
 }  // namespace aterm::agent

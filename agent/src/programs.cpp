@@ -4,13 +4,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <thread>
 
 #include "aterm/agent/agent_config.h"
 #include "aterm/agent/limits.h"
@@ -46,46 +45,42 @@ int take_lock(const std::filesystem::path& data_dir) {
   return fd;
 }
 
-// Signals: SIGTERM/SIGINT are blocked in every thread (set before any thread starts) and taken
-// by one waiter thread, which posts the shutdown to the agent thread. SIGUSR1 wakes the waiter
-// when the loop ended for another reason.
-class signal_waiter {
+// Signals: SIGTERM and SIGINT are blocked in every thread (before any thread starts, so Paho's
+// threads inherit the mask) and read from a signalfd that the agent thread watches, so no thread
+// sits waiting for them.
+class signal_source {
  public:
-  explicit signal_waiter(std::function<void()> on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR1);
-    thread_ = std::thread([this, on_signal = std::move(on_signal)] {
-      int sig = 0;
-      while (sigwait(&set_, &sig) == 0) {
-        if (sig == SIGUSR1 && done_) return;
-        if (sig == SIGTERM || sig == SIGINT) {
-          on_signal();
-          return;
-        }
-      }
-    });
-  }
-  ~signal_waiter() {
-    done_ = true;
-    ::pthread_kill(thread_.native_handle(), SIGUSR1);
-    thread_.join();
-  }
-  static void block_in_this_thread() {
+  signal_source() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
     ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
     ::signal(SIGPIPE, SIG_IGN);  // peers that go away are errors, not a reason to die
+    fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  }
+  ~signal_source() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  signal_source(const signal_source&) = delete;
+  signal_source& operator=(const signal_source&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  // Calls `on_stop` on the loop thread at the first SIGTERM/SIGINT.
+  void attach(event_loop& loop, std::function<void()> on_stop) {
+    loop.watch(fd_, [this, on_stop = std::move(on_stop)] {
+      signalfd_siginfo info;
+      bool got = false;
+      while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) got = true;
+      if (got && !fired_) {
+        fired_ = true;
+        on_stop();
+      }
+    });
   }
 
  private:
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
+  int fd_ = -1;
+  bool fired_ = false;
 };
 
 common::result<std::unique_ptr<backend>> make_backend(const router_settings& s,
@@ -109,7 +104,11 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 int run_agent(const std::string& config_path) {
-  signal_waiter::block_in_this_thread();
+  signal_source signals;
+  if (!signals.ok()) {
+    fail_log("signalfd", "cannot watch signals");
+    return 1;
+  }
   auto cfg = load(config_path);
   if (!cfg.ok()) {
     fail_log("bad configuration", cfg.error().to_string());
@@ -165,18 +164,14 @@ int run_agent(const std::string& config_path) {
     sock = std::move(*srv);
   }
 
-  {
-    signal_waiter signals([&loop, a] {
-      loop.post([&loop, a] {
-        common::log(log_level::info, "agent", "shutting down", {{"device", a->device_id()}});
-        a->shutdown([&loop] { loop.stop(); });
-      });
-    });
-    a->start();
-    common::log(log_level::info, "agent", "started",
-                {{"device", a->device_id()}, {"version", agent_version()}});
-    loop.run();
-  }
+  signals.attach(loop, [&loop, a] {
+    common::log(log_level::info, "agent", "shutting down", {{"device", a->device_id()}});
+    a->shutdown([&loop] { loop.stop(); });
+  });
+  a->start();
+  common::log(log_level::info, "agent", "started",
+              {{"device", a->device_id()}, {"version", agent_version()}});
+  loop.run();
   sock.reset();
   agent->reset();
   ::close(lock);
@@ -239,7 +234,11 @@ int login_check(const std::string& config_path, const std::string& login_id,
 }
 
 int simulate(const std::string& config_path, long count, const std::string& id_prefix) {
-  signal_waiter::block_in_this_thread();
+  signal_source signals;
+  if (!signals.ok()) {
+    fail_log("signalfd", "cannot watch signals");
+    return 1;
+  }
   auto cfg = load(config_path);
   if (!cfg.ok()) {
     fail_log("bad configuration", cfg.error().to_string());
@@ -332,18 +331,14 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     loop.schedule(std::chrono::seconds(10), report);
   };
   loop.schedule(std::chrono::seconds(1), report);
-  {
-    signal_waiter signals([&] {
-      loop.post([&] {
-        auto left = std::make_shared<std::size_t>(routers.size());
-        for (auto& r : routers)
-          r->shutdown([&loop, left] {
-            if (--*left == 0) loop.stop();
-          });
+  signals.attach(loop, [&] {
+    auto left = std::make_shared<std::size_t>(routers.size());
+    for (auto& r : routers)
+      r->shutdown([&loop, left] {
+        if (--*left == 0) loop.stop();
       });
-    });
-    loop.run();
-  }
+  });
+  loop.run();
   routers.clear();
   ::close(lock);
   return 0;
