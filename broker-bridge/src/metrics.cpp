@@ -97,32 +97,30 @@ metrics_snapshot bridge_metrics::snapshot() const {
 
 std::string format_prometheus(const metrics_snapshot& s) {
   std::string out;
-  out += "# HELP aterm_bridge_messages_total Device messages stored, by kind.\n";
-  out += "# TYPE aterm_bridge_messages_total counter\n";
+  out += "# HELP aterm_bridge_ingested_total Device messages stored, by kind.\n";
+  out += "# TYPE aterm_bridge_ingested_total counter\n";
   for (std::size_t i = 0; i < k_ingest_kinds; ++i) {
-    out += "aterm_bridge_messages_total{kind=\"";
+    out += "aterm_bridge_ingested_total{kind=\"";
     out += k_kind_names[i];
     out += "\"} " + std::to_string(s.ingested[i]) + "\n";
   }
-  out += "# HELP aterm_bridge_bad_messages_total Device messages dropped, by reason.\n";
-  out += "# TYPE aterm_bridge_bad_messages_total counter\n";
+  out += "# HELP aterm_bridge_dropped_total Device messages dropped, by reason.\n";
+  out += "# TYPE aterm_bridge_dropped_total counter\n";
   for (std::size_t i = 0; i < k_bad_reasons; ++i) {
-    out += "aterm_bridge_bad_messages_total{reason=\"";
+    out += "aterm_bridge_dropped_total{reason=\"";
     out += k_reason_names[i];
     out += "\"} " + std::to_string(s.bad[i]) + "\n";
   }
   counter_line(out, "batches_total", "Batches committed to the store.", s.batches);
   counter_line(out, "batch_messages_total", "Messages in committed batches.", s.batch_messages);
   counter_line(out, "batch_size_max", "Largest batch.", s.batch_size_max, "gauge");
-  counter_line(out, "batch_commit_microseconds_total", "Time inside apply_batch.",
-               s.batch_commit_us_sum);
-  counter_line(out, "batch_commit_microseconds_max", "Longest apply_batch.", s.batch_commit_us_max,
-               "gauge");
-  counter_line(out, "batch_age_microseconds_total",
+  counter_line(out, "batch_commit_us_total", "Time inside apply_batch.", s.batch_commit_us_sum);
+  counter_line(out, "batch_commit_us_max", "Longest apply_batch.", s.batch_commit_us_max, "gauge");
+  counter_line(out, "batch_age_us_total",
                "Sum over batches of first message received to batch committed.",
                s.batch_age_us_sum);
-  counter_line(out, "batch_age_microseconds_max", "Oldest message age at commit.",
-               s.batch_age_us_max, "gauge");
+  counter_line(out, "batch_age_us_max", "Oldest message age at commit.", s.batch_age_us_max,
+               "gauge");
   counter_line(out, "store_failures_total", "Failed apply_batch attempts.", s.store_failures);
   counter_line(out, "store_lost_messages_total", "Messages dropped after every attempt failed.",
                s.store_lost);

@@ -27,9 +27,8 @@ TEST_CASE("snapshot and Prometheus text carry the counters") {
   CHECK(s.ingested[1] == 5);
   CHECK(s.batch_size_max == 7);
   auto text = aterm::bridge::format_prometheus(s);
-  CHECK(text.find("aterm_bridge_messages_total{kind=\"state\"} 5\n") != std::string::npos);
-  CHECK(text.find("aterm_bridge_bad_messages_total{reason=\"id_mismatch\"} 1\n") !=
-        std::string::npos);
+  CHECK(text.find("aterm_bridge_ingested_total{kind=\"state\"} 5\n") != std::string::npos);
+  CHECK(text.find("aterm_bridge_dropped_total{reason=\"id_mismatch\"} 1\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_batch_size_max 7\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_connected 1\n") != std::string::npos);
 }
