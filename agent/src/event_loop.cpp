@@ -4,9 +4,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
 
 namespace aterm::agent {
 
@@ -65,7 +67,11 @@ void event_loop::cancel(timer_id id) {
 }
 
 void event_loop::watch(int fd, task on_readable) {
-  watched_.emplace_back(fd, std::move(on_readable));
+  watched_.emplace_back(fd, std::make_shared<task>(std::move(on_readable)));
+}
+
+void event_loop::unwatch(int fd) {
+  std::erase_if(watched_, [fd](const auto& w) { return w.first == fd; });
 }
 
 std::size_t event_loop::pending() const {
@@ -110,8 +116,18 @@ void event_loop::run() {
         std::uint64_t drained = 0;
         [[maybe_unused]] auto n = ::read(wake_fd_, &drained, sizeof drained);
       }
-      for (std::size_t i = 1; i < fds.size(); ++i)
-        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) watched_[i - 1].second();
+      // Callbacks may watch or unwatch: call through copies of what was polled.
+      std::vector<std::shared_ptr<task>> ready;
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        for (const auto& w : watched_)
+          if (w.first == fds[i].fd) ready.push_back(w.second);
+      }
+      for (const auto& cb : ready) {
+        const bool still = std::any_of(watched_.begin(), watched_.end(),
+                                       [&](const auto& w) { return w.second == cb; });
+        if (still) (*cb)();
+      }
     }
     lock.lock();
   }

@@ -63,7 +63,7 @@ void send_all(int fd, const std::string& s) {
 }  // namespace
 
 common::result<std::unique_ptr<local_socket_server>> local_socket_server::start(
-    local_socket_settings s, checker check) {
+    event_loop& loop, local_socket_settings s, checker check) {
   sockaddr_un addr;
   if (!fill_addr(s.path, addr))
     return status::error("io", "local_socket path is empty or too long");
@@ -73,7 +73,7 @@ common::result<std::unique_ptr<local_socket_server>> local_socket_server::start(
     if (!g) return status::error("bad_group", "no such group \"" + s.group + "\"");
     gid = g->gr_gid;
   }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return status::error("io", std::string("socket: ") + std::strerror(errno));
   // We hold the data_dir lock, so a socket file left here is stale.
   struct stat st {};
@@ -103,68 +103,88 @@ common::result<std::unique_ptr<local_socket_server>> local_socket_server::start(
     ::close(fd);
     return status::error("io", "listen: " + err);
   }
-  int wake[2];
-  if (::pipe2(wake, O_CLOEXEC) != 0) {
-    ::close(fd);
-    return status::error("io", "pipe failed");
-  }
   std::unique_ptr<local_socket_server> srv(
-      new local_socket_server(std::move(s), std::move(check), fd, wake[0], wake[1], gid));
-  srv->thread_ = std::thread([p = srv.get()] { p->serve(); });
+      new local_socket_server(loop, std::move(s), std::move(check), fd, gid));
+  local_socket_server* p = srv.get();
+  loop.watch(fd, [p] { p->on_accept(); });
   return srv;
 }
 
-local_socket_server::local_socket_server(local_socket_settings s, checker check, int fd, int wake_r,
-                                         int wake_w, unsigned gid)
-    : s_(std::move(s)),
+local_socket_server::local_socket_server(event_loop& loop, local_socket_settings s, checker check,
+                                         int fd, unsigned gid)
+    : loop_(loop),
+      s_(std::move(s)),
       check_(std::move(check)),
       fd_(fd),
-      wake_r_(wake_r),
-      wake_w_(wake_w),
-      gid_(gid) {}
+      gid_(gid),
+      self_(std::make_shared<local_socket_server*>(this)) {}
 
 local_socket_server::~local_socket_server() {
-  const char b = 'x';
-  [[maybe_unused]] auto n = ::write(wake_w_, &b, 1);
-  if (thread_.joinable()) thread_.join();
+  *self_ = nullptr;
+  for (auto& [conn, c] : conns_) {
+    loop_.unwatch(conn);
+    loop_.cancel(c.timer);
+    ::close(conn);
+  }
+  loop_.unwatch(fd_);
   ::close(fd_);
-  ::close(wake_r_);
-  ::close(wake_w_);
   ::unlink(s_.path.c_str());
 }
 
-void local_socket_server::serve() {
+void local_socket_server::on_accept() {
   while (true) {
-    pollfd p[2] = {{fd_, POLLIN, 0}, {wake_r_, POLLIN, 0}};
-    const int r = ::poll(p, 2, -1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || (p[1].revents & POLLIN)) return;
-    if (!(p[0].revents & POLLIN)) continue;
-    const int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn < 0) continue;
-    handle(conn);
-    ::close(conn);
+    const int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (conn < 0) return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    const bool known = ::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+    const bool allowed = known && (cred.uid == 0 || cred.uid == ::geteuid() ||
+                                   (!s_.group.empty() && cred.gid == static_cast<gid_t>(gid_)));
+    if (!allowed || conns_.size() >= limits::k_max_socket_connections) {
+      if (!allowed)
+        common::log(common::log_level::warn, "agent", "local socket peer refused",
+                    {{"uid", static_cast<std::int64_t>(cred.uid)}});
+      ::close(conn);
+      continue;
+    }
+    std::weak_ptr<local_socket_server*> weak = self_;
+    connection c;
+    c.timer = loop_.schedule(s_.request_timeout, [weak, conn] {
+      if (auto p = weak.lock(); p && *p)
+        (*p)->finish(conn, "{\"ok\":false,\"error\":\"timeout\"}\n");
+    });
+    conns_.emplace(conn, std::move(c));
+    loop_.watch(conn, [this, conn] { on_readable(conn); });
   }
 }
 
-void local_socket_server::handle(int conn) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return;
-  const bool allowed = cred.uid == 0 || cred.uid == ::geteuid() ||
-                       (!s_.group.empty() && cred.gid == static_cast<gid_t>(gid_));
-  if (!allowed) {
-    common::log(common::log_level::warn, "agent", "local socket peer refused",
-                {{"uid", static_cast<std::int64_t>(cred.uid)}});
-    return;
+void local_socket_server::on_readable(int conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  char buf[512];
+  while (true) {
+    const ssize_t n = ::recv(conn, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;  // EAGAIN: wait for more
+    if (n > 0) it->second.buffer.append(buf, static_cast<std::size_t>(n));
+    const bool complete = n == 0 || it->second.buffer.find('\n') != std::string::npos;
+    if (it->second.buffer.size() > limits::k_max_socket_request) {
+      finish(conn, "{\"ok\":false,\"error\":\"bad_request\"}\n");
+      return;
+    }
+    if (complete) {
+      const std::string request = std::move(it->second.buffer);
+      finish(conn, answer_for(request));
+      return;
+    }
   }
-  std::string req;
-  const auto deadline = std::chrono::steady_clock::now() + s_.request_timeout;
-  if (!read_request(conn, req, deadline)) {
-    send_all(conn, "{\"ok\":false,\"error\":\"bad_request\"}\n");
-    return;
-  }
-  while (!req.empty() && (req.back() == '\n' || req.back() == '\r')) req.pop_back();
+}
+
+std::string local_socket_server::answer_for(const std::string& raw) {
+  std::string req = raw;
+  const auto nl = req.find('\n');
+  if (nl != std::string::npos) req.resize(nl);
+  if (!req.empty() && req.back() == '\r') req.pop_back();
   auto parsed = common::parse_json(req);
   std::optional<std::string> op, id, pw;
   if (parsed.ok()) {
@@ -173,12 +193,20 @@ void local_socket_server::handle(int conn) {
     pw = common::json_string(parsed->get(), "password");
   }
   if (!op || *op != "login.check" || !id || !pw || id->size() > limits::k_max_login_id ||
-      pw->size() > limits::k_max_password) {
-    send_all(conn, "{\"ok\":false,\"error\":\"bad_request\"}\n");
-    return;
-  }
-  const bool ok = check_(*id, *pw);
-  send_all(conn, ok ? "{\"ok\":true}\n" : "{\"ok\":false}\n");
+      pw->size() > limits::k_max_password)
+    return "{\"ok\":false,\"error\":\"bad_request\"}\n";
+  return check_(*id, *pw) ? "{\"ok\":true}\n" : "{\"ok\":false}\n";
+}
+
+void local_socket_server::finish(int conn, const std::string& answer) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  // The answer is a few bytes into an empty socket buffer: one non-blocking send suffices.
+  send_all(conn, answer);
+  loop_.cancel(it->second.timer);
+  loop_.unwatch(conn);
+  ::close(conn);
+  conns_.erase(it);
 }
 
 common::result<bool> ask_login_check(const std::filesystem::path& socket_path,

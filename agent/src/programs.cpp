@@ -9,7 +9,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <future>
 
 #include "aterm/agent/agent_config.h"
 #include "aterm/agent/limits.h"
@@ -148,15 +147,9 @@ int run_agent(const std::string& config_path) {
     local_socket_settings ls;
     ls.path = sock_path;
     ls.group = cfg->get_string("local_socket_group");
-    auto srv =
-        local_socket_server::start(ls, [&loop, a](const std::string& id, const std::string& pw) {
-          auto answer = std::make_shared<std::promise<bool>>();
-          auto fut = answer->get_future();
-          loop.post([a, id, pw, answer] { answer->set_value(a->check_login(id, pw)); });
-          // PBKDF2 runs on the agent thread; a wait past this means the agent is stuck: refuse.
-          if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return false;
-          return fut.get();
-        });
+    auto srv = local_socket_server::start(
+        loop, ls,
+        [a](const std::string& id, const std::string& pw) { return a->check_login(id, pw); });
     if (!srv.ok()) {
       fail_log("local socket", srv.error().to_string());
       return 1;

@@ -148,3 +148,37 @@ TEST_CASE("the local socket refuses other users") {
   l.install("i1", "T-owner001", "Abc234defGH9");
   CHECK(l.a.login_check("T-owner001", "Abc234defGH9") == 0);
 }
+
+TEST_CASE("the local socket bounds request time and size, and keeps serving") {
+  login_agent l;
+  auto open_conn = [&] {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, l.a.socket().c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  auto read_all = [](int fd) {
+    std::string out;
+    char buf[256];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+  };
+  // Silent client: answered and closed at the request timeout.
+  const int silent = open_conn();
+  // Oversized request: refused as soon as it passes the bound.
+  const int big = open_conn();
+  const std::string junk(8192, 'x');
+  (void)::send(big, junk.data(), junk.size(), MSG_NOSIGNAL);
+  CHECK(read_all(big).find("bad_request") != std::string::npos);
+  CHECK(read_all(silent).find("timeout") != std::string::npos);
+  // A malformed request gets an answer, not a hang.
+  const int bad = open_conn();
+  (void)::send(bad, "{\"op\":\"other\"}\n", 15, MSG_NOSIGNAL);
+  CHECK(read_all(bad).find("bad_request") != std::string::npos);
+  l.install("i1", "T-after001", "Abc234defGH9");
+  CHECK(l.a.login_check("T-after001", "Abc234defGH9") == 0);
+}

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -38,6 +39,8 @@ class event_loop {
   // Calls `on_readable` on the loop thread whenever `fd` is readable. The caller keeps the fd
   // open for the loop's life.
   void watch(int fd, task on_readable);
+  // Stops watching `fd` (safe from inside its own callback).
+  void unwatch(int fd);
 
   // Runs tasks, due timers and readable fds until stop(). Tasks posted after stop() are
   // discarded.
@@ -53,7 +56,7 @@ class event_loop {
   // Due time, then id (ids grow, so equal times run in scheduling order).
   std::map<std::pair<std::chrono::steady_clock::time_point, timer_id>, task> timers_;
   std::map<timer_id, std::chrono::steady_clock::time_point> timer_due_;
-  std::vector<std::pair<int, task>> watched_;
+  std::vector<std::pair<int, std::shared_ptr<task>>> watched_;
   timer_id next_id_ = 1;
   bool stopped_ = false;
   std::size_t max_pending_;

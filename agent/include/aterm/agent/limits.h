@@ -29,6 +29,8 @@ inline constexpr std::size_t k_max_login_salt_bytes = 64;
 // Longest technician login id and password accepted (the cloud issues "T-" + 8 and 12 chars).
 inline constexpr std::size_t k_max_login_id = 64;
 inline constexpr std::size_t k_max_password = 128;
+// Local socket connections open at once: a router's UI and PAM need one or two; more is abuse.
+inline constexpr std::size_t k_max_socket_connections = 8;
 // One request on the local socket: a login id and a password in JSON.
 inline constexpr std::size_t k_max_socket_request = 4096;
 // Hook programs answer with JSON on stdout; anything longer is an error, not a config.

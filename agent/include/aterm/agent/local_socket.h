@@ -2,18 +2,20 @@
 // `local_socket`, mode 0600 (owner only) unless a group is configured (then 0660 and that
 // group); peers are also checked by SO_PEERCRED. One JSON request per connection,
 // {"op":"login.check","login_id":..,"password":..} -> {"ok":bool}, bounded in size
-// (limits::k_max_socket_request) and time (`request_timeout`).
-// Threads: the server runs one thread of its own that accepts and serves one connection at a
-// time; `check` is called on that thread and must hand the work to the agent thread and wait.
+// (limits::k_max_socket_request), in time (`request_timeout`) and in connections open at once.
+// Threads: everything runs on the event_loop's thread (non-blocking sockets watched by the
+// loop), so `check` is called there directly. Destroy it on that thread or after the loop
+// stopped.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "aterm/agent/event_loop.h"
 #include "aterm/common/status.h"
 
 namespace aterm::agent {
@@ -27,25 +29,34 @@ struct local_socket_settings {
 class local_socket_server {
  public:
   using checker = std::function<bool(const std::string& login_id, const std::string& password)>;
-  // Binds (replacing a stale socket file) and starts the thread. Errors: "io", "bad_group".
-  static common::result<std::unique_ptr<local_socket_server>> start(local_socket_settings s,
+  // Binds (replacing a stale socket file) and starts watching. Errors: "io", "bad_group".
+  static common::result<std::unique_ptr<local_socket_server>> start(event_loop& loop,
+                                                                    local_socket_settings s,
                                                                     checker check);
-  // Stops the thread and removes the socket file.
+  // Closes every connection and removes the socket file.
   ~local_socket_server();
+  local_socket_server(const local_socket_server&) = delete;
+  local_socket_server& operator=(const local_socket_server&) = delete;
 
  private:
-  local_socket_server(local_socket_settings s, checker check, int fd, int wake_r, int wake_w,
+  struct connection {
+    std::string buffer;
+    event_loop::timer_id timer = 0;
+  };
+  local_socket_server(event_loop& loop, local_socket_settings s, checker check, int fd,
                       unsigned gid);
-  void serve();
-  void handle(int conn);
+  void on_accept();
+  void on_readable(int conn);
+  void finish(int conn, const std::string& answer);
+  std::string answer_for(const std::string& request);
 
+  event_loop& loop_;
   local_socket_settings s_;
   checker check_;
   int fd_;
-  int wake_r_;
-  int wake_w_;
   unsigned gid_;
-  std::thread thread_;
+  std::map<int, connection> conns_;
+  std::shared_ptr<local_socket_server*> self_;
 };
 
 // Asks a running agent. Returns the answer; errors: "unavailable" (no socket or nobody
