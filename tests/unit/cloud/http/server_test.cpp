@@ -161,6 +161,25 @@ TEST_CASE("the client address comes from X-Forwarded-For only behind a trusted p
   CHECK(garbage->result_int() == 400);
 }
 
+TEST_CASE("a 204 answer goes out without a body and keeps the connection") {
+  fixture f;
+  f.routes.add("DELETE", "/api/v1/things/{id}", [](http::request&) {
+    http::response res;
+    res.status = 204;
+    res.body = "ignored";
+    return res;
+  });
+  f.start();
+  auto c = f.connected();
+  auto r = c->request("DELETE", "/api/v1/things/1");
+  REQUIRE(r);
+  CHECK(r->result_int() == 204);
+  CHECK(r->body().empty());
+  auto again = c->request("GET", "/api/v1/things/2");
+  REQUIRE(again);
+  CHECK(again->result_int() == 200);
+}
+
 TEST_CASE("a body over the limit answers 413 and closes") {
   fixture f;
   http::server_settings s;
