@@ -450,14 +450,15 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return r.ok() ? status{} : r.error();
   }
 
+  // A new message is due at once (next_attempt_s 0), also when the sweep ran "as of" a later
+  // time than the outbox worker's clock.
   void enqueue_locked(const mail_message& m, std::int64_t now_s) {
     db_->prepare(
            "INSERT INTO mail_outbox(recipient, subject, body, created_at_s, next_attempt_s) "
-           "VALUES(?, ?, ?, ?, ?)")
+           "VALUES(?, ?, ?, ?, 0)")
         .bind(m.to)
         .bind(m.subject)
         .bind(m.body)
-        .bind(now_s)
         .bind(now_s)
         .exec();
   }

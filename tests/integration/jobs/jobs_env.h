@@ -1,0 +1,100 @@
+// One aterm-cloud configuration in a folder of its own, the CLI run against it, and reads of its
+// SQLite file.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "aterm/common/clock.h"
+#include "aterm/common/json.h"
+#include "aterm/test/support.h"
+
+namespace aterm::test::jobs {
+
+inline constexpr std::int64_t k_day_s = 86400;
+
+inline void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+inline std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline std::string iso(std::int64_t unix_s) {
+  return common::format_utc(common::from_unix_s(unix_s));
+}
+
+struct jobs_env {
+  temp_dir dir{"integration-jobs"};
+  fs::path config = dir / "cloud.json";
+
+  fs::path db() const { return dir / "cloud.db"; }
+  fs::path backups() const { return dir / "backups"; }
+
+  // Writes the configuration: `extra` is more JSON members ("\"mail\": {...}," style, each
+  // ending with a comma).
+  void configure(const std::string& extra = {}) {
+    write_file(config, "{" + extra + R"(
+  "db": ")" + db().string() +
+                           R"(",
+  "backup": {"dir": ")" + backups().string() +
+                           R"(", "time": "00:00"},
+  "security": {"password_iterations": 1000}
+})");
+  }
+
+  run_result cli(std::vector<std::string> args) const {
+    std::vector<std::string> argv{binary("cloud/aterm-cloud").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--config");
+    argv.push_back(config.string());
+    return run(argv);
+  }
+
+  void must(std::vector<std::string> args) const {
+    auto r = cli(args);
+    if (r.exit_code != 0) throw std::runtime_error(args[0] + ": " + r.err);
+  }
+
+  // One integer from SQL ("-1" when no row).
+  std::int64_t scalar(const std::string& sql) const {
+    sqlite3* h = nullptr;
+    sqlite3_open_v2(db().string().c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt* st = nullptr;
+    std::int64_t v = -1;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+  }
+
+  std::int64_t created_at(const std::string& company, const std::string& login) const {
+    return scalar("SELECT created_at_s FROM accounts WHERE company_id = '" + company +
+                  "' AND login_id = '" + login + "'");
+  }
+};
+
+inline bool has_line(const std::string& out, const std::string& line) {
+  std::size_t start = 0;
+  while (start < out.size()) {
+    auto end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    if (out.compare(start, end - start, line) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+}  // namespace aterm::test::jobs

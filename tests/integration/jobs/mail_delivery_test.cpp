@@ -1,0 +1,138 @@
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "jobs_env.h"
+
+namespace aterm::test::jobs {
+
+namespace {
+
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::vector<std::string> messages(const fs::path& maildir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(maildir / "new", ec)) return out;
+  for (const auto& e : fs::directory_iterator(maildir / "new")) out.push_back(read_file(e.path()));
+  return out;
+}
+
+// A real SMTP server: Debian's python3-aiosmtpd writing each message into a maildir, with the
+// envelope in X-MailFrom / X-RcptTo headers.
+std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs::path& log) {
+  auto p = std::make_unique<process>(
+      std::vector<std::string>{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
+                               "127.0.0.1:" + std::to_string(port), "-c",
+                               "aiosmtpd.handlers.Mailbox", maildir.string()},
+      log);
+  if (!wait_until([&] { return accepts(port); }, 20s)) {
+    throw std::runtime_error("aiosmtpd did not start: " + p->log());
+  }
+  return p;
+}
+
+std::unique_ptr<process> serve(const jobs_env& env, int n) {
+  auto p =
+      std::make_unique<process>(std::vector<std::string>{binary("cloud/aterm-cloud").string(),
+                                                         "serve", "--config", env.config.string()},
+                                env.dir / ("serve-" + std::to_string(n) + ".log"));
+  if (!wait_until([&] { return p->log().find("serve: started") != std::string::npos; }, 30s)) {
+    throw std::runtime_error("aterm-cloud serve did not start: " + p->log());
+  }
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while it was down") {
+  jobs_env env;
+  dev_pki pki(env.dir / "pki");
+  broker mqtt(pki);
+  int smtp_port = free_port();
+  int https_port = free_port();
+  env.configure(R"(
+  "mail": {"smtp_url": "smtp://127.0.0.1:)" +
+                std::to_string(smtp_port) + R"(",
+           "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
+  "jobs": {"tick_ms": 100},
+  "http": {"listen": "127.0.0.1:)" +
+                std::to_string(https_port) + R"(",
+           "cert": ")" +
+                pki.server_cert().string() + R"(",
+           "key": ")" +
+                pki.server_key().string() + R"("},
+  "mqtt": {"uri": ")" +
+                mqtt.uri() + R"(", "ca": ")" + pki.ca().string() + R"(",
+           "cert": ")" +
+                pki.cloud_cert().string() + R"(",
+           "key": ")" +
+                pki.cloud_key().string() + R"("},)");
+  env.must({"admin", "init"});
+  env.must({"admin", "company", "create", "--id", "acme", "--name", "Acme"});
+  env.must({"admin", "account", "create", "--company", "acme", "--login", "gina", "--role",
+            "operator", "--email", "gina@example.com"});
+  env.must({"admin", "account", "create", "--company", "acme", "--login", "adam", "--role",
+            "administrator", "--email", "adam@example.com"});
+  auto queued =
+      env.cli({"jobs", "run", "--as-of", iso(env.created_at("acme", "adam") + 180 * k_day_s)});
+  REQUIRE_MESSAGE(queued.exit_code == 0, queued.err);
+  REQUIRE(env.scalar("SELECT count(*) FROM mail_outbox") == 2);
+
+  // The SMTP server is down: the daemon tries, records the failure, and is stopped.
+  auto daemon = serve(env, 0);
+  CHECK_MESSAGE(
+      wait_until([&] { return env.scalar("SELECT min(attempts) FROM mail_outbox") >= 1; }, 30s),
+      daemon->log());
+  CHECK(env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL") == 0);
+  CHECK(daemon->stop() == 0);
+  daemon.reset();
+
+  // The server comes up, then the daemon: the outbox is delivered.
+  fs::path maildir = env.dir / "maildir";
+  auto smtp = smtp_server(smtp_port, maildir, env.dir / "smtp.log");
+  daemon = serve(env, 1);
+  REQUIRE_MESSAGE(wait_until([&] { return messages(maildir).size() == 2; }, 30s),
+                  (daemon->log() + smtp->log()));
+  CHECK(wait_until(
+      [&] {
+        return env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL") == 2;
+      },
+      10s));
+  bool saw_gina = false;
+  for (const auto& m : messages(maildir)) {
+    CAPTURE(m);
+    CHECK(m.find("From: <aterm-cloud@example.com>") != std::string::npos);
+    CHECK(m.find("X-MailFrom: aterm-cloud@example.com") != std::string::npos);
+    CHECK(m.find("MIME-Version: 1.0") != std::string::npos);
+    CHECK(m.find("Content-Type: text/plain; charset=UTF-8") != std::string::npos);
+    CHECK(m.find("Content-Transfer-Encoding: base64") != std::string::npos);
+    CHECK(m.find("Subject: =?UTF-8?B?") != std::string::npos);
+    CHECK(m.find("Message-ID: <") != std::string::npos);
+    if (m.find("X-RcptTo: gina@example.com") != std::string::npos) {
+      saw_gina = true;
+      CHECK(m.find("To: <gina@example.com>") != std::string::npos);
+    } else {
+      CHECK(m.find("X-RcptTo: adam@example.com") != std::string::npos);
+      CHECK(m.find("To: <adam@example.com>") != std::string::npos);
+    }
+  }
+  CHECK(saw_gina);
+  // Sent once: a further pass sends nothing more.
+  CHECK(daemon->stop() == 0);
+  CHECK(messages(maildir).size() == 2);
+}
+
+}  // namespace aterm::test::jobs
