@@ -1,0 +1,263 @@
+// The dashboard shell: login, the menu of what the account may do, hash routing, the language
+// toggle and the idle log-off (a warning shortly before, then back to the login page).
+import * as api from './api.js';
+import { t, lang, set_lang } from './i18n.js';
+import { h, field, input, message_box } from './ui.js';
+import { pages } from './pages.js';
+import { admin_page } from './admin.js';
+
+const app = document.getElementById('app');
+const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
+
+const k_menu = [
+  { route: 'devices', key: 'nav.devices', allowed: (s) => s.perms.has('device.read') },
+  {
+    route: 'destinations',
+    key: 'nav.destinations',
+    allowed: (s) => s.perms.has('destination.manage') || s.perms.has('device.register'),
+  },
+  { route: 'accounts', key: 'nav.accounts', allowed: (s) => s.perms.has('account.read') },
+  { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
+  { route: 'audit', key: 'nav.audit', allowed: (s) => s.perms.has('audit.read') },
+  { route: 'admin', key: 'nav.admin', allowed: (s) => s.site_admin },
+  { route: 'password', key: 'nav.password', allowed: () => true },
+];
+
+// ---- idle log-off -------------------------------------------------------------------------
+// The server ends a session idle for security.session_idle_s. The pages poll (presence, command
+// status), which keeps the server's session alive, so the browser also logs off after that long
+// without user input, warning a little before.
+const idle = { warn_timer: 0, end_timer: 0, tick: 0, banner: null, deadline: 0 };
+
+function idle_stop() {
+  clearTimeout(idle.warn_timer);
+  clearTimeout(idle.end_timer);
+  clearInterval(idle.tick);
+  idle.banner?.remove();
+  idle.banner = null;
+}
+
+function idle_arm() {
+  idle_stop();
+  if (!state.me || state.idle_ms <= 0) return;
+  const warn_before = Math.min(60_000, state.idle_ms / 3);
+  idle.deadline = Date.now() + state.idle_ms;
+  idle.warn_timer = setTimeout(idle_warn, state.idle_ms - warn_before);
+  idle.end_timer = setTimeout(() => logout('login.idle'), state.idle_ms);
+}
+
+function idle_warn() {
+  const text = h('span', {});
+  const update = () => {
+    text.textContent = t('idle.warning', { s: Math.max(0, Math.ceil((idle.deadline - Date.now()) / 1000)) });
+  };
+  update();
+  idle.tick = setInterval(update, 1000);
+  idle.banner = h(
+    'div',
+    { class: 'idle-warning', role: 'alertdialog', 'aria-live': 'assertive', id: 'idle-warning' },
+    text,
+    h('button', { type: 'button', onclick: () => activity(true) }, t('idle.stay')),
+  );
+  document.body.append(idle.banner);
+}
+
+let last_activity = 0;
+function activity(force) {
+  if (!state.me) return;
+  const now = Date.now();
+  if (!force && !idle.banner && now - last_activity < 1000) return;
+  last_activity = now;
+  if (idle.banner) api.get('/session').catch(() => {});
+  idle_arm();
+}
+for (const ev of ['keydown', 'pointerdown', 'wheel', 'touchstart']) {
+  document.addEventListener(ev, () => activity(false), { passive: true, capture: true });
+}
+
+// ---- session ------------------------------------------------------------------------------
+function enter(session) {
+  state.me = session.account;
+  state.perms = new Set(session.permissions);
+  state.site_admin = session.account.company_id === 'platform';
+  api.set_csrf(session.csrf_token);
+  // The idle period as the server states it: its expiry minus now, at a moment of activity.
+  state.idle_ms = Math.max(5000, session.expires_at_s * 1000 - Date.now());
+  idle_arm();
+  const first = k_menu.find((m) => m.allowed(state));
+  if (!location.hash || location.hash === '#/' || location.hash === '#/login') {
+    location.hash = `#/${first.route}`;
+  }
+  render();
+}
+
+async function logout(reason) {
+  const was = state.me;
+  state.me = null;
+  idle_stop();
+  if (was) await api.del('/session').catch(() => {});
+  api.set_csrf(null);
+  show_login(reason);
+}
+
+api.on_lost(() => {
+  if (!state.me) return;
+  state.me = null;
+  idle_stop();
+  api.set_csrf(null);
+  show_login('login.expired');
+});
+
+function lang_button() {
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'lang',
+      id: 'lang-toggle',
+      lang: lang() === 'ja' ? 'en' : 'ja',
+      'aria-label': t('lang.toggle_label'),
+      onclick: () => {
+        set_lang(lang() === 'ja' ? 'en' : 'ja');
+        document.title = t('app.title');
+        if (state.me) render();
+        else show_login(login_reason);
+      },
+    },
+    t('lang.toggle'),
+  );
+}
+
+let login_reason = null;
+function show_login(reason) {
+  login_reason = reason;
+  for (const c of state.cleanup.splice(0)) c();
+  const box = message_box();
+  const company = input('company_id', { required: true, autocomplete: 'organization' });
+  const login_id = input('login_id', { required: true, autocomplete: 'username' });
+  const password = input('password', {
+    type: 'password',
+    required: true,
+    autocomplete: 'current-password',
+  });
+  const form = h(
+    'form',
+    { class: 'card login', id: 'login-form' },
+    h('h1', {}, t('login.heading')),
+    reason ? h('p', { class: 'message notice', id: 'login-reason', role: 'status' }, t(reason)) : null,
+    field(t('login.company'), company),
+    field(t('login.login_id'), login_id),
+    field(t('login.password'), password),
+    h('button', { type: 'submit', class: 'primary' }, t('login.submit')),
+    box,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    box.clear();
+    try {
+      const s = await api.post('/session', {
+        company_id: company.value.trim(),
+        login_id: login_id.value.trim(),
+        password: password.value,
+      });
+      password.value = '';
+      login_reason = null;
+      enter(s);
+    } catch (err) {
+      password.value = '';
+      box.className = 'message error';
+      box.id = 'login-error';
+      box.textContent = err.code === 'ip_not_allowed' ? t('login.ip_denied') : t('login.failed');
+      password.focus();
+    }
+  });
+  app.replaceChildren(
+    h(
+      'header',
+      { class: 'top' },
+      h('span', { class: 'brand' }, t('app.title')),
+      h('div', { class: 'top-actions' }, lang_button()),
+    ),
+    h('main', { id: 'view' }, form),
+  );
+  (company.value ? login_id : company).focus();
+}
+
+// ---- routing ------------------------------------------------------------------------------
+function render() {
+  if (!state.me) return;
+  for (const c of state.cleanup.splice(0)) c();
+  const [route, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const allowed = k_menu.filter((m) => m.allowed(state));
+  const active = route === 'device' ? 'devices' : route;
+  const nav = h(
+    'nav',
+    { 'aria-label': t('nav.label') },
+    h(
+      'ul',
+      {},
+      allowed.map((m) =>
+        h(
+          'li',
+          {},
+          h(
+            'a',
+            {
+              href: `#/${m.route}`,
+              id: `nav-${m.route}`,
+              'aria-current': m.route === active ? 'page' : null,
+            },
+            t(m.key),
+          ),
+        ),
+      ),
+    ),
+  );
+  const view = h('main', { id: 'view', tabindex: '-1' });
+  app.replaceChildren(
+    h(
+      'header',
+      { class: 'top' },
+      h('span', { class: 'brand' }, t('app.title')),
+      h(
+        'div',
+        { class: 'top-actions' },
+        h('span', { class: 'who', id: 'who' }, `${state.me.company_id} / ${state.me.login_id}`),
+        lang_button(),
+        h('button', { type: 'button', id: 'logout', onclick: () => logout(null) }, t('nav.logout')),
+      ),
+    ),
+    nav,
+    view,
+  );
+  const ctx = {
+    state,
+    view,
+    args: rest.map(decodeURIComponent),
+    on_leave: (fn) => state.cleanup.push(fn),
+    can: (p) => state.perms.has(p),
+  };
+  const entry = allowed.find((m) => m.route === active);
+  const page = route === 'admin' ? admin_page : pages[route];
+  if (!entry || !page) {
+    location.replace(`#/${allowed[0].route}`);
+    return;
+  }
+  page(ctx);
+}
+
+window.addEventListener('hashchange', () => {
+  if (state.me) render();
+});
+
+async function boot() {
+  set_lang(lang());
+  document.title = t('app.title');
+  try {
+    enter(await api.get('/session'));
+  } catch {
+    show_login(null);
+  }
+}
+
+boot();

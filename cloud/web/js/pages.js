@@ -1,0 +1,813 @@
+// The company pages: devices, one device, destinations and registration, accounts and roles,
+// password change, company settings, access log. Each page gets `ctx` from app.js: `view` to
+// fill, `args` from the route, `on_leave` for timers, `can(permission)`.
+import * as api from './api.js';
+import { t } from './i18n.js';
+import {
+  h,
+  field,
+  input,
+  select,
+  table,
+  message_box,
+  error_text,
+  jst,
+  jst_input_to_iso,
+  presence_badge,
+  status_badge,
+  duration,
+} from './ui.js';
+
+const k_refresh_ms = 5000;
+const k_page_size = 50;
+const k_device_id = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
+const k_final = new Set(['succeeded', 'failed', 'timed_out', 'expired']);
+
+function every(ctx, ms, fn) {
+  const timer = setInterval(fn, ms);
+  ctx.on_leave(() => clearInterval(timer));
+}
+
+// ---- devices ------------------------------------------------------------------------------
+// Cursor paging: the API pages by an opaque cursor, so the pager keeps the cursors of the pages
+// before this one; it works the same at 20 devices and at 100,000.
+function devices(ctx) {
+  const search = input('q', { type: 'search', id: 'device-search' });
+  const filter = select(
+    'online',
+    [
+      ['', t('devices.filter.all')],
+      ['true', t('devices.filter.online')],
+      ['false', t('devices.filter.offline')],
+      ['unknown', t('devices.filter.unknown')],
+    ],
+    '',
+  );
+  filter.id = 'device-filter';
+  const box = message_box();
+  const body = h('div', {});
+  const count = h('span', { class: 'muted', id: 'device-count' });
+  const prev = h('button', { type: 'button', id: 'page-prev' }, t('common.prev'));
+  const next = h('button', { type: 'button', id: 'page-next' }, t('common.next'));
+  let cursors = [''];
+  let next_cursor = null;
+
+  async function load() {
+    try {
+      const online = filter.value === 'unknown' ? 'false' : filter.value;
+      const page = await api.get(
+        '/devices' +
+          api.query({
+            q: search.value.trim(),
+            online,
+            limit: k_page_size,
+            cursor: cursors[cursors.length - 1],
+          }),
+      );
+      let list = page.devices;
+      if (filter.value === 'unknown') list = list.filter((d) => d.presence === 'unknown');
+      next_cursor = page.next_cursor;
+      prev.disabled = cursors.length <= 1;
+      next.disabled = !next_cursor;
+      count.textContent = t('devices.page', { n: list.length });
+      body.replaceChildren(
+        table(
+          null,
+          [
+            t('devices.col.id'),
+            t('devices.col.presence'),
+            t('devices.col.last_seen'),
+            t('devices.col.destination'),
+            t('devices.col.model'),
+            t('devices.col.fw'),
+          ],
+          list.map((d) => [
+            h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.id),
+            presence_badge(d.presence),
+            jst(d.last_seen_ms),
+            d.destination || '—',
+            d.state?.model ?? '—',
+            d.state?.fw ?? '—',
+          ]),
+        ),
+      );
+      box.clear();
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  const restart = () => {
+    cursors = [''];
+    load();
+  };
+  const form = h(
+    'form',
+    { class: 'toolbar', role: 'search' },
+    field(t('devices.search'), search),
+    field(t('devices.filter'), filter),
+    h('button', { type: 'submit' }, t('common.search')),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    restart();
+  });
+  filter.addEventListener('change', restart);
+  prev.addEventListener('click', () => {
+    if (cursors.length > 1) cursors.pop();
+    load();
+  });
+  next.addEventListener('click', () => {
+    if (next_cursor) cursors.push(next_cursor);
+    load();
+  });
+  ctx.view.append(
+    h('h1', {}, t('devices.heading')),
+    form,
+    box,
+    body,
+    h('div', { class: 'pager' }, prev, count, next),
+  );
+  load();
+  every(ctx, k_refresh_ms, load);
+}
+
+// ---- one device ---------------------------------------------------------------------------
+function chart(series) {
+  // Two small line charts drawn as SVG; values collected by this page's polling.
+  const ns = 'http://www.w3.org/2000/svg';
+  const wrap = h('div', { class: 'charts' });
+  for (const s of series) {
+    const fig = h('figure', { class: 'chart' }, h('figcaption', {}, s.label));
+    if (s.points.length < 2) {
+      fig.append(h('p', { class: 'muted' }, t('device.chart.empty')));
+    } else {
+      const w = 300;
+      const hgt = 80;
+      const max = Math.max(1, ...s.points.map((p) => p.v));
+      const t0 = s.points[0].t;
+      const span = Math.max(1, s.points[s.points.length - 1].t - t0);
+      const svg = document.createElementNS(ns, 'svg');
+      svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
+      svg.setAttribute('role', 'img');
+      const last = s.points[s.points.length - 1].v;
+      svg.setAttribute('aria-label', `${s.label}: ${last}`);
+      const line = document.createElementNS(ns, 'polyline');
+      line.setAttribute(
+        'points',
+        s.points
+          .map((p) => `${(((p.t - t0) / span) * w).toFixed(1)},${(hgt - 4 - (p.v / max) * (hgt - 8)).toFixed(1)}`)
+          .join(' '),
+      );
+      line.setAttribute('class', 'chart-line');
+      svg.append(line);
+      fig.append(svg, h('p', { class: 'muted' }, `max ${max} · now ${last}`));
+    }
+    wrap.append(fig);
+  }
+  return wrap;
+}
+
+function command_form(ctx, id, on_sent) {
+  const op = select(
+    'op',
+    [
+      ['ping', 'ping'],
+      ['state.refresh', 'state.refresh'],
+      ['config.get', 'config.get'],
+      ['diag.ping', 'diag.ping'],
+      ['reboot', 'reboot'],
+    ],
+    'ping',
+  );
+  op.id = 'command-op';
+  const host = input('host', { value: '127.0.0.1' });
+  const cnt = input('count', { type: 'number', min: 1, max: 10, value: 3 });
+  const delay = input('delay_s', { type: 'number', min: 0, max: 3600, value: 2 });
+  const keys = input('keys', {});
+  const extra = h('div', { class: 'extra' });
+  const show_extra = () => {
+    extra.replaceChildren();
+    if (op.value === 'diag.ping') extra.append(field(t('device.command.host'), host), field(t('device.command.count'), cnt));
+    if (op.value === 'reboot') extra.append(field(t('device.command.delay'), delay));
+    if (op.value === 'config.get') extra.append(field(t('device.command.keys'), keys));
+  };
+  op.addEventListener('change', show_extra);
+  const box = message_box();
+  box.id = 'command-status';
+  const form = h(
+    'form',
+    { class: 'toolbar', id: 'command-form' },
+    field(t('device.command.op'), op),
+    extra,
+    h('button', { type: 'submit', class: 'primary' }, t('device.command.send')),
+  );
+  form.append(box);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const args = {};
+    if (op.value === 'diag.ping') Object.assign(args, { host: host.value.trim(), count: Number(cnt.value) });
+    if (op.value === 'reboot') args.delay_s = Number(delay.value);
+    if (op.value === 'config.get' && keys.value.trim()) {
+      args.keys = keys.value.split(',').map((k) => k.trim()).filter(Boolean);
+    }
+    try {
+      let cmd = await api.post(`/devices/${encodeURIComponent(id)}/commands`, { op: op.value, args });
+      const show = () => {
+        box.className = 'message ok';
+        box.replaceChildren(t('device.command.sent', { id: cmd.id, s: '' }), status_badge(cmd.status));
+      };
+      show();
+      // Watch it to its final state.
+      const timer = setInterval(async () => {
+        try {
+          cmd = await api.get(`/commands/${encodeURIComponent(cmd.id)}`);
+          show();
+          if (k_final.has(cmd.status)) {
+            clearInterval(timer);
+            on_sent();
+          }
+        } catch (err) {
+          clearInterval(timer);
+          box.fail(err);
+        }
+      }, 1000);
+      ctx.on_leave(() => clearInterval(timer));
+      on_sent();
+    } catch (err) {
+      box.fail(err);
+    }
+  });
+  show_extra();
+  return form;
+}
+
+function technician_section(ctx, id) {
+  const section = h('section', { 'aria-labelledby': 'tech-h' }, h('h2', { id: 'tech-h' }, t('tech.heading')));
+  const box = message_box();
+  const reveal = h('div', {});
+  const list = h('div', {});
+  const base = `/devices/${encodeURIComponent(id)}/technician-logins`;
+
+  async function load() {
+    try {
+      const r = await api.get(base);
+      list.replaceChildren(
+        ...(r.enabled ? [] : [h('p', { class: 'muted' }, t('tech.disabled'))]),
+        table(
+          t('tech.active'),
+          [t('tech.login_id'), t('device.col.status'), t('tech.col.expires'), t('tech.col.failed'), t('device.col.by'), ''],
+          r.technician_logins.map((x) => [
+            x.login_id,
+            x.status,
+            jst(x.expires_at_s * 1000),
+            String(x.failed_count),
+            x.created_by,
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                onclick: async () => {
+                  try {
+                    await api.del(`${base}/${encodeURIComponent(x.login_id)}`);
+                    load();
+                  } catch (err) {
+                    box.fail(err);
+                  }
+                },
+              },
+              t('common.revoke'),
+            ),
+          ]),
+        ),
+      );
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+
+  // The password is shown once, with a countdown to expiry and a copy button; closing the panel
+  // removes it from the page for good.
+  function show_once(login) {
+    const pw = h('code', { class: 'secret', id: 'tech-password' }, login.password);
+    const left = h('p', { class: 'countdown', id: 'tech-countdown', 'aria-live': 'off' });
+    const copied = h('span', { role: 'status', class: 'muted' });
+    const tick = () => {
+      const s = login.expires_at_s - Date.now() / 1000;
+      left.textContent = s > 0 ? t('tech.expires_in', { t: duration(s) }) : t('tech.expired');
+      if (s <= 0) pw.textContent = '—';
+    };
+    tick();
+    const timer = setInterval(tick, 1000);
+    const close = () => {
+      clearInterval(timer);
+      reveal.replaceChildren();
+    };
+    ctx.on_leave(close);
+    reveal.replaceChildren(
+      h(
+        'div',
+        { class: 'card once', id: 'tech-once', role: 'region', 'aria-label': t('tech.heading') },
+        h('p', { class: 'warning' }, t('tech.once')),
+        h('dl', {},
+          h('dt', {}, t('tech.login_id')), h('dd', { id: 'tech-login-id' }, login.login_id),
+          h('dt', {}, t('tech.password')), h('dd', {}, pw)),
+        left,
+        h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            {
+              type: 'button',
+              onclick: async () => {
+                try {
+                  await navigator.clipboard.writeText(login.password);
+                  copied.textContent = t('tech.copied');
+                } catch (err) {
+                  copied.textContent = error_text(err);
+                }
+              },
+            },
+            t('tech.copy'),
+          ),
+          h('button', { type: 'button', id: 'tech-close', onclick: close }, t('tech.done')),
+          copied,
+        ),
+      ),
+    );
+  }
+
+  const issue = h(
+    'button',
+    {
+      type: 'button',
+      class: 'primary',
+      id: 'tech-issue',
+      onclick: async () => {
+        box.clear();
+        try {
+          show_once(await api.post(base));
+          load();
+        } catch (err) {
+          box.fail(err.code === 'feature_disabled' ? { message: t('tech.disabled') } : err);
+        }
+      },
+    },
+    t('tech.issue'),
+  );
+  section.append(issue, box, reveal, list);
+  load();
+  return { section, load };
+}
+
+function device(ctx) {
+  const id = ctx.args[0] ?? '';
+  const box = message_box();
+  const info = h('div', {});
+  const charts = h('div', {});
+  const history = h('div', {});
+  const series = [
+    { key: (s) => s?.cpu?.load1, label: t('device.chart.load'), points: [] },
+    { key: (s) => s?.lan?.clients, label: t('device.chart.clients'), points: [] },
+  ];
+  let last_state_at = null;
+
+  async function load() {
+    try {
+      const d = await api.get(`/devices/${encodeURIComponent(id)}`);
+      box.clear();
+      const s = d.state ?? {};
+      info.replaceChildren(
+        h('dl', { class: 'facts', id: 'device-facts' },
+          h('dt', {}, t('devices.col.presence')), h('dd', { id: 'device-presence' }, presence_badge(d.presence)),
+          h('dt', {}, t('devices.col.last_seen')), h('dd', {}, jst(d.last_seen_ms)),
+          h('dt', {}, t('devices.col.destination')), h('dd', {}, d.destination || '—'),
+          h('dt', {}, t('device.agent')), h('dd', {}, d.agent_version || '—'),
+          h('dt', {}, t('device.state_at')), h('dd', {}, jst(d.state_received_ms))),
+        h('h2', {}, t('device.state')),
+        h('pre', { class: 'state', id: 'device-state' }, JSON.stringify(s, null, 2)),
+      );
+      if (d.state_received_ms && d.state_received_ms !== last_state_at) {
+        last_state_at = d.state_received_ms;
+        for (const x of series) {
+          const v = x.key(s);
+          if (typeof v === 'number') x.points.push({ t: d.state_received_ms, v });
+          if (x.points.length > 120) x.points.shift();
+        }
+      }
+      charts.replaceChildren(chart(series));
+      history.replaceChildren(
+        table(
+          null,
+          [t('device.col.time'), t('device.col.op'), t('device.col.status'), t('device.col.by'), t('device.col.result')],
+          d.recent_commands.map((c) => [
+            jst(c.created_at_s * 1000),
+            c.op,
+            status_badge(c.status),
+            c.created_by,
+            c.result ? JSON.stringify(c.result) : c.error || '—',
+          ]),
+        ),
+      );
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  ctx.view.append(
+    h('p', {}, h('a', { href: '#/devices' }, t('device.back'))),
+    h('h1', {}, t('device.heading', { id })),
+    box,
+    info,
+    h('section', {}, h('h2', {}, t('device.chart')), charts),
+  );
+  if (ctx.can('device.command')) {
+    ctx.view.append(h('section', {}, h('h2', {}, t('device.commands')), command_form(ctx, id, load)));
+  }
+  ctx.view.append(h('section', {}, h('h2', {}, t('device.history')), history));
+  if (ctx.can('device.technician_login')) ctx.view.append(technician_section(ctx, id).section);
+  load();
+  every(ctx, k_refresh_ms, load);
+}
+
+// ---- destinations and registration ---------------------------------------------------------
+function destinations(ctx) {
+  const box = message_box();
+  const list = h('div', {});
+  const dest_select = select('destination', [], '');
+  dest_select.id = 'register-destination';
+
+  async function load() {
+    try {
+      const r = await api.get('/destinations');
+      const keep = dest_select.value;
+      dest_select.replaceChildren(...r.destinations.map((d) => h('option', { value: d.id }, d.name)));
+      if (keep) dest_select.value = keep;
+      list.replaceChildren(
+        table(
+          null,
+          [t('dest.name'), t('dest.count'), ''],
+          r.destinations.map((d) => [
+            d.name,
+            String(d.device_count),
+            ctx.can('destination.manage')
+              ? h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'danger',
+                    onclick: async () => {
+                      if (!confirm(t('common.confirm_delete', { n: d.name }))) return;
+                      try {
+                        await api.del(`/destinations/${d.id}`);
+                        load();
+                      } catch (err) {
+                        box.fail(err);
+                      }
+                    },
+                  },
+                  t('common.delete'),
+                )
+              : '',
+          ]),
+        ),
+      );
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+
+  ctx.view.append(h('h1', {}, t('dest.heading')), box, list);
+  if (ctx.can('destination.manage')) {
+    const name = input('name', { required: true, maxlength: 128, id: 'dest-name' });
+    const form = h('form', { class: 'toolbar', id: 'dest-form' }, field(t('dest.name'), name),
+      h('button', { type: 'submit' }, t('dest.create')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        await api.post('/destinations', { name: name.value.trim() });
+        name.value = '';
+        box.ok(t('common.saved'));
+        load();
+      } catch (err) {
+        box.fail(err);
+      }
+    });
+    ctx.view.append(form);
+  }
+  if (ctx.can('device.register')) {
+    const reg_box = message_box();
+    reg_box.id = 'register-status';
+    const device_id = input('device_id', { required: true, id: 'register-device', pattern: k_device_id.source });
+    const one = h('form', { class: 'toolbar', id: 'register-one' }, field(t('dest.device_id'), device_id),
+      h('button', { type: 'submit' }, t('dest.register_one')));
+    const register = (d) => api.post(`/destinations/${dest_select.value}/devices`, { device_id: d });
+    one.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = device_id.value.trim();
+      if (!k_device_id.test(d)) return reg_box.fail({ message: t('dest.bad_id') });
+      try {
+        await register(d);
+        reg_box.ok(t('dest.registered', { id: d }));
+        device_id.value = '';
+        load();
+      } catch (err) {
+        reg_box.fail(err);
+      }
+    });
+    const file = input('csv', { type: 'file', accept: '.csv,text/csv,text/plain', id: 'register-csv' });
+    const lines = h('ul', { class: 'line-errors', id: 'csv-errors' });
+    const csv = h('form', { class: 'toolbar', id: 'register-csv-form' }, field(t('dest.csv'), file),
+      h('button', { type: 'submit' }, t('dest.upload')));
+    csv.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      lines.replaceChildren();
+      if (!file.files[0]) return;
+      const text = await file.files[0].text();
+      let ok = 0;
+      let bad = 0;
+      const rows = text.split(/\r?\n/);
+      for (let i = 0; i < rows.length; i++) {
+        const d = rows[i].split(',')[0].trim().replace(/^"|"$/g, '');
+        if (!d || (i === 0 && /^device/i.test(d))) continue;
+        const fail = (m) => {
+          bad++;
+          lines.append(h('li', {}, t('dest.line', { n: i + 1, m })));
+        };
+        if (!k_device_id.test(d)) {
+          fail(`${d.slice(0, 80)}: ${t('dest.bad_id')}`);
+          continue;
+        }
+        try {
+          await register(d);
+          ok++;
+        } catch (err) {
+          fail(`${d}: ${error_text(err)}`);
+        }
+      }
+      reg_box.ok(t('dest.csv_summary', { ok, bad }));
+      load();
+    });
+    ctx.view.append(
+      h('section', {}, h('h2', {}, t('dest.register')), field(t('dest.destination'), dest_select), one, csv, reg_box, lines),
+    );
+  }
+  load();
+}
+
+// ---- accounts and roles -------------------------------------------------------------------
+function accounts(ctx) {
+  const box = message_box();
+  box.id = 'accounts-status';
+  const list = h('div', { id: 'accounts-list' });
+  const roles_list = h('div', { id: 'roles-list' });
+  const role_select = select('role', [], '');
+  role_select.id = 'account-role';
+
+  async function load() {
+    try {
+      const [a, r] = await Promise.all([api.get('/accounts'), api.get('/roles')]);
+      const keep = role_select.value;
+      role_select.replaceChildren(...r.roles.map((x) => h('option', { value: x.name }, x.name)));
+      if (keep) role_select.value = keep;
+      list.replaceChildren(
+        table(
+          null,
+          [t('accounts.login_id'), t('accounts.role'), t('accounts.email'), t('accounts.locked'), t('accounts.last_login'), ''],
+          a.accounts.map((x) => [
+            x.login_id,
+            x.role,
+            x.email || '—',
+            x.locked === 'none' ? '—' : x.locked,
+            x.last_login_at_s ? jst(x.last_login_at_s * 1000) : '—',
+            ctx.can('account.manage') && x.id !== ctx.state.me.id
+              ? h('span', { class: 'actions' },
+                  x.locked !== 'none'
+                    ? h('button', { type: 'button', onclick: () => act(() => api.patch(`/accounts/${x.id}`, { locked: false })) }, t('accounts.unlock'))
+                    : null,
+                  h('button', {
+                    type: 'button',
+                    class: 'danger',
+                    onclick: () => confirm(t('common.confirm_delete', { n: x.login_id })) && act(() => api.del(`/accounts/${x.id}`)),
+                  }, t('common.delete')))
+              : '',
+          ]),
+        ),
+      );
+      roles_list.replaceChildren(
+        table(
+          null,
+          [t('roles.name'), t('roles.permissions'), ''],
+          r.roles.map((x) => [
+            x.built_in ? `${x.name} (${t('roles.built_in')})` : x.name,
+            x.permissions.join(', '),
+            ctx.can('role.manage') && !x.built_in
+              ? h('button', {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: () => confirm(t('common.confirm_delete', { n: x.name })) && act(() => api.del(`/roles/${x.id}`)),
+                }, t('common.delete'))
+              : '',
+          ]),
+        ),
+      );
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  async function act(fn) {
+    try {
+      await fn();
+      box.ok(t('common.saved'));
+      load();
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+
+  ctx.view.append(h('h1', {}, t('accounts.heading')), box, list);
+  if (ctx.can('account.manage')) {
+    const login = input('login_id', { required: true, id: 'account-login', maxlength: 128 });
+    const email = input('email', { type: 'email', id: 'account-email' });
+    const pw = input('password', { type: 'password', autocomplete: 'new-password', id: 'account-password' });
+    const generated = h('div', { id: 'account-generated' });
+    const form = h('form', { class: 'toolbar', id: 'account-form' },
+      field(t('accounts.login_id'), login), field(t('accounts.role'), role_select),
+      field(t('accounts.email'), email), field(t('accounts.password_opt'), pw),
+      h('button', { type: 'submit', class: 'primary' }, t('accounts.create')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      generated.replaceChildren();
+      const body = { login_id: login.value.trim(), role: role_select.value };
+      if (email.value.trim()) body.email = email.value.trim();
+      if (pw.value) body.password = pw.value;
+      try {
+        const a = await api.post('/accounts', body);
+        pw.value = '';
+        if (a.password) {
+          generated.replaceChildren(
+            h('p', { class: 'card once' }, t('accounts.generated', { l: a.login_id }), h('code', { class: 'secret' }, a.password)),
+          );
+        }
+        login.value = '';
+        email.value = '';
+        box.ok(t('common.saved'));
+        load();
+      } catch (err) {
+        box.fail(err);
+      }
+    });
+    ctx.view.append(h('section', {}, h('h2', {}, t('accounts.create')), form, generated));
+  }
+  ctx.view.append(h('h2', {}, t('roles.heading')), roles_list);
+  if (ctx.can('role.manage')) {
+    const name = input('name', { required: true, id: 'role-name', maxlength: 128 });
+    const perms = h('fieldset', { class: 'perms', id: 'role-permissions' }, h('legend', {}, t('roles.permissions')));
+    api.get('/permissions').then((r) => {
+      for (const p of r.permissions) {
+        const cb = h('input', { type: 'checkbox', name: 'perm', value: p, id: `perm-${p}` });
+        perms.append(h('label', { for: cb.id, class: 'check' }, cb, p));
+      }
+    }, (err) => box.fail(err));
+    const form = h('form', { id: 'role-form' }, field(t('roles.name'), name), perms,
+      h('button', { type: 'submit', class: 'primary' }, t('roles.create')));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const chosen = [...perms.querySelectorAll('input:checked')].map((c) => c.value);
+      act(async () => {
+        await api.post('/roles', { name: name.value.trim(), permissions: chosen });
+        name.value = '';
+        for (const c of perms.querySelectorAll('input:checked')) c.checked = false;
+      });
+    });
+    ctx.view.append(h('section', {}, h('h2', {}, t('roles.create')), form));
+  }
+  load();
+}
+
+// ---- password change ----------------------------------------------------------------------
+function password(ctx) {
+  const box = message_box();
+  box.id = 'password-status';
+  const current = input('current_password', { type: 'password', required: true, autocomplete: 'current-password' });
+  const next = input('password', { type: 'password', required: true, autocomplete: 'new-password' });
+  const again = input('password_again', { type: 'password', required: true, autocomplete: 'new-password' });
+  const form = h('form', { class: 'card narrow', id: 'password-form' },
+    field(t('password.current'), current), field(t('password.new'), next), field(t('password.confirm'), again),
+    h('button', { type: 'submit', class: 'primary' }, t('common.save')), box);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (next.value !== again.value) return box.fail({ message: t('password.mismatch') });
+    try {
+      await api.post(`/accounts/${ctx.state.me.id}/password`, {
+        current_password: current.value,
+        password: next.value,
+      });
+      box.ok(t('password.changed'));
+    } catch (err) {
+      box.fail(err);
+    } finally {
+      current.value = next.value = again.value = '';
+    }
+  });
+  ctx.view.append(h('h1', {}, t('password.heading')), form);
+}
+
+// ---- company settings ---------------------------------------------------------------------
+const k_ipv4_cidr = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/(3[0-2]|[12]?\d))?$/;
+const k_ipv6_cidr = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(\/(12[0-8]|1[01]\d|[1-9]?\d))?$/;
+
+function company(ctx) {
+  const box = message_box();
+  box.id = 'company-status';
+  const allow = h('textarea', { name: 'ip_allowlist', rows: 5, id: 'company-allowlist', spellcheck: 'false' });
+  const ttl = input('technician_login_ttl_minutes', { type: 'number', min: 0, max: 1440, required: true, id: 'company-ttl' });
+  const form = h('form', { class: 'card narrow', id: 'company-form' },
+    field(t('company.allowlist'), allow), field(t('company.ttl'), ttl),
+    h('button', { type: 'submit', class: 'primary' }, t('common.save')), box);
+  const fill = (c) => {
+    allow.value = c.ip_allowlist.join('\n');
+    ttl.value = c.technician_login_ttl_minutes;
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const entries = allow.value.split('\n').map((s) => s.trim());
+    const list = [];
+    for (let i = 0; i < entries.length; i++) {
+      if (!entries[i]) continue;
+      if (!k_ipv4_cidr.test(entries[i]) && !k_ipv6_cidr.test(entries[i])) {
+        return box.fail({ message: t('company.bad_cidr', { n: i + 1, v: entries[i] }) });
+      }
+      list.push(entries[i]);
+    }
+    try {
+      fill(await api.patch('/company', { ip_allowlist: list, technician_login_ttl_minutes: Number(ttl.value) }));
+      box.ok(t('common.saved'));
+    } catch (err) {
+      box.fail(err);
+    }
+  });
+  ctx.view.append(h('h1', {}, t('company.heading')), form);
+  api.get('/company').then(fill, (err) => box.fail(err));
+}
+
+// ---- access log ---------------------------------------------------------------------------
+function audit(ctx) {
+  const box = message_box();
+  const from = input('from', { type: 'datetime-local', id: 'audit-from' });
+  const to = input('to', { type: 'datetime-local', id: 'audit-to' });
+  const account = input('account', { id: 'audit-account' });
+  const action = input('action', { id: 'audit-action' });
+  const body = h('div', { id: 'audit-table' });
+  const next = h('button', { type: 'button', id: 'audit-next' }, t('common.next'));
+  const first = h('button', { type: 'button', id: 'audit-first' }, t('common.prev'));
+  const csv = h('a', { class: 'button', id: 'audit-csv', download: 'audit.csv' }, t('audit.csv'));
+  let after = [];
+  let next_after = null;
+  const params = () => ({
+    from: jst_input_to_iso(from.value),
+    to: jst_input_to_iso(to.value),
+    account: account.value.trim(),
+    action: action.value.trim(),
+  });
+  async function load() {
+    csv.href = '/api/v1/audit' + api.query({ ...params(), format: 'csv' });
+    try {
+      const r = await api.get('/audit' + api.query({ ...params(), limit: 100, after_seq: after[after.length - 1] }));
+      next_after = r.next_after_seq;
+      next.disabled = next_after === null || next_after === undefined;
+      first.disabled = after.length === 0;
+      body.replaceChildren(
+        table(
+          null,
+          [t('audit.col.seq'), t('audit.col.time'), t('audit.col.actor'), t('audit.col.action'), t('audit.col.target'),
+            t('audit.col.result'), t('audit.col.detail'), t('audit.col.ip')],
+          r.records.map((x) => [String(x.seq), x.time, x.actor, x.action, x.target, x.result, x.detail, x.source_ip]),
+        ),
+      );
+      box.clear();
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  const form = h('form', { class: 'toolbar', id: 'audit-form' },
+    field(t('audit.from'), from), field(t('audit.to'), to), field(t('audit.account'), account),
+    field(t('audit.action'), action), h('button', { type: 'submit' }, t('audit.filter')), csv);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    after = [];
+    load();
+  });
+  next.addEventListener('click', () => {
+    after.push(next_after);
+    load();
+  });
+  first.addEventListener('click', () => {
+    after.pop();
+    load();
+  });
+  ctx.view.append(h('h1', {}, t('audit.heading')), form, box, body, h('div', { class: 'pager' }, first, next));
+  load();
+}
+
+export const pages = { devices, device, destinations, accounts, password, company, audit };

@@ -1,0 +1,132 @@
+// DOM helpers. Text always goes in through textContent, so data from the API or devices cannot
+// become markup.
+import { t } from './i18n.js';
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+let id_counter = 0;
+// A labelled form field: <label for> + control, wrapped in a div.
+export function field(label, control) {
+  if (!control.id) control.id = `f${++id_counter}`;
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+}
+
+export function input(name, attrs = {}) {
+  return h('input', { name, ...attrs });
+}
+
+export function select(name, options, value) {
+  const s = h('select', { name });
+  for (const [v, label] of options) {
+    const o = h('option', { value: v }, label);
+    if (v === value) o.selected = true;
+    s.append(o);
+  }
+  return s;
+}
+
+// A table from column headings and rows of cells.
+export function table(caption, headings, rows) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      caption ? h('caption', {}, caption) : null,
+      h('thead', {}, h('tr', {}, headings.map((x) => h('th', { scope: 'col' }, x)))),
+      h(
+        'tbody',
+        {},
+        rows.length === 0
+          ? h('tr', {}, h('td', { colspan: headings.length }, t('common.none')))
+          : rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c)))),
+      ),
+    ),
+  );
+}
+
+// A status line for the result of an action; role=status so screen readers announce it.
+export function message_box() {
+  const box = h('p', { class: 'message', role: 'status', 'aria-live': 'polite' });
+  box.ok = (text) => {
+    box.className = 'message ok';
+    box.textContent = text;
+  };
+  box.fail = (err) => {
+    box.className = 'message error';
+    box.textContent = error_text(err);
+  };
+  box.clear = () => {
+    box.className = 'message';
+    box.textContent = '';
+  };
+  return box;
+}
+
+export function error_text(err) {
+  const code = err?.code;
+  if (code === 'forbidden' || err?.status === 403) {
+    if (code === 'allowlist_excludes_caller') return t('error.allowlist_excludes_caller');
+    return t('error.forbidden');
+  }
+  if (code === 'allowlist_excludes_caller') return t('error.allowlist_excludes_caller');
+  if (code === 'not_found') return t('error.not_found');
+  if (code === 'conflict') return t('error.conflict', { m: err.message });
+  return t('common.error', { m: err?.message || code || String(err) });
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+// Times are shown in JST (+09:00) fixed, whatever the browser's zone.
+export function jst(ms) {
+  if (ms === null || ms === undefined) return '—';
+  const d = new Date(ms + 9 * 3600 * 1000);
+  return (
+    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} JST`
+  );
+}
+
+// "2026-11-27T10:00" typed as JST -> ISO 8601 with +09:00.
+export function jst_input_to_iso(v) {
+  return v ? `${v.length === 16 ? v + ':00' : v}+09:00` : '';
+}
+
+export function presence_badge(p) {
+  const kind = p === 'online' || p === 'offline' ? p : 'unknown';
+  return h('span', { class: `badge ${kind}` }, t(`presence.${kind}`));
+}
+
+export function status_badge(s) {
+  const good = s === 'succeeded';
+  const bad = s === 'failed' || s === 'timed_out' || s === 'expired';
+  return h(
+    'span',
+    { class: `badge ${good ? 'online' : bad ? 'offline' : 'unknown'}`, 'data-status': s },
+    t(`status.${s}`),
+  );
+}
+
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}

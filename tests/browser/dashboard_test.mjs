@@ -1,0 +1,460 @@
+// The dashboard in a real browser (issue 7): playwright-core drives Debian's chromium headless
+// against the real aterm-cloud, Mosquitto and a simulated fleet of 20 routers (19 in one
+// `aterm-agent simulate`, one `aterm-agent run` with a local socket for login-check), all on
+// 127.0.0.1 with free ports in a temp folder of its own.
+//
+//   node dashboard_test.mjs --cloud BIN --agent BIN --source DIR --screenshots DIR
+//
+// Exits 0 when every check passed; prints each step. Screenshots of each page go to --screenshots.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const source = path.resolve(arg('source', path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')));
+const cloud_bin = path.resolve(arg('cloud', path.join(source, 'build/cloud/aterm-cloud')));
+const agent_bin = path.resolve(arg('agent', path.join(source, 'build/agent/aterm-agent')));
+const shots = path.resolve(arg('screenshots', path.join(source, 'build/screenshots')));
+const chromium_bin = arg('chromium', '/usr/bin/chromium');
+const keep = process.argv.includes('--keep');
+
+const k_wait = 30_000;
+const k_sim_count = 19;
+const k_prefix = 'sim-r';
+const k_tech_device = 'tech-r1';
+// `simulate` numbers its routers from 1.
+const sim_id = (i) => `${k_prefix}${String(i).padStart(5, '0')}`;
+const k_unassigned = sim_id(k_sim_count);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aterm-browser-'));
+// Mosquitto drops to its own user when started as root and must still reach the PKI.
+fs.chmodSync(dir, 0o711);
+const children = [];
+let failures = 0;
+
+function log(...a) {
+  console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+}
+
+function check(cond, what) {
+  if (cond) {
+    log('ok  ', what);
+  } else {
+    failures++;
+    log('FAIL', what);
+  }
+}
+
+async function free_port() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function wait_until(what, fn, timeout = k_wait) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      if (await fn()) return;
+    } catch {
+      // Not yet.
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function port_open(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+function run(cmd, args, input) {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8', cwd: dir });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function must(cmd, args) {
+  const r = run(cmd, args);
+  if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function start(name, cmd, args) {
+  const out = fs.openSync(path.join(dir, `${name}.log`), 'a');
+  const p = spawn(cmd, args, { stdio: ['ignore', out, out], cwd: dir, detached: true });
+  children.push(p);
+  return p;
+}
+
+async function stop(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise((r) => p.once('exit', r));
+  try {
+    process.kill(-p.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }, 10_000);
+  await done;
+  clearTimeout(t);
+}
+
+const write_json = (file, obj) => fs.writeFileSync(file, JSON.stringify(obj, null, 2));
+
+// ---- the stack ----------------------------------------------------------------------------
+const pki = path.join(dir, 'pki');
+const mqtt_port = await free_port();
+const https_port = await free_port();
+const base = `https://localhost:${https_port}`;
+const cloud_config = path.join(dir, 'cloud.json');
+
+function write_cloud_config(security) {
+  write_json(cloud_config, {
+    db: path.join(dir, 'cloud.db'),
+    http: {
+      listen: `127.0.0.1:${https_port}`,
+      cert: path.join(pki, 'server.pem'),
+      key: path.join(pki, 'server.key'),
+      static_dir: path.join(source, 'cloud/web'),
+    },
+    mqtt: {
+      uri: `ssl://127.0.0.1:${mqtt_port}`,
+      ca: path.join(pki, 'ca.pem'),
+      cert: path.join(pki, 'cloud.pem'),
+      key: path.join(pki, 'cloud.key'),
+      dispatch_poll_ms: 100,
+    },
+    security: { password_iterations: 1000, throttle_failures: 1000, ...security },
+    backup: { dir: path.join(dir, 'backups') },
+  });
+}
+
+const cli = (...args) => JSON.parse(must(cloud_bin, [...args, '--config', cloud_config]));
+
+let cloud = null;
+async function start_cloud() {
+  cloud = start('cloud', cloud_bin, ['serve', '--config', cloud_config]);
+  await wait_until('aterm-cloud to listen', () => port_open(https_port));
+}
+
+async function main() {
+  log('folder', dir);
+  must(path.join(source, 'scripts/dev-pki'), ['init', pki]);
+  must(path.join(source, 'scripts/dev-pki'), ['device', pki, k_tech_device]);
+  const broker = start('broker', path.join(source, 'scripts/broker'), [pki, String(mqtt_port)]);
+  await wait_until('mosquitto to listen', () => port_open(mqtt_port));
+  void broker;
+
+  write_cloud_config({});
+  const site = cli('admin', 'init');
+  cli('admin', 'company', 'create', '--id', 'acme', '--name', 'Acme 株式会社');
+  const admin = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'admin', '--role', 'administrator');
+  cli('admin', 'account', 'create', '--company', 'acme', '--login', 'locky', '--role', 'operator');
+  // Every simulated router but the last is registered; the last stays "unassigned".
+  for (let i = 1; i < k_sim_count; i++) {
+    cli('admin', 'device', 'register', '--company', 'acme', '--device', sim_id(i), '--destination', 'Tokyo');
+  }
+  cli('admin', 'device', 'register', '--company', 'acme', '--device', k_tech_device, '--destination', 'Tokyo');
+  await start_cloud();
+
+  write_json(path.join(dir, 'fleet.json'), {
+    broker: { uri: `ssl://127.0.0.1:${mqtt_port}`, ca: path.join(pki, 'ca.pem') },
+    data_dir: path.join(dir, 'fleet'),
+    state_interval_s: 2,
+    simulate: { ca_cert: path.join(pki, 'ca.pem'), ca_key: path.join(pki, 'ca.key') },
+  });
+  start('fleet', agent_bin, ['simulate', '--config', path.join(dir, 'fleet.json'), '--count', String(k_sim_count),
+    '--id-prefix', k_prefix]);
+  const tech_dir = path.join(dir, k_tech_device);
+  fs.mkdirSync(path.join(tech_dir, 'data'), { recursive: true });
+  const tech_config = path.join(tech_dir, 'agent.json');
+  write_json(tech_config, {
+    device_id: k_tech_device,
+    broker: {
+      uri: `ssl://127.0.0.1:${mqtt_port}`,
+      ca: path.join(pki, 'ca.pem'),
+      cert: path.join(pki, 'devices', `${k_tech_device}.pem`),
+      key: path.join(pki, 'devices', `${k_tech_device}.key`),
+    },
+    data_dir: path.join(tech_dir, 'data'),
+    backend: { type: 'sim', file: path.join(tech_dir, 'router.json') },
+    local_socket: path.join(tech_dir, 'agent.sock'),
+    state_interval_s: 3600,
+  });
+
+  fs.mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: chromium_bin,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // A fresh --user-data-dir: Playwright gives every launch a new temporary profile.
+  });
+  const problems = [];
+  const new_page = async (viewport = { width: 1280, height: 800 }) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, locale: 'ja-JP' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(k_wait);
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(String(e)));
+    return page;
+  };
+  const shot = async (page, name) => {
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
+
+  try {
+    const page = await new_page();
+    const login = async (company, id, password) => {
+      await page.fill('input[name=company_id]', company);
+      await page.fill('input[name=login_id]', id);
+      await page.fill('input[name=password]', password);
+      await page.click('#login-form button[type=submit]');
+    };
+
+    // -- login page, the generic failure message and the lock --------------------------------
+    await page.goto(base + '/');
+    await page.waitForSelector('#login-form');
+    check((await page.getAttribute('html', 'lang')) === 'ja', 'Japanese by default');
+    await shot(page, '01-login');
+    await login('acme', 'admin', 'wrong-password');
+    const failed_ja = await page.textContent('#login-error');
+    check(/ロック/.test(failed_ja), `failure message mentions the lock: ${failed_ja}`);
+    await login('no-such-company', 'admin', 'x');
+    await page.waitForFunction((t) => document.querySelector('#login-error')?.textContent === t, failed_ja);
+    check(true, 'an unknown company gives the very same message');
+    await shot(page, '02-login-failed');
+    const headers = (await page.request.get(base + '/')).headers();
+    check(/script-src 'self'/.test(headers['content-security-policy'] ?? '') &&
+      !/unsafe-inline/.test(headers['content-security-policy']), 'strict CSP on the page');
+
+    for (let i = 0; i < 5; i++) await login('acme', 'locky', `wrong-${i}`);
+    // Locked now: even the right password is refused, with the same message naming the lock.
+    const locked_pw = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'probe', '--role', 'viewer');
+    void locked_pw;
+    await page.fill('input[name=company_id]', 'acme');
+    check(/ロック/.test(await page.textContent('#login-error')), 'lock message after repeated failures');
+
+    // -- devices: list, presence without a reload, filter, search ----------------------------
+    await login('acme', 'admin', admin.password);
+    await page.waitForSelector('#nav-devices[aria-current=page]');
+    check(!(await page.$('#nav-admin')), 'no site-administration menu for a company administrator');
+    await wait_until('18 simulated routers online', async () =>
+      (await page.$$('tbody .badge.online')).length >= k_sim_count - 1);
+    check(true, 'device list shows the simulated routers online');
+    const tech_row = page.locator('tr', { has: page.locator(`a:text-is("${k_tech_device}")`) });
+    check(!(await tech_row.locator('.badge.online').count()), `${k_tech_device} not online before its agent starts`);
+    start('tech-agent', agent_bin, ['run', '--config', tech_config]);
+    await tech_row.locator('.badge.online').waitFor();
+    check(true, `${k_tech_device} turns online without a reload`);
+    await shot(page, '03-devices');
+    await page.selectOption('#device-filter', 'false');
+    await page.waitForSelector('#device-count:text("0")');
+    check(true, 'offline filter: no device');
+    await page.selectOption('#device-filter', 'true');
+    await page.waitForFunction((n) => document.querySelectorAll('tbody .badge.online').length === n, k_sim_count);
+    check(true, 'online filter: every registered router');
+    await page.fill('#device-search', 'tech');
+    await page.click('form[role=search] button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('tbody a.device-link').length === 1);
+    check(true, 'search narrows to one device');
+
+    // -- a command sent and seen succeeding --------------------------------------------------
+    await page.goto(`${base}/#/device/${sim_id(1)}`);
+    await page.waitForSelector('#device-state');
+    await page.selectOption('#command-op', 'ping');
+    await page.click('#command-form button[type=submit]');
+    await page.waitForSelector('#command-status [data-status=succeeded]');
+    check(true, 'ping sent and seen succeeding');
+    await wait_until('the state chart', async () => (await page.$$('.chart-line')).length > 0, 15_000).then(
+      () => check(true, 'state history chart drawn'),
+      () => check(false, 'state history chart drawn'));
+    await shot(page, '04-device');
+
+    // -- a technician login issued, shown once, accepted once by login-check -----------------
+    await page.goto(`${base}/#/device/${k_tech_device}`);
+    await page.click('#tech-issue');
+    const password = (await page.textContent('#tech-password')).trim();
+    const login_id = (await page.textContent('#tech-login-id')).trim();
+    check(/^[A-Za-z0-9]{12}$/.test(password) && /^T-[A-Z0-9]{8}$/.test(login_id), 'one-time login shown');
+    check(/\d+:\d\d/.test(await page.textContent('#tech-countdown')), 'countdown to expiry shown');
+    await shot(page, '05-technician-login');
+    await page.click('#tech-close');
+    check(!(await page.content()).includes(password), 'the password is gone once closed');
+    await page.waitForSelector('tr:has-text("technician_login.install") [data-status=succeeded]');
+    const first = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', login_id], password + '\n');
+    check(first.status === 0, `login-check accepts the one-time password (exit ${first.status})`);
+    const second = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', login_id], password + '\n');
+    check(second.status === 1, `login-check refuses it a second time (exit ${second.status})`);
+
+    // -- an account and a custom role --------------------------------------------------------
+    await page.click('#nav-accounts');
+    await page.waitForSelector('#perm-audit\\.read');
+    await page.fill('#role-name', 'auditor');
+    await page.check('#perm-audit\\.read');
+    await page.check('#perm-device\\.read');
+    await page.click('#role-form button[type=submit]');
+    await page.waitForSelector('#roles-list td:text-is("auditor")');
+    check(true, 'custom role created from permission checkboxes');
+    await page.waitForSelector('#account-role option[value=auditor]', { state: 'attached' });
+    await page.fill('#account-login', 'staff1');
+    await page.selectOption('#account-role', 'auditor');
+    await page.click('#account-form button[type=submit]');
+    await page.waitForSelector('#accounts-list td:text-is("staff1")');
+    check(/[A-Za-z0-9]{8,}/.test(await page.textContent('#account-generated code')), 'generated password shown once');
+    await shot(page, '06-accounts');
+
+    // -- the access log in JST ---------------------------------------------------------------
+    await page.click('#nav-audit');
+    await page.waitForSelector('#audit-table td:text-is("account.create")');
+    const rows = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((tr) => tr.innerText));
+    const has = (action) => rows.find((r) => r.includes(action));
+    check(has('role.create') && has('account.create') && has('command') && has('technician'),
+      'access log shows the role, the account, the command and the technician login');
+    check(rows.every((r) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00/.test(r)), 'access log times are JST (+09:00)');
+    const csv = await page.evaluate(async () => (await fetch(document.querySelector('#audit-csv').href)).text());
+    check(/\+09:00/.test(csv) && /account\.create/.test(csv), 'CSV export in JST');
+    await shot(page, '07-audit');
+
+    // -- other pages -------------------------------------------------------------------------
+    await page.click('#nav-destinations');
+    await page.waitForSelector('#register-destination option', { state: 'attached' });
+    await page.setInputFiles('#register-csv', {
+      name: 'devices.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('device_id\nnew-router-1\nbad id!\nnew-router-2\n'),
+    });
+    await page.click('#register-csv-form button[type=submit]');
+    await page.waitForSelector('#csv-errors li');
+    const line_errors = await page.$$eval('#csv-errors li', (li) => li.map((x) => x.textContent));
+    check(line_errors.length === 1 && /3/.test(line_errors[0]), `CSV upload: per-line error ${line_errors}`);
+    await shot(page, '08-destinations');
+    await page.click('#nav-company');
+    await page.waitForFunction(() => document.querySelector('#company-ttl').value !== '');
+    await page.fill('#company-allowlist', '10.0.0.0/33');
+    await page.click('#company-form button[type=submit]');
+    check(/10\.0\.0\.0\/33/.test(await page.textContent('#company-status')), 'invalid CIDR refused in the form');
+    await shot(page, '09-company');
+    await page.click('#nav-password');
+    await page.waitForSelector('#password-form');
+    await shot(page, '10-password');
+
+    // -- language toggle, remembered ---------------------------------------------------------
+    await page.click('#nav-devices');
+    await page.click('#lang-toggle');
+    await page.waitForSelector('#nav-devices:text-is("Devices")');
+    await page.reload();
+    await page.waitForSelector('#nav-devices:text-is("Devices")');
+    check((await page.getAttribute('html', 'lang')) === 'en', 'English remembered across a reload');
+    await shot(page, '11-devices-en');
+    await page.click('#lang-toggle');
+    await page.waitForSelector('#nav-devices:text-is("機器")');
+    check(true, 'back to Japanese');
+    check(!(await page.evaluate(() => JSON.stringify(localStorage)).then((s) => /csrf|password|session/i.test(s))),
+      'nothing secret in local storage');
+
+    // -- phone width -------------------------------------------------------------------------
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForSelector('tbody a.device-link');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `no horizontal page overflow at phone width (${overflow}px)`);
+    await shot(page, '12-devices-phone');
+    await page.context().close();
+
+    // -- site administrator ------------------------------------------------------------------
+    const adm = await new_page();
+    await adm.goto(base + '/');
+    await adm.fill('input[name=company_id]', 'platform');
+    await adm.fill('input[name=login_id]', site.login_id);
+    await adm.fill('input[name=password]', site.password);
+    await adm.click('#login-form button[type=submit]');
+    await adm.click('#nav-admin');
+    await adm.waitForSelector(`#admin-unassigned td:text-is("${k_unassigned}")`);
+    check(true, 'an unregistered router is listed as unassigned');
+    await adm.selectOption('#admin-company-pick', 'acme');
+    await adm.click('text=' + (await adm.evaluate(() => document.documentElement.lang === 'ja' ? 'アカウントを表示' : 'Show accounts')));
+    await adm.waitForSelector('#admin-accounts td:text-is("locky")');
+    await shot(adm, '13-admin');
+    const unlock = adm.locator('#admin-accounts tr', { has: adm.locator('td:text-is("locky")') }).locator('button');
+    await unlock.click();
+    await adm.waitForSelector('#admin-status.ok');
+    check(true, 'site administrator unlocked the locked account');
+    const row = adm.locator('#admin-unassigned tr', { has: adm.locator(`td:text-is("${k_unassigned}")`) });
+    await row.locator('button').click();
+    await adm.waitForSelector(`#admin-unassigned td:text-is("${k_unassigned}")`, { state: 'detached' });
+    check(true, 'unassigned router assigned to acme');
+    await adm.context().close();
+
+    // -- idle log-off with a short setting ---------------------------------------------------
+    await stop(cloud);
+    write_cloud_config({ session_idle_s: 6 });
+    await start_cloud();
+    const idle = await new_page();
+    await idle.goto(base + '/');
+    await idle.fill('input[name=company_id]', 'acme');
+    await idle.fill('input[name=login_id]', 'admin');
+    await idle.fill('input[name=password]', admin.password);
+    await idle.click('#login-form button[type=submit]');
+    await idle.waitForSelector('#nav-devices');
+    await idle.waitForSelector('#idle-warning', { timeout: 15_000 });
+    check(true, 'idle warning shown shortly before the log-off');
+    await shot(idle, '14-idle-warning');
+    await idle.waitForSelector('#login-reason', { timeout: 15_000 });
+    check(true, 'back to the login page after the idle period');
+    const after = await idle.request.get(base + '/api/v1/session');
+    check(after.status() === 401, 'the session is over on the server too');
+    await shot(idle, '15-idle-logged-off');
+    await idle.context().close();
+
+    check(problems.length === 0, `no script or CSP errors in the console ${problems.join(' | ')}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  failures++;
+  log('FAIL', err.stack ?? String(err));
+}
+for (const p of children.reverse()) await stop(p);
+if (failures) {
+  code = 1;
+  for (const f of ['cloud.log', 'tech-agent.log', 'fleet.log']) {
+    const p = path.join(dir, f);
+    if (fs.existsSync(p)) console.log(`--- ${f} (tail)\n` + fs.readFileSync(p, 'utf8').split('\n').slice(-30).join('\n'));
+  }
+}
+if (!keep && !failures) fs.rmSync(dir, { recursive: true, force: true });
+log(failures ? `${failures} failure(s); files kept in ${dir}` : 'all passed');
+process.exit(code);
