@@ -90,6 +90,10 @@ struct api_service::impl {
   security::session_policy sessions;
 };
 
+// The account, role, permission, company, audit and /admin routes (accounts_routes.cpp and its
+// siblings, declared in account_routes.h), registered under `base`.
+void register_account_admin_routes(api_service::impl& m, http::router& r, const std::string& base);
+
 // ---- JSON helpers ----
 common::json_ptr json_object();
 common::json_ptr json_array();

@@ -57,7 +57,14 @@ http::response api_service::impl::login(http::request& req) {
     return login_failed();
   };
 
-  if (!throttle.allowed(throttle_key)) return fail(*company_id, false, "throttled", false);
+  if (!throttle.allowed(throttle_key)) {
+    // Refused without hashing, yet still a failed login: it counts toward the attack alarm (one
+    // address guessing many accounts is the burst the alarm is for), not toward the throttle.
+    bool known =
+        company_id->size() <= limits::k_max_company_id && ctx.db.get_company(*company_id).ok();
+    raise_alarms(burst.record_failure(known ? *company_id : std::string()));
+    return fail(*company_id, known, "throttled", false);
+  }
   bool oversized = company_id->size() > limits::k_max_company_id ||
                    login_id->size() > limits::k_max_name ||
                    password->size() > security::limits::k_max_password_bytes;
@@ -93,6 +100,10 @@ http::response api_service::impl::login(http::request& req) {
     return fail(comp->id, true, answer.refusal == security::gate_refusal::busy ? "busy" : "locked",
                 false);
   }
+  ctx.metrics
+      .get_counter("aterm_api_password_verifications_total",
+                   "Password verifications of existing accounts, each reserved by the login gate")
+      .inc();
   if (!security::verify_password(*password, acct->password_hash)) {
     auto outcome = answer.ticket->failed();
     const auto& lock = ctx.settings.security.lockout;

@@ -27,6 +27,11 @@ inline constexpr std::size_t k_max_company_id = 64;
 inline constexpr std::size_t k_max_name = 128;
 // JSON columns written by the store itself (permission lists, allowlists, password history).
 inline constexpr std::size_t k_max_json_column = 64 * 1024;
+// Generated first passwords (accounts created without one): 16 characters of a 56-letter
+// alphabet, about 93 bits, answered once.
+inline constexpr std::size_t k_generated_password_length = 16;
+// A technician login lives at most a day; the document's default is 60 minutes.
+inline constexpr std::int64_t k_max_technician_login_ttl_minutes = 24 * 60;
 // Statements cached per connection (each distinct SQL text is prepared once).
 inline constexpr std::size_t k_max_cached_statements = 256;
 

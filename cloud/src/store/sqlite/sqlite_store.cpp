@@ -772,13 +772,21 @@ class sqlite_store final : public store {
     return write<account>("record_login_failure", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
-      std::int64_t failures = current->failed_count + 1;
+      bool lock_ran_out = current->locked == lock_reason::failed_logins &&
+                          current->locked_until_s.value_or(0) <= now_s;
+      // A lock that ran out starts a fresh budget: the failure that follows it is the first.
+      std::int64_t failures = lock_ran_out ? 1 : current->failed_count + 1;
+      if (lock_ran_out) {
+        db_->prepare(
+               "UPDATE accounts SET lock_reason = 'none', locked_until_s = NULL, "
+               "locked_at_s = NULL WHERE id = ?")
+            .bind(account_id)
+            .exec();
+      }
       db_->prepare("UPDATE accounts SET failed_count = ? WHERE id = ?")
           .bind(failures)
           .bind(account_id)
           .exec();
-      bool lock_ran_out = current->locked == lock_reason::failed_logins &&
-                          current->locked_until_s.value_or(0) <= now_s;
       if (failures >= threshold && (current->locked == lock_reason::none || lock_ran_out)) {
         db_->prepare(
                "UPDATE accounts SET lock_reason = 'failed_logins', locked_until_s = ?, "

@@ -1,0 +1,320 @@
+// Accounts of the caller's company (DESIGN.md sections 5 and 6): list, read, create (a generated
+// first password answered once, or one an administrator sets), update (email, role, lock),
+// delete, change password. The administrator flag follows the role. An account cannot delete,
+// lock or re-role itself, so a company always keeps the administrator who is acting.
+#include <charconv>
+#include <utility>
+
+#include "account_routes.h"
+#include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/password_policy.h"
+#include "aterm/common/crypto.h"
+#include "aterm/common/log.h"
+
+namespace aterm::cloud::api {
+
+namespace {
+
+http::response bad_request(std::string_view message) {
+  return http::error_response(400, "bad_request", message);
+}
+
+http::response no_account() {
+  return http::error_response(404, "not_found", "no such account");
+}
+
+// The first broken password rule as a 400 naming the rule (never the password).
+http::response password_refused(const common::status& s) {
+  return http::error_response(400, s.code(), s.message());
+}
+
+http::response list_accounts(api_service::impl& m, http::request&, const caller& c, op_audit&) {
+  auto list = m.ctx.db.list_accounts(c.comp.id);
+  if (!list.ok()) return m.store_error(list.error(), "list_accounts");
+  auto out = json_object();
+  auto arr = json_array();
+  for (const auto& a : *list) append_item(arr.get(), account_detail_json(a, m.now_s()));
+  add_item(out.get(), "accounts", std::move(arr));
+  return json_answer(200, out);
+}
+
+http::response get_account(api_service::impl& m, http::request& req, const caller& c, op_audit&) {
+  auto id = id_param(req);
+  if (!id) return no_account();
+  auto a = m.ctx.db.get_account(c.comp.id, *id);
+  if (!a.ok()) return m.store_error(a.error(), "get_account");
+  return json_answer(200, account_detail_json(*a, m.now_s()));
+}
+
+http::response create_account(api_service::impl& m, http::request& req, const caller& c,
+                              op_audit& audit) {
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  std::optional<std::string> login_id, role_name, email, password;
+  for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
+    std::string_view k = item->string;
+    std::optional<std::string>* slot = k == "login_id"   ? &login_id
+                                       : k == "role"     ? &role_name
+                                       : k == "email"    ? &email
+                                       : k == "password" ? &password
+                                                         : nullptr;
+    if (slot == nullptr) return bad_request("unknown field \"" + std::string(k) + "\"");
+    if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
+    *slot = item->valuestring;
+  }
+  if (!login_id || !valid_line(*login_id, limits::k_max_name)) {
+    return bad_request("login_id must be 1..128 printable characters");
+  }
+  if (!role_name) return bad_request("role is required");
+  if (email && !email->empty() && !valid_line(*email, limits::k_max_name)) {
+    return bad_request("email must be up to 128 printable characters");
+  }
+  audit.target = *login_id;
+  if (auto r = m.ctx.db.find_role(c.comp.id, *role_name); !r.ok()) {
+    if (r.error().code() == k_not_found)
+      return http::error_response(400, "invalid", "no such role");
+    return m.store_error(r.error(), "find_role");
+  }
+  const auto& policy = m.ctx.settings.security.password;
+  std::string generated;
+  if (password) {
+    if (auto s = security::check_new_password(*password, *login_id, {}, policy); !s.ok()) {
+      return password_refused(s);
+    }
+  } else {
+    generated = common::crypto::generate_password(limits::k_generated_password_length);
+  }
+  const std::string& plain = password ? *password : generated;
+  auto created = m.ctx.db.create_account(
+      {c.comp.id, *login_id, email.value_or(""), *role_name,
+       security::make_password_hash(plain, policy.iterations, policy.salt_bytes)});
+  if (!created.ok()) return m.store_error(created.error(), "create_account");
+  audit.detail =
+      "role=" + created->role_name + (password ? " password=set" : " password=generated");
+  auto out = account_detail_json(*created, m.now_s());
+  if (!password) add_string(out.get(), "password", generated);
+  return json_answer(201, out);
+}
+
+http::response update_account(api_service::impl& m, http::request& req, const caller& c,
+                              op_audit& audit) {
+  auto id = id_param(req);
+  if (!id) return no_account();
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  account_update update;
+  std::optional<bool> locked;
+  for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
+    std::string_view k = item->string;
+    if (k == "email" || k == "role") {
+      if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
+      (k == "email" ? update.email : update.role_name) = item->valuestring;
+    } else if (k == "locked") {
+      if (!cJSON_IsBool(item)) return bad_request("locked must be true or false");
+      locked = cJSON_IsTrue(item) != 0;
+    } else {
+      return bad_request("unknown field \"" + std::string(k) + "\"");
+    }
+  }
+  if (update.email && !update.email->empty() && !valid_line(*update.email, limits::k_max_name)) {
+    return bad_request("email must be up to 128 printable characters");
+  }
+  auto current = m.ctx.db.get_account(c.comp.id, *id);
+  if (!current.ok()) return m.store_error(current.error(), "get_account");
+  audit.target = current->login_id;
+  bool self = current->id == c.acct.id;
+  if (self && ((update.role_name && *update.role_name != current->role_name) || locked)) {
+    return http::error_response(409, "conflict", "an account cannot change its own role or lock");
+  }
+  // Decide everything before changing anything: a refused part leaves the account as it was.
+  auto who = c.comp.id == k_platform_company ? security::unlocker::site_administrator
+                                             : security::unlocker::company_administrator;
+  if (locked && !*locked) {
+    if (auto refused = unlock_refused(m, *current, who)) return std::move(*refused);
+  }
+  std::string detail;
+  if (update.email || update.role_name) {
+    auto u = m.ctx.db.update_account(c.comp.id, *id, update);
+    if (!u.ok()) return m.store_error(u.error(), "update_account");
+    if (update.role_name) detail += "role=" + u->role_name + " ";
+    if (update.email) detail += "email ";
+  }
+  if (locked && *locked) {
+    if (auto s = m.ctx.db.lock_account(c.comp.id, *id, lock_reason::administrator, std::nullopt,
+                                       m.now_s());
+        !s.ok()) {
+      return m.store_error(s, "lock_account");
+    }
+    detail += "locked";
+  } else if (locked) {
+    if (auto refused = unlock_account(m, *current, who)) return std::move(*refused);
+    detail += "unlocked";
+  }
+  audit.detail = detail;
+  auto after = m.ctx.db.get_account(c.comp.id, *id);
+  if (!after.ok()) return m.store_error(after.error(), "get_account");
+  return json_answer(200, account_detail_json(*after, m.now_s()));
+}
+
+http::response delete_account(api_service::impl& m, http::request& req, const caller& c,
+                              op_audit& audit) {
+  auto id = id_param(req);
+  if (!id) return no_account();
+  auto current = m.ctx.db.get_account(c.comp.id, *id);
+  if (!current.ok()) return m.store_error(current.error(), "get_account");
+  audit.target = current->login_id;
+  if (current->id == c.acct.id) {
+    return http::error_response(409, "conflict", "an account cannot delete itself");
+  }
+  if (auto s = m.ctx.db.delete_account(c.comp.id, *id); !s.ok()) {
+    return m.store_error(s, "delete_account");
+  }
+  m.gate.reset(gate_key(c.comp.id, *id));
+  return no_content();
+}
+
+// POST /accounts/{id}/password {password, current_password}: an account changes its own password
+// (proving the current one, which counts against the lock like a login), or an account with
+// account.manage sets another's. Either way the account's sessions end.
+http::response change_password(api_service::impl& m, http::request& req, const caller& c,
+                               op_audit& audit) {
+  auto id = id_param(req);
+  if (!id) return no_account();
+  bool self = *id == c.acct.id;
+  if (!self && !c.has("account.manage")) {
+    audit.detail = "denied: account.manage required";
+    return http::error_response(403, "forbidden", "permission account.manage required");
+  }
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  const cJSON* o = std::get<common::json_ptr>(body).get();
+  auto password = common::json_string(o, "password");
+  auto current_password = common::json_string(o, "current_password");
+  if (!password) return bad_request("password (string) is required");
+  auto target = m.ctx.db.get_account(c.comp.id, *id);
+  if (!target.ok()) return m.store_error(target.error(), "get_account");
+  audit.target = target->login_id;
+  if (self) {
+    if (!current_password) return bad_request("current_password (string) is required");
+    auto answer =
+        m.gate.try_acquire(gate_key(c.comp.id, target->id), security::lock_state_of(*target));
+    if (!answer.ticket) return http::error_response(403, "wrong_password", "password not changed");
+    m.ctx.metrics
+        .get_counter("aterm_api_password_verifications_total",
+                     "Password verifications of existing accounts, each reserved by the login gate")
+        .inc();
+    if (!security::verify_password(*current_password, target->password_hash)) {
+      (void)answer.ticket->failed();
+      const auto& lock = m.ctx.settings.security.lockout;
+      (void)m.ctx.db.record_login_failure(c.comp.id, target->id, m.now_s(), lock.threshold,
+                                          lock.lock_duration.count());
+      audit.detail = "wrong current password";
+      return http::error_response(403, "wrong_password", "password not changed");
+    }
+    (void)answer.ticket->succeeded();
+  }
+  if (auto s = security::check_new_password(*password, *target, m.ctx.settings.security.password);
+      !s.ok()) {
+    audit.detail = std::string(s.code());
+    return password_refused(s);
+  }
+  const auto& policy = m.ctx.settings.security.password;
+  if (auto s = m.ctx.db.set_password(
+          c.comp.id, target->id,
+          security::make_password_hash(*password, policy.iterations, policy.salt_bytes));
+      !s.ok()) {
+    return m.store_error(s, "set_password");
+  }
+  audit.detail = self ? "by the account" : "by " + c.acct.login_id;
+  auto res = no_content();
+  if (self) res.set_header("Set-Cookie", http::expired_session_cookie());
+  return res;
+}
+
+}  // namespace
+
+guarded_handler bind_route(api_service::impl& m, route_fn fn) {
+  return [&m, fn](http::request& req, const caller& c, op_audit& a) { return fn(m, req, c, a); };
+}
+
+std::optional<std::int64_t> id_param(const http::request& req, std::string_view name) {
+  auto it = req.params.find(name);
+  if (it == req.params.end()) return std::nullopt;
+  const auto& s = it->second;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+bool valid_line(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max || !common::valid_utf8(s)) return false;
+  for (unsigned char ch : s) {
+    if (ch < 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
+common::json_ptr account_detail_json(const account& a, std::int64_t now_s) {
+  auto o = account_json(a);
+  // A failed-logins lock that ran out is no lock any more (lockout_policy::current).
+  bool ran_out = a.locked == lock_reason::failed_logins && a.locked_until_s.value_or(0) <= now_s;
+  add_string(o.get(), "locked", to_string(ran_out ? lock_reason::none : a.locked));
+  add_optional_int(o.get(), "locked_until_s", ran_out ? std::nullopt : a.locked_until_s);
+  add_int(o.get(), "failed_count", ran_out ? 0 : a.failed_count);
+  add_int(o.get(), "created_at_s", a.created_at_s);
+  return o;
+}
+
+http::response no_content() {
+  http::response res;
+  res.status = 204;
+  res.body.clear();
+  return res;
+}
+
+std::string gate_key(const std::string& company_id, std::int64_t account_id) {
+  return company_id + "/" + std::to_string(account_id);
+}
+
+std::optional<http::response> unlock_refused(api_service::impl& m, const account& a,
+                                             security::unlocker who) {
+  auto verdict = m.lockout.unlock(security::lock_state_of(a), who);
+  if (verdict.ok()) return std::nullopt;
+  bool forbidden = verdict.error().code() == "not_permitted";
+  return http::error_response(
+      forbidden ? 403 : 409, verdict.error().code(),
+      forbidden ? "only a site administrator lifts this lock" : "the account is not locked");
+}
+
+std::optional<http::response> unlock_account(api_service::impl& m, const account& a,
+                                             security::unlocker who) {
+  if (auto refused = unlock_refused(m, a, who)) return refused;
+  if (auto s = m.ctx.db.unlock_account(a.company_id, a.id); !s.ok()) {
+    return m.store_error(s, "unlock_account");
+  }
+  m.gate.reset(gate_key(a.company_id, a.id));
+  return std::nullopt;
+}
+
+void register_account_admin_routes(api_service::impl& m, http::router& r, const std::string& base) {
+  r.add("GET", base + "/accounts",
+        m.guarded("account.list", "account.read", bind_route(m, list_accounts)));
+  r.add("POST", base + "/accounts",
+        m.guarded("account.create", "account.manage", bind_route(m, create_account)));
+  r.add("GET", base + "/accounts/{id}",
+        m.guarded("account.read", "account.read", bind_route(m, get_account)));
+  r.add("PATCH", base + "/accounts/{id}",
+        m.guarded("account.update", "account.manage", bind_route(m, update_account)));
+  r.add("DELETE", base + "/accounts/{id}",
+        m.guarded("account.delete", "account.manage", bind_route(m, delete_account)));
+  // Own password: any signed-in account; another's: account.manage, checked in the handler.
+  r.add("POST", base + "/accounts/{id}/password",
+        m.guarded("account.password", "", bind_route(m, change_password)));
+  register_role_routes(m, r, base);
+  register_company_routes(m, r, base);
+  register_audit_routes(m, r, base);
+  register_admin_routes(m, r, base);
+}
+
+}  // namespace aterm::cloud::api

@@ -1,0 +1,92 @@
+// The caller's company settings (DESIGN.md section 6): the IP allowlist and the technician-login
+// lifetime. An allowlist that would shut out the very request setting it is refused, so an
+// administrator cannot lock the company out by a typo.
+#include <utility>
+
+#include "account_routes.h"
+#include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/ip_allowlist.h"
+
+namespace aterm::cloud::api {
+
+namespace {
+
+http::response bad_request(std::string_view message) {
+  return http::error_response(400, "bad_request", message);
+}
+
+http::response get_company(api_service::impl&, http::request&, const caller& c, op_audit&) {
+  return json_answer(200, company_json(c.comp));
+}
+
+http::response update_company(api_service::impl& m, http::request& req, const caller& c,
+                              op_audit& a) {
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  company_settings settings = c.comp.settings;
+  std::string detail;
+  for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
+    std::string_view k = item->string;
+    if (k == "ip_allowlist") {
+      if (!cJSON_IsArray(item)) return bad_request("ip_allowlist must be an array of CIDRs");
+      std::vector<std::string> entries;
+      for (const cJSON* e = item->child; e != nullptr; e = e->next) {
+        if (!cJSON_IsString(e)) return bad_request("ip_allowlist must be an array of CIDRs");
+        entries.emplace_back(e->valuestring);
+      }
+      auto list = security::ip_allowlist::parse(entries);
+      if (!list.ok()) return http::error_response(400, list.error().code(), list.error().message());
+      auto self = security::ip_address::parse(c.client_ip);
+      if (!self || !list->allows(*self)) {
+        return http::error_response(409, "allowlist_excludes_caller",
+                                    "the allowlist must include the address of this request");
+      }
+      settings.ip_allowlist = list->to_strings();
+      detail += "ip_allowlist=" + std::to_string(settings.ip_allowlist.size()) + " ";
+    } else if (k == "technician_login_ttl_minutes") {
+      auto v = common::json_int(std::get<common::json_ptr>(body).get(), item->string);
+      if (!v || *v < 0 || *v > limits::k_max_technician_login_ttl_minutes) {
+        return bad_request("technician_login_ttl_minutes must be an integer 0.." +
+                           std::to_string(limits::k_max_technician_login_ttl_minutes));
+      }
+      settings.technician_login_ttl_minutes = *v;
+      detail += "technician_login_ttl_minutes=" + std::to_string(*v) + " ";
+    } else {
+      return bad_request("unknown field \"" + std::string(k) + "\"");
+    }
+  }
+  if (auto s = m.ctx.db.update_company_settings(c.comp.id, settings); !s.ok()) {
+    return m.store_error(s, "update_company_settings");
+  }
+  a.target = c.comp.id;
+  a.detail = detail;
+  auto fresh = m.ctx.db.get_company(c.comp.id);
+  if (!fresh.ok()) return m.store_error(fresh.error(), "get_company");
+  return json_answer(200, company_json(*fresh));
+}
+
+}  // namespace
+
+common::json_ptr company_json(const company& c) {
+  auto o = json_object();
+  add_string(o.get(), "id", c.id);
+  add_string(o.get(), "name", c.name);
+  add_int(o.get(), "created_at_s", c.created_at_s);
+  auto list = json_array();
+  for (const auto& e : c.settings.ip_allowlist) {
+    cJSON_AddItemToArray(list.get(), cJSON_CreateString(e.c_str()));
+  }
+  add_item(o.get(), "ip_allowlist", std::move(list));
+  add_int(o.get(), "technician_login_ttl_minutes", c.settings.technician_login_ttl_minutes);
+  add_optional_int(o.get(), "contract_end_s", c.settings.contract_end_s);
+  return o;
+}
+
+void register_company_routes(api_service::impl& m, http::router& r, const std::string& base) {
+  r.add("GET", base + "/company",
+        m.guarded("company.read", "company.settings", bind_route(m, get_company)));
+  r.add("PATCH", base + "/company",
+        m.guarded("company.update", "company.settings", bind_route(m, update_company)));
+}
+
+}  // namespace aterm::cloud::api
