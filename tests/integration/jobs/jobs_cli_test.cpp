@@ -66,6 +66,13 @@ TEST_CASE("jobs run: the whole lifecycle of a general and an administrator accou
 
   auto verify = env.cli({"audit", "verify"});
   CHECK_MESSAGE(verify.exit_code == 0, (verify.out + verify.err));
+
+  // A year later the access log is purged behind a checkpoint and still verifies.
+  out = sweep(locked + 400 * k_day_s);
+  CHECK(out.find("audit.purge records=") != std::string::npos);
+  CHECK(env.scalar("SELECT count(*) FROM audit_log WHERE action = 'audit.checkpoint'") == 1);
+  verify = env.cli({"audit", "verify"});
+  CHECK_MESSAGE(verify.exit_code == 0, (verify.out + verify.err));
 }
 
 TEST_CASE("jobs run refuses a missing or bad --as-of") {
@@ -75,7 +82,7 @@ TEST_CASE("jobs run refuses a missing or bad --as-of") {
   CHECK(env.cli({"jobs", "run", "--as-of", "yesterday"}).exit_code == 2);
 }
 
-TEST_CASE("backups over 9 days leave 7, restore round trip, a corrupt backup is refused") {
+TEST_CASE("backups over 9 days leave 7 and restore round trip and a corrupt backup is refused") {
   jobs_env env;
   env.configure();
   env.must({"admin", "init"});

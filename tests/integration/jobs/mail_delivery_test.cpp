@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "aterm/cloud/mail/mail.h"
 #include "jobs_env.h"
 
 namespace aterm::test::jobs {
@@ -32,12 +33,22 @@ std::vector<std::string> messages(const fs::path& maildir) {
 
 // A real SMTP server: Debian's python3-aiosmtpd writing each message into a maildir, with the
 // envelope in X-MailFrom / X-RcptTo headers.
-std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs::path& log) {
-  auto p = std::make_unique<process>(
-      std::vector<std::string>{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                               "127.0.0.1:" + std::to_string(port), "-c",
-                               "aiosmtpd.handlers.Mailbox", maildir.string()},
-      log);
+// With `pki`, the server offers STARTTLS with the dev server certificate and refuses mail
+// without it.
+std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs::path& log,
+                                     const dev_pki* pki = nullptr) {
+  std::vector<std::string> argv{
+      "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port)};
+  if (pki != nullptr) {
+    for (auto a : {std::string("--tlscert"), pki->server_cert().string(), std::string("--tlskey"),
+                   pki->server_key().string()}) {
+      argv.push_back(a);
+    }
+  }
+  for (auto a : {std::string("-c"), std::string("aiosmtpd.handlers.Mailbox"), maildir.string()}) {
+    argv.push_back(a);
+  }
+  auto p = std::make_unique<process>(argv, log);
   if (!wait_until([&] { return accepts(port); }, 20s)) {
     throw std::runtime_error("aiosmtpd did not start: " + p->log());
   }
@@ -133,6 +144,37 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   // Sent once: a further pass sends nothing more.
   CHECK(daemon->stop() == 0);
   CHECK(messages(maildir).size() == 2);
+}
+
+TEST_CASE("the SMTP sender uses STARTTLS when offered and checks the server certificate") {
+  temp_dir dir("integration-jobs-tls");
+  dev_pki pki(dir / "pki");
+  int port = free_port();
+  fs::path maildir = dir / "maildir";
+  auto smtp = smtp_server(port, maildir, dir / "smtp.log", &pki);
+  cloud::mail_message m;
+  m.to = "ops@example.com";
+  m.subject = "警報 / alarm";
+  m.body = "テスト\n";
+  auto data =
+      cloud::mail::format_message(m, "cloud@example.com", common::from_unix_s(0), "1@example.com");
+  REQUIRE(data.ok());
+
+  cloud::mail::smtp_settings s;
+  s.url = "smtp://127.0.0.1:" + std::to_string(port);
+  s.timeout = std::chrono::seconds(10);
+  SUBCASE("trusted CA: delivered over TLS") {
+    s.ca = pki.ca().string();
+    auto sent = cloud::mail::make_smtp_sender(s)->send("cloud@example.com", m.to, *data);
+    CHECK_MESSAGE(sent.ok(), sent.to_string());
+    CHECK(wait_until([&] { return messages(maildir).size() == 1; }, 10s));
+  }
+  SUBCASE("unknown CA: refused, nothing sent in the clear") {
+    auto sent = cloud::mail::make_smtp_sender(s)->send("cloud@example.com", m.to, *data);
+    CHECK_FALSE(sent.ok());
+    CHECK(sent.code() == "smtp");
+    CHECK(messages(maildir).empty());
+  }
 }
 
 }  // namespace aterm::test::jobs

@@ -66,7 +66,7 @@ TEST_CASE("base64 lines") {
   CHECK(mail::base64_lines(std::string(60, 'a'), 76).find("\r\n") == 76);
 }
 
-TEST_CASE("header text: ASCII as is, Japanese as folded UTF-8 encoded-words") {
+TEST_CASE("header text: ASCII as is and Japanese as folded UTF-8 encoded-words") {
   CHECK(mail::encode_header_text("Your account") == "Your account");
   std::string ja = "【Aterm Cloud】ログインのお願い / Please sign in to keep your account";
   auto encoded = mail::encode_header_text(ja);

@@ -57,7 +57,7 @@ technician_login issue_login(fixture& f, const std::string& company, const std::
 
 }  // namespace
 
-TEST_CASE("device data goes after 90 days without a connection, the registration stays") {
+TEST_CASE("device data goes after 90 days without a connection and the registration stays") {
   fixture f;
   REQUIRE(f.db->create_company("acme", "Acme").ok());
   register_device(*f.db, "acme", "acme-r1");
@@ -157,7 +157,7 @@ TEST_CASE("the access-log purge keeps the chain verifiable") {
   CHECK_MESSAGE(report->intact(), report->message);
 }
 
-TEST_CASE("contract end deletes exactly that company's data and nothing of another") {
+TEST_CASE("contract end deletes exactly the data of that company and nothing of another") {
   fixture f;
   for (const std::string c : {"acme", "globex"}) {
     REQUIRE(f.db->create_company(c, c).ok());
