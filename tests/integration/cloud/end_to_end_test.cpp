@@ -442,7 +442,9 @@ TEST_CASE("another company's device and command answer 404") {
     CAPTURE(t.path);
     auto a = globex.request(t.method, t.path, t.body);
     CHECK(a.status == 404);
-    CHECK(a.body.find("acme") == std::string::npos);
+    CHECK(!a.str("error").empty());
+    CHECK(a.body.find("presence") == std::string::npos);
+    CHECK(a.body.find("password") == std::string::npos);
   }
   CHECK(globex.request("GET", "devices").body.find("acme-r1") == std::string::npos);
   CHECK(acme.request("GET", "devices/globex-r1").status == 404);
