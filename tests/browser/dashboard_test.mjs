@@ -227,8 +227,12 @@ async function main() {
     page.on('pageerror', (e) => problems.push(String(e)));
     return page;
   };
+  // Each page is saved and checked for form controls without a label.
   const shot = async (page, name) => {
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    const unlabelled = await page.$$eval('input, select, textarea', (els) =>
+      els.filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')).map((e) => `${e.name}#${e.id}:${document.querySelectorAll(`label[for="${e.id}"]`).length}/${document.querySelectorAll(`[id="${e.id}"]`).length}`));
+    if (unlabelled.length) check(false, `${name}: controls without a label: ${unlabelled}`);
   };
 
   try {
@@ -264,8 +268,17 @@ async function main() {
     check(/ロック/.test(await page.textContent('#login-error')), 'lock message after repeated failures');
 
     // -- devices: list, presence without a reload, filter, search ----------------------------
-    await login('acme', 'admin', admin.password);
+    // By keyboard only: the fields in tab order, Enter submits.
+    for (const f of ['company_id', 'login_id', 'password']) await page.fill(`input[name=${f}]`, '');
+    await page.focus('input[name=company_id]');
+    await page.keyboard.type('acme');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('admin');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(admin.password);
+    await page.keyboard.press('Enter');
     await page.waitForSelector('#nav-devices[aria-current=page]');
+    check(true, 'logged in with the keyboard only');
     check(!(await page.$('#nav-admin')), 'no site-administration menu for a company administrator');
     await wait_until('18 simulated routers online', async () =>
       (await page.$$('tbody .badge.online')).length >= k_sim_count - 1);
@@ -294,7 +307,7 @@ async function main() {
     await page.click('#command-form button[type=submit]');
     await page.waitForSelector('#command-status [data-status=succeeded]');
     check(true, 'ping sent and seen succeeding');
-    await wait_until('the state chart', async () => (await page.$$('.chart-line')).length > 0, 15_000).then(
+    await wait_until('the state chart', async () => (await page.$$('.chart-line')).length > 0).then(
       () => check(true, 'state history chart drawn'),
       () => check(false, 'state history chart drawn'));
     await shot(page, '04-device');

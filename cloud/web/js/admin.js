@@ -35,7 +35,7 @@ export function admin_page(ctx) {
       accounts.replaceChildren(
         table(null, [t('accounts.login_id'), t('accounts.role'), t('accounts.locked'), t('accounts.last_login'), ''],
           r.accounts.map((a) => [
-            a.login_id, a.role, a.locked === 'none' ? '—' : a.locked,
+            a.login_id, a.role, a.locked === 'none' ? '—' : t(`lock.${a.locked}`),
             a.last_login_at_s ? jst(a.last_login_at_s * 1000) : '—',
             a.locked !== 'none'
               ? h('button', { type: 'button', onclick: () => act(() =>

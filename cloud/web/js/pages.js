@@ -18,7 +18,10 @@ import {
   duration,
 } from './ui.js';
 
-const k_refresh_ms = 5000;
+// Presence and state refresh this often. Every API request is an access-log record, so this
+// balances a live page against a readable log.
+const k_refresh_ms = 10_000;
+const k_device_refresh_ms = 5000;
 const k_page_size = 50;
 const k_device_id = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 const k_final = new Set(['succeeded', 'failed', 'timed_out', 'expired']);
@@ -258,7 +261,7 @@ function technician_section(ctx, id) {
           [t('tech.login_id'), t('device.col.status'), t('tech.col.expires'), t('tech.col.failed'), t('device.col.by'), ''],
           r.technician_logins.map((x) => [
             x.login_id,
-            x.status,
+            t(`tech.status.${x.status}`),
             jst(x.expires_at_s * 1000),
             String(x.failed_count),
             x.created_by,
@@ -427,7 +430,7 @@ function device(ctx) {
   ctx.view.append(h('section', {}, h('h2', {}, t('device.history')), history));
   if (ctx.can('device.technician_login')) ctx.view.append(technician_section(ctx, id).section);
   load();
-  every(ctx, k_refresh_ms, load);
+  every(ctx, k_device_refresh_ms, load);
 }
 
 // ---- destinations and registration ---------------------------------------------------------
@@ -578,7 +581,7 @@ function accounts(ctx) {
             x.login_id,
             x.role,
             x.email || '—',
-            x.locked === 'none' ? '—' : x.locked,
+            x.locked === 'none' ? '—' : t(`lock.${x.locked}`),
             x.last_login_at_s ? jst(x.last_login_at_s * 1000) : '—',
             ctx.can('account.manage') && x.id !== ctx.state.me.id
               ? h('span', { class: 'actions' },
@@ -754,7 +757,8 @@ function company(ctx) {
 // ---- access log ---------------------------------------------------------------------------
 function audit(ctx) {
   const box = message_box();
-  const from = input('from', { type: 'datetime-local', id: 'audit-from' });
+  // The API pages oldest first; starting at the last 24 hours shows what just happened.
+  const from = input('from', { type: 'datetime-local', id: 'audit-from', value: jst(Date.now() - 86_400_000).slice(0, 16).replace(' ', 'T') });
   const to = input('to', { type: 'datetime-local', id: 'audit-to' });
   const account = input('account', { id: 'audit-account' });
   const action = input('action', { id: 'audit-action' });
