@@ -49,6 +49,7 @@ const common::config_schema& agent_config_schema() {
       {"simulate.ca_cert", config_type::string, s{}, false, {}, {}},
       {"simulate.ca_key", config_type::string, s{}, false, {}, {}},
       {"simulate.connect_per_s", config_type::integer, i{50}, false, 1, 100000},
+      {"simulate.connecting_max", config_type::integer, i{16}, false, 1, 10000},
       {"shutdown_timeout_ms", config_type::integer, i{2000}, false, 0, 60000},
   };
   return schema;

@@ -56,8 +56,10 @@ common::result<outbox> outbox::open(const std::filesystem::path& file, outbox_se
   }
   // Bounds may have shrunk since the file was written.
   while (box.entries_.size() > s.max_entries || box.bytes_ > s.max_bytes) box.drop_one();
-  auto st = box.compact();
-  if (!st.ok()) return st;
+  if (loaded->skipped > 0 || box.file_.lines() > box.entries_.size()) {
+    auto st = box.compact();
+    if (!st.ok()) return st;
+  }
   return box;
 }
 

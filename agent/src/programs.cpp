@@ -311,8 +311,11 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     routers.push_back(std::move(*a));
   }
   const auto rate = cfg->get_int("simulate.connect_per_s");
-  for (std::size_t i = 0; i < routers.size(); ++i)
+  connect_gate gate(static_cast<std::size_t>(cfg->get_int("simulate.connecting_max")));
+  for (std::size_t i = 0; i < routers.size(); ++i) {
+    routers[i]->use_connect_gate(&gate);
     routers[i]->start(std::chrono::milliseconds(static_cast<std::int64_t>(i) * 1000 / rate));
+  }
 
   // A progress line every 10 s: how many routers are connected.
   std::function<void()> report;

@@ -53,6 +53,25 @@ const char* agent_version() {
   return ATERM_AGENT_VERSION;
 }
 
+void connect_gate::acquire(std::function<void()> go) {
+  if (active_ < limit_) {
+    ++active_;
+    go();
+    return;
+  }
+  waiting_.push_back(std::move(go));
+}
+
+void connect_gate::release() {
+  if (active_ > 0) --active_;
+  while (active_ < limit_ && !waiting_.empty()) {
+    auto go = std::move(waiting_.front());
+    waiting_.pop_front();
+    ++active_;
+    go();
+  }
+}
+
 bool clock_trustworthy(const common::clock& clock, std::int64_t trust_floor, bool require_sync) {
   if (clock.now_s() < trust_floor) return false;
   if (!require_sync) return true;
@@ -121,7 +140,37 @@ void router_agent::start(std::chrono::milliseconds delay) {
 }
 
 void router_agent::connect_now() {
-  if (stopping_ || connected_ || connecting_) return;
+  if (stopping_ || connected_ || connecting_ || waiting_gate_) return;
+  if (gate_ && !holding_gate_) {
+    waiting_gate_ = true;
+    std::weak_ptr<router_agent*> weak = self_;
+    gate_->acquire([weak, gate = gate_] {
+      auto p = weak.lock();
+      if (!p || !*p) {
+        gate->release();  // the router is gone: pass the slot on
+        return;
+      }
+      (*p)->waiting_gate_ = false;
+      (*p)->holding_gate_ = true;
+      (*p)->begin_connect();
+    });
+    return;
+  }
+  begin_connect();
+}
+
+void router_agent::release_gate() {
+  if (gate_ && holding_gate_) {
+    holding_gate_ = false;
+    gate_->release();
+  }
+}
+
+void router_agent::begin_connect() {
+  if (stopping_ || connected_ || connecting_) {
+    release_gate();
+    return;
+  }
   if (!link_) {
     mqtt_link_settings ls;
     ls.uri = s_.broker_uri;
@@ -166,6 +215,7 @@ void router_agent::connect_now() {
     if (!link.ok()) {
       common::log(log_level::error, "agent", "cannot create MQTT client",
                   {{"device", s_.device_id}, {"error", link.error().to_string()}});
+      release_gate();
       schedule_reconnect("client");
       return;
     }
@@ -175,6 +225,7 @@ void router_agent::connect_now() {
   auto st = link_->connect();
   if (!st.ok()) {
     connecting_ = false;
+    release_gate();
     schedule_reconnect(st.message());
   }
 }
@@ -200,6 +251,7 @@ void router_agent::on_connected() {
   // Paho may report one connect twice (token listener and client callback): act once.
   if (!connecting_ || connected_) return;
   connecting_ = false;
+  release_gate();
   if (stopping_) return;
   connected_ = true;
   connected_at_ = clock_.mono();
@@ -220,6 +272,7 @@ void router_agent::on_connected() {
 void router_agent::on_connect_failed(const std::string& cause) {
   if (!connecting_) return;
   connecting_ = false;
+  release_gate();
   common::log(log_level::warn, "agent", "connect failed",
               {{"device", s_.device_id}, {"cause", cause}});
   schedule_reconnect(cause);
@@ -565,6 +618,7 @@ void router_agent::do_reboot() {
   // Unacknowledged outbox entries go again then. (Reusing the Paho client right after a
   // disconnect with a publish in flight sometimes left the next connect without an answer.)
   rebooting_ = true;
+  release_gate();
   if (connected_) publish_presence(false, k_untracked_tag);
   link_->disconnect(std::chrono::milliseconds(500));
   link_.reset();
@@ -590,6 +644,7 @@ void router_agent::do_reboot() {
 
 void router_agent::shutdown(std::function<void()> done) {
   stopping_ = true;
+  release_gate();
   if (reconnect_timer_) loop_.cancel(*reconnect_timer_);
   if (interval_timer_) loop_.cancel(*interval_timer_);
   if (snapshot_timer_) loop_.cancel(*snapshot_timer_);

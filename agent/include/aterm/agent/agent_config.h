@@ -27,6 +27,7 @@
 //   sim.reboot_s          1      sim: how long a simulated reboot keeps the router offline
 //   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp; Paho C
 //                         sets up every TLS connection under one process-wide lock)
+//   simulate.connecting_max 16   simulate: routers in the middle of connecting at once
 //   shutdown_timeout_ms   2000   how long a clean shutdown waits for the offline presence
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +41,23 @@ bool clock_trustworthy(const common::clock& clock, std::int64_t trust_floor, boo
 std::vector<std::pair<std::string, std::string>> login_events(std::string_view login_id,
                                                               const login_store::check_result& r);
 
+// Bounds how many routers of one process are in the middle of connecting (TCP + TLS + CONNECT).
+// Paho C sets up every TLS connection on its one receive thread, so a fleet that starts more
+// handshakes than that thread finishes within connect_timeout_s only produces timeouts and
+// retries. Owned by the agent thread.
+class connect_gate {
+ public:
+  explicit connect_gate(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
+  // Runs `go` now or when a slot frees up.
+  void acquire(std::function<void()> go);
+  void release();
+
+ private:
+  std::size_t limit_;
+  std::size_t active_ = 0;
+  std::deque<std::function<void()>> waiting_;
+};
+
 class router_agent {
  public:
   struct counters {
@@ -61,6 +79,9 @@ class router_agent {
 
   // Starts connecting after `delay`.
   void start(std::chrono::milliseconds delay = {});
+  // Connects only through `gate` (simulate). REQUIRES: called before start(); `gate` outlives
+  // this router.
+  void use_connect_gate(connect_gate* gate) { gate_ = gate; }
   // Publishes the offline presence (waiting up to shutdown_timeout for its acknowledgement),
   // disconnects, then calls `done`.
   void shutdown(std::function<void()> done);
@@ -79,6 +100,8 @@ class router_agent {
                login_store logins);
 
   void connect_now();
+  void begin_connect();
+  void release_gate();
   void schedule_reconnect(const std::string& why);
   void on_connected();
   void on_connect_failed(const std::string& cause);
@@ -114,6 +137,9 @@ class router_agent {
   // Shared with callbacks that may outlive a reconnect; cleared in the destructor.
   std::shared_ptr<router_agent*> self_;
 
+  connect_gate* gate_ = nullptr;
+  bool holding_gate_ = false;
+  bool waiting_gate_ = false;
   bool connected_ = false;
   bool connecting_ = false;
   bool stopping_ = false;
