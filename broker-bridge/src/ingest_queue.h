@@ -37,6 +37,7 @@ class ingest_queue {
         return;
       }
     }
+    metrics_.add(metrics_.received);
     bytes_ += m.payload.size() + m.topic.size();
     const bool was_empty = q_.empty();
     q_.push_back(std::move(m));

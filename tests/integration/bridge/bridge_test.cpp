@@ -247,6 +247,24 @@ TEST_CASE(
   CHECK(b->metrics().commands_published >= 3);
 }
 
+TEST_CASE("stop applies the messages already received, the last partial batch included") {
+  stack s;
+  auto cfg = s.config();
+  cfg.batch_delay = 60s;  // only stop() can apply them
+  auto b = std::make_unique<bridge>(cfg, s.store, aterm::common::system_clock::instance());
+  REQUIRE(b->start().ok());
+  REQUIRE(t::wait_until([&] { return b->metrics().connected; }, 20s));
+  device_client dev(s.broker, s.pki, "dev-drain-01");
+  dev.come_online();
+  for (int i = 0; i < 3; ++i) dev.publish(topic_kind::state, state_json(i));
+  REQUIRE(t::wait_until([&] { return b->metrics().received == 4; }));
+  CHECK(s.store.stored() == 0);
+  b->stop();
+  CHECK(s.store.stored() == 4);
+  CHECK(s.store.batch_sizes() == std::vector<std::size_t>{4});
+  b->stop();  // idempotent
+}
+
 TEST_CASE("a command for an online device goes out on notify, without waiting for the poll") {
   stack s;
   auto cfg_bridge = std::make_unique<bridge>(
