@@ -202,6 +202,14 @@ TEST_CASE("logout, a lock, deletion and a password change end the account's sess
           200);
     CHECK(d.login("acme", "dave", k_good).status == 200);
   }
+  SUBCASE("a lock by failed logins") {
+    s.create_account("acme", "lou", "operator", k_good);
+    auto l = s.make_client();
+    REQUIRE(l.login("acme", "lou", k_good).status == 200);
+    auto guesser = s.make_client("127.0.0.5");
+    for (int i = 0; i < 5; ++i) CHECK(guesser.login("acme", "lou", k_bad).status == 401);
+    CHECK(l.request("GET", "devices").status == 401);
+  }
   SUBCASE("deletion") {
     auto id = s.create_account("acme", "erin", "operator", k_good);
     auto e = s.make_client();
@@ -459,6 +467,7 @@ TEST_CASE("role x route permission matrix") {
       {"POST", "accounts", R"({})", "account.manage"},
       {"PATCH", "accounts/999999", R"({})", "account.manage"},
       {"DELETE", "accounts/999999", "", "account.manage"},
+      {"POST", "accounts/999999/password", R"({})", "account.manage"},
       {"GET", "roles", "", "account.read"},
       {"POST", "roles", R"({})", "role.manage"},
       {"PATCH", "roles/999999", R"({})", "role.manage"},
