@@ -178,7 +178,7 @@ TEST_CASE("a session ends after the idle time and after its lifetime") {
   }
 }
 
-TEST_CASE("logout, a lock, deletion and a password change end the account's sessions") {
+TEST_CASE("logout and a lock and deletion and a password change end the account's sessions") {
   accounts_stack s;
   auto adm = s.admin("acme");
   SUBCASE("logout: the old cookie answers 401") {
@@ -281,7 +281,9 @@ TEST_CASE("every login failure answers the same 401 and unknown accounts cost a 
   CHECK(metric(s, "aterm_api_password_verifications_total") - before == 1);
 }
 
-TEST_CASE("IP restriction: a foreign address, a spoofed X-Forwarded-For and a trusted proxy") {
+TEST_CASE(
+    "IP restriction from a foreign address with a spoofed X-Forwarded-For and through a trusted "
+    "proxy") {
   accounts_stack s({"", {"127.0.0.3"}});
   auto adm = s.admin("acme");
   // An allowlist that would shut out the request setting it is refused.
@@ -508,7 +510,9 @@ TEST_CASE("role x route permission matrix") {
   CHECK(log.body.find("\"result\":\"denied\"") != std::string::npos);
 }
 
-TEST_CASE("accounts: generated first password, password rules, role follows administrator flag") {
+TEST_CASE(
+    "accounts get a generated first password and follow the password rules and the role's "
+    "administrator flag") {
   accounts_stack s;
   auto adm = s.admin("acme");
   auto created = adm.request("POST", "accounts", R"({"login_id":"hana","role":"viewer"})");
@@ -581,7 +585,7 @@ TEST_CASE("an inactivity lock is lifted only by a site administrator") {
             .status == 404);
 }
 
-TEST_CASE("site administrators: companies, contract end, unassigned devices") {
+TEST_CASE("site administrators manage companies and contract ends and assign unassigned devices") {
   accounts_stack s;
   auto site = s.admin("platform");
   auto made = site.request(
@@ -607,7 +611,9 @@ TEST_CASE("site administrators: companies, contract end, unassigned devices") {
   CHECK(boss_client.request("GET", "devices/not-seen-1").status == 200);
 }
 
-TEST_CASE("the access log: refused by SQL, tampering found by audit verify, CSV safe, JST") {
+TEST_CASE(
+    "the access log refuses SQL changes and audit verify finds tampering and the CSV is safe and "
+    "in JST") {
   accounts_stack s;
   auto adm = s.admin("acme");
   // A login id that tries CSV injection and a forged line.
