@@ -78,7 +78,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   "mail": {"smtp_url": "smtp://127.0.0.1:)" +
                 std::to_string(smtp_port) + R"(",
            "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
-  "jobs": {"tick_ms": 100},
+  "jobs": {"tick_ms": 100, "interval_s": 1},
   "http": {"listen": "127.0.0.1:)" +
                 std::to_string(https_port) + R"(",
            "cert": ")" +
@@ -108,6 +108,11 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
       wait_until([&] { return env.scalar("SELECT min(attempts) FROM mail_outbox") >= 1; }, 30s),
       daemon->log());
   CHECK(env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL") == 0);
+  // The daemon's own sweep runs too: today's backup (backup.time 00:00) appears.
+  auto today = env.backups() /
+               ("aterm-cloud-" +
+                common::format_utc(common::system_clock::instance().now()).substr(0, 10) + ".db");
+  CHECK_MESSAGE(wait_until([&] { return fs::exists(today); }, 30s), daemon->log());
   CHECK(daemon->stop() == 0);
   daemon.reset();
 
