@@ -10,7 +10,7 @@
 
 using namespace agent_test;
 
-TEST_CASE("presence online and a state snapshot on connect; offline by Last Will after kill -9") {
+TEST_CASE("presence online and a state snapshot on connect, offline by Last Will after kill -9") {
   stack s;
   agent_process a(s.pki, s.broker, s.dir.path(), "dev-lwt");
   a.start();

@@ -120,7 +120,7 @@ TEST_CASE("5 wrong passwords lock the login") {
   CHECK(l.s.cloud.events("dev-login", "technician_login.used").empty());
 }
 
-TEST_CASE("logins survive an agent restart; login-check works without a running agent") {
+TEST_CASE("logins survive an agent restart and login-check works without a running agent") {
   login_agent l;
   l.install("i1", "T-restart1", "Abc234defGH9");
   l.install("i2", "T-offline1", "Zyx234defGH9");

@@ -108,7 +108,7 @@ TEST_CASE("a wrong wall clock cannot stretch the ttl") {
   CHECK(s->check("T-x1234567", "pw").result == outcome::expired);
 }
 
-TEST_CASE("expired entries are removed at load; a reboot drops ttl-bound entries") {
+TEST_CASE("expired entries are removed at load and a reboot drops ttl-bound entries") {
   scratch t;
   aterm::common::manual_clock clock(k_start);
   {
