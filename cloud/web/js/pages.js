@@ -48,7 +48,7 @@ function devices(ctx) {
   );
   filter.id = 'device-filter';
   const box = message_box();
-  const body = h('div', {});
+  const body = h('div', { id: 'device-table' });
   const count = h('span', { class: 'muted', id: 'device-count' });
   const prev = h('button', { type: 'button', id: 'page-prev' }, t('common.prev'));
   const next = h('button', { type: 'button', id: 'page-next' }, t('common.next'));
