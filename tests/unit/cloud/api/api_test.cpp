@@ -154,7 +154,7 @@ bool has_record(const std::vector<cloud::audit_record>& records, const std::stri
 
 }  // namespace
 
-TEST_CASE("login sets a strict session cookie and answers account, permissions and CSRF token") {
+TEST_CASE("login sets a strict session cookie and answers account and permissions and CSRF token") {
   fixture f;
   auto res = f.login_raw("acme", "alice", k_password);
   REQUIRE(res.status == 200);
@@ -181,7 +181,7 @@ TEST_CASE("login sets a strict session cookie and answers account, permissions a
     CHECK(a.token != b.token);
     CHECK(a.csrf != b.csrf);
   }
-  SUBCASE("who am I, and logout ends the session") {
+  SUBCASE("who am I and logout ends the session") {
     auto s = f.login("acme", "alice");
     auto me = f.call("GET", "/api/v1/session", {}, &s);
     CHECK(me.status == 200);
@@ -216,7 +216,7 @@ TEST_CASE("every login failure answers the same 401") {
   CHECK(malformed.status == 400);
 }
 
-TEST_CASE("5 wrong passwords lock the account; the right one is then refused") {
+TEST_CASE("5 wrong passwords lock the account and the right one is then refused") {
   fixture f;
   for (int i = 0; i < 5; ++i)
     CHECK(f.login_raw("acme", "oscar", "wrong-" + std::to_string(i)).status == 401);
@@ -245,7 +245,7 @@ TEST_CASE("sessions end after the idle time and after the absolute lifetime") {
     // Gone for good, even if time went back.
     CHECK(f.call("GET", "/api/v1/devices", {}, &s).status == 401);
   }
-  SUBCASE("idle, shortened by the setting") {
+  SUBCASE("idle shortened by the setting") {
     fixture f([](api::api_settings& s) { s.security.session.idle = 120s; });
     auto s = f.login("acme", "alice");
     f.clock.advance(121s);
@@ -265,7 +265,7 @@ TEST_CASE("sessions end after the idle time and after the absolute lifetime") {
   }
 }
 
-TEST_CASE("no session, a forged token or a missing CSRF header are refused") {
+TEST_CASE("no session or a forged token or a missing CSRF header are refused") {
   fixture f;
   CHECK(f.call("GET", "/api/v1/devices").status == 401);
   session_cookies forged{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x"};
@@ -282,7 +282,7 @@ TEST_CASE("no session, a forged token or a missing CSRF header are refused") {
   CHECK(has_record(f.audit("acme"), "command.create", "denied"));
 }
 
-TEST_CASE("another company's device, command or destination answers 404") {
+TEST_CASE("another company's device or command or destination answers 404") {
   fixture f;
   auto olga = f.login("other", "olga");
   auto theirs = f.call("POST", "/api/v1/devices/other-r1/commands", R"({"op":"ping"})", &olga);
@@ -303,7 +303,7 @@ TEST_CASE("another company's device, command or destination answers 404") {
   CHECK(f.db->list_commands("other", "other-r1", 10)->size() == 1);
 }
 
-TEST_CASE("permissions: a viewer reads but cannot command; the denial is logged") {
+TEST_CASE("permissions: a viewer reads but cannot command and the denial is logged") {
   fixture f;
   auto v = f.login("acme", "victor");
   CHECK(f.call("GET", "/api/v1/devices/acme-r1", {}, &v).status == 200);
@@ -321,7 +321,8 @@ TEST_CASE("permissions: a viewer reads but cannot command; the denial is logged"
   CHECK(logged);
 }
 
-TEST_CASE("commands: queued with 202, the bridge notified, bad input refused and not stored") {
+TEST_CASE(
+    "commands: queued with 202 and the bridge notified and bad input refused and not stored") {
   fixture f;
   auto s = f.login("acme", "oscar");
   auto res = f.call("POST", "/api/v1/devices/acme-r1/commands",
@@ -402,7 +403,8 @@ TEST_CASE("devices: filter and cursor paging") {
   }
 }
 
-TEST_CASE("technician logins: issued once with the plaintext, installed, listed, revoked") {
+TEST_CASE(
+    "technician logins: issued once with the plaintext then installed and listed and revoked") {
   fixture f;
   auto s = f.login("acme", "oscar");
   auto res = f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &s);
@@ -491,7 +493,7 @@ TEST_CASE("the company's IP allowlist refuses other addresses at login and on ev
   CHECK(has_record(f.audit("acme"), "login", "denied"));
 }
 
-TEST_CASE("destinations: create, read, rename, register devices, delete") {
+TEST_CASE("destinations: create and read and rename and register devices and delete") {
   fixture f;
   auto s = f.login("acme", "alice");
   auto created =

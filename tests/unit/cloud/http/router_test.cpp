@@ -65,7 +65,7 @@ TEST_CASE("session cookie attributes") {
   CHECK(http::expired_session_cookie().find("Max-Age=0") != std::string::npos);
 }
 
-TEST_CASE("router: params, 404, 405, fallback, exceptions") {
+TEST_CASE("router: params and 404 and 405 and fallback and exceptions") {
   http::metrics_registry m;
   http::router r(&m);
   r.add("GET", "/api/v1/devices/{id}", [](http::request& req) {
@@ -166,7 +166,7 @@ TEST_CASE("parse_listen") {
   }
 }
 
-TEST_CASE("metrics: Prometheus text of counters, gauges and histograms") {
+TEST_CASE("metrics: Prometheus text of counters and gauges and histograms") {
   http::metrics_registry m;
   m.get_counter("jobs_total", "Jobs run", {{"kind", "a\"b"}}).inc(3);
   m.get_gauge("queue_depth", "Depth").set(2.5);

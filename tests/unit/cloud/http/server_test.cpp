@@ -88,7 +88,7 @@ std::string header(const aterm::test::http_response& r, std::string_view name) {
 
 }  // namespace
 
-TEST_CASE("routes with parameters, query, 404 and 405") {
+TEST_CASE("routes with parameters and query and 404 and 405") {
   fixture f;
   f.start();
   auto c = f.connected();
@@ -119,7 +119,7 @@ TEST_CASE("routes with parameters, query, 404 and 405") {
   CHECK(r->body().find(R"("error":"bad_json")") != std::string::npos);
 }
 
-TEST_CASE("every response carries the security headers; API responses are not cached") {
+TEST_CASE("every response carries the security headers and API responses are not cached") {
   fixture f;
   f.start();
   auto c = f.connected();
@@ -243,7 +243,7 @@ TEST_CASE("keep-alive: many requests over one connection") {
   CHECK(accepted.value() == 1);
 }
 
-TEST_CASE("TLS 1.1 and older are refused; TLS 1.2 is accepted") {
+TEST_CASE("TLS 1.1 and older are refused and TLS 1.2 is accepted") {
   fixture f;
   f.start();
   https_client old(f.port, TLS1_1_VERSION);
@@ -252,7 +252,7 @@ TEST_CASE("TLS 1.1 and older are refused; TLS 1.2 is accepted") {
   CHECK(!v12.connect());
 }
 
-TEST_CASE("handlers run on the worker pool, not on the I/O thread") {
+TEST_CASE("handlers run on the worker pool and not on the I/O thread") {
   // One I/O thread and two workers: two requests whose handlers wait for each other complete
   // only when both handlers run at once, off the I/O thread.
   fixture f;
@@ -285,7 +285,7 @@ TEST_CASE("handlers run on the worker pool, not on the I/O thread") {
   CHECK(first.get() == 200);
 }
 
-TEST_CASE("stop lets an in-flight request finish, then refuses connections") {
+TEST_CASE("stop lets an in-flight request finish and then refuses connections") {
   fixture f;
   std::promise<void> entered;
   std::promise<void> release;
@@ -342,7 +342,7 @@ TEST_CASE("metrics count requests by route pattern and status") {
   CHECK(h->body() == R"({"status":"ok"})");
 }
 
-TEST_CASE("static files: index, content types, and no way out of the folder") {
+TEST_CASE("static files: index and content types and no way out of the folder") {
   fixture f;
   aterm::test::temp_dir site("aterm-http-site");
   fs::create_directories(site / "web" / "js");
