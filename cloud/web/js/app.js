@@ -86,7 +86,9 @@ function enter(session) {
   idle_arm();
   const first = k_menu.find((m) => m.allowed(state));
   if (!location.hash || location.hash === '#/' || location.hash === '#/login') {
+    // The hashchange that follows renders the page, once.
     location.hash = `#/${first.route}`;
+    return;
   }
   render();
 }
@@ -119,7 +121,7 @@ function lang_button() {
       'aria-label': t('lang.toggle_label'),
       onclick: () => {
         set_lang(lang() === 'ja' ? 'en' : 'ja');
-        document.title = t('app.title');
+        translate_page();
         if (state.me) render();
         else show_login(login_reason);
       },
@@ -250,9 +252,15 @@ window.addEventListener('hashchange', () => {
   if (state.me) render();
 });
 
+function translate_page() {
+  document.title = t('app.title');
+  const skip = document.querySelector('.skip');
+  if (skip) skip.textContent = t('skip');
+}
+
 async function boot() {
   set_lang(lang());
-  document.title = t('app.title');
+  translate_page();
   try {
     enter(await api.get('/session'));
   } catch {

@@ -5,6 +5,7 @@ const k_storage_key = 'aterm.lang';
 const dict = {
   ja: {
     'app.title': 'Aterm クラウド機器管理',
+    'skip': '本文へ移動',
     'lang.toggle': 'English',
     'lang.toggle_label': 'Switch to English',
     'nav.devices': '機器',
@@ -188,6 +189,7 @@ const dict = {
   },
   en: {
     'app.title': 'Aterm Cloud Device Management',
+    'skip': 'Skip to content',
     'lang.toggle': '日本語',
     'lang.toggle_label': '日本語に切り替え',
     'nav.devices': 'Devices',
