@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "drbg.h"
 
@@ -66,8 +67,12 @@ class thread_drbg {
 };
 
 thread_drbg& drbg() {
-  thread_local thread_drbg instance;
-  return instance;
+  // Heap-allocated on first use: a thread_local object of this size (~38 KB of mbedTLS entropy
+  // and DRBG state) would sit in .tbss, which glibc zeroes for every thread of the process,
+  // Paho's included, though only a few threads ever draw random numbers.
+  thread_local std::unique_ptr<thread_drbg> instance;
+  if (!instance) instance = std::make_unique<thread_drbg>();
+  return *instance;
 }
 
 const mbedtls_md_info_t* sha256_info() {

@@ -12,7 +12,7 @@ namespace aterm::cloud::http {
 
 namespace {
 
-bool valid_metric_name(std::string_view n) {
+[[maybe_unused]] bool valid_metric_name(std::string_view n) {
   if (n.empty()) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
     char c = n[i];

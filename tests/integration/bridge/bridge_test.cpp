@@ -372,7 +372,7 @@ TEST_CASE("throughput through the broker: bridge with fake store vs a plain subs
   constexpr int k_per_device = 2000;
   constexpr int k_total = k_devices * k_per_device;
   // Publishes in flight per device. Mosquitto drops QoS 1 messages past a subscriber's
-  // max_queued_messages (10,000 here), so the fleet as a whole stays well below it.
+  // max_queued_messages (100,000 here), so the fleet as a whole stays well below it.
   constexpr std::size_t k_window = 100;
   constexpr std::int64_t k_backlog = 4000;
   stack s;
