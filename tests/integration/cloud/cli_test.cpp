@@ -52,7 +52,7 @@ std::string s(const common::json_ptr& o, const char* key) {
 
 }  // namespace
 
-TEST_CASE("admin verbs print one JSON object; a generated password appears once") {
+TEST_CASE("admin verbs print one JSON object, a generated password appears once") {
   cli_env e;
   auto init = e.cli({"admin", "init"});
   INFO(init.err);

@@ -189,7 +189,7 @@ TEST_CASE("a command to an offline router is delivered when it returns") {
   CHECK(common::json_int(a.json.get(), "attempts").value_or(0) >= 1);
 }
 
-TEST_CASE("deadlines: never sent -> expired; sent without an answer -> timed_out") {
+TEST_CASE("deadlines: never sent -> expired, sent without an answer -> timed_out") {
   cloud_stack s;
   s.register_device("acme", "acme-r1");
   s.register_device("acme", "acme-r2");

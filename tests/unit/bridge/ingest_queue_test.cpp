@@ -63,7 +63,7 @@ TEST_CASE("the byte bound counts too") {
   CHECK(out.size() == 2);
 }
 
-TEST_CASE("after close pushes are dropped and counted; stop ends the consumer") {
+TEST_CASE("after close pushes are dropped and counted, stop ends the consumer") {
   bridge_metrics metrics;
   ingest_queue q(10, 1 << 20, metrics);
   q.push(item());

@@ -166,7 +166,7 @@ TEST_CASE("audit chain: the empty chain is intact against an empty head") {
   CHECK(sec::to_string(r.problem) == "intact");
 }
 
-TEST_CASE("audit chain: a purge with a checkpoint still verifies; without one it does not") {
+TEST_CASE("audit chain: a purge with a checkpoint still verifies, without one it does not") {
   SUBCASE("purge the oldest six") {
     chain c = make_chain(10);
     purge_before(c, 7, k_t0_ms + 400 * 86400 * 1000LL);
@@ -214,7 +214,7 @@ TEST_CASE("audit chain: a purge with a checkpoint still verifies; without one it
   }
 }
 
-TEST_CASE("audit chain: checkpoint records round trip; other records are not checkpoints") {
+TEST_CASE("audit chain: checkpoint records round trip, other records are not checkpoints") {
   const sec::checkpoint cp{42, std::string(64, 'a')};
   const audit_record r = sec::make_checkpoint(cp, k_t0_ms);
   CHECK(r.action == sec::k_checkpoint_action);

@@ -61,7 +61,7 @@ TEST_CASE("burst: failures across companies alarm platform-wide only") {
   CHECK(alarms[0].scope == sec::alarm_scope::platform);
 }
 
-TEST_CASE("burst: settings shorten the rule; an unknown company counts platform-wide") {
+TEST_CASE("burst: settings shorten the rule, an unknown company counts platform-wide") {
   manual_clock clock(k_start);
   sec::failure_burst_detector d({3, 10s}, clock);
   CHECK(d.record_failure("").empty());

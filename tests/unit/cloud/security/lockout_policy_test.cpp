@@ -163,7 +163,7 @@ TEST_CASE("login_gate: a stale stored state cannot widen the budget") {
   CHECK(other.ticket);
 }
 
-TEST_CASE("login_gate: an abandoned ticket frees its slot; reset forgets an unlocked account") {
+TEST_CASE("login_gate: an abandoned ticket frees its slot, reset forgets an unlocked account") {
   manual_clock clock(k_start);
   sec::login_gate gate(sec::lockout_policy({1, 60s}, clock));
   {

@@ -23,7 +23,7 @@ TEST_CASE("settings: defaults are the service document's numbers") {
   CHECK(s.password.salt_bytes == 16);
 }
 
-TEST_CASE("settings: tests shorten the durations; out-of-range values are refused") {
+TEST_CASE("settings: tests shorten the durations, out-of-range values are refused") {
   auto c = aterm::common::parse_config(
       R"({"security":{"lockout_s":2,"session_idle_s":3},"security.alarm_window_s":4,
           "security.password_iterations":1000})",

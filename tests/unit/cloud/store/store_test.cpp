@@ -486,7 +486,7 @@ TEST_CASE("sessions: lookup by token hash, touch and purge") {
   CHECK_FALSE(f.db->find_session("t2").ok());
 }
 
-TEST_CASE("access log: gap-free chained records; UPDATE and DELETE refused by SQL") {
+TEST_CASE("access log: gap-free chained records, UPDATE and DELETE refused by SQL") {
   fixture f;
   for (int i = 0; i < 5; ++i) {
     auto r = f.db->append_audit({i % 2 ? "acme" : "globex", "alice", "login", "alice",
