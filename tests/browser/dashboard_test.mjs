@@ -59,14 +59,37 @@ function check(cond, what) {
   }
 }
 
-async function free_port() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+// `n` distinct free ports: every listener stays open until all are picked, so the kernel cannot
+// hand out the same port twice.
+async function free_ports(n) {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    servers.push(await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    }));
+  }
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+const read_log = (name) => {
+  try {
+    return fs.readFileSync(path.join(dir, `${name}.log`), 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+// Waits for `line` in the process's log; fails at once, with the log, when the process exits.
+async function wait_started(name, p, line, times = 1) {
+  await wait_until(`${name} to start`, () => {
+    if (p.exitCode !== null || p.signalCode !== null) {
+      throw Object.assign(new Error(`${name} exited:\n${read_log(name).slice(-2000)}`), { fatal: true });
+    }
+    return read_log(name).split(line).length > times;
   });
 }
 
@@ -75,23 +98,12 @@ async function wait_until(what, fn, timeout = k_wait) {
   for (;;) {
     try {
       if (await fn()) return;
-    } catch {
-      // Not yet.
+    } catch (err) {
+      if (err.fatal) throw err;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function port_open(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 function run(cmd, args, input) {
@@ -136,8 +148,7 @@ const write_json = (file, obj) => fs.writeFileSync(file, JSON.stringify(obj, nul
 
 // ---- the stack ----------------------------------------------------------------------------
 const pki = path.join(dir, 'pki');
-const mqtt_port = await free_port();
-const https_port = await free_port();
+const [mqtt_port, https_port] = await free_ports(2);
 const base = `https://localhost:${https_port}`;
 const cloud_config = path.join(dir, 'cloud.json');
 
@@ -165,9 +176,11 @@ function write_cloud_config(security) {
 const cli = (...args) => JSON.parse(must(cloud_bin, [...args, '--config', cloud_config]));
 
 let cloud = null;
+let cloud_starts = 0;
 async function start_cloud() {
+  cloud_starts++;
   cloud = start('cloud', cloud_bin, ['serve', '--config', cloud_config]);
-  await wait_until('aterm-cloud to listen', () => port_open(https_port));
+  await wait_started('cloud', cloud, 'serve: started', cloud_starts);
 }
 
 async function main() {
@@ -175,8 +188,7 @@ async function main() {
   must(path.join(source, 'scripts/dev-pki'), ['init', pki]);
   must(path.join(source, 'scripts/dev-pki'), ['device', pki, k_tech_device]);
   const broker = start('broker', path.join(source, 'scripts/broker'), [pki, String(mqtt_port)]);
-  await wait_until('mosquitto to listen', () => port_open(mqtt_port));
-  void broker;
+  await wait_started('broker', broker, 'running');
 
   write_cloud_config({});
   const site = cli('admin', 'init');
