@@ -108,7 +108,7 @@ void add_item(cJSON* o, const char* key, common::json_ptr child);
 void append_item(cJSON* array, common::json_ptr child);
 
 common::json_ptr to_json(const device& d);
-common::json_ptr to_json(const command_record& c);
+common::json_ptr to_json(const command_record& c);  // install args without salt or hash
 common::json_ptr to_json(const destination& d);
 common::json_ptr to_json(const technician_login& t);  // never the salt or hash
 common::json_ptr account_json(const account& a);

@@ -69,12 +69,38 @@ common::json_ptr to_json(const device& d) {
   return o;
 }
 
+namespace {
+
+// The args an API reader may see. technician_login.install carries the credential's salt,
+// iterations and hash for the router (DESIGN.md section 4); the API answers only what the
+// technician-login list shows, so a device.read holder cannot attack the password offline.
+void add_command_args(cJSON* o, const command_record& c) {
+  if (c.op != "technician_login.install") {
+    add_json_text(o, "args", c.args_json);
+    return;
+  }
+  common::json_limits l;
+  l.max_bytes = 1024 * 1024;
+  auto parsed = common::parse_json(c.args_json, l);
+  auto shown = json_object();
+  if (parsed.ok()) {
+    for (const char* key : {"login_id", "expires_at", "ttl_s"}) {
+      if (const cJSON* v = cJSON_GetObjectItemCaseSensitive(parsed->get(), key); v != nullptr) {
+        cJSON_AddItemToObject(shown.get(), key, cJSON_Duplicate(v, 1));
+      }
+    }
+  }
+  add_item(o, "args", std::move(shown));
+}
+
+}  // namespace
+
 common::json_ptr to_json(const command_record& c) {
   auto o = json_object();
   add_string(o.get(), "id", c.id);
   add_string(o.get(), "device_id", c.device_id);
   add_string(o.get(), "op", c.op);
-  add_json_text(o.get(), "args", c.args_json);
+  add_command_args(o.get(), c);
   add_string(o.get(), "status", to_string(c.status));
   if (!c.result_status.empty()) {
     add_string(o.get(), "result_status", c.result_status);

@@ -463,6 +463,40 @@ TEST_CASE(
   for (const auto& r : records) CHECK(r.detail.find(password) == std::string::npos);
 }
 
+TEST_CASE("the install command is answered without the credential's salt or hash") {
+  fixture f;
+  auto s = f.login("acme", "oscar");
+  auto res = f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &s);
+  REQUIRE_MESSAGE(res.status == 201, res.body);
+  auto login_id = common::json_string(parse(res).get(), "login_id").value_or("");
+  auto stored = f.db->get_technician_login("acme", login_id);
+  REQUIRE(stored.ok());
+  REQUIRE(!stored->salt_hex.empty());
+  REQUIRE(!stored->hash_hex.empty());
+
+  // A viewer holds only device.read; both command-returning routes are checked.
+  auto v = f.login("acme", "victor");
+  auto one = f.call("GET", "/api/v1/commands/" + stored->install_command_id, {}, &v);
+  REQUIRE_MESSAGE(one.status == 200, one.body);
+  auto device = f.call("GET", "/api/v1/devices/acme-r1", {}, &v);
+  REQUIRE_MESSAGE(device.status == 200, device.body);
+  CHECK(device.body.find(stored->install_command_id) != std::string::npos);
+  for (const auto* answer : {&one, &device}) {
+    CHECK(answer->body.find(stored->salt_hex) == std::string::npos);
+    CHECK(answer->body.find(stored->hash_hex) == std::string::npos);
+  }
+  auto body = parse(one);
+  CHECK(common::json_string(body.get(), "op") == "technician_login.install");
+  const cJSON* args = cJSON_GetObjectItemCaseSensitive(body.get(), "args");
+  REQUIRE(cJSON_IsObject(args));
+  CHECK(common::json_string(args, "login_id") == login_id);
+  CHECK(common::json_int(args, "expires_at") == stored->expires_at_s);
+  CHECK(common::json_int(args, "ttl_s") == 3600);
+  CHECK(cJSON_GetObjectItemCaseSensitive(args, "salt") == nullptr);
+  CHECK(cJSON_GetObjectItemCaseSensitive(args, "iterations") == nullptr);
+  CHECK(cJSON_GetObjectItemCaseSensitive(args, "hash") == nullptr);
+}
+
 TEST_CASE("technician logins are refused when the company's ttl is 0") {
   fixture f;
   auto c = f.db->get_company("acme");
