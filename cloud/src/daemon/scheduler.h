@@ -1,5 +1,5 @@
 // The periodic work of `serve`: one thread that wakes every `tick` and runs the short tasks
-// (session and technician-login purges, metrics), and every `sweep_interval` the registered
+// (session purge, metrics, technician-login deletion), and every `sweep_interval` the registered
 // lifecycle sweeps. Tasks run one at a time on the scheduler's thread; a failing task is logged
 // and the next tick runs it again. start()/stop() belong to the owner's thread.
 #pragma once

@@ -115,13 +115,11 @@ int serve(const common::config& config) {
   }
 
   auto sec = security::security_settings_from(config);
-  auto retention = retention_settings_from(config);
   auto timing = scheduler_settings_from(config);
   scheduler jobs(clock);
   jobs.every("sessions", timing.tick, [&] {
     auto now = clock.now_s();
     (void)db->purge_sessions(now - sec.session.idle.count(), now - sec.session.lifetime.count());
-    (void)db->purge_technician_logins(now - retention.technician_login_retention_s);
   });
   jobs.every("metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); });
   for (auto& sweep : lifecycle_sweeps(config, *db, clock)) {

@@ -47,6 +47,19 @@ common::result<std::vector<periodic_task>> daemon_tasks(const common::config& co
                        {{"failures", report.failures}});
          }
        }});
+  // The 60-minute deletion of technician-login records must not wait for the hourly sweep.
+  tasks.push_back(
+      {"technician_logins", std::chrono::milliseconds(config.get_int("jobs.tick_ms")),
+       [jobs, &clock] {
+         auto report = run_technician_login_sweep(
+             *jobs->port, jobs->settings, clock.now(), [](const std::string& line) {
+               common::log(common::log_level::info, "jobs", "action", {{"action", line}});
+             });
+         if (report.failures > 0) {
+           common::log(common::log_level::warn, "jobs", "technician-login sweep had failures",
+                       {{"failures", report.failures}});
+         }
+       }});
   if (mail_enabled) {
     tasks.push_back({"mail", std::chrono::milliseconds(config.get_int("jobs.tick_ms")),
                      [jobs] { (void)jobs->outbox->run_once(); }});

@@ -308,4 +308,11 @@ sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common
   return out.report();
 }
 
+sweep_report run_technician_login_sweep(lifecycle_port& port, const lifecycle_settings& s,
+                                        common::wall_time as_of, const action_sink& sink) {
+  reporter out(sweep_options{}, sink);
+  technician_login_step(port, s, common::to_unix_s(as_of), out);
+  return out.report();
+}
+
 }  // namespace aterm::cloud::jobs

@@ -111,6 +111,36 @@ TEST_CASE("technician login records are deleted 60 minutes after issue") {
                  "AND target = 'T-ABCD2345'") == 1);
 }
 
+TEST_CASE("the technician-login sweep alone deletes at 60 minutes, audited, and nothing else") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  register_device(*f.db, "acme", "acme-r1");
+  heard_from(*f.db, "acme-r1", day(0));
+  auto t = issue_login(f, "acme", "acme-r1", "T-ABCD2345", day(0));
+  auto issued = common::from_unix_s(t.issued_at_s);
+  auto run = [&](common::wall_time at) {
+    f.clock.set(at);
+    std::vector<std::string> lines;
+    auto report = run_technician_login_sweep(*f.port, f.settings, at,
+                                             [&](const std::string& l) { lines.push_back(l); });
+    CHECK(report.failures == 0);
+    CHECK(report.actions == lines.size());
+    return lines;
+  };
+  CHECK(run(issued + std::chrono::minutes(59)).empty());
+  CHECK(f.scalar("SELECT count(*) FROM technician_logins") == 1);
+  CHECK(run(issued + std::chrono::minutes(60)) ==
+        std::vector<std::string>{
+            "technician_login.delete login=T-ABCD2345 device=acme-r1 company=acme"});
+  CHECK(f.scalar("SELECT count(*) FROM technician_logins") == 0);
+  CHECK(f.scalar("SELECT count(*) FROM audit_log WHERE action = 'technician_login.delete' "
+                 "AND target = 'T-ABCD2345'") == 1);
+  // The device's old data is the full sweep's business, not this one's.
+  auto later = issued + std::chrono::hours(24 * 365);
+  CHECK(run(later).empty());
+  CHECK_FALSE(f.sweep(later).empty());
+}
+
 TEST_CASE("a technician login with a longer company ttl is kept until it expires") {
   fixture f;
   REQUIRE(f.db->create_company("acme", "Acme").ok());

@@ -1,6 +1,7 @@
 // What `serve` runs of the jobs: the lifecycle sweep (lifecycle.h) every jobs.interval_s, and
-// the mail outbox worker (mail.h) every jobs.tick_ms. Both run on the scheduler's thread; each
-// task owns its own connection to the database, opened here.
+// the technician-login deletion (audited) and the mail outbox worker (mail.h) every jobs.tick_ms.
+// All run on the scheduler's thread; each task owns its own connection to the database, opened
+// here.
 #pragma once
 
 #include <chrono>

@@ -77,4 +77,10 @@ using action_sink = std::function<void(const std::string& line)>;
 sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common::wall_time as_of,
                        const sweep_options& options, const action_sink& sink);
 
+// Runs only the technician-login rule (records deleted technician_login_retention_s after issue,
+// each deletion audited) as of `as_of`. `serve` runs it every jobs.tick_ms so that the
+// 60-minute rule of DESIGN.md section 4 holds whatever jobs.interval_s is.
+sweep_report run_technician_login_sweep(lifecycle_port& port, const lifecycle_settings& s,
+                                        common::wall_time as_of, const action_sink& sink);
+
 }  // namespace aterm::cloud::jobs
