@@ -46,13 +46,19 @@ class noop_listener final : public mqtt::iaction_listener {
 
 }  // namespace
 
+// Member order is the lifetime contract: everything Paho calls into (this callback object, the
+// handlers and the action listeners) is declared before client_, so it is destroyed after it.
+// Destroying the client (MQTTAsync_destroy) still fails every operation in flight (an
+// unacknowledged publish, a pending connect) synchronously, through its token's listener; with
+// the listeners gone first that was a call through a destroyed object's vtable ("pure virtual
+// method called" at the end of `simulate` after SIGTERM).
 struct mqtt_link::impl final : public mqtt::callback {
   impl(mqtt_link_settings s, mqtt_link_handlers h)
       : s_(std::move(s)),
         h_(std::move(h)),
-        client_(s_.uri, s_.client_id, nullptr),  // no Paho persistence: the outbox is ours
         connect_l_(h_),
-        publish_l_(h_) {
+        publish_l_(h_),
+        client_(s_.uri, s_.client_id, nullptr) {  // no Paho persistence: the outbox is ours
     client_.set_callback(*this);
   }
   ~impl() override {
@@ -70,10 +76,10 @@ struct mqtt_link::impl final : public mqtt::callback {
 
   mqtt_link_settings s_;
   mqtt_link_handlers h_;
-  mqtt::async_client client_;
   connect_listener connect_l_;
   publish_listener publish_l_;
   noop_listener noop_l_;
+  mqtt::async_client client_;  // last: destroyed first (see above)
 };
 
 mqtt_link::mqtt_link(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
