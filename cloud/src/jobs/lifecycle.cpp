@@ -31,7 +31,9 @@ class reporter {
   const sweep_report& report() const { return report_; }
 
  private:
-  const sweep_options& options_;
+  // Held by value: a reporter made from a temporary sweep_options once read it after its end
+  // (as dry_run, under -O2).
+  const sweep_options options_;
   const action_sink& sink_;
   sweep_report report_;
 };
