@@ -82,10 +82,14 @@ void cloud_stack::start_cloud() {
                                                          "serve", "--config", config_.string()},
                                 dir_ / ("cloud-" + std::to_string(cloud_starts_++) + ".log"));
   https_client probe(https_port_, pki_->ca().string());
+  // Up means serving HTTPS and the bridge subscribed: state snapshots are not retained, so an
+  // agent that connects before the bridge's first subscription would have its snapshot dropped.
   bool up = wait_until(
       [&] {
         try {
-          return probe.request("GET", "/healthz").status == 200;
+          return probe.request("GET", "/healthz").status == 200 &&
+                 probe.request("GET", "/metrics").body.find("aterm_bridge_connected 1") !=
+                     std::string::npos;
         } catch (const std::exception&) {
           return false;
         }
