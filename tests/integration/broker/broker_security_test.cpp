@@ -415,6 +415,84 @@ TEST_CASE("the aterm-cloud identity reads and writes every device's topics") {
 }
 
 TEST_CASE(
+    "a second cloud identity reads every device's state and both cloud identities stay connected") {
+  // Several aterm-cloud instances (DESIGN.md section 8): each has its own certificate
+  // (dev-pki cloud), so the broker gives each its own client id. Both send the client id
+  // aterm-cloud: with one shared CN the second connect would take over the first's session.
+  t::temp_dir dir{"aterm-broker"};
+  t::dev_pki pki{dir / "pki"};
+  const identity a = fleet::as_identity(pki.device("dev-A"));
+  const identity b = fleet::as_identity(pki.device("dev-B"));
+  const identity cloud_id{pki.cloud_cert(), pki.cloud_key()};
+  const identity second = fleet::as_identity(pki.cloud("aterm-cloud-b"));
+  t::broker broker{pki};
+  auto connect = [&](const std::string& client_id, const identity& id) {
+    auto c = std::make_unique<client>(broker.uri(), client_id, pki.ca(), id);
+    REQUIRE_MESSAGE(c->connect(), "connect as ", client_id, "\n", broker.log());
+    return c;
+  };
+  auto cloud = connect("aterm-cloud", cloud_id);
+  auto cloud_b = connect("aterm-cloud", second);
+  for (auto* c : {cloud.get(), cloud_b.get()}) {
+    for (auto kind : k_device_writes) REQUIRE(c->subscribe(topic_filter(kind)));
+  }
+  auto dev_a = connect("dev-A", a);
+  auto dev_b = connect("dev-B", b);
+  for (auto* dev : {dev_a.get(), dev_b.get()}) {
+    const std::string id = dev == dev_a.get() ? "dev-A" : "dev-B";
+    REQUIRE(dev->subscribe(topic(id, topic_kind::cmd)));
+    for (auto kind : k_device_writes) {
+      const auto name = topic(id, kind);
+      CAPTURE(name);
+      REQUIRE(dev->publish(name, "up-" + name));
+      CHECK(cloud->wait_for(name, "up-" + name));
+      CHECK(cloud_b->wait_for(name, "up-" + name));
+    }
+    REQUIRE(cloud_b->publish(topic(id, topic_kind::cmd), "down-b-" + id));
+    CHECK(dev->wait_for(topic(id, topic_kind::cmd), "down-b-" + id));
+  }
+  // Both sessions are still up, and the broker never closed either.
+  REQUIRE(cloud->publish(topic("dev-A", topic_kind::cmd), "first-still-up"));
+  CHECK(dev_a->wait_for(topic("dev-A", topic_kind::cmd), "first-still-up"));
+  CHECK(cloud->connected());
+  CHECK(cloud_b->connected());
+  CHECK_FALSE(cloud->lost());
+  CHECK_FALSE(cloud_b->lost());
+  CHECK_FALSE(logged_disconnect(broker.log(), 0, "aterm-cloud"));
+  CHECK_FALSE(logged_disconnect(broker.log(), 0, "aterm-cloud-b"));
+}
+
+TEST_CASE(
+    "a cloud identity made while the broker runs gets the bridge's rights at its next start") {
+  fleet f;
+  const identity late = fleet::as_identity(f.pki.cloud("aterm-cloud-late"));
+  auto a = f.connect("dev-A", f.a);
+  const auto state = topic("dev-A", topic_kind::state);
+  {
+    // Not in the ACL this broker read: it may connect (the CA signed it) but reads no device's
+    // topics. Its own cmd topic (the device pattern applies to every username) is the marker:
+    // the state was routed before the cloud's marker was published, so it would be queued first.
+    auto c = f.connect("aterm-cloud-late", late);
+    c->subscribe(topic_filter(topic_kind::state));  // refused or granted: nothing may arrive
+    const auto own_cmd = topic("aterm-cloud-late", topic_kind::cmd);
+    REQUIRE(c->subscribe(own_cmd));
+    REQUIRE(a->publish(state, "before-restart"));
+    auto cloud = f.connect("aterm-cloud", f.cloud);
+    REQUIRE(cloud->publish(own_cmd, "marker"));
+    REQUIRE(c->wait_for(own_cmd, "marker"));
+    CHECK(c->count_topic(state) == 0);
+  }
+  a.reset();
+  f.broker.stop();
+  f.broker.start();
+  auto c = f.connect("aterm-cloud-late", late);
+  REQUIRE(c->subscribe(topic_filter(topic_kind::state)));
+  auto a2 = f.connect("dev-A", f.a);
+  REQUIRE(a2->publish(state, "after-restart"));
+  CHECK(c->wait_for(state, "after-restart"));
+}
+
+TEST_CASE(
     "a Last Will on the device's own presence is delivered but one on another device's is not") {
   fleet f;
   auto cloud = f.connect("aterm-cloud", f.cloud);

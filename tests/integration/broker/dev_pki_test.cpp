@@ -51,7 +51,14 @@ TEST_CASE("dev-pki refuses a device ID that breaks the device_id pattern with ex
       {"a b c", 2},
       {"abc.d", 2},
       {"", 2},
-      {"aterm-cloud", 2},  // the bridge's identity: a device cert with it would get its ACL
+      // Cloud identities: a device cert with such a CN would get the bridge's ACL.
+      {"aterm-cloud", 2},
+      {"aterm-cloud-b", 2},
+      {"aterm-cloud-bench", 2},
+      {"aterm-cloudx", 2},
+      {"Aterm-Cloud-1", 2},
+      {"aterm-clou", 0},
+      {"my-aterm-cloud", 0},
   };
   for (const auto& r : rows) {
     CAPTURE(r.id);
@@ -71,6 +78,8 @@ TEST_CASE("dev-pki usage errors exit 2") {
       {dev_pki(), "init", d, "extra"},
       {dev_pki(), "device", d},
       {dev_pki(), "revoke", d},
+      {dev_pki(), "cloud", d},
+      {dev_pki(), "cloud", d, "aterm-cloud-b", "extra"},
       {dev_pki(), "mint", d, "abc"},
   };
   for (const auto& argv : rows) {
@@ -138,4 +147,56 @@ TEST_CASE(
   CHECK(t::run({dev_pki(), "revoke", pki.dir().string(), "dev-none"}).exit_code == 1);
   pki.device("dev-0003");
   CHECK(verify().exit_code == 0);
+}
+
+TEST_CASE("dev-pki cloud issues a cloud instance identity and refuses names outside its pattern") {
+  t::temp_dir dir;
+  t::dev_pki pki(dir / "pki");
+  struct row {
+    std::string name;
+    int exit_code;
+  };
+  const std::vector<row> rows = {
+      {"aterm-cloud-b", 0},
+      {"aterm-cloud-0", 0},
+      {"aterm-cloud-bench", 0},
+      {"aterm-cloud-a-1", 0},
+      {"aterm-cloud-" + std::string(32, 'x'), 0},
+      {"aterm-cloud-" + std::string(33, 'x'), 2},
+      {"aterm-cloud", 2},  // the default identity is made by init (cloud.pem)
+      {"aterm-cloud-", 2},
+      {"aterm-cloud--b", 2},
+      {"aterm-cloud-B", 2},
+      {"aterm-cloud-b_1", 2},
+      {"aterm-cloud-b/c", 2},
+      {"aterm-cloud-b+", 2},
+      {"aterm-cloudb", 2},
+      {"dev-0001", 2},
+      {"", 2},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    auto res = t::run({dev_pki(), "cloud", pki.dir().string(), r.name});
+    CHECK(res.exit_code == r.exit_code);
+    const fs::path cert = pki.dir() / "clouds" / (r.name + ".pem");
+    const fs::path key = pki.dir() / "clouds" / (r.name + ".key");
+    CHECK(fs::exists(cert) == (r.exit_code == 0));
+    if (r.exit_code != 0) {
+      CHECK_FALSE(res.err.empty());
+      continue;
+    }
+    CHECK((fs::status(key).permissions() & fs::perms::all) ==
+          (fs::perms::owner_read | fs::perms::owner_write));
+    CHECK(openssl_x509(cert, "-subject").find("CN = " + r.name + "\n") != std::string::npos);
+    const auto text = openssl_x509(cert, "-text");
+    CHECK(text.find("TLS Web Client Authentication") != std::string::npos);
+    CHECK(text.find("NIST CURVE: P-256") != std::string::npos);
+    CHECK(t::run({"openssl", "verify", "-CAfile", pki.ca().string(), cert.string()}).exit_code ==
+          0);
+  }
+  // Idempotent like the other verbs, and the helper names the same files.
+  const auto before = slurp(pki.dir() / "clouds" / "aterm-cloud-b.pem");
+  auto [cert, key] = pki.cloud("aterm-cloud-b");
+  CHECK(slurp(cert) == before);
+  CHECK(key == pki.dir() / "clouds" / "aterm-cloud-b.key");
 }

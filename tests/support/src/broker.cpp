@@ -63,6 +63,11 @@ std::pair<fs::path, fs::path> dev_pki::device(const std::string& id) const {
   return {dir_ / "devices" / (id + ".pem"), dir_ / "devices" / (id + ".key")};
 }
 
+std::pair<fs::path, fs::path> dev_pki::cloud(const std::string& name) const {
+  run_or_throw({script("dev-pki"), "cloud", dir_.string(), name});
+  return {dir_ / "clouds" / (name + ".pem"), dir_ / "clouds" / (name + ".key")};
+}
+
 void dev_pki::revoke(const std::string& id) const {
   run_or_throw({script("dev-pki"), "revoke", dir_.string(), id});
 }

@@ -93,6 +93,9 @@ class dev_pki {
   fs::path cloud_key() const { return dir_ / "cloud.key"; }
   // `scripts/dev-pki device DIR ID`; returns {cert, key}.
   std::pair<fs::path, fs::path> device(const std::string& id) const;
+  // `scripts/dev-pki cloud DIR NAME`: one more cloud instance's identity; returns {cert, key}.
+  // A running broker grants it the bridge's ACL only after its next start().
+  std::pair<fs::path, fs::path> cloud(const std::string& name) const;
   // `scripts/dev-pki revoke DIR ID`.
   void revoke(const std::string& id) const;
 
