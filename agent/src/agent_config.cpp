@@ -1,5 +1,6 @@
 #include "aterm/agent/agent_config.h"
 
+#include "aterm/agent/limits.h"
 #include "aterm/common/protocol.h"
 
 namespace aterm::agent {
@@ -50,6 +51,8 @@ const common::config_schema& agent_config_schema() {
       {"simulate.ca_key", config_type::string, s{}, false, {}, {}},
       {"simulate.connect_per_s", config_type::integer, i{50}, false, 1, 100000},
       {"simulate.connecting_max", config_type::integer, i{16}, false, 1, 10000},
+      {"simulate.state_interval_ms", config_type::integer, i{0}, false, 0,
+       limits::k_max_simulate_state_interval_ms},
       {"shutdown_timeout_ms", config_type::integer, i{2000}, false, 0, 60000},
   };
   return schema;
@@ -95,6 +98,28 @@ common::result<router_settings> router_settings_from(const common::config& c) {
   l.hook_diag = c.get_list("hooks.diag");
   l.hook_timeout = std::chrono::seconds(c.get_int("hooks.timeout_s"));
   l.ping_program = c.get_string("diag.ping_program");
+  return r;
+}
+
+common::result<simulate_settings> simulate_settings_from(const common::config& c) {
+  simulate_settings r;
+  r.cert_dir = c.get_string("simulate.cert_dir");
+  r.ca_cert = c.get_string("simulate.ca_cert");
+  r.ca_key = c.get_string("simulate.ca_key");
+  r.connect_per_s = c.get_int("simulate.connect_per_s");
+  r.connecting_max = static_cast<std::size_t>(c.get_int("simulate.connecting_max"));
+  const auto interval_ms = c.get_int("simulate.state_interval_ms");
+  if (interval_ms != 0 && interval_ms < limits::k_min_simulate_state_interval_ms)
+    return status::error("config_out_of_range",
+                         c.source() + ": key \"simulate.state_interval_ms\" must be 0 or in [" +
+                             std::to_string(limits::k_min_simulate_state_interval_ms) + ", " +
+                             std::to_string(limits::k_max_simulate_state_interval_ms) + "]");
+  if (interval_ms != 0) r.state_interval = std::chrono::milliseconds(interval_ms);
+  if (r.cert_dir.empty() && (r.ca_cert.empty() || r.ca_key.empty()))
+    return status::error("config_missing_key",
+                         c.source() +
+                             ": simulate needs simulate.cert_dir or simulate.ca_cert + "
+                             "simulate.ca_key");
   return r;
 }
 

@@ -250,20 +250,20 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     fail_log("bad arguments", "--id-prefix makes invalid device ids");
     return 1;
   }
-  const std::string cert_dir = cfg->get_string("simulate.cert_dir");
-  const std::string ca_cert_path = cfg->get_string("simulate.ca_cert");
-  const std::string ca_key_path = cfg->get_string("simulate.ca_key");
-  if (cert_dir.empty() && (ca_cert_path.empty() || ca_key_path.empty())) {
-    fail_log("bad configuration", "simulate needs simulate.cert_dir or simulate.ca_cert + ca_key");
+  auto sim = simulate_settings_from(*cfg);
+  if (!sim.ok()) {
+    fail_log("bad configuration", sim.error().to_string());
     return 1;
   }
+  if (sim->state_interval) base->state_interval = *sim->state_interval;
+  const std::string& cert_dir = sim->cert_dir;
   const int lock = take_lock(base->data_dir);
   if (lock < 0) {
     fail_log("cannot lock data_dir (another agent runs?)", base->data_dir.string());
     return 1;
   }
-  const std::string ca_cert = ca_cert_path.empty() ? std::string() : read_file(ca_cert_path);
-  const std::string ca_key = ca_key_path.empty() ? std::string() : read_file(ca_key_path);
+  const std::string ca_cert = sim->ca_cert.empty() ? std::string() : read_file(sim->ca_cert);
+  const std::string ca_key = sim->ca_key.empty() ? std::string() : read_file(sim->ca_key);
 
   auto& clock = common::system_clock::instance();
   event_loop loop(limits::k_max_pending_messages * 10);
@@ -310,8 +310,8 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     }
     routers.push_back(std::move(*a));
   }
-  const auto rate = cfg->get_int("simulate.connect_per_s");
-  connect_gate gate(static_cast<std::size_t>(cfg->get_int("simulate.connecting_max")));
+  const auto rate = sim->connect_per_s;
+  connect_gate gate(sim->connecting_max);
   for (std::size_t i = 0; i < routers.size(); ++i) {
     routers[i]->use_connect_gate(&gate);
     routers[i]->start(std::chrono::milliseconds(static_cast<std::int64_t>(i) * 1000 / rate));

@@ -303,21 +303,23 @@ void router_agent::publish_presence(bool online, std::uint64_t tag) {
 void router_agent::arm_interval() {
   if (interval_timer_) loop_.cancel(*interval_timer_);
   std::weak_ptr<router_agent*> weak = self_;
-  interval_timer_ = loop_.schedule(
-      std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_interval), [weak] {
-        if (auto p = weak.lock(); p && *p) {
-          (*p)->interval_timer_.reset();
-          (*p)->snapshot_requested();
-          if ((*p)->connected_) (*p)->arm_interval();
-        }
-      });
+  interval_timer_ = loop_.schedule(s_.state_interval, [weak] {
+    if (auto p = weak.lock(); p && *p) {
+      (*p)->interval_timer_.reset();
+      (*p)->snapshot_requested();
+      if ((*p)->connected_) (*p)->arm_interval();
+    }
+  });
 }
 
 void router_agent::snapshot_requested() {
   if (!connected_) return;      // a snapshot goes out on the next connect anyway
   if (snapshot_timer_) return;  // one is already due
   const auto now = clock_.mono();
-  const auto min_period = std::chrono::milliseconds(limits::k_min_snapshot_period_ms);
+  // A state interval shorter than the limit (simulate's load setting) is the operator's explicit
+  // pace, so it bounds on-change snapshots too.
+  const auto min_period =
+      std::min(std::chrono::milliseconds(limits::k_min_snapshot_period_ms), s_.state_interval);
   if (last_snapshot_at_ && now - *last_snapshot_at_ < min_period) {
     const auto wait = ms_between(now, *last_snapshot_at_ + min_period);
     std::weak_ptr<router_agent*> weak = self_;

@@ -28,11 +28,15 @@
 //   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp; Paho C
 //                         sets up every TLS connection under one process-wide lock)
 //   simulate.connecting_max 16   simulate: routers in the middle of connecting at once
+//   simulate.state_interval_ms 0 simulate only (`run` ignores it): each simulated router
+//                         publishes its state snapshot every this many ms, 10 .. 86400000, for
+//                         load tests; 0 = use state_interval_s
 //   shutdown_timeout_ms   2000   how long a clean shutdown waits for the offline presence
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "aterm/agent/backend.h"
@@ -56,7 +60,9 @@ struct router_settings {
   std::filesystem::path data_dir;
   std::string backend_type = "sim";
   std::filesystem::path backend_file;
-  std::chrono::seconds state_interval{300};
+  // The periodic snapshot; also bounds the pace of on-change snapshots when shorter than
+  // limits::k_min_snapshot_period_ms.
+  std::chrono::milliseconds state_interval{300000};
   std::chrono::seconds state_poll{30};
   int keepalive_s = 60;
   int connect_timeout_s = 30;
@@ -73,5 +79,20 @@ struct router_settings {
 // Reads the router settings from a loaded configuration. Errors: "config_missing_key" for a
 // required key without a value, "config_bad_value" for a value out of its domain.
 common::result<router_settings> router_settings_from(const common::config& c);
+
+// The `simulate` keys. Plain value.
+struct simulate_settings {
+  std::string cert_dir;
+  std::string ca_cert;
+  std::string ca_key;
+  std::int64_t connect_per_s = 50;
+  std::size_t connecting_max = 16;
+  // simulate.state_interval_ms when set: replaces state_interval of every simulated router.
+  std::optional<std::chrono::milliseconds> state_interval;
+};
+
+// Reads the simulate keys. Errors: "config_out_of_range" for simulate.state_interval_ms in
+// 1..9, "config_missing_key" without simulate.cert_dir or simulate.ca_cert + simulate.ca_key.
+common::result<simulate_settings> simulate_settings_from(const common::config& c);
 
 }  // namespace aterm::agent

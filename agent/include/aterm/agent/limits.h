@@ -44,6 +44,10 @@ inline constexpr std::int64_t k_diag_max_count = 10;
 inline constexpr std::int64_t k_max_reboot_delay_s = 3600;
 // Simulated routers per process: 1,000 is the target, 20,000 is the fd limit of this machine.
 inline constexpr std::int64_t k_max_simulated = 10000;
+// simulate.state_interval_ms bounds: below 10 ms a router's snapshots would be paced by the
+// event loop, not the setting; above a day the key has no use over state_interval_s.
+inline constexpr std::int64_t k_min_simulate_state_interval_ms = 10;
+inline constexpr std::int64_t k_max_simulate_state_interval_ms = 86400000;
 // Commands waiting for the agent thread; beyond it a flood is dropped and counted.
 inline constexpr std::size_t k_max_pending_messages = 10000;
 
