@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -45,6 +46,18 @@ struct outbound_command {
   std::int64_t deadline_s = 0;
 };
 
+// What refresh_missing_state did.
+struct state_refresh_outcome {
+  // The state.refresh commands it committed (queued), to publish now.
+  std::vector<outbound_command> queued;
+  // Devices that have a stored state: the bridge stops asking about them.
+  std::vector<std::string> have_state;
+};
+
+// The op and issuer of the commands refresh_missing_state commits (DESIGN.md section 3).
+inline constexpr std::string_view k_state_refresh_op = "state.refresh";
+inline constexpr std::string_view k_system_issuer = "system";
+
 class store_port {
  public:
   virtual ~store_port() = default;
@@ -73,6 +86,21 @@ class store_port {
   virtual common::result<std::vector<outbound_command>> due_for_online(std::int64_t now_s,
                                                                        std::size_t limit) {
     return queued_for_online(now_s, limit);
+  }
+
+  // Devices the bridge saw online (a presence online or any other message) without having seen
+  // their state. In one transaction, for each device that has no stored state and no
+  // state.refresh command that is unfinished or was created after `not_before_s`, commits a
+  // queued state.refresh command ({} args, deadline `deadline_s`, issuer k_system_issuer, the
+  // device's company or none for an unassigned device), so a snapshot the bridge missed (the
+  // agent publishes it unretained on connect) is asked for once instead of waiting for the
+  // periodic one. The default asks for nothing and reports every device as having state;
+  // implementations should override it.
+  virtual common::result<state_refresh_outcome> refresh_missing_state(
+      std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s) {
+    (void)deadline_s;
+    (void)not_before_s;
+    return state_refresh_outcome{{}, {devices.begin(), devices.end()}};
   }
 
   // Records that these commands were published (queued -> sent; attempts + 1).

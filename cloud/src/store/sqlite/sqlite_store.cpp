@@ -1171,6 +1171,42 @@ class sqlite_store final : public store {
     });
   }
 
+  result<bridge::state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
+                                                              std::int64_t deadline_s,
+                                                              std::int64_t not_before_s) override {
+    return write<bridge::state_refresh_outcome>(
+        "refresh_missing_state", [&]() -> result<bridge::state_refresh_outcome> {
+          bridge::state_refresh_outcome out;
+          for (const auto& id : devices) {
+            auto d = db_->prepare(
+                "SELECT COALESCE(company_id, ''), state_json IS NOT NULL FROM devices "
+                "WHERE id = ?");
+            d.bind(id);
+            if (!d.step()) continue;
+            if (d.i64(1) != 0) {
+              out.have_state.push_back(id);
+              continue;
+            }
+            auto open = db_->prepare(
+                "SELECT 1 FROM commands WHERE device_id = ? AND op = ? AND "
+                "(status IN ('queued', 'sent') OR created_at_s > ?) LIMIT 1");
+            open.bind(id).bind(bridge::k_state_refresh_op).bind(not_before_s);
+            if (open.step()) continue;
+            auto c = insert_command_locked(
+                d.text(0), new_command{id, std::string(bridge::k_state_refresh_op), "{}",
+                                       deadline_s, std::string(bridge::k_system_issuer)});
+            if (!c.ok()) return c.error();
+            protocol::command cmd;
+            cmd.id = c->id;
+            cmd.op = c->op;
+            cmd.args_json = c->args_json;
+            cmd.deadline = c->deadline_s;
+            out.queued.push_back({cmd.id, id, protocol::encode(cmd), cmd.deadline});
+          }
+          return out;
+        });
+  }
+
   // Opens the connection's schema and settings. Throws db_error.
   void init(const sqlite_options& o) {
     db_->exec_script("PRAGMA foreign_keys = ON");
