@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include "aterm/agent/agent_config.h"
 #include "aterm/agent/limits.h"
@@ -30,19 +31,29 @@ void fail_log(const std::string& what, const std::string& why) {
 }
 
 // The data_dir lock: held by a running agent (or simulate), and by login-check when it works on
-// the store itself. Returns the fd (kept open for the process's life) or -1.
-int take_lock(const std::filesystem::path& data_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  const auto p = data_dir / "agent.lock";
-  const int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return -1;
+// the store itself; released at destruction.
+class data_dir_lock {
+ public:
+  explicit data_dir_lock(const std::filesystem::path& data_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    const auto p = data_dir / "agent.lock";
+    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
-  return fd;
-}
+  ~data_dir_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  data_dir_lock(const data_dir_lock&) = delete;
+  data_dir_lock& operator=(const data_dir_lock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
 
 // Signals: SIGTERM and SIGINT are blocked in every thread (before any thread starts, so Paho's
 // threads inherit the mask) and read from a signalfd that the agent thread watches, so no thread
@@ -100,41 +111,69 @@ std::string read_file(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// What `run` and `simulate` set up before their routers: SIGTERM/SIGINT blocked and watched,
+// the configuration loaded, the router settings read and data_dir locked (until destruction).
+// Logs the first failure; ok() is false then.
+class program_setup {
+ public:
+  explicit program_setup(const std::string& config_path) {
+    if (!signals_.ok()) {
+      fail_log("signalfd", "cannot watch signals");
+      return;
+    }
+    auto cfg = load(config_path);
+    if (!cfg.ok()) {
+      fail_log("bad configuration", cfg.error().to_string());
+      return;
+    }
+    auto settings = router_settings_from(*cfg);
+    if (!settings.ok()) {
+      fail_log("bad configuration", settings.error().to_string());
+      return;
+    }
+    lock_.emplace(settings->data_dir);
+    if (!lock_->held()) {
+      fail_log("cannot lock data_dir (another agent runs?)", settings->data_dir.string());
+      return;
+    }
+    cfg_ = std::move(*cfg);
+    settings_ = std::move(*settings);
+  }
+  program_setup(const program_setup&) = delete;
+  program_setup& operator=(const program_setup&) = delete;
+
+  bool ok() const { return lock_ && lock_->held(); }
+  // REQUIRES: ok() for the two below.
+  const common::config& config() const { return *cfg_; }
+  router_settings& settings() { return *settings_; }
+  signal_source& signals() { return signals_; }
+
+ private:
+  signal_source signals_;
+  std::optional<common::config> cfg_;
+  std::optional<router_settings> settings_;
+  std::optional<data_dir_lock> lock_;
+};
+
 }  // namespace
 
 int run_agent(const std::string& config_path) {
-  signal_source signals;
-  if (!signals.ok()) {
-    fail_log("signalfd", "cannot watch signals");
-    return 1;
-  }
-  auto cfg = load(config_path);
-  if (!cfg.ok()) {
-    fail_log("bad configuration", cfg.error().to_string());
-    return 1;
-  }
-  auto settings = router_settings_from(*cfg);
-  if (!settings.ok()) {
-    fail_log("bad configuration", settings.error().to_string());
-    return 1;
-  }
-  if (settings->cert.empty() || settings->key.empty()) {
+  program_setup setup(config_path);
+  if (!setup.ok()) return 1;
+  const auto& cfg = setup.config();
+  const auto& settings = setup.settings();
+  if (settings.cert.empty() || settings.key.empty()) {
     fail_log("bad configuration", config_path + ": broker.cert and broker.key are required");
     return 1;
   }
-  const int lock = take_lock(settings->data_dir);
-  if (lock < 0) {
-    fail_log("cannot lock data_dir (another agent runs?)", settings->data_dir.string());
-    return 1;
-  }
   auto& clock = common::system_clock::instance();
-  auto be = make_backend(*settings, clock);
+  auto be = make_backend(settings, clock);
   if (!be.ok()) {
     fail_log("backend", be.error().to_string());
     return 1;
   }
   event_loop loop(limits::k_max_pending_messages);
-  auto agent = router_agent::create(loop, clock, *settings, std::move(*be));
+  auto agent = router_agent::create(loop, clock, settings, std::move(*be));
   if (!agent.ok()) {
     fail_log("cannot start", agent.error().to_string());
     return 1;
@@ -142,11 +181,11 @@ int run_agent(const std::string& config_path) {
   router_agent* a = agent->get();
 
   std::unique_ptr<local_socket_server> sock;
-  const auto& sock_path = cfg->get_string("local_socket");
+  const auto& sock_path = cfg.get_string("local_socket");
   if (!sock_path.empty()) {
     local_socket_settings ls;
     ls.path = sock_path;
-    ls.group = cfg->get_string("local_socket_group");
+    ls.group = cfg.get_string("local_socket_group");
     auto srv = local_socket_server::start(
         loop, ls,
         [a](const std::string& id, const std::string& pw) { return a->check_login(id, pw); });
@@ -157,7 +196,7 @@ int run_agent(const std::string& config_path) {
     sock = std::move(*srv);
   }
 
-  signals.attach(loop, [&loop, a] {
+  setup.signals().attach(loop, [&loop, a] {
     common::log(log_level::info, "agent", "shutting down", {{"device", a->device_id()}});
     a->shutdown([&loop] { loop.stop(); });
   });
@@ -167,7 +206,6 @@ int run_agent(const std::string& config_path) {
   loop.run();
   sock.reset();
   agent->reset();
-  ::close(lock);
   common::log(log_level::info, "agent", "stopped");
   return 0;
 }
@@ -201,8 +239,8 @@ int login_check(const std::string& config_path, const std::string& login_id,
     fail_log("bad configuration", settings.error().to_string());
     return 2;
   }
-  const int lock = take_lock(settings->data_dir);
-  if (lock < 0) {
+  const data_dir_lock lock(settings->data_dir);
+  if (!lock.held()) {
     fail_log("login-check", "the agent runs but its local socket does not answer");
     return 2;
   }
@@ -210,38 +248,23 @@ int login_check(const std::string& config_path, const std::string& login_id,
   auto store = login_store::open(settings->data_dir / "logins.json", clock, read_boot_id());
   if (!store.ok()) {
     fail_log("login-check", store.error().to_string());
-    ::close(lock);
     return 2;
   }
   auto box = outbox::open(settings->data_dir / "outbox.journal", settings->outbox);
   if (!box.ok()) {
     fail_log("login-check", box.error().to_string());
-    ::close(lock);
     return 2;
   }
   const auto r = store->check(login_id, password);
   for (auto& [type, fields] : login_events(login_id, r))
     (void)box->push(outbox::kind::event, proto::encode(proto::event{clock.now_s(), type, fields}));
-  ::close(lock);
   return r.result == login_store::outcome::accepted ? 0 : 1;
 }
 
 int simulate(const std::string& config_path, long count, const std::string& id_prefix) {
-  signal_source signals;
-  if (!signals.ok()) {
-    fail_log("signalfd", "cannot watch signals");
-    return 1;
-  }
-  auto cfg = load(config_path);
-  if (!cfg.ok()) {
-    fail_log("bad configuration", cfg.error().to_string());
-    return 1;
-  }
-  auto base = router_settings_from(*cfg);
-  if (!base.ok()) {
-    fail_log("bad configuration", base.error().to_string());
-    return 1;
-  }
+  program_setup setup(config_path);
+  if (!setup.ok()) return 1;
+  router_settings& base = setup.settings();
   if (count > limits::k_max_simulated) {
     fail_log("bad arguments", "--count above " + std::to_string(limits::k_max_simulated));
     return 1;
@@ -250,18 +273,13 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     fail_log("bad arguments", "--id-prefix makes invalid device ids");
     return 1;
   }
-  auto sim = simulate_settings_from(*cfg);
+  auto sim = simulate_settings_from(setup.config());
   if (!sim.ok()) {
     fail_log("bad configuration", sim.error().to_string());
     return 1;
   }
-  if (sim->state_interval) base->state_interval = *sim->state_interval;
+  if (sim->state_interval) base.state_interval = *sim->state_interval;
   const std::string& cert_dir = sim->cert_dir;
-  const int lock = take_lock(base->data_dir);
-  if (lock < 0) {
-    fail_log("cannot lock data_dir (another agent runs?)", base->data_dir.string());
-    return 1;
-  }
   const std::string ca_cert = sim->ca_cert.empty() ? std::string() : read_file(sim->ca_cert);
   const std::string ca_key = sim->ca_key.empty() ? std::string() : read_file(sim->ca_key);
 
@@ -272,9 +290,9 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
   for (long i = 1; i <= count; ++i) {
     char num[16];
     std::snprintf(num, sizeof num, "%05ld", i);
-    router_settings s = *base;
+    router_settings s = base;
     s.device_id = id_prefix + num;
-    s.data_dir = base->data_dir / s.device_id;
+    s.data_dir = base.data_dir / s.device_id;
     s.backend_type = "sim";
     s.backend_file = s.data_dir / "sim.json";
     std::error_code ec;
@@ -327,7 +345,7 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
     loop.schedule(std::chrono::seconds(10), report);
   };
   loop.schedule(std::chrono::seconds(1), report);
-  signals.attach(loop, [&] {
+  setup.signals().attach(loop, [&] {
     auto left = std::make_shared<std::size_t>(routers.size());
     for (auto& r : routers)
       r->shutdown([&loop, left] {
@@ -336,7 +354,6 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
   });
   loop.run();
   routers.clear();
-  ::close(lock);
   return 0;
 }
 
