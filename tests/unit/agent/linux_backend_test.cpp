@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -101,4 +102,17 @@ TEST_CASE("hooks are killed at their timeout and bounded in output") {
   r = aterm::agent::run_hook({fails.string()}, "", 5s);
   REQUIRE(r.ok());
   CHECK(r->exit_code == 3);
+}
+
+// The fallback without hooks.diag: the real /bin/ping (iputils-ping, scripts/install-deps).
+TEST_CASE("diag.ping without a hook runs the ping program and reads its statistics") {
+  aterm::agent::linux_backend_settings s;
+  REQUIRE_MESSAGE(::access(s.ping_program.c_str(), X_OK) == 0,
+                  s.ping_program << " is missing: run scripts/install-deps");
+  auto b = aterm::agent::make_linux_backend(s, aterm::common::system_clock::instance());
+  auto r = b->diag_ping("127.0.0.1", 2);
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().to_string()));
+  CHECK(r->find("\"sent\":2") != std::string::npos);
+  CHECK(r->find("\"received\":2") != std::string::npos);
+  CHECK(r->find("\"rtt_ms\":{\"min\":") != std::string::npos);
 }
