@@ -131,7 +131,10 @@ common::status bridge::start() {
   s.ingest_ = std::make_unique<ingest>(
       ingest_settings{s.config.batch_max, s.config.batch_delay, s.config.bad_input_log_interval},
       s.store, s.clock, s.metrics,
-      [&s](std::vector<std::string> devices) { s.dispatcher_->post_online(std::move(devices)); });
+      [&s](std::vector<std::string> devices) { s.dispatcher_->post_online(std::move(devices)); },
+      [&s](std::vector<std::string> devices) {
+        s.dispatcher_->post_state_unknown(std::move(devices));
+      });
   s.stopping.store(false);
   s.started = true;
   s.ingest_thread = std::thread([&s] { s.run_ingest(); });

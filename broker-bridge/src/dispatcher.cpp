@@ -1,5 +1,6 @@
 #include "aterm/bridge/dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "aterm/bridge/limits.h"
@@ -54,6 +55,18 @@ void dispatcher::post_reconnected() {
   cv_.notify_one();
 }
 
+void dispatcher::post_state_unknown(std::vector<std::string> devices) {
+  {
+    std::lock_guard lk(mu_);
+    for (auto& d : devices) {
+      // Past the limit the rest are dropped: their next message posts them again.
+      if (state_unknown_.size() >= limits::k_max_pending_devices) break;
+      state_unknown_.insert(std::move(d));
+    }
+  }
+  cv_.notify_one();
+}
+
 void dispatcher::wake() {
   {
     std::lock_guard lk(mu_);
@@ -64,18 +77,22 @@ void dispatcher::wake() {
 
 void dispatcher::wait(std::chrono::milliseconds max) {
   std::unique_lock lk(mu_);
-  cv_.wait_for(lk, max,
-               [&] { return woken_ || command_ || reconnected_ || overflow_ || !online_.empty(); });
+  cv_.wait_for(lk, max, [&] {
+    return woken_ || command_ || reconnected_ || overflow_ || !online_.empty() ||
+           !state_unknown_.empty();
+  });
   woken_ = false;
 }
 
 void dispatcher::step() {
   std::unordered_set<std::string> online;
+  std::unordered_set<std::string> state_unknown;
   bool full_pass = false;
   bool command = false;
   {
     std::lock_guard lk(mu_);
     online.swap(online_);
+    state_unknown.swap(state_unknown_);
     full_pass = reconnected_ || overflow_;
     command = command_;
     reconnected_ = overflow_ = command_ = false;
@@ -106,6 +123,7 @@ void dispatcher::step() {
     publish_and_mark(std::move(all));
   }
   if (connected && command) publish_queued();
+  if (connected && !state_unknown.empty()) refresh_missing_state(std::move(state_unknown));
 
   if (clock_.mono() >= next_poll_) {
     next_poll_ = clock_.mono() + settings_.poll;
@@ -137,6 +155,49 @@ void dispatcher::publish_queued() {
     if (publish_and_mark(std::move(queued).value()) < n || n < limits::k_max_queued_per_poll) {
       return;
     }
+  }
+}
+
+void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices) {
+  const auto now = clock_.mono();
+  if (state_asked_.size() >= limits::k_max_state_known_devices) {
+    std::erase_if(state_asked_,
+                  [&](const auto& e) { return now - e.second >= settings_.state_refresh_recheck; });
+    if (state_asked_.size() >= limits::k_max_state_known_devices) state_asked_.clear();
+  }
+  std::vector<std::string> ask;
+  for (const auto& d : devices) {
+    if (state_known_.contains(d)) continue;
+    auto it = state_asked_.find(d);
+    if (it != state_asked_.end() && now - it->second < settings_.state_refresh_recheck) continue;
+    ask.push_back(d);
+  }
+  const std::int64_t now_s = clock_.now_s();
+  for (std::size_t from = 0; from < ask.size(); from += limits::k_max_refresh_per_call) {
+    const std::span<const std::string> page(
+        ask.data() + from, std::min(limits::k_max_refresh_per_call, ask.size() - from));
+    auto out = store_.refresh_missing_state(page, now_s + settings_.state_refresh_deadline.count(),
+                                            now_s - settings_.state_refresh_retry.count());
+    if (!out) {
+      // Not marked asked: the device's next message asks again.
+      metrics_.add(metrics_.dispatch_errors);
+      common::log(log_level::error, k_component, "refresh_missing_state failed",
+                  {{"devices", static_cast<std::uint64_t>(page.size())},
+                   {"error", out.error().to_string()}});
+      continue;
+    }
+    for (const auto& d : page) state_asked_[d] = now;
+    for (auto& d : out->have_state) {
+      state_asked_.erase(d);
+      if (state_known_.size() >= limits::k_max_state_known_devices) state_known_.clear();
+      state_known_.insert(std::move(d));
+    }
+    if (out->queued.empty()) continue;
+    metrics_.add(metrics_.state_refreshes, static_cast<std::uint64_t>(out->queued.size()));
+    common::log(log_level::info, k_component, "state.refresh queued for devices without state",
+                {{"commands", static_cast<std::uint64_t>(out->queued.size())},
+                 {"first_device", out->queued.front().device_id}});
+    publish_and_mark(std::move(out->queued));
   }
 }
 

@@ -84,12 +84,13 @@ std::optional<std::uint64_t> rate_limited_log::admit(const std::string& key,
 }
 
 ingest::ingest(ingest_settings settings, store_port& store, common::clock& clock,
-               bridge_metrics& metrics, online_sink on_online)
+               bridge_metrics& metrics, online_sink on_online, device_sink on_state_unknown)
     : settings_(settings),
       store_(store),
       clock_(clock),
       metrics_(metrics),
       on_online_(std::move(on_online)),
+      on_state_unknown_(std::move(on_state_unknown)),
       log_(settings.bad_input_log_interval) {
   settings_.batch_max = std::clamp<std::size_t>(settings_.batch_max, 1, limits::k_max_batch);
   batch_.reserve(settings_.batch_max);
@@ -141,12 +142,22 @@ void ingest::flush() {
       continue;
     }
     std::array<std::uint64_t, k_ingest_kinds> per_kind{};
-    // The last presence of each device in the batch decides whether it is online now.
+    // The last presence of each device in the batch decides whether it is online now; any
+    // other message after it shows it online too (a device publishes only while connected).
     std::unordered_map<std::string_view, bool> last_presence;
+    std::unordered_map<std::string_view, bool> online_last;
     for (const auto& msg : batch_) {
       ++per_kind[ingest_index(msg.kind)];
       if (msg.kind == protocol::topic_kind::presence) {
-        last_presence[msg.device_id] = std::get<protocol::presence>(msg.body).online;
+        const bool on = std::get<protocol::presence>(msg.body).online;
+        last_presence[msg.device_id] = on;
+        online_last[msg.device_id] = on;
+      } else {
+        online_last[msg.device_id] = true;
+        if (msg.kind == protocol::topic_kind::state) {
+          if (state_seen_.size() >= limits::k_max_state_known_devices) state_seen_.clear();
+          state_seen_.emplace(msg.device_id);
+        }
       }
     }
     const auto dropped = static_cast<std::uint64_t>(outcome->dropped_result_devices.size());
@@ -178,8 +189,15 @@ void ingest::flush() {
     for (const auto& [device, is_online] : last_presence) {
       if (is_online && seen.emplace(device).second) online.emplace_back(device);
     }
+    std::vector<std::string> state_unknown;
+    if (on_state_unknown_) {
+      for (const auto& [device, on] : online_last) {
+        if (on && !state_seen_.contains(std::string(device))) state_unknown.emplace_back(device);
+      }
+    }
     batch_.clear();
     if (on_online_ && !online.empty()) on_online_(std::move(online));
+    if (!state_unknown.empty()) on_state_unknown_(std::move(state_unknown));
     return;
   }
   metrics_.add(metrics_.store_lost, static_cast<std::uint64_t>(batch_.size()));

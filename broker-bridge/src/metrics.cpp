@@ -86,6 +86,7 @@ metrics_snapshot bridge_metrics::snapshot() const {
   s.publish_failures = publish_failures.load(r);
   s.commands_expired = commands_expired.load(r);
   s.dispatch_errors = dispatch_errors.load(r);
+  s.state_refreshes = state_refreshes.load(r);
   s.received = received.load(r);
   s.queue_waits = queue_waits.load(r);
   s.queue_drops = queue_drops.load(r);
@@ -133,6 +134,9 @@ std::string format_prometheus(const metrics_snapshot& s) {
                s.commands_expired);
   counter_line(out, "dispatch_errors_total", "Failed store calls of the dispatcher.",
                s.dispatch_errors);
+  counter_line(out, "state_refreshes_total",
+               "state.refresh commands queued for online devices without a stored state.",
+               s.state_refreshes);
   counter_line(out, "received_total", "Messages delivered by the broker.", s.received);
   counter_line(out, "queue_waits_total", "Times the MQTT thread waited for ingest queue room.",
                s.queue_waits);

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -365,6 +366,101 @@ TEST_CASE("shared subscriptions: several instances can split device traffic") {
   s.store.add_command(dev.id(), "c-1", now_s() + 300);
   b->notify_command(dev.id());
   REQUIRE(t::wait_until([&] { return dev.received("c-1") == 1; }, 10s));
+}
+
+TEST_CASE(
+    "two bridges with their own cloud identities share the load without disconnecting each "
+    "other and each message is stored once") {
+  stack s;
+  // A second instance's identity (DESIGN.md section 8); the broker learns it at its next start.
+  auto [cert_b, key_b] = s.pki.cloud("aterm-cloud-b");
+  s.broker.stop();
+  s.broker.start();
+  auto a = s.start_bridge(true);
+  auto cfg_b = s.config(true);
+  cfg_b.cert = cert_b.string();
+  cfg_b.key = key_b.string();
+  REQUIRE(cfg_b.client_id == "aterm-cloud");  // both send the same id; the broker uses the CN
+  auto b = std::make_unique<bridge>(cfg_b, s.store, aterm::common::system_clock::instance());
+  REQUIRE(b->start().ok());
+  REQUIRE(t::wait_until([&] { return b->metrics().connected; }, 20s));
+
+  constexpr int k_devices = 8;
+  constexpr int k_per_device = 50;
+  std::vector<std::unique_ptr<device_client>> devices;
+  for (int i = 0; i < k_devices; ++i) {
+    devices.push_back(
+        std::make_unique<device_client>(s.broker, s.pki, "dev-share-" + std::to_string(i)));
+    devices.back()->come_online();
+  }
+  for (int n = 0; n < k_per_device; ++n) {
+    for (auto& d : devices) {
+      d->paho().publish(protocol::topic(d->id(), topic_kind::state), state_json(n), 1, false);
+    }
+  }
+  const std::size_t total = k_devices * k_per_device;
+  REQUIRE(wait_while_progressing([&] { return s.store.stored(topic_kind::state); }, total));
+  const auto ma = a->metrics();
+  const auto mb = b->metrics();
+  // Neither took the other's session over.
+  for (const auto& m : {ma, mb}) {
+    CHECK(m.connected);
+    CHECK(m.connects == 1);
+    CHECK(m.connection_losses == 0);
+  }
+  // stop() stores everything each instance received: a copy delivered to both would be here.
+  a->stop();
+  b->stop();
+  std::set<std::pair<std::string, std::int64_t>> unique;
+  for (const auto& msg : s.store.messages()) {
+    if (msg.kind != topic_kind::state) continue;
+    unique.emplace(msg.device_id, std::get<protocol::state_snapshot>(msg.body).seq);
+  }
+  CHECK(s.store.stored(topic_kind::state) == total);
+  CHECK(unique.size() == total);
+  const auto state = aterm::bridge::ingest_index(topic_kind::state);
+  const auto na = a->metrics().ingested[state];
+  const auto nb = b->metrics().ingested[state];
+  MESSAGE("states ingested: instance a " << na << ", instance b " << nb);
+  CHECK(na + nb == total);
+  CHECK(na > 0);
+  CHECK(nb > 0);
+}
+
+TEST_CASE(
+    "a device whose snapshot went out before the bridge's first subscription gets one "
+    "state.refresh") {
+  stack s;
+  device_client dev(s.broker, s.pki, "dev-early-01");
+  // The router was up first: its retained presence waits in the broker, its snapshot is gone.
+  dev.come_online();
+  dev.publish(topic_kind::state, state_json(1));
+  auto b = s.start_bridge();
+  REQUIRE(t::wait_until([&] { return s.store.online(dev.id()); }));
+  REQUIRE(t::wait_until([&] { return s.store.commands_of("state.refresh").size() == 1; }));
+  const auto refresh = s.store.commands_of("state.refresh")[0];
+  CHECK(refresh.device_id == dev.id());
+  CHECK(refresh.created_by == "system");
+  REQUIRE(t::wait_until([&] { return dev.received(refresh.id) == 1; }, 10s));
+  CHECK(s.store.command(refresh.id).state == command_state::sent);
+  CHECK(b->metrics().state_refreshes == 1);
+  // The agent answers with a snapshot and the result.
+  dev.publish(topic_kind::state, state_json(2));
+  dev.publish(topic_kind::result, result_json(refresh.id));
+  REQUIRE(t::wait_until([&] { return s.store.stored(topic_kind::state) == 1; }));
+  REQUIRE(
+      t::wait_until([&] { return s.store.command(refresh.id).state == command_state::succeeded; }));
+  // Reconnects of a device with state ask for nothing; a later command is the barrier.
+  dev.go_offline();
+  REQUIRE(t::wait_until([&] { return !s.store.online(dev.id()); }));
+  dev.come_online();
+  REQUIRE(t::wait_until([&] { return s.store.online(dev.id()); }));
+  s.store.add_command(dev.id(), "c-after", now_s() + 300);
+  b->notify_command(dev.id());
+  REQUIRE(t::wait_until([&] { return dev.received("c-after") == 1; }, 10s));
+  CHECK(s.store.commands_of("state.refresh").size() == 1);
+  CHECK(dev.received(refresh.id) == 1);
+  CHECK(b->metrics().state_refreshes == 1);
 }
 
 TEST_CASE("throughput through the broker: bridge with fake store vs a plain subscriber") {

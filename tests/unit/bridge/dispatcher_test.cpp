@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -186,4 +187,93 @@ TEST_CASE("wait returns when work is posted") {
   f.disp.wake();
   f.disp.wait(10s);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("a device seen online without state gets one state.refresh, published at once") {
+  fixture f;
+  f.disp.step();  // the first poll, out of the way
+  f.store.set_now(k_start_s);
+  f.store.set_has_state("dev-bbbb");
+  f.disp.post_state_unknown({"dev-aaaa", "dev-bbbb"});
+  f.disp.step();
+  auto refreshes = f.store.commands_of("state.refresh");
+  REQUIRE(refreshes.size() == 1);
+  const auto& r = refreshes[0];
+  CHECK(r.device_id == "dev-aaaa");
+  CHECK(r.created_by == "system");
+  CHECK(r.deadline_s == k_start_s + 300);
+  CHECK(r.state == command_state::sent);  // committed first, then published and marked
+  REQUIRE(f.pub.ids() == std::vector<std::string>{r.id});
+  auto cmd = protocol::decode_command(f.pub.published[0].payload, "dev-aaaa");
+  REQUIRE(cmd.ok());
+  CHECK(cmd->op == "state.refresh");
+  CHECK(cmd->args_json == "{}");
+  CHECK(f.metrics.snapshot().state_refreshes == 1);
+  CHECK(f.metrics.snapshot().commands_published == 1);
+}
+
+TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most once a minute") {
+  fixture f;
+  f.disp.step();
+  f.store.set_now(k_start_s);
+  f.store.set_has_state("dev-bbbb");
+  auto seen = [&](std::vector<std::string> devices) {
+    f.disp.post_state_unknown(std::move(devices));
+    f.disp.step();
+  };
+  auto advance = [&](std::chrono::seconds d) {
+    f.clock.advance(d);
+    f.store.set_now(aterm::common::to_unix_s(f.clock.now()));
+  };
+  seen({"dev-aaaa", "dev-bbbb"});
+  REQUIRE(f.store.commands_of("state.refresh").size() == 1);
+  auto asked = f.store.refresh_asked();
+  std::sort(asked.begin(), asked.end());
+  CHECK(asked == std::vector<std::string>{"dev-aaaa", "dev-bbbb"});
+  // Every message of the device within the minute: the store is not even asked.
+  for (int i = 0; i < 10; ++i) seen({"dev-aaaa", "dev-bbbb"});
+  CHECK(f.store.refresh_calls() == 1);
+  // A minute later it is asked again, but the first one is still open: nothing new. The device
+  // with a state is never asked about again.
+  advance(61s);
+  seen({"dev-aaaa", "dev-bbbb"});
+  CHECK(f.store.refresh_asked().size() == 3);
+  CHECK(f.store.refresh_asked().back() == "dev-aaaa");
+  CHECK(f.store.commands_of("state.refresh").size() == 1);
+  // Finished, but its state never came (e.g. a bad snapshot): not again within 10 minutes ...
+  f.store.finish(f.store.commands_of("state.refresh")[0].id);
+  advance(61s);
+  seen({"dev-aaaa"});
+  CHECK(f.store.commands_of("state.refresh").size() == 1);
+  // ... and once after that.
+  advance(600s);
+  seen({"dev-aaaa"});
+  CHECK(f.store.commands_of("state.refresh").size() == 2);
+  CHECK(f.metrics.snapshot().state_refreshes == 2);
+  CHECK(f.pub.published.size() == 2);
+}
+
+TEST_CASE("state.refresh: an operator's open refresh counts, a failing store asks again") {
+  fixture f;
+  f.disp.step();
+  f.store.add_command("dev-aaaa", "c-op", k_start_s + 60, "state.refresh");
+  f.disp.post_state_unknown({"dev-aaaa"});
+  f.disp.step();
+  CHECK(f.store.commands_of("state.refresh").size() == 1);
+
+  f.store.fail_refresh(true);
+  f.disp.post_state_unknown({"dev-cccc"});
+  f.disp.step();
+  CHECK(f.metrics.snapshot().dispatch_errors == 1);
+  f.store.fail_refresh(false);
+  f.disp.post_state_unknown({"dev-cccc"});
+  f.disp.step();
+  auto refreshes = f.store.commands_of("state.refresh");
+  REQUIRE(refreshes.size() == 2);
+  CHECK(refreshes[1].device_id == "dev-cccc");
+  // Disconnected: the request waits for the device's next message, nothing is committed.
+  f.pub.up = false;
+  f.disp.post_state_unknown({"dev-dddd"});
+  f.disp.step();
+  CHECK(f.store.commands_of("state.refresh").size() == 2);
 }

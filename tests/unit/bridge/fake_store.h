@@ -1,6 +1,7 @@
 // An in-memory store_port for the bridge's tests: the same interface as the cloud's store, with
 // the rules the bridge relies on (presence turns devices online, a final result ends a command,
-// results for unknown or foreign commands are refused, all-or-nothing batches). Thread-safe.
+// results for unknown or foreign commands are refused, all-or-nothing batches, a state.refresh
+// only for a device without state and without an open or recent one). Thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +29,9 @@ struct fake_command {
   std::int64_t seq = 0;  // insertion order
   command_state state = command_state::queued;
   int attempts = 0;
+  std::string op;
+  std::int64_t created_s = 0;  // the store's now_s() when it was added
+  std::string created_by;
 };
 
 class fake_store final : public store_port {
@@ -53,6 +57,9 @@ class fake_store final : public store_port {
           online = p.online;
           break;
         }
+        case protocol::topic_kind::state:
+          has_state_.insert(m.device_id);
+          break;
         case protocol::topic_kind::result: {
           const auto& r = std::get<protocol::command_result>(m.body);
           auto it = commands_.find(r.id);
@@ -102,6 +109,33 @@ class fake_store final : public store_port {
     });
   }
 
+  common::result<state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
+                                                              std::int64_t deadline_s,
+                                                              std::int64_t not_before_s) override {
+    std::lock_guard lk(mu_);
+    ++refresh_calls_;
+    if (fail_refresh_) return common::status::error("store_failed", "injected failure");
+    state_refresh_outcome out;
+    for (const auto& d : devices) {
+      refresh_asked_.push_back(d);
+      if (has_state_.contains(d)) {
+        out.have_state.push_back(d);
+        continue;
+      }
+      const bool open = std::any_of(commands_.begin(), commands_.end(), [&](const auto& e) {
+        const auto& c = e.second;
+        return c.device_id == d && c.op == k_state_refresh_op &&
+               (!final_state(c.state) || c.created_s > not_before_s);
+      });
+      if (open) continue;
+      const std::string id = "r-" + std::to_string(next_seq_);
+      add_locked(d, id, deadline_s, std::string(k_state_refresh_op), std::string(k_system_issuer));
+      const auto& c = commands_.at(id);
+      out.queued.push_back(outbound_command{c.id, c.device_id, c.payload, c.deadline_s});
+    }
+    return out;
+  }
+
   common::status mark_sent(std::span<const std::string> ids, std::int64_t) override {
     std::lock_guard lk(mu_);
     for (const auto& id : ids) {
@@ -129,13 +163,46 @@ class fake_store final : public store_port {
 
   // ---- test controls and inspection ----
   void add_command(const std::string& device_id, const std::string& id, std::int64_t deadline_s,
-                   const std::string& op = "ping") {
+                   const std::string& op = "ping", const std::string& created_by = "operator") {
     std::lock_guard lk(mu_);
-    protocol::command cmd;
-    cmd.id = id;
-    cmd.op = op;
-    cmd.deadline = deadline_s;
-    commands_[id] = fake_command{id, device_id, protocol::encode(cmd), deadline_s, next_seq_++};
+    add_locked(device_id, id, deadline_s, op, created_by);
+  }
+  // The time commands are created at (for refresh_missing_state's not_before_s). Default 0.
+  void set_now(std::int64_t now_s) {
+    std::lock_guard lk(mu_);
+    now_s_ = now_s;
+  }
+  void set_has_state(const std::string& device_id) {
+    std::lock_guard lk(mu_);
+    has_state_.insert(device_id);
+  }
+  void fail_refresh(bool fail) {
+    std::lock_guard lk(mu_);
+    fail_refresh_ = fail;
+  }
+  // Moves a command to a final state, as a device's result would.
+  void finish(const std::string& id) {
+    std::lock_guard lk(mu_);
+    commands_.at(id).state = command_state::succeeded;
+  }
+  // Commands of `op` (all devices), in insertion order.
+  std::vector<fake_command> commands_of(const std::string& op) {
+    std::lock_guard lk(mu_);
+    std::vector<fake_command> out;
+    for (const auto& [id, c] : commands_) {
+      if (c.op == op) out.push_back(c);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    return out;
+  }
+  // Every device refresh_missing_state was asked about, in order.
+  std::vector<std::string> refresh_asked() {
+    std::lock_guard lk(mu_);
+    return refresh_asked_;
+  }
+  int refresh_calls() {
+    std::lock_guard lk(mu_);
+    return refresh_calls_;
   }
   void set_online(const std::string& device_id, bool online) {
     std::lock_guard lk(mu_);
@@ -191,6 +258,23 @@ class fake_store final : public store_port {
   static bool final_state(command_state s) {
     return s != command_state::queued && s != command_state::sent;
   }
+  void add_locked(const std::string& device_id, const std::string& id, std::int64_t deadline_s,
+                  const std::string& op, const std::string& created_by) {
+    protocol::command cmd;
+    cmd.id = id;
+    cmd.op = op;
+    cmd.deadline = deadline_s;
+    fake_command c;
+    c.id = id;
+    c.device_id = device_id;
+    c.payload = protocol::encode(cmd);
+    c.deadline_s = deadline_s;
+    c.seq = next_seq_++;
+    c.op = op;
+    c.created_s = now_s_;
+    c.created_by = created_by;
+    commands_[id] = std::move(c);
+  }
   template <typename Pred>
   std::vector<outbound_command> select(std::size_t limit, Pred pred) {
     std::vector<const fake_command*> hits;
@@ -208,6 +292,11 @@ class fake_store final : public store_port {
 
   std::mutex mu_;
   std::map<std::string, bool> online_;
+  std::set<std::string> has_state_;
+  std::vector<std::string> refresh_asked_;
+  std::int64_t now_s_ = 0;
+  bool fail_refresh_ = false;
+  int refresh_calls_ = 0;
   std::map<std::string, fake_command> commands_;
   std::vector<device_message> messages_;
   std::vector<std::size_t> batch_sizes_;

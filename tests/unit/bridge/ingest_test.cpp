@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -292,6 +293,52 @@ TEST_CASE("devices that came online in a batch are handed to the dispatcher") {
   in.flush();
   CHECK(calls.size() == 2);
   CHECK_FALSE(store.online("dev-aaaa"));
+}
+
+TEST_CASE("devices seen online whose state ingest has not seen are handed over for a refresh") {
+  fake_store store;
+  manual_clock clock;
+  bridge_metrics metrics;
+  std::vector<std::vector<std::string>> calls;
+  ingest in(ingest_settings{}, store, clock, metrics, {},
+            [&](std::vector<std::string> d) { calls.push_back(std::move(d)); });
+  const auto presence = [](bool on) {
+    return std::string(R"({"v":1,"online":)") + (on ? "true" : "false") +
+           R"(,"agent":"1.0","ts":1700000000})";
+  };
+  const auto event = R"({"v":1,"ts":1700000000,"type":"boot"})";
+  const auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  // Presence online, any other message, and a state: only the state's device is known.
+  in.accept(msg(topic_of("dev-aaaa", protocol::topic_kind::presence), presence(true)));
+  in.accept(msg(topic_of("dev-bbbb", protocol::topic_kind::event), event));
+  in.accept(msg(topic_of("dev-cccc", protocol::topic_kind::state), state_payload(1)));
+  // Online then offline within the batch: gone again, nothing to ask.
+  in.accept(msg(topic_of("dev-dddd", protocol::topic_kind::event), event));
+  in.accept(msg(topic_of("dev-dddd", protocol::topic_kind::presence), presence(false)));
+  in.flush();
+  REQUIRE(calls.size() == 1);
+  CHECK(sorted(calls[0]) == std::vector<std::string>{"dev-aaaa", "dev-bbbb"});
+  // Once a device's state went through a batch, it is not handed over again.
+  in.accept(msg(topic_of("dev-aaaa", protocol::topic_kind::state), state_payload(2)));
+  in.flush();
+  in.accept(msg(topic_of("dev-aaaa", protocol::topic_kind::presence), presence(true)));
+  in.accept(msg(topic_of("dev-cccc", protocol::topic_kind::event), event));
+  in.flush();
+  CHECK(calls.size() == 1);
+  in.accept(msg(topic_of("dev-bbbb", protocol::topic_kind::presence), presence(true)));
+  in.flush();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[1] == std::vector<std::string>{"dev-bbbb"});
+  // Bad input proves nothing and a failed batch hands nothing over.
+  in.accept(msg(topic_of("dev-eeee", protocol::topic_kind::presence), "{bad"));
+  in.flush();
+  store.fail_next_batches(3);
+  in.accept(msg(topic_of("dev-ffff", protocol::topic_kind::presence), presence(true)));
+  in.flush();
+  CHECK(calls.size() == 2);
 }
 
 TEST_CASE("ingest throughput with a fake store (figure, not a pass/fail timing)") {

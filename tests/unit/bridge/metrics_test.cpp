@@ -22,8 +22,10 @@ TEST_CASE("snapshot and Prometheus text carry the counters") {
   m.add(m.bad[static_cast<std::size_t>(bad_reason::id_mismatch)]);
   bridge_metrics::raise_max(m.batch_size_max, 7);
   bridge_metrics::raise_max(m.batch_size_max, 3);
+  m.add(m.state_refreshes, 2);
   m.connected.store(true);
   auto s = m.snapshot();
+  CHECK(s.state_refreshes == 2);
   CHECK(s.ingested[1] == 5);
   CHECK(s.batch_size_max == 7);
   auto text = aterm::bridge::format_prometheus(s);
@@ -31,4 +33,5 @@ TEST_CASE("snapshot and Prometheus text carry the counters") {
   CHECK(text.find("aterm_bridge_dropped_total{reason=\"id_mismatch\"} 1\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_batch_size_max 7\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_connected 1\n") != std::string::npos);
+  CHECK(text.find("aterm_bridge_state_refreshes_total 2\n") != std::string::npos);
 }

@@ -7,6 +7,11 @@
 // it marks a command sent only after the broker accepted its publish, and every poll it moves
 // overdue commands to their final state (expire_overdue).
 //
+// Missed snapshots: for devices ingest saw online without seeing their state, it asks the store
+// to commit a state.refresh (store_port::refresh_missing_state) and publishes what was queued.
+// A device is asked about at most once per state_refresh_recheck; devices the store reports
+// with a state are not asked about again.
+//
 // Thread: one dispatch thread owns it and calls step(); post_* and wake() are thread-safe.
 #pragma once
 
@@ -16,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,6 +44,15 @@ class command_publisher {
 
 struct dispatch_settings {
   std::chrono::milliseconds poll{1000};  // Default: 1 s.
+  // A device without state is asked about again only after this. Default: 1 min.
+  std::chrono::milliseconds state_refresh_recheck{60'000};
+  // Deadline of a state.refresh the bridge queues: one default state_interval_s, after which
+  // the periodic snapshot would have come anyway. Default: 300 s.
+  std::chrono::seconds state_refresh_deadline{300};
+  // No new state.refresh while one of the device was created less than this ago, even a
+  // finished one (a device whose snapshots never arrive gets one now and then, not a stream).
+  // Default: 10 min.
+  std::chrono::seconds state_refresh_retry{600};
 };
 
 class dispatcher {
@@ -53,6 +68,8 @@ class dispatcher {
   // Thread-safe: the bridge (re)connected; every unfinished command of online devices is
   // published again.
   void post_reconnected();
+  // Thread-safe: devices seen online whose state ingest has not seen; see the header comment.
+  void post_state_unknown(std::vector<std::string> devices);
   // Thread-safe: ends a wait() early.
   void wake();
 
@@ -68,6 +85,8 @@ class dispatcher {
   // Publishes, then marks the accepted ones sent; returns how many were marked.
   std::size_t publish_and_mark(std::vector<outbound_command> commands);
   void publish_queued();
+  // Asks the store for state.refresh commands for `devices` and publishes them.
+  void refresh_missing_state(std::unordered_set<std::string> devices);
 
   dispatch_settings settings_;
   store_port& store_;
@@ -75,10 +94,15 @@ class dispatcher {
   common::clock& clock_;
   bridge_metrics& metrics_;
   common::mono_time next_poll_;
+  // Dispatch thread: devices the store reported with a state, and when each device without
+  // one was last asked about (both bounded, limits.h).
+  std::unordered_set<std::string> state_known_;
+  std::unordered_map<std::string, common::mono_time> state_asked_;
 
   std::mutex mu_;  // guards the inbox below
   std::condition_variable cv_;
   std::unordered_set<std::string> online_;
+  std::unordered_set<std::string> state_unknown_;
   bool overflow_ = false;  // online_ hit its limit: fall back to a full pass
   bool command_ = false;
   bool reconnected_ = false;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "aterm/bridge/metrics.h"
@@ -61,8 +62,14 @@ class ingest {
   // reconnect without an offline in between, e.g. after a broker restart).
   using online_sink = std::function<void(std::vector<std::string> devices)>;
 
+  // Called with the devices of a committed batch that showed they are online (any message)
+  // but whose state this ingest has not seen in any batch: the dispatcher asks the store
+  // whether a state.refresh is needed (store_port::refresh_missing_state). A presence offline
+  // as the device's last message in the batch excludes it.
+  using device_sink = std::function<void(std::vector<std::string> devices)>;
+
   ingest(ingest_settings settings, store_port& store, common::clock& clock, bridge_metrics& metrics,
-         online_sink on_online = {});
+         online_sink on_online = {}, device_sink on_state_unknown = {});
 
   // Validates `m`; a good message joins the batch, which is applied when it reaches batch_max.
   void accept(raw_message m);
@@ -82,6 +89,9 @@ class ingest {
   common::clock& clock_;
   bridge_metrics& metrics_;
   online_sink on_online_;
+  device_sink on_state_unknown_;
+  // Devices with a state message in a committed batch (bounded, limits.h).
+  std::unordered_set<std::string> state_seen_;
   std::vector<device_message> batch_;
   common::mono_time batch_started_;  // when the first message of batch_ was accepted
   common::mono_time oldest_received_;

@@ -31,4 +31,11 @@ inline constexpr std::size_t k_publish_window = 1'000;
 // dispatcher falls back to one queued_for_online poll.
 inline constexpr std::size_t k_max_pending_devices = 100'000;
 
+// Devices remembered as having a stored state (ingest and dispatcher each); past it the set is
+// emptied, which costs one store look-up per device seen again, never a wrong refresh.
+inline constexpr std::size_t k_max_state_known_devices = 200'000;
+// Devices asked about by refresh_missing_state in one store transaction; the rest wait for the
+// next step, so one transaction stays as short as a batch.
+inline constexpr std::size_t k_max_refresh_per_call = 1'000;
+
 }  // namespace aterm::bridge::limits

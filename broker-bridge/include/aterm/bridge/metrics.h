@@ -55,6 +55,7 @@ struct metrics_snapshot {
   std::uint64_t publish_failures = 0;    // refused, timed out or not connected
   std::uint64_t commands_expired = 0;    // expire_overdue changes
   std::uint64_t dispatch_errors = 0;     // store calls of the dispatcher that failed
+  std::uint64_t state_refreshes = 0;     // state.refresh commands queued for devices without state
   std::uint64_t received = 0;            // messages Paho delivered into the ingest queue
   std::uint64_t queue_waits = 0;         // Paho's thread waited for room in the ingest queue
   std::uint64_t queue_drops = 0;         // messages that arrived while the bridge was stopped
@@ -87,6 +88,7 @@ class bridge_metrics {
   counter publish_failures{0};
   counter commands_expired{0};
   counter dispatch_errors{0};
+  counter state_refreshes{0};
   counter received{0};
   counter queue_waits{0};
   counter queue_drops{0};
