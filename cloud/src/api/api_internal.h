@@ -68,6 +68,8 @@ struct api_service::impl {
 
   http::response list_devices(http::request& req, const caller& c, op_audit& a);
   http::response get_device(http::request& req, const caller& c, op_audit& a);
+  // The device's stored state snapshots, oldest first: {"history":[{ts_ms, state}, ...]}.
+  http::response device_history(http::request& req, const caller& c, op_audit& a);
   http::response create_command(http::request& req, const caller& c, op_audit& a);
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 

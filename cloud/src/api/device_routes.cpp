@@ -1,4 +1,6 @@
-// GET /devices, GET /devices/{id}, POST /devices/{id}/commands, GET /commands/{cmd_id}.
+// GET /devices, GET /devices/{id}, GET /devices/{id}/history, POST /devices/{id}/commands,
+// GET /commands/{cmd_id}.
+#include <algorithm>
 #include <charconv>
 
 #include "api_internal.h"
@@ -80,6 +82,41 @@ http::response api_service::impl::get_device(http::request& req, const caller& c
   auto arr = json_array();
   for (const auto& cmd : *recent) append_item(arr.get(), to_json(cmd));
   add_item(out.get(), "recent_commands", std::move(arr));
+  return json_answer(200, out);
+}
+
+http::response api_service::impl::device_history(http::request& req, const caller& c, op_audit&) {
+  const auto& id = req.param("id");
+  std::size_t limit = limits::k_state_history_per_device;
+  if (auto v = req.query_value("limit"); v && !v->empty()) {
+    auto n = parse_int(*v);
+    if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_state_history_per_device)) {
+      return http::error_response(
+          400, "bad_request",
+          "limit must be 1.." + std::to_string(limits::k_state_history_per_device));
+    }
+    limit = static_cast<std::size_t>(*n);
+  }
+  if (!common::protocol::valid_device_id(id)) {
+    return http::error_response(404, "not_found", "no such device");
+  }
+  auto rows = ctx.db.state_history(c.comp.id, id, limit);
+  if (!rows.ok()) return store_error(rows.error(), "state_history");
+  // The store answers newest first; a chart draws oldest first.
+  std::reverse(rows->begin(), rows->end());
+  auto arr = json_array();
+  for (const auto& row : *rows) {
+    // Validated on ingest; a row that no longer parses as an object is left out, not answered
+    // as null, so every point of the chart has a state.
+    auto state = common::parse_json(row.state_json);
+    if (!state.ok() || !cJSON_IsObject(state->get())) continue;
+    auto point = json_object();
+    add_int(point.get(), "ts_ms", row.received_ms);
+    add_item(point.get(), "state", std::move(state).value());
+    append_item(arr.get(), std::move(point));
+  }
+  auto out = json_object();
+  add_item(out.get(), "history", std::move(arr));
   return json_answer(200, out);
 }
 

@@ -233,6 +233,8 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.list", "device.read", bind(&impl::list_devices)));
   r.add("GET", base + "/devices/{id}",
         m->guarded("device.read", "device.read", bind(&impl::get_device)));
+  r.add("GET", base + "/devices/{id}/history",
+        m->guarded("device.history", "device.read", bind(&impl::device_history)));
   r.add("POST", base + "/devices/{id}/commands",
         m->guarded("command.create", "device.command", bind(&impl::create_command)));
   r.add("GET", base + "/commands/{cmd_id}",

@@ -1,6 +1,7 @@
 // The /api/v1 routes against the real SQLite store in a temporary folder, dispatched through the
 // router as the HTTPS server's workers do. Time comes from a manual clock.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "aterm/common/clock.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
+#include "aterm/common/protocol.h"
 #include "aterm/test/support.h"
 
 namespace cloud = aterm::cloud;
@@ -142,6 +144,36 @@ std::string error_code(const http::response& r) {
   auto p = common::parse_json(r.body);
   if (!p.ok()) return {};
   return common::json_string(p->get(), "error").value_or("");
+}
+
+// Stores `count` state snapshots of `device` (seq 1..count, received 1 s apart from `t0_ms`).
+void ingest_states(cloud::store& db, const std::string& device, int count, std::int64_t t0_ms) {
+  std::vector<aterm::bridge::device_message> batch;
+  for (int i = 1; i <= count; ++i) {
+    common::protocol::state_snapshot st;
+    st.seq = i;
+    st.ts = (t0_ms + i * 1000) / 1000;
+    st.model = "WX3600HP";
+    batch.push_back({device, common::protocol::topic_kind::state, t0_ms + i * 1000,
+                     common::protocol::encode(st), st});
+  }
+  auto r = db.apply_batch(batch);
+  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+}
+
+// The seq of every point of a history answer, in answer order; -1 for a point without one.
+std::vector<std::int64_t> history_seqs(const http::response& r, std::vector<std::int64_t>* ts) {
+  std::vector<std::int64_t> out;
+  auto body = common::parse_json(r.body);
+  REQUIRE_MESSAGE(body.ok(), r.body);
+  const cJSON* arr = cJSON_GetObjectItem(body->get(), "history");
+  REQUIRE(cJSON_IsArray(arr));
+  const cJSON* point = nullptr;
+  cJSON_ArrayForEach(point, arr) {
+    out.push_back(common::json_int(cJSON_GetObjectItem(point, "state"), "seq").value_or(-1));
+    if (ts) ts->push_back(common::json_int(point, "ts_ms").value_or(-1));
+  }
+  return out;
 }
 
 bool has_record(const std::vector<cloud::audit_record>& records, const std::string& action,
@@ -582,4 +614,93 @@ TEST_CASE("a burst of failed logins raises an alarm") {
   REQUIRE(alarms.ok());
   CHECK(!alarms->empty());
   CHECK(alarms->front().kind == "login_failure_burst");
+}
+
+TEST_CASE("device history: oldest first and bounded by limit") {
+  fixture f;
+  const std::int64_t t0_ms = f.clock.now_s() * 1000;
+  ingest_states(*f.db, "acme-r1", 5, t0_ms);
+  auto s = f.login("acme", "victor");
+
+  auto all = f.call("GET", "/api/v1/devices/acme-r1/history", {}, &s);
+  REQUIRE(all.status == 200);
+  std::vector<std::int64_t> ts;
+  CHECK(history_seqs(all, &ts) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  CHECK(ts == std::vector<std::int64_t>{t0_ms + 1000, t0_ms + 2000, t0_ms + 3000, t0_ms + 4000,
+                                        t0_ms + 5000});
+  auto body = parse(all);
+  const cJSON* first = cJSON_GetArrayItem(cJSON_GetObjectItem(body.get(), "history"), 0);
+  CHECK(common::json_string(cJSON_GetObjectItem(first, "state"), "model") == "WX3600HP");
+
+  // The latest two, still oldest first.
+  auto two = f.call("GET", "/api/v1/devices/acme-r1/history?limit=2", {}, &s);
+  REQUIRE(two.status == 200);
+  CHECK(history_seqs(two, nullptr) == std::vector<std::int64_t>{4, 5});
+  CHECK(f.call("GET", "/api/v1/devices/acme-r1/history?limit=288", {}, &s).status == 200);
+  CHECK(f.call("GET", "/api/v1/devices/acme-r1/history?limit=1", {}, &s).status == 200);
+
+  auto none = f.call("GET", "/api/v1/devices/acme-r2/history", {}, &s);
+  REQUIRE(none.status == 200);
+  CHECK(history_seqs(none, nullptr).empty());
+  CHECK(has_record(f.audit("acme"), "device.history", "success"));
+}
+
+TEST_CASE("device history: a bad limit answers 400") {
+  fixture f;
+  auto s = f.login("acme", "victor");
+  for (const char* bad : {"0", "289", "-1", "x", "1.5", "99999999999999999999"}) {
+    CAPTURE(bad);
+    auto r = f.call("GET", std::string("/api/v1/devices/acme-r1/history?limit=") + bad, {}, &s);
+    CHECK(r.status == 400);
+    CHECK(error_code(r) == "bad_request");
+  }
+}
+
+TEST_CASE("device history: another company's or a missing device answers 404") {
+  fixture f;
+  ingest_states(*f.db, "other-r1", 3, f.clock.now_s() * 1000);
+  auto s = f.login("acme", "alice");
+  for (const char* id : {"other-r1", "no-such", "a%2Fb"}) {
+    CAPTURE(id);
+    auto r = f.call("GET", std::string("/api/v1/devices/") + id + "/history", {}, &s);
+    CHECK(r.status == 404);
+    CHECK(r.body.find("seq") == std::string::npos);
+  }
+  auto olga = f.login("other", "olga");
+  auto theirs = f.call("GET", "/api/v1/devices/other-r1/history", {}, &olga);
+  REQUIRE(theirs.status == 200);
+  CHECK(history_seqs(theirs, nullptr).size() == 3);
+}
+
+TEST_CASE("device history: without device.read the answer is 403 and logged") {
+  fixture f;
+  ingest_states(*f.db, "acme-r1", 2, f.clock.now_s() * 1000);
+  REQUIRE(f.db->create_role("acme", "auditor", {"audit.read"}).ok());
+  f.add_account("acme", "andy", "auditor");
+  auto s = f.login("acme", "andy");
+  auto r = f.call("GET", "/api/v1/devices/acme-r1/history", {}, &s);
+  CHECK(r.status == 403);
+  CHECK(error_code(r) == "forbidden");
+  CHECK(has_record(f.audit("acme"), "device.history", "denied"));
+}
+
+TEST_CASE("device history: a stored row that no longer parses is left out") {
+  fixture f;
+  const std::int64_t t0_ms = f.clock.now_s() * 1000;
+  ingest_states(*f.db, "acme-r1", 3, t0_ms);
+  {
+    // A damaged row between seq 2 and 3, written past the store as a disk fault would.
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
+    const char* sql =
+        "UPDATE state_history SET state_json = '{\"seq\":' WHERE device_id = 'acme-r1' "
+        "AND id = (SELECT id FROM state_history WHERE device_id = 'acme-r1' ORDER BY id "
+        "LIMIT 1 OFFSET 1)";
+    CHECK(sqlite3_exec(h, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  auto s = f.login("acme", "victor");
+  auto r = f.call("GET", "/api/v1/devices/acme-r1/history", {}, &s);
+  REQUIRE(r.status == 200);
+  CHECK(history_seqs(r, nullptr) == std::vector<std::int64_t>{1, 3});
 }
