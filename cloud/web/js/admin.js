@@ -5,6 +5,13 @@ import * as api from './api.js';
 import { t } from './i18n.js';
 import { h, field, input, select, table, message_box, jst, jst_input_to_iso } from './ui.js';
 
+// An alarm's kind in words, with the API's name kept as data-kind.
+function alarm_kind(kind) {
+  const key = `admin.alarm.${kind}`;
+  const text = t(key);
+  return h('span', { 'data-kind': kind }, text === key ? kind : text);
+}
+
 export function admin_page(ctx) {
   const box = message_box();
   box.id = 'admin-status';
@@ -78,7 +85,7 @@ export function admin_page(ctx) {
           })));
       alarms.replaceChildren(
         table(null, [t('device.col.time'), t('admin.company_id'), t('admin.col.kind'), t('admin.col.detail')],
-          a.alarms.map((x) => [x.time, x.company_id || '—', x.kind, x.detail])));
+          a.alarms.map((x) => [x.time, x.company_id || '—', alarm_kind(x.kind), x.detail])));
     } catch (err) {
       box.fail(err);
     }
@@ -87,7 +94,7 @@ export function admin_page(ctx) {
   const id = input('id', { required: true, id: 'new-company-id' });
   const name = input('name', { required: true, id: 'new-company-name' });
   const admin = input('administrator', { id: 'new-company-admin' });
-  const created = h('div', {});
+  const created = h('div', { id: 'admin-created' });
   const form = h('form', { class: 'toolbar', id: 'company-create' }, field(t('admin.company_id'), id),
     field(t('admin.company_name'), name), field(t('admin.admin_login'), admin),
     h('button', { type: 'submit', class: 'primary' }, t('admin.create_company')));
@@ -107,7 +114,8 @@ export function admin_page(ctx) {
     h('section', {}, h('h2', {}, t('admin.companies')), companies, form, created),
     h('section', {}, h('h2', {}, t('admin.accounts')), h('div', { class: 'toolbar' },
       field(t('admin.company_id'), company_pick),
-      h('button', { type: 'button', onclick: show_accounts }, t('admin.show_accounts'))), accounts),
+      h('button', { type: 'button', id: 'admin-show-accounts', onclick: show_accounts }, t('admin.show_accounts'))),
+    accounts),
     h('section', {}, h('h2', {}, t('admin.unassigned')), unassigned),
     h('section', {}, h('h2', {}, t('admin.alarms')), alarms));
   load();

@@ -102,13 +102,18 @@ async function logout(reason) {
   show_login(reason);
 }
 
-api.on_lost(() => {
+// The session ended on the server (expiry, a password change): back to the login page. With
+// `home`, the next login starts at the first page instead of where the user was.
+function session_ended(reason, home = false) {
   if (!state.me) return;
   state.me = null;
   idle_stop();
   api.set_csrf(null);
-  show_login('login.expired');
-});
+  if (home) history.replaceState(null, '', '#/');
+  show_login(reason);
+}
+
+api.on_lost(() => session_ended('login.expired'));
 
 function lang_button() {
   return h(
@@ -238,6 +243,7 @@ function render() {
     args: rest.map(decodeURIComponent),
     on_leave: (fn) => state.cleanup.push(fn),
     can: (p) => state.perms.has(p),
+    signed_out: session_ended,
   };
   const entry = allowed.find((m) => m.route === active);
   const page = route === 'admin' ? admin_page : pages[route];

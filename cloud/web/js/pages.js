@@ -23,6 +23,8 @@ import {
 const k_refresh_ms = 10_000;
 const k_device_refresh_ms = 5000;
 const k_page_size = 50;
+// Snapshots on the chart: the API's history limit (a day at the default 5-minute interval).
+const k_history_points = 288;
 const k_device_id = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 const k_final = new Set(['succeeded', 'failed', 'timed_out', 'expired']);
 
@@ -54,25 +56,36 @@ function devices(ctx) {
   const next = h('button', { type: 'button', id: 'page-next' }, t('common.next'));
   let cursors = [''];
   let next_cursor = null;
+  // The periodic refresh and a click can overlap; only the latest request may fill the table.
+  let generation = 0;
 
   async function load() {
+    const mine = ++generation;
     try {
-      const online = filter.value === 'unknown' ? 'false' : filter.value;
+      // The filter is the API's own (true, false or unknown), so every page holds only matching
+      // devices however many the company has.
       const page = await api.get(
         '/devices' +
           api.query({
             q: search.value.trim(),
-            online,
+            online: filter.value,
             limit: k_page_size,
             cursor: cursors[cursors.length - 1],
           }),
       );
-      let list = page.devices;
-      if (filter.value === 'unknown') list = list.filter((d) => d.presence === 'unknown');
-      next_cursor = page.next_cursor;
+      if (mine !== generation) return;
+      const list = page.devices;
+      next_cursor = page.next_cursor || null;
       prev.disabled = cursors.length <= 1;
-      next.disabled = !next_cursor;
-      count.textContent = t('devices.page', { n: list.length });
+      next.disabled = !next_cursor || list.length === 0;
+      const first = (cursors.length - 1) * k_page_size;
+      count.textContent =
+        list.length === 0
+          ? t('devices.range_empty', { p: cursors.length })
+          : t('devices.range', { from: first + 1, to: first + list.length, p: cursors.length });
+      // What the table shows, for tests and scripts: the page number and the filter it answers.
+      body.dataset.page = String(cursors.length);
+      body.dataset.filter = filter.value;
       body.replaceChildren(
         table(
           null,
@@ -96,7 +109,7 @@ function devices(ctx) {
       );
       box.clear();
     } catch (err) {
-      box.fail(err);
+      if (mine === generation) box.fail(err);
     }
   }
   const restart = () => {
@@ -128,43 +141,66 @@ function devices(ctx) {
     form,
     box,
     body,
-    h('div', { class: 'pager' }, prev, count, next),
+    h('div', { class: 'pager', role: 'navigation', 'aria-label': t('common.pager') }, prev, count, next),
   );
   load();
   every(ctx, k_refresh_ms, load);
 }
 
 // ---- one device ---------------------------------------------------------------------------
+// "10:00:00 – 10:05:00 JST" within a day, else with dates.
+function time_range(from_ms, to_ms) {
+  const a = jst(from_ms);
+  const b = jst(to_ms);
+  if (a.slice(0, 10) === b.slice(0, 10)) return `${a.slice(11, 19)} – ${b.slice(11)}`;
+  return `${a.slice(0, 16)} – ${b.slice(0, 16)} JST`;
+}
+
+// Small line charts drawn as SVG, one per series: the stored history first, then the values that
+// arrive while the page is open.
 function chart(series) {
-  // Two small line charts drawn as SVG; values collected by this page's polling.
   const ns = 'http://www.w3.org/2000/svg';
   const wrap = h('div', { class: 'charts' });
+  const num = (v) => String(Math.round(v * 100) / 100);
   for (const s of series) {
-    const fig = h('figure', { class: 'chart' }, h('figcaption', {}, s.label));
-    if (s.points.length < 2) {
+    const n = s.points.length;
+    const fig = h('figure', { class: 'chart', 'data-points': String(n) }, h('figcaption', {}, s.label));
+    if (n === 0) {
       fig.append(h('p', { class: 'muted' }, t('device.chart.empty')));
-    } else {
-      const w = 300;
-      const hgt = 80;
-      const max = Math.max(1, ...s.points.map((p) => p.v));
-      const t0 = s.points[0].t;
-      const span = Math.max(1, s.points[s.points.length - 1].t - t0);
-      const svg = document.createElementNS(ns, 'svg');
-      svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
-      svg.setAttribute('role', 'img');
-      const last = s.points[s.points.length - 1].v;
-      svg.setAttribute('aria-label', `${s.label}: ${last}`);
-      const line = document.createElementNS(ns, 'polyline');
-      line.setAttribute(
-        'points',
-        s.points
-          .map((p) => `${(((p.t - t0) / span) * w).toFixed(1)},${(hgt - 4 - (p.v / max) * (hgt - 8)).toFixed(1)}`)
-          .join(' '),
-      );
-      line.setAttribute('class', 'chart-line');
-      svg.append(line);
-      fig.append(svg, h('p', { class: 'muted' }, `max ${max} · now ${last}`));
+      wrap.append(fig);
+      continue;
     }
+    const w = 300;
+    const hgt = 80;
+    const pad = 4;
+    const values = s.points.map((p) => p.v);
+    const lo = Math.min(0, ...values);
+    const hi = Math.max(lo + 1, ...values);
+    const t0 = s.points[0].t;
+    const span = Math.max(1, s.points[n - 1].t - t0);
+    const x = (p) => (n === 1 ? w / 2 : ((p.t - t0) / span) * w).toFixed(1);
+    const y = (p) => (hgt - pad - ((p.v - lo) / (hi - lo)) * (hgt - 2 * pad)).toFixed(1);
+    const last = s.points[n - 1];
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', t('device.chart.aria', { l: s.label, n, v: num(last.v) }));
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('points', s.points.map((p) => `${x(p)},${y(p)}`).join(' '));
+    line.setAttribute('class', 'chart-line');
+    svg.append(line);
+    const dot = document.createElementNS(ns, 'circle');
+    dot.setAttribute('cx', x(last));
+    dot.setAttribute('cy', y(last));
+    dot.setAttribute('r', '3');
+    dot.setAttribute('class', 'chart-dot');
+    svg.append(dot);
+    fig.append(
+      svg,
+      h('p', { class: 'muted chart-range' }, time_range(t0, last.t)),
+      h('p', { class: 'muted' }, t('device.chart.values', { n, max: num(Math.max(...values)), now: num(last.v) })),
+    );
     wrap.append(fig);
   }
   return wrap;
@@ -248,7 +284,7 @@ function technician_section(ctx, id) {
   const section = h('section', { 'aria-labelledby': 'tech-h' }, h('h2', { id: 'tech-h' }, t('tech.heading')));
   const box = message_box();
   const reveal = h('div', {});
-  const list = h('div', {});
+  const list = h('div', { id: 'tech-list' });
   const base = `/devices/${encodeURIComponent(id)}/technician-logins`;
 
   async function load() {
@@ -369,12 +405,38 @@ function device(ctx) {
   const box = message_box();
   const info = h('div', {});
   const charts = h('div', {});
+  const raw = h('div', {});
   const history = h('div', {});
   const series = [
     { key: (s) => s?.cpu?.load1, label: t('device.chart.load'), points: [] },
     { key: (s) => s?.lan?.clients, label: t('device.chart.clients'), points: [] },
   ];
-  let last_state_at = null;
+  // One point per received snapshot, ordered by arrival at the cloud; a snapshot already drawn
+  // (the history's newest is the device's latest state) is not drawn twice.
+  const add_point = (received_ms, state) => {
+    for (const x of series) {
+      const v = x.key(state);
+      if (typeof v !== 'number') continue;
+      let i = x.points.length;
+      while (i > 0 && x.points[i - 1].t > received_ms) i--;
+      if (i > 0 && x.points[i - 1].t === received_ms) continue;
+      x.points.splice(i, 0, { t: received_ms, v });
+      if (x.points.length > k_history_points) x.points.shift();
+    }
+  };
+  const history_note = h('p', { class: 'muted', id: 'chart-note' });
+
+  // The stored history: the chart starts with what the router sent before the page was opened.
+  async function load_history() {
+    try {
+      const r = await api.get(
+        `/devices/${encodeURIComponent(id)}/history` + api.query({ limit: k_history_points }),
+      );
+      for (const row of r.history) add_point(row.ts_ms, row.state);
+    } catch (err) {
+      history_note.textContent = t('device.chart.history_failed', { m: error_text(err) });
+    }
+  }
 
   async function load() {
     try {
@@ -388,17 +450,9 @@ function device(ctx) {
           h('dt', {}, t('devices.col.destination')), h('dd', {}, d.destination || '—'),
           h('dt', {}, t('device.agent')), h('dd', {}, d.agent_version || '—'),
           h('dt', {}, t('device.state_at')), h('dd', {}, jst(d.state_received_ms))),
-        h('h2', {}, t('device.state')),
-        h('pre', { class: 'state', id: 'device-state' }, JSON.stringify(s, null, 2)),
       );
-      if (d.state_received_ms && d.state_received_ms !== last_state_at) {
-        last_state_at = d.state_received_ms;
-        for (const x of series) {
-          const v = x.key(s);
-          if (typeof v === 'number') x.points.push({ t: d.state_received_ms, v });
-          if (x.points.length > 120) x.points.shift();
-        }
-      }
+      raw.replaceChildren(h('pre', { class: 'state', id: 'device-state' }, JSON.stringify(s, null, 2)));
+      if (d.state_received_ms) add_point(d.state_received_ms, s);
       charts.replaceChildren(chart(series));
       history.replaceChildren(
         table(
@@ -422,21 +476,22 @@ function device(ctx) {
     h('h1', {}, t('device.heading', { id })),
     box,
     info,
-    h('section', {}, h('h2', {}, t('device.chart')), charts),
+    h('section', {}, h('h2', {}, t('device.chart')), charts, history_note),
+    h('section', {}, h('h2', {}, t('device.state')), raw),
   );
   if (ctx.can('device.command')) {
     ctx.view.append(h('section', {}, h('h2', {}, t('device.commands')), command_form(ctx, id, load)));
   }
   ctx.view.append(h('section', {}, h('h2', {}, t('device.history')), history));
   if (ctx.can('device.technician_login')) ctx.view.append(technician_section(ctx, id).section);
-  load();
+  load_history().then(load);
   every(ctx, k_device_refresh_ms, load);
 }
 
 // ---- destinations and registration ---------------------------------------------------------
 function destinations(ctx) {
   const box = message_box();
-  const list = h('div', {});
+  const list = h('div', { id: 'dest-list' });
   const dest_select = select('destination', [], '');
   dest_select.id = 'register-destination';
 
@@ -463,6 +518,7 @@ function destinations(ctx) {
                       if (!confirm(t('common.confirm_delete', { n: d.name }))) return;
                       try {
                         await api.del(`/destinations/${d.id}`);
+                        box.ok(t('common.deleted', { n: d.name }));
                         load();
                       } catch (err) {
                         box.fail(err);
@@ -706,7 +762,8 @@ function password(ctx) {
         current_password: current.value,
         password: next.value,
       });
-      box.ok(t('password.changed'));
+      // The server has ended this account's sessions, this one included.
+      ctx.signed_out('password.changed', true);
     } catch (err) {
       box.fail(err);
     } finally {
