@@ -5,7 +5,8 @@
 #include <atomic>
 #include <thread>
 
-#include "accounts_stack.h"
+#include "aterm/test/sql.h"
+#include "cloud_stack.h"
 
 using namespace aterm::test;
 using aterm::common::json_ptr;
@@ -15,6 +16,19 @@ namespace {
 constexpr const char* k_good = "correct-horse-battery";
 constexpr const char* k_bad = "wrong-password-guess";
 
+// The account tests' daemon: session use recorded at every request (session_touch_s 0, so the
+// idle time is measured from the last request), an alarm mail recipient, and `security` more
+// shortened settings.
+cloud_stack_options accounts(const std::string& security = {},
+                             std::vector<std::string> trusted_proxies = {}) {
+  cloud_stack_options o;
+  o.name = "integration-accounts";
+  o.security = R"("session_touch_s": 0)" + (security.empty() ? "" : ", " + security);
+  o.trusted_proxies = std::move(trusted_proxies);
+  o.extra = R"("mail": {"alarm_to": "soc@example.com"})";
+  return o;
+}
+
 std::string json_body(std::initializer_list<std::pair<const char*, std::string>> fields) {
   json_ptr o(cJSON_CreateObject());
   for (const auto& [k, v] : fields) cJSON_AddStringToObject(o.get(), k, v.c_str());
@@ -22,19 +36,19 @@ std::string json_body(std::initializer_list<std::pair<const char*, std::string>>
 }
 
 // The account's row as a site administrator sees it.
-answer account_of(accounts_stack& s, const std::string& company, std::int64_t id) {
-  auto c = s.admin(company);
+http_answer account_of(cloud_stack& s, const std::string& company, std::int64_t id) {
+  auto c = s.client(company);
   return c.request("GET", "accounts/" + std::to_string(id));
 }
 
-double metric(accounts_stack& s, const std::string& name) {
+double metric(cloud_stack& s, const std::string& name) {
   auto c = s.make_client();
   auto m = c.request("GET", "/metrics");
   REQUIRE(m.status == 200);
   return std::max(0.0, metric_value(m.body, name));
 }
 
-std::size_t array_size(const answer& a, const char* key) {
+std::size_t array_size(const http_answer& a, const char* key) {
   const cJSON* arr = a.json ? cJSON_GetObjectItemCaseSensitive(a.json.get(), key) : nullptr;
   return cJSON_IsArray(arr) ? static_cast<std::size_t>(cJSON_GetArraySize(arr)) : 0;
 }
@@ -42,7 +56,7 @@ std::size_t array_size(const answer& a, const char* key) {
 }  // namespace
 
 TEST_CASE("five wrong passwords lock the account and four do not") {
-  accounts_stack s({R"("lockout_s": 3)", {}});
+  cloud_stack s(accounts(R"("lockout_s": 3)"));
   auto id = s.create_account("acme", "alice", "operator", k_good);
   auto c = s.make_client();
   for (int i = 0; i < 4; ++i) CHECK(c.login("acme", "alice", k_bad).status == 401);
@@ -68,7 +82,7 @@ TEST_CASE("five wrong passwords lock the account and four do not") {
 }
 
 TEST_CASE("after a lock ran out the first wrong password does not lock again") {
-  accounts_stack s({R"("lockout_s": 2)", {}});
+  cloud_stack s(accounts(R"("lockout_s": 2)"));
   auto id = s.create_account("acme", "bob", "viewer", k_good);
   auto c = s.make_client();
   for (int i = 0; i < 5; ++i) CHECK(c.login("acme", "bob", k_bad).status == 401);
@@ -82,7 +96,7 @@ TEST_CASE("after a lock ran out the first wrong password does not lock again") {
 }
 
 TEST_CASE("fifty parallel wrong logins verify at most five passwords before the lock") {
-  accounts_stack s;
+  cloud_stack s(accounts());
   auto id = s.create_account("acme", "carol", "viewer", k_good);
   double before = metric(s, "aterm_api_password_verifications_total");
   std::vector<std::thread> threads;
@@ -110,8 +124,8 @@ TEST_CASE("fifty parallel wrong logins verify at most five passwords before the 
 TEST_CASE(
     "one wrong guess on each of a hundred accounts from one address is throttled and "
     "raises the alarm") {
-  accounts_stack s({R"("throttle_failures": 10, "alarm_failures": 20)", {}});
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts(R"("throttle_failures": 10, "alarm_failures": 20)"));
+  auto adm = s.client("acme");
   for (int i = 0; i < 100; ++i) {
     auto a = adm.request(
         "POST", "accounts",
@@ -136,7 +150,7 @@ TEST_CASE(
   REQUIRE(list.status == 200);
   CHECK(list.body.find("failed_logins") == std::string::npos);
 
-  auto site = s.admin("platform");
+  auto site = s.client("platform");
   auto alarms = site.request("GET", "admin/alarms");
   REQUIRE(alarms.status == 200);
   CHECK(alarms.body.find("login_failure_burst") != std::string::npos);
@@ -151,8 +165,8 @@ TEST_CASE(
 
 TEST_CASE("a session ends after the idle time and after its lifetime") {
   SUBCASE("idle") {
-    accounts_stack s({R"("session_idle_s": 2, "session_max_s": 3600)", {}});
-    auto c = s.admin("acme");
+    cloud_stack s(accounts(R"("session_idle_s": 2, "session_max_s": 3600)"));
+    auto c = s.client("acme");
     // Used every half second for longer than the idle time: it lives on.
     auto t0 = std::chrono::steady_clock::now();
     bool alive = true;
@@ -168,8 +182,8 @@ TEST_CASE("a session ends after the idle time and after its lifetime") {
     CHECK(c.request("GET", "session").status == 401);
   }
   SUBCASE("lifetime despite use") {
-    accounts_stack s({R"("session_idle_s": 3600, "session_max_s": 3)", {}});
-    auto c = s.admin("acme");
+    cloud_stack s(accounts(R"("session_idle_s": 3600, "session_max_s": 3)"));
+    auto c = s.client("acme");
     auto start = std::chrono::steady_clock::now();
     // Kept busy, it still ends.
     bool ended = wait_until([&] { return c.request("GET", "session").status == 401; }, 15s, 200ms);
@@ -179,13 +193,13 @@ TEST_CASE("a session ends after the idle time and after its lifetime") {
 }
 
 TEST_CASE("logout and a lock and deletion and a password change end the account's sessions") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
   SUBCASE("logout: the old cookie answers 401") {
-    auto c = s.admin("acme");
-    auto old_cookie = c.cookie;
+    auto c = s.client("acme");
+    auto old_cookie = c.cookie();
     CHECK(c.request("DELETE", "session").status == 204);
-    c.cookie = old_cookie;
+    c.use_cookie(old_cookie);
     CHECK(c.request("GET", "session").status == 401);
   }
   SUBCASE("disabling an account") {
@@ -236,13 +250,13 @@ TEST_CASE("logout and a lock and deletion and a password change end the account'
 }
 
 TEST_CASE("the session token changes at every login and is a 256-bit random value") {
-  accounts_stack s;
-  auto a = s.admin("acme");
-  auto b = s.admin("acme");
-  CHECK(a.cookie != b.cookie);
-  auto token = a.cookie.substr(a.cookie.find('=') + 1);
+  cloud_stack s(accounts());
+  auto a = s.client("acme");
+  auto b = s.client("acme");
+  CHECK(a.cookie() != b.cookie());
+  auto token = a.cookie().substr(a.cookie().find('=') + 1);
   CHECK(token.size() >= 22);  // >= 128 bits in base64url
-  auto first = a.cookie;
+  auto first = a.cookie();
   // Logging in again while carrying the session replaces it; the old cookie is dead.
   auto again = a.request(
       "POST", "session",
@@ -252,7 +266,7 @@ TEST_CASE("the session token changes at every login and is a 256-bit random valu
   auto renewed = again.header("set-cookie");
   CHECK(renewed.substr(0, renewed.find(';')) != first);
   auto stale = s.make_client();
-  stale.cookie = first;
+  stale.use_cookie(first);
   CHECK(stale.request("GET", "session").status == 401);
   // The cookie carries the attributes of DESIGN.md section 6.
   auto c = s.make_client();
@@ -265,11 +279,11 @@ TEST_CASE("the session token changes at every login and is a 256-bit random valu
 }
 
 TEST_CASE("every login failure answers the same 401 and unknown accounts cost a hash") {
-  accounts_stack s;
+  cloud_stack s(accounts());
   s.create_account("acme", "gina", "viewer", k_good);
   auto c = s.make_client();
   double before = metric(s, "aterm_api_password_verifications_total");
-  std::vector<answer> answers;
+  std::vector<http_answer> answers;
   answers.push_back(c.login("acme", "gina", k_bad));
   answers.push_back(c.login("acme", "nobody", k_bad));
   answers.push_back(c.login("no-such-company", "gina", k_bad));
@@ -284,8 +298,8 @@ TEST_CASE("every login failure answers the same 401 and unknown accounts cost a 
 TEST_CASE(
     "IP restriction from a foreign address with a spoofed X-Forwarded-For and through a trusted "
     "proxy") {
-  accounts_stack s({"", {"127.0.0.3"}});
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts("", {"127.0.0.3"}));
+  auto adm = s.client("acme");
   // An allowlist that would shut out the request setting it is refused.
   CHECK(adm.request("PATCH", "company", R"({"ip_allowlist":["10.0.0.0/8"]})").status == 409);
   REQUIRE(adm.request("PATCH", "company", R"({"ip_allowlist":["127.0.0.1/32","::ffff:127.0.0.4"]})")
@@ -303,8 +317,8 @@ TEST_CASE(
   }
   SUBCASE("a session used from a foreign address") {
     auto foreign = s.make_client("127.0.0.2");
-    foreign.cookie = adm.cookie;
-    foreign.csrf = adm.csrf;
+    foreign.use_cookie(adm.cookie());
+    foreign.use_csrf(adm.csrf());
     CHECK(foreign.request("GET", "devices").status == 403);
     CHECK(adm.request("GET", "devices").status == 200);
   }
@@ -339,25 +353,25 @@ TEST_CASE(
 }
 
 TEST_CASE("a state-changing request without the CSRF header answers 403") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
-  auto csrf = adm.csrf;
-  adm.csrf.clear();
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
+  auto csrf = adm.csrf();
+  adm.use_csrf("");
   for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
            {"POST", "accounts"}, {"PATCH", "company"}, {"POST", "roles"}, {"DELETE", "session"}}) {
     auto a = adm.request(method, path, "{}");
     CHECK_MESSAGE(a.status == 403, method << " " << path);
     CHECK(a.str("error") == "csrf_failed");
   }
-  adm.csrf = "wrong";
+  adm.use_csrf("wrong");
   CHECK(adm.request("DELETE", "session").status == 403);
-  adm.csrf = csrf;
+  adm.use_csrf(csrf);
   CHECK(adm.request("GET", "session").status == 200);
 }
 
 TEST_CASE("the security headers are on every answer") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
   for (const auto& a : {adm.request("GET", "accounts"), adm.request("GET", "nope"),
                         s.make_client().login("acme", "admin", "x")}) {
     CHECK(a.header("strict-transport-security").find("max-age=") != std::string::npos);
@@ -368,9 +382,9 @@ TEST_CASE("the security headers are on every answer") {
 }
 
 TEST_CASE("another company's ids answer 404 on every route and method") {
-  accounts_stack s;
-  auto acme = s.admin("acme");
-  auto globex = s.admin("globex");
+  cloud_stack s(accounts());
+  auto acme = s.client("acme");
+  auto globex = s.client("globex");
   // globex's objects.
   auto gacct =
       globex.request("POST", "accounts",
@@ -442,8 +456,8 @@ TEST_CASE("another company's ids answer 404 on every route and method") {
 }
 
 TEST_CASE("role x route permission matrix") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
   REQUIRE(
       adm.request("POST", "roles", R"({"name":"auditor","permissions":["audit.read"]})").status ==
       201);
@@ -513,8 +527,8 @@ TEST_CASE("role x route permission matrix") {
 TEST_CASE(
     "accounts get a generated first password and follow the password rules and the role's "
     "administrator flag") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
   auto created = adm.request("POST", "accounts", R"({"login_id":"hana","role":"viewer"})");
   REQUIRE(created.status == 201);
   auto generated = created.str("password");
@@ -564,17 +578,17 @@ TEST_CASE(
 }
 
 TEST_CASE("an inactivity lock is lifted only by a site administrator") {
-  accounts_stack s;
+  cloud_stack s(accounts());
   auto id = s.create_account("acme", "ivan", "operator", k_good);
   REQUIRE(exec_sql(s.db_path(), "UPDATE accounts SET lock_reason = 'inactivity' WHERE id = " +
                                     std::to_string(id)) == "");
   auto c = s.make_client();
   CHECK(c.login("acme", "ivan", k_good).status == 401);
-  auto adm = s.admin("acme");
+  auto adm = s.client("acme");
   auto refused = adm.request("PATCH", "accounts/" + std::to_string(id), R"({"locked":false})");
   CHECK(refused.status == 403);
   CHECK(c.login("acme", "ivan", k_good).status == 401);
-  auto site = s.admin("platform");
+  auto site = s.client("platform");
   auto unlock =
       site.request("POST", "admin/companies/acme/accounts/" + std::to_string(id) + "/unlock");
   CHECK(unlock.status == 200);
@@ -586,8 +600,8 @@ TEST_CASE("an inactivity lock is lifted only by a site administrator") {
 }
 
 TEST_CASE("site administrators manage companies and contract ends and assign unassigned devices") {
-  accounts_stack s;
-  auto site = s.admin("platform");
+  cloud_stack s(accounts());
+  auto site = s.client("platform");
   auto made = site.request(
       "POST", "admin/companies",
       R"({"id":"initech","name":"Initech","contract_end":"2030-03-31T23:59:59+09:00","administrator":"boss"})");
@@ -614,8 +628,8 @@ TEST_CASE("site administrators manage companies and contract ends and assign una
 TEST_CASE(
     "the access log refuses SQL changes and audit verify finds tampering and the CSV is safe and "
     "in JST") {
-  accounts_stack s;
-  auto adm = s.admin("acme");
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
   // A login id that tries CSV injection and a forged line.
   REQUIRE(adm.request("POST", "accounts",
                       json_body({{"login_id", "=HYPERLINK(\"http://evil\")"},

@@ -1,6 +1,7 @@
 #include "cloud_stack.h"
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "aterm/common/json.h"
@@ -21,15 +22,24 @@ std::string field(const std::string& json_text, const char* key) {
   return common::json_string(parsed->get(), key).value_or("");
 }
 
+std::string json_string_array(const std::vector<std::string>& items) {
+  common::json_ptr array(cJSON_CreateArray());
+  for (const auto& item : items)
+    cJSON_AddItemToArray(array.get(), cJSON_CreateString(item.c_str()));
+  return common::print_json(array.get());
+}
+
 }  // namespace
 
-cloud_stack::cloud_stack() {
+cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
   pki_ = std::make_unique<dev_pki>(dir_ / "pki");
   broker_ = std::make_unique<broker>(*pki_);
   https_port_ = free_port();
   config_ = dir_ / "cloud.json";
-  // Short settings so the tests run in seconds; the ones not given keep the document's values.
-  write_file(config_, R"({
+  std::string security = R"("password_iterations": 1000)";
+  if (!options.security.empty()) security += ", " + options.security;
+  std::string extra = options.extra.empty() ? std::string() : options.extra + ",";
+  write_file(config_, "{" + extra + R"(
   "db": ")" + db_path().string() +
                           R"(",
   "http": {"listen": "127.0.0.1:)" +
@@ -37,7 +47,9 @@ cloud_stack::cloud_stack() {
            "cert": ")" + pki_->server_cert().string() +
                           R"(",
            "key": ")" + pki_->server_key().string() +
-                          R"("},
+                          R"(",
+           "trusted_proxies": )" +
+                          json_string_array(options.trusted_proxies) + R"(},
   "mqtt": {"uri": ")" + broker_->uri() +
                           R"(",
            "ca": ")" + pki_->ca().string() +
@@ -47,11 +59,13 @@ cloud_stack::cloud_stack() {
            "key": ")" + pki_->cloud_key().string() +
                           R"(",
            "dispatch_poll_ms": 100},
-  "security": {"password_iterations": 1000},
+  "security": {)" + security +
+                          R"(},
   "jobs": {"tick_ms": 100}
 })");
   auto init = cli({"admin", "init"});
   if (init.exit_code != 0) throw std::runtime_error("admin init: " + init.err);
+  passwords_["platform"] = field(init.out, "password");
   for (const std::string company : {"acme", "globex"}) {
     auto c = cli({"admin", "company", "create", "--id", company, "--name", company + " Inc."});
     if (c.exit_code != 0) throw std::runtime_error("company create: " + c.err);
@@ -81,20 +95,19 @@ void cloud_stack::start_cloud() {
       std::make_unique<process>(std::vector<std::string>{binary("cloud/aterm-cloud").string(),
                                                          "serve", "--config", config_.string()},
                                 dir_ / ("cloud-" + std::to_string(cloud_starts_++) + ".log"));
-  https_client probe(https_port_, pki_->ca().string());
+  auto probe = make_client();
   // Up means serving HTTPS and the bridge subscribed: state snapshots are not retained, so an
   // agent that connects before the bridge's first subscription would have its snapshot dropped.
   bool up = wait_until(
       [&] {
         try {
           return probe.request("GET", "/healthz").status == 200 &&
-                 probe.request("GET", "/metrics").body.find("aterm_bridge_connected 1") !=
-                     std::string::npos;
+                 metric_value(probe.request("GET", "/metrics").body, "aterm_bridge_connected") == 1;
         } catch (const std::exception&) {
           return false;
         }
       },
-      30s, 50ms);
+      60s, 50ms);
   if (!up) throw std::runtime_error("aterm-cloud did not come up: " + cloud_->log());
 }
 
@@ -157,13 +170,32 @@ void cloud_stack::stop_agent(const std::string& device_id, int sig) {
   agents_.erase(it);
 }
 
-https_client cloud_stack::client(const std::string& company) {
-  https_client c(https_port_, pki_->ca().string());
+https_client cloud_stack::client(const std::string& company, const std::string& local_address) {
+  auto c = make_client(local_address);
   auto a = c.login(company, "admin", passwords_.at(company));
   if (a.status != 200) {
     throw std::runtime_error("login " + company + ": " + std::to_string(a.status) + " " + a.body);
   }
   return c;
+}
+
+https_client cloud_stack::make_client(const std::string& local_address) const {
+  return https_client(https_port_, pki_->ca().string(), local_address);
+}
+
+std::int64_t cloud_stack::create_account(const std::string& company, const std::string& login,
+                                         const std::string& role, const std::string& password) {
+  auto c = client(company);
+  common::json_ptr body(cJSON_CreateObject());
+  cJSON_AddStringToObject(body.get(), "login_id", login.c_str());
+  cJSON_AddStringToObject(body.get(), "role", role.c_str());
+  cJSON_AddStringToObject(body.get(), "password", password.c_str());
+  auto a = c.request("POST", "accounts", common::print_json(body.get()));
+  if (a.status != 201) {
+    throw std::runtime_error("create account " + login + ": " + std::to_string(a.status) + " " +
+                             a.body);
+  }
+  return a.num("id");
 }
 
 bool cloud_stack::wait_for(https_client& c, const std::string& path,
@@ -178,6 +210,14 @@ bool cloud_stack::wait_for(https_client& c, const std::string& path,
         }
       },
       timeout, 50ms);
+}
+
+double metric_value(const std::string& metrics_text, const std::string& name) {
+  std::istringstream in(metrics_text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
 }
 
 }  // namespace aterm::test

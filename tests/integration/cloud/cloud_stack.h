@@ -1,20 +1,41 @@
 // The whole product on 127.0.0.1 for one test: a dev PKI, a real Mosquitto, aterm-cloud serve
-// on a SQLite file of its own, companies "acme" and "globex" with an administrator each, and
-// routers (aterm-agent run, sim backend) started on demand. Everything lives in a temp folder.
+// on a SQLite file of its own (up once it serves HTTPS and its bridge is subscribed), the site
+// administrator ("admin" of company "platform"), companies "acme" and "globex" with an
+// administrator "admin" each, and routers (aterm-agent run, sim backend) started on demand.
+// Everything lives in a temp folder. Used by one test thread; clients it hands out are the
+// callers' (one per thread).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "aterm/test/https_client.h"
 #include "aterm/test/support.h"
-#include "https_client.h"
 
 namespace aterm::test {
 
+// What a test changes in the daemon's configuration. The stack always shortens
+// security.password_iterations (1000), mqtt.dispatch_poll_ms (100) and jobs.tick_ms (100) so
+// tests run in seconds; every key not given keeps DESIGN.md's value.
+struct cloud_stack_options {
+  // Prefix of the stack's temp folder. Default: "integration-cloud".
+  std::string name = "integration-cloud";
+  // More members of "security" as JSON, e.g. R"("lockout_s": 2, "session_touch_s": 0)".
+  // Default: none.
+  std::string security;
+  // http.trusted_proxies. Default: none.
+  std::vector<std::string> trusted_proxies;
+  // More top-level members as JSON, e.g. R"("mail": {"alarm_to": "soc@example.com"})" (any key
+  // but db, http, mqtt, security and jobs). Default: none.
+  std::string extra;
+};
+
 class cloud_stack {
  public:
-  cloud_stack();
+  explicit cloud_stack(cloud_stack_options options = {});
   ~cloud_stack();
 
   // aterm-cloud with this stack's --config; stdout/stderr captured.
@@ -34,8 +55,18 @@ class cloud_stack {
   fs::path agent_config(const std::string& device_id) const;
   fs::path agent_dir(const std::string& device_id) const;
 
-  // A client logged in as the administrator of `company` ("acme" or "globex").
-  https_client client(const std::string& company);
+  // A client logged in as "admin" of `company` ("acme", "globex" or "platform"), connecting
+  // from `local_address`.
+  https_client client(const std::string& company, const std::string& local_address = "127.0.0.1");
+  // A client without a session, connecting from `local_address`.
+  https_client make_client(const std::string& local_address = "127.0.0.1") const;
+  const std::string& admin_password(const std::string& company) const {
+    return passwords_.at(company);
+  }
+  // POST /accounts as `company`'s administrator; returns the new account's id (throws unless
+  // 201).
+  std::int64_t create_account(const std::string& company, const std::string& login,
+                              const std::string& role, const std::string& password);
   // Polls GET path until `pred` holds on the answer (deadline `timeout`).
   bool wait_for(https_client& c, const std::string& path,
                 const std::function<bool(const http_answer&)>& pred,
@@ -48,7 +79,7 @@ class cloud_stack {
   int https_port() const { return https_port_; }
 
  private:
-  temp_dir dir_{"integration-cloud"};
+  temp_dir dir_;
   std::unique_ptr<dev_pki> pki_;
   std::unique_ptr<broker> broker_;
   int https_port_ = 0;
@@ -58,5 +89,9 @@ class cloud_stack {
   std::map<std::string, std::string> passwords_;  // company -> administrator password
   std::map<std::string, std::unique_ptr<process>> agents_;
 };
+
+// The value of the Prometheus sample `name` (exact, without labels) in `metrics_text`; -1 when
+// absent.
+double metric_value(const std::string& metrics_text, const std::string& name);
 
 }  // namespace aterm::test

@@ -1,6 +1,7 @@
 // The HTTPS server over real TLS on 127.0.0.1: routing, limits, timeouts, keep-alive, security
 // headers, TLS versions, static files and graceful stop.
 #include <doctest/doctest.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,12 +15,12 @@
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/http/server.h"
 #include "aterm/cloud/http/static_files.h"
+#include "aterm/test/https_client.h"
 #include "aterm/test/support.h"
-#include "https_client.h"
 
 namespace http = aterm::cloud::http;
 namespace fs = std::filesystem;
-using aterm::test::https_client;
+using aterm::test::https_connection;
 using namespace std::chrono_literals;
 
 namespace {
@@ -74,16 +75,18 @@ struct fixture {
     port = srv->port();
   }
 
-  std::unique_ptr<https_client> connected() {
-    auto c = std::make_unique<https_client>(port);
+  std::unique_ptr<https_connection> connected() {
+    auto c = std::make_unique<https_connection>(port);
     REQUIRE_MESSAGE(!c->connect(), "connect failed");
     return c;
   }
 };
 
-std::string header(const aterm::test::http_response& r, std::string_view name) {
-  auto it = r.find(boost::beast::string_view(name.data(), name.size()));
-  return it == r.end() ? std::string() : std::string(it->value());
+// A client that offers TLS versions up to `max_version` only.
+aterm::test::tls_options offering_up_to(int max_version) {
+  aterm::test::tls_options o;
+  o.max_tls_version = max_version;
+  return o;
 }
 
 }  // namespace
@@ -95,28 +98,28 @@ TEST_CASE("routes with parameters and query and 404 and 405") {
 
   auto r = c->request("GET", "/api/v1/things/ab%20c?q=x%2By+z");
   REQUIRE(r);
-  CHECK(r->result_int() == 200);
-  CHECK(r->body() == R"({"id":"ab c","q":"x+y z"})");
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"id":"ab c","q":"x+y z"})");
 
   r = c->request("GET", "/api/v1/nothing");
   REQUIRE(r);
-  CHECK(r->result_int() == 404);
-  CHECK(r->body() == R"({"error":"not_found","message":"no such resource"})");
+  CHECK(r->status == 404);
+  CHECK(r->body == R"({"error":"not_found","message":"no such resource"})");
 
   r = c->request("DELETE", "/api/v1/things/1");
   REQUIRE(r);
-  CHECK(r->result_int() == 405);
-  CHECK(header(*r, "Allow") == "GET, POST");
-  CHECK(r->body().find(R"("error":"method_not_allowed")") != std::string::npos);
+  CHECK(r->status == 405);
+  CHECK(r->header("Allow") == "GET, POST");
+  CHECK(r->body.find(R"("error":"method_not_allowed")") != std::string::npos);
 
   r = c->request("GET", "/api/v1/things/1?q=%zz");
   REQUIRE(r);
-  CHECK(r->result_int() == 400);
+  CHECK(r->status == 400);
 
   r = c->request("POST", "/api/v1/things/1", "{not json");
   REQUIRE(r);
-  CHECK(r->result_int() == 400);
-  CHECK(r->body().find(R"("error":"bad_json")") != std::string::npos);
+  CHECK(r->status == 400);
+  CHECK(r->body.find(R"("error":"bad_json")") != std::string::npos);
 }
 
 TEST_CASE("every response carries the security headers and API responses are not cached") {
@@ -127,14 +130,14 @@ TEST_CASE("every response carries the security headers and API responses are not
     CAPTURE(target);
     auto r = c->request("GET", target);
     REQUIRE(r);
-    CHECK(header(*r, "Strict-Transport-Security").find("max-age=") == 0);
-    CHECK(header(*r, "Content-Security-Policy") ==
+    CHECK(r->header("Strict-Transport-Security").find("max-age=") == 0);
+    CHECK(r->header("Content-Security-Policy") ==
           "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-    CHECK(header(*r, "X-Content-Type-Options") == "nosniff");
-    CHECK(header(*r, "Referrer-Policy") == "no-referrer");
-    CHECK(header(*r, "X-Frame-Options") == "DENY");
-    CHECK(header(*r, "Cache-Control") == "no-store");
+    CHECK(r->header("X-Content-Type-Options") == "nosniff");
+    CHECK(r->header("Referrer-Policy") == "no-referrer");
+    CHECK(r->header("X-Frame-Options") == "DENY");
+    CHECK(r->header("Cache-Control") == "no-store");
   }
 }
 
@@ -152,13 +155,13 @@ TEST_CASE("the client address comes from X-Forwarded-For only behind a trusted p
   auto c = f.connected();
   auto direct = c->request("GET", "/whoami");
   REQUIRE(direct);
-  CHECK(direct->body() == "127.0.0.1");
+  CHECK(direct->body == "127.0.0.1");
   auto proxied = c->request("GET", "/whoami", {}, {{"X-Forwarded-For", "192.0.2.1, 203.0.113.5"}});
   REQUIRE(proxied);
-  CHECK(proxied->body() == "203.0.113.5");
+  CHECK(proxied->body == "203.0.113.5");
   auto garbage = c->request("GET", "/whoami", {}, {{"X-Forwarded-For", "nonsense"}});
   REQUIRE(garbage);
-  CHECK(garbage->result_int() == 400);
+  CHECK(garbage->status == 400);
 }
 
 TEST_CASE("a 204 answer goes out without a body and keeps the connection") {
@@ -173,11 +176,11 @@ TEST_CASE("a 204 answer goes out without a body and keeps the connection") {
   auto c = f.connected();
   auto r = c->request("DELETE", "/api/v1/things/1");
   REQUIRE(r);
-  CHECK(r->result_int() == 204);
-  CHECK(r->body().empty());
+  CHECK(r->status == 204);
+  CHECK(r->body.empty());
   auto again = c->request("GET", "/api/v1/things/2");
   REQUIRE(again);
-  CHECK(again->result_int() == 200);
+  CHECK(again->status == 200);
 }
 
 TEST_CASE("a body over the limit answers 413 and closes") {
@@ -188,11 +191,11 @@ TEST_CASE("a body over the limit answers 413 and closes") {
   auto c = f.connected();
   auto ok = c->request("POST", "/api/v1/things/1", R"({"a":")" + std::string(1000, 'x') + R"("})");
   REQUIRE(ok);
-  CHECK(ok->result_int() == 201);
+  CHECK(ok->status == 201);
   auto r = c->request("POST", "/api/v1/things/1", R"({"a":")" + std::string(2000, 'x') + R"("})");
   REQUIRE(r);
-  CHECK(r->result_int() == 413);
-  CHECK(r->body().find(R"("error":"too_large")") != std::string::npos);
+  CHECK(r->status == 413);
+  CHECK(r->body.find(R"("error":"too_large")") != std::string::npos);
   CHECK(c->closed_by_server(5s));
 }
 
@@ -202,7 +205,7 @@ TEST_CASE("headers over 8 KiB answer 431") {
   auto c = f.connected();
   auto r = c->request("GET", "/healthz", {}, {{"X-Big", std::string(9000, 'a')}});
   REQUIRE(r);
-  CHECK(r->result_int() == 431);
+  CHECK(r->status == 431);
 }
 
 TEST_CASE("a request whose headers do not arrive in time is closed") {
@@ -225,7 +228,7 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
   auto c = f.connected();
   auto r = c->request("GET", "/healthz");
   REQUIRE(r);
-  CHECK(r->keep_alive());
+  CHECK(r->keep_alive);
   CHECK(c->closed_by_server(5s));
 }
 
@@ -237,8 +240,8 @@ TEST_CASE("keep-alive: many requests over one connection") {
   for (int i = 0; i < 5; ++i) {
     auto r = c->request("GET", "/api/v1/things/" + std::to_string(i));
     REQUIRE(r);
-    CHECK(r->result_int() == 200);
-    CHECK(r->keep_alive());
+    CHECK(r->status == 200);
+    CHECK(r->keep_alive);
   }
   CHECK(accepted.value() == 1);
 }
@@ -246,9 +249,9 @@ TEST_CASE("keep-alive: many requests over one connection") {
 TEST_CASE("TLS 1.1 and older are refused and TLS 1.2 is accepted") {
   fixture f;
   f.start();
-  https_client old(f.port, TLS1_1_VERSION);
+  https_connection old(f.port, offering_up_to(TLS1_1_VERSION));
   CHECK(old.connect());
-  https_client v12(f.port, TLS1_2_VERSION);
+  https_connection v12(f.port, offering_up_to(TLS1_2_VERSION));
   CHECK(!v12.connect());
 }
 
@@ -273,15 +276,15 @@ TEST_CASE("handlers run on the worker pool and not on the I/O thread") {
   s.worker_threads = 2;
   f.start(s);
   auto first = std::async(std::launch::async, [&] {
-    https_client c(f.port);
+    https_connection c(f.port);
     if (c.connect()) return 0u;
     auto r = c.request("GET", "/rendezvous");
-    return r ? r->result_int() : 0u;
+    return r ? r->status : 0u;
   });
   auto c = f.connected();
   auto r = c->request("GET", "/rendezvous");
   REQUIRE(r);
-  CHECK(r->result_int() == 200);
+  CHECK(r->status == 200);
   CHECK(first.get() == 200);
 }
 
@@ -308,11 +311,11 @@ TEST_CASE("stop lets an in-flight request finish and then refuses connections") 
   release.set_value();
   auto r = reply.get();
   REQUIRE(r);
-  CHECK(r->result_int() == 200);
-  CHECK(r->body() == R"({"slow":true})");
-  CHECK(!r->keep_alive());
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"slow":true})");
+  CHECK(!r->keep_alive);
   stopped.get();
-  https_client late(f.port);
+  https_connection late(f.port);
   CHECK(late.connect());
 }
 
@@ -325,8 +328,8 @@ TEST_CASE("metrics count requests by route pattern and status") {
   REQUIRE(c->request("GET", "/nope"));
   auto r = c->request("GET", "/metrics");
   REQUIRE(r);
-  CHECK(header(*r, "Content-Type").find("text/plain; version=0.0.4") == 0);
-  const auto& text = r->body();
+  CHECK(r->header("Content-Type").find("text/plain; version=0.0.4") == 0);
+  const auto& text = r->body;
   CHECK(
       text.find(
           R"(aterm_http_requests_total{method="GET",route="/api/v1/things/{id}",status="200"} 2)") !=
@@ -338,8 +341,8 @@ TEST_CASE("metrics count requests by route pattern and status") {
 
   auto h = c->request("GET", "/healthz");
   REQUIRE(h);
-  CHECK(h->result_int() == 200);
-  CHECK(h->body() == R"({"status":"ok"})");
+  CHECK(h->status == 200);
+  CHECK(h->body == R"({"status":"ok"})");
 }
 
 TEST_CASE("static files: index and content types and no way out of the folder") {
@@ -358,15 +361,15 @@ TEST_CASE("static files: index and content types and no way out of the folder") 
 
   auto r = c->request("GET", "/");
   REQUIRE(r);
-  CHECK(r->result_int() == 200);
-  CHECK(header(*r, "Content-Type") == "text/html; charset=utf-8");
-  CHECK(r->body() == "<!doctype html><title>t</title>");
-  CHECK(header(*r, "Content-Security-Policy").find("default-src 'self'") == 0);
+  CHECK(r->status == 200);
+  CHECK(r->header("Content-Type") == "text/html; charset=utf-8");
+  CHECK(r->body == "<!doctype html><title>t</title>");
+  CHECK(r->header("Content-Security-Policy").find("default-src 'self'") == 0);
 
   r = c->request("GET", "/js/app.js");
   REQUIRE(r);
-  CHECK(r->result_int() == 200);
-  CHECK(header(*r, "Content-Type") == "text/javascript; charset=utf-8");
+  CHECK(r->status == 200);
+  CHECK(r->header("Content-Type") == "text/javascript; charset=utf-8");
 
   for (const char* bad : {"/../secret.txt", "/%2e%2e/secret.txt", "/js/..%2f..%2fsecret.txt",
                           "/js/%2e%2e/%2e%2e/secret.txt", "/link.txt", "/.hidden",
@@ -374,7 +377,7 @@ TEST_CASE("static files: index and content types and no way out of the folder") 
     CAPTURE(bad);
     auto b = c->request("GET", bad);
     REQUIRE(b);
-    CHECK((b->result_int() == 404 || b->result_int() == 400));
-    CHECK(b->body().find("SECRET") == std::string::npos);
+    CHECK((b->status == 404 || b->status == 400));
+    CHECK(b->body.find("SECRET") == std::string::npos);
   }
 }
