@@ -12,9 +12,11 @@ namespace {
 int usage() {
   std::fputs(
       "usage: aterm-agent run --config FILE\n"
-      "       aterm-agent login-check --config FILE --login-id ID   (password on stdin)\n"
-      "       aterm-agent simulate --config FILE --count N [--id-prefix P]\n",
+      "       aterm-agent login-check --config FILE --login-id ID   (password on stdin)\n",
       stderr);
+#if ATERM_AGENT_SIMULATE
+  std::fputs("       aterm-agent simulate --config FILE --count N [--id-prefix P]\n", stderr);
+#endif
   return 2;
 }
 
@@ -45,10 +47,15 @@ int main(int argc, char** argv) {
     return aterm::agent::login_check(config, login_id, std::cin);
   }
   if (cmd == "simulate") {
+#if ATERM_AGENT_SIMULATE
     char* end = nullptr;
     const long count = std::strtol(count_text.c_str(), &end, 10);
     if (count_text.empty() || *end != '\0' || count < 1) return usage();
     return aterm::agent::simulate(config, count, prefix);
+#else
+    std::fputs("aterm-agent: simulate is not in this build (ATERM_AGENT_SIMULATE=OFF)\n", stderr);
+    return 2;
+#endif
   }
   return usage();
 }

@@ -19,11 +19,14 @@ int run_agent(const std::string& config_path);
 int login_check(const std::string& config_path, const std::string& login_id,
                 std::istream& password_in);
 
+#if ATERM_AGENT_SIMULATE
 // `aterm-agent simulate --config F --count N [--id-prefix P]`: N sim routers in one process,
 // all on one event_loop thread (Paho C adds its own two shared threads). Router i is
 // "<P><i, 5 digits>" with its data under data_dir/<id>/; its certificate comes from
 // simulate.cert_dir/<id>.pem|.key or is minted from simulate.ca_cert + simulate.ca_key and
 // written 0600 under data_dir/<id>/tls/. Simulated routers have no local socket.
+// Only in builds with ATERM_AGENT_SIMULATE (host builds; router builds leave it out).
 int simulate(const std::string& config_path, long count, const std::string& id_prefix);
+#endif
 
 }  // namespace aterm::agent
