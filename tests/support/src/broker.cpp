@@ -1,9 +1,5 @@
 // The dev PKI and a real Mosquitto, both through the project's own scripts, so tests exercise
 // exactly what operators run.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -11,6 +7,7 @@
 #include <stdexcept>
 
 #include "aterm/test/support.h"
+#include "loopback.h"
 
 namespace aterm::test {
 
@@ -27,18 +24,6 @@ void run_or_throw(const std::vector<std::string>& argv) {
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
     throw std::runtime_error(cmd + " failed (exit " + std::to_string(r.exit_code) + "): " + r.err);
   }
-}
-
-bool tcp_accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
 }
 
 std::string read_file(const fs::path& p) {
@@ -125,9 +110,11 @@ void broker::wait_ready() {
     std::string text = log();
     return text.size() > from && text.find(" running", from) != std::string::npos;
   };
-  bool ready =
-      wait_until([&] { return !proc_->running() || (logged_running() && tcp_accepts(port_)); },
-                 std::chrono::seconds(30));
+  bool ready = wait_until(
+      [&] {
+        return !proc_->running() || (logged_running() && detail::on_loopback(port_, ::connect));
+      },
+      std::chrono::seconds(30));
   if (!ready || !proc_->running()) {
     std::string text = log();
     proc_->stop(SIGKILL);

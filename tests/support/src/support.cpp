@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "aterm/test/support.h"
+#include "loopback.h"
 
 namespace aterm::test {
 
@@ -49,22 +50,21 @@ temp_dir::~temp_dir() {
   fs::remove_all(path_, ec);
 }
 
-namespace {
+namespace detail {
 
-// True when a listening socket could be bound to 127.0.0.1:port right now.
-bool bindable(int port) {
+bool on_loopback(int port, int (*op)(int, const sockaddr*, socklen_t)) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  bool ok = op(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
 }
 
-}  // namespace
+}  // namespace detail
 
 int free_port() {
   // Below the kernel's ephemeral range (32768-60999), so no outgoing connection of a test running
@@ -75,7 +75,7 @@ int free_port() {
   std::uniform_int_distribution<int> pick(k_first, k_last);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     int port = pick(gen);
-    if (bindable(port)) return port;
+    if (detail::on_loopback(port, ::bind)) return port;
   }
   throw std::runtime_error("free_port: no free port in 20000-32767");
 }
