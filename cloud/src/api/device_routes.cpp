@@ -36,11 +36,13 @@ http::response api_service::impl::list_devices(http::request& req, const caller&
   }
   if (auto online = req.query_value("online"); online && !online->empty()) {
     if (*online == "true" || *online == "1") {
-      q.online = true;
+      q.presence = presence_state::online;
     } else if (*online == "false" || *online == "0") {
-      q.online = false;
+      q.presence = presence_state::offline;
+    } else if (*online == "unknown") {
+      q.presence = presence_state::unknown;
     } else {
-      return http::error_response(400, "bad_request", "online must be true or false");
+      return http::error_response(400, "bad_request", "online must be true, false or unknown");
     }
   }
   if (auto limit = req.query_value("limit"); limit && !limit->empty()) {

@@ -65,15 +65,19 @@ struct device {
 };
 
 struct device_query {
-  std::string q;               // substring of the device id; "" = all
-  std::optional<bool> online;  // filter on presence == online
-  std::size_t limit = 50;      // clamped to limits::k_max_page
-  std::string cursor;          // next_cursor of the previous page; "" = first page
+  std::string q;  // substring of the device id, case-insensitive; "" = all
+  // Only devices whose presence is this (unknown: never heard a presence); nullopt = any.
+  std::optional<presence_state> presence;
+  std::size_t limit = 50;  // clamped to limits::k_max_page
+  std::string cursor;      // next_cursor of the previous page; "" = first page
 };
 
 struct device_page {
   std::vector<device> devices;  // ordered by id
-  std::string next_cursor;      // "" on the last page
+  // "" on the last page. A substring search (q) examines at most limits::k_max_device_scan
+  // devices per page, so its page may hold fewer than `limit` devices (even none) and still
+  // have a next_cursor: where it stopped.
+  std::string next_cursor;
 };
 
 struct state_history_entry {

@@ -196,10 +196,18 @@ CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
 BEGIN SELECT RAISE(ABORT, 'the access log head cannot be deleted'); END;
 )sql";
 
+// Schema 3: device pages filtered on presence (GET /devices?online=) walk an index in id order
+// instead of every device of the company; at 100k devices a page of the few online ones would
+// otherwise read the whole fleet.
+constexpr const char* k_schema_3 = R"sql(
+CREATE INDEX devices_company_presence ON devices(company_id, presence, id);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
     {2, "issue 6: access-log purge path (audit_head.purge_before and its triggers)", k_schema_2},
+    {3, "device list filtered on presence by index (devices_company_presence)", k_schema_3},
 };
 
 int user_version(connection& db) {

@@ -14,6 +14,7 @@
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 #include "aterm/common/log.h"
+#include "device_rows.h"
 #include "migrations.h"
 #include "sqlite_db.h"
 
@@ -23,7 +24,9 @@ namespace {
 
 using sqlite::connection;
 using sqlite::db_error;
+using sqlite::k_device_select;
 using sqlite::query;
+using sqlite::read_device;
 namespace protocol = common::protocol;
 namespace crypto = common::crypto;
 
@@ -76,31 +79,6 @@ command_status final_status_of(protocol::result_status s) {
     default:
       return command_status::failed;
   }
-}
-
-const std::string k_device_cols =
-    "SELECT d.id, COALESCE(d.company_id, ''), d.destination_id, COALESCE(t.name, ''), "
-    "d.presence, d.agent_version, d.last_seen_ms, COALESCE(d.state_json, ''), "
-    "d.state_received_ms, d.registered_at_s, d.first_seen_ms "
-    "FROM devices d LEFT JOIN destinations t ON t.id = d.destination_id ";
-
-device read_device(const query& q) {
-  device d;
-  d.id = q.text(0);
-  d.company_id = q.text(1);
-  d.destination_id = q.opt_i64(2);
-  d.destination_name = q.text(3);
-  auto p = q.text(4);
-  d.presence = p == "online"    ? presence_state::online
-               : p == "offline" ? presence_state::offline
-                                : presence_state::unknown;
-  d.agent_version = q.text(5);
-  d.last_seen_ms = q.opt_i64(6);
-  d.state_json = q.text(7);
-  d.state_received_ms = q.opt_i64(8);
-  d.registered_at_s = q.opt_i64(9);
-  d.first_seen_ms = q.opt_i64(10);
-  return d;
 }
 
 const std::string k_command_cols =
@@ -412,24 +390,37 @@ class sqlite_store final : public store {
                                    const device_query& query_in) override {
     std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
     return read<device_page>("list_devices", [&]() -> result<device_page> {
+      const bool search = !query_in.q.empty();
+      const std::string presence =
+          query_in.presence ? std::string(to_string(*query_in.presence)) : std::string();
+      auto sql = sqlite::list_devices_sql(query_in.presence.has_value(), search);
+      auto bind_filter = [&](query& q) {
+        q.bind(company_id);
+        if (query_in.presence) q.bind(presence);
+        q.bind(query_in.cursor);
+      };
+      // Where this page's search stops (limits.h); none when fewer devices remain.
+      std::optional<std::string> scan_end;
+      if (search) {
+        auto e = db_->prepare(sql.scan_end);
+        bind_filter(e);
+        e.bind(limits::k_max_device_scan - 1);
+        if (e.step()) scan_end = e.text(0);
+      }
       device_page page;
-      auto q = db_->prepare(k_device_cols +
-                            "WHERE d.company_id = ? AND d.id > ? "
-                            "AND (? = '' OR instr(lower(d.id), lower(?)) > 0) "
-                            "AND (? < 0 OR (d.presence = 'online') = ?) "
-                            "ORDER BY d.id LIMIT ?");
-      std::int64_t online = query_in.online ? (*query_in.online ? 1 : 0) : -1;
-      q.bind(company_id)
-          .bind(query_in.cursor)
-          .bind(query_in.q)
-          .bind(query_in.q)
-          .bind(online)
-          .bind(online)
-          .bind(static_cast<std::int64_t>(limit + 1));
+      auto q = db_->prepare(sql.page);
+      bind_filter(q);
+      if (search) {
+        for (int i = 0; i < 2; ++i) scan_end ? q.bind(*scan_end) : q.bind_null();
+        q.bind(query_in.q);
+      }
+      q.bind(limit + 1);
       while (q.step()) page.devices.push_back(read_device(q));
       if (page.devices.size() > limit) {
         page.devices.pop_back();
         page.next_cursor = page.devices.back().id;
+      } else if (scan_end) {
+        page.next_cursor = *scan_end;
       }
       return page;
     });
@@ -457,7 +448,7 @@ class sqlite_store final : public store {
     return read<std::vector<device>>("list_unassigned_devices",
                                      [&]() -> result<std::vector<device>> {
                                        std::vector<device> out;
-                                       auto q = db_->prepare(k_device_cols +
+                                       auto q = db_->prepare(k_device_select +
                                                              "WHERE d.company_id IS NULL "
                                                              "ORDER BY d.id LIMIT ?");
                                        q.bind(limit);
@@ -1294,7 +1285,7 @@ class sqlite_store final : public store {
   }
 
   result<device> device_locked(const std::string& company_id, const std::string& device_id) {
-    auto q = db_->prepare(k_device_cols + "WHERE d.id = ? AND d.company_id = ?");
+    auto q = db_->prepare(k_device_select + "WHERE d.id = ? AND d.company_id = ?");
     q.bind(device_id).bind(company_id);
     if (!q.step()) return fail(k_not_found, "no such device");
     return read_device(q);

@@ -429,9 +429,47 @@ TEST_CASE("devices: filter and cursor paging") {
   CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(q.get(), "devices")) == 1);
   auto online = parse(f.call("GET", "/api/v1/devices?online=true", {}, &s));
   CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(online.get(), "devices")) == 0);
-  for (const char* bad : {"?limit=0", "?limit=501", "?limit=x", "?online=maybe"}) {
+  for (const char* bad :
+       {"?limit=0", "?limit=501", "?limit=x", "?online=maybe", "?online=TRUE", "?online=2"}) {
     CAPTURE(bad);
     CHECK(f.call("GET", std::string("/api/v1/devices") + bad, {}, &s).status == 400);
+  }
+}
+
+TEST_CASE("devices: the online filter takes true and false and unknown") {
+  fixture f;
+  // acme-r1 online, acme-r2 offline, acme-r3 never heard a presence.
+  std::vector<aterm::bridge::device_message> batch;
+  for (auto [id, on] : {std::pair{"acme-r1", true}, std::pair{"acme-r2", false}}) {
+    common::protocol::presence p{on, "1.0.0", f.clock.now_s()};
+    batch.push_back({id, common::protocol::topic_kind::presence, f.clock.now_s() * 1000,
+                     common::protocol::encode(p), p});
+  }
+  REQUIRE(f.db->apply_batch(batch).ok());
+  auto s = f.login("acme", "victor");
+  struct row {
+    const char* value;
+    std::vector<std::string> ids;
+  };
+  const row rows[] = {
+      {"", {"acme-r1", "acme-r2", "acme-r3"}},
+      {"true", {"acme-r1"}},
+      {"1", {"acme-r1"}},
+      {"false", {"acme-r2"}},
+      {"0", {"acme-r2"}},
+      {"unknown", {"acme-r3"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(std::string(r.value));
+    auto res = f.call("GET", std::string("/api/v1/devices?online=") + r.value, {}, &s);
+    REQUIRE(res.status == 200);
+    auto body = parse(res);
+    std::vector<std::string> ids;
+    const cJSON* d = nullptr;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(body.get(), "devices")) {
+      ids.push_back(common::json_string(d, "id").value_or(""));
+    }
+    CHECK(ids == r.ids);
   }
 }
 

@@ -4,14 +4,19 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
 #include "aterm/test/support.h"
+#include "device_rows.h"
 
 namespace {
 
@@ -213,7 +218,7 @@ TEST_CASE("apply_batch: presence, latest state and bounded history") {
   CHECK((*h)[2].state_json.find("\"seq\":4") != std::string::npos);
   apply(*f.db, {presence("acme-r1", false, k_t0 * 1000 + 10)});
   CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::offline);
-  auto online = f.db->list_devices("acme", {"", true, 50, ""});
+  auto online = f.db->list_devices("acme", {"", cloud::presence_state::online, 50, ""});
   CHECK(online->devices.empty());
 }
 
@@ -553,4 +558,212 @@ TEST_CASE("list_devices pages with a cursor and filters") {
   } while (!cursor.empty());
   CHECK(seen == ids);
   CHECK(f.db->list_devices("acme", {"R3", std::nullopt, 50, ""})->devices.size() == 1);
+}
+
+TEST_CASE("list_devices filters on presence: online and offline and never known") {
+  fixture f;
+  f.company_with("acme", {"acme-on", "acme-off", "acme-new", "acme-back"});
+  f.company_with("globex", {"globex-on"});
+  const std::int64_t ms = k_t0 * 1000;
+  apply(*f.db, {presence("acme-on", true, ms), presence("acme-off", false, ms),
+                presence("acme-back", false, ms), presence("acme-back", true, ms + 1),
+                presence("globex-on", true, ms)});
+  struct row {
+    std::optional<cloud::presence_state> filter;
+    std::vector<std::string> ids;
+  };
+  const row rows[] = {
+      {std::nullopt, {"acme-back", "acme-new", "acme-off", "acme-on"}},
+      {cloud::presence_state::online, {"acme-back", "acme-on"}},
+      {cloud::presence_state::offline, {"acme-off"}},
+      {cloud::presence_state::unknown, {"acme-new"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.filter ? std::string(to_string(*r.filter)) : std::string("any"));
+    auto page = f.db->list_devices("acme", {"", r.filter, 50, ""});
+    REQUIRE(page.ok());
+    std::vector<std::string> ids;
+    for (const auto& d : page->devices) ids.push_back(d.id);
+    CHECK(ids == r.ids);
+    CHECK(page->next_cursor.empty());
+  }
+  // Filter, search and cursor together.
+  auto p1 = f.db->list_devices("acme", {"ON", cloud::presence_state::online, 1, ""});
+  REQUIRE(p1.ok());
+  REQUIRE(p1->devices.size() == 1);
+  CHECK(p1->devices[0].id == "acme-on");
+  CHECK(p1->next_cursor.empty());
+}
+
+namespace {
+
+constexpr int k_fleet = 100'000;
+
+std::string fleet_id(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "dev-%06d", i);
+  return buf;
+}
+
+// The fleet's presence by number: a tenth online, three tenths offline, the rest never known.
+const char* fleet_presence(int i) {
+  int r = i % 10;
+  return r == 0 ? "online" : r <= 3 ? "offline" : "unknown";
+}
+
+// Walks every page of `q` from the first; checks each page's bound and that ids only grow.
+std::vector<std::string> walk(store& s, cloud::device_query q, std::size_t* pages) {
+  std::vector<std::string> out;
+  q.cursor.clear();
+  *pages = 0;
+  do {
+    auto page = s.list_devices("acme", q);
+    REQUIRE_MESSAGE(page.ok(), page.error().to_string());
+    REQUIRE(++*pages <= 2 * k_fleet / q.limit + 20);
+    CHECK(page->devices.size() <= q.limit);
+    for (const auto& d : page->devices) {
+      if (!out.empty() && !(out.back() < d.id)) FAIL("out of order or repeated: " << d.id);
+      out.push_back(d.id);
+    }
+    if (!page->next_cursor.empty()) CHECK(page->next_cursor > q.cursor);
+    q.cursor = page->next_cursor;
+  } while (!q.cursor.empty());
+  return out;
+}
+
+// EXPLAIN QUERY PLAN of `sql` on the store's file: one line per plan step.
+std::vector<std::string> query_plan(const std::string& path, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  auto text = "EXPLAIN QUERY PLAN " + sql;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, text.c_str(), -1, &st, nullptr) == SQLITE_OK,
+                  sqlite3_errmsg(h));
+  std::vector<std::string> steps;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    steps.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return steps;
+}
+
+std::string joined(const std::vector<std::string>& steps) {
+  std::string out;
+  for (const auto& s : steps) out += s + " | ";
+  return out;
+}
+
+bool plan_has(const std::vector<std::string>& steps, const std::string& what) {
+  return std::any_of(steps.begin(), steps.end(),
+                     [&](const std::string& s) { return s.find(what) != std::string::npos; });
+}
+
+// A step that reads every row of the devices table or sorts the result is a full scan per page.
+bool plan_scans(const std::vector<std::string>& steps) {
+  return std::any_of(steps.begin(), steps.end(), [](const std::string& s) {
+    return s.rfind("SCAN d", 0) == 0 || s.find("TEMP B-TREE") != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate and no gap") {
+  fixture f;
+  f.company_with("acme", {});
+  f.company_with("globex", {});
+  auto dest = f.db->ensure_destination("acme", "default");
+  REQUIRE(dest.ok());
+  // One transaction on the store's file. Another company's devices sort between acme's.
+  std::string sql =
+      "BEGIN;"
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+      std::to_string(k_fleet - 1) +
+      ") INSERT INTO devices(id, company_id, destination_id, presence, registered_at_s) "
+      "SELECT printf('dev-%06d', i), 'acme', " +
+      std::to_string(dest->id) +
+      ", CASE WHEN i % 10 = 0 THEN 'online' WHEN i % 10 <= 3 THEN 'offline' ELSE 'unknown' END, "
+      "0 FROM n;"
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 7 FROM n WHERE i < " +
+      std::to_string(k_fleet - 7) +
+      ") INSERT INTO devices(id, company_id, presence) "
+      "SELECT printf('dev-%06d-g', i), 'globex', 'online' FROM n;"
+      "COMMIT;";
+  std::string err;
+  REQUIRE_MESSAGE(f.raw_exec(sql, &err) == SQLITE_OK, err);
+
+  struct row {
+    const char* name;
+    std::string q;
+    std::optional<cloud::presence_state> presence;
+    std::size_t limit;
+    bool (*member)(int i, const std::string& id);
+  };
+  const row rows[] = {
+      {"all", "", std::nullopt, 500, [](int, const std::string&) { return true; }},
+      {"online", "", cloud::presence_state::online, 500,
+       [](int i, const std::string&) { return std::string(fleet_presence(i)) == "online"; }},
+      {"offline", "", cloud::presence_state::offline, 333,
+       [](int i, const std::string&) { return std::string(fleet_presence(i)) == "offline"; }},
+      {"unknown", "", cloud::presence_state::unknown, 500,
+       [](int i, const std::string&) { return std::string(fleet_presence(i)) == "unknown"; }},
+      {"search 77", "77", std::nullopt, 100,
+       [](int, const std::string& id) { return id.find("77") != std::string::npos; }},
+      {"search DEV-0999 online", "DEV-0999", cloud::presence_state::online, 7,
+       [](int i, const std::string& id) {
+         return id.find("dev-0999") == 0 && std::string(fleet_presence(i)) == "online";
+       }},
+      {"search with no match", "zz", std::nullopt, 50,
+       [](int, const std::string&) { return false; }},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(std::string(r.name));
+    std::vector<std::string> expected;
+    for (int i = 0; i < k_fleet; ++i) {
+      auto id = fleet_id(i);
+      if (r.member(i, id)) expected.push_back(id);
+    }
+    std::size_t pages = 0;
+    auto start = std::chrono::steady_clock::now();
+    auto seen = walk(*f.db, {r.q, r.presence, r.limit, ""}, &pages);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    MESSAGE(std::string(r.name) << ": " << seen.size() << " devices in " << pages << " pages, "
+                                << ms << " ms");
+    CHECK(seen.size() == expected.size());
+    CHECK(seen == expected);
+    if (r.q.empty()) {
+      CHECK(pages == std::max<std::size_t>(1, (expected.size() + r.limit - 1) / r.limit));
+    } else {
+      // A search page stops after k_max_device_scan devices; the walk still ends.
+      CHECK(pages <= k_fleet / cloud::limits::k_max_device_scan + expected.size() / r.limit + 2);
+    }
+  }
+
+  // The plans of the very statements the store runs, on its file.
+  const std::string path = (f.dir / "cloud.db").string();
+  auto all = query_plan(path, cloud::sqlite::list_devices_sql(false, false).page);
+  CAPTURE(joined(all));
+  CHECK(plan_has(all, "USING INDEX devices_company (company_id=? AND id>?)"));
+  CHECK_FALSE(plan_scans(all));
+  auto online = query_plan(path, cloud::sqlite::list_devices_sql(true, false).page);
+  CAPTURE(joined(online));
+  CHECK(plan_has(online,
+                 "USING INDEX devices_company_presence (company_id=? AND presence=? AND "
+                 "id>?)"));
+  CHECK_FALSE(plan_scans(online));
+  for (bool by_presence : {false, true}) {
+    auto sql = cloud::sqlite::list_devices_sql(by_presence, true);
+    auto end = query_plan(path, sql.scan_end);
+    auto page = query_plan(path, sql.page);
+    CAPTURE(joined(end));
+    CAPTURE(joined(page));
+    CHECK(plan_has(end, by_presence ? "COVERING INDEX devices_company_presence"
+                                    : "COVERING INDEX devices_company"));
+    CHECK_FALSE(plan_scans(end));
+    CHECK(plan_has(page, by_presence ? "USING INDEX devices_company_presence"
+                                     : "USING INDEX devices_company"));
+    CHECK_FALSE(plan_scans(page));
+  }
 }

@@ -1,0 +1,31 @@
+// Device rows of the SQLite store: the columns a device is read from, and the statements of
+// store::list_devices, kept apart from sqlite_store.cpp so the store's tests can check the query
+// plans (EXPLAIN QUERY PLAN) of the very text the store runs.
+// Plain functions of values; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "aterm/cloud/model.h"
+#include "sqlite_db.h"
+
+namespace aterm::cloud::sqlite {
+
+// "SELECT <device columns> FROM devices d LEFT JOIN destinations t ... " (a trailing space; add
+// WHERE). read_device reads one row of it.
+extern const std::string k_device_select;
+device read_device(const query& q);
+
+// The statements of one list_devices page. Every one walks an index in id order from the cursor:
+// devices_company (company_id, id), or devices_company_presence (company_id, presence, id) when
+// the page filters on presence, so a page costs its own rows, not the fleet.
+struct device_list_sql {
+  // Only for a search: the id `k_max_device_scan` entries after the cursor, where the page's scan
+  // stops. Binds: company_id, [presence], cursor, k_max_device_scan - 1 (the offset).
+  std::string scan_end;
+  // Binds: company_id, [presence], cursor, [scan end or NULL twice, q], limit + 1.
+  std::string page;
+};
+device_list_sql list_devices_sql(bool by_presence, bool search);
+
+}  // namespace aterm::cloud::sqlite
