@@ -1,15 +1,16 @@
 // The lifecycle port (jobs/lifecycle_port.h) on the store's SQLite file: its own connection,
 // the store's schema and migrations, and the access-log append of audit_chain.h in the same
 // transaction as each action.
-#include <mutex>
-
 #include "aterm/cloud/jobs/lifecycle_port.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
+#include "audit_rows.h"
 #include "migrations.h"
+#include "rows.h"
 #include "sqlite_db.h"
+#include "transaction.h"
 
 namespace aterm::cloud::jobs {
 
@@ -18,67 +19,12 @@ namespace {
 using sqlite::connection;
 using sqlite::db_error;
 using sqlite::query;
+using sqlite::read_account;
+using sqlite::read_audit;
+using sqlite::read_login;
 
 status fail(std::string_view code, std::string message) {
   return status::error(std::string(code), std::move(message));
-}
-
-const std::string k_account_cols =
-    "SELECT a.id, a.company_id, a.login_id, a.email, a.role_id, r.name, a.failed_count, "
-    "a.locked_until_s, a.lock_reason, a.last_login_at_s, a.created_at_s, a.reminder_sent_at_s, "
-    "a.locked_at_s FROM accounts a JOIN roles r ON r.id = a.role_id ";
-
-account read_account(const query& q) {
-  account a;
-  a.id = q.i64(0);
-  a.company_id = q.text(1);
-  a.login_id = q.text(2);
-  a.email = q.text(3);
-  a.role_id = q.i64(4);
-  a.role_name = q.text(5);
-  a.failed_count = q.i64(6);
-  a.locked_until_s = q.opt_i64(7);
-  a.locked = parse_lock_reason(q.text(8)).value_or(lock_reason::administrator);
-  a.last_login_at_s = q.opt_i64(9);
-  a.created_at_s = q.i64(10);
-  a.reminder_sent_at_s = q.opt_i64(11);
-  a.locked_at_s = q.opt_i64(12);
-  return a;
-}
-
-const std::string k_login_cols =
-    "SELECT login_id, company_id, device_id, issued_at_s, expires_at_s, status "
-    "FROM technician_logins ";
-
-technician_login read_login(const query& q) {
-  technician_login t;
-  t.login_id = q.text(0);
-  t.company_id = q.text(1);
-  t.device_id = q.text(2);
-  t.issued_at_s = q.i64(3);
-  t.expires_at_s = q.i64(4);
-  t.status = parse_technician_login_status(q.text(5)).value_or(technician_login_status::revoked);
-  return t;
-}
-
-const std::string k_audit_cols =
-    "SELECT seq, ts_ms, company_id, actor, action, target, result, detail, source_ip, "
-    "prev_hash, hash FROM audit_log ";
-
-audit_record read_audit(const query& q) {
-  audit_record r;
-  r.seq = q.i64(0);
-  r.ts_ms = q.i64(1);
-  r.company_id = q.text(2);
-  r.actor = q.text(3);
-  r.action = q.text(4);
-  r.target = q.text(5);
-  r.result = q.text(6);
-  r.detail = q.text(7);
-  r.source_ip = q.text(8);
-  r.prev_hash = q.text(9);
-  r.hash = q.text(10);
-  return r;
 }
 
 std::string company_or_platform(const std::string& company_id) {
@@ -91,23 +37,22 @@ std::string utc_ms(std::int64_t ms) {
 
 class sqlite_lifecycle_store final : public lifecycle_port {
  public:
-  explicit sqlite_lifecycle_store(std::unique_ptr<connection> db) : db_(std::move(db)) {}
+  explicit sqlite_lifecycle_store(std::unique_ptr<connection> db) : tx_(std::move(db), "jobs") {}
 
   // ---- accounts ----
 
   result<std::vector<account>> all_accounts() override {
-    return run<std::vector<account>>(
-        "all_accounts", "BEGIN", [&]() -> result<std::vector<account>> {
-          std::vector<account> out;
-          auto q = db_->prepare(k_account_cols + "ORDER BY a.company_id, a.login_id");
-          while (q.step()) out.push_back(read_account(q));
-          return out;
-        });
+    return tx_.read<std::vector<account>>("all_accounts", [&]() -> result<std::vector<account>> {
+      std::vector<account> out;
+      auto q = db_->prepare(sqlite::k_account_select + "ORDER BY a.company_id, a.login_id");
+      while (q.step()) out.push_back(read_account(q));
+      return out;
+    });
   }
 
   status record_reminder(const account& a, const std::optional<mail_message>& reminder,
                          std::int64_t now_s) override {
-    return write("record_reminder", [&]() -> result<bool> {
+    return tx_.write_status("record_reminder", [&]() -> result<bool> {
       int n = db_->prepare(
                      "UPDATE accounts SET reminder_sent_at_s = ? WHERE id = ? AND company_id = ? "
                      "AND reminder_sent_at_s IS NULL AND lock_reason IN ('none', 'failed_logins') "
@@ -119,16 +64,18 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .exec();
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       if (reminder) enqueue_locked(*reminder, now_s);
-      append_locked({a.company_id, "system", "account.inactivity_reminder", a.login_id, "success",
-                     reminder ? "mail queued" : "no mail address", ""},
-                    now_s * 1000);
+      sqlite::append_audit_record(
+          *db_,
+          {a.company_id, "system", "account.inactivity_reminder", a.login_id, "success",
+           reminder ? "mail queued" : "no mail address", ""},
+          now_s * 1000);
       return true;
     });
   }
 
   status lock_inactive(const account& a, const std::optional<mail_message>& notice,
                        std::int64_t now_s) override {
-    return write("lock_inactive", [&]() -> result<bool> {
+    return tx_.write_status("lock_inactive", [&]() -> result<bool> {
       int n = db_->prepare(
                      "UPDATE accounts SET lock_reason = 'inactivity', locked_until_s = NULL, "
                      "locked_at_s = ? WHERE id = ? AND company_id = ? AND reminder_sent_at_s = ? "
@@ -141,15 +88,16 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       if (notice) enqueue_locked(*notice, now_s);
-      append_locked({a.company_id, "system", "account.inactivity_lock", a.login_id, "success",
-                     notice ? "mail queued" : "no mail address", ""},
-                    now_s * 1000);
+      sqlite::append_audit_record(*db_,
+                                  {a.company_id, "system", "account.inactivity_lock", a.login_id,
+                                   "success", notice ? "mail queued" : "no mail address", ""},
+                                  now_s * 1000);
       return true;
     });
   }
 
   status delete_inactive(const account& a, std::int64_t now_s) override {
-    return write("delete_inactive", [&]() -> result<bool> {
+    return tx_.write_status("delete_inactive", [&]() -> result<bool> {
       int n = db_->prepare(
                      "DELETE FROM accounts WHERE id = ? AND company_id = ? "
                      "AND lock_reason = 'inactivity'")
@@ -158,7 +106,8 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .exec();
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
-      append_locked(
+      sqlite::append_audit_record(
+          *db_,
           {a.company_id, "system", "account.inactivity_delete", a.login_id, "success", "", ""},
           now_s * 1000);
       return true;
@@ -168,8 +117,8 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   // ---- devices ----
 
   result<std::vector<stale_device>> stale_devices(std::int64_t before_ms) override {
-    return run<std::vector<stale_device>>(
-        "stale_devices", "BEGIN", [&]() -> result<std::vector<stale_device>> {
+    return tx_.read<std::vector<stale_device>>(
+        "stale_devices", [&]() -> result<std::vector<stale_device>> {
           std::vector<stale_device> out;
           auto q = db_->prepare(
               "SELECT d.id, COALESCE(d.company_id, ''), d.last_seen_ms, d.presence FROM devices d "
@@ -189,7 +138,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   status delete_device_data(const std::string& device_id, std::int64_t before_ms,
                             std::int64_t now_s) override {
-    return write("delete_device_data", [&]() -> result<bool> {
+    return tx_.write_status("delete_device_data", [&]() -> result<bool> {
       auto q = db_->prepare(
           "SELECT COALESCE(company_id, ''), last_seen_ms FROM devices WHERE id = ? "
           "AND last_seen_ms < ?");
@@ -198,9 +147,10 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       std::string company_id = q.text(0);
       std::int64_t last_seen_ms = q.i64(1);
       delete_device_data_locked(device_id, company_id.empty());
-      append_locked({company_or_platform(company_id), "system", "device.data_delete", device_id,
-                     "success", "last_seen=" + utc_ms(last_seen_ms), ""},
-                    now_s * 1000);
+      sqlite::append_audit_record(*db_,
+                                  {company_or_platform(company_id), "system", "device.data_delete",
+                                   device_id, "success", "last_seen=" + utc_ms(last_seen_ms), ""},
+                                  now_s * 1000);
       return true;
     });
   }
@@ -209,10 +159,10 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   result<std::vector<technician_login>> expired_technician_logins(std::int64_t issued_before_s,
                                                                   std::int64_t now_s) override {
-    return run<std::vector<technician_login>>(
-        "expired_technician_logins", "BEGIN", [&]() -> result<std::vector<technician_login>> {
+    return tx_.read<std::vector<technician_login>>(
+        "expired_technician_logins", [&]() -> result<std::vector<technician_login>> {
           std::vector<technician_login> out;
-          auto q = db_->prepare(k_login_cols +
+          auto q = db_->prepare(sqlite::k_login_select +
                                 "WHERE issued_at_s <= ? AND expires_at_s <= ? ORDER BY login_id");
           q.bind(issued_before_s).bind(now_s);
           while (q.step()) out.push_back(read_login(q));
@@ -221,15 +171,16 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   }
 
   status delete_technician_login(const technician_login& t, std::int64_t now_s) override {
-    return write("delete_technician_login", [&]() -> result<bool> {
+    return tx_.write_status("delete_technician_login", [&]() -> result<bool> {
       int n = db_->prepare("DELETE FROM technician_logins WHERE login_id = ? AND company_id = ?")
                   .bind(t.login_id)
                   .bind(t.company_id)
                   .exec();
       if (n == 0) return fail(k_not_found, "technician login " + t.login_id + " is gone");
-      append_locked({t.company_id, "system", "technician_login.delete", t.login_id, "success",
-                     "device=" + t.device_id, ""},
-                    now_s * 1000);
+      sqlite::append_audit_record(*db_,
+                                  {t.company_id, "system", "technician_login.delete", t.login_id,
+                                   "success", "device=" + t.device_id, ""},
+                                  now_s * 1000);
       return true;
     });
   }
@@ -237,146 +188,138 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   // ---- access log ----
 
   result<std::int64_t> audit_purge_candidates(std::int64_t before_ms) override {
-    return run<std::int64_t>("audit_purge_candidates", "BEGIN", [&]() -> result<std::int64_t> {
+    return tx_.read<std::int64_t>("audit_purge_candidates", [&]() -> result<std::int64_t> {
       return purge_count_locked(first_kept_locked(before_ms));
     });
   }
 
   result<audit_purge_outcome> purge_audit(std::int64_t before_ms, std::int64_t now_ms) override {
-    return run<audit_purge_outcome>(
-        "purge_audit", "BEGIN IMMEDIATE", [&]() -> result<audit_purge_outcome> {
-          audit_purge_outcome out;
-          auto first_kept = first_kept_locked(before_ms);
-          std::int64_t n = purge_count_locked(first_kept);
-          if (n == 0) return out;
-          audit_head head = head_locked();
-          auto cp = security::purge_checkpoint(first_kept, head);
-          audit_record r = security::make_checkpoint(cp, now_ms);
-          audit_head next = security::seal_record(r, head);
-          insert_record_locked(r);
-          db_->prepare("UPDATE audit_head SET seq = ?, hash = ?, purge_before = ? WHERE id = 1")
-              .bind(next.seq)
-              .bind(next.hash)
-              .bind(cp.start_seq)
-              .exec();
-          out.deleted =
-              db_->prepare("DELETE FROM audit_log WHERE seq < ?").bind(cp.start_seq).exec();
-          out.start_seq = cp.start_seq;
-          out.checkpoint_seq = r.seq;
-          return out;
-        });
+    return tx_.write<audit_purge_outcome>("purge_audit", [&]() -> result<audit_purge_outcome> {
+      audit_purge_outcome out;
+      auto first_kept = first_kept_locked(before_ms);
+      std::int64_t n = purge_count_locked(first_kept);
+      if (n == 0) return out;
+      audit_head head = sqlite::read_audit_head(*db_);
+      auto cp = security::purge_checkpoint(first_kept, head);
+      audit_record r = security::make_checkpoint(cp, now_ms);
+      audit_head next = security::seal_record(r, head);
+      sqlite::insert_audit_record(*db_, r);
+      db_->prepare("UPDATE audit_head SET seq = ?, hash = ?, purge_before = ? WHERE id = 1")
+          .bind(next.seq)
+          .bind(next.hash)
+          .bind(cp.start_seq)
+          .exec();
+      out.deleted = db_->prepare("DELETE FROM audit_log WHERE seq < ?").bind(cp.start_seq).exec();
+      out.start_seq = cp.start_seq;
+      out.checkpoint_seq = r.seq;
+      return out;
+    });
   }
 
   // ---- contract end ----
 
   result<std::vector<company>> ended_companies(std::int64_t now_s) override {
-    return run<std::vector<company>>(
-        "ended_companies", "BEGIN", [&]() -> result<std::vector<company>> {
-          std::vector<company> out;
-          auto q = db_->prepare(
-              "SELECT id, name, contract_end_s, created_at_s FROM companies "
-              "WHERE contract_end_s IS NOT NULL AND contract_end_s <= ? AND id != ? ORDER BY id");
-          q.bind(now_s).bind(k_platform_company);
-          while (q.step()) {
-            company c;
-            c.id = q.text(0);
-            c.name = q.text(1);
-            c.settings.contract_end_s = q.opt_i64(2);
-            c.created_at_s = q.i64(3);
-            out.push_back(std::move(c));
-          }
-          return out;
-        });
+    return tx_.read<std::vector<company>>("ended_companies", [&]() -> result<std::vector<company>> {
+      std::vector<company> out;
+      auto q = db_->prepare(
+          "SELECT id, name, contract_end_s, created_at_s FROM companies "
+          "WHERE contract_end_s IS NOT NULL AND contract_end_s <= ? AND id != ? ORDER BY id");
+      q.bind(now_s).bind(k_platform_company);
+      while (q.step()) {
+        company c;
+        c.id = q.text(0);
+        c.name = q.text(1);
+        c.settings.contract_end_s = q.opt_i64(2);
+        c.created_at_s = q.i64(3);
+        out.push_back(std::move(c));
+      }
+      return out;
+    });
   }
 
   result<std::vector<device>> company_devices(const std::string& company_id) override {
-    return run<std::vector<device>>(
-        "company_devices", "BEGIN", [&]() -> result<std::vector<device>> {
-          std::vector<device> out;
-          auto q = db_->prepare(
-              "SELECT id, presence, last_seen_ms FROM devices WHERE company_id = ? ORDER BY id");
-          q.bind(company_id);
-          while (q.step()) {
-            device d;
-            d.id = q.text(0);
-            d.company_id = company_id;
-            d.presence = q.text(1) == "online" ? presence_state::online : presence_state::offline;
-            d.last_seen_ms = q.opt_i64(2);
-            out.push_back(std::move(d));
-          }
-          return out;
-        });
+    return tx_.read<std::vector<device>>("company_devices", [&]() -> result<std::vector<device>> {
+      std::vector<device> out;
+      auto q = db_->prepare(
+          "SELECT id, presence, last_seen_ms FROM devices WHERE company_id = ? ORDER BY id");
+      q.bind(company_id);
+      while (q.step()) {
+        device d;
+        d.id = q.text(0);
+        d.company_id = company_id;
+        d.presence = q.text(1) == "online" ? presence_state::online : presence_state::offline;
+        d.last_seen_ms = q.opt_i64(2);
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
   }
 
   result<contract_end_outcome> end_contract(const std::string& company_id,
                                             std::int64_t disconnected_before_ms,
                                             std::int64_t now_s) override {
     if (company_id == k_platform_company) return fail(k_invalid, "the platform has no contract");
-    return run<contract_end_outcome>(
-        "end_contract", "BEGIN IMMEDIATE", [&]() -> result<contract_end_outcome> {
-          contract_end_outcome out;
-          auto exists = db_->prepare("SELECT 1 FROM companies WHERE id = ?");
-          exists.bind(company_id);
-          if (!exists.step()) return fail(k_not_found, "no such company");
-          {
-            auto q = db_->prepare(
-                "SELECT login_id FROM accounts WHERE company_id = ? ORDER BY login_id");
-            q.bind(company_id);
-            while (q.step()) out.accounts.push_back(q.text(0));
-          }
-          out.sessions = static_cast<std::size_t>(
-              db_->prepare("DELETE FROM sessions WHERE company_id = ?").bind(company_id).exec());
-          db_->prepare("DELETE FROM accounts WHERE company_id = ?").bind(company_id).exec();
-          out.roles = static_cast<std::size_t>(
-              db_->prepare("DELETE FROM roles WHERE company_id = ?").bind(company_id).exec());
-          std::vector<std::pair<std::string, bool>> devices;  // id, deleted
-          {
-            auto q = db_->prepare(
-                "SELECT id, presence, last_seen_ms FROM devices WHERE company_id = ? ORDER BY id");
-            q.bind(company_id);
-            while (q.step()) {
-              bool online = q.text(1) == "online";
-              auto seen = q.opt_i64(2);
-              devices.emplace_back(q.text(0), !online && seen.value_or(0) < disconnected_before_ms);
-            }
-          }
-          db_->prepare("DELETE FROM commands WHERE company_id = ?").bind(company_id).exec();
-          db_->prepare("DELETE FROM technician_logins WHERE company_id = ?")
-              .bind(company_id)
+    return tx_.write<contract_end_outcome>("end_contract", [&]() -> result<contract_end_outcome> {
+      contract_end_outcome out;
+      auto exists = db_->prepare("SELECT 1 FROM companies WHERE id = ?");
+      exists.bind(company_id);
+      if (!exists.step()) return fail(k_not_found, "no such company");
+      {
+        auto q =
+            db_->prepare("SELECT login_id FROM accounts WHERE company_id = ? ORDER BY login_id");
+        q.bind(company_id);
+        while (q.step()) out.accounts.push_back(q.text(0));
+      }
+      out.sessions = static_cast<std::size_t>(
+          db_->prepare("DELETE FROM sessions WHERE company_id = ?").bind(company_id).exec());
+      db_->prepare("DELETE FROM accounts WHERE company_id = ?").bind(company_id).exec();
+      out.roles = static_cast<std::size_t>(
+          db_->prepare("DELETE FROM roles WHERE company_id = ?").bind(company_id).exec());
+      std::vector<std::pair<std::string, bool>> devices;  // id, deleted
+      {
+        auto q = db_->prepare(
+            "SELECT id, presence, last_seen_ms FROM devices WHERE company_id = ? ORDER BY id");
+        q.bind(company_id);
+        while (q.step()) {
+          bool online = q.text(1) == "online";
+          auto seen = q.opt_i64(2);
+          devices.emplace_back(q.text(0), !online && seen.value_or(0) < disconnected_before_ms);
+        }
+      }
+      db_->prepare("DELETE FROM commands WHERE company_id = ?").bind(company_id).exec();
+      db_->prepare("DELETE FROM technician_logins WHERE company_id = ?").bind(company_id).exec();
+      for (const auto& [id, gone] : devices) {
+        if (gone) {
+          delete_device_data_locked(id, true);
+          out.devices_deleted.push_back(id);
+        } else {
+          db_->prepare(
+                 "UPDATE devices SET company_id = NULL, destination_id = NULL, "
+                 "registered_at_s = NULL WHERE id = ?")
+              .bind(id)
               .exec();
-          for (const auto& [id, gone] : devices) {
-            if (gone) {
-              delete_device_data_locked(id, true);
-              out.devices_deleted.push_back(id);
-            } else {
-              db_->prepare(
-                     "UPDATE devices SET company_id = NULL, destination_id = NULL, "
-                     "registered_at_s = NULL WHERE id = ?")
-                  .bind(id)
-                  .exec();
-              out.devices_unassigned.push_back(id);
-            }
-          }
-          out.destinations =
-              static_cast<std::size_t>(db_->prepare("DELETE FROM destinations WHERE company_id = ?")
-                                           .bind(company_id)
-                                           .exec());
-          db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();
-          append_locked(
-              {company_id, "system", "company.contract_end", company_id, "success",
-               "accounts=" + std::to_string(out.accounts.size()) +
-                   " destinations=" + std::to_string(out.destinations) +
-                   " devices_unassigned=" + std::to_string(out.devices_unassigned.size()) +
-                   " devices_deleted=" + std::to_string(out.devices_deleted.size()),
-               ""},
-              now_s * 1000);
-          return out;
-        });
+          out.devices_unassigned.push_back(id);
+        }
+      }
+      out.destinations = static_cast<std::size_t>(
+          db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
+      db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();
+      sqlite::append_audit_record(
+          *db_,
+          {company_id, "system", "company.contract_end", company_id, "success",
+           "accounts=" + std::to_string(out.accounts.size()) +
+               " destinations=" + std::to_string(out.destinations) +
+               " devices_unassigned=" + std::to_string(out.devices_unassigned.size()) +
+               " devices_deleted=" + std::to_string(out.devices_deleted.size()),
+           ""},
+          now_s * 1000);
+      return out;
+    });
   }
 
   status append_audit(const audit_entry& e, std::int64_t now_ms) override {
-    return write("append_audit", [&]() -> result<bool> {
-      append_locked(e, now_ms);
+    return tx_.write_status("append_audit", [&]() -> result<bool> {
+      sqlite::append_audit_record(*db_, e, now_ms);
       return true;
     });
   }
@@ -385,8 +328,8 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   result<std::vector<mail_message>> due_mail(std::int64_t now_s, std::int64_t max_attempts,
                                              std::size_t limit) override {
-    return run<std::vector<mail_message>>(
-        "due_mail", "BEGIN", [&]() -> result<std::vector<mail_message>> {
+    return tx_.read<std::vector<mail_message>>(
+        "due_mail", [&]() -> result<std::vector<mail_message>> {
           std::vector<mail_message> out;
           auto q = db_->prepare(
               "SELECT id, recipient, subject, body, created_at_s, sent_at_s, attempts, "
@@ -402,7 +345,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   }
 
   status mark_mail_sent(std::int64_t id, std::int64_t now_s) override {
-    return write("mark_mail_sent", [&]() -> result<bool> {
+    return tx_.write_status("mark_mail_sent", [&]() -> result<bool> {
       db_->prepare("UPDATE mail_outbox SET sent_at_s = ?, attempts = attempts + 1 WHERE id = ?")
           .bind(now_s)
           .bind(id)
@@ -413,7 +356,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   status mark_mail_failed(std::int64_t id, const std::string& error,
                           std::int64_t next_attempt_s) override {
-    return write("mark_mail_failed", [&]() -> result<bool> {
+    return tx_.write_status("mark_mail_failed", [&]() -> result<bool> {
       db_->prepare(
              "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, "
              "next_attempt_s = ? WHERE id = ?")
@@ -426,30 +369,6 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   }
 
  private:
-  // Runs `f` in one transaction under the mutex: COMMIT when it returns ok, ROLLBACK otherwise
-  // or on a db_error (turned into k_store naming the method and the failing call).
-  template <typename T, typename F>
-  result<T> run(const char* what, const char* begin, F&& f) {
-    std::lock_guard lock(mu_);
-    try {
-      db_->exec_script(begin);
-      result<T> r = f();
-      db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
-      return r;
-    } catch (const db_error& e) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      common::log(common::log_level::error, "jobs", "statement failed",
-                  {{"op", what}, {"error", e.what()}});
-      return fail(k_store, std::string(what) + ": " + e.what());
-    }
-  }
-
-  template <typename F>
-  status write(const char* what, F&& f) {
-    auto r = run<bool>(what, "BEGIN IMMEDIATE", std::forward<F>(f));
-    return r.ok() ? status{} : r.error();
-  }
-
   // A new message is due at once (next_attempt_s 0), also when the sweep ran "as of" a later
   // time than the outbox worker's clock.
   void enqueue_locked(const mail_message& m, std::int64_t now_s) {
@@ -478,14 +397,8 @@ class sqlite_lifecycle_store final : public lifecycle_port {
         .exec();
   }
 
-  audit_head head_locked() {
-    auto q = db_->prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
-    if (!q.step()) return {0, std::string(security::k_genesis_hash)};
-    return {q.i64(0), q.text(1)};
-  }
-
   std::optional<audit_record> first_kept_locked(std::int64_t before_ms) {
-    auto q = db_->prepare(k_audit_cols + "WHERE ts_ms >= ? ORDER BY seq LIMIT 1");
+    auto q = db_->prepare(sqlite::k_audit_select + "WHERE ts_ms >= ? ORDER BY seq LIMIT 1");
     q.bind(before_ms);
     if (!q.step()) return std::nullopt;
     return read_audit(q);
@@ -499,47 +412,8 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return q.i64(0);
   }
 
-  void insert_record_locked(const audit_record& r) {
-    db_->prepare(
-           "INSERT INTO audit_log(seq, ts_ms, company_id, actor, action, target, result, "
-           "detail, source_ip, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.seq)
-        .bind(r.ts_ms)
-        .bind(r.company_id)
-        .bind(r.actor)
-        .bind(r.action)
-        .bind(r.target)
-        .bind(r.result)
-        .bind(r.detail)
-        .bind(r.source_ip)
-        .bind(r.prev_hash)
-        .bind(r.hash)
-        .exec();
-  }
-
-  void append_locked(const audit_entry& e, std::int64_t ts_ms) {
-    audit_head head = head_locked();
-    audit_record r;
-    r.ts_ms = ts_ms;
-    r.company_id = e.company_id;
-    r.actor = e.actor;
-    r.action = e.action;
-    r.target = e.target;
-    r.result = e.result;
-    r.detail = e.detail;
-    r.source_ip = e.source_ip;
-    audit_head next = security::seal_record(r, head);
-    insert_record_locked(r);
-    db_->prepare(
-           "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
-           "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
-        .bind(next.seq)
-        .bind(next.hash)
-        .exec();
-  }
-
-  std::mutex mu_;
-  std::unique_ptr<connection> db_;
+  sqlite::transactions tx_;
+  connection* db_ = &tx_.db();  // used only inside tx_'s transactions
 };
 
 }  // namespace
@@ -547,12 +421,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(const std::string& path,
                                                                     int busy_timeout_ms) {
   try {
-    auto db = std::make_unique<connection>(path);
-    sqlite3_busy_timeout(db->handle(), busy_timeout_ms);
-    db->exec_script("PRAGMA foreign_keys = ON");
-    db->exec_script("PRAGMA journal_mode = WAL");
-    db->exec_script("PRAGMA synchronous = FULL");
-    sqlite::migrate(*db);
+    auto db = sqlite::open_migrated(path, busy_timeout_ms, true);
     return std::unique_ptr<lifecycle_port>(std::make_unique<sqlite_lifecycle_store>(std::move(db)));
   } catch (const db_error& e) {
     return fail(k_store, "open " + path + ": " + e.what());

@@ -247,4 +247,15 @@ int migrate(connection& db) {
   return current;
 }
 
+std::unique_ptr<connection> open_migrated(const std::string& path, int busy_timeout_ms,
+                                          bool synchronous_full) {
+  auto db = std::make_unique<connection>(path);
+  db->exec_script("PRAGMA foreign_keys = ON");
+  sqlite3_busy_timeout(db->handle(), busy_timeout_ms);
+  db->exec_script("PRAGMA journal_mode = WAL");
+  db->exec_script(synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  migrate(*db);
+  return db;
+}
+
 }  // namespace aterm::cloud::sqlite

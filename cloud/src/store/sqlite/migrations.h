@@ -4,7 +4,9 @@
 // edit an applied one.
 #pragma once
 
+#include <memory>
 #include <span>
+#include <string>
 
 #include "sqlite_db.h"
 
@@ -23,5 +25,11 @@ std::span<const migration> migrations();
 // Applies every migration above the database's user_version. Refuses (db_error) a database
 // newer than this program. Returns the resulting version.
 int migrate(connection& db);
+
+// Opens (creating) the store's file as every port on it does: foreign keys on, busy_timeout for
+// the other connections and processes on the file, WAL, synchronous FULL (else NORMAL), then
+// migrate(). Throws db_error.
+std::unique_ptr<connection> open_migrated(const std::string& path, int busy_timeout_ms,
+                                          bool synchronous_full);
 
 }  // namespace aterm::cloud::sqlite

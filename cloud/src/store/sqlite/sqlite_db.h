@@ -1,8 +1,9 @@
 // A thin owner of one SQLite connection: statements prepared once per SQL text and reused,
-// sequential binding, typed columns. Failures throw db_error, which sqlite_store catches at each
-// public method and turns into a k_store status (the exception never leaves the store), so the
-// many statements of one transaction read as straight-line code.
-// Not thread-safe: sqlite_store guards the connection with its mutex.
+// sequential binding, typed columns. Failures throw db_error, which the transaction runner
+// (transaction.h) catches around each public method of the ports and turns into a k_store status
+// (the exception never leaves the store), so the many statements of one transaction read as
+// straight-line code.
+// Not thread-safe: the runner guards the connection with its mutex.
 #pragma once
 
 #include <sqlite3.h>

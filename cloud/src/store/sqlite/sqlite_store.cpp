@@ -4,7 +4,6 @@
 // WAL, synchronous FULL by default, busy_timeout for other processes (the CLI) on the same file.
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <set>
 #include <unordered_set>
 
@@ -14,9 +13,12 @@
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 #include "aterm/common/log.h"
+#include "audit_rows.h"
 #include "device_rows.h"
 #include "migrations.h"
+#include "rows.h"
 #include "sqlite_db.h"
+#include "transaction.h"
 
 namespace aterm::cloud {
 
@@ -24,31 +26,23 @@ namespace {
 
 using sqlite::connection;
 using sqlite::db_error;
+using sqlite::from_json_array;
+using sqlite::k_account_select;
+using sqlite::k_audit_select;
 using sqlite::k_device_select;
+using sqlite::k_login_select;
 using sqlite::query;
+using sqlite::read_account;
+using sqlite::read_audit;
 using sqlite::read_device;
+using sqlite::read_login;
+using sqlite::to_json_array;
+using sqlite::to_status;
 namespace protocol = common::protocol;
 namespace crypto = common::crypto;
 
 status fail(std::string_view code, std::string message) {
   return status::error(std::string(code), std::move(message));
-}
-
-std::string to_json_array(const std::vector<std::string>& items) {
-  common::json_ptr arr(cJSON_CreateArray());
-  for (const auto& s : items) cJSON_AddItemToArray(arr.get(), cJSON_CreateString(s.c_str()));
-  return common::print_json(arr.get());
-}
-
-std::vector<std::string> from_json_array(const std::string& text) {
-  std::vector<std::string> out;
-  auto parsed = common::parse_json(text, {limits::k_max_json_column, 4});
-  if (!parsed.ok() || !cJSON_IsArray(parsed->get())) return out;
-  const cJSON* item = nullptr;
-  cJSON_ArrayForEach(item, parsed->get()) {
-    if (cJSON_IsString(item)) out.emplace_back(item->valuestring);
-  }
-  return out;
 }
 
 // ^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$: company ids appear in URLs, logs and file names.
@@ -106,54 +100,6 @@ command_record read_command(const query& q) {
   return c;
 }
 
-const std::string k_login_cols =
-    "SELECT login_id, company_id, device_id, salt_hex, iterations, hash_hex, issued_at_s, "
-    "expires_at_s, status, failed_count, install_command_id, created_by "
-    "FROM technician_logins ";
-
-technician_login read_login(const query& q) {
-  technician_login t;
-  t.login_id = q.text(0);
-  t.company_id = q.text(1);
-  t.device_id = q.text(2);
-  t.salt_hex = q.text(3);
-  t.iterations = q.i64(4);
-  t.hash_hex = q.text(5);
-  t.issued_at_s = q.i64(6);
-  t.expires_at_s = q.i64(7);
-  t.status = parse_technician_login_status(q.text(8)).value_or(technician_login_status::revoked);
-  t.failed_count = q.i64(9);
-  t.install_command_id = q.text(10);
-  t.created_by = q.text(11);
-  return t;
-}
-
-const std::string k_account_cols =
-    "SELECT a.id, a.company_id, a.login_id, a.email, a.role_id, r.name, a.password_hash, "
-    "a.password_history, a.failed_count, a.locked_until_s, a.lock_reason, a.last_login_at_s, "
-    "a.created_at_s, a.reminder_sent_at_s, a.locked_at_s "
-    "FROM accounts a JOIN roles r ON r.id = a.role_id ";
-
-account read_account(const query& q) {
-  account a;
-  a.id = q.i64(0);
-  a.company_id = q.text(1);
-  a.login_id = q.text(2);
-  a.email = q.text(3);
-  a.role_id = q.i64(4);
-  a.role_name = q.text(5);
-  a.password_hash = q.text(6);
-  a.password_history = from_json_array(q.text(7));
-  a.failed_count = q.i64(8);
-  a.locked_until_s = q.opt_i64(9);
-  a.locked = parse_lock_reason(q.text(10)).value_or(lock_reason::administrator);
-  a.last_login_at_s = q.opt_i64(11);
-  a.created_at_s = q.i64(12);
-  a.reminder_sent_at_s = q.opt_i64(13);
-  a.locked_at_s = q.opt_i64(14);
-  return a;
-}
-
 const std::string k_role_cols = "SELECT id, company_id, name, permissions, built_in FROM roles ";
 
 role read_role(const query& q) {
@@ -163,26 +109,6 @@ role read_role(const query& q) {
   r.name = q.text(2);
   r.permissions = from_json_array(q.text(3));
   r.built_in = q.i64(4) != 0;
-  return r;
-}
-
-const std::string k_audit_cols =
-    "SELECT seq, ts_ms, company_id, actor, action, target, result, detail, source_ip, "
-    "prev_hash, hash FROM audit_log ";
-
-audit_record read_audit(const query& q) {
-  audit_record r;
-  r.seq = q.i64(0);
-  r.ts_ms = q.i64(1);
-  r.company_id = q.text(2);
-  r.actor = q.text(3);
-  r.action = q.text(4);
-  r.target = q.text(5);
-  r.result = q.text(6);
-  r.detail = q.text(7);
-  r.source_ip = q.text(8);
-  r.prev_hash = q.text(9);
-  r.hash = q.text(10);
   return r;
 }
 
@@ -224,14 +150,14 @@ bool valid_json_object(const std::string& text) {
 class sqlite_store final : public store {
  public:
   sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history)
-      : db_(std::move(db)), clock_(clock), history_(history) {}
+      : tx_(std::move(db), "store"), clock_(clock), history_(history) {}
 
   // ---- companies ----
 
   result<company> create_company(const std::string& id, const std::string& name) override {
     if (!valid_company_id(id)) return fail(k_invalid, "bad company id");
     if (!valid_display_name(name)) return fail(k_invalid, "bad company name");
-    return write<company>("create_company", [&]() -> result<company> {
+    return tx_.write<company>("create_company", [&]() -> result<company> {
       auto exists = db_->prepare("SELECT 1 FROM companies WHERE id = ?");
       exists.bind(id);
       if (exists.step()) return fail(k_conflict, "company exists");
@@ -245,11 +171,11 @@ class sqlite_store final : public store {
   }
 
   result<company> get_company(const std::string& company_id) override {
-    return read<company>("get_company", [&] { return company_locked(company_id); });
+    return tx_.read<company>("get_company", [&] { return company_locked(company_id); });
   }
 
   result<std::vector<company>> list_companies() override {
-    return read<std::vector<company>>("list_companies", [&]() -> result<std::vector<company>> {
+    return tx_.read<std::vector<company>>("list_companies", [&]() -> result<std::vector<company>> {
       std::vector<company> out;
       auto q = db_->prepare(k_company_cols + "ORDER BY id");
       while (q.step()) out.push_back(read_company(q));
@@ -260,7 +186,7 @@ class sqlite_store final : public store {
   status update_company_settings(const std::string& company_id,
                                  const company_settings& s) override {
     if (s.technician_login_ttl_minutes < 0) return fail(k_invalid, "negative ttl");
-    return to_status(write<done>("update_company_settings", [&]() -> result<done> {
+    return to_status(tx_.write<done>("update_company_settings", [&]() -> result<done> {
       int n = db_->prepare(
                      "UPDATE companies SET ip_allowlist = ?, technician_login_ttl_minutes = ?, "
                      "contract_end_s = ? WHERE id = ?")
@@ -281,13 +207,13 @@ class sqlite_store final : public store {
     if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
     std::string settings = settings_json.empty() ? "{}" : settings_json;
     if (!valid_json_object(settings)) return fail(k_invalid, "settings must be a JSON object");
-    return write<destination>("create_destination", [&]() -> result<destination> {
+    return tx_.write<destination>("create_destination", [&]() -> result<destination> {
       return create_destination_locked(company_id, name, settings);
     });
   }
 
   result<std::vector<destination>> list_destinations(const std::string& company_id) override {
-    return read<std::vector<destination>>(
+    return tx_.read<std::vector<destination>>(
         "list_destinations", [&]() -> result<std::vector<destination>> {
           std::vector<destination> out;
           auto q = db_->prepare(k_destination_cols + "WHERE t.company_id = ? ORDER BY t.name");
@@ -298,7 +224,8 @@ class sqlite_store final : public store {
   }
 
   result<destination> get_destination(const std::string& company_id, std::int64_t id) override {
-    return read<destination>("get_destination", [&] { return destination_locked(company_id, id); });
+    return tx_.read<destination>("get_destination",
+                                 [&] { return destination_locked(company_id, id); });
   }
 
   result<destination> update_destination(const std::string& company_id, std::int64_t id,
@@ -308,7 +235,7 @@ class sqlite_store final : public store {
     if (settings_json && !valid_json_object(*settings_json)) {
       return fail(k_invalid, "settings must be a JSON object");
     }
-    return write<destination>("update_destination", [&]() -> result<destination> {
+    return tx_.write<destination>("update_destination", [&]() -> result<destination> {
       auto current = destination_locked(company_id, id);
       if (!current.ok()) return current;
       if (name && *name != current->name) {
@@ -326,7 +253,7 @@ class sqlite_store final : public store {
   }
 
   status delete_destination(const std::string& company_id, std::int64_t id) override {
-    return to_status(write<done>("delete_destination", [&]() -> result<done> {
+    return to_status(tx_.write<done>("delete_destination", [&]() -> result<done> {
       auto current = destination_locked(company_id, id);
       if (!current.ok()) return current.error();
       if (current->device_count > 0) return fail(k_conflict, "destination has devices");
@@ -338,7 +265,7 @@ class sqlite_store final : public store {
   result<destination> ensure_destination(const std::string& company_id,
                                          const std::string& name) override {
     if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
-    return write<destination>("ensure_destination", [&]() -> result<destination> {
+    return tx_.write<destination>("ensure_destination", [&]() -> result<destination> {
       auto q = db_->prepare("SELECT id FROM destinations WHERE company_id = ? AND name = ?");
       q.bind(company_id).bind(name);
       if (q.step()) return destination_locked(company_id, q.i64(0));
@@ -351,7 +278,7 @@ class sqlite_store final : public store {
   result<device> register_device(const std::string& company_id, const std::string& device_id,
                                  std::int64_t destination_id) override {
     if (!protocol::valid_device_id(device_id)) return fail(k_invalid, "bad device id");
-    return write<device>("register_device", [&]() -> result<device> {
+    return tx_.write<device>("register_device", [&]() -> result<device> {
       auto dest = destination_locked(company_id, destination_id);
       if (!dest.ok()) return dest.error();
       auto q = db_->prepare("SELECT company_id FROM devices WHERE id = ?");
@@ -383,13 +310,13 @@ class sqlite_store final : public store {
   }
 
   result<device> get_device(const std::string& company_id, const std::string& device_id) override {
-    return read<device>("get_device", [&] { return device_locked(company_id, device_id); });
+    return tx_.read<device>("get_device", [&] { return device_locked(company_id, device_id); });
   }
 
   result<device_page> list_devices(const std::string& company_id,
                                    const device_query& query_in) override {
     std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
-    return read<device_page>("list_devices", [&]() -> result<device_page> {
+    return tx_.read<device_page>("list_devices", [&]() -> result<device_page> {
       const bool search = !query_in.q.empty();
       const std::string presence =
           query_in.presence ? std::string(to_string(*query_in.presence)) : std::string();
@@ -429,7 +356,7 @@ class sqlite_store final : public store {
   result<std::vector<state_history_entry>> state_history(const std::string& company_id,
                                                          const std::string& device_id,
                                                          std::size_t limit) override {
-    return read<std::vector<state_history_entry>>(
+    return tx_.read<std::vector<state_history_entry>>(
         "state_history", [&]() -> result<std::vector<state_history_entry>> {
           auto d = device_locked(company_id, device_id);
           if (!d.ok()) return d.error();
@@ -445,16 +372,16 @@ class sqlite_store final : public store {
 
   result<std::vector<device>> list_unassigned_devices(std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_unassigned);
-    return read<std::vector<device>>("list_unassigned_devices",
-                                     [&]() -> result<std::vector<device>> {
-                                       std::vector<device> out;
-                                       auto q = db_->prepare(k_device_select +
-                                                             "WHERE d.company_id IS NULL "
-                                                             "ORDER BY d.id LIMIT ?");
-                                       q.bind(limit);
-                                       while (q.step()) out.push_back(read_device(q));
-                                       return out;
-                                     });
+    return tx_.read<std::vector<device>>("list_unassigned_devices",
+                                         [&]() -> result<std::vector<device>> {
+                                           std::vector<device> out;
+                                           auto q = db_->prepare(k_device_select +
+                                                                 "WHERE d.company_id IS NULL "
+                                                                 "ORDER BY d.id LIMIT ?");
+                                           q.bind(limit);
+                                           while (q.step()) out.push_back(read_device(q));
+                                           return out;
+                                         });
   }
 
   // ---- commands ----
@@ -462,7 +389,7 @@ class sqlite_store final : public store {
   result<command_record> create_command(const std::string& company_id,
                                         const new_command& cmd) override {
     if (auto s = check_new_command(cmd); !s.ok()) return s;
-    return write<command_record>("create_command", [&]() -> result<command_record> {
+    return tx_.write<command_record>("create_command", [&]() -> result<command_record> {
       auto d = device_locked(company_id, cmd.device_id);
       if (!d.ok()) return d.error();
       return insert_command_locked(company_id, cmd);
@@ -471,7 +398,7 @@ class sqlite_store final : public store {
 
   result<command_record> get_command(const std::string& company_id,
                                      const std::string& command_id) override {
-    return read<command_record>("get_command", [&]() -> result<command_record> {
+    return tx_.read<command_record>("get_command", [&]() -> result<command_record> {
       auto q = db_->prepare(k_command_cols + "WHERE id = ? AND company_id = ?");
       q.bind(command_id).bind(company_id);
       if (!q.step()) return fail(k_not_found, "no such command");
@@ -483,7 +410,7 @@ class sqlite_store final : public store {
                                                     const std::string& device_id,
                                                     std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return read<std::vector<command_record>>(
+    return tx_.read<std::vector<command_record>>(
         "list_commands", [&]() -> result<std::vector<command_record>> {
           std::vector<command_record> out;
           auto q = db_->prepare(k_command_cols +
@@ -504,7 +431,8 @@ class sqlite_store final : public store {
     }
     if (install.device_id != login.device_id) return fail(k_invalid, "device mismatch");
     if (auto s = check_new_command(install); !s.ok()) return s;
-    return write<technician_login>("create_technician_login", [&]() -> result<technician_login> {
+    return tx_.write<
+        technician_login>("create_technician_login", [&]() -> result<technician_login> {
       auto d = device_locked(login.company_id, login.device_id);
       if (!d.ok()) return d.error();
       auto dup = db_->prepare("SELECT 1 FROM technician_logins WHERE login_id = ?");
@@ -534,12 +462,12 @@ class sqlite_store final : public store {
   result<std::vector<technician_login>> list_technician_logins(const std::string& company_id,
                                                                const std::string& device_id,
                                                                std::int64_t now_s) override {
-    return read<std::vector<technician_login>>(
+    return tx_.read<std::vector<technician_login>>(
         "list_technician_logins", [&]() -> result<std::vector<technician_login>> {
           auto d = device_locked(company_id, device_id);
           if (!d.ok()) return d.error();
           std::vector<technician_login> out;
-          auto q = db_->prepare(k_login_cols +
+          auto q = db_->prepare(k_login_select +
                                 "WHERE company_id = ? AND device_id = ? AND status = 'active' "
                                 "AND expires_at_s > ? ORDER BY issued_at_s");
           q.bind(company_id).bind(device_id).bind(now_s);
@@ -550,8 +478,8 @@ class sqlite_store final : public store {
 
   result<technician_login> get_technician_login(const std::string& company_id,
                                                 const std::string& login_id) override {
-    return read<technician_login>("get_technician_login",
-                                  [&] { return login_locked(company_id, login_id); });
+    return tx_.read<technician_login>("get_technician_login",
+                                      [&] { return login_locked(company_id, login_id); });
   }
 
   result<command_record> revoke_technician_login(const std::string& company_id,
@@ -560,7 +488,7 @@ class sqlite_store final : public store {
                                                  const new_command& revoke) override {
     if (revoke.device_id != device_id) return fail(k_invalid, "device mismatch");
     if (auto s = check_new_command(revoke); !s.ok()) return s;
-    return write<command_record>("revoke_technician_login", [&]() -> result<command_record> {
+    return tx_.write<command_record>("revoke_technician_login", [&]() -> result<command_record> {
       auto login = login_locked(company_id, login_id);
       if (!login.ok() || login->device_id != device_id) {
         return fail(k_not_found, "no such technician login");
@@ -576,7 +504,7 @@ class sqlite_store final : public store {
   }
 
   result<std::size_t> purge_technician_logins(std::int64_t issued_before_s) override {
-    return write<std::size_t>("purge_technician_logins", [&]() -> result<std::size_t> {
+    return tx_.write<std::size_t>("purge_technician_logins", [&]() -> result<std::size_t> {
       int n = db_->prepare("DELETE FROM technician_logins WHERE issued_at_s <= ?")
                   .bind(issued_before_s)
                   .exec();
@@ -587,7 +515,7 @@ class sqlite_store final : public store {
   // ---- roles ----
 
   result<std::vector<role>> list_roles(const std::string& company_id) override {
-    return read<std::vector<role>>("list_roles", [&]() -> result<std::vector<role>> {
+    return tx_.read<std::vector<role>>("list_roles", [&]() -> result<std::vector<role>> {
       std::vector<role> out;
       auto q = db_->prepare(k_role_cols +
                             "WHERE company_id = '' OR company_id = ? ORDER BY built_in DESC, id");
@@ -598,18 +526,18 @@ class sqlite_store final : public store {
   }
 
   result<role> get_role(const std::string& company_id, std::int64_t role_id) override {
-    return read<role>("get_role", [&] { return role_locked(company_id, role_id); });
+    return tx_.read<role>("get_role", [&] { return role_locked(company_id, role_id); });
   }
 
   result<role> find_role(const std::string& company_id, const std::string& name) override {
-    return read<role>("find_role", [&] { return role_by_name_locked(company_id, name); });
+    return tx_.read<role>("find_role", [&] { return role_by_name_locked(company_id, name); });
   }
 
   result<role> create_role(const std::string& company_id, const std::string& name,
                            const std::vector<std::string>& permissions) override {
     if (!valid_display_name(name)) return fail(k_invalid, "bad role name");
     if (auto s = check_permissions(permissions); !s.ok()) return s;
-    return write<role>("create_role", [&]() -> result<role> {
+    return tx_.write<role>("create_role", [&]() -> result<role> {
       if (auto c = company_locked(company_id); !c.ok()) return c.error();
       if (role_by_name_locked(company_id, name).ok()) return fail(k_conflict, "role exists");
       db_->prepare("INSERT INTO roles(company_id, name, permissions, built_in) VALUES(?, ?, ?, 0)")
@@ -628,7 +556,7 @@ class sqlite_store final : public store {
     if (permissions) {
       if (auto s = check_permissions(*permissions); !s.ok()) return s;
     }
-    return write<role>("update_role", [&]() -> result<role> {
+    return tx_.write<role>("update_role", [&]() -> result<role> {
       auto current = role_locked(company_id, role_id);
       if (!current.ok()) return current;
       if (current->built_in) return fail(k_conflict, "built-in roles are read-only");
@@ -645,7 +573,7 @@ class sqlite_store final : public store {
   }
 
   status delete_role(const std::string& company_id, std::int64_t role_id) override {
-    return to_status(write<done>("delete_role", [&]() -> result<done> {
+    return to_status(tx_.write<done>("delete_role", [&]() -> result<done> {
       auto current = role_locked(company_id, role_id);
       if (!current.ok()) return current.error();
       if (current->built_in) return fail(k_conflict, "built-in roles are read-only");
@@ -662,7 +590,7 @@ class sqlite_store final : public store {
   result<account> create_account(const new_account& a) override {
     if (!valid_display_name(a.login_id)) return fail(k_invalid, "bad login id");
     if (a.password_hash.empty()) return fail(k_invalid, "missing password hash");
-    return write<account>("create_account", [&]() -> result<account> {
+    return tx_.write<account>("create_account", [&]() -> result<account> {
       if (auto c = company_locked(a.company_id); !c.ok()) return c.error();
       auto r = role_by_name_locked(a.company_id, a.role_name);
       if (!r.ok()) return fail(k_invalid, "unknown role");
@@ -684,13 +612,13 @@ class sqlite_store final : public store {
   }
 
   result<account> get_account(const std::string& company_id, std::int64_t account_id) override {
-    return read<account>("get_account", [&] { return account_locked(company_id, account_id); });
+    return tx_.read<account>("get_account", [&] { return account_locked(company_id, account_id); });
   }
 
   result<account> find_account(const std::string& company_id,
                                const std::string& login_id) override {
-    return read<account>("find_account", [&]() -> result<account> {
-      auto q = db_->prepare(k_account_cols + "WHERE a.company_id = ? AND a.login_id = ?");
+    return tx_.read<account>("find_account", [&]() -> result<account> {
+      auto q = db_->prepare(k_account_select + "WHERE a.company_id = ? AND a.login_id = ?");
       q.bind(company_id).bind(login_id);
       if (!q.step()) return fail(k_not_found, "no such account");
       return read_account(q);
@@ -698,9 +626,9 @@ class sqlite_store final : public store {
   }
 
   result<std::vector<account>> list_accounts(const std::string& company_id) override {
-    return read<std::vector<account>>("list_accounts", [&]() -> result<std::vector<account>> {
+    return tx_.read<std::vector<account>>("list_accounts", [&]() -> result<std::vector<account>> {
       std::vector<account> out;
-      auto q = db_->prepare(k_account_cols + "WHERE a.company_id = ? ORDER BY a.login_id");
+      auto q = db_->prepare(k_account_select + "WHERE a.company_id = ? ORDER BY a.login_id");
       q.bind(company_id);
       while (q.step()) out.push_back(read_account(q));
       return out;
@@ -709,7 +637,7 @@ class sqlite_store final : public store {
 
   result<account> update_account(const std::string& company_id, std::int64_t account_id,
                                  const account_update& update) override {
-    return write<account>("update_account", [&]() -> result<account> {
+    return tx_.write<account>("update_account", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
       std::int64_t role_id = current->role_id;
@@ -728,7 +656,7 @@ class sqlite_store final : public store {
   }
 
   status delete_account(const std::string& company_id, std::int64_t account_id) override {
-    return to_status(write<done>("delete_account", [&]() -> result<done> {
+    return to_status(tx_.write<done>("delete_account", [&]() -> result<done> {
       if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
       db_->prepare("DELETE FROM accounts WHERE id = ?").bind(account_id).exec();
@@ -739,7 +667,7 @@ class sqlite_store final : public store {
   status set_password(const std::string& company_id, std::int64_t account_id,
                       const std::string& password_hash) override {
     if (password_hash.empty()) return fail(k_invalid, "missing password hash");
-    return to_status(write<done>("set_password", [&]() -> result<done> {
+    return to_status(tx_.write<done>("set_password", [&]() -> result<done> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current.error();
       std::vector<std::string> history{current->password_hash};
@@ -760,7 +688,7 @@ class sqlite_store final : public store {
   result<account> record_login_failure(const std::string& company_id, std::int64_t account_id,
                                        std::int64_t now_s, std::int64_t threshold,
                                        std::int64_t lock_s) override {
-    return write<account>("record_login_failure", [&]() -> result<account> {
+    return tx_.write<account>("record_login_failure", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
       bool lock_ran_out = current->locked == lock_reason::failed_logins &&
@@ -794,7 +722,7 @@ class sqlite_store final : public store {
 
   status record_login_success(const std::string& company_id, std::int64_t account_id,
                               std::int64_t now_s) override {
-    return to_status(write<done>("record_login_success", [&]() -> result<done> {
+    return to_status(tx_.write<done>("record_login_success", [&]() -> result<done> {
       if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
       db_->prepare(
              "UPDATE accounts SET failed_count = 0, last_login_at_s = ?, "
@@ -816,7 +744,7 @@ class sqlite_store final : public store {
   status lock_account(const std::string& company_id, std::int64_t account_id, lock_reason reason,
                       std::optional<std::int64_t> until_s, std::int64_t now_s) override {
     if (reason == lock_reason::none) return unlock_account(company_id, account_id);
-    return to_status(write<done>("lock_account", [&]() -> result<done> {
+    return to_status(tx_.write<done>("lock_account", [&]() -> result<done> {
       if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
       db_->prepare(
              "UPDATE accounts SET lock_reason = ?, locked_until_s = ?, locked_at_s = ? "
@@ -832,7 +760,7 @@ class sqlite_store final : public store {
   }
 
   status unlock_account(const std::string& company_id, std::int64_t account_id) override {
-    return to_status(write<done>("unlock_account", [&]() -> result<done> {
+    return to_status(tx_.write<done>("unlock_account", [&]() -> result<done> {
       if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
       db_->prepare(
              "UPDATE accounts SET lock_reason = 'none', locked_until_s = NULL, "
@@ -846,7 +774,7 @@ class sqlite_store final : public store {
   // ---- sessions ----
 
   status create_session(const session& s) override {
-    return to_status(write<done>("create_session", [&]() -> result<done> {
+    return to_status(tx_.write<done>("create_session", [&]() -> result<done> {
       if (auto a = account_locked(s.company_id, s.account_id); !a.ok()) return a.error();
       db_->prepare(
              "INSERT INTO sessions(token_hash, csrf_token, account_id, company_id, "
@@ -864,7 +792,7 @@ class sqlite_store final : public store {
   }
 
   result<session> find_session(const std::string& token_hash) override {
-    return read<session>("find_session", [&]() -> result<session> {
+    return tx_.read<session>("find_session", [&]() -> result<session> {
       auto q = db_->prepare(
           "SELECT token_hash, csrf_token, account_id, company_id, created_at_s, "
           "last_seen_at_s, source_ip FROM sessions WHERE token_hash = ?");
@@ -875,7 +803,7 @@ class sqlite_store final : public store {
   }
 
   status touch_session(const std::string& token_hash, std::int64_t now_s) override {
-    return to_status(write<done>("touch_session", [&]() -> result<done> {
+    return to_status(tx_.write<done>("touch_session", [&]() -> result<done> {
       int n = db_->prepare("UPDATE sessions SET last_seen_at_s = ? WHERE token_hash = ?")
                   .bind(now_s)
                   .bind(token_hash)
@@ -886,14 +814,14 @@ class sqlite_store final : public store {
   }
 
   status delete_session(const std::string& token_hash) override {
-    return to_status(write<done>("delete_session", [&]() -> result<done> {
+    return to_status(tx_.write<done>("delete_session", [&]() -> result<done> {
       db_->prepare("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).exec();
       return done{};
     }));
   }
 
   status delete_account_sessions(const std::string& company_id, std::int64_t account_id) override {
-    return to_status(write<done>("delete_account_sessions", [&]() -> result<done> {
+    return to_status(tx_.write<done>("delete_account_sessions", [&]() -> result<done> {
       db_->prepare("DELETE FROM sessions WHERE account_id = ? AND company_id = ?")
           .bind(account_id)
           .bind(company_id)
@@ -904,7 +832,7 @@ class sqlite_store final : public store {
 
   result<std::size_t> purge_sessions(std::int64_t idle_before_s,
                                      std::int64_t created_before_s) override {
-    return write<std::size_t>("purge_sessions", [&]() -> result<std::size_t> {
+    return tx_.write<std::size_t>("purge_sessions", [&]() -> result<std::size_t> {
       int n = db_->prepare("DELETE FROM sessions WHERE last_seen_at_s < ? OR created_at_s < ?")
                   .bind(idle_before_s)
                   .bind(created_before_s)
@@ -916,18 +844,18 @@ class sqlite_store final : public store {
   // ---- access log ----
 
   result<audit_record> append_audit(const audit_entry& e) override {
-    return write<audit_record>("append_audit", [&]() -> result<audit_record> {
-      return append_audit_locked(e, clock_.now_ms());
+    return tx_.write<audit_record>("append_audit", [&]() -> result<audit_record> {
+      return sqlite::append_audit_record(*db_, e, clock_.now_ms());
     });
   }
 
   result<std::vector<audit_record>> list_audit(const std::string& company_id,
                                                const audit_query& aq) override {
     std::size_t limit = std::clamp<std::size_t>(aq.limit, 1, limits::k_max_audit_page);
-    return read<std::vector<audit_record>>(
+    return tx_.read<std::vector<audit_record>>(
         "list_audit", [&]() -> result<std::vector<audit_record>> {
           std::vector<audit_record> out;
-          auto q = db_->prepare(k_audit_cols +
+          auto q = db_->prepare(k_audit_select +
                                 "WHERE company_id = ? AND seq > ? AND ts_ms >= ? AND ts_ms < ? "
                                 "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
                                 "ORDER BY seq LIMIT ?");
@@ -948,10 +876,10 @@ class sqlite_store final : public store {
   result<std::vector<audit_record>> read_audit_chain(std::int64_t after_seq,
                                                      std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_audit_page);
-    return read<std::vector<audit_record>>(
+    return tx_.read<std::vector<audit_record>>(
         "read_audit_chain", [&]() -> result<std::vector<audit_record>> {
           std::vector<audit_record> out;
-          auto q = db_->prepare(k_audit_cols + "WHERE seq > ? ORDER BY seq LIMIT ?");
+          auto q = db_->prepare(k_audit_select + "WHERE seq > ? ORDER BY seq LIMIT ?");
           q.bind(after_seq).bind(limit);
           while (q.step()) out.push_back(read_audit(q));
           return out;
@@ -959,13 +887,13 @@ class sqlite_store final : public store {
   }
 
   result<audit_head> get_audit_head() override {
-    return read<audit_head>("get_audit_head",
-                            [&]() -> result<audit_head> { return head_locked(); });
+    return tx_.read<audit_head>(
+        "get_audit_head", [&]() -> result<audit_head> { return sqlite::read_audit_head(*db_); });
   }
 
   result<std::int64_t> count_failed_logins(const std::string& company_id,
                                            std::int64_t since_ms) override {
-    return read<std::int64_t>("count_failed_logins", [&]() -> result<std::int64_t> {
+    return tx_.read<std::int64_t>("count_failed_logins", [&]() -> result<std::int64_t> {
       auto q = db_->prepare(
           "SELECT count(*) FROM audit_log WHERE action = 'login' AND result = 'failure' "
           "AND ts_ms >= ? AND (? = '' OR company_id = ?)");
@@ -979,7 +907,7 @@ class sqlite_store final : public store {
 
   result<alarm> create_alarm(const std::string& company_id, const std::string& kind,
                              const std::string& detail) override {
-    return write<alarm>("create_alarm", [&]() -> result<alarm> {
+    return tx_.write<alarm>("create_alarm", [&]() -> result<alarm> {
       alarm a{0, company_id, kind, detail, clock_.now_s(), std::nullopt};
       db_->prepare("INSERT INTO alarms(company_id, kind, detail, created_at_s) VALUES(?, ?, ?, ?)")
           .bind(a.company_id)
@@ -993,7 +921,7 @@ class sqlite_store final : public store {
   }
 
   result<std::vector<alarm>> list_alarms(std::size_t limit) override {
-    return read<std::vector<alarm>>("list_alarms", [&]() -> result<std::vector<alarm>> {
+    return tx_.read<std::vector<alarm>>("list_alarms", [&]() -> result<std::vector<alarm>> {
       std::vector<alarm> out;
       auto q = db_->prepare(
           "SELECT id, company_id, kind, detail, created_at_s, acknowledged_at_s FROM alarms "
@@ -1007,7 +935,7 @@ class sqlite_store final : public store {
   }
 
   result<std::int64_t> enqueue_mail(const mail_message& m) override {
-    return write<std::int64_t>("enqueue_mail", [&]() -> result<std::int64_t> {
+    return tx_.write<std::int64_t>("enqueue_mail", [&]() -> result<std::int64_t> {
       db_->prepare(
              "INSERT INTO mail_outbox(recipient, subject, body, created_at_s, next_attempt_s) "
              "VALUES(?, ?, ?, ?, ?)")
@@ -1025,7 +953,7 @@ class sqlite_store final : public store {
 
   result<bridge::batch_outcome> apply_batch(
       std::span<const bridge::device_message> batch) override {
-    return write<bridge::batch_outcome>("apply_batch", [&]() -> result<bridge::batch_outcome> {
+    return tx_.write<bridge::batch_outcome>("apply_batch", [&]() -> result<bridge::batch_outcome> {
       bridge::batch_outcome out;
       std::set<std::string> states;
       std::set<std::string> online;
@@ -1082,7 +1010,7 @@ class sqlite_store final : public store {
                                                              std::int64_t now_s,
                                                              std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return read<std::vector<bridge::outbound_command>>(
+    return tx_.read<std::vector<bridge::outbound_command>>(
         "due_commands", [&]() -> result<std::vector<bridge::outbound_command>> {
           std::vector<bridge::outbound_command> out;
           auto q = db_->prepare(
@@ -1098,7 +1026,7 @@ class sqlite_store final : public store {
   result<std::vector<bridge::outbound_command>> queued_for_online(std::int64_t now_s,
                                                                   std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return read<std::vector<bridge::outbound_command>>(
+    return tx_.read<std::vector<bridge::outbound_command>>(
         "queued_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
           std::vector<bridge::outbound_command> out;
           auto q = db_->prepare(
@@ -1115,7 +1043,7 @@ class sqlite_store final : public store {
   result<std::vector<bridge::outbound_command>> due_for_online(std::int64_t now_s,
                                                                std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return read<std::vector<bridge::outbound_command>>(
+    return tx_.read<std::vector<bridge::outbound_command>>(
         "due_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
           std::vector<bridge::outbound_command> out;
           auto q = db_->prepare(
@@ -1130,7 +1058,7 @@ class sqlite_store final : public store {
   }
 
   status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
-    return to_status(write<done>("mark_sent", [&]() -> result<done> {
+    return to_status(tx_.write<done>("mark_sent", [&]() -> result<done> {
       for (const auto& id : ids) {
         db_->prepare(
                "UPDATE commands SET status = 'sent', attempts = attempts + 1, "
@@ -1145,7 +1073,7 @@ class sqlite_store final : public store {
   }
 
   result<std::size_t> expire_overdue(std::int64_t now_s) override {
-    return write<std::size_t>("expire_overdue", [&]() -> result<std::size_t> {
+    return tx_.write<std::size_t>("expire_overdue", [&]() -> result<std::size_t> {
       int expired = db_->prepare(
                            "UPDATE commands SET status = 'expired', finished_at_s = ? "
                            "WHERE status = 'queued' AND deadline_s <= ?")
@@ -1165,7 +1093,7 @@ class sqlite_store final : public store {
   result<bridge::state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
                                                               std::int64_t deadline_s,
                                                               std::int64_t not_before_s) override {
-    return write<bridge::state_refresh_outcome>(
+    return tx_.write<bridge::state_refresh_outcome>(
         "refresh_missing_state", [&]() -> result<bridge::state_refresh_outcome> {
           bridge::state_refresh_outcome out;
           for (const auto& id : devices) {
@@ -1198,44 +1126,7 @@ class sqlite_store final : public store {
         });
   }
 
-  // Opens the connection's schema and settings. Throws db_error.
-  void init(const sqlite_options& o) {
-    db_->exec_script("PRAGMA foreign_keys = ON");
-    sqlite3_busy_timeout(db_->handle(), o.busy_timeout_ms);
-    db_->exec_script("PRAGMA journal_mode = WAL");
-    db_->exec_script(o.synchronous_full ? "PRAGMA synchronous = FULL"
-                                        : "PRAGMA synchronous = NORMAL");
-    sqlite::migrate(*db_);
-  }
-
  private:
-  // Runs `f` in one transaction under the mutex: COMMIT when it returns ok, ROLLBACK on a
-  // failed result or a db_error (turned into k_store naming the method and the failing call).
-  template <typename T, typename F>
-  result<T> run(const char* what, const char* begin, F&& f) {
-    std::lock_guard lock(mu_);
-    try {
-      db_->exec_script(begin);
-      result<T> r = f();
-      db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
-      return r;
-    } catch (const db_error& e) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      common::log(common::log_level::error, "store", "statement failed",
-                  {{"op", what}, {"error", e.what()}});
-      return fail(k_store, std::string(what) + ": " + e.what());
-    }
-  }
-  template <typename T, typename F>
-  result<T> write(const char* what, F&& f) {
-    return run<T>(what, "BEGIN IMMEDIATE", std::forward<F>(f));
-  }
-  template <typename T, typename F>
-  result<T> read(const char* what, F&& f) {
-    return run<T>(what, "BEGIN", std::forward<F>(f));
-  }
-  static status to_status(const result<done>& r) { return r.ok() ? status{} : r.error(); }
-
   static status check_new_command(const new_command& c) {
     if (!protocol::valid_device_id(c.device_id)) return fail(k_invalid, "bad device id");
     if (!protocol::valid_name(c.op)) return fail(k_invalid, "bad op");
@@ -1314,7 +1205,7 @@ class sqlite_store final : public store {
 
   result<technician_login> login_locked(const std::string& company_id,
                                         const std::string& login_id) {
-    auto q = db_->prepare(k_login_cols + "WHERE login_id = ? AND company_id = ?");
+    auto q = db_->prepare(k_login_select + "WHERE login_id = ? AND company_id = ?");
     q.bind(login_id).bind(company_id);
     if (!q.step()) return fail(k_not_found, "no such technician login");
     return read_login(q);
@@ -1335,53 +1226,10 @@ class sqlite_store final : public store {
   }
 
   result<account> account_locked(const std::string& company_id, std::int64_t id) {
-    auto q = db_->prepare(k_account_cols + "WHERE a.id = ? AND a.company_id = ?");
+    auto q = db_->prepare(k_account_select + "WHERE a.id = ? AND a.company_id = ?");
     q.bind(id).bind(company_id);
     if (!q.step()) return fail(k_not_found, "no such account");
     return read_account(q);
-  }
-
-  audit_head head_locked() {
-    auto q = db_->prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
-    if (!q.step()) return {0, std::string(security::k_genesis_hash)};
-    return {q.i64(0), q.text(1)};
-  }
-
-  audit_record append_audit_locked(const audit_entry& e, std::int64_t ts_ms) {
-    audit_head head = head_locked();
-    audit_record r;
-    r.seq = head.seq + 1;
-    r.ts_ms = ts_ms;
-    r.company_id = e.company_id;
-    r.actor = e.actor;
-    r.action = e.action;
-    r.target = e.target;
-    r.result = e.result;
-    r.detail = e.detail;
-    r.source_ip = e.source_ip;
-    audit_head next = security::seal_record(r, head);
-    db_->prepare(
-           "INSERT INTO audit_log(seq, ts_ms, company_id, actor, action, target, result, "
-           "detail, source_ip, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.seq)
-        .bind(r.ts_ms)
-        .bind(r.company_id)
-        .bind(r.actor)
-        .bind(r.action)
-        .bind(r.target)
-        .bind(r.result)
-        .bind(r.detail)
-        .bind(r.source_ip)
-        .bind(r.prev_hash)
-        .bind(r.hash)
-        .exec();
-    db_->prepare(
-           "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
-           "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
-        .bind(next.seq)
-        .bind(next.hash)
-        .exec();
-    return r;
   }
 
   // Records that the device was heard from; creates an unassigned row for an unknown device.
@@ -1431,9 +1279,10 @@ class sqlite_store final : public store {
                       .bind(r.id)
                       .exec();
     if (changed == 0) return false;
-    append_audit_locked({company_id, "device:" + m.device_id, "command.result", r.id,
-                         std::string(to_string(outcome)), op, ""},
-                        m.received_ms);
+    sqlite::append_audit_record(*db_,
+                                {company_id, "device:" + m.device_id, "command.result", r.id,
+                                 std::string(to_string(outcome)), op, ""},
+                                m.received_ms);
     return true;
   }
 
@@ -1473,8 +1322,9 @@ class sqlite_store final : public store {
           .bind(m.device_id)
           .exec();
     }
-    append_audit_locked({company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""},
-                        m.received_ms);
+    sqlite::append_audit_record(
+        *db_, {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""},
+        m.received_ms);
   }
 
   bridge::outbound_command outbound_locked(const query& q) {
@@ -1486,8 +1336,8 @@ class sqlite_store final : public store {
     return {c.id, q.text(1), protocol::encode(c), c.deadline};
   }
 
-  std::mutex mu_;
-  std::unique_ptr<connection> db_;
+  sqlite::transactions tx_;
+  connection* db_ = &tx_.db();  // used only inside tx_'s transactions
   const common::clock& clock_;
   std::size_t history_;
 };
@@ -1499,10 +1349,9 @@ result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
   std::size_t history = options.state_history_per_device == 0 ? limits::k_state_history_per_device
                                                               : options.state_history_per_device;
   try {
-    auto db = std::make_unique<connection>(options.path);
-    auto s = std::make_unique<sqlite_store>(std::move(db), clock, history);
-    s->init(options);
-    return std::unique_ptr<store>(std::move(s));
+    auto db =
+        sqlite::open_migrated(options.path, options.busy_timeout_ms, options.synchronous_full);
+    return std::unique_ptr<store>(std::make_unique<sqlite_store>(std::move(db), clock, history));
   } catch (const db_error& e) {
     return fail(k_store, "open " + options.path + ": " + e.what());
   }

@@ -1,0 +1,28 @@
+// Access-log rows on the store's SQLite file (security/audit_chain.h holds the rules): the columns
+// a record is read from, and the append that seals a record onto the chain and moves the head in
+// the caller's transaction. Shared by the store (sqlite_store.cpp) and the jobs' lifecycle port.
+// Functions of one connection; the caller holds its transaction (transaction.h). Throw db_error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "aterm/cloud/model.h"
+#include "sqlite_db.h"
+
+namespace aterm::cloud::sqlite {
+
+// "SELECT <record columns> FROM audit_log " (a trailing space; add WHERE/ORDER BY).
+extern const std::string k_audit_select;
+audit_record read_audit(const query& q);
+
+// The chain's head; {0, genesis hash} before the first record.
+audit_head read_audit_head(connection& db);
+
+// Inserts a sealed record as it is (seq, prev_hash and hash set by security::seal_record).
+void insert_audit_record(connection& db, const audit_record& r);
+
+// Seals `e` at `ts_ms` after the current head, inserts it and stores the new head.
+audit_record append_audit_record(connection& db, const audit_entry& e, std::int64_t ts_ms);
+
+}  // namespace aterm::cloud::sqlite

@@ -1,0 +1,73 @@
+#include "rows.h"
+
+#include "aterm/cloud/limits.h"
+#include "aterm/common/json.h"
+
+namespace aterm::cloud::sqlite {
+
+std::string to_json_array(const std::vector<std::string>& items) {
+  common::json_ptr arr(cJSON_CreateArray());
+  for (const auto& s : items) cJSON_AddItemToArray(arr.get(), cJSON_CreateString(s.c_str()));
+  return common::print_json(arr.get());
+}
+
+std::vector<std::string> from_json_array(const std::string& text) {
+  std::vector<std::string> out;
+  auto parsed = common::parse_json(text, {limits::k_max_json_column, 4});
+  if (!parsed.ok() || !cJSON_IsArray(parsed->get())) return out;
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, parsed->get()) {
+    if (cJSON_IsString(item)) out.emplace_back(item->valuestring);
+  }
+  return out;
+}
+
+const std::string k_login_select =
+    "SELECT login_id, company_id, device_id, salt_hex, iterations, hash_hex, issued_at_s, "
+    "expires_at_s, status, failed_count, install_command_id, created_by "
+    "FROM technician_logins ";
+
+technician_login read_login(const query& q) {
+  technician_login t;
+  t.login_id = q.text(0);
+  t.company_id = q.text(1);
+  t.device_id = q.text(2);
+  t.salt_hex = q.text(3);
+  t.iterations = q.i64(4);
+  t.hash_hex = q.text(5);
+  t.issued_at_s = q.i64(6);
+  t.expires_at_s = q.i64(7);
+  t.status = parse_technician_login_status(q.text(8)).value_or(technician_login_status::revoked);
+  t.failed_count = q.i64(9);
+  t.install_command_id = q.text(10);
+  t.created_by = q.text(11);
+  return t;
+}
+
+const std::string k_account_select =
+    "SELECT a.id, a.company_id, a.login_id, a.email, a.role_id, r.name, a.password_hash, "
+    "a.password_history, a.failed_count, a.locked_until_s, a.lock_reason, a.last_login_at_s, "
+    "a.created_at_s, a.reminder_sent_at_s, a.locked_at_s "
+    "FROM accounts a JOIN roles r ON r.id = a.role_id ";
+
+account read_account(const query& q) {
+  account a;
+  a.id = q.i64(0);
+  a.company_id = q.text(1);
+  a.login_id = q.text(2);
+  a.email = q.text(3);
+  a.role_id = q.i64(4);
+  a.role_name = q.text(5);
+  a.password_hash = q.text(6);
+  a.password_history = from_json_array(q.text(7));
+  a.failed_count = q.i64(8);
+  a.locked_until_s = q.opt_i64(9);
+  a.locked = parse_lock_reason(q.text(10)).value_or(lock_reason::administrator);
+  a.last_login_at_s = q.opt_i64(11);
+  a.created_at_s = q.i64(12);
+  a.reminder_sent_at_s = q.opt_i64(13);
+  a.locked_at_s = q.opt_i64(14);
+  return a;
+}
+
+}  // namespace aterm::cloud::sqlite

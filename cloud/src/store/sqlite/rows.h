@@ -1,0 +1,27 @@
+// Rows that both ports on the store's SQLite file read (the store, sqlite_store.cpp, and the jobs'
+// lifecycle port): accounts and technician logins, and the JSON-array columns (permission lists,
+// IP allowlists, password history). Plain functions; thread-safe. Readers throw nothing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aterm/cloud/model.h"
+#include "sqlite_db.h"
+
+namespace aterm::cloud::sqlite {
+
+// A JSON array of strings as stored; from_json_array answers [] for a column that is not one
+// and skips items that are not strings.
+std::string to_json_array(const std::vector<std::string>& items);
+std::vector<std::string> from_json_array(const std::string& text);
+
+// "SELECT <columns> FROM accounts a JOIN roles r ... " (a trailing space; add WHERE/ORDER BY).
+extern const std::string k_account_select;
+account read_account(const query& q);
+
+// "SELECT <columns> FROM technician_logins " (a trailing space).
+extern const std::string k_login_select;
+technician_login read_login(const query& q);
+
+}  // namespace aterm::cloud::sqlite

@@ -1,0 +1,81 @@
+// The transaction runner of the two ports on the store's SQLite file: the store itself
+// (sqlite_store.cpp) and the jobs' lifecycle port (jobs/sqlite_lifecycle_store.cpp). One
+// connection guarded by one mutex; each call is one transaction, all or nothing.
+// Thread-safe: a call holds the mutex for its whole transaction.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "aterm/cloud/store.h"
+#include "aterm/common/log.h"
+#include "sqlite_db.h"
+
+namespace aterm::cloud::sqlite {
+
+template <typename T>
+status to_status(const result<T>& r) {
+  return r.ok() ? status{} : r.error();
+}
+
+class transactions {
+ public:
+  // `component` names the log lines of failed statements (e.g. "store", "jobs").
+  transactions(std::unique_ptr<connection> db, const char* component)
+      : db_(std::move(db)), component_(component) {}
+
+  // The connection, for the functions run below and for set-up before the object is shared.
+  connection& db() { return *db_; }
+
+  // Runs `f` (returning result<T>) in one transaction: COMMIT when it returns ok, ROLLBACK on a
+  // failed result or a db_error, which becomes k_store naming `what` and the failing call (and is
+  // logged). write() takes the write lock at BEGIN (IMMEDIATE), so two writers never deadlock on
+  // an upgrade; read() is a deferred transaction.
+  template <typename T, typename F>
+  result<T> write(const char* what, F&& f) {
+    return run<T>(what, "BEGIN IMMEDIATE", std::forward<F>(f));
+  }
+  template <typename T, typename F>
+  result<T> read(const char* what, F&& f) {
+    return run<T>(what, "BEGIN", std::forward<F>(f));
+  }
+  // write() for a change that answers nothing but its status.
+  template <typename F>
+  status write_status(const char* what, F&& f) {
+    using value = typename result_value<std::invoke_result_t<F&>>::type;
+    return to_status(write<value>(what, std::forward<F>(f)));
+  }
+
+ private:
+  template <typename R>
+  struct result_value;
+  template <typename T>
+  struct result_value<result<T>> {
+    using type = T;
+  };
+
+  template <typename T, typename F>
+  result<T> run(const char* what, const char* begin, F&& f) {
+    std::lock_guard lock(mu_);
+    try {
+      db_->exec_script(begin);
+      result<T> r = f();
+      db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
+      return r;
+    } catch (const db_error& e) {
+      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      common::log(common::log_level::error, component_, "statement failed",
+                  {{"op", what}, {"error", e.what()}});
+      return status::error(std::string(k_store), std::string(what) + ": " + e.what());
+    }
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<connection> db_;
+  const char* component_;
+};
+
+}  // namespace aterm::cloud::sqlite
