@@ -39,6 +39,13 @@ const k_tech_device = 'tech-r1';
 // `simulate` numbers its routers from 1.
 const sim_id = (i) => `${k_prefix}${String(i).padStart(5, '0')}`;
 const k_unassigned = sim_id(k_sim_count);
+// Registered through the CSV upload and never connected: presence "unknown". With the 18 registered
+// simulated routers, the technician's router and two more from the CSV they make 151 devices, so
+// the device list has four pages of 50.
+const k_never_count = 130;
+const never_id = (i) => `x-never-${String(i).padStart(4, '0')}`;
+const k_page_size = 50;
+const k_new_password = 'Aterm-Changed-2026!';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aterm-browser-'));
 // Mosquitto drops to its own user when started as root and must still reach the PKI.
@@ -168,7 +175,8 @@ function write_cloud_config(security) {
       key: path.join(pki, 'cloud.key'),
       dispatch_poll_ms: 100,
     },
-    security: { password_iterations: 1000, throttle_failures: 1000, ...security },
+    // alarm_failures: the test's failed logins (8 in company acme) raise the attack alarm.
+    security: { password_iterations: 1000, throttle_failures: 1000, alarm_failures: 5, ...security },
     backup: { dir: path.join(dir, 'backups') },
   });
 }
@@ -187,9 +195,8 @@ async function main() {
   log('folder', dir);
   must(path.join(source, 'scripts/dev-pki'), ['init', pki]);
   must(path.join(source, 'scripts/dev-pki'), ['device', pki, k_tech_device]);
+  // The database is prepared while the broker starts.
   const broker = start('broker', path.join(source, 'scripts/broker'), [pki, String(mqtt_port)]);
-  await wait_started('broker', broker, 'running');
-
   write_cloud_config({});
   const site = cli('admin', 'init');
   cli('admin', 'company', 'create', '--id', 'acme', '--name', 'Acme 株式会社');
@@ -200,7 +207,10 @@ async function main() {
     cli('admin', 'device', 'register', '--company', 'acme', '--device', sim_id(i), '--destination', 'Tokyo');
   }
   cli('admin', 'device', 'register', '--company', 'acme', '--device', k_tech_device, '--destination', 'Tokyo');
+  log('database ready');
+  await wait_started('broker', broker, 'running');
   await start_cloud();
+  log('broker and cloud started');
 
   write_json(path.join(dir, 'fleet.json'), {
     broker: { uri: `ssl://127.0.0.1:${mqtt_port}`, ca: path.join(pki, 'ca.pem') },
@@ -235,6 +245,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     // A fresh --user-data-dir: Playwright gives every launch a new temporary profile.
   });
+  log('browser started');
   const problems = [];
   const new_page = async (viewport = { width: 1280, height: 800 }) => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport, locale: 'ja-JP' });
@@ -307,7 +318,7 @@ async function main() {
     check(true, 'device list shows the simulated routers online');
     const tech_row = page.locator('tr', { has: page.locator(`a:text-is("${k_tech_device}")`) });
     check(!(await tech_row.locator('.badge.online').count()), `${k_tech_device} not online before its agent starts`);
-    start('tech-agent', agent_bin, ['run', '--config', tech_config]);
+    const tech_agent = start('tech-agent', agent_bin, ['run', '--config', tech_config]);
     await tech_row.locator('.badge.online').waitFor();
     check(true, `${k_tech_device} turns online without a reload`);
     await shot(page, '03-devices');
@@ -322,16 +333,29 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('tbody a.device-link').length === 1);
     check(true, 'search narrows to one device');
 
-    // -- a command sent and seen succeeding --------------------------------------------------
+    // -- the history chart, and a command sent and seen succeeding ----------------------------
+    // The router publishes every 2 s (state_interval_s); the chart must start with what the cloud
+    // stored before the page was opened, not only with what arrives while it is open.
+    const history_url = `${base}/api/v1/devices/${sim_id(1)}/history?limit=288`;
+    let stored = 0;
+    await wait_until('3 stored snapshots of the router', async () => {
+      const r = await page.request.get(history_url);
+      stored = r.ok() ? (await r.json()).history.length : 0;
+      return stored >= 3;
+    });
     await page.goto(`${base}/#/device/${sim_id(1)}`);
     await page.waitForSelector('#device-state');
+    const chart_points = () => page.$eval('figure.chart', (f) => Number(f.dataset.points));
+    const opened_with = await chart_points();
+    check(opened_with >= stored, `chart opens with the stored history: ${opened_with} points, ${stored} stored`);
+    check((await page.$$('.chart-line')).length === 2, 'both state charts drawn');
+    await wait_until('a live point appended', async () => (await chart_points()) > opened_with).then(
+      () => check(true, 'a snapshot received while the page is open is appended to the chart'),
+      () => check(false, 'a snapshot received while the page is open is appended to the chart'));
     await page.selectOption('#command-op', 'ping');
     await page.click('#command-form button[type=submit]');
     await page.waitForSelector('#command-status [data-status=succeeded]');
     check(true, 'ping sent and seen succeeding');
-    await wait_until('the state chart', async () => (await page.$$('.chart-line')).length > 0).then(
-      () => check(true, 'state history chart drawn'),
-      () => check(false, 'state history chart drawn'));
     await shot(page, '04-device');
 
     // -- a technician login issued, shown once, accepted once by login-check -----------------
@@ -349,6 +373,24 @@ async function main() {
     check(first.status === 0, `login-check accepts the one-time password (exit ${first.status})`);
     const second = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', login_id], password + '\n');
     check(second.status === 1, `login-check refuses it a second time (exit ${second.status})`);
+
+    // A second login, revoked from the list before use: the router refuses it afterwards.
+    await page.click('#tech-issue');
+    const revoked_pw = (await page.textContent('#tech-password')).trim();
+    const revoked_id = (await page.textContent('#tech-login-id')).trim();
+    await page.click('#tech-close');
+    const tech_list_row = page.locator('#tech-list tr', { has: page.locator(`td:text-is("${revoked_id}")`) });
+    await tech_list_row.waitFor();
+    check(true, 'the active login is listed');
+    // Installed on the router first, so the revoke has something to remove there.
+    await page.waitForFunction(() => [...document.querySelectorAll('tr')].filter((tr) =>
+      tr.textContent.includes('technician_login.install') && tr.querySelector('[data-status=succeeded]')).length === 2);
+    await tech_list_row.locator('button').click();
+    await tech_list_row.waitFor({ state: 'detached' });
+    check(true, 'revoked: gone from the list');
+    await page.waitForSelector('tr:has-text("technician_login.revoke") [data-status=succeeded]');
+    const after_revoke = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', revoked_id], revoked_pw + '\n');
+    check(after_revoke.status === 1, `login-check refuses a revoked login (exit ${after_revoke.status})`);
 
     // -- an account and a custom role --------------------------------------------------------
     await page.click('#nav-accounts');
@@ -379,28 +421,117 @@ async function main() {
     check(/\+09:00/.test(csv) && /account\.create/.test(csv), 'CSV export in JST');
     await shot(page, '07-audit');
 
-    // -- other pages -------------------------------------------------------------------------
+    // -- destinations: create and delete; registration, single lines and a CSV upload ----------
+    page.on('dialog', (d) => d.accept());
     await page.click('#nav-destinations');
     await page.waitForSelector('#register-destination option', { state: 'attached' });
+    await page.fill('#dest-name', 'Osaka');
+    await page.click('#dest-form button[type=submit]');
+    const osaka = page.locator('#dest-list tr', { has: page.locator('td:text-is("Osaka")') });
+    await osaka.waitFor();
+    check(true, 'destination created');
+    await page.waitForSelector('#register-destination option:text-is("Osaka")', { state: 'attached' });
+    await osaka.locator('button').click();
+    await osaka.waitFor({ state: 'detached' });
+    check(!(await page.$('#register-destination option:text-is("Osaka")')), 'destination deleted');
+    const never = Array.from({ length: k_never_count }, (_, i) => never_id(i + 1));
     await page.setInputFiles('#register-csv', {
       name: 'devices.csv',
       mimeType: 'text/csv',
-      buffer: Buffer.from('device_id\nnew-router-1\nbad id!\nnew-router-2\n'),
+      buffer: Buffer.from(['device_id', 'new-router-1', 'bad id!', 'new-router-2', ...never, ''].join('\n')),
     });
     await page.click('#register-csv-form button[type=submit]');
-    await page.waitForSelector('#csv-errors li');
+    await page.waitForSelector('#register-status.ok', { timeout: 60_000 });
     const line_errors = await page.$$eval('#csv-errors li', (li) => li.map((x) => x.textContent));
     check(line_errors.length === 1 && /3/.test(line_errors[0]), `CSV upload: per-line error ${line_errors}`);
+    check(new RegExp(`\\b${k_never_count + 2}\\b`).test(await page.textContent('#register-status')),
+      `CSV upload: ${k_never_count + 2} registered`);
     await shot(page, '08-destinations');
+
+    // -- device list paging (API cursor) and the presence filters, 151 devices ----------------
+    // The technician's router goes offline, so "offline" and "unknown" (never connected) differ.
+    await stop(tech_agent);
+    const table_ids = () => page.$$eval('#device-table tbody a.device-link', (as) => as.map((a) => a.textContent));
+    const badges = () => page.$$eval('#device-table tbody .badge', (b) => b.map((x) => x.className.replace('badge ', '')));
+    const wait_page = (n, filter) => page.waitForSelector(
+      `#device-table[data-page="${n}"][data-filter="${filter}"] tbody tr`);
+    // Every page of the current filter, walked with Next until it is disabled; then one Previous.
+    const walk_pages = async (filter) => {
+      const pages = [];
+      await wait_page(1, filter);
+      for (;;) {
+        pages.push(await table_ids());
+        if (await page.isDisabled('#page-next')) break;
+        await page.click('#page-next');
+        await wait_page(pages.length + 1, filter);
+      }
+      return pages;
+    };
+    await page.click('#nav-devices');
+    const all_pages = await walk_pages('');
+    const all = all_pages.flat();
+    const expected_total = k_sim_count - 1 + 1 + 2 + k_never_count;
+    check(all_pages.length === 4 && all_pages.slice(0, 3).every((p) => p.length === k_page_size),
+      `pages of ${k_page_size}: ${all_pages.map((p) => p.length)}`);
+    check(all.length === expected_total && new Set(all).size === all.length,
+      `paging shows every device once: ${all.length} rows, ${new Set(all).size} distinct, ${expected_total} registered`);
+    check(all.every((id, i) => i === 0 || all[i - 1] < id), 'pages continue in device-id order');
+    check(/151/.test(await page.textContent('#device-count')), `count on the last page: ${await page.textContent('#device-count')}`);
+    await shot(page, '03b-devices-last-page');
+    await page.click('#page-prev');
+    await wait_page(3, '');
+    check(JSON.stringify(await table_ids()) === JSON.stringify(all_pages[2]) &&
+      /101.*150/.test(await page.textContent('#device-count')), 'Previous goes back to page 3 (devices 101-150)');
+
+    await page.selectOption('#device-filter', 'false');
+    await page.waitForFunction(() => document.querySelector('#device-table')?.dataset.filter === 'false' &&
+      [...document.querySelectorAll('#device-table tbody a.device-link')].map((a) => a.textContent).join() === 'tech-r1');
+    check(true, 'offline filter: only the router that went offline');
+    await page.selectOption('#device-filter', 'unknown');
+    const unknown_pages = await walk_pages('unknown');
+    const unknown = unknown_pages.flat();
+    const never_connected = ['new-router-1', 'new-router-2', ...never];
+    check(JSON.stringify(unknown) === JSON.stringify(never_connected),
+      `unknown filter across ${unknown_pages.length} pages (${unknown_pages.map((p) => p.length)}): exactly the ${never_connected.length} never-connected devices`);
+    check((await badges()).every((b) => b === 'unknown'), 'unknown filter: every badge says unknown');
+    await shot(page, '03c-devices-unknown');
+    await page.selectOption('#device-filter', '');
+    await wait_page(1, '');
+
+    // -- company settings: a bad CIDR refused, good values saved and shown after a reload ------
     await page.click('#nav-company');
     await page.waitForFunction(() => document.querySelector('#company-ttl').value !== '');
     await page.fill('#company-allowlist', '10.0.0.0/33');
     await page.click('#company-form button[type=submit]');
     check(/10\.0\.0\.0\/33/.test(await page.textContent('#company-status')), 'invalid CIDR refused in the form');
+    await page.fill('#company-allowlist', '127.0.0.0/8\n192.0.2.0/24');
+    await page.fill('#company-ttl', '45');
+    await page.click('#company-form button[type=submit]');
+    await page.waitForSelector('#company-status.ok');
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#company-ttl')?.value === '45');
+    const allowlist = (await page.inputValue('#company-allowlist')).split('\n');
+    check(allowlist.includes('127.0.0.0/8') && allowlist.includes('192.0.2.0/24'),
+      `allowlist and technician-login lifetime saved and shown after a reload: ${allowlist}`);
     await shot(page, '09-company');
+
+    // -- password change, then a login with the new password ----------------------------------
     await page.click('#nav-password');
     await page.waitForSelector('#password-form');
     await shot(page, '10-password');
+    await page.fill('input[name=current_password]', admin.password);
+    await page.fill('#password-form input[name=password]', k_new_password);
+    await page.fill('input[name=password_again]', k_new_password);
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#login-reason');
+    check(true, 'password changed: back to the login page');
+    await shot(page, '10b-password-changed');
+    await login('acme', 'admin', admin.password);
+    check(!(await page.$('#logout')), 'the old password is refused');
+    await login('acme', 'admin', k_new_password);
+    await page.waitForSelector('#nav-devices[aria-current=page]');
+    check(true, 'logged in with the new password');
+    admin.password = k_new_password;
 
     // -- language toggle, remembered ---------------------------------------------------------
     await page.click('#nav-devices');
@@ -415,13 +546,25 @@ async function main() {
     check(true, 'back to Japanese');
     check(!(await page.evaluate(() => JSON.stringify(localStorage)).then((s) => /csrf|password|session/i.test(s))),
       'nothing secret in local storage');
+    const untranslated = await page.evaluate(async () => {
+      const { dictionaries: d } = await import('/js/i18n.js');
+      const only = (a, b) => Object.keys(d[a]).filter((k) => !(k in d[b]));
+      return [...only('ja', 'en'), ...only('en', 'ja')];
+    });
+    check(untranslated.length === 0, `every text in both languages ${untranslated}`);
 
-    // -- phone width -------------------------------------------------------------------------
+    // -- phone width: every company page -----------------------------------------------------
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForSelector('tbody a.device-link');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    check(overflow <= 1, `no horizontal page overflow at phone width (${overflow}px)`);
-    await shot(page, '12-devices-phone');
+    const phone_pages = [['devices', 'tbody a.device-link'], [`device/${sim_id(1)}`, 'figure.chart svg'],
+      ['destinations', '#dest-list td'], ['accounts', '#accounts-list td'], ['company', '#company-form'],
+      ['audit', '#audit-table td'], ['password', '#password-form']];
+    for (const [route, ready] of phone_pages) {
+      await page.goto(`${base}/#/${route}`);
+      await page.waitForSelector(ready);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `${route}: no horizontal page overflow at phone width (${overflow}px)`);
+      await shot(page, `12-phone-${route.split('/')[0]}`);
+    }
     await page.context().close();
 
     // -- site administrator ------------------------------------------------------------------
@@ -434,18 +577,39 @@ async function main() {
     await adm.click('#nav-admin');
     await adm.waitForSelector(`#admin-unassigned td:text-is("${k_unassigned}")`);
     check(true, 'an unregistered router is listed as unassigned');
+    await adm.waitForSelector('#admin-alarms [data-kind=login_failure_burst]');
+    check(/acme/.test(await adm.textContent('#admin-alarms tbody')), 'the burst of failed logins raised an alarm for acme');
     await adm.selectOption('#admin-company-pick', 'acme');
-    await adm.click('text=' + (await adm.evaluate(() => document.documentElement.lang === 'ja' ? 'アカウントを表示' : 'Show accounts')));
-    await adm.waitForSelector('#admin-accounts td:text-is("locky")');
+    await adm.click('#admin-show-accounts');
+    const locky_row = adm.locator('#admin-accounts tr', { has: adm.locator('td:text-is("locky")') });
+    await locky_row.locator('button').waitFor();
     await shot(adm, '13-admin');
-    const unlock = adm.locator('#admin-accounts tr', { has: adm.locator('td:text-is("locky")') }).locator('button');
-    await unlock.click();
-    await adm.waitForSelector('#admin-status.ok');
-    check(true, 'site administrator unlocked the locked account');
+    await locky_row.locator('button').click();
+    await locky_row.locator('button').waitFor({ state: 'detached' });
+    check(true, 'site administrator unlocked the locked account: the list shows it unlocked');
     const row = adm.locator('#admin-unassigned tr', { has: adm.locator(`td:text-is("${k_unassigned}")`) });
     await row.locator('button').click();
     await adm.waitForSelector(`#admin-unassigned td:text-is("${k_unassigned}")`, { state: 'detached' });
     check(true, 'unassigned router assigned to acme');
+    // A company with its first administrator, then its contract end, kept across a reload.
+    await adm.fill('#new-company-id', 'beta');
+    await adm.fill('#new-company-name', 'Beta 合同会社');
+    await adm.fill('#new-company-admin', 'boss');
+    await adm.click('#company-create button[type=submit]');
+    const beta = adm.locator('#admin-companies tr', { has: adm.locator('td:text-is("beta")') });
+    await beta.waitFor();
+    check(/[A-Za-z0-9]{8,}/.test(await adm.textContent('#admin-created code')), 'company created, its administrator password shown once');
+    await beta.locator('input[type=date]').fill('2027-03-31');
+    await beta.locator('button').click();
+    await beta.locator('td:text-matches("^2027-03-31")').waitFor();
+    await adm.reload();
+    await beta.locator('td:text-matches("^2027-03-31")').waitFor();
+    check(true, 'contract end set and shown after a reload');
+    await shot(adm, '13b-admin-after');
+    await adm.setViewportSize({ width: 390, height: 844 });
+    const adm_overflow = await adm.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(adm_overflow <= 1, `admin: no horizontal page overflow at phone width (${adm_overflow}px)`);
+    await shot(adm, '13c-admin-phone');
     await adm.context().close();
 
     // -- idle log-off with a short setting ---------------------------------------------------

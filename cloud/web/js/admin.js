@@ -68,7 +68,7 @@ export function admin_page(ctx) {
           c.companies.map((x) => {
             if (x.id === 'platform') return [x.id, x.name, '—', ''];
             const end = input('contract_end', { type: 'date', 'aria-label': `${t('admin.contract_end')} ${x.id}` });
-            return [x.id, x.name, x.contract_end ?? '—',
+            return [x.id, x.name, x.contract_end_s ? jst(x.contract_end_s * 1000) : '—',
               h('span', { class: 'actions' }, end, h('button', { type: 'button', onclick: () =>
                 act(() => api.patch(`/admin/companies/${encodeURIComponent(x.id)}`,
                   { contract_end: end.value ? jst_input_to_iso(`${end.value}T23:59`) : null })) }, t('admin.set_end')))];
@@ -85,7 +85,7 @@ export function admin_page(ctx) {
           })));
       alarms.replaceChildren(
         table(null, [t('device.col.time'), t('admin.company_id'), t('admin.col.kind'), t('admin.col.detail')],
-          a.alarms.map((x) => [x.time, x.company_id || '—', alarm_kind(x.kind), x.detail])));
+          a.alarms.map((x) => [jst(x.created_at_s * 1000), x.company_id || '—', alarm_kind(x.kind), x.detail])));
     } catch (err) {
       box.fail(err);
     }

@@ -54,7 +54,11 @@ function devices(ctx) {
   const count = h('span', { class: 'muted', id: 'device-count' });
   const prev = h('button', { type: 'button', id: 'page-prev' }, t('common.prev'));
   const next = h('button', { type: 'button', id: 'page-next' }, t('common.next'));
-  let cursors = [''];
+  // One entry per page walked so far: its cursor and how many rows the pages before it showed.
+  // A search page may hold fewer rows than the limit (the API bounds the rows a search examines
+  // and answers where it stopped), so the row numbers add up what was shown.
+  let pages_walked = [{ cursor: '', before: 0 }];
+  let shown = 0;
   let next_cursor = null;
   // The periodic refresh and a click can overlap; only the latest request may fill the table.
   let generation = 0;
@@ -70,21 +74,23 @@ function devices(ctx) {
             q: search.value.trim(),
             online: filter.value,
             limit: k_page_size,
-            cursor: cursors[cursors.length - 1],
+            cursor: pages_walked[pages_walked.length - 1].cursor,
           }),
       );
       if (mine !== generation) return;
       const list = page.devices;
       next_cursor = page.next_cursor || null;
-      prev.disabled = cursors.length <= 1;
-      next.disabled = !next_cursor || list.length === 0;
-      const first = (cursors.length - 1) * k_page_size;
+      const p = pages_walked.length;
+      const before = pages_walked[p - 1].before;
+      shown = list.length;
+      prev.disabled = p <= 1;
+      next.disabled = !next_cursor;
       count.textContent =
         list.length === 0
-          ? t('devices.range_empty', { p: cursors.length })
-          : t('devices.range', { from: first + 1, to: first + list.length, p: cursors.length });
+          ? t(next_cursor ? 'devices.range_none_yet' : 'devices.range_empty', { p })
+          : t('devices.range', { from: before + 1, to: before + list.length, p });
       // What the table shows, for tests and scripts: the page number and the filter it answers.
-      body.dataset.page = String(cursors.length);
+      body.dataset.page = String(p);
       body.dataset.filter = filter.value;
       body.replaceChildren(
         table(
@@ -113,7 +119,7 @@ function devices(ctx) {
     }
   }
   const restart = () => {
-    cursors = [''];
+    pages_walked = [{ cursor: '', before: 0 }];
     load();
   };
   const form = h(
@@ -129,11 +135,13 @@ function devices(ctx) {
   });
   filter.addEventListener('change', restart);
   prev.addEventListener('click', () => {
-    if (cursors.length > 1) cursors.pop();
+    if (pages_walked.length > 1) pages_walked.pop();
     load();
   });
   next.addEventListener('click', () => {
-    if (next_cursor) cursors.push(next_cursor);
+    if (!next_cursor) return;
+    const here = pages_walked[pages_walked.length - 1];
+    pages_walked.push({ cursor: next_cursor, before: here.before + shown });
     load();
   });
   ctx.view.append(
