@@ -243,15 +243,14 @@ http::response list_alarms(api_service::impl& m, http::request&, const caller& c
   auto out = json_object();
   auto arr = json_array();
   for (const auto& al : *list) {
-    auto o = json_object();
-    add_int(o.get(), "id", al.id);
-    add_string(o.get(), "company_id", al.company_id);
-    add_string(o.get(), "kind", al.kind);
-    add_string(o.get(), "detail", al.detail);
-    add_int(o.get(), "created_at_s", al.created_at_s);
-    add_string(o.get(), "time", common::format_jst(common::from_unix_s(al.created_at_s)));
-    add_optional_int(o.get(), "acknowledged_at_s", al.acknowledged_at_s);
-    append_item(arr.get(), std::move(o));
+    append_item(arr.get(),
+                json_row({{"id", al.id},
+                          {"company_id", al.company_id},
+                          {"kind", al.kind},
+                          {"detail", al.detail},
+                          {"created_at_s", al.created_at_s},
+                          {"time", common::format_jst(common::from_unix_s(al.created_at_s))},
+                          {"acknowledged_at_s", al.acknowledged_at_s}}));
   }
   add_item(out.get(), "alarms", std::move(arr));
   return json_answer(200, out);

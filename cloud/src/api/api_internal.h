@@ -2,7 +2,10 @@
 // output of domain values and the command catalogue. Not a public header.
 #pragma once
 
+#include <concepts>
 #include <functional>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -97,14 +100,46 @@ struct api_service::impl {
 void register_account_admin_routes(api_service::impl& m, http::router& r, const std::string& base);
 
 // ---- JSON helpers ----
+
+// JSON text stored by us (validated on the way in), answered parsed; null when empty or invalid.
+struct json_text {
+  std::string_view text;
+};
+
+// One key and value of an object built by json_row; the value becomes a cJSON node at once.
+class json_field {
+ public:
+  json_field(const char* key, std::string_view v);
+  json_field(const char* key, const std::string& v) : json_field(key, std::string_view(v)) {}
+  json_field(const char* key, const char* v) : json_field(key, std::string_view(v)) {}
+  json_field(const char* key, std::int64_t v);
+  json_field(const char* key, const std::optional<std::int64_t>& v);  // null when empty
+  template <std::same_as<bool> B>  // bool only: no integer or pointer turns into one
+  json_field(const char* key, B v) : key_(key), node_(cJSON_CreateBool(v ? 1 : 0)) {}
+  json_field(const char* key, json_text v);
+  json_field(const char* key, common::json_ptr v);
+  // A string array.
+  json_field(const char* key, const std::vector<std::string>& v);
+  // The text, or null when it is empty.
+  static json_field text_or_null(const char* key, std::string_view v);
+
+ private:
+  friend common::json_ptr json_row(std::initializer_list<json_field> fields);
+  json_field(const char* key, cJSON* node) : key_(key), node_(node) {}
+  const char* key_;
+  // Taken by json_row (an initializer_list hands out const elements).
+  mutable common::json_ptr node_;
+};
+
+// An object of `fields` in their order: one declarative list per domain value.
+common::json_ptr json_row(std::initializer_list<json_field> fields);
+
 common::json_ptr json_object();
 common::json_ptr json_array();
 void add_string(cJSON* o, const char* key, std::string_view v);
 void add_int(cJSON* o, const char* key, std::int64_t v);
 void add_optional_int(cJSON* o, const char* key, const std::optional<std::int64_t>& v);
 void add_bool(cJSON* o, const char* key, bool v);
-// Adds the parsed JSON `text` (stored by us, already validated); null when empty or invalid.
-void add_json_text(cJSON* o, const char* key, std::string_view text);
 // Takes ownership of `child`.
 void add_item(cJSON* o, const char* key, common::json_ptr child);
 void append_item(cJSON* array, common::json_ptr child);

@@ -26,17 +26,15 @@ std::optional<std::int64_t> non_negative(const std::string& s) {
 }
 
 common::json_ptr record_json(const audit_record& r) {
-  auto o = json_object();
-  add_int(o.get(), "seq", r.seq);
-  add_string(o.get(), "time", common::format_jst(common::from_unix_ms(r.ts_ms)));
-  add_int(o.get(), "ts_ms", r.ts_ms);
-  add_string(o.get(), "actor", r.actor);
-  add_string(o.get(), "action", r.action);
-  add_string(o.get(), "target", r.target);
-  add_string(o.get(), "result", r.result);
-  add_string(o.get(), "detail", r.detail);
-  add_string(o.get(), "source_ip", r.source_ip);
-  return o;
+  return json_row({{"seq", r.seq},
+                   {"time", common::format_jst(common::from_unix_ms(r.ts_ms))},
+                   {"ts_ms", r.ts_ms},
+                   {"actor", r.actor},
+                   {"action", r.action},
+                   {"target", r.target},
+                   {"result", r.result},
+                   {"detail", r.detail},
+                   {"source_ip", r.source_ip}});
 }
 
 http::response read_audit(api_service::impl& m, http::request& req, const caller& c, op_audit& a) {

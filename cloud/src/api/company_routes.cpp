@@ -68,18 +68,12 @@ http::response update_company(api_service::impl& m, http::request& req, const ca
 }  // namespace
 
 common::json_ptr company_json(const company& c) {
-  auto o = json_object();
-  add_string(o.get(), "id", c.id);
-  add_string(o.get(), "name", c.name);
-  add_int(o.get(), "created_at_s", c.created_at_s);
-  auto list = json_array();
-  for (const auto& e : c.settings.ip_allowlist) {
-    cJSON_AddItemToArray(list.get(), cJSON_CreateString(e.c_str()));
-  }
-  add_item(o.get(), "ip_allowlist", std::move(list));
-  add_int(o.get(), "technician_login_ttl_minutes", c.settings.technician_login_ttl_minutes);
-  add_optional_int(o.get(), "contract_end_s", c.settings.contract_end_s);
-  return o;
+  return json_row({{"id", c.id},
+                   {"name", c.name},
+                   {"created_at_s", c.created_at_s},
+                   {"ip_allowlist", c.settings.ip_allowlist},
+                   {"technician_login_ttl_minutes", c.settings.technician_login_ttl_minutes},
+                   {"contract_end_s", c.settings.contract_end_s}});
 }
 
 void register_company_routes(api_service::impl& m, http::router& r, const std::string& base) {

@@ -32,17 +32,46 @@ void add_bool(cJSON* o, const char* key, bool v) {
   cJSON_AddItemToObject(o, key, cJSON_CreateBool(v ? 1 : 0));
 }
 
-void add_json_text(cJSON* o, const char* key, std::string_view text) {
+namespace {
+
+cJSON* parsed_or_null(std::string_view text) {
   if (!text.empty()) {
     common::json_limits l;
     l.max_bytes = 1024 * 1024;
     auto parsed = common::parse_json(text, l);
-    if (parsed.ok()) {
-      cJSON_AddItemToObject(o, key, std::move(parsed).value().release());
-      return;
-    }
+    if (parsed.ok()) return std::move(parsed).value().release();
   }
-  cJSON_AddItemToObject(o, key, cJSON_CreateNull());
+  return cJSON_CreateNull();
+}
+
+}  // namespace
+
+json_field::json_field(const char* key, std::string_view v)
+    : json_field(key, cJSON_CreateString(std::string(v).c_str())) {}
+
+json_field::json_field(const char* key, std::int64_t v)
+    : json_field(key, cJSON_CreateNumber(static_cast<double>(v))) {}
+
+json_field::json_field(const char* key, const std::optional<std::int64_t>& v)
+    : json_field(key, v ? cJSON_CreateNumber(static_cast<double>(*v)) : cJSON_CreateNull()) {}
+
+json_field::json_field(const char* key, json_text v) : json_field(key, parsed_or_null(v.text)) {}
+
+json_field::json_field(const char* key, common::json_ptr v) : json_field(key, v.release()) {}
+
+json_field::json_field(const char* key, const std::vector<std::string>& v)
+    : json_field(key, cJSON_CreateArray()) {
+  for (const auto& e : v) cJSON_AddItemToArray(node_.get(), cJSON_CreateString(e.c_str()));
+}
+
+json_field json_field::text_or_null(const char* key, std::string_view v) {
+  return v.empty() ? json_field(key, cJSON_CreateNull()) : json_field(key, v);
+}
+
+common::json_ptr json_row(std::initializer_list<json_field> fields) {
+  auto o = json_object();
+  for (const auto& f : fields) cJSON_AddItemToObject(o.get(), f.key_, f.node_.release());
+  return o;
 }
 
 void add_item(cJSON* o, const char* key, common::json_ptr child) {
@@ -54,19 +83,17 @@ void append_item(cJSON* array, common::json_ptr child) {
 }
 
 common::json_ptr to_json(const device& d) {
-  auto o = json_object();
-  add_string(o.get(), "id", d.id);
-  add_optional_int(o.get(), "destination_id", d.destination_id);
-  add_string(o.get(), "destination", d.destination_name);
-  add_string(o.get(), "presence", to_string(d.presence));
-  add_bool(o.get(), "online", d.presence == presence_state::online);
-  add_string(o.get(), "agent_version", d.agent_version);
-  add_optional_int(o.get(), "last_seen_ms", d.last_seen_ms);
-  add_json_text(o.get(), "state", d.state_json);
-  add_optional_int(o.get(), "state_received_ms", d.state_received_ms);
-  add_optional_int(o.get(), "registered_at_s", d.registered_at_s);
-  add_optional_int(o.get(), "first_seen_ms", d.first_seen_ms);
-  return o;
+  return json_row({{"id", d.id},
+                   {"destination_id", d.destination_id},
+                   {"destination", d.destination_name},
+                   {"presence", to_string(d.presence)},
+                   {"online", d.presence == presence_state::online},
+                   {"agent_version", d.agent_version},
+                   {"last_seen_ms", d.last_seen_ms},
+                   {"state", json_text{d.state_json}},
+                   {"state_received_ms", d.state_received_ms},
+                   {"registered_at_s", d.registered_at_s},
+                   {"first_seen_ms", d.first_seen_ms}});
 }
 
 namespace {
@@ -74,11 +101,8 @@ namespace {
 // The args an API reader may see. technician_login.install carries the credential's salt,
 // iterations and hash for the router (DESIGN.md section 4); the API answers only what the
 // technician-login list shows, so a device.read holder cannot attack the password offline.
-void add_command_args(cJSON* o, const command_record& c) {
-  if (c.op != "technician_login.install") {
-    add_json_text(o, "args", c.args_json);
-    return;
-  }
+common::json_ptr command_args(const command_record& c) {
+  if (c.op != "technician_login.install") return common::json_ptr(parsed_or_null(c.args_json));
   common::json_limits l;
   l.max_bytes = 1024 * 1024;
   auto parsed = common::parse_json(c.args_json, l);
@@ -90,67 +114,55 @@ void add_command_args(cJSON* o, const command_record& c) {
       }
     }
   }
-  add_item(o, "args", std::move(shown));
+  return shown;
 }
 
 }  // namespace
 
 common::json_ptr to_json(const command_record& c) {
-  auto o = json_object();
-  add_string(o.get(), "id", c.id);
-  add_string(o.get(), "device_id", c.device_id);
-  add_string(o.get(), "op", c.op);
-  add_command_args(o.get(), c);
-  add_string(o.get(), "status", to_string(c.status));
-  if (!c.result_status.empty()) {
-    add_string(o.get(), "result_status", c.result_status);
-  } else {
-    cJSON_AddItemToObject(o.get(), "result_status", cJSON_CreateNull());
-  }
-  add_json_text(o.get(), "result", c.result_json);
-  add_string(o.get(), "error", c.error);
-  add_int(o.get(), "attempts", c.attempts);
-  add_int(o.get(), "created_at_s", c.created_at_s);
-  add_int(o.get(), "deadline_s", c.deadline_s);
-  add_optional_int(o.get(), "sent_at_s", c.sent_at_s);
-  add_optional_int(o.get(), "finished_at_s", c.finished_at_s);
-  add_string(o.get(), "created_by", c.created_by);
-  return o;
+  return json_row({{"id", c.id},
+                   {"device_id", c.device_id},
+                   {"op", c.op},
+                   {"args", command_args(c)},
+                   {"status", to_string(c.status)},
+                   json_field::text_or_null("result_status", c.result_status),
+                   {"result", json_text{c.result_json}},
+                   {"error", c.error},
+                   {"attempts", c.attempts},
+                   {"created_at_s", c.created_at_s},
+                   {"deadline_s", c.deadline_s},
+                   {"sent_at_s", c.sent_at_s},
+                   {"finished_at_s", c.finished_at_s},
+                   {"created_by", c.created_by}});
 }
 
 common::json_ptr to_json(const destination& d) {
-  auto o = json_object();
-  add_int(o.get(), "id", d.id);
-  add_string(o.get(), "name", d.name);
-  add_json_text(o.get(), "settings", d.settings_json);
-  add_int(o.get(), "device_count", d.device_count);
-  add_int(o.get(), "created_at_s", d.created_at_s);
-  return o;
+  return json_row({{"id", d.id},
+                   {"name", d.name},
+                   {"settings", json_text{d.settings_json}},
+                   {"device_count", d.device_count},
+                   {"created_at_s", d.created_at_s}});
 }
 
 common::json_ptr to_json(const technician_login& t) {
-  auto o = json_object();
-  add_string(o.get(), "login_id", t.login_id);
-  add_string(o.get(), "device_id", t.device_id);
-  add_string(o.get(), "status", to_string(t.status));
-  add_int(o.get(), "issued_at_s", t.issued_at_s);
-  add_int(o.get(), "expires_at_s", t.expires_at_s);
-  add_int(o.get(), "failed_count", t.failed_count);
-  add_string(o.get(), "install_command_id", t.install_command_id);
-  add_string(o.get(), "created_by", t.created_by);
-  return o;
+  return json_row({{"login_id", t.login_id},
+                   {"device_id", t.device_id},
+                   {"status", to_string(t.status)},
+                   {"issued_at_s", t.issued_at_s},
+                   {"expires_at_s", t.expires_at_s},
+                   {"failed_count", t.failed_count},
+                   {"install_command_id", t.install_command_id},
+                   {"created_by", t.created_by}});
 }
 
 common::json_ptr account_json(const account& a) {
-  auto o = json_object();
-  add_int(o.get(), "id", a.id);
-  add_string(o.get(), "company_id", a.company_id);
-  add_string(o.get(), "login_id", a.login_id);
-  add_string(o.get(), "email", a.email);
-  add_string(o.get(), "role", a.role_name);
-  add_bool(o.get(), "administrator", a.is_administrator());
-  add_optional_int(o.get(), "last_login_at_s", a.last_login_at_s);
-  return o;
+  return json_row({{"id", a.id},
+                   {"company_id", a.company_id},
+                   {"login_id", a.login_id},
+                   {"email", a.email},
+                   {"role", a.role_name},
+                   {"administrator", a.is_administrator()},
+                   {"last_login_at_s", a.last_login_at_s}});
 }
 
 std::variant<common::json_ptr, http::response> object_body(const http::request& req) {

@@ -113,15 +113,8 @@ http::response list_permissions(api_service::impl&, http::request&, const caller
 }  // namespace
 
 common::json_ptr role_json(const role& r) {
-  auto o = json_object();
-  add_int(o.get(), "id", r.id);
-  add_string(o.get(), "name", r.name);
-  add_bool(o.get(), "built_in", r.built_in);
-  auto perms = json_array();
-  for (const auto& p : r.permissions)
-    cJSON_AddItemToArray(perms.get(), cJSON_CreateString(p.c_str()));
-  add_item(o.get(), "permissions", std::move(perms));
-  return o;
+  return json_row(
+      {{"id", r.id}, {"name", r.name}, {"built_in", r.built_in}, {"permissions", r.permissions}});
 }
 
 void register_role_routes(api_service::impl& m, http::router& r, const std::string& base) {

@@ -63,13 +63,12 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     t.expires_at_s = issued + ttl_s;
     t.created_by = c.acct.login_id;
 
-    auto args = json_object();
-    add_string(args.get(), "login_id", t.login_id);
-    add_string(args.get(), "salt", t.salt_hex);
-    add_int(args.get(), "iterations", t.iterations);
-    add_string(args.get(), "hash", t.hash_hex);
-    add_int(args.get(), "expires_at", t.expires_at_s);
-    add_int(args.get(), "ttl_s", ttl_s);
+    auto args = json_row({{"login_id", t.login_id},
+                          {"salt", t.salt_hex},
+                          {"iterations", t.iterations},
+                          {"hash", t.hash_hex},
+                          {"expires_at", t.expires_at_s},
+                          {"ttl_s", ttl_s}});
     new_command install;
     install.device_id = device_id;
     install.op = "technician_login.install";
