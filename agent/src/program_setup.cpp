@@ -1,6 +1,9 @@
 #include "program_setup.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -63,6 +66,18 @@ common::result<std::unique_ptr<backend>> make_backend(const router_settings& s,
   sim.file = s.backend_file.empty() ? s.data_dir / "sim.json" : s.backend_file;
   sim.device_id = s.device_id;
   return make_sim_backend(sim, clock);
+}
+
+void use_one_malloc_arena() {
+#ifdef __GLIBC__
+  ::mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
+void release_free_heap() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
 }
 
 common::result<common::config> load_agent_config(const std::string& path) {

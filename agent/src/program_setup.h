@@ -59,6 +59,14 @@ common::result<std::unique_ptr<backend>> make_backend(const router_settings& s,
 // Loads an agent configuration file (agent_config_schema).
 common::result<common::config> load_agent_config(const std::string& path);
 
+// Memory of a one-router process (`run`; issue 8's private-dirty budget): one malloc arena for
+// all threads, so the TLS state Paho's thread builds does not hold an arena of its own. Call
+// before any thread starts. No-op outside glibc.
+void use_one_malloc_arena();
+// Returns the free pages of every malloc arena to the kernel (what a TLS handshake allocated
+// and freed). No-op outside glibc.
+void release_free_heap();
+
 // What `run` and `simulate` set up before their routers: SIGTERM/SIGINT blocked and watched,
 // the configuration loaded, the router settings read and data_dir locked (until destruction).
 // Logs the first failure; ok() is false then.

@@ -18,6 +18,7 @@ using common::log_level;
 namespace proto = common::protocol;
 
 int run_agent(const std::string& config_path) {
+  use_one_malloc_arena();
   program_setup setup(config_path);
   if (!setup.ok()) return 1;
   const auto& cfg = setup.config();
@@ -60,6 +61,7 @@ int run_agent(const std::string& config_path) {
     common::log(log_level::info, "agent", "shutting down", {{"device", a->device_id()}});
     a->shutdown([&loop] { loop.stop(); });
   });
+  a->on_each_connect(release_free_heap);
   a->start();
   common::log(log_level::info, "agent", "started",
               {{"device", a->device_id()}, {"version", agent_version()}});

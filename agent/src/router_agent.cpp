@@ -267,6 +267,7 @@ void router_agent::on_connected() {
   publish_snapshot();
   arm_interval();
   flush_outbox();
+  if (on_each_connect_) on_each_connect_();
 }
 
 void router_agent::on_connect_failed(const std::string& cause) {

@@ -82,6 +82,9 @@ class router_agent {
   // Connects only through `gate` (simulate). REQUIRES: called before start(); `gate` outlives
   // this router.
   void use_connect_gate(connect_gate* gate) { gate_ = gate; }
+  // Calls `f` on the agent thread after each established connection, once the snapshot and the
+  // outbox are under way (run: hands the heap the TLS handshake freed back to the kernel).
+  void on_each_connect(std::function<void()> f) { on_each_connect_ = std::move(f); }
   // Publishes the offline presence (waiting up to shutdown_timeout for its acknowledgement),
   // disconnects, then calls `done`.
   void shutdown(std::function<void()> done);
@@ -138,6 +141,7 @@ class router_agent {
   std::shared_ptr<router_agent*> self_;
 
   connect_gate* gate_ = nullptr;
+  std::function<void()> on_each_connect_;
   bool holding_gate_ = false;
   bool waiting_gate_ = false;
   bool connected_ = false;
