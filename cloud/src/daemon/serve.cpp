@@ -55,7 +55,11 @@ void publish_bridge_metrics(const bridge::metrics_snapshot& s, http::metrics_reg
   };
   g("aterm_bridge_batches_total", "Batches committed", s.batches);
   g("aterm_bridge_batch_messages_total", "Messages in committed batches", s.batch_messages);
+  g("aterm_bridge_batch_commit_us_total", "Time inside apply_batch, microseconds",
+    s.batch_commit_us_sum);
   g("aterm_bridge_batch_commit_us_max", "Longest apply_batch, microseconds", s.batch_commit_us_max);
+  g("aterm_bridge_batch_age_us_total", "Sum over batches of first receive to commit, microseconds",
+    s.batch_age_us_sum);
   g("aterm_bridge_batch_age_us_max", "Longest receive-to-commit, microseconds", s.batch_age_us_max);
   g("aterm_bridge_commands_published_total", "Commands accepted by the broker",
     s.commands_published);
@@ -63,6 +67,9 @@ void publish_bridge_metrics(const bridge::metrics_snapshot& s, http::metrics_reg
     s.commands_expired);
   g("aterm_bridge_store_failures_total", "apply_batch failures", s.store_failures);
   g("aterm_bridge_queue_depth", "Messages waiting for ingest", s.queue_depth);
+  g("aterm_bridge_received_total", "Messages the broker delivered to the bridge", s.received);
+  g("aterm_bridge_queue_waits_total", "Times the MQTT thread waited for ingest queue room",
+    s.queue_waits);
   g("aterm_bridge_connected", "1 when connected and subscribed", s.connected ? 1 : 0);
 }
 

@@ -1,0 +1,964 @@
+// Ingest benchmark of the whole product (issue 4): a simulated fleet publishing state against a
+// real Mosquitto and a real `aterm-cloud serve`, measured against a do-nothing subscriber on the
+// same broker in the same run. A benchmark: it prints figures and never fails on them; it exits
+// non-zero only when it cannot measure. Not registered with CTest.
+//
+// Run from a build directory (a release-ish build, e.g. RelWithDebInfo):
+//   cmake --build . --target bench_ingest && tests/bench/ingest/bench_ingest [options]
+// Options:
+//   --phases LIST      fleets to measure in order, each ROUTERS or ROUTERS@INTERVAL_MS (every
+//                      router publishes one state snapshot per interval; default interval
+//                      1000 ms). Default 1000,2000,5000,10000. A later phase adds routers to
+//                      the running fleet; a phase stops the run when its fleet does not
+//                      connect, the daemon dies, or memory runs low.
+//   --warmup-s S       steady time after the fleet connected, before the window (default 10)
+//   --window-s S       measured window (default 30)
+//   --commands N       command round trips per phase, API and raw MQTT each (default 200)
+//   --connect-per-s N  simulate.connect_per_s (default 200)
+//   --no-nagle         skip the raw round trip without TCP_NODELAY (phase 1 only otherwise)
+//   --routers-on-disk  keep the simulated routers' data folders (command journal, outbox,
+//                      certificates) in the temp folder on disk instead of /dev/shm
+//   --max-minutes M    start no phase after M minutes (default 40)
+//   --quick            one phase of 200 routers, 3 s warm-up, 10 s window, 50 commands (< 60 s)
+//
+// Set-up, all in a temp folder removed at exit (also on Ctrl-C / SIGTERM): scripts/dev-pki init,
+// two extra cloud identities (scripts/dev-pki cloud: aterm-cloud-bench-sub for the subscriber,
+// aterm-cloud-bench-rt for the raw round trip), scripts/broker on a free port, `aterm-cloud admin
+// init` + company `bench` + an administrator, `aterm-cloud serve` with the production defaults
+// (batch_max 1000, batch_delay_ms 20, dispatch_poll_ms 1000; only jobs.tick_ms is shortened,
+// see below), the fleet registered through
+// POST /api/v1/destinations/{id}/devices, then `aterm-agent simulate` processes of at most 10,000
+// routers each (certificates minted in memory from the dev CA). The routers' data folders are
+// on /dev/shm by default: an agent fdatasyncs its command journal and outbox for every command
+// (~6 ms per call on this host's shared disk), which is the router's flash, not the cloud's
+// cost; the cloud's SQLite file stays on disk.
+//
+// Figures of each phase:
+//   offered/s      routers x 1000 / interval_ms: what the fleet is asked to publish.
+//   subscriber/s   state messages a do-nothing QoS 1 subscriber (aterm/v1/+/state, a separate
+//                  process of this program on Paho C, counting in its callback) received over
+//                  the window.
+//   bridge recv/s  messages the bridge's MQTT client delivered into its ingest queue over the
+//                  window (aterm_bridge_received_total): the broker's delivery to the bridge.
+//   stored/s       state messages the bridge committed to SQLite over the same window
+//                  (aterm_bridge_ingested_total{kind="state"}); ratio = stored / subscriber,
+//                  the issue's target is >= 0.9.
+//   batch          mean messages per committed batch; age = mean time from a batch's first
+//                  message received to its commit, commit = mean time inside apply_batch (both
+//                  from the bridge's *_us_total counters over the window); age max is the
+//                  daemon's lifetime maximum. The daemon exports sums and maxima, no histogram,
+//                  so no batch-latency percentile is printed.
+//                  The daemon copies the bridge's counters into /metrics every jobs.tick_ms,
+//                  set to 100 ms here (default 1 s) so both ends of a 30 s window are fresh to
+//                  within 0.3 %.
+//   cmd p50/p99    API command round trip: POST /api/v1/devices/{id}/commands {"op":"ping"}
+//                  sent -> GET /api/v1/commands/{id} answering a final status, polled every
+//                  1 ms on one keep-alive HTTPS connection (TCP_NODELAY), sequentially, over
+//                  the fleet's routers while the fleet publishes.
+//   raw p50/p99    the same ping straight over MQTT: the bench identity publishes a protocol
+//                  command to aterm/v1/{id}/cmd and waits for aterm/v1/{id}/result, TCP_NODELAY
+//                  on its socket (the broker and the agents set it on theirs). The bridge
+//                  drops these results as unknown commands (aterm_bridge_dropped_total).
+//   raw (Nagle)    phase 1 only: the same with the bench client's socket left at the library
+//                  default (Paho C sets no TCP_NODELAY), before the option is set.
+//   RSS, CPU%      resident memory at the end of the window and CPU over the window of the
+//                  daemon, Mosquitto, the simulate processes and the subscriber (100% = 1 core).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "api_session.h"
+#include "aterm/common/json.h"
+#include "aterm/common/protocol.h"
+#include "aterm/common/tcp_nodelay.h"
+#include "aterm/test/support.h"
+#include "mqtt_probe.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace proto = aterm::common::protocol;
+using aterm::bench::api_session;
+using aterm::bench::mqtt_identity;
+using aterm::bench::mqtt_probe;
+using aterm::test::process;
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// aterm-agent simulate runs at most this many routers per process (agent limits.h
+// k_max_simulated); larger fleets run several processes.
+constexpr int k_routers_per_process = 10000;
+// Device registration: the API takes at most this many ids per request (cloud limits k_max_page).
+constexpr std::size_t k_register_chunk = 500;
+// Below this much available memory no further phase starts.
+constexpr long k_min_available_mb = 1500;
+
+// ---- interruption -------------------------------------------------------------------------
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+}
+
+struct interrupted : std::runtime_error {
+  interrupted() : std::runtime_error("interrupted") {}
+};
+
+void check_interrupt() {
+  if (g_signal != 0) throw interrupted();
+}
+
+// The window of a measurement, not synchronisation: wakes every 50 ms to honour Ctrl-C.
+void pause_for(std::chrono::milliseconds d) {
+  const auto end = steady::now() + d;
+  while (steady::now() < end) {
+    check_interrupt();
+    std::this_thread::sleep_for(std::min<steady::duration>(50ms, end - steady::now()));
+  }
+}
+
+// Waits for `cond` until `timeout`; throws on Ctrl-C.
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+              std::chrono::milliseconds step = 50ms) {
+  return aterm::test::wait_until(
+      [&] {
+        check_interrupt();
+        return cond();
+      },
+      timeout, step);
+}
+
+double seconds(steady::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// ---- the subscriber's counters, shared with its process through a mapped file --------------
+
+struct sub_counters {
+  std::atomic<std::uint64_t> state{0};      // state messages received
+  std::atomic<std::uint64_t> online{0};     // devices whose last presence says online
+  std::atomic<std::uint64_t> ready{0};      // 1 once subscribed
+  std::atomic<std::uint64_t> connected{0};  // 1 while connected
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+class counter_file {
+ public:
+  counter_file(const fs::path& path, bool create) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    if (fd_ < 0) throw std::runtime_error("open " + path.string() + ": " + std::strerror(errno));
+    if (create && ::ftruncate(fd_, 4096) != 0)
+      throw std::runtime_error("ftruncate " + path.string());
+    void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap " + path.string());
+    // A zero-filled page is a valid sub_counters of zeros (lock-free atomics of integers).
+    c_ = static_cast<sub_counters*>(p);
+  }
+  ~counter_file() {
+    ::munmap(c_, 4096);
+    ::close(fd_);
+  }
+  counter_file(const counter_file&) = delete;
+  counter_file& operator=(const counter_file&) = delete;
+  sub_counters& operator*() { return *c_; }
+  sub_counters* operator->() { return c_; }
+
+ private:
+  int fd_ = -1;
+  sub_counters* c_ = nullptr;
+};
+
+// `bench_ingest --subscriber URI CA CERT KEY CLIENT_ID FILE`: the do-nothing subscriber, in a
+// process of its own so its receive thread shares nothing with the round-trip client.
+int run_subscriber(char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  // Blocked before Paho starts its threads, so they inherit the mask and sigtimedwait gets it.
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  counter_file c(argv[7], false);
+  std::unordered_map<std::string, bool> online;  // Paho's receive thread only
+  mqtt_probe p(
+      mqtt_identity{argv[2], argv[3], argv[4], argv[5], argv[6]},
+      [&](std::string_view topic, std::string_view payload) {
+        if (topic.ends_with("/state")) {
+          c->state.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        constexpr std::string_view root = "aterm/v1/", tail = "/presence";
+        if (!topic.ends_with(tail) || topic.size() <= root.size() + tail.size()) return;
+        const bool on = payload.find("\"online\":true") != std::string_view::npos;
+        auto [it, added] = online.try_emplace(
+            std::string(topic.substr(root.size(), topic.size() - root.size() - tail.size())),
+            false);
+        if (it->second == on) return;
+        it->second = on;
+        if (on)
+          c->online.fetch_add(1);
+        else
+          c->online.fetch_sub(1);
+      });
+  p.subscribe({"aterm/v1/+/state", "aterm/v1/+/presence"});
+  c->connected = 1;
+  c->ready = 1;
+  timespec tick{0, 200'000'000};
+  while (sigtimedwait(&set, nullptr, &tick) < 0) c->connected = p.connected() ? 1 : 0;
+  return 0;
+}
+
+// ---- /proc ------------------------------------------------------------------------------------
+
+struct proc_sample {
+  double cpu_s = 0;  // user + system
+  long rss_kb = 0;
+};
+
+std::optional<proc_sample> sample_proc(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  if (f.size() < 13) return std::nullopt;
+  proc_sample s;
+  // Fields 14 and 15 of proc(5) (utime, stime); f[0] is field 3.
+  s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) s.rss_kb = std::strtol(line.c_str() + 6, nullptr, 10);
+  return s;
+}
+
+long available_mb() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("MemAvailable:"))
+      return std::strtol(line.c_str() + 13, nullptr, 10) / 1024;
+  return LONG_MAX;
+}
+
+// Mosquitto's pid: scripts/broker execs it, but the support library keeps the process private,
+// so it is found by its configuration file.
+pid_t find_broker_pid(const fs::path& conf) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.starts_with("mosquitto") && cmd.find(conf.string()) != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+// ---- /metrics -----------------------------------------------------------------------------
+
+// The value of the series `name` (with its labels) in Prometheus text; NaN when absent.
+double metric(const std::string& text, const std::string& name) {
+  for (std::size_t pos = text.find(name); pos != std::string::npos;
+       pos = text.find(name, pos + 1)) {
+    const std::size_t end = pos + name.size();
+    if ((pos == 0 || text[pos - 1] == '\n') && end < text.size() && text[end] == ' ')
+      return std::strtod(text.c_str() + end + 1, nullptr);
+  }
+  return std::nan("");
+}
+
+// ---- latency ------------------------------------------------------------------------------
+
+struct latency {
+  std::vector<double> ms;
+  int failures = 0;
+  // Nearest-rank percentile; NaN without samples.
+  double pct(double p) const {
+    if (ms.empty()) return std::nan("");
+    auto v = ms;
+    std::sort(v.begin(), v.end());
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+    return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+  }
+  std::string text() const {
+    if (ms.empty()) return "n/a (" + std::to_string(failures) + " failed)";
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%zu%s)", pct(0.5),
+                  pct(0.99), pct(1.0), ms.size(),
+                  failures != 0 ? (", " + std::to_string(failures) + " failed").c_str() : "");
+    return buf;
+  }
+};
+
+// Results the round-trip client waits for; filled on Paho's receive thread.
+class result_inbox {
+ public:
+  void expect(std::string id) {
+    std::lock_guard lock(mu_);
+    awaited_ = std::move(id);
+    seen_ = false;
+  }
+  void offer(std::string_view payload) {
+    auto r = proto::decode_result(payload);
+    if (!r.ok() || !proto::is_final(r->status)) return;
+    std::lock_guard lock(mu_);
+    if (r->id != awaited_) return;
+    seen_ = true;
+    cv_.notify_all();
+  }
+  bool wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return seen_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string awaited_;
+  bool seen_ = false;
+};
+
+// ---- options ------------------------------------------------------------------------------
+
+struct phase_spec {
+  int routers = 0;
+  int interval_ms = 1000;
+};
+
+struct options {
+  std::vector<phase_spec> phases{{1000, 1000}, {2000, 1000}, {5000, 1000}, {10000, 1000}};
+  int warmup_s = 10;
+  int window_s = 30;
+  int commands = 200;
+  int connect_per_s = 200;
+  bool nagle = true;
+  int max_minutes = 40;
+  bool routers_on_disk = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
+               "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
+               "[--routers-on-disk] [--max-minutes M] [--quick]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+int positive(const std::string& text, const char* what) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 1 || v > 10'000'000)
+    usage(std::string(what) + " must be a positive integer");
+  return static_cast<int>(v);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      o.phases = {{200, 1000}};
+      o.warmup_s = 3;
+      o.window_s = 10;
+      o.commands = 50;
+    } else if (a == "--phases") {
+      o.phases.clear();
+      std::istringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) {
+        phase_spec p;
+        const auto at = item.find('@');
+        p.routers = positive(item.substr(0, at), "ROUTERS");
+        if (at != std::string::npos) p.interval_ms = positive(item.substr(at + 1), "INTERVAL_MS");
+        o.phases.push_back(p);
+      }
+      if (o.phases.empty()) usage("--phases is empty");
+    } else if (a == "--warmup-s") {
+      o.warmup_s = positive(value(), "--warmup-s");
+    } else if (a == "--window-s") {
+      o.window_s = positive(value(), "--window-s");
+    } else if (a == "--commands") {
+      o.commands = positive(value(), "--commands");
+    } else if (a == "--connect-per-s") {
+      o.connect_per_s = positive(value(), "--connect-per-s");
+    } else if (a == "--no-nagle") {
+      o.nagle = false;
+    } else if (a == "--routers-on-disk") {
+      o.routers_on_disk = true;
+    } else if (a == "--max-minutes") {
+      o.max_minutes = positive(value(), "--max-minutes");
+    } else {
+      usage("unknown argument " + a);
+    }
+  }
+  return o;
+}
+
+// ---- the stack ----------------------------------------------------------------------------
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::string json_field(const std::string& text, const char* key) {
+  auto parsed = aterm::common::parse_json(text);
+  if (!parsed.ok()) return {};
+  return aterm::common::json_string(parsed->get(), key).value_or("");
+}
+
+std::string tail(const std::string& text, std::size_t n = 2000) {
+  return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+// A folder under /dev/shm (or `parent`), removed with its contents on destruction.
+class scratch_dir {
+ public:
+  explicit scratch_dir(const fs::path& parent) {
+    std::string pattern = (parent / "bench-ingest-routers-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    path_ = pattern;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct simulate_proc {
+  std::string prefix;
+  int count = 0;
+  std::unique_ptr<process> proc;
+};
+
+struct sample {
+  steady::time_point at;
+  std::uint64_t sub_state = 0;
+  std::string metrics;
+  std::map<std::string, proc_sample> procs;  // "cloud", "broker", "simulate", "subscriber"
+};
+
+struct phase_result {
+  phase_spec spec;
+  int connected = 0;
+  double offered = 0, sub_rate = 0, received_rate = 0, stored_rate = 0;
+  double batch_size = 0, batch_age_ms = 0, commit_ms = 0, batch_age_max_ms = 0, queue_depth = 0;
+  latency cmd, raw, raw_nagle;
+  std::map<std::string, double> cpu_pct;
+  std::map<std::string, double> rss_mb;
+  std::string stop_reason;
+};
+
+class bench_stack {
+ public:
+  explicit bench_stack(const options& opt) : opt_(opt) {
+    const fs::path shm = "/dev/shm";
+    routers_ = std::make_unique<scratch_dir>(
+        opt.routers_on_disk || !fs::is_directory(shm) ? dir_.path() : shm);
+    std::printf("bench_ingest: folder %s, routers' data in %s\n", dir_.path().c_str(),
+                routers_->path().c_str());
+    pki_ = std::make_unique<aterm::test::dev_pki>(dir_ / "pki");
+    for (const char* name : {"aterm-cloud-bench-sub", "aterm-cloud-bench-rt"}) {
+      auto r = aterm::test::run({(aterm::test::source_dir() / "scripts" / "dev-pki").string(),
+                                 "cloud", pki_->dir().string(), name});
+      if (r.exit_code != 0)
+        throw std::runtime_error(std::string("scripts/dev-pki cloud ") + name + ": " + r.err);
+    }
+    broker_ = std::make_unique<aterm::test::broker>(*pki_);
+    broker_pid_ = find_broker_pid(pki_->dir() / "mosquitto.conf");
+    https_port_ = aterm::test::free_port();
+    config_ = dir_ / "cloud.json";
+    write_file(config_, R"({
+  "db": ")" + (dir_ / "cloud.db").string() +
+                            R"(",
+  "http": {"listen": "127.0.0.1:)" +
+                            std::to_string(https_port_) + R"(", "cert": ")" +
+                            pki_->server_cert().string() + R"(", "key": ")" +
+                            pki_->server_key().string() + R"("},
+  "mqtt": {"uri": ")" + broker_->uri() +
+                            R"(", "ca": ")" + pki_->ca().string() + R"(", "cert": ")" +
+                            pki_->cloud_cert().string() + R"(", "key": ")" +
+                            pki_->cloud_key().string() + R"("},
+  "security": {"password_iterations": 1000},
+  "jobs": {"tick_ms": 100}
+})");
+    cli({"admin", "init"});
+    cli({"admin", "company", "create", "--id", "bench", "--name", "Bench"});
+    password_ = json_field(cli({"admin", "account", "create", "--company", "bench", "--login",
+                                "admin", "--role", "administrator"}),
+                           "password");
+    cloud_ = std::make_unique<process>(
+        std::vector<std::string>{aterm::test::binary("cloud/aterm-cloud").string(), "serve",
+                                 "--config", config_.string()},
+        dir_ / "cloud.log");
+    api_ = std::make_unique<api_session>(https_port_, pki_->ca().string());
+    const bool up = wait_for(
+        [&] {
+          if (!cloud_->running()) return true;
+          try {
+            return api_->request("GET", "/metrics").body.find("aterm_bridge_connected 1") !=
+                   std::string::npos;
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        60s);
+    if (!up || !cloud_->running())
+      throw std::runtime_error("aterm-cloud did not come up: " + tail(cloud_->log()));
+    api_->login("bench", "admin", password_);
+    auto d = api_->request("POST", "destinations", R"({"name":"bench fleet"})");
+    if (d.status != 201 && d.status != 200)
+      throw std::runtime_error("create destination: " + std::to_string(d.status) + " " + d.body);
+    destination_ = std::to_string(aterm::common::json_int(d.json.get(), "id").value_or(0));
+
+    counters_ = std::make_unique<counter_file>(dir_ / "subscriber.counters", true);
+    subscriber_ = std::make_unique<process>(
+        std::vector<std::string>{fs::read_symlink("/proc/self/exe").string(), "--subscriber",
+                                 broker_->uri(), pki_->ca().string(),
+                                 (pki_->dir() / "clouds" / "aterm-cloud-bench-sub.pem").string(),
+                                 (pki_->dir() / "clouds" / "aterm-cloud-bench-sub.key").string(),
+                                 "aterm-cloud-bench-sub", (dir_ / "subscriber.counters").string()},
+        dir_ / "subscriber.log");
+    if (!wait_for([&] { return (*counters_)->ready == 1 || !subscriber_->running(); }, 40s) ||
+        !subscriber_->running())
+      throw std::runtime_error("the subscriber did not subscribe: " + subscriber_->log());
+  }
+
+  ~bench_stack() {
+    // Routers first (their offline presence reaches a running broker), then the daemon.
+    fleet_.clear();
+    subscriber_.reset();
+    cloud_.reset();
+  }
+
+  const aterm::test::broker& broker() const { return *broker_; }
+  api_session& api() { return *api_; }
+  sub_counters& counters() { return **counters_; }
+  bool cloud_running() { return cloud_->running(); }
+  std::string cloud_log() const { return cloud_->log(); }
+
+  mqtt_identity rt_identity() const {
+    return {broker_->uri(), pki_->ca().string(),
+            (pki_->dir() / "clouds" / "aterm-cloud-bench-rt.pem").string(),
+            (pki_->dir() / "clouds" / "aterm-cloud-bench-rt.key").string(), "aterm-cloud-bench-rt"};
+  }
+
+  int fleet_size() const {
+    int n = 0;
+    for (const auto& s : fleet_) n += s.count;
+    return n;
+  }
+
+  // Device ids of the running fleet, in start order.
+  std::vector<std::string> fleet_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& s : fleet_)
+      for (int i = 1; i <= s.count; ++i) ids.push_back(device_id(s.prefix, i));
+    return ids;
+  }
+
+  // Brings the fleet to `spec`: restarts it when the interval changes or it must shrink,
+  // otherwise adds simulate processes for the missing routers. Returns how many are online
+  // when every router connected or the deadline passed.
+  int grow_fleet(const phase_spec& spec) {
+    if (!fleet_.empty() && (spec.interval_ms != interval_ms_ || spec.routers < fleet_size())) {
+      fleet_.clear();
+      wait_for([&] { return counters().online == 0; }, 60s);
+    }
+    interval_ms_ = spec.interval_ms;
+    while (fleet_size() < spec.routers) {
+      const int n = std::min(k_routers_per_process, spec.routers - fleet_size());
+      start_simulate(n);
+    }
+    const auto deadline =
+        std::chrono::seconds(120 + 3 * spec.routers / std::max(1, opt_.connect_per_s));
+    auto last_report = steady::now();
+    const auto t0 = steady::now();
+    wait_for(
+        [&] {
+          for (auto& s : fleet_)
+            if (!s.proc->running())
+              throw std::runtime_error("simulate " + s.prefix + " exited: " + tail(s.proc->log()));
+          if (steady::now() - last_report > 10s) {
+            last_report = steady::now();
+            std::printf("  connecting: %llu of %d online after %.0f s\n",
+                        static_cast<unsigned long long>(counters().online.load()), spec.routers,
+                        seconds(steady::now() - t0));
+            std::fflush(stdout);
+          }
+          return counters().online >= static_cast<std::uint64_t>(spec.routers);
+        },
+        deadline, 100ms);
+    std::printf("  fleet: %llu of %d routers online after %.1f s\n",
+                static_cast<unsigned long long>(counters().online.load()), spec.routers,
+                seconds(steady::now() - t0));
+    std::fflush(stdout);
+    return static_cast<int>(counters().online.load());
+  }
+
+  sample take_sample() {
+    sample s;
+    s.metrics = api_->request("GET", "/metrics").body;
+    s.sub_state = counters().state.load();
+    s.at = steady::now();
+    auto add = [&](const std::string& name, pid_t pid) {
+      if (pid <= 0) return;
+      if (auto p = sample_proc(pid)) {
+        s.procs[name].cpu_s += p->cpu_s;
+        s.procs[name].rss_kb += p->rss_kb;
+      }
+    };
+    add("cloud", cloud_->pid());
+    add("broker", broker_pid_);
+    add("subscriber", subscriber_->pid());
+    for (auto& f : fleet_) add("simulate", f.proc->pid());
+    return s;
+  }
+
+ private:
+  static std::string device_id(const std::string& prefix, int i) {
+    char num[16];
+    std::snprintf(num, sizeof num, "%05d", i);
+    return prefix + num;
+  }
+
+  std::string cli(std::vector<std::string> args) {
+    std::vector<std::string> argv{aterm::test::binary("cloud/aterm-cloud").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--config");
+    argv.push_back(config_.string());
+    auto r = aterm::test::run(argv);
+    if (r.exit_code != 0) throw std::runtime_error("aterm-cloud " + args[0] + ": " + r.err);
+    return r.out;
+  }
+
+  void register_devices(const std::string& prefix, int count) {
+    for (int first = 1; first <= count; first += static_cast<int>(k_register_chunk)) {
+      std::string body = R"({"device_ids":[)";
+      const int last = std::min(count, first + static_cast<int>(k_register_chunk) - 1);
+      for (int i = first; i <= last; ++i)
+        body += (i == first ? "\"" : ",\"") + device_id(prefix, i) + "\"";
+      body += "]}";
+      auto a = api_->request("POST", "destinations/" + destination_ + "/devices", body);
+      if (a.status != 200)
+        throw std::runtime_error("register devices: " + std::to_string(a.status) + " " + a.body);
+    }
+  }
+
+  void start_simulate(int count) {
+    simulate_proc s;
+    s.prefix = "b" + std::to_string(next_prefix_++) + "-";
+    s.count = count;
+    const auto t0 = steady::now();
+    register_devices(s.prefix, count);
+    const fs::path data = routers_->path() / ("sim-" + s.prefix);
+    fs::create_directories(data);
+    // A whole number of seconds goes through state_interval_s; anything else needs the
+    // simulate-only key.
+    const std::string interval =
+        interval_ms_ % 1000 == 0 ? R"("state_interval_s": )" + std::to_string(interval_ms_ / 1000)
+                                 : R"("state_interval_s": 1, "simulate.state_interval_ms": )" +
+                                       std::to_string(interval_ms_);
+    const fs::path conf = dir_ / ("sim-" + s.prefix + ".json");
+    write_file(conf, R"({
+  "broker": {"uri": ")" + broker_->uri() +
+                         R"(", "ca": ")" + pki_->ca().string() + R"("},
+  "data_dir": ")" + data.string() +
+                         R"(",
+  )" + interval + R"(,
+  "simulate.ca_cert": ")" +
+                         pki_->ca().string() + R"(",
+  "simulate.ca_key": ")" +
+                         pki_->ca_key().string() + R"(",
+  "simulate.connect_per_s": )" +
+                         std::to_string(opt_.connect_per_s) + R"(
+})");
+    s.proc = std::make_unique<process>(
+        std::vector<std::string>{aterm::test::binary("agent/aterm-agent").string(), "simulate",
+                                 "--config", conf.string(), "--count", std::to_string(count),
+                                 "--id-prefix", s.prefix},
+        dir_ / ("sim-" + s.prefix + ".log"));
+    std::printf("  started simulate %s x %d (registered in %.1f s)\n", s.prefix.c_str(), count,
+                seconds(steady::now() - t0));
+    std::fflush(stdout);
+    fleet_.push_back(std::move(s));
+  }
+
+  const options& opt_;
+  aterm::test::temp_dir dir_{"bench-ingest"};
+  std::unique_ptr<scratch_dir> routers_;
+  std::unique_ptr<aterm::test::dev_pki> pki_;
+  std::unique_ptr<aterm::test::broker> broker_;
+  pid_t broker_pid_ = -1;
+  int https_port_ = 0;
+  fs::path config_;
+  std::string password_;
+  std::unique_ptr<process> cloud_;
+  std::unique_ptr<api_session> api_;
+  std::string destination_;
+  std::unique_ptr<counter_file> counters_;
+  std::unique_ptr<process> subscriber_;
+  std::vector<simulate_proc> fleet_;
+  int interval_ms_ = 1000;
+  int next_prefix_ = 0;
+};
+
+// ---- measurements -------------------------------------------------------------------------
+
+bool final_status(const std::string& s) {
+  return s == "succeeded" || s == "failed" || s == "timed_out" || s == "expired";
+}
+
+// Sequential API round trips: POST a ping, poll its status every 1 ms until final.
+latency api_round_trips(api_session& api, const std::vector<std::string>& devices, int n) {
+  latency out;
+  for (int i = 0; i < n; ++i) {
+    check_interrupt();
+    const auto& dev = devices[(static_cast<std::size_t>(i) * 7919) % devices.size()];
+    const auto t0 = steady::now();
+    auto a = api.request("POST", "devices/" + dev + "/commands", R"({"op":"ping","timeout_s":30})");
+    const std::string id = a.str("id");
+    if (a.status != 202 || id.empty()) {
+      ++out.failures;
+      continue;
+    }
+    std::string status;
+    while (steady::now() - t0 < 35s) {
+      status = api.request("GET", "commands/" + id).str("status");
+      if (final_status(status)) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    if (status == "succeeded")
+      out.ms.push_back(seconds(steady::now() - t0) * 1000.0);
+    else
+      ++out.failures;
+  }
+  return out;
+}
+
+// Sequential raw MQTT round trips: publish a ping command, wait for its final result.
+latency raw_round_trips(mqtt_probe& client, result_inbox& inbox,
+                        const std::vector<std::string>& devices, int n, const std::string& tag) {
+  latency out;
+  const auto nonce = std::to_string(::time(nullptr));
+  for (int i = 0; i < n; ++i) {
+    check_interrupt();
+    const auto& dev = devices[(static_cast<std::size_t>(i) * 7919 + 13) % devices.size()];
+    proto::command cmd;
+    cmd.id = "raw-" + tag + "-" + nonce + "-" + std::to_string(i);
+    cmd.op = "ping";
+    cmd.deadline = ::time(nullptr) + 30;
+    inbox.expect(cmd.id);
+    const auto t0 = steady::now();
+    client.publish(proto::topic(dev, proto::topic_kind::cmd), proto::encode(cmd));
+    if (inbox.wait(10s))
+      out.ms.push_back(seconds(steady::now() - t0) * 1000.0);
+    else
+      ++out.failures;
+  }
+  return out;
+}
+
+phase_result measure(bench_stack& stack, const options& opt, const phase_spec& spec,
+                     bool first_phase, std::unique_ptr<mqtt_probe>& rt, result_inbox& inbox) {
+  phase_result r;
+  r.spec = spec;
+  r.offered = spec.routers * 1000.0 / spec.interval_ms;
+  r.connected = stack.grow_fleet(spec);
+  if (r.connected < spec.routers)
+    r.stop_reason = "only " + std::to_string(r.connected) + " of " + std::to_string(spec.routers) +
+                    " routers connected";
+  if (r.connected == 0) return r;
+
+  pause_for(std::chrono::seconds(opt.warmup_s));
+  const sample a = stack.take_sample();
+  pause_for(std::chrono::seconds(opt.window_s));
+  const sample b = stack.take_sample();
+  const double dt = seconds(b.at - a.at);
+  auto delta = [&](const std::string& name) {
+    return metric(b.metrics, name) - metric(a.metrics, name);
+  };
+  r.sub_rate = static_cast<double>(b.sub_state - a.sub_state) / dt;
+  r.received_rate = delta("aterm_bridge_received_total") / dt;
+  r.stored_rate = delta("aterm_bridge_ingested_total{kind=\"state\"}") / dt;
+  const double batches = delta("aterm_bridge_batches_total");
+  if (batches > 0) {
+    r.batch_size = delta("aterm_bridge_batch_messages_total") / batches;
+    r.batch_age_ms = delta("aterm_bridge_batch_age_us_total") / batches / 1000.0;
+    r.commit_ms = delta("aterm_bridge_batch_commit_us_total") / batches / 1000.0;
+  }
+  r.batch_age_max_ms = metric(b.metrics, "aterm_bridge_batch_age_us_max") / 1000.0;
+  r.queue_depth = metric(b.metrics, "aterm_bridge_queue_depth");
+  for (const auto& [name, pb] : b.procs) {
+    r.rss_mb[name] = static_cast<double>(pb.rss_kb) / 1024.0;
+    if (auto it = a.procs.find(name); it != a.procs.end())
+      r.cpu_pct[name] = (pb.cpu_s - it->second.cpu_s) / dt * 100.0;
+  }
+
+  const auto ids = stack.fleet_ids();
+  r.cmd = api_round_trips(stack.api(), ids, opt.commands);
+  if (!rt) {
+    rt = std::make_unique<mqtt_probe>(
+        stack.rt_identity(), [&inbox](std::string_view, std::string_view p) { inbox.offer(p); });
+    rt->subscribe({proto::topic_filter(proto::topic_kind::result)});
+  }
+  if (first_phase && opt.nagle)
+    r.raw_nagle = raw_round_trips(*rt, inbox, ids, opt.commands, "nagle");
+  aterm::common::set_tcp_nodelay_for_peer_port(stack.broker().port());
+  r.raw = raw_round_trips(*rt, inbox, ids, opt.commands, std::to_string(spec.routers));
+  return r;
+}
+
+void print_phase(const phase_result& r) {
+  auto pct = [&](const char* n) {
+    auto it = r.cpu_pct.find(n);
+    return it == r.cpu_pct.end() ? std::nan("") : it->second;
+  };
+  auto rss = [&](const char* n) {
+    auto it = r.rss_mb.find(n);
+    return it == r.rss_mb.end() ? std::nan("") : it->second;
+  };
+  std::printf(
+      "phase %d routers @ %d ms (%d online)\n"
+      "  offered %.0f msg/s, subscriber %.0f msg/s, bridge received %.0f msg/s, stored %.0f "
+      "msg/s, stored/subscriber %.3f\n"
+      "  batches: %.1f msgs mean, age %.2f ms mean (max %.1f ms since start), commit %.2f ms "
+      "mean; ingest queue depth at end %.0f\n"
+      "  command round trip via API: %s\n"
+      "  raw MQTT round trip, TCP_NODELAY: %s\n",
+      r.spec.routers, r.spec.interval_ms, r.connected, r.offered, r.sub_rate, r.received_rate,
+      r.stored_rate, r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size,
+      r.batch_age_ms, r.batch_age_max_ms, r.commit_ms, r.queue_depth, r.cmd.text().c_str(),
+      r.raw.text().c_str());
+  if (!r.raw_nagle.ms.empty() || r.raw_nagle.failures != 0)
+    std::printf("  raw MQTT round trip, library default (no TCP_NODELAY on the bench client): %s\n",
+                r.raw_nagle.text().c_str());
+  std::printf(
+      "  CPU (100%% = 1 core): cloud %.0f%%, broker %.0f%%, simulate %.0f%%, subscriber %.0f%%; "
+      "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB\n",
+      pct("cloud"), pct("broker"), pct("simulate"), pct("subscriber"), rss("cloud"), rss("broker"),
+      rss("simulate"));
+  if (!r.stop_reason.empty()) std::printf("  stop: %s\n", r.stop_reason.c_str());
+  std::fflush(stdout);
+}
+
+void print_summary(const std::vector<phase_result>& results) {
+  std::printf(
+      "\nsummary (msg/s over the window; latencies in ms)\n"
+      "%7s %6s %8s %8s %8s %8s %6s %6s %7s %7s %9s %9s %9s %8s %8s\n",
+      "routers", "int_ms", "offered", "sub/s", "recv/s", "stored/s", "ratio", "batch", "age_ms",
+      "commit", "cmd_p50", "cmd_p99", "raw_p50", "raw_p99", "cloudMB");
+  for (const auto& r : results) {
+    auto rss = r.rss_mb.find("cloud");
+    std::printf(
+        "%7d %6d %8.0f %8.0f %8.0f %8.0f %6.3f %6.1f %7.2f %7.2f %9.2f %9.2f %9.2f %8.2f "
+        "%8.1f\n",
+        r.spec.routers, r.spec.interval_ms, r.offered, r.sub_rate, r.received_rate, r.stored_rate,
+        r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size, r.batch_age_ms,
+        r.commit_ms, r.cmd.pct(0.5), r.cmd.pct(0.99), r.raw.pct(0.5), r.raw.pct(0.99),
+        rss == r.rss_mb.end() ? std::nan("") : rss->second);
+  }
+  for (const auto& r : results)
+    if (!r.raw_nagle.ms.empty())
+      std::printf("raw round trip without TCP_NODELAY on the bench client (%d routers): %s\n",
+                  r.spec.routers, r.raw_nagle.text().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 8 && std::string_view(argv[1]) == "--subscriber") {
+    try {
+      return run_subscriber(argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "subscriber: %s\n", e.what());
+      return 1;
+    }
+  }
+  const options opt = parse(argc, argv);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto started = steady::now();
+  std::vector<phase_result> results;
+  int rc = 0;
+  try {
+    bench_stack stack(opt);
+    result_inbox inbox;
+    std::unique_ptr<mqtt_probe> rt;
+    for (std::size_t i = 0; i < opt.phases.size(); ++i) {
+      const auto& spec = opt.phases[i];
+      if (steady::now() - started > std::chrono::minutes(opt.max_minutes)) {
+        std::printf("stopping before %d routers: --max-minutes %d passed\n", spec.routers,
+                    opt.max_minutes);
+        break;
+      }
+      if (available_mb() < k_min_available_mb) {
+        std::printf("stopping before %d routers: %ld MB of memory available\n", spec.routers,
+                    available_mb());
+        break;
+      }
+      std::printf("phase %zu: %d routers, one state message per %d ms each\n", i + 1, spec.routers,
+                  spec.interval_ms);
+      std::fflush(stdout);
+      results.push_back(measure(stack, opt, spec, i == 0, rt, inbox));
+      print_phase(results.back());
+      if (!results.back().stop_reason.empty()) break;
+      if (!stack.cloud_running()) {
+        std::printf("aterm-cloud exited: %s\n", tail(stack.cloud_log()).c_str());
+        break;
+      }
+    }
+    rt.reset();
+  } catch (const interrupted&) {
+    std::printf("interrupted; cleaning up\n");
+    rc = 130;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_ingest: %s\n", e.what());
+    rc = 1;
+  }
+  if (!results.empty()) print_summary(results);
+  return rc;
+}
