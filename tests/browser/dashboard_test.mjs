@@ -632,6 +632,8 @@ async function main() {
     const after = await idle.request.get(base + '/api/v1/session');
     check(after.status() === 401, 'the session is ended on the server too');
     await shot(idle, '15-idle-logged-off');
+    await idle.setViewportSize({ width: 390, height: 844 });
+    await shot(idle, '15b-login-phone');
     await idle.context().close();
 
     check(problems.length === 0, `no script or CSP errors in the console ${problems.join(' | ')}`);
