@@ -46,6 +46,7 @@ const k_never_count = 130;
 const never_id = (i) => `x-never-${String(i).padStart(4, '0')}`;
 const k_page_size = 50;
 const k_new_password = 'Aterm-Changed-2026!';
+const k_taken = 'taken-r1';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aterm-browser-'));
 // Mosquitto drops to its own user when started as root and must still reach the PKI.
@@ -207,6 +208,9 @@ async function main() {
     cli('admin', 'device', 'register', '--company', 'acme', '--device', sim_id(i), '--destination', 'Tokyo');
   }
   cli('admin', 'device', 'register', '--company', 'acme', '--device', k_tech_device, '--destination', 'Tokyo');
+  // Another company's device: the CSV upload must report its line, and register the rest.
+  cli('admin', 'company', 'create', '--id', 'other', '--name', 'Other');
+  cli('admin', 'device', 'register', '--company', 'other', '--device', k_taken, '--destination', 'Osaka');
   log('database ready');
   await wait_started('broker', broker, 'running');
   await start_cloud();
@@ -259,7 +263,9 @@ async function main() {
   };
   // Each page is saved and checked for form controls without a label.
   const shot = async (page, name) => {
-    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    // A full-page capture of a page that re-renders every few seconds can take long on a loaded
+    // machine (one took over 30 s while other builds ran); it is a record, not a check.
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true, animations: 'disabled', timeout: 90_000 });
     const unlabelled = await page.$$eval('input, select, textarea', (els) =>
       els.filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')).map((e) => `${e.name}#${e.id}:${document.querySelectorAll(`label[for="${e.id}"]`).length}/${document.querySelectorAll(`[id="${e.id}"]`).length}`));
     if (unlabelled.length) check(false, `${name}: controls without a label: ${unlabelled}`);
@@ -438,12 +444,16 @@ async function main() {
     await page.setInputFiles('#register-csv', {
       name: 'devices.csv',
       mimeType: 'text/csv',
-      buffer: Buffer.from(['device_id', 'new-router-1', 'bad id!', 'new-router-2', ...never, ''].join('\n')),
+      // Line 3 is not a device id (refused in the page); line 60, another company's device, is
+      // refused by the API inside a batch.
+      buffer: Buffer.from(['device_id', 'new-router-1', 'bad id!', 'new-router-2', ...never.slice(0, 55), k_taken,
+        ...never.slice(55), ''].join('\n')),
     });
     await page.click('#register-csv-form button[type=submit]');
     await page.waitForSelector('#register-status.ok', { timeout: 60_000 });
     const line_errors = await page.$$eval('#csv-errors li', (li) => li.map((x) => x.textContent));
-    check(line_errors.length === 1 && /3/.test(line_errors[0]), `CSV upload: per-line error ${line_errors}`);
+    check(line_errors.length === 2 && /^3\D/.test(line_errors[0]) && /^60\D.*taken-r1/.test(line_errors[1]),
+      `CSV upload: per-line errors ${line_errors}`);
     check(new RegExp(`\\b${k_never_count + 2}\\b`).test(await page.textContent('#register-status')),
       `CSV upload: ${k_never_count + 2} registered`);
     await shot(page, '08-destinations');

@@ -75,6 +75,11 @@ export function message_box() {
     box.className = 'message error';
     box.textContent = error_text(err);
   };
+  // Work in progress: announced, neither success nor failure yet.
+  box.note = (text) => {
+    box.className = 'message';
+    box.textContent = text;
+  };
   box.clear = () => {
     box.className = 'message';
     box.textContent = '';
