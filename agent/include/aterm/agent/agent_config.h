@@ -6,10 +6,13 @@
 //   backend.type ("sim" | "linux"), backend.file (sim), local_socket, state_interval_s
 //   (default 300), simulate.cert_dir, simulate.ca_cert, simulate.ca_key.
 // Extra keys of the agent (issue 3), each with its default:
-//   local_socket_group    ""     group allowed on the socket (mode 0660); "" = mode 0600, owner
-//   only keepalive_s           60     MQTT keepalive connect_timeout_s     30     TLS + CONNECT
-//   must finish within this reconnect.base_ms     1000   first backoff ceiling reconnect.cap_s 300
-//   backoff cap reconnect.stable_s    60     a connection up this long resets the backoff
+//   local_socket_group    ""     group allowed on the socket (mode 0660); "" = mode 0600,
+//                         owner only
+//   keepalive_s           60     MQTT keepalive
+//   connect_timeout_s     30     TLS + CONNECT must finish within this
+//   reconnect.base_ms     1000   first backoff ceiling
+//   reconnect.cap_s       300    backoff cap
+//   reconnect.stable_s    60     a connection up this long resets the backoff
 //   state_poll_s          30     how often the backend is read to detect a change of state
 //   outbox.max_entries    1000   unsent results/events kept
 //   outbox.max_bytes      1048576
