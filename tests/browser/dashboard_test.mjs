@@ -354,7 +354,7 @@ async function main() {
     const chart_points = () => page.$eval('figure.chart', (f) => Number(f.dataset.points));
     const opened_with = await chart_points();
     check(opened_with >= stored, `chart opens with the stored history: ${opened_with} points, ${stored} stored`);
-    check((await page.$$('.chart-line')).length === 2, 'both state charts drawn');
+    check((await page.$$('.chart-line')).length === 3, 'the three state charts drawn (load, LAN clients, memory)');
     await wait_until('a live point appended', async () => (await chart_points()) > opened_with).then(
       () => check(true, 'a snapshot received while the page is open is appended to the chart'),
       () => check(false, 'a snapshot received while the page is open is appended to the chart'));

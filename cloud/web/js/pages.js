@@ -158,6 +158,14 @@ function devices(ctx) {
 }
 
 // ---- one device ---------------------------------------------------------------------------
+// Memory in use, in percent of the total, from a snapshot's mem.total_kb and mem.free_kb.
+function memory_used_percent(state) {
+  const total = state?.mem?.total_kb;
+  const free = state?.mem?.free_kb;
+  if (typeof total !== 'number' || typeof free !== 'number' || total <= 0) return undefined;
+  return Math.round((1 - free / total) * 1000) / 10;
+}
+
 // "10:00:00 – 10:05:00 JST" within a day, else with dates.
 function time_range(from_ms, to_ms) {
   const a = jst(from_ms);
@@ -185,7 +193,7 @@ function chart(series) {
     const pad = 4;
     const values = s.points.map((p) => p.v);
     const lo = Math.min(0, ...values);
-    const hi = Math.max(lo + 1, ...values);
+    const hi = Math.max(lo + 1, s.top ?? 0, ...values);
     const t0 = s.points[0].t;
     const span = Math.max(1, s.points[n - 1].t - t0);
     const x = (p) => (n === 1 ? w / 2 : ((p.t - t0) / span) * w).toFixed(1);
@@ -196,6 +204,15 @@ function chart(series) {
     svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', t('device.chart.aria', { l: s.label, n, v: num(last.v) }));
+    // The scale's floor and top as faint rules, so a flat line still reads against its range.
+    for (const v of [lo, hi]) {
+      const rule = document.createElementNS(ns, 'line');
+      const at = y({ v });
+      for (const [k, val] of [['x1', 0], ['x2', w], ['y1', at], ['y2', at], ['class', 'chart-rule']]) {
+        rule.setAttribute(k, String(val));
+      }
+      svg.append(rule);
+    }
     const line = document.createElementNS(ns, 'polyline');
     line.setAttribute('points', s.points.map((p) => `${x(p)},${y(p)}`).join(' '));
     line.setAttribute('class', 'chart-line');
@@ -210,6 +227,7 @@ function chart(series) {
       svg,
       h('p', { class: 'muted chart-range' }, time_range(t0, last.t)),
       h('p', { class: 'muted' }, t('device.chart.values', { n, max: num(Math.max(...values)), now: num(last.v) })),
+      h('p', { class: 'muted' }, t('device.chart.scale', { lo: num(lo), hi: num(hi) })),
     );
     wrap.append(fig);
   }
@@ -420,6 +438,7 @@ function device(ctx) {
   const series = [
     { key: (s) => s?.cpu?.load1, label: t('device.chart.load'), points: [] },
     { key: (s) => s?.lan?.clients, label: t('device.chart.clients'), points: [] },
+    { key: memory_used_percent, label: t('device.chart.memory'), points: [], top: 100 },
   ];
   // One point per received snapshot, ordered by arrival at the cloud; a snapshot already drawn
   // (the history's newest is the device's latest state) is not drawn twice.
