@@ -53,7 +53,7 @@ function devices(ctx) {
   filter.id = 'device-filter';
   const box = message_box();
   const body = h('div', { id: 'device-table' });
-  const count = h('span', { class: 'muted', id: 'device-count' });
+  const count = h('span', { class: 'muted', id: 'device-count', 'aria-live': 'polite' });
   const prev = h('button', { type: 'button', id: 'page-prev' }, t('common.prev'));
   const next = h('button', { type: 'button', id: 'page-next' }, t('common.next'));
   // One entry per page walked so far: its cursor and how many rows the pages before it showed.
