@@ -123,7 +123,7 @@ void dispatcher::step() {
     publish_and_mark(std::move(all));
   }
   if (connected && command) publish_queued();
-  if (connected && !state_unknown.empty()) refresh_missing_state(std::move(state_unknown));
+  refresh_missing_state(std::move(state_unknown), connected);
 
   if (clock_.mono() >= next_poll_) {
     next_poll_ = clock_.mono() + settings_.poll;
@@ -158,19 +158,30 @@ void dispatcher::publish_queued() {
   }
 }
 
-void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices) {
+void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices, bool connected) {
   const auto now = clock_.mono();
   if (state_asked_.size() >= limits::k_max_state_known_devices) {
     std::erase_if(state_asked_,
                   [&](const auto& e) { return now - e.second >= settings_.state_refresh_recheck; });
     if (state_asked_.size() >= limits::k_max_state_known_devices) state_asked_.clear();
   }
-  std::vector<std::string> ask;
   for (const auto& d : devices) {
-    if (state_known_.contains(d)) continue;
+    if (state_known_.contains(d) || state_pending_.contains(d)) continue;
     auto it = state_asked_.find(d);
     if (it != state_asked_.end() && now - it->second < settings_.state_refresh_recheck) continue;
-    ask.push_back(d);
+    // Past the limit the rest wait for their next message.
+    if (state_pending_.size() >= limits::k_max_pending_devices) break;
+    state_pending_.emplace(d, now);
+  }
+  if (!connected || state_pending_.empty()) return;
+  std::vector<std::string> ask;
+  for (auto it = state_pending_.begin(); it != state_pending_.end();) {
+    if (now - it->second < settings_.state_refresh_grace) {
+      ++it;
+      continue;
+    }
+    ask.push_back(it->first);
+    it = state_pending_.erase(it);
   }
   const std::int64_t now_s = clock_.now_s();
   for (std::size_t from = 0; from < ask.size(); from += limits::k_max_refresh_per_call) {

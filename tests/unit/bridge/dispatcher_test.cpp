@@ -189,19 +189,34 @@ TEST_CASE("wait returns when work is posted") {
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
 
-TEST_CASE("a device seen online without state gets one state.refresh, published at once") {
+// Moves the clock and the fake store's "now" together.
+static void pass_time(fixture& f, std::chrono::milliseconds d) {
+  f.clock.advance(d);
+  f.store.set_now(aterm::common::to_unix_s(f.clock.now()));
+}
+
+TEST_CASE("a device seen online without state gets one state.refresh after a grace") {
   fixture f;
   f.disp.step();  // the first poll, out of the way
   f.store.set_now(k_start_s);
   f.store.set_has_state("dev-bbbb");
-  f.disp.post_state_unknown({"dev-aaaa", "dev-bbbb"});
+  f.disp.post_state_unknown({"dev-aaaa", "dev-bbbb", "dev-cccc"});
   f.disp.step();
+  // The agent's snapshot follows its presence: give it the grace before asking.
+  CHECK(f.store.refresh_calls() == 0);
+  pass_time(f, 2900ms);
+  f.disp.step();
+  CHECK(f.store.refresh_calls() == 0);
+  f.store.set_has_state("dev-cccc");  // its snapshot came in the meantime
+  pass_time(f, 100ms);
+  f.disp.step();
+  CHECK(f.store.refresh_calls() == 1);
   auto refreshes = f.store.commands_of("state.refresh");
   REQUIRE(refreshes.size() == 1);
   const auto& r = refreshes[0];
   CHECK(r.device_id == "dev-aaaa");
   CHECK(r.created_by == "system");
-  CHECK(r.deadline_s == k_start_s + 300);
+  CHECK(r.deadline_s == k_start_s + 3 + 300);
   CHECK(r.state == command_state::sent);  // committed first, then published and marked
   REQUIRE(f.pub.ids() == std::vector<std::string>{r.id});
   auto cmd = protocol::decode_command(f.pub.published[0].payload, "dev-aaaa");
@@ -217,13 +232,12 @@ TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most 
   f.disp.step();
   f.store.set_now(k_start_s);
   f.store.set_has_state("dev-bbbb");
+  // A message of each device, then the grace.
   auto seen = [&](std::vector<std::string> devices) {
     f.disp.post_state_unknown(std::move(devices));
     f.disp.step();
-  };
-  auto advance = [&](std::chrono::seconds d) {
-    f.clock.advance(d);
-    f.store.set_now(aterm::common::to_unix_s(f.clock.now()));
+    pass_time(f, 3s);
+    f.disp.step();
   };
   seen({"dev-aaaa", "dev-bbbb"});
   REQUIRE(f.store.commands_of("state.refresh").size() == 1);
@@ -235,18 +249,19 @@ TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most 
   CHECK(f.store.refresh_calls() == 1);
   // A minute later it is asked again, but the first one is still open: nothing new. The device
   // with a state is never asked about again.
-  advance(61s);
+  pass_time(f, 61s);
   seen({"dev-aaaa", "dev-bbbb"});
   CHECK(f.store.refresh_asked().size() == 3);
   CHECK(f.store.refresh_asked().back() == "dev-aaaa");
   CHECK(f.store.commands_of("state.refresh").size() == 1);
   // Finished, but its state never came (e.g. a bad snapshot): not again within 10 minutes ...
   f.store.finish(f.store.commands_of("state.refresh")[0].id);
-  advance(61s);
+  pass_time(f, 61s);
   seen({"dev-aaaa"});
+  CHECK(f.store.refresh_asked().size() == 4);
   CHECK(f.store.commands_of("state.refresh").size() == 1);
   // ... and once after that.
-  advance(600s);
+  pass_time(f, 600s);
   seen({"dev-aaaa"});
   CHECK(f.store.commands_of("state.refresh").size() == 2);
   CHECK(f.metrics.snapshot().state_refreshes == 2);
@@ -256,24 +271,33 @@ TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most 
 TEST_CASE("state.refresh: an operator's open refresh counts, a failing store asks again") {
   fixture f;
   f.disp.step();
+  auto seen = [&](std::vector<std::string> devices) {
+    f.disp.post_state_unknown(std::move(devices));
+    f.disp.step();
+    pass_time(f, 3s);
+    f.disp.step();
+  };
   f.store.add_command("dev-aaaa", "c-op", k_start_s + 60, "state.refresh");
-  f.disp.post_state_unknown({"dev-aaaa"});
-  f.disp.step();
+  seen({"dev-aaaa"});
+  CHECK(f.store.refresh_calls() == 1);
   CHECK(f.store.commands_of("state.refresh").size() == 1);
 
   f.store.fail_refresh(true);
-  f.disp.post_state_unknown({"dev-cccc"});
-  f.disp.step();
+  seen({"dev-cccc"});
   CHECK(f.metrics.snapshot().dispatch_errors == 1);
   f.store.fail_refresh(false);
-  f.disp.post_state_unknown({"dev-cccc"});
-  f.disp.step();
+  seen({"dev-cccc"});
   auto refreshes = f.store.commands_of("state.refresh");
   REQUIRE(refreshes.size() == 2);
   CHECK(refreshes[1].device_id == "dev-cccc");
-  // Disconnected: the request waits for the device's next message, nothing is committed.
+  // Disconnected: nothing is committed; the device waits and is asked about once connected.
   f.pub.up = false;
-  f.disp.post_state_unknown({"dev-dddd"});
-  f.disp.step();
+  seen({"dev-dddd"});
   CHECK(f.store.commands_of("state.refresh").size() == 2);
+  f.pub.up = true;
+  f.disp.step();
+  refreshes = f.store.commands_of("state.refresh");
+  REQUIRE(refreshes.size() == 3);
+  CHECK(refreshes[2].device_id == "dev-dddd");
+  CHECK(f.pub.ids().back() == refreshes[2].id);
 }

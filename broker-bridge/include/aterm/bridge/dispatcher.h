@@ -9,8 +9,10 @@
 //
 // Missed snapshots: for devices ingest saw online without seeing their state, it asks the store
 // to commit a state.refresh (store_port::refresh_missing_state) and publishes what was queued.
-// A device is asked about at most once per state_refresh_recheck; devices the store reports
-// with a state are not asked about again.
+// It asks state_refresh_grace after the device was first seen, so the snapshot an agent sends
+// right after its presence (possibly in the next batch, or through another instance) is stored
+// by then. A device is asked about at most once per state_refresh_recheck; devices the store
+// reports with a state are not asked about again.
 //
 // Thread: one dispatch thread owns it and calls step(); post_* and wake() are thread-safe.
 #pragma once
@@ -44,6 +46,8 @@ class command_publisher {
 
 struct dispatch_settings {
   std::chrono::milliseconds poll{1000};  // Default: 1 s.
+  // How long a device seen without state waits before the store is asked. Default: 3 s.
+  std::chrono::milliseconds state_refresh_grace{3'000};
   // A device without state is asked about again only after this. Default: 1 min.
   std::chrono::milliseconds state_refresh_recheck{60'000};
   // Deadline of a state.refresh the bridge queues: one default state_interval_s, after which
@@ -85,8 +89,9 @@ class dispatcher {
   // Publishes, then marks the accepted ones sent; returns how many were marked.
   std::size_t publish_and_mark(std::vector<outbound_command> commands);
   void publish_queued();
-  // Asks the store for state.refresh commands for `devices` and publishes them.
-  void refresh_missing_state(std::unordered_set<std::string> devices);
+  // Adds `devices` to state_pending_ (unless known or asked recently); asks the store about the
+  // ones whose grace ended and publishes the state.refresh commands it queued.
+  void refresh_missing_state(std::unordered_set<std::string> devices, bool connected);
 
   dispatch_settings settings_;
   store_port& store_;
@@ -98,6 +103,8 @@ class dispatcher {
   // one was last asked about (both bounded, limits.h).
   std::unordered_set<std::string> state_known_;
   std::unordered_map<std::string, common::mono_time> state_asked_;
+  // Dispatch thread: devices seen without state, waiting for their grace to end, and since when.
+  std::unordered_map<std::string, common::mono_time> state_pending_;
 
   std::mutex mu_;  // guards the inbox below
   std::condition_variable cv_;
