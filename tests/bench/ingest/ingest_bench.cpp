@@ -25,13 +25,14 @@
 // two extra cloud identities (scripts/dev-pki cloud: aterm-cloud-bench-sub for the subscriber,
 // aterm-cloud-bench-rt for the raw round trip), scripts/broker on a free port, `aterm-cloud admin
 // init` + company `bench` + an administrator, `aterm-cloud serve` with the production defaults
-// (batch_max 1000, batch_delay_ms 20, dispatch_poll_ms 1000; only jobs.tick_ms is shortened,
-// see below), the fleet registered through
-// POST /api/v1/destinations/{id}/devices, then `aterm-agent simulate` processes of at most 10,000
-// routers each (certificates minted in memory from the dev CA). The routers' data folders are
-// on /dev/shm by default: an agent fdatasyncs its command journal and outbox for every command
-// (~6 ms per call on this host's shared disk), which is the router's flash, not the cloud's
-// cost; the cloud's SQLite file stays on disk.
+// (batch_max 1000, batch_delay_ms 20, dispatch_poll_ms 1000; only jobs.tick_ms is shortened, see
+// below), the fleet registered through POST /api/v1/destinations/{id}/devices, then `aterm-agent
+// simulate` processes of at most 10,000 routers each (certificates minted in memory from the dev
+// CA; reconnect.cap_s 15 instead of 300, so a router whose TLS handshake timed out during the
+// ramp on a loaded host retries soon). The routers' data folders are on /dev/shm by default: an
+// agent fdatasyncs its command journal and outbox for every command (~6 ms per call on this
+// host's shared disk), which is the router's flash, not the cloud's cost; the cloud's SQLite
+// file stays on disk.
 //
 // Figures of each phase:
 //   offered/s      routers x 1000 / interval_ms: what the fleet is asked to publish.
@@ -118,6 +119,10 @@ using namespace std::chrono_literals;
 constexpr int k_routers_per_process = 10000;
 // Device registration: the API takes at most this many ids per request (cloud limits k_max_page).
 constexpr std::size_t k_register_chunk = 500;
+// A fleet that gains no router for this long has stopped connecting.
+constexpr auto k_connect_stall = std::chrono::seconds(60);
+// The longest a fleet may take to connect, however steadily it progresses.
+constexpr auto k_connect_max = std::chrono::minutes(30);
 // Below this much available memory no further phase starts.
 constexpr long k_min_available_mb = 1500;
 
@@ -259,6 +264,14 @@ std::optional<proc_sample> sample_proc(pid_t pid) {
   for (std::string line; std::getline(status, line);)
     if (line.starts_with("VmRSS:")) s.rss_kb = std::strtol(line.c_str() + 6, nullptr, 10);
   return s;
+}
+
+// The 1-minute load average: the host is shared, so figures come with it.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double v = std::nan("");
+  in >> v;
+  return v;
 }
 
 long available_mb() {
@@ -487,6 +500,7 @@ struct phase_result {
   latency cmd, raw, raw_nagle;
   std::map<std::string, double> cpu_pct;
   std::map<std::string, double> rss_mb;
+  double load1 = 0;
   std::string stop_reason;
 };
 
@@ -590,17 +604,22 @@ class bench_stack {
     return n;
   }
 
-  // Device ids of the running fleet, in start order.
-  std::vector<std::string> fleet_ids() const {
+  // Up to 500 devices the cloud has online (one page of GET /devices?online=true): round trips
+  // go only to routers that are connected, so none waits for a router still in its backoff.
+  std::vector<std::string> online_ids() {
     std::vector<std::string> ids;
-    for (const auto& s : fleet_)
-      for (int i = 1; i <= s.count; ++i) ids.push_back(device_id(s.prefix, i));
+    auto a = api_->request("GET", "devices?online=true&limit=500");
+    const cJSON* list =
+        a.json ? cJSON_GetObjectItemCaseSensitive(a.json.get(), "devices") : nullptr;
+    if (cJSON_IsArray(list))
+      for (const cJSON* d = list->child; d != nullptr; d = d->next)
+        if (auto id = aterm::common::json_string(d, "id")) ids.push_back(*id);
     return ids;
   }
 
   // Brings the fleet to `spec`: restarts it when the interval changes or it must shrink,
   // otherwise adds simulate processes for the missing routers. Returns how many are online
-  // when every router connected or the deadline passed.
+  // when every router connected, or when they stopped connecting.
   int grow_fleet(const phase_spec& spec) {
     if (!fleet_.empty() && (spec.interval_ms != interval_ms_ || spec.routers < fleet_size())) {
       fleet_.clear();
@@ -611,25 +630,34 @@ class bench_stack {
       const int n = std::min(k_routers_per_process, spec.routers - fleet_size());
       start_simulate(n);
     }
-    const auto deadline =
-        std::chrono::seconds(120 + 3 * spec.routers / std::max(1, opt_.connect_per_s));
-    auto last_report = steady::now();
+    // Connecting is CPU-bound (TLS handshakes; Paho C sets up TLS under one lock), so its pace
+    // depends on the host's load: wait as long as routers keep connecting, and call the fleet
+    // stalled after k_connect_stall without a new one.
     const auto t0 = steady::now();
+    auto last_report = t0;
+    auto last_progress = t0;
+    std::uint64_t last_online = counters().online;
     wait_for(
         [&] {
           for (auto& s : fleet_)
             if (!s.proc->running())
               throw std::runtime_error("simulate " + s.prefix + " exited: " + tail(s.proc->log()));
-          if (steady::now() - last_report > 10s) {
-            last_report = steady::now();
+          const auto now = steady::now();
+          const std::uint64_t online = counters().online;
+          if (online != last_online) {
+            last_online = online;
+            last_progress = now;
+          }
+          if (now - last_report > 10s) {
+            last_report = now;
             std::printf("  connecting: %llu of %d online after %.0f s\n",
-                        static_cast<unsigned long long>(counters().online.load()), spec.routers,
-                        seconds(steady::now() - t0));
+                        static_cast<unsigned long long>(online), spec.routers, seconds(now - t0));
             std::fflush(stdout);
           }
-          return counters().online >= static_cast<std::uint64_t>(spec.routers);
+          return online >= static_cast<std::uint64_t>(spec.routers) ||
+                 now - last_progress > k_connect_stall;
         },
-        deadline, 100ms);
+        k_connect_max, 100ms);
     std::printf("  fleet: %llu of %d routers online after %.1f s\n",
                 static_cast<unsigned long long>(counters().online.load()), spec.routers,
                 seconds(steady::now() - t0));
@@ -712,7 +740,8 @@ class bench_stack {
   "simulate.ca_key": ")" +
                          pki_->ca_key().string() + R"(",
   "simulate.connect_per_s": )" +
-                         std::to_string(opt_.connect_per_s) + R"(
+                         std::to_string(opt_.connect_per_s) + R"(,
+  "reconnect": {"cap_s": 15}
 })");
     s.proc = std::make_unique<process>(
         std::vector<std::string>{aterm::test::binary("agent/aterm-agent").string(), "simulate",
@@ -765,6 +794,7 @@ latency api_round_trips(api_session& api, const std::vector<std::string>& device
     }
     std::string status;
     while (steady::now() - t0 < 35s) {
+      check_interrupt();
       status = api.request("GET", "commands/" + id).str("status");
       if (final_status(status)) break;
       std::this_thread::sleep_for(1ms);
@@ -830,13 +860,18 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
   }
   r.batch_age_max_ms = metric(b.metrics, "aterm_bridge_batch_age_us_max") / 1000.0;
   r.queue_depth = metric(b.metrics, "aterm_bridge_queue_depth");
+  r.load1 = load_average();
   for (const auto& [name, pb] : b.procs) {
     r.rss_mb[name] = static_cast<double>(pb.rss_kb) / 1024.0;
     if (auto it = a.procs.find(name); it != a.procs.end())
       r.cpu_pct[name] = (pb.cpu_s - it->second.cpu_s) / dt * 100.0;
   }
 
-  const auto ids = stack.fleet_ids();
+  const auto ids = stack.online_ids();
+  if (ids.empty()) {
+    r.stop_reason = "the cloud lists no online device";
+    return r;
+  }
   r.cmd = api_round_trips(stack.api(), ids, opt.commands);
   if (!rt) {
     rt = std::make_unique<mqtt_probe>(
@@ -876,9 +911,10 @@ void print_phase(const phase_result& r) {
                 r.raw_nagle.text().c_str());
   std::printf(
       "  CPU (100%% = 1 core): cloud %.0f%%, broker %.0f%%, simulate %.0f%%, subscriber %.0f%%; "
-      "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB\n",
+      "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB; host load average %.1f on %ld "
+      "cores\n",
       pct("cloud"), pct("broker"), pct("simulate"), pct("subscriber"), rss("cloud"), rss("broker"),
-      rss("simulate"));
+      rss("simulate"), r.load1, ::sysconf(_SC_NPROCESSORS_ONLN));
   if (!r.stop_reason.empty()) std::printf("  stop: %s\n", r.stop_reason.c_str());
   std::fflush(stdout);
 }
@@ -886,18 +922,18 @@ void print_phase(const phase_result& r) {
 void print_summary(const std::vector<phase_result>& results) {
   std::printf(
       "\nsummary (msg/s over the window; latencies in ms)\n"
-      "%7s %6s %8s %8s %8s %8s %6s %6s %7s %7s %9s %9s %9s %8s %8s\n",
-      "routers", "int_ms", "offered", "sub/s", "recv/s", "stored/s", "ratio", "batch", "age_ms",
-      "commit", "cmd_p50", "cmd_p99", "raw_p50", "raw_p99", "cloudMB");
+      "%7s %6s %6s %8s %8s %8s %8s %6s %6s %7s %7s %8s %8s %8s %8s %7s %5s\n",
+      "routers", "online", "int_ms", "offered", "sub/s", "recv/s", "stored/s", "ratio", "batch",
+      "age_ms", "commit", "cmd_p50", "cmd_p99", "raw_p50", "raw_p99", "cloudMB", "load");
   for (const auto& r : results) {
     auto rss = r.rss_mb.find("cloud");
     std::printf(
-        "%7d %6d %8.0f %8.0f %8.0f %8.0f %6.3f %6.1f %7.2f %7.2f %9.2f %9.2f %9.2f %8.2f "
-        "%8.1f\n",
-        r.spec.routers, r.spec.interval_ms, r.offered, r.sub_rate, r.received_rate, r.stored_rate,
-        r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size, r.batch_age_ms,
-        r.commit_ms, r.cmd.pct(0.5), r.cmd.pct(0.99), r.raw.pct(0.5), r.raw.pct(0.99),
-        rss == r.rss_mb.end() ? std::nan("") : rss->second);
+        "%7d %6d %6d %8.0f %8.0f %8.0f %8.0f %6.3f %6.1f %7.2f %7.2f %8.2f %8.2f %8.2f %8.2f "
+        "%7.1f %5.1f\n",
+        r.spec.routers, r.connected, r.spec.interval_ms, r.offered, r.sub_rate, r.received_rate,
+        r.stored_rate, r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size,
+        r.batch_age_ms, r.commit_ms, r.cmd.pct(0.5), r.cmd.pct(0.99), r.raw.pct(0.5),
+        r.raw.pct(0.99), rss == r.rss_mb.end() ? std::nan("") : rss->second, r.load1);
   }
   for (const auto& r : results)
     if (!r.raw_nagle.ms.empty())
