@@ -30,12 +30,15 @@
 namespace aterm::bridge {
 
 struct bridge_config {
-  std::string uri;   // "ssl://host:port"
-  std::string ca;    // CA file that signed the broker's certificate (verified, with host name)
-  std::string cert;  // the cloud's client certificate (CN aterm-cloud)
-  std::string key;   // its private key
+  std::string uri;  // "ssl://host:port"
+  std::string ca;   // CA file that signed the broker's certificate (verified, with host name)
+  // The cloud's client certificate: CN aterm-cloud, or aterm-cloud-NAME for a further instance
+  // (scripts/dev-pki cloud), since the broker makes the CN the client id.
+  std::string cert;
+  std::string key;  // its private key
   // The broker sets the client id from the certificate (use_username_as_clientid), so several
-  // instances need certificates of their own; this id is what is sent. Default: aterm-cloud.
+  // instances need certificates of their own (two with one CN take over each other's session);
+  // this id is only what is sent. Default: aterm-cloud.
   std::string client_id = "aterm-cloud";
   // Subscribe through $share/aterm-cloud/... so instances split device traffic. Default: off.
   bool shared_subscription = false;
