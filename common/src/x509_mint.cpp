@@ -7,6 +7,8 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 
@@ -70,9 +72,13 @@ result<minted_identity> mint_device_certificate(std::string_view ca_cert_pem,
   if (!protocol::valid_device_id(device_id)) {
     return status::error("bad_value", "device id does not match the device_id pattern");
   }
-  // The broker grants the CN "aterm-cloud" read/write on aterm/v1/#; no device may carry it.
-  if (device_id == "aterm-cloud") {
-    return status::error("bad_value", "\"aterm-cloud\" is the cloud's identity, not a device id");
+  // The broker grants the cloud identities (aterm-cloud, aterm-cloud-NAME of scripts/dev-pki
+  // cloud) read/write on aterm/v1/#; no device may carry such a CN, in any case.
+  constexpr std::string_view k_cloud_prefix = "aterm-cloud";
+  if (device_id.size() >= k_cloud_prefix.size() &&
+      std::equal(k_cloud_prefix.begin(), k_cloud_prefix.end(), device_id.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    return status::error("bad_value", "ids starting with aterm-cloud are cloud identities");
   }
   if (valid_days < 1) return status::error("bad_value", "valid_days must be at least 1");
 

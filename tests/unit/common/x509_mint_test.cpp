@@ -129,6 +129,8 @@ TEST_CASE("mint_device_certificate refuses bad ids and bad CAs") {
       {ca_pem, ca_key, "dev+1", "bad_value"},
       {ca_pem, ca_key, "CN=x,O=y", "bad_value"},
       {ca_pem, ca_key, "aterm-cloud", "bad_value"},
+      {ca_pem, ca_key, "aterm-cloud-b", "bad_value"},
+      {ca_pem, ca_key, "Aterm-Cloud-1", "bad_value"},
       {"not a certificate", ca_key, "router-1", "bad_ca"},
       {ca_pem, "not a key", "router-1", "bad_ca"},
       {ca_pem, other_key, "router-1", "bad_ca"},
