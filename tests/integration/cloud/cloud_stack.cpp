@@ -1,5 +1,6 @@
 #include "cloud_stack.h"
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -168,6 +169,10 @@ void cloud_stack::stop_agent(const std::string& device_id, int sig) {
   if (it == agents_.end()) return;
   it->second->stop(sig);
   agents_.erase(it);
+}
+
+void cloud_stack::signal_agent(const std::string& device_id, int sig) {
+  if (auto it = agents_.find(device_id); it != agents_.end()) ::kill(it->second->pid(), sig);
 }
 
 https_client cloud_stack::client(const std::string& company, const std::string& local_address) {

@@ -52,6 +52,9 @@ class cloud_stack {
   // survives stop/start so the command journal is kept.
   void start_agent(const std::string& device_id);
   void stop_agent(const std::string& device_id, int sig = 15);
+  // Sends `sig` to a running router and keeps it in the stack (SIGSTOP: a router that hangs
+  // with its connection open; stop_agent ends it later).
+  void signal_agent(const std::string& device_id, int sig);
   fs::path agent_config(const std::string& device_id) const;
   fs::path agent_dir(const std::string& device_id) const;
 
