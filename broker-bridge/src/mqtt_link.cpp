@@ -158,7 +158,12 @@ bool mqtt_link::subscribe() {
   for (auto kind : {protocol::topic_kind::presence, protocol::topic_kind::state,
                     protocol::topic_kind::result, protocol::topic_kind::event}) {
     std::string filter = protocol::topic_filter(kind);
-    if (config_.shared_subscription) filter.insert(0, k_share_prefix);
+    // Presence is subscribed by every instance, not shared: a broker gives retained messages
+    // to no $share subscription, so a shared instance would learn a device's presence only
+    // from its next change. Presence is rare and storing it twice is idempotent.
+    if (config_.shared_subscription && kind != protocol::topic_kind::presence) {
+      filter.insert(0, k_share_prefix);
+    }
     try {
       auto tok = client_->subscribe(filter, k_qos);
       if (!tok->wait_for(config_.connect_timeout)) {

@@ -368,6 +368,15 @@ TEST_CASE("shared subscriptions: several instances can split device traffic") {
   REQUIRE(t::wait_until([&] { return dev.received("c-1") == 1; }, 10s));
 }
 
+TEST_CASE("a shared instance learns the retained presence of devices that came online before it") {
+  // A broker gives retained messages to no $share subscription: presence is not shared.
+  stack s;
+  device_client dev(s.broker, s.pki, "dev-shared-early");
+  dev.come_online();
+  auto b = s.start_bridge(true);
+  CHECK(t::wait_until([&] { return s.store.online(dev.id()); }, 10s));
+}
+
 TEST_CASE(
     "two bridges with their own cloud identities share the load without disconnecting each "
     "other and each message is stored once") {
