@@ -21,6 +21,9 @@
 //                      routers; at high rates smaller processes keep connects from starving.
 //   --routers-on-disk  keep the simulated routers' data folders (command journal, outbox,
 //                      certificates) in the temp folder on disk instead of /dev/shm
+//   --db-dir DIR       put the daemon's SQLite file in the (existing) folder DIR instead of the
+//                      temp folder, e.g. /dev/shm to see the ingest without disk syncs (the
+//                      file and its -wal/-shm are removed at exit)
 //   --max-minutes M    start no phase after M minutes (default 40)
 //   --quick            one phase of 200 routers, 3 s warm-up, 10 s window, 50 commands (< 60 s)
 //
@@ -128,6 +131,8 @@ constexpr std::size_t k_register_chunk = 500;
 constexpr auto k_connect_stall = std::chrono::seconds(60);
 // The longest a fleet may take to connect, however steadily it progresses.
 constexpr auto k_connect_max = std::chrono::minutes(30);
+// The longest the API round trips of one phase may take (a command that times out costs 35 s).
+constexpr auto k_round_trip_budget = std::chrono::seconds(120);
 // Below this much available memory no further phase starts.
 constexpr long k_min_available_mb = 1500;
 
@@ -319,6 +324,7 @@ double metric(const std::string& text, const std::string& name) {
 struct latency {
   std::vector<double> ms;
   int failures = 0;
+  int skipped = 0;  // not tried: the time budget ran out
   // Nearest-rank percentile; NaN without samples.
   double pct(double p) const {
     if (ms.empty()) return std::nan("");
@@ -330,9 +336,11 @@ struct latency {
   std::string text() const {
     if (ms.empty()) return "n/a (" + std::to_string(failures) + " failed)";
     char buf[160];
+    const std::string extra =
+        (failures != 0 ? ", " + std::to_string(failures) + " failed" : std::string()) +
+        (skipped != 0 ? ", " + std::to_string(skipped) + " skipped: time budget" : std::string());
     std::snprintf(buf, sizeof buf, "p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%zu%s)", pct(0.5),
-                  pct(0.99), pct(1.0), ms.size(),
-                  failures != 0 ? (", " + std::to_string(failures) + " failed").c_str() : "");
+                  pct(0.99), pct(1.0), ms.size(), extra.c_str());
     return buf;
   }
 };
@@ -382,13 +390,15 @@ struct options {
   int max_minutes = 40;
   bool routers_on_disk = false;
   int routers_per_process = k_max_routers_per_process;
+  std::string db_dir;  // empty: the temp folder on disk
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
                "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
-               "[--routers-per-process N] [--routers-on-disk] [--max-minutes M] [--quick]\n",
+               "[--routers-per-process N] [--routers-on-disk] [--db-dir DIR] [--max-minutes M] "
+               "[--quick]\n",
                why.c_str());
   std::exit(2);
 }
@@ -438,6 +448,8 @@ options parse(int argc, char** argv) {
     } else if (a == "--routers-per-process") {
       o.routers_per_process =
           std::min(k_max_routers_per_process, positive(value(), "--routers-per-process"));
+    } else if (a == "--db-dir") {
+      o.db_dir = value();
     } else if (a == "--routers-on-disk") {
       o.routers_on_disk = true;
     } else if (a == "--max-minutes") {
@@ -530,10 +542,12 @@ class bench_stack {
     }
     broker_ = std::make_unique<aterm::test::broker>(*pki_);
     broker_pid_ = find_broker_pid(pki_->dir() / "mosquitto.conf");
+    db_path_ = (opt.db_dir.empty() ? dir_.path() : fs::path(opt.db_dir)) /
+               ("bench-ingest-" + std::to_string(::getpid()) + ".db");
     https_port_ = aterm::test::free_port();
     config_ = dir_ / "cloud.json";
     write_file(config_, R"({
-  "db": ")" + (dir_ / "cloud.db").string() +
+  "db": ")" + db_path_.string() +
                             R"(",
   "http": {"listen": "127.0.0.1:)" +
                             std::to_string(https_port_) + R"(", "cert": ")" +
@@ -593,6 +607,9 @@ class bench_stack {
     fleet_.clear();
     subscriber_.reset();
     cloud_.reset();
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      fs::remove(db_path_.string() + suffix, ec);
   }
 
   const aterm::test::broker& broker() const { return *broker_; }
@@ -773,6 +790,7 @@ class bench_stack {
   pid_t broker_pid_ = -1;
   int https_port_ = 0;
   fs::path config_;
+  fs::path db_path_;
   std::string password_;
   std::unique_ptr<process> cloud_;
   std::unique_ptr<api_session> api_;
@@ -790,11 +808,17 @@ bool final_status(const std::string& s) {
   return s == "succeeded" || s == "failed" || s == "timed_out" || s == "expired";
 }
 
-// Sequential API round trips: POST a ping, poll its status every 1 ms until final.
+// Sequential API round trips: POST a ping, poll its status every 1 ms until final. Stops after
+// k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold the run.
 latency api_round_trips(api_session& api, const std::vector<std::string>& devices, int n) {
   latency out;
+  const auto start = steady::now();
   for (int i = 0; i < n; ++i) {
     check_interrupt();
+    if (steady::now() - start > k_round_trip_budget) {
+      out.skipped = n - i;
+      break;
+    }
     const auto& dev = devices[(static_cast<std::size_t>(i) * 7919) % devices.size()];
     const auto t0 = steady::now();
     auto a = api.request("POST", "devices/" + dev + "/commands", R"({"op":"ping","timeout_s":30})");
@@ -841,6 +865,44 @@ latency raw_round_trips(mqtt_probe& client, result_inbox& inbox,
   return out;
 }
 
+// The ingest figures of a phase, printed before its round trips start.
+void print_ingest(const phase_result& r) {
+  auto pct = [&](const char* n) {
+    auto it = r.cpu_pct.find(n);
+    return it == r.cpu_pct.end() ? std::nan("") : it->second;
+  };
+  auto rss = [&](const char* n) {
+    auto it = r.rss_mb.find(n);
+    return it == r.rss_mb.end() ? std::nan("") : it->second;
+  };
+  std::printf(
+      "phase %d routers @ %d ms (%d online)\n"
+      "  offered %.0f msg/s, subscriber %.0f msg/s, bridge received %.0f msg/s, stored %.0f "
+      "msg/s, stored/subscriber %.3f\n"
+      "  batches: %.1f msgs mean, age %.2f ms mean (max %.1f ms since start), commit %.2f ms "
+      "mean; ingest queue depth at end %.0f\n",
+      r.spec.routers, r.spec.interval_ms, r.connected, r.offered, r.sub_rate, r.received_rate,
+      r.stored_rate, r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size,
+      r.batch_age_ms, r.batch_age_max_ms, r.commit_ms, r.queue_depth);
+  std::printf(
+      "  CPU (100%% = 1 core): cloud %.0f%%, broker %.0f%%, simulate %.0f%%, subscriber %.0f%%; "
+      "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB; host load average %.1f on %ld "
+      "cores\n",
+      pct("cloud"), pct("broker"), pct("simulate"), pct("subscriber"), rss("cloud"), rss("broker"),
+      rss("simulate"), r.load1, ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::fflush(stdout);
+}
+
+void print_round_trips(const phase_result& r) {
+  std::printf("  command round trip via API: %s\n  raw MQTT round trip, TCP_NODELAY: %s\n",
+              r.cmd.text().c_str(), r.raw.text().c_str());
+  if (!r.raw_nagle.ms.empty() || r.raw_nagle.failures != 0)
+    std::printf("  raw MQTT round trip, library default (no TCP_NODELAY on the bench client): %s\n",
+                r.raw_nagle.text().c_str());
+  if (!r.stop_reason.empty()) std::printf("  stop: %s\n", r.stop_reason.c_str());
+  std::fflush(stdout);
+}
+
 phase_result measure(bench_stack& stack, const options& opt, const phase_spec& spec,
                      bool first_phase, std::unique_ptr<mqtt_probe>& rt, result_inbox& inbox) {
   phase_result r;
@@ -880,6 +942,8 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
       r.cpu_pct[name] = (pb.cpu_s - it->second.cpu_s) / dt * 100.0;
   }
 
+  print_ingest(r);
+
   const auto ids = stack.online_ids();
   if (ids.empty()) {
     r.stop_reason = "the cloud lists no online device";
@@ -896,40 +960,6 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
   aterm::common::set_tcp_nodelay_for_peer_port(stack.broker().port());
   r.raw = raw_round_trips(*rt, inbox, ids, opt.commands, std::to_string(spec.routers));
   return r;
-}
-
-void print_phase(const phase_result& r) {
-  auto pct = [&](const char* n) {
-    auto it = r.cpu_pct.find(n);
-    return it == r.cpu_pct.end() ? std::nan("") : it->second;
-  };
-  auto rss = [&](const char* n) {
-    auto it = r.rss_mb.find(n);
-    return it == r.rss_mb.end() ? std::nan("") : it->second;
-  };
-  std::printf(
-      "phase %d routers @ %d ms (%d online)\n"
-      "  offered %.0f msg/s, subscriber %.0f msg/s, bridge received %.0f msg/s, stored %.0f "
-      "msg/s, stored/subscriber %.3f\n"
-      "  batches: %.1f msgs mean, age %.2f ms mean (max %.1f ms since start), commit %.2f ms "
-      "mean; ingest queue depth at end %.0f\n"
-      "  command round trip via API: %s\n"
-      "  raw MQTT round trip, TCP_NODELAY: %s\n",
-      r.spec.routers, r.spec.interval_ms, r.connected, r.offered, r.sub_rate, r.received_rate,
-      r.stored_rate, r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size,
-      r.batch_age_ms, r.batch_age_max_ms, r.commit_ms, r.queue_depth, r.cmd.text().c_str(),
-      r.raw.text().c_str());
-  if (!r.raw_nagle.ms.empty() || r.raw_nagle.failures != 0)
-    std::printf("  raw MQTT round trip, library default (no TCP_NODELAY on the bench client): %s\n",
-                r.raw_nagle.text().c_str());
-  std::printf(
-      "  CPU (100%% = 1 core): cloud %.0f%%, broker %.0f%%, simulate %.0f%%, subscriber %.0f%%; "
-      "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB; host load average %.1f on %ld "
-      "cores\n",
-      pct("cloud"), pct("broker"), pct("simulate"), pct("subscriber"), rss("cloud"), rss("broker"),
-      rss("simulate"), r.load1, ::sysconf(_SC_NPROCESSORS_ONLN));
-  if (!r.stop_reason.empty()) std::printf("  stop: %s\n", r.stop_reason.c_str());
-  std::fflush(stdout);
 }
 
 void print_summary(const std::vector<phase_result>& results) {
@@ -993,7 +1023,7 @@ int main(int argc, char** argv) {
                   spec.interval_ms);
       std::fflush(stdout);
       results.push_back(measure(stack, opt, spec, i == 0, rt, inbox));
-      print_phase(results.back());
+      print_round_trips(results.back());
       if (!results.back().stop_reason.empty()) break;
       if (!stack.cloud_running()) {
         std::printf("aterm-cloud exited: %s\n", tail(stack.cloud_log()).c_str());
