@@ -3,7 +3,6 @@
 // the test's own. The test reads what the daemon stored from its SQLite file.
 #include <doctest/doctest.h>
 #include <mqtt/async_client.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "aterm/common/protocol.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
 namespace {
@@ -20,30 +20,13 @@ using namespace std::chrono_literals;
 namespace t = aterm::test;
 namespace fs = std::filesystem;
 namespace protocol = aterm::common::protocol;
+using aterm::test::query_int;
 using protocol::topic_kind;
 
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
   REQUIRE(out.good());
-}
-
-// The first column of the first row of `sql` on the daemon's database, read-only; -1 when
-// there is no row or the database cannot be read yet.
-std::int64_t query_int(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::int64_t v = -1;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return v;
 }
 
 // PKI, broker and the configuration files; daemons are started by the tests.
