@@ -2,8 +2,6 @@
 // SQLite file.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "aterm/common/clock.h"
 #include "aterm/common/json.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
 namespace aterm::test::jobs {
@@ -64,21 +63,8 @@ struct jobs_env {
     if (r.exit_code != 0) throw std::runtime_error(args[0] + ": " + r.err);
   }
 
-  // One integer from SQL ("-1" when no row).
-  std::int64_t scalar(const std::string& sql) const {
-    sqlite3* h = nullptr;
-    sqlite3_open_v2(db().string().c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt* st = nullptr;
-    std::int64_t v = -1;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-  }
+  // One integer from SQL on the database file (-1 when no row).
+  std::int64_t scalar(const std::string& sql) const { return query_int(db(), sql); }
 
   std::int64_t created_at(const std::string& company, const std::string& login) const {
     return scalar("SELECT created_at_s FROM accounts WHERE company_id = '" + company +

@@ -109,13 +109,11 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
 
   SUBCASE("a backup whose access log was edited is refused") {
     fs::remove(fs::path(b->file.string() + ".json"));
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(b->file.string().c_str(), &h) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(h,
-                         "DROP TRIGGER audit_log_no_update; "
-                         "UPDATE audit_log SET detail = 'forged' WHERE action = 'login'",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(h);
+    REQUIRE(fs::exists(b->file));
+    REQUIRE(aterm::test::exec_sql(
+                b->file,
+                "DROP TRIGGER audit_log_no_update; "
+                "UPDATE audit_log SET detail = 'forged' WHERE action = 'login'") == "");
     auto r = check_backup(b->file);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message().find("access log broken") != std::string::npos);

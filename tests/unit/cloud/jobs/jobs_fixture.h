@@ -1,13 +1,12 @@
 // A store and the lifecycle port on one temporary SQLite file, with a manual clock.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <memory>
 #include <string>
 
 #include "aterm/cloud/jobs/lifecycle.h"
 #include "aterm/cloud/store.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
 namespace aterm::cloud::jobs::test {
@@ -52,32 +51,11 @@ struct fixture {
     return lines;
   }
 
-  // A single integer from SQL on a separate connection.
-  std::int64_t scalar(const std::string& sql) const {
-    sqlite3* h = nullptr;
-    sqlite3_open(path().c_str(), &h);
-    sqlite3_stmt* st = nullptr;
-    std::int64_t v = -1;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-  }
+  // A single integer from SQL on a separate connection (-1 when no row).
+  std::int64_t scalar(const std::string& sql) const { return aterm::test::query_int(path(), sql); }
 
-  // Runs SQL on a separate connection; returns the SQLite code and the error text.
-  int raw_exec(const std::string& sql, std::string* error = nullptr) const {
-    sqlite3* h = nullptr;
-    sqlite3_open(path().c_str(), &h);
-    char* msg = nullptr;
-    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &msg);
-    if (error != nullptr && msg != nullptr) *error = msg;
-    sqlite3_free(msg);
-    sqlite3_close(h);
-    return rc;
-  }
+  // Runs SQL on a separate connection; returns "" or SQLite's error text.
+  std::string raw_exec(const std::string& sql) const { return aterm::test::exec_sql(path(), sql); }
 
   account make_account(const std::string& company, const std::string& login,
                        const std::string& role, const std::string& email) {
