@@ -7,20 +7,14 @@
 
 #include "aterm/agent/command_journal.h"
 #include "aterm/agent/journal_file.h"
+#include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
 using aterm::agent::command_journal;
 using aterm::agent::journal_file;
+using aterm::test::temp_dir;
 
 namespace {
-struct scratch {
-  fs::path dir;
-  scratch() {
-    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -32,8 +26,8 @@ void spit(const fs::path& p, const std::string& s) {
 }  // namespace
 
 TEST_CASE("finished commands are found again after reopening") {
-  scratch t;
-  const auto file = t.dir / "commands.journal";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "commands.journal";
   {
     auto j = command_journal::open(file);
     REQUIRE(j.ok());
@@ -53,8 +47,8 @@ TEST_CASE("finished commands are found again after reopening") {
 }
 
 TEST_CASE("only the last `capacity` ids are kept, also across reopen") {
-  scratch t;
-  const auto file = t.dir / "commands.journal";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "commands.journal";
   {
     auto j = command_journal::open(file, 10);
     REQUIRE(j.ok());
@@ -75,8 +69,8 @@ TEST_CASE("only the last `capacity` ids are kept, also across reopen") {
 }
 
 TEST_CASE("a torn last line (power cut mid-write) is skipped, the rest survives") {
-  scratch t;
-  const auto file = t.dir / "commands.journal";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "commands.journal";
   {
     auto j = command_journal::open(file);
     REQUIRE(j.ok());
@@ -100,8 +94,8 @@ TEST_CASE("a torn last line (power cut mid-write) is skipped, the rest survives"
 }
 
 TEST_CASE("corrupt lines fail their check and are never trusted") {
-  scratch t;
-  const auto file = t.dir / "commands.journal";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "commands.journal";
   {
     auto j = command_journal::open(file);
     REQUIRE(j.ok());
@@ -122,8 +116,8 @@ TEST_CASE("corrupt lines fail their check and are never trusted") {
 }
 
 TEST_CASE("journal_file round-trips records and refuses newlines") {
-  scratch t;
-  journal_file f(t.dir / "j");
+  temp_dir t{"unit-agent"};
+  journal_file f(t.path() / "j");
   REQUIRE(f.append("one").ok());
   REQUIRE(f.append("two").ok());
   CHECK(f.append("bad\nline").code() == "bad_value");
@@ -134,5 +128,5 @@ TEST_CASE("journal_file round-trips records and refuses newlines") {
   loaded = f.load();
   REQUIRE(loaded.ok());
   CHECK(loaded->records == std::vector<std::string>{"three"});
-  CHECK_FALSE(fs::exists(t.dir / "j.tmp"));
+  CHECK_FALSE(fs::exists(t.path() / "j.tmp"));
 }

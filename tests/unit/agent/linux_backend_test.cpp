@@ -9,19 +9,13 @@
 #include "aterm/agent/backend.h"
 #include "aterm/agent/hook_runner.h"
 #include "aterm/common/clock.h"
+#include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
+using aterm::test::temp_dir;
 using namespace std::chrono_literals;
 
 namespace {
-struct scratch {
-  fs::path dir;
-  scratch() {
-    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
 fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
   const auto p = dir / name;
   std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
@@ -45,13 +39,13 @@ TEST_CASE("linux backend reads this machine's /proc") {
 }
 
 TEST_CASE("lan clients come from the leases file, expired leases not counted") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
-  std::ofstream(t.dir / "leases") << "1800000100 aa:bb:cc:dd:ee:01 192.168.10.2 pc1 *\n"
-                                  << "1700000000 aa:bb:cc:dd:ee:02 192.168.10.3 old *\n"
-                                  << "0 aa:bb:cc:dd:ee:03 192.168.10.4 static *\n";
+  std::ofstream(t.path() / "leases") << "1800000100 aa:bb:cc:dd:ee:01 192.168.10.2 pc1 *\n"
+                                     << "1700000000 aa:bb:cc:dd:ee:02 192.168.10.3 old *\n"
+                                     << "0 aa:bb:cc:dd:ee:03 192.168.10.4 static *\n";
   aterm::agent::linux_backend_settings s;
-  s.dhcp_leases = t.dir / "leases";
+  s.dhcp_leases = t.path() / "leases";
   s.model = "WX-TEST";
   s.firmware = "9.9";
   auto b = aterm::agent::make_linux_backend(s, clock);
@@ -62,14 +56,14 @@ TEST_CASE("lan clients come from the leases file, expired leases not counted") {
 }
 
 TEST_CASE("config hooks get JSON on stdin, never the message text in argv") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock;
   aterm::agent::linux_backend_settings s;
   // The hook echoes what it read, and its argv count, so the test sees both.
-  const auto get = script(t.dir, "get",
+  const auto get = script(t.path(), "get",
                           R"(read line; echo "{\"rev\":7,\"values\":{\"argc\":$#,\"in\":$line}}")");
   const auto set = script(
-      t.dir, "set",
+      t.path(), "set",
       R"(read line; case "$line" in *'"rev":7'*) echo '{"rev":8}';; *) echo '{"error":"stale_rev"}';; esac)");
   s.hook_config_get = {get.string(), "--fixed"};
   s.hook_config_set = {set.string()};
@@ -85,20 +79,20 @@ TEST_CASE("config hooks get JSON on stdin, never the message text in argv") {
 }
 
 TEST_CASE("hooks are killed at their timeout and bounded in output") {
-  scratch t;
-  const auto slow = script(t.dir, "slow", "sleep 30");
+  temp_dir t{"unit-agent"};
+  const auto slow = script(t.path(), "slow", "sleep 30");
   const auto begin = std::chrono::steady_clock::now();
   auto r = aterm::agent::run_hook({slow.string()}, "{}", 300ms);
   CHECK(std::chrono::steady_clock::now() - begin < 5s);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code() == "hook_timeout");
-  const auto chatty = script(t.dir, "chatty", "yes");
+  const auto chatty = script(t.path(), "chatty", "yes");
   r = aterm::agent::run_hook({chatty.string()}, "", 5s);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code() == "hook_output");
   r = aterm::agent::run_hook({"relative/path"}, "", 1s);
   CHECK(r.error().code() == "hook_spawn");
-  const auto fails = script(t.dir, "fails", "exit 3");
+  const auto fails = script(t.path(), "fails", "exit 3");
   r = aterm::agent::run_hook({fails.string()}, "", 5s);
   REQUIRE(r.ok());
   CHECK(r->exit_code == 3);

@@ -7,23 +7,16 @@
 #include "aterm/agent/login_store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/crypto.h"
+#include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
+using aterm::test::temp_dir;
 namespace crypto = aterm::common::crypto;
 using aterm::agent::login_store;
 using outcome = aterm::agent::login_store::outcome;
 using namespace std::chrono_literals;
 
 namespace {
-struct scratch {
-  fs::path dir;
-  scratch() {
-    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
-
 const auto k_start = aterm::common::from_unix_s(1800000000);
 
 std::string install_args(const std::string& id, const std::string& password,
@@ -37,9 +30,9 @@ std::string install_args(const std::string& id, const std::string& password,
 }  // namespace
 
 TEST_CASE("a login is accepted once, then refused") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
-  auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+  auto s = login_store::open(t.path() / "logins.json", clock, "boot-1");
   REQUIRE(s.ok());
   REQUIRE(s->install(install_args("T-abcdefgh", "Pw2345678abc", 1800003600)).ok());
   CHECK(s->check("T-abcdefgh", "Pw2345678abc").result == outcome::accepted);
@@ -47,20 +40,20 @@ TEST_CASE("a login is accepted once, then refused") {
 }
 
 TEST_CASE("the store keeps hashes only and survives a restart") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
   {
-    auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+    auto s = login_store::open(t.path() / "logins.json", clock, "boot-1");
     REQUIRE(s.ok());
     REQUIRE(s->install(install_args("T-abcdefgh", "Pw2345678abc", 1800003600)).ok());
     CHECK(s->check("T-abcdefgh", "wrong").result == outcome::wrong_password);
   }
-  std::ifstream in(t.dir / "logins.json");
+  std::ifstream in(t.path() / "logins.json");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text.find("Pw2345678abc") == std::string::npos);
-  CHECK((fs::status(t.dir / "logins.json").permissions() & fs::perms::others_read) ==
+  CHECK((fs::status(t.path() / "logins.json").permissions() & fs::perms::others_read) ==
         fs::perms::none);
-  auto s = login_store::open(t.dir / "logins.json", clock, "boot-1");
+  auto s = login_store::open(t.path() / "logins.json", clock, "boot-1");
   REQUIRE(s.ok());
   CHECK(s->size() == 1);
   // The failure count survived too: 4 more wrong ones lock it.
@@ -72,7 +65,7 @@ TEST_CASE("the store keeps hashes only and survives a restart") {
 }
 
 TEST_CASE("expiry at the earlier of expires_at and receipt + ttl_s") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   struct row {
     const char* name;
     std::int64_t expires_at;
@@ -89,7 +82,8 @@ TEST_CASE("expiry at the earlier of expires_at and receipt + ttl_s") {
   for (const auto& r : rows) {
     CAPTURE(r.name);
     aterm::common::manual_clock clock(k_start);
-    auto s = login_store::open(t.dir / (std::string("l-") + std::to_string(&r - rows)), clock, "b");
+    auto s =
+        login_store::open(t.path() / (std::string("l-") + std::to_string(&r - rows)), clock, "b");
     REQUIRE(s.ok());
     REQUIRE(s->install(install_args("T-x1234567", "pw", r.expires_at, r.ttl_s)).ok());
     clock.advance(r.advance);
@@ -98,9 +92,9 @@ TEST_CASE("expiry at the earlier of expires_at and receipt + ttl_s") {
 }
 
 TEST_CASE("a wrong wall clock cannot stretch the ttl") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
-  auto s = login_store::open(t.dir / "l", clock, "b");
+  auto s = login_store::open(t.path() / "l", clock, "b");
   REQUIRE(s.ok());
   REQUIRE(s->install(install_args("T-x1234567", "pw", 1800003600, 60)).ok());
   clock.advance(120s);
@@ -109,30 +103,30 @@ TEST_CASE("a wrong wall clock cannot stretch the ttl") {
 }
 
 TEST_CASE("expired entries are removed at load and a reboot drops ttl-bound entries") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
   {
-    auto s = login_store::open(t.dir / "l", clock, "boot-1");
+    auto s = login_store::open(t.path() / "l", clock, "boot-1");
     REQUIRE(s.ok());
     REQUIRE(s->install(install_args("T-short123", "pw", 1800000100)).ok());
     REQUIRE(s->install(install_args("T-long1234", "pw", 1800003600)).ok());
   }
   clock.advance(200s);
   {
-    auto s = login_store::open(t.dir / "l", clock, "boot-1");
+    auto s = login_store::open(t.path() / "l", clock, "boot-1");
     REQUIRE(s.ok());
     CHECK(s->size() == 1);
     CHECK(s->contains("T-long1234"));
   }
-  auto s = login_store::open(t.dir / "l", clock, "boot-2");
+  auto s = login_store::open(t.path() / "l", clock, "boot-2");
   REQUIRE(s.ok());
   CHECK(s->size() == 0);
 }
 
 TEST_CASE("revoke removes the login") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
-  auto s = login_store::open(t.dir / "l", clock, "b");
+  auto s = login_store::open(t.path() / "l", clock, "b");
   REQUIRE(s.ok());
   REQUIRE(s->install(install_args("T-abcdefgh", "pw", 1800003600)).ok());
   auto r = s->revoke("T-abcdefgh");
@@ -145,9 +139,9 @@ TEST_CASE("revoke removes the login") {
 }
 
 TEST_CASE("install refuses bad arguments") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(k_start);
-  auto s = login_store::open(t.dir / "l", clock, "b");
+  auto s = login_store::open(t.path() / "l", clock, "b");
   REQUIRE(s.ok());
   const std::pair<const char*, const char*> rows[] = {
       {"not json", "{"},

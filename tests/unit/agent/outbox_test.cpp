@@ -5,21 +5,15 @@
 #include <vector>
 
 #include "aterm/agent/outbox.h"
+#include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
 using aterm::agent::outbox;
 using aterm::agent::outbox_settings;
+using aterm::test::temp_dir;
 using kind = aterm::agent::outbox::kind;
 
 namespace {
-struct scratch {
-  fs::path dir;
-  scratch() {
-    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
 std::vector<std::string> payloads(const outbox& b) {
   std::vector<std::string> out;
   for (const auto& e : b.entries()) out.push_back(e.payload);
@@ -28,8 +22,8 @@ std::vector<std::string> payloads(const outbox& b) {
 }  // namespace
 
 TEST_CASE("entries survive a reopen in order, acked ones do not") {
-  scratch t;
-  const auto file = t.dir / "outbox.journal";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "outbox.journal";
   {
     auto b = outbox::open(file);
     REQUIRE(b.ok());
@@ -48,7 +42,7 @@ TEST_CASE("entries survive a reopen in order, acked ones do not") {
 }
 
 TEST_CASE("when full, events are dropped oldest-first before any result") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   struct row {
     const char* name;
     std::vector<std::pair<kind, std::string>> pushes;
@@ -84,7 +78,7 @@ TEST_CASE("when full, events are dropped oldest-first before any result") {
   };
   for (const auto& r : rows) {
     CAPTURE(r.name);
-    const auto file = t.dir / (std::string("box-") + std::to_string(&r - rows.data()));
+    const auto file = t.path() / (std::string("box-") + std::to_string(&r - rows.data()));
     auto b = outbox::open(file, outbox_settings{3, 1 << 20});
     REQUIRE(b.ok());
     for (const auto& [k, p] : r.pushes) REQUIRE(b->push(k, p).ok());
@@ -98,8 +92,8 @@ TEST_CASE("when full, events are dropped oldest-first before any result") {
 }
 
 TEST_CASE("the byte bound drops like the entry bound") {
-  scratch t;
-  auto b = outbox::open(t.dir / "o", outbox_settings{1000, 1024});
+  temp_dir t{"unit-agent"};
+  auto b = outbox::open(t.path() / "o", outbox_settings{1000, 1024});
   REQUIRE(b.ok());
   const std::string big(400, 'x');
   REQUIRE(b->push(kind::event, "E" + big).ok());
@@ -115,8 +109,8 @@ TEST_CASE("the byte bound drops like the entry bound") {
 }
 
 TEST_CASE("a torn outbox tail loses only the torn entry") {
-  scratch t;
-  const auto file = t.dir / "o";
+  temp_dir t{"unit-agent"};
+  const auto file = t.path() / "o";
   {
     auto b = outbox::open(file);
     REQUIRE(b.ok());

@@ -6,29 +6,22 @@
 #include "aterm/agent/backend.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/json.h"
+#include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
+using aterm::test::temp_dir;
 using namespace std::chrono_literals;
 using aterm::agent::make_sim_backend;
 using aterm::agent::sim_backend_settings;
 
-namespace {
-struct scratch {
-  fs::path dir;
-  scratch() {
-    char tmpl[] = "/tmp/aterm-unit-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("the sim file is created with defaults and reads as a full snapshot") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
-  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "sim.json", "dev-001"}, clock);
   REQUIRE(b.ok());
-  CHECK(fs::exists(t.dir / "sim.json"));
+  CHECK(fs::exists(t.path() / "sim.json"));
   clock.advance(42s);
   const auto s = (*b)->read_state();
   CHECK(s.model.value_or("") == "Aterm-SIM");
@@ -40,9 +33,9 @@ TEST_CASE("the sim file is created with defaults and reads as a full snapshot") 
 }
 
 TEST_CASE("config.set moves rev once, persists, and refuses a stale rev") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock;
-  const sim_backend_settings settings{t.dir / "sim.json", "dev-001"};
+  const sim_backend_settings settings{t.path() / "sim.json", "dev-001"};
   {
     auto b = make_sim_backend(settings, clock);
     REQUIRE(b.ok());
@@ -71,9 +64,9 @@ TEST_CASE("config.set moves rev once, persists, and refuses a stale rev") {
 }
 
 TEST_CASE("a simulated reboot resets uptime") {
-  scratch t;
+  temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock;
-  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "sim.json", "dev-001"}, clock);
   REQUIRE(b.ok());
   clock.advance(100s);
   CHECK((*b)->read_state().uptime_s.value_or(0) == 100);
@@ -84,10 +77,10 @@ TEST_CASE("a simulated reboot resets uptime") {
 }
 
 TEST_CASE("a damaged sim file is an error, not silently replaced") {
-  scratch t;
-  std::ofstream(t.dir / "sim.json") << "{not json";
+  temp_dir t{"unit-agent"};
+  std::ofstream(t.path() / "sim.json") << "{not json";
   aterm::common::manual_clock clock;
-  auto b = make_sim_backend(sim_backend_settings{t.dir / "sim.json", "dev-001"}, clock);
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "sim.json", "dev-001"}, clock);
   CHECK_FALSE(b.ok());
 }
 
