@@ -1,9 +1,14 @@
 // Ingest figures of the bridge alone (the broker is measured by tests/bench/ingest): messages/s
 // that the ingest decodes, batches and applies to an in-memory store, first on one thread,
 // then through the bounded queue from a producer thread (as Paho's receive thread feeds it) to
-// a consumer running the same loop as the bridge's ingest thread. Prints figures only.
+// a consumer running the same loop as the bridge's ingest thread. Then the overload case: a
+// store that sleeps per batch (SQLite under disk syncs or lock contention) and a broker that
+// delivers a backlog of state snapshots with one command result behind it, as in the full-stack
+// bench: how long the result takes to reach the store. Prints figures only.
 //
-//   bench_bridge_ingest [MESSAGES]    default 500000
+//   bench_bridge_ingest [MESSAGES] [BACKLOG] [STORE_MS]
+//     defaults 500000 messages; a backlog of 50000 states over 10000 devices; 20 ms per batch
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +54,60 @@ class counting_store final : public bridge::store_port {
   }
   std::size_t stored = 0;
 };
+
+// A store that sleeps per batch and notes when the first command result reaches it.
+class slow_store final : public bridge::store_port {
+ public:
+  explicit slow_store(std::chrono::milliseconds per_batch) : per_batch_(per_batch) {}
+  aterm::common::result<bridge::batch_outcome> apply_batch(
+      std::span<const bridge::device_message> batch) override {
+    std::this_thread::sleep_for(per_batch_);
+    for (const auto& m : batch) {
+      if (m.kind == protocol::topic_kind::result && !result_seen.load()) {
+        result_at = std::chrono::steady_clock::now();
+        result_seen = true;
+      }
+    }
+    stored += batch.size();
+    return bridge::batch_outcome{};
+  }
+  aterm::common::result<std::vector<bridge::outbound_command>> due_commands(const std::string&,
+                                                                            std::int64_t,
+                                                                            std::size_t) override {
+    return std::vector<bridge::outbound_command>{};
+  }
+  aterm::common::result<std::vector<bridge::outbound_command>> queued_for_online(
+      std::int64_t, std::size_t) override {
+    return std::vector<bridge::outbound_command>{};
+  }
+  aterm::common::status mark_sent(std::span<const std::string>, std::int64_t) override {
+    return {};
+  }
+  aterm::common::result<std::size_t> expire_overdue(std::int64_t) override {
+    return std::size_t{0};
+  }
+  std::atomic<bool> result_seen{false};
+  std::chrono::steady_clock::time_point result_at;
+  std::size_t stored = 0;
+
+ private:
+  std::chrono::milliseconds per_batch_;
+};
+
+// The bridge's ingest loop (bridge.cpp run_ingest) until stop is requested.
+void run_ingest(bridge::ingest_queue& queue, bridge::ingest& in) {
+  std::deque<bridge::raw_message> items;
+  while (true) {
+    const bool stop = queue.pop_all(items, 100ms);
+    for (auto& m : items) in.accept(std::move(m));
+    items.clear();
+    in.tick();
+    if (stop) {
+      in.flush();
+      return;
+    }
+  }
+}
 
 std::vector<bridge::raw_message> make_input(std::size_t n) {
   std::vector<bridge::raw_message> out;
@@ -98,19 +157,7 @@ int main(int argc, char** argv) {
     bridge::ingest_queue queue(bridge::limits::k_ingest_queue_messages,
                                bridge::limits::k_ingest_queue_bytes, metrics);
     auto t0 = std::chrono::steady_clock::now();
-    std::thread consumer([&] {
-      std::deque<bridge::raw_message> items;
-      while (true) {
-        const bool stop = queue.pop_all(items, 100ms);
-        for (auto& m : items) in.accept(std::move(m));
-        items.clear();
-        in.tick();
-        if (stop) {
-          in.flush();
-          return;
-        }
-      }
-    });
+    std::thread consumer([&] { run_ingest(queue, in); });
     for (auto& m : input) queue.push(std::move(m));
     queue.request_stop();
     consumer.join();
@@ -121,6 +168,45 @@ int main(int argc, char** argv) {
         "%llu batches, producer waited for room %llu times\n",
         store.stored, static_cast<double>(n) / s, static_cast<unsigned long long>(snap.batches),
         static_cast<unsigned long long>(snap.queue_waits));
+  }
+  {
+    // The broker's backlog for the bridge: states of every device, one result, more states.
+    const std::size_t backlog = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 50'000;
+    const auto per_batch = std::chrono::milliseconds(argc > 3 ? std::atol(argv[3]) : 20);
+    auto input = make_input(backlog);
+    input.push_back(bridge::raw_message{protocol::topic("dev-100001", protocol::topic_kind::result),
+                                        R"({"v":1,"id":"c-1","status":"ok","result":{}})",
+                                        0,
+                                        {}});
+    const std::size_t result_index = input.size() - 1;
+    for (auto& m : make_input(backlog)) input.push_back(std::move(m));
+    slow_store store(per_batch);
+    bridge::bridge_metrics metrics;
+    bridge::ingest in(bridge::ingest_settings{}, store, clock, metrics);
+    bridge::ingest_queue queue(bridge::limits::k_ingest_queue_messages,
+                               bridge::limits::k_ingest_queue_bytes, metrics);
+    std::thread consumer([&] { run_ingest(queue, in); });
+    const auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point pushed;
+    std::chrono::steady_clock::time_point push_called;
+    for (std::size_t i = 0; i < input.size(); ++i) {
+      if (i == result_index) push_called = std::chrono::steady_clock::now();
+      queue.push(std::move(input[i]));
+      if (i == result_index) pushed = std::chrono::steady_clock::now();
+    }
+    const auto producer_done = std::chrono::steady_clock::now();
+    queue.request_stop();
+    consumer.join();
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    auto snap = metrics.snapshot();
+    std::printf(
+        "overload (store sleeps %lld ms per batch; %zu states, 1 result, %zu states): result "
+        "stored %.0f ms after the backlog began, %.0f ms after the producer reached it "
+        "(its push took %.0f ms); producer done after %.0f ms; %zu messages stored, producer "
+        "waited for room %llu times\n",
+        static_cast<long long>(per_batch.count()), backlog, backlog, ms(store.result_at - t0),
+        ms(store.result_at - push_called), ms(pushed - push_called), ms(producer_done - t0),
+        store.stored, static_cast<unsigned long long>(snap.queue_waits));
   }
   return 0;
 }
