@@ -123,6 +123,8 @@ error_code https_connection::connect(std::chrono::milliseconds timeout) {
   impl_->lowest().expires_after(timeout);
   ec = impl_->run([&](auto h) { impl_->lowest().async_connect(server, h); });
   if (ec) return ec;
+  if (impl_->options.no_delay) socket.set_option(tcp::no_delay(true), ec);
+  if (ec) return ec;
   impl_->lowest().expires_after(timeout);
   return impl_->run([&](auto h) { impl_->stream->async_handshake(ssl::stream_base::client, h); });
 }
@@ -183,6 +185,13 @@ https_client::https_client(int port, std::string ca_file, std::string local_addr
   options_.local_address = std::move(local_address);
 }
 
+https_client::https_client(int port, tls_options options, bool keep_connection)
+    : port_(port), options_(std::move(options)), keep_connection_(keep_connection) {}
+
+https_client::~https_client() = default;
+https_client::https_client(https_client&&) noexcept = default;
+https_client& https_client::operator=(https_client&&) noexcept = default;
+
 http_answer https_client::login(const std::string& company, const std::string& login,
                                 const std::string& password) {
   common::json_ptr body(cJSON_CreateObject());
@@ -202,19 +211,34 @@ http_answer https_client::login(const std::string& company, const std::string& l
 http_answer https_client::request(const std::string& method, const std::string& path,
                                   const std::string& body,
                                   const std::map<std::string, std::string>& extra_headers) {
-  https_connection connection(port_, options_);
-  if (auto ec = connection.connect(k_https_request_timeout)) {
-    throw boost::system::system_error(ec, "connect 127.0.0.1:" + std::to_string(port_));
-  }
   std::map<std::string, std::string> headers;
   if (!cookie_.empty()) headers["Cookie"] = cookie_;
   if (!csrf_.empty()) headers["X-CSRF-Token"] = csrf_;
   for (const auto& [name, value] : extra_headers) headers[name] = value;
-  auto answer = connection.request(method, path.starts_with("/") ? path : "/api/v1/" + path, body,
-                                   headers, k_https_request_timeout);
-  if (!answer) throw boost::system::system_error(connection.error(), method + " " + path);
-  connection.shutdown(k_https_step_timeout);
-  return std::move(*answer);
+  const auto target = path.starts_with("/") ? path : "/api/v1/" + path;
+  for (int attempt = 0;; ++attempt) {
+    const bool retry = keep_connection_ && attempt == 0;
+    if (!kept_) {
+      auto fresh = std::make_unique<https_connection>(port_, options_);
+      if (auto ec = fresh->connect(k_https_request_timeout)) {
+        if (retry) continue;
+        throw boost::system::system_error(ec, "connect 127.0.0.1:" + std::to_string(port_));
+      }
+      kept_ = std::move(fresh);
+    }
+    auto answer = kept_->request(method, target, body, headers, k_https_request_timeout);
+    if (!answer) {
+      auto ec = kept_->error();
+      kept_.reset();
+      if (retry) continue;
+      throw boost::system::system_error(ec, method + " " + path);
+    }
+    if (!keep_connection_ || !answer->keep_alive) {
+      kept_->shutdown(k_https_step_timeout);
+      kept_.reset();
+    }
+    return std::move(*answer);
+  }
 }
 
 }  // namespace aterm::test

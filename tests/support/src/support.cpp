@@ -30,10 +30,12 @@ fs::path binary(const std::string& relative) {
   return build_dir() / relative;
 }
 
-temp_dir::temp_dir(const std::string& prefix) {
+temp_dir::temp_dir(const std::string& prefix, const fs::path& parent) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = (tmp != nullptr && *tmp != '\0' ? std::string(tmp) : std::string("/tmp")) +
-                        "/" + prefix + "-XXXXXX";
+  const fs::path base = !parent.empty()                  ? parent
+                        : tmp != nullptr && *tmp != '\0' ? fs::path(tmp)
+                                                         : fs::path("/tmp");
+  std::string pattern = (base / (prefix + "-XXXXXX")).string();
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) {

@@ -246,6 +246,28 @@ TEST_CASE("keep-alive: many requests over one connection") {
   CHECK(accepted.value() == 1);
 }
 
+TEST_CASE("the tests' https_client keeps one connection when asked and reopens it once closed") {
+  fixture f;
+  http::server_settings s;
+  s.idle_timeout = 1s;
+  f.start(s);
+  auto& accepted = f.metrics.get_counter("aterm_http_connections_total", "");
+  auto& open = f.metrics.get_gauge("aterm_http_connections_open", "");
+  aterm::test::tls_options o;
+  o.no_delay = true;
+  aterm::test::https_client kept(f.port, o, true);
+  for (int i = 0; i < 3; ++i)
+    CHECK(kept.request("POST", "things/" + std::to_string(i), "{}").status == 201);
+  CHECK(accepted.value() == 1);
+  // The server's idle timeout ends the kept connection; the next request is retried on a new one.
+  REQUIRE(aterm::test::wait_until([&] { return open.value() == 0; }, 10s));
+  CHECK(kept.request("GET", "things/x").status == 200);
+  CHECK(accepted.value() == 2);
+  aterm::test::https_client per_request(f.port, o, false);
+  for (int i = 0; i < 2; ++i) CHECK(per_request.request("GET", "things/y").status == 200);
+  CHECK(accepted.value() == 4);
+}
+
 TEST_CASE("TLS 1.1 and older are refused and TLS 1.2 is accepted") {
   fixture f;
   f.start();

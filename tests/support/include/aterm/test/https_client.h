@@ -5,10 +5,12 @@
 // connection's own io_context with a deadline and returns an error instead of throwing, so a
 // server that never answers fails the test instead of hanging it.
 //
-// https_client: the API client of the end-to-end tests. A new connection per request, from a
-// chosen loopback address (127.0.0.2 is "another machine"); the server is verified against the
-// dev CA; the session cookie and CSRF token of the last login are kept and sent. A connection or
-// TLS failure throws boost::system::system_error (a test's wait_until may catch it).
+// https_client: the API client of the end-to-end tests and the benchmarks. A new connection per
+// request, from a chosen loopback address (127.0.0.2 is "another machine"), or, kept, one
+// connection reused for every request (a benchmark's round trip of a few milliseconds would be
+// mostly handshake otherwise); the server is verified against the dev CA; the session cookie and
+// CSRF token of the last login are kept and sent. A connection or TLS failure throws
+// boost::system::system_error (a test's wait_until may catch it).
 //
 // Neither is thread-safe: one thread uses an object at a time (one client per thread).
 #pragma once
@@ -56,6 +58,10 @@ struct tls_options {
   // E.g. TLS1_1_VERSION to offer only that version and older, 0 for the library's range.
   // Default: 0.
   int max_tls_version = 0;
+  // TCP_NODELAY on the socket: without it Nagle holds a small write back until the previous one
+  // is acknowledged, up to 40 ms a hop (MEASURED.md), which a latency measurement must not see.
+  // Default: false (the library's default).
+  bool no_delay = false;
 };
 
 class https_connection {
@@ -92,6 +98,13 @@ class https_connection {
 class https_client {
  public:
   https_client(int port, std::string ca_file, std::string local_address = "127.0.0.1");
+  // `keep_connection`: one connection for every request, opened on the first, reopened when the
+  // server ended it (an answer without keep-alive); a request that fails is retried once on a
+  // fresh connection, as a kept one may have met the server's idle timeout.
+  https_client(int port, tls_options options, bool keep_connection);
+  ~https_client();
+  https_client(https_client&&) noexcept;
+  https_client& operator=(https_client&&) noexcept;
 
   // POST /api/v1/session; keeps the cookie and CSRF token on success, forgets them otherwise.
   http_answer login(const std::string& company, const std::string& login,
@@ -113,6 +126,8 @@ class https_client {
  private:
   int port_;
   tls_options options_;
+  bool keep_connection_ = false;
+  std::unique_ptr<https_connection> kept_;  // open between requests only when keep_connection_
   std::string cookie_;
   std::string csrf_;
 };

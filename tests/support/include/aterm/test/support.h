@@ -24,10 +24,11 @@ fs::path build_dir();
 // build_dir()/<relative>, e.g. binary("agent/aterm-agent").
 fs::path binary(const std::string& relative);
 
-// A fresh folder under $TMPDIR, removed with its contents on destruction.
+// A fresh folder <prefix>-XXXXXX under $TMPDIR (/tmp when unset) or under `parent` (e.g.
+// /dev/shm), removed with its contents on destruction.
 class temp_dir {
  public:
-  explicit temp_dir(const std::string& prefix = "aterm-test");
+  explicit temp_dir(const std::string& prefix = "aterm-test", const fs::path& parent = {});
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
