@@ -104,10 +104,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "api_session.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
 #include "aterm/common/tcp_nodelay.h"
+#include "aterm/test/https_client.h"
 #include "aterm/test/support.h"
 #include "mqtt_probe.h"
 
@@ -115,9 +115,9 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace proto = aterm::common::protocol;
-using aterm::bench::api_session;
 using aterm::bench::mqtt_identity;
 using aterm::bench::mqtt_probe;
+using aterm::test::https_client;
 using aterm::test::process;
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -479,27 +479,6 @@ std::string tail(const std::string& text, std::size_t n = 2000) {
   return text.size() <= n ? text : text.substr(text.size() - n);
 }
 
-// A folder under /dev/shm (or `parent`), removed with its contents on destruction.
-class scratch_dir {
- public:
-  explicit scratch_dir(const fs::path& parent) {
-    std::string pattern = (parent / "bench-ingest-routers-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
-    path_ = pattern;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 struct simulate_proc {
   std::string prefix;
   int count = 0;
@@ -529,8 +508,8 @@ class bench_stack {
  public:
   explicit bench_stack(const options& opt) : opt_(opt) {
     const fs::path shm = "/dev/shm";
-    routers_ = std::make_unique<scratch_dir>(
-        opt.routers_on_disk || !fs::is_directory(shm) ? dir_.path() : shm);
+    routers_ = std::make_unique<aterm::test::temp_dir>(
+        "bench-ingest-routers", opt.routers_on_disk || !fs::is_directory(shm) ? dir_.path() : shm);
     std::printf("bench_ingest: folder %s, routers' data in %s\n", dir_.path().c_str(),
                 routers_->path().c_str());
     pki_ = std::make_unique<aterm::test::dev_pki>(dir_ / "pki");
@@ -569,7 +548,12 @@ class bench_stack {
         std::vector<std::string>{aterm::test::binary("cloud/aterm-cloud").string(), "serve",
                                  "--config", config_.string()},
         dir_ / "cloud.log");
-    api_ = std::make_unique<api_session>(https_port_, pki_->ca().string());
+    // One keep-alive connection with TCP_NODELAY: a handshake per request, or Nagle's 40 ms per
+    // hop, would dominate a command round trip of a few milliseconds.
+    aterm::test::tls_options tls;
+    tls.ca_file = pki_->ca().string();
+    tls.no_delay = true;
+    api_ = std::make_unique<https_client>(https_port_, tls, true);
     const bool up = wait_for(
         [&] {
           if (!cloud_->running()) return true;
@@ -583,7 +567,8 @@ class bench_stack {
         60s);
     if (!up || !cloud_->running())
       throw std::runtime_error("aterm-cloud did not come up: " + tail(cloud_->log()));
-    api_->login("bench", "admin", password_);
+    if (auto a = api_->login("bench", "admin", password_); a.status != 200)
+      throw std::runtime_error("login failed: " + std::to_string(a.status));
     auto d = api_->request("POST", "destinations", R"({"name":"bench fleet"})");
     if (d.status != 201 && d.status != 200)
       throw std::runtime_error("create destination: " + std::to_string(d.status) + " " + d.body);
@@ -613,7 +598,7 @@ class bench_stack {
   }
 
   const aterm::test::broker& broker() const { return *broker_; }
-  api_session& api() { return *api_; }
+  https_client& api() { return *api_; }
   sub_counters& counters() { return **counters_; }
   bool cloud_running() { return cloud_->running(); }
   std::string cloud_log() const { return cloud_->log(); }
@@ -784,7 +769,7 @@ class bench_stack {
 
   const options& opt_;
   aterm::test::temp_dir dir_{"bench-ingest"};
-  std::unique_ptr<scratch_dir> routers_;
+  std::unique_ptr<aterm::test::temp_dir> routers_;
   std::unique_ptr<aterm::test::dev_pki> pki_;
   std::unique_ptr<aterm::test::broker> broker_;
   pid_t broker_pid_ = -1;
@@ -793,7 +778,7 @@ class bench_stack {
   fs::path db_path_;
   std::string password_;
   std::unique_ptr<process> cloud_;
-  std::unique_ptr<api_session> api_;
+  std::unique_ptr<https_client> api_;
   std::string destination_;
   std::unique_ptr<counter_file> counters_;
   std::unique_ptr<process> subscriber_;
@@ -810,7 +795,7 @@ bool final_status(const std::string& s) {
 
 // Sequential API round trips: POST a ping, poll its status every 1 ms until final. Stops after
 // k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold the run.
-latency api_round_trips(api_session& api, const std::vector<std::string>& devices, int n) {
+latency api_round_trips(https_client& api, const std::vector<std::string>& devices, int n) {
   latency out;
   const auto start = steady::now();
   for (int i = 0; i < n; ++i) {
