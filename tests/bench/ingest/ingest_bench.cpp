@@ -704,12 +704,8 @@ class bench_stack {
     return prefix + num;
   }
 
-  std::string cli(std::vector<std::string> args) {
-    std::vector<std::string> argv{aterm::test::binary("cloud/aterm-cloud").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--config");
-    argv.push_back(config_.string());
-    auto r = aterm::test::run(argv);
+  std::string cli(const std::vector<std::string>& args) {
+    auto r = aterm::test::cloud_cli(config_, args);
     if (r.exit_code != 0) throw std::runtime_error("aterm-cloud " + args[0] + ": " + r.err);
     return r.out;
   }

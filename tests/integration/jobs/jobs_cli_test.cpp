@@ -7,12 +7,7 @@ namespace aterm::test::jobs {
 TEST_CASE("jobs run: the whole lifecycle of a general and an administrator account") {
   jobs_env env;
   env.configure();
-  env.must({"admin", "init"});
-  env.must({"admin", "company", "create", "--id", "acme", "--name", "Acme"});
-  env.must({"admin", "account", "create", "--company", "acme", "--login", "gina", "--role",
-            "operator", "--email", "gina@example.com"});
-  env.must({"admin", "account", "create", "--company", "acme", "--login", "adam", "--role",
-            "administrator", "--email", "adam@example.com"});
+  env.seed_acme();
   std::int64_t gina = env.created_at("acme", "gina");
   std::int64_t adam = env.created_at("acme", "adam");
   REQUIRE(gina > 0);

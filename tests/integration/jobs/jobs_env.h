@@ -50,17 +50,21 @@ struct jobs_env {
 })");
   }
 
-  run_result cli(std::vector<std::string> args) const {
-    std::vector<std::string> argv{binary("cloud/aterm-cloud").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--config");
-    argv.push_back(config.string());
-    return run(argv);
-  }
+  run_result cli(const std::vector<std::string>& args) const { return cloud_cli(config, args); }
 
-  void must(std::vector<std::string> args) const {
+  void must(const std::vector<std::string>& args) const {
     auto r = cli(args);
     if (r.exit_code != 0) throw std::runtime_error(args[0] + ": " + r.err);
+  }
+
+  // `admin init`, the company acme, its operator gina and its administrator adam (with e-mails).
+  void seed_acme() const {
+    must({"admin", "init"});
+    must({"admin", "company", "create", "--id", "acme", "--name", "Acme"});
+    must({"admin", "account", "create", "--company", "acme", "--login", "gina", "--role",
+          "operator", "--email", "gina@example.com"});
+    must({"admin", "account", "create", "--company", "acme", "--login", "adam", "--role",
+          "administrator", "--email", "adam@example.com"});
   }
 
   // One integer from SQL on the database file (-1 when no row).

@@ -91,12 +91,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
                 pki.cloud_cert().string() + R"(",
            "key": ")" +
                 pki.cloud_key().string() + R"("},)");
-  env.must({"admin", "init"});
-  env.must({"admin", "company", "create", "--id", "acme", "--name", "Acme"});
-  env.must({"admin", "account", "create", "--company", "acme", "--login", "gina", "--role",
-            "operator", "--email", "gina@example.com"});
-  env.must({"admin", "account", "create", "--company", "acme", "--login", "adam", "--role",
-            "administrator", "--email", "adam@example.com"});
+  env.seed_acme();
   auto queued =
       env.cli({"jobs", "run", "--as-of", iso(env.created_at("acme", "adam") + 180 * k_day_s)});
   REQUIRE_MESSAGE(queued.exit_code == 0, queued.err);

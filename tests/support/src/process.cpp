@@ -230,4 +230,12 @@ std::string process::log() const {
   return s.str();
 }
 
+run_result cloud_cli(const fs::path& config, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{binary("cloud/aterm-cloud").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--config");
+  argv.push_back(config.string());
+  return run(argv);
+}
+
 }  // namespace aterm::test

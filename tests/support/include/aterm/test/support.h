@@ -56,6 +56,8 @@ struct run_result {
 run_result run(const std::vector<std::string>& argv, const std::string& input = {},
                const std::map<std::string, std::string>& env = {},
                std::chrono::milliseconds timeout = 120s);
+// Runs the cloud daemon's CLI from the build tree: `aterm-cloud <args...> --config <config>`.
+run_result cloud_cli(const fs::path& config, const std::vector<std::string>& args);
 
 // A background child process (fork + execv, its own process group). stdout and stderr go to
 // `log_file` when given. The destructor sends SIGTERM, waits up to 5 s, then SIGKILL.
