@@ -97,9 +97,9 @@ class dev_pki {
   // `scripts/dev-pki device DIR ID`; returns {cert, key}.
   std::pair<fs::path, fs::path> device(const std::string& id) const;
   // `scripts/dev-pki cloud DIR NAME`: one more cloud instance's identity; returns {cert, key}.
-  // A running broker grants it the bridge's ACL only after its next start().
+  // A running broker grants it the bridge's ACL after its next reload() or start().
   std::pair<fs::path, fs::path> cloud(const std::string& name) const;
-  // `scripts/dev-pki revoke DIR ID`.
+  // `scripts/dev-pki revoke DIR ID`: ID is a device ID, aterm-cloud-NAME or aterm-cloud.
   void revoke(const std::string& id) const;
 
  private:
@@ -116,8 +116,9 @@ class broker {
   std::string uri() const { return "ssl://127.0.0.1:" + std::to_string(port_); }
   void stop();
   void start();
-  // Sends SIGHUP: Mosquitto 2.0.11 re-reads its configuration, ACL and CRL (dev_pki::revoke).
-  // Returns once the broker logged the reload.
+  // Sends SIGHUP to scripts/broker, which re-renders the ACL (dev_pki::cloud) and passes it on:
+  // Mosquitto 2.0.11 re-reads its configuration, ACL and CRL (dev_pki::revoke). Returns once
+  // Mosquitto logged the reload.
   void reload();
   std::string log() const;
 
