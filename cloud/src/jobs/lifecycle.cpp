@@ -185,6 +185,20 @@ void audit_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t 
              kv("checkpoint_seq", std::to_string(r->checkpoint_seq)));
 }
 
+void mail_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t now_s,
+               reporter& out) {
+  std::int64_t until_s = now_s - s.mail_sent_days * k_day_s;
+  if (out.dry()) {
+    auto n = port.sent_mail_purge_candidates(until_s);
+    if (!n.ok()) return out.failure("mail.purge", "", n.error());
+    if (*n > 0) out.action("mail.purge " + kv("records", std::to_string(*n)));
+    return;
+  }
+  auto n = port.purge_sent_mail(until_s, now_s);
+  if (!n.ok()) return out.failure("mail.purge", "", n.error());
+  if (*n > 0) out.action("mail.purge " + kv("records", std::to_string(*n)));
+}
+
 void backup_step(lifecycle_port& port, const lifecycle_settings& s, common::wall_time as_of,
                  reporter& out) {
   if (s.backup_dir.empty()) return;
@@ -230,6 +244,7 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   s.inactive_delete_days = c.get_int("retention.inactive_delete_days");
   s.device_data_days = c.get_int("retention.device_data_days");
   s.technician_login_retention_s = c.get_int("retention.technician_login_retention_s");
+  s.mail_sent_days = c.get_int("retention.mail_sent_days");
   s.db_path = c.get_string("db");
   s.backup_dir = c.get_string("backup.dir");
   s.backup_keep_days = c.get_int("backup.keep_days");
@@ -306,6 +321,7 @@ sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common
   device_step(port, s, now_s, out, ended);
   technician_login_step(port, s, now_s, out);
   audit_step(port, s, common::to_unix_ms(as_of), out);
+  mail_step(port, s, now_s, out);
   if (options.backups) backup_step(port, s, as_of, out);
   return out.report();
 }

@@ -216,6 +216,34 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     });
   }
 
+  // ---- mail outbox retention ----
+
+  result<std::int64_t> sent_mail_purge_candidates(std::int64_t sent_until_s) override {
+    return tx_.read<std::int64_t>("sent_mail_purge_candidates", [&]() -> result<std::int64_t> {
+      auto q = db_->prepare(
+          "SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?");
+      q.bind(sent_until_s);
+      q.step();
+      return q.i64(0);
+    });
+  }
+
+  result<std::int64_t> purge_sent_mail(std::int64_t sent_until_s, std::int64_t now_s) override {
+    return tx_.write<std::int64_t>("purge_sent_mail", [&]() -> result<std::int64_t> {
+      std::int64_t n =
+          db_->prepare("DELETE FROM mail_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?")
+              .bind(sent_until_s)
+              .exec();
+      if (n == 0) return n;
+      sqlite::append_audit_record(
+          *db_,
+          {std::string(k_platform_company), "system", "mail.purge", "mail_outbox", "success",
+           "records=" + std::to_string(n) + " sent_until=" + utc_ms(sent_until_s * 1000), ""},
+          now_s * 1000);
+      return n;
+    });
+  }
+
   // ---- contract end ----
 
   result<std::vector<company>> ended_companies(std::int64_t now_s) override {

@@ -10,6 +10,8 @@
 //                      and technician logins; a registered device keeps its registration.
 //   technician logins  records deleted 60 minutes after issue (never before they expire).
 //   access log         records older than 365 days purged behind a checkpoint.
+//   sent mail          outbox messages deleted 30 days after they were sent; unsent ones
+//                      (due, backing off, or given up after mail.max_attempts) stay.
 //   contract end       after contract_end_s the company and everything of it goes; its devices
 //                      become unassigned, or lose their data when disconnected for 90 days.
 //   backups            one per UTC day at backup.time, kept backup.keep_days days.
@@ -41,6 +43,7 @@ struct lifecycle_settings {
   std::int64_t inactive_delete_days = 90;            // retention.inactive_delete_days
   std::int64_t device_data_days = 90;                // retention.device_data_days
   std::int64_t technician_login_retention_s = 3600;  // retention.technician_login_retention_s
+  std::int64_t mail_sent_days = 30;                  // retention.mail_sent_days
   std::string db_path;                               // db: what the backups copy
   std::string backup_dir = "backups";                // backup.dir; "" disables the daily backup
   std::int64_t backup_keep_days = 7;                 // backup.keep_days
