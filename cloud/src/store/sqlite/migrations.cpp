@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "aterm/cloud/limits.h"
 #include "aterm/cloud/model.h"
 #include "aterm/common/json.h"
 
@@ -203,11 +204,38 @@ constexpr const char* k_schema_3 = R"sql(
 CREATE INDEX devices_company_presence ON devices(company_id, presence, id);
 )sql";
 
+// Schema 4: state history as a ring of slots per device. A stored state overwrites the slot
+// (n - 1) % bound of its device in place (n: the device's state counter, devices.state_count)
+// instead of appending a row and deleting the oldest: the (device_id, slot) index is only read,
+// so a state costs one row write rather than an index insert, an index delete and a row delete
+// (bench_store_ingest). Reads order by n. Rows of older schemas keep their order as n = 1..count.
+constexpr const char* k_schema_4 = R"sql(
+ALTER TABLE devices ADD COLUMN state_count INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE state_history_ring (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL,
+  state_json TEXT NOT NULL
+);
+INSERT INTO state_history_ring(id, device_id, slot, n, received_ms, state_json)
+  SELECT id, device_id, n - 1, n, received_ms, state_json FROM
+  (SELECT *, row_number() OVER (PARTITION BY device_id ORDER BY id) AS n FROM state_history);
+UPDATE devices SET state_count =
+  COALESCE((SELECT max(h.n) FROM state_history_ring h WHERE h.device_id = devices.id), 0);
+DROP TABLE state_history;
+ALTER TABLE state_history_ring RENAME TO state_history;
+CREATE UNIQUE INDEX state_history_slot ON state_history(device_id, slot);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
     {2, "issue 6: access-log purge path (audit_head.purge_before and its triggers)", k_schema_2},
     {3, "device list filtered on presence by index (devices_company_presence)", k_schema_3},
+    {4, "state history as a per-device ring of slots (devices.state_count, state_history.slot)",
+     k_schema_4},
 };
 
 int user_version(connection& db) {
@@ -253,6 +281,10 @@ std::unique_ptr<connection> open_migrated(const std::string& path, int busy_time
   db->exec_script("PRAGMA foreign_keys = ON");
   sqlite3_busy_timeout(db->handle(), busy_timeout_ms);
   db->exec_script("PRAGMA journal_mode = WAL");
+  db->exec_script(("PRAGMA cache_size = -" + std::to_string(limits::k_sqlite_cache_kib)).c_str());
+  db->exec_script(
+      ("PRAGMA wal_autocheckpoint = " + std::to_string(limits::k_sqlite_wal_checkpoint_pages))
+          .c_str());
   db->exec_script(synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   migrate(*db);
   return db;

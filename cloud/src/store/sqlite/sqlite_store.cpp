@@ -2,9 +2,13 @@
 // serialises writers anyway, the batches of the bridge are short (MEASURED.md: 1,000 upserts in
 // ~8 ms with synchronous FULL), and one connection keeps "prepared once" literally true.
 // WAL, synchronous FULL by default, busy_timeout for other processes (the CLI) on the same file.
+// Ingest (apply_batch) writes each device's row once per batch and each state into a ring slot
+// of its device (schema 4); a batch of only presence and states commits without a disk sync
+// (transaction.h, durability::relaxed). bench_store_ingest measures it.
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "aterm/cloud/limits.h"
@@ -362,9 +366,14 @@ class sqlite_store final : public store {
           if (!d.ok()) return d.error();
           std::vector<state_history_entry> out;
           auto q = db_->prepare(
-              "SELECT received_ms, state_json FROM state_history WHERE device_id = ? "
-              "ORDER BY id DESC LIMIT ?");
-          q.bind(device_id).bind(static_cast<std::int64_t>(std::min(limit, history_)));
+              "SELECT received_ms, state_json FROM state_history WHERE device_id = ?1 "
+              "AND n > (SELECT state_count FROM devices WHERE id = ?1) - ?2 "
+              "ORDER BY n DESC LIMIT ?3");
+          // Only the newest `history_` states: a ring written with another bound may hold
+          // older slots that were not overwritten.
+          q.bind(device_id)
+              .bind(static_cast<std::int64_t>(history_))
+              .bind(static_cast<std::int64_t>(std::min(limit, history_)));
           while (q.step()) out.push_back({q.i64(0), q.text(1)});
           return out;
         });
@@ -953,55 +962,49 @@ class sqlite_store final : public store {
 
   result<bridge::batch_outcome> apply_batch(
       std::span<const bridge::device_message> batch) override {
-    return tx_.write<bridge::batch_outcome>("apply_batch", [&]() -> result<bridge::batch_outcome> {
+    // Presence and state snapshots are sent again by the devices (retained presence, periodic
+    // snapshots), so a batch of only those may be lost to a power cut; a result or an event
+    // ends a command or writes the access log and is on the disk before the call returns.
+    const bool resent_anyway = std::all_of(batch.begin(), batch.end(), [](const auto& m) {
+      return std::holds_alternative<protocol::presence>(m.body) ||
+             std::holds_alternative<protocol::state_snapshot>(m.body);
+    });
+    const auto durability =
+        resent_anyway ? sqlite::durability::relaxed : sqlite::durability::as_opened;
+    return tx_.write<
+        bridge::batch_outcome>("apply_batch", durability, [&]() -> result<bridge::batch_outcome> {
       bridge::batch_outcome out;
-      std::set<std::string> states;
-      std::set<std::string> online;
-      std::set<std::string> unassigned;
+      auto devices = batch_devices(batch);
+      std::unordered_map<std::string_view, batch_device*> by_id;
+      by_id.reserve(devices.size());
+      for (auto& d : devices) {
+        upsert_device_locked(d);
+        by_id.emplace(d.id, &d);
+        if (d.company.empty()) ++out.unassigned;
+        if (d.presence && d.presence->online) out.came_online.emplace_back(d.id);
+      }
       for (const auto& m : batch) {
-        auto company = touch_device_locked(m);
-        if (company.empty()) unassigned.insert(m.device_id);
-        if (const auto* p = std::get_if<protocol::presence>(&m.body)) {
-          db_->prepare("UPDATE devices SET presence = ?, agent_version = ? WHERE id = ?")
-              .bind(p->online ? "online" : "offline")
-              .bind(p->agent)
-              .bind(m.device_id)
-              .exec();
-          if (p->online) {
-            online.insert(m.device_id);
-          } else {
-            online.erase(m.device_id);
-          }
-        } else if (std::holds_alternative<protocol::state_snapshot>(m.body)) {
-          db_->prepare("UPDATE devices SET state_json = ?, state_received_ms = ? WHERE id = ?")
-              .bind(m.payload)
-              .bind(m.received_ms)
-              .bind(m.device_id)
-              .exec();
+        if (std::holds_alternative<protocol::state_snapshot>(m.body)) {
+          // Overwrites the device's oldest slot once the ring is full (migrations.cpp, schema 4).
+          auto& d = *by_id.at(m.device_id);
+          const std::int64_t n = ++d.last_n;
           db_->prepare(
-                 "INSERT INTO state_history(device_id, received_ms, state_json) VALUES(?, ?, ?)")
+                 "INSERT INTO state_history(device_id, slot, n, received_ms, state_json) "
+                 "VALUES(?, ?, ?, ?, ?) ON CONFLICT(device_id, slot) DO UPDATE SET n = excluded.n, "
+                 "received_ms = excluded.received_ms, state_json = excluded.state_json")
               .bind(m.device_id)
+              .bind((n - 1) % static_cast<std::int64_t>(history_))
+              .bind(n)
               .bind(m.received_ms)
               .bind(m.payload)
               .exec();
-          states.insert(m.device_id);
         } else if (const auto* r = std::get_if<protocol::command_result>(&m.body)) {
           if (!apply_result_locked(m, *r)) out.dropped_result_devices.push_back(m.device_id);
         } else if (const auto* e = std::get_if<protocol::event>(&m.body)) {
-          apply_event_locked(m, company, *e);
+          apply_event_locked(m, by_id.at(m.device_id)->company, *e);
         }
       }
-      for (const auto& id : states) {
-        db_->prepare(
-               "DELETE FROM state_history WHERE device_id = ? AND id <= (SELECT id FROM "
-               "state_history WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)")
-            .bind(id)
-            .bind(id)
-            .bind(history_)
-            .exec();
-      }
-      out.came_online.assign(online.begin(), online.end());
-      out.unassigned = unassigned.size();
+      std::sort(out.came_online.begin(), out.came_online.end());
       return out;
     });
   }
@@ -1232,22 +1235,75 @@ class sqlite_store final : public store {
     return read_account(q);
   }
 
-  // Records that the device was heard from; creates an unassigned row for an unknown device.
-  // Returns its company ("" when unassigned).
-  std::string touch_device_locked(const bridge::device_message& m) {
-    db_->prepare(
-           "INSERT INTO devices(id, last_seen_ms, first_seen_ms) VALUES(?, ?, ?) "
-           "ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(COALESCE(last_seen_ms, 0), "
-           "excluded.last_seen_ms), first_seen_ms = COALESCE(first_seen_ms, "
-           "excluded.first_seen_ms)")
-        .bind(m.device_id)
-        .bind(m.received_ms)
-        .bind(m.received_ms)
-        .exec();
-    auto q = db_->prepare("SELECT COALESCE(company_id, '') FROM devices WHERE id = ?");
-    q.bind(m.device_id);
-    q.step();
-    return q.text(0);
+  // What one batch changes in one device's row: the batch is applied per device with one
+  // statement, whatever number of messages it holds for the device.
+  struct batch_device {
+    std::string_view id;
+    std::int64_t first_ms = 0;  // received_ms of its first message (first_seen_ms if unset)
+    std::int64_t last_ms = 0;   // the largest received_ms (last_seen_ms)
+    const protocol::presence* presence = nullptr;   // its last presence message
+    const bridge::device_message* state = nullptr;  // its last state message: the latest state
+    std::int64_t states = 0;                        // state messages (history rows)
+    std::string company;                            // "" when unassigned; set by the upsert
+    std::int64_t last_n = 0;  // the device's state counter before the next state of the batch
+  };
+
+  // The batch's devices in the order of their first message.
+  static std::vector<batch_device> batch_devices(std::span<const bridge::device_message> batch) {
+    std::vector<batch_device> devices;
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (const auto& m : batch) {
+      auto [it, fresh] = index.emplace(m.device_id, devices.size());
+      if (fresh) {
+        batch_device d;
+        d.id = m.device_id;
+        d.first_ms = d.last_ms = m.received_ms;
+        devices.push_back(std::move(d));
+      }
+      auto& d = devices[it->second];
+      d.last_ms = std::max(d.last_ms, m.received_ms);
+      if (const auto* p = std::get_if<protocol::presence>(&m.body)) {
+        d.presence = p;
+      } else if (std::holds_alternative<protocol::state_snapshot>(m.body)) {
+        d.state = &m;
+        ++d.states;
+      }
+    }
+    return devices;
+  }
+
+  // Records that the device was heard from (creating an unassigned row for an unknown device),
+  // its last presence and latest state of the batch, in one statement that answers its company.
+  void upsert_device_locked(batch_device& d) {
+    auto q = db_->prepare(
+        "INSERT INTO devices(id, last_seen_ms, first_seen_ms, presence, agent_version, "
+        "state_json, state_received_ms, state_count) "
+        "VALUES(?1, ?2, ?3, COALESCE(?4, 'unknown'), COALESCE(?5, ''), ?6, ?7, ?8) "
+        "ON CONFLICT(id) DO UPDATE SET "
+        "last_seen_ms = max(COALESCE(last_seen_ms, 0), excluded.last_seen_ms), "
+        "first_seen_ms = COALESCE(first_seen_ms, excluded.first_seen_ms), "
+        "presence = COALESCE(?4, presence), agent_version = COALESCE(?5, agent_version), "
+        "state_json = COALESCE(?6, state_json), "
+        "state_received_ms = COALESCE(?7, state_received_ms), "
+        "state_count = state_count + ?8 "
+        "RETURNING COALESCE(company_id, ''), state_count");
+    q.bind(d.id).bind(d.last_ms).bind(d.first_ms);
+    if (d.presence) {
+      q.bind(d.presence->online ? "online" : "offline").bind(d.presence->agent);
+    } else {
+      q.bind_null().bind_null();
+    }
+    if (d.state) {
+      q.bind(d.state->payload).bind(d.state->received_ms);
+    } else {
+      q.bind_null().bind_null();
+    }
+    q.bind(d.states);
+    if (!q.step()) throw db_error("device upsert returned no row", SQLITE_ERROR);
+    d.company = q.text(0);
+    d.last_n = q.i64(1) - d.states;
+    while (q.step()) {
+    }
   }
 
   // False when the result is dropped: unknown command, another device's, or already final.

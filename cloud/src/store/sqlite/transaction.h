@@ -4,8 +4,10 @@
 // Thread-safe: a call holds the mutex for its whole transaction.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -20,6 +22,18 @@ template <typename T>
 status to_status(const result<T>& r) {
   return r.ok() ? status{} : r.error();
 }
+
+// How a write transaction reaches the disk.
+enum class durability {
+  // As the connection was opened (synchronous FULL by default): the commit is on the disk
+  // when write() returns. Every command, result, event, account and access-log change.
+  as_opened,
+  // synchronous NORMAL for this one transaction: in WAL mode the commit skips its fsync, so a
+  // power loss may lose it (never corrupt the file); the next as_opened commit (or checkpoint)
+  // syncs the WAL and with it this transaction. Only for data the devices send again anyway
+  // (presence and state snapshots).
+  relaxed,
+};
 
 class transactions {
  public:
@@ -37,6 +51,11 @@ class transactions {
   template <typename T, typename F>
   result<T> write(const char* what, F&& f) {
     return run<T>(what, "BEGIN IMMEDIATE", std::forward<F>(f));
+  }
+  // write() with a chosen durability (above).
+  template <typename T, typename F>
+  result<T> write(const char* what, durability d, F&& f) {
+    return run<T>(what, "BEGIN IMMEDIATE", std::forward<F>(f), d);
   }
   template <typename T, typename F>
   result<T> read(const char* what, F&& f) {
@@ -57,16 +76,46 @@ class transactions {
     using type = T;
   };
 
+  // PRAGMA synchronous cannot change inside a transaction, so a relaxed one is lowered before
+  // BEGIN and put back after COMMIT or ROLLBACK (also when a statement threw); the connection
+  // is never left relaxed for the next caller.
+  class relaxed_sync {
+   public:
+    explicit relaxed_sync(connection& db) : db_(db) {
+      auto q = db_.prepare("PRAGMA synchronous");
+      if (q.step()) previous_ = q.i64(0);
+      if (previous_ > k_normal) db_.exec_script("PRAGMA synchronous = NORMAL");
+    }
+    ~relaxed_sync() {
+      if (previous_ <= k_normal) return;
+      const std::string restore = "PRAGMA synchronous = " + std::to_string(previous_);
+      sqlite3_exec(db_.handle(), restore.c_str(), nullptr, nullptr, nullptr);
+    }
+    relaxed_sync(const relaxed_sync&) = delete;
+    relaxed_sync& operator=(const relaxed_sync&) = delete;
+
+   private:
+    static constexpr std::int64_t k_normal = 1;  // PRAGMA synchronous values: 1 NORMAL, 2 FULL
+    connection& db_;
+    std::int64_t previous_ = k_normal;
+  };
+
   template <typename T, typename F>
-  result<T> run(const char* what, const char* begin, F&& f) {
+  result<T> run(const char* what, const char* begin, F&& f, durability d = durability::as_opened) {
     std::lock_guard lock(mu_);
     try {
-      db_->exec_script(begin);
-      result<T> r = f();
-      db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
-      return r;
+      std::optional<relaxed_sync> relaxed;
+      if (d == durability::relaxed) relaxed.emplace(*db_);
+      try {
+        db_->exec_script(begin);
+        result<T> r = f();
+        db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
+        return r;
+      } catch (const db_error&) {
+        sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
     } catch (const db_error& e) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       common::log(common::log_level::error, component_, "statement failed",
                   {{"op", what}, {"error", e.what()}});
       return status::error(std::string(k_store), std::string(what) + ": " + e.what());

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aterm/cloud/limits.h"
@@ -766,4 +767,242 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
                                      : "USING INDEX devices_company"));
     CHECK_FALSE(plan_scans(page));
   }
+}
+
+namespace {
+
+// A VFS over the default one that counts xSync calls on WAL files: what reaches the disk at a
+// commit, observed from outside the store. Registered as the default for the lifetime of the
+// object, so a store opened meanwhile goes through it.
+class wal_sync_counter {
+ public:
+  wal_sync_counter() {
+    real_ = sqlite3_vfs_find(nullptr);
+    REQUIRE(real_ != nullptr);
+    vfs_ = *real_;
+    vfs_.pNext = nullptr;
+    vfs_.zName = "aterm-wal-sync-counter";
+    vfs_.szOsFile = static_cast<int>(sizeof(file)) + real_->szOsFile;
+    vfs_.xOpen = &open;
+    REQUIRE(sqlite3_vfs_register(&vfs_, 1) == SQLITE_OK);
+    syncs_ = 0;
+  }
+  ~wal_sync_counter() { sqlite3_vfs_unregister(&vfs_); }
+  wal_sync_counter(const wal_sync_counter&) = delete;
+  wal_sync_counter& operator=(const wal_sync_counter&) = delete;
+
+  // WAL syncs since the last call.
+  int take() { return std::exchange(syncs_, 0); }
+
+ private:
+  struct file {
+    sqlite3_file base;
+    sqlite3_file* real;
+    bool wal;
+  };
+  static sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<file*>(f)->real; }
+
+  static int open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out) {
+    auto* s = reinterpret_cast<file*>(f);
+    s->real = reinterpret_cast<sqlite3_file*>(s + 1);
+    s->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    int rc = real_->xOpen(real_, name, s->real, flags, out);
+    s->base.pMethods = rc == SQLITE_OK && s->real->pMethods != nullptr ? &methods_ : nullptr;
+    return rc;
+  }
+
+  static inline sqlite3_vfs* real_ = nullptr;
+  static inline int syncs_ = 0;
+  sqlite3_vfs vfs_{};
+  static inline const sqlite3_io_methods methods_ = {
+      3,
+      [](sqlite3_file* f) {
+        int rc = real(f)->pMethods->xClose(real(f));
+        f->pMethods = nullptr;
+        return rc;
+      },
+      [](sqlite3_file* f, void* b, int n, sqlite3_int64 o) {
+        return real(f)->pMethods->xRead(real(f), b, n, o);
+      },
+      [](sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+        return real(f)->pMethods->xWrite(real(f), b, n, o);
+      },
+      [](sqlite3_file* f, sqlite3_int64 size) {
+        return real(f)->pMethods->xTruncate(real(f), size);
+      },
+      [](sqlite3_file* f, int flags) {
+        if (reinterpret_cast<file*>(f)->wal) ++syncs_;
+        return real(f)->pMethods->xSync(real(f), flags);
+      },
+      [](sqlite3_file* f, sqlite3_int64* size) {
+        return real(f)->pMethods->xFileSize(real(f), size);
+      },
+      [](sqlite3_file* f, int l) { return real(f)->pMethods->xLock(real(f), l); },
+      [](sqlite3_file* f, int l) { return real(f)->pMethods->xUnlock(real(f), l); },
+      [](sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); },
+      [](sqlite3_file* f, int op, void* arg) {
+        return real(f)->pMethods->xFileControl(real(f), op, arg);
+      },
+      [](sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); },
+      [](sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); },
+      [](sqlite3_file* f, int pg, int sz, int extend, void volatile** p) {
+        return real(f)->pMethods->xShmMap(real(f), pg, sz, extend, p);
+      },
+      [](sqlite3_file* f, int offset, int n, int flags) {
+        return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
+      },
+      [](sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); },
+      [](sqlite3_file* f, int del) { return real(f)->pMethods->xShmUnmap(real(f), del); },
+      [](sqlite3_file* f, sqlite3_int64 o, int n, void** p) {
+        return real(f)->pMethods->xFetch(real(f), o, n, p);
+      },
+      [](sqlite3_file* f, sqlite3_int64 o, void* p) {
+        return real(f)->pMethods->xUnfetch(real(f), o, p);
+      },
+  };
+};
+
+std::vector<std::int64_t> history_seqs(store& s, const std::string& company,
+                                       const std::string& device) {
+  auto h = s.state_history(company, device, 1000);
+  REQUIRE_MESSAGE(h.ok(), h.error().to_string());
+  std::vector<std::int64_t> out;
+  for (const auto& e : *h) {
+    auto st = protocol::decode_state(e.state_json);
+    REQUIRE(st.ok());
+    out.push_back(st->seq);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "apply_batch: presence and states commit without a disk sync, results and events with one") {
+  wal_sync_counter syncs;  // outlives the store below
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  const std::int64_t ms = k_t0 * 1000;
+  syncs.take();
+  apply(*f.db, {presence("acme-r1", true, ms), state("acme-r1", 1, ms), state("acme-r2", 1, ms)});
+  CHECK(syncs.take() == 0);
+  auto cmd = f.command("acme", "acme-r1");
+  CHECK(syncs.take() > 0);  // the connection is back to FULL after the relaxed batch
+  apply(*f.db, {state("acme-r1", 2, ms + 1),
+                result_of("acme-r1", cmd.id, protocol::result_status::ok, ms + 1)});
+  CHECK(syncs.take() > 0);
+  apply(*f.db, {event_of("acme-r2", "boot", "", ms + 2)});
+  CHECK(syncs.take() > 0);
+  apply(*f.db, {presence("acme-r2", false, ms + 3)});
+  CHECK(syncs.take() == 0);
+  REQUIRE(f.db->create_company("globex", "Globex").ok());
+  CHECK(syncs.take() > 0);
+  // What the relaxed batches stored is there.
+  CHECK(f.db->get_device("acme", "acme-r2")->presence == cloud::presence_state::offline);
+  CHECK(f.db->get_command("acme", cmd.id)->status == cloud::command_status::succeeded);
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{2, 1});
+}
+
+TEST_CASE("apply_batch: several messages of one device in one batch") {
+  fixture f;
+  f.db = f.open(3);
+  f.company_with("acme", {"acme-r1"});
+  const std::int64_t ms = k_t0 * 1000;
+  // A new (unassigned) device: its row is created once with what the batch says last.
+  auto out = apply(*f.db, {presence("stray-1", true, ms), state("stray-1", 1, ms + 1),
+                           presence("stray-1", false, ms + 2), state("stray-1", 2, ms + 3),
+                           presence("stray-1", true, ms + 4)});
+  CHECK(out.unassigned == 1);
+  CHECK(out.came_online == std::vector<std::string>{"stray-1"});
+  auto dest = f.db->ensure_destination("acme", "default");
+  auto stray = f.db->register_device("acme", "stray-1", dest->id);
+  REQUIRE(stray.ok());
+  CHECK(stray->presence == cloud::presence_state::online);
+  CHECK(stray->state_json.find("\"seq\":2") != std::string::npos);
+  CHECK(stray->first_seen_ms == ms);
+  CHECK(stray->last_seen_ms == ms + 4);
+  CHECK(history_seqs(*f.db, "acme", "stray-1") == std::vector<std::int64_t>{2, 1});
+
+  // Five states in one batch with a bound of 3: the newest is the latest state, history
+  // holds the last three in order; the ring keeps going across batches.
+  std::vector<bridge::device_message> batch;
+  for (int i = 1; i <= 5; ++i) batch.push_back(state("acme-r1", i, ms + i));
+  batch.push_back(presence("acme-r1", false, ms + 6));
+  out = apply(*f.db, batch);
+  CHECK(out.came_online.empty());
+  auto d = f.db->get_device("acme", "acme-r1");
+  CHECK(d->state_json.find("\"seq\":5") != std::string::npos);
+  CHECK(d->state_received_ms == ms + 5);
+  CHECK(d->presence == cloud::presence_state::offline);
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{5, 4, 3});
+  for (int i = 6; i <= 10; ++i) apply(*f.db, {state("acme-r1", i, ms + 10 + i)});
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{10, 9, 8});
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, "SELECT count(*) FROM state_history WHERE device_id = 'acme-r1'",
+                             -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 3);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
+TEST_CASE("state history: a store reopened with another bound answers the newest states only") {
+  fixture f;
+  f.db = f.open(5);
+  f.company_with("acme", {"acme-r1"});
+  const std::int64_t ms = k_t0 * 1000;
+  for (int i = 1; i <= 7; ++i) apply(*f.db, {state("acme-r1", i, ms + i)});
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{7, 6, 5, 4, 3});
+  f.db = f.open(2);
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{7, 6});
+  // A larger bound: every state since is kept, newest first; of the states before, the ring
+  // of the old bound may have lost some (slots are reused by the new bound), never more than 8.
+  f.db = f.open(8);
+  for (int i = 8; i <= 12; ++i) apply(*f.db, {state("acme-r1", i, ms + i)});
+  auto seqs = history_seqs(*f.db, "acme", "acme-r1");
+  REQUIRE(seqs.size() >= 5);
+  CHECK(seqs.size() <= 8);
+  CHECK(std::vector<std::int64_t>(seqs.begin(), seqs.begin() + 5) ==
+        std::vector<std::int64_t>{12, 11, 10, 9, 8});
+  CHECK(std::is_sorted(seqs.rbegin(), seqs.rend()));
+  CHECK(seqs.back() > 12 - 8);
+}
+
+TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order") {
+  fixture f;
+  f.db = f.open(4);
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  f.db.reset();
+  // The schema 3 layout of state_history and devices, with rows as the old store left them.
+  const std::int64_t ms = k_t0 * 1000;
+  std::string sql =
+      "BEGIN;"
+      "DROP TABLE state_history;"
+      "ALTER TABLE devices DROP COLUMN state_count;"
+      "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
+      "received_ms INTEGER NOT NULL, state_json TEXT NOT NULL);"
+      "CREATE INDEX state_history_device ON state_history(device_id, id);";
+  for (int i = 1; i <= 3; ++i) {
+    for (const char* dev : {"acme-r1", "acme-r2"}) {
+      if (i == 3 && std::string(dev) == "acme-r2") continue;
+      protocol::state_snapshot s;
+      s.ts = k_t0;
+      s.seq = i;
+      sql += "INSERT INTO state_history(device_id, received_ms, state_json) VALUES('" +
+             std::string(dev) + "', " + std::to_string(ms + i) + ", '" + protocol::encode(s) +
+             "');";
+    }
+  }
+  sql += "PRAGMA user_version = 3; COMMIT;";
+  std::string error;
+  REQUIRE_MESSAGE(f.raw_exec(sql, &error) == SQLITE_OK, error);
+  f.db = f.open(4);
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{3, 2, 1});
+  CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{2, 1});
+  for (int i = 4; i <= 6; ++i) apply(*f.db, {state("acme-r1", i, ms + i)});
+  apply(*f.db, {state("acme-r2", 3, ms + 3)});
+  CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{6, 5, 4, 3});
+  CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{3, 2, 1});
 }
