@@ -32,15 +32,17 @@ common::status readable(const std::string& path, const char* what) {
   return {};
 }
 
+ingest_queue_limits queue_limits(const bridge_config& c) {
+  ingest_queue_limits l;
+  if (c.queue_messages != 0) l.state_messages = c.queue_messages;
+  return l;
+}
+
 }  // namespace
 
 struct bridge::impl {
   impl(bridge_config c, store_port& s, common::clock& k)
-      : config(std::move(c)),
-        store(s),
-        clock(k),
-        queue(config.queue_messages == 0 ? limits::k_ingest_queue_messages : config.queue_messages,
-              limits::k_ingest_queue_bytes, metrics) {}
+      : config(std::move(c)), store(s), clock(k), queue(queue_limits(config), metrics, clock) {}
 
   void run_ingest();
   void run_dispatch();
@@ -66,7 +68,9 @@ void bridge::impl::run_ingest() {
     if (auto due = ingest_->tick()) {
       wait = std::clamp<std::chrono::nanoseconds>(*due - clock.mono(), 0ns, wait);
     }
-    const bool stop = queue.pop_all(items, wait);
+    // At most one batch of snapshots per pop: results, presence and events that arrive while
+    // the store commits it go first into the next batch (ingest_queue.h).
+    const bool stop = queue.pop(items, wait, config.batch_max);
     for (auto& m : items) ingest_->accept(std::move(m));
     items.clear();
     if (stop) {

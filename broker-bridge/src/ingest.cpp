@@ -144,21 +144,27 @@ void ingest::flush() {
     std::array<std::uint64_t, k_ingest_kinds> per_kind{};
     // The last presence of each device in the batch decides whether it is online now; any
     // other message after it shows it online too (a device publishes only while connected).
+    // online_last is kept only for devices without a seen state, the only ones it is read for
+    // (a device whose state comes later in the batch is filtered out below): the common batch,
+    // states of known devices, costs one look-up per message and no allocation.
     std::unordered_map<std::string_view, bool> last_presence;
     std::unordered_map<std::string_view, bool> online_last;
+    const bool track_unknown = static_cast<bool>(on_state_unknown_);
     for (const auto& msg : batch_) {
       ++per_kind[ingest_index(msg.kind)];
-      if (msg.kind == protocol::topic_kind::presence) {
-        const bool on = std::get<protocol::presence>(msg.body).online;
-        last_presence[msg.device_id] = on;
-        online_last[msg.device_id] = on;
-      } else {
-        online_last[msg.device_id] = true;
-        if (msg.kind == protocol::topic_kind::state) {
+      if (msg.kind == protocol::topic_kind::state) {
+        if (!state_seen_.contains(msg.device_id)) {
           if (state_seen_.size() >= limits::k_max_state_known_devices) state_seen_.clear();
           state_seen_.emplace(msg.device_id);
         }
+        continue;
       }
+      bool on = true;
+      if (msg.kind == protocol::topic_kind::presence) {
+        on = std::get<protocol::presence>(msg.body).online;
+        last_presence[msg.device_id] = on;
+      }
+      if (track_unknown && !state_seen_.contains(msg.device_id)) online_last[msg.device_id] = on;
     }
     const auto dropped = static_cast<std::uint64_t>(outcome->dropped_result_devices.size());
     per_kind[ingest_index(protocol::topic_kind::result)] -=
@@ -190,10 +196,8 @@ void ingest::flush() {
       if (is_online && seen.emplace(device).second) online.emplace_back(device);
     }
     std::vector<std::string> state_unknown;
-    if (on_state_unknown_) {
-      for (const auto& [device, on] : online_last) {
-        if (on && !state_seen_.contains(std::string(device))) state_unknown.emplace_back(device);
-      }
+    for (const auto& [device, on] : online_last) {
+      if (on && !state_seen_.contains(device)) state_unknown.emplace_back(device);
     }
     batch_.clear();
     if (on_online_ && !online.empty()) on_online_(std::move(online));

@@ -90,6 +90,8 @@ metrics_snapshot bridge_metrics::snapshot() const {
   s.received = received.load(r);
   s.queue_waits = queue_waits.load(r);
   s.queue_drops = queue_drops.load(r);
+  s.states_coalesced = states_coalesced.load(r);
+  s.states_shed = states_shed.load(r);
   s.queue_depth = queue_depth.load(r);
   s.connects = connects.load(r);
   s.connection_losses = connection_losses.load(r);
@@ -138,9 +140,15 @@ std::string format_prometheus(const metrics_snapshot& s) {
                "state.refresh commands queued for online devices without a stored state.",
                s.state_refreshes);
   counter_line(out, "received_total", "Messages delivered by the broker.", s.received);
-  counter_line(out, "queue_waits_total", "Times the MQTT thread waited for ingest queue room.",
+  counter_line(out, "queue_waits_total",
+               "Times the MQTT thread waited for ingest queue room (past the hard bound).",
                s.queue_waits);
   counter_line(out, "queue_drops_total", "Messages received while stopped.", s.queue_drops);
+  counter_line(out, "states_coalesced_total",
+               "State snapshots that replaced their device's queued one (ingest behind).",
+               s.states_coalesced);
+  counter_line(out, "states_shed_total",
+               "State snapshots dropped because the ingest queue was full.", s.states_shed);
   counter_line(out, "queue_depth", "Messages waiting for ingest.", s.queue_depth, "gauge");
   counter_line(out, "connects_total", "Successful MQTT connects.", s.connects);
   counter_line(out, "connection_losses_total", "MQTT connections lost.", s.connection_losses);

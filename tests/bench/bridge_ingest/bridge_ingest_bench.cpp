@@ -98,7 +98,7 @@ class slow_store final : public bridge::store_port {
 void run_ingest(bridge::ingest_queue& queue, bridge::ingest& in) {
   std::deque<bridge::raw_message> items;
   while (true) {
-    const bool stop = queue.pop_all(items, 100ms);
+    const bool stop = queue.pop(items, 100ms, bridge::ingest_settings{}.batch_max);
     for (auto& m : items) in.accept(std::move(m));
     items.clear();
     in.tick();
@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
     counting_store store;
     bridge::bridge_metrics metrics;
     bridge::ingest in(bridge::ingest_settings{}, store, clock, metrics);
-    bridge::ingest_queue queue(bridge::limits::k_ingest_queue_messages,
-                               bridge::limits::k_ingest_queue_bytes, metrics);
+    bridge::ingest_queue queue(bridge::ingest_queue_limits{}, metrics, clock);
     auto t0 = std::chrono::steady_clock::now();
     std::thread consumer([&] { run_ingest(queue, in); });
     for (auto& m : input) queue.push(std::move(m));
@@ -163,10 +162,15 @@ int main(int argc, char** argv) {
     consumer.join();
     const double s = seconds_since(t0);
     auto snap = metrics.snapshot();
+    // A producer faster than the ingest makes snapshots coalesce or shed instead of waiting.
     std::printf(
-        "ingest through the queue (producer -> ingest thread): %zu messages, %.0f msg/s, "
-        "%llu batches, producer waited for room %llu times\n",
-        store.stored, static_cast<double>(n) / s, static_cast<unsigned long long>(snap.batches),
+        "ingest through the queue (producer -> ingest thread): %zu messages in %.0f msg/s, "
+        "%zu stored (%.0f msg/s), %llu coalesced, %llu shed, %llu batches, producer waited for "
+        "room %llu times\n",
+        n, static_cast<double>(n) / s, store.stored, static_cast<double>(store.stored) / s,
+        static_cast<unsigned long long>(snap.states_coalesced),
+        static_cast<unsigned long long>(snap.states_shed),
+        static_cast<unsigned long long>(snap.batches),
         static_cast<unsigned long long>(snap.queue_waits));
   }
   {
@@ -183,8 +187,7 @@ int main(int argc, char** argv) {
     slow_store store(per_batch);
     bridge::bridge_metrics metrics;
     bridge::ingest in(bridge::ingest_settings{}, store, clock, metrics);
-    bridge::ingest_queue queue(bridge::limits::k_ingest_queue_messages,
-                               bridge::limits::k_ingest_queue_bytes, metrics);
+    bridge::ingest_queue queue(bridge::ingest_queue_limits{}, metrics, clock);
     std::thread consumer([&] { run_ingest(queue, in); });
     const auto t0 = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point pushed;
@@ -202,11 +205,13 @@ int main(int argc, char** argv) {
     std::printf(
         "overload (store sleeps %lld ms per batch; %zu states, 1 result, %zu states): result "
         "stored %.0f ms after the backlog began, %.0f ms after the producer reached it "
-        "(its push took %.0f ms); producer done after %.0f ms; %zu messages stored, producer "
-        "waited for room %llu times\n",
+        "(its push took %.0f ms); producer done after %.0f ms; %zu messages stored, %llu "
+        "coalesced, %llu shed, producer waited for room %llu times\n",
         static_cast<long long>(per_batch.count()), backlog, backlog, ms(store.result_at - t0),
         ms(store.result_at - push_called), ms(pushed - push_called), ms(producer_done - t0),
-        store.stored, static_cast<unsigned long long>(snap.queue_waits));
+        store.stored, static_cast<unsigned long long>(snap.states_coalesced),
+        static_cast<unsigned long long>(snap.states_shed),
+        static_cast<unsigned long long>(snap.queue_waits));
   }
   return 0;
 }

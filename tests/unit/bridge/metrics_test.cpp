@@ -23,6 +23,8 @@ TEST_CASE("snapshot and Prometheus text carry the counters") {
   bridge_metrics::raise_max(m.batch_size_max, 7);
   bridge_metrics::raise_max(m.batch_size_max, 3);
   m.add(m.state_refreshes, 2);
+  m.add(m.states_coalesced, 3);
+  m.add(m.states_shed, 4);
   m.connected.store(true);
   auto s = m.snapshot();
   CHECK(s.state_refreshes == 2);
@@ -34,4 +36,6 @@ TEST_CASE("snapshot and Prometheus text carry the counters") {
   CHECK(text.find("aterm_bridge_batch_size_max 7\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_connected 1\n") != std::string::npos);
   CHECK(text.find("aterm_bridge_state_refreshes_total 2\n") != std::string::npos);
+  CHECK(text.find("aterm_bridge_states_coalesced_total 3\n") != std::string::npos);
+  CHECK(text.find("aterm_bridge_states_shed_total 4\n") != std::string::npos);
 }

@@ -4,10 +4,18 @@
 //
 // Threads and ownership:
 //  - Paho's threads run the callbacks, which only enqueue: messages into a bounded queue
-//    (count and bytes, limits.h), connection events into the dispatcher's inbox. When the queue
-//    is full the callback waits for room (backpressure): Paho stops reading the socket and the
-//    broker holds the messages in the bridge's persistent session, so nothing that Paho already
-//    acknowledged is dropped. queue_waits counts those waits.
+//    (src/ingest_queue.h), connection events into the dispatcher's inbox. The queue's overload
+//    policy keeps commands moving when ingest falls behind: state snapshots are replaceable,
+//    so a device's newer snapshot replaces its queued one (states_coalesced) and one that finds
+//    the snapshots' bound (limits.h) full is shed (states_shed; the device's next snapshot
+//    brings the store up to date). The callback never waits for a snapshot, so Paho keeps
+//    reading the socket: results, presence and PUBACKs of the bridge's own command publishes
+//    do not queue behind snapshots in the broker or in TCP buffers. Results, presence and
+//    events are never shed: they are admitted past the snapshots' bound up to a hard bound
+//    of their own, and go into the next batch ahead of queued snapshots (per-device order
+//    kept). Only past that hard bound does the callback wait for room, the last-resort
+//    backpressure (queue_waits): Paho stops reading and the broker holds the messages in the
+//    bridge's persistent session, up to its max_queued_messages.
 //  - The ingest thread owns the ingest (batching, decoding, rate-limited bad-input log) and is
 //    the only caller of store_port::apply_batch. It never waits on Paho, so the callback's wait
 //    always ends.
@@ -51,7 +59,8 @@ struct bridge_config {
   std::chrono::seconds keep_alive{30};                       // Default: 30 s.
   std::chrono::seconds connect_timeout{10};                  // Default: 10 s.
   std::chrono::milliseconds publish_timeout{10'000};         // Default: 10 s for a PUBACK.
-  std::size_t queue_messages = 0;  // Default (0): limits::k_ingest_queue_messages.
+  // State snapshots the ingest queue holds. Default (0): limits::k_ingest_queue_messages.
+  std::size_t queue_messages = 0;
 };
 
 class bridge {

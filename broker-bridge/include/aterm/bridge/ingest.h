@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -55,6 +56,15 @@ class rate_limited_log {
   std::unordered_map<std::string, entry> entries_;
 };
 
+// Hashes std::string and std::string_view alike, so an unordered container of strings is looked
+// up by string_view without building a std::string (C++20 heterogeneous lookup).
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
 class ingest {
  public:
   // Called with the devices whose due commands should be published now: the store's
@@ -91,7 +101,7 @@ class ingest {
   online_sink on_online_;
   device_sink on_state_unknown_;
   // Devices with a state message in a committed batch (bounded, limits.h).
-  std::unordered_set<std::string> state_seen_;
+  std::unordered_set<std::string, string_hash, std::equal_to<>> state_seen_;
   std::vector<device_message> batch_;
   common::mono_time batch_started_;  // when the first message of batch_ was accepted
   common::mono_time oldest_received_;

@@ -1,15 +1,29 @@
 // Every limit of the bridge in one place, each with its reason.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace aterm::bridge::limits {
 
-// Messages waiting between Paho's receive thread and the ingest thread: ten default batches, so
-// the ingest thread always has the next batch ready while the store commits the current one.
+// State snapshots waiting between Paho's receive thread and the ingest thread: ten default
+// batches, so the ingest thread always has the next batch ready while the store commits the
+// current one; past it a snapshot replaces its device's queued one or is shed (ingest_queue.h).
 inline constexpr std::size_t k_ingest_queue_messages = 10'000;
-// The same queue in bytes: payloads are up to 64 KiB, and 10,000 of those would be 640 MiB.
+// The same in bytes: payloads are up to 64 KiB, and 10,000 of those would be 640 MiB.
 inline constexpr std::size_t k_ingest_queue_bytes = 64 * 1024 * 1024;
+// Results, presence and events waiting (never shed, admitted past the snapshots' bound): a
+// reconnect of the whole fleet (presence of k_max_pending_devices devices) fits; only beyond it
+// does Paho's thread wait for room, the last-resort backpressure.
+inline constexpr std::size_t k_ingest_urgent_messages = 100'000;
+// The same in bytes: with the snapshots' 64 MiB, the queue holds at most 192 MiB.
+inline constexpr std::size_t k_ingest_urgent_bytes = 128 * 1024 * 1024;
+// Snapshots queued from which a device's newer one replaces its queued one: one default batch
+// waiting means ingest is behind; below it every snapshot is kept for the device's history.
+inline constexpr std::size_t k_coalesce_states_from = 1'000;
+// At most one log line per this interval says snapshots were shed: an overload at 20k
+// messages/s must not flood the log.
+inline constexpr std::chrono::seconds k_shed_log_interval{60};
 // One store transaction stays short enough that state is never seconds behind.
 inline constexpr std::size_t k_max_batch = 10'000;
 // Devices whose bad input is remembered for rate-limited logging; past it, old entries go.

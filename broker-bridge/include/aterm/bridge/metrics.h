@@ -57,10 +57,13 @@ struct metrics_snapshot {
   std::uint64_t dispatch_errors = 0;     // store calls of the dispatcher that failed
   std::uint64_t state_refreshes = 0;     // state.refresh commands queued for devices without state
   std::uint64_t received = 0;            // messages Paho delivered into the ingest queue
-  std::uint64_t queue_waits = 0;         // Paho's thread waited for room in the ingest queue
-  std::uint64_t queue_drops = 0;         // messages that arrived while the bridge was stopped
-  std::uint64_t queue_depth = 0;         // messages waiting now
-  std::uint64_t connects = 0;            // successful MQTT connects (first and every reconnect)
+  std::uint64_t queue_waits =
+      0;  // Paho's thread waited for room (results etc. past the hard bound)
+  std::uint64_t queue_drops = 0;       // messages that arrived while the bridge was stopped
+  std::uint64_t states_coalesced = 0;  // snapshots that replaced their device's queued one
+  std::uint64_t states_shed = 0;       // snapshots dropped because the state lane was full
+  std::uint64_t queue_depth = 0;       // messages waiting now
+  std::uint64_t connects = 0;          // successful MQTT connects (first and every reconnect)
   std::uint64_t connection_losses = 0;
   bool connected = false;  // connected and subscribed
 };
@@ -92,6 +95,8 @@ class bridge_metrics {
   counter received{0};
   counter queue_waits{0};
   counter queue_drops{0};
+  counter states_coalesced{0};
+  counter states_shed{0};
   counter queue_depth{0};
   counter connects{0};
   counter connection_losses{0};
