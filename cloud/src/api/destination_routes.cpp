@@ -154,23 +154,18 @@ http::response api_service::impl::register_devices(http::request& req, const cal
                                   "\"" + d.substr(0, 80) + "\" is not a valid device id");
     }
   }
-  if (auto d = ctx.db.get_destination(c.comp.id, *id); !d.ok()) {
-    return store_error(d.error(), "get_destination");
+  // One transaction: either every device is registered or none is, and the error names the
+  // device that was refused.
+  auto registered = ctx.db.register_devices(c.comp.id, ids, *id);
+  if (!registered.ok()) {
+    a.detail = "devices=" + std::to_string(ids.size()) + " none registered";
+    if (registered.error().code() == k_conflict) a.detail += ": " + registered.error().message();
+    return store_error(registered.error(), "register_devices");
   }
   auto out = json_object();
   auto arr = json_array();
-  std::size_t registered = 0;
-  for (const auto& d : ids) {
-    auto r = ctx.db.register_device(c.comp.id, d, *id);
-    if (!r.ok()) {
-      a.detail = "registered " + std::to_string(registered) + " of " + std::to_string(ids.size());
-      auto res = store_error(r.error(), "register_device");
-      return res;
-    }
-    ++registered;
-    append_item(arr.get(), to_json(*r));
-  }
-  a.detail = "devices=" + std::to_string(registered);
+  for (const auto& d : *registered) append_item(arr.get(), to_json(d));
+  a.detail = "devices=" + std::to_string(registered->size());
   if (ids.size() == 1) a.detail += " " + ids.front();
   add_item(out.get(), "devices", std::move(arr));
   return json_answer(200, out);

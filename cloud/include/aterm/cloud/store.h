@@ -74,6 +74,12 @@ class store : public bridge::store_port {
   virtual result<device> register_device(const std::string& company_id,
                                          const std::string& device_id,
                                          std::int64_t destination_id) = 0;
+  // register_device for each of `device_ids` in order, in one transaction: all or none. The
+  // error names the failing device id ("device X is registered to another company", k_conflict;
+  // a bad id, k_invalid); a missing destination is k_not_found. Returns the devices in order.
+  virtual result<std::vector<device>> register_devices(const std::string& company_id,
+                                                       std::span<const std::string> device_ids,
+                                                       std::int64_t destination_id) = 0;
   virtual result<device> get_device(const std::string& company_id,
                                     const std::string& device_id) = 0;
   virtual result<device_page> list_devices(const std::string& company_id,

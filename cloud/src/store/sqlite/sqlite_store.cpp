@@ -285,31 +285,29 @@ class sqlite_store final : public store {
     return tx_.write<device>("register_device", [&]() -> result<device> {
       auto dest = destination_locked(company_id, destination_id);
       if (!dest.ok()) return dest.error();
-      auto q = db_->prepare("SELECT company_id FROM devices WHERE id = ?");
-      q.bind(device_id);
-      if (q.step()) {
-        if (!q.is_null(0) && q.text(0) != company_id) {
-          return fail(k_conflict, "device is registered to another company");
-        }
-        db_->prepare(
-               "UPDATE devices SET company_id = ?, destination_id = ?, "
-               "registered_at_s = COALESCE(registered_at_s, ?) WHERE id = ?")
-            .bind(company_id)
-            .bind(destination_id)
-            .bind(clock_.now_s())
-            .bind(device_id)
-            .exec();
-      } else {
-        db_->prepare(
-               "INSERT INTO devices(id, company_id, destination_id, registered_at_s) "
-               "VALUES(?, ?, ?, ?)")
-            .bind(device_id)
-            .bind(company_id)
-            .bind(destination_id)
-            .bind(clock_.now_s())
-            .exec();
+      return register_device_locked(company_id, device_id, destination_id);
+    });
+  }
+
+  result<std::vector<device>> register_devices(const std::string& company_id,
+                                               std::span<const std::string> device_ids,
+                                               std::int64_t destination_id) override {
+    for (const auto& id : device_ids) {
+      if (!protocol::valid_device_id(id)) {
+        return fail(k_invalid, "\"" + id.substr(0, 80) + "\" is not a valid device id");
       }
-      return device_locked(company_id, device_id);
+    }
+    return tx_.write<std::vector<device>>("register_devices", [&]() -> result<std::vector<device>> {
+      auto dest = destination_locked(company_id, destination_id);
+      if (!dest.ok()) return dest.error();
+      std::vector<device> out;
+      out.reserve(device_ids.size());
+      for (const auto& id : device_ids) {
+        auto d = register_device_locked(company_id, id, destination_id);
+        if (!d.ok()) return d.error();
+        out.push_back(std::move(*d));
+      }
+      return out;
     });
   }
 
@@ -1176,6 +1174,37 @@ class sqlite_store final : public store {
         .bind(clock_.now_s())
         .exec();
     return destination_locked(company_id, db_->last_insert_rowid());
+  }
+
+  // An unassigned or unknown device joins the company, one of the company moves to the
+  // destination; one registered to another company is refused without naming that company.
+  result<device> register_device_locked(const std::string& company_id, const std::string& device_id,
+                                        std::int64_t destination_id) {
+    auto q = db_->prepare("SELECT company_id FROM devices WHERE id = ?");
+    q.bind(device_id);
+    if (q.step()) {
+      if (!q.is_null(0) && q.text(0) != company_id) {
+        return fail(k_conflict, "device " + device_id + " is registered to another company");
+      }
+      db_->prepare(
+             "UPDATE devices SET company_id = ?, destination_id = ?, "
+             "registered_at_s = COALESCE(registered_at_s, ?) WHERE id = ?")
+          .bind(company_id)
+          .bind(destination_id)
+          .bind(clock_.now_s())
+          .bind(device_id)
+          .exec();
+    } else {
+      db_->prepare(
+             "INSERT INTO devices(id, company_id, destination_id, registered_at_s) "
+             "VALUES(?, ?, ?, ?)")
+          .bind(device_id)
+          .bind(company_id)
+          .bind(destination_id)
+          .bind(clock_.now_s())
+          .exec();
+    }
+    return device_locked(company_id, device_id);
   }
 
   result<device> device_locked(const std::string& company_id, const std::string& device_id) {

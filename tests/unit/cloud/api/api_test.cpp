@@ -633,6 +633,37 @@ TEST_CASE("destinations: create and read and rename and register devices and del
   CHECK(has_record(f.audit("acme"), "device.register", "success"));
 }
 
+TEST_CASE("register devices: all or nothing, and the refusal names the device") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  const std::string path = "/api/v1/destinations/" + std::to_string(f.acme_dest) + "/devices";
+  // other-r1 belongs to another company: nothing of the request is registered.
+  auto refused =
+      f.call("POST", path, R"({"device_ids":["new-before","other-r1","new-after"]})", &s);
+  CHECK(refused.status == 409);
+  CHECK(error_code(refused) == "conflict");
+  auto message = common::json_string(parse(refused).get(), "message").value_or("");
+  CHECK(message.find("other-r1") != std::string::npos);
+  CHECK(message.find("other\"") == std::string::npos);  // the other company is not named
+  CHECK(f.db->get_device("acme", "new-before").error().code() == cloud::k_not_found);
+  CHECK(f.db->get_device("acme", "new-after").error().code() == cloud::k_not_found);
+  CHECK(f.db->get_device("other", "other-r1").ok());
+  CHECK(has_record(f.audit("acme"), "device.register", "failure"));
+
+  auto ok = f.call("POST", path, R"({"device_ids":["new-before","acme-r1","new-after"]})", &s);
+  REQUIRE_MESSAGE(ok.status == 200, ok.body);
+  auto answer = parse(ok);
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(answer.get(), "devices")) == 3);
+  for (const char* id : {"new-before", "acme-r1", "new-after"}) {
+    CAPTURE(id);
+    CHECK(f.db->get_device("acme", id)->destination_id == f.acme_dest);
+  }
+  CHECK(f.call("POST", "/api/v1/destinations/" + std::to_string(f.other_dest) + "/devices",
+               R"({"device_id":"new-x"})", &s)
+            .status == 404);
+  CHECK(f.db->get_device("acme", "new-x").error().code() == cloud::k_not_found);
+}
+
 TEST_CASE("failed logins are throttled per source address") {
   fixture f([](api::api_settings& s) { s.security.throttle.max_failures = 3; });
   for (int i = 0; i < 3; ++i) f.login_raw("acme", "nobody" + std::to_string(i), "x", "192.0.2.9");

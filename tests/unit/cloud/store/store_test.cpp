@@ -1006,3 +1006,44 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{6, 5, 4, 3});
   CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{3, 2, 1});
 }
+
+TEST_CASE("register_devices: one transaction, the error names the refused device") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {"globex-r1"});
+  auto dest = f.db->ensure_destination("acme", "default");
+  REQUIRE(dest.ok());
+  apply(*f.db, {state("stray-1", 1, k_t0 * 1000)});
+  struct row {
+    const char* name;
+    std::vector<std::string> ids;
+    std::string_view code;
+    std::string named;  // in the error message
+  };
+  const std::vector<row> refused = {
+      {"another company's device", {"new-1", "globex-r1", "new-2"}, cloud::k_conflict, "globex-r1"},
+      {"a bad id", {"new-1", "a/b"}, cloud::k_invalid, "a/b"},
+  };
+  for (const auto& r : refused) {
+    CAPTURE(r.name);
+    auto out = f.db->register_devices("acme", r.ids, dest->id);
+    REQUIRE_FALSE(out.ok());
+    CHECK(out.error().code() == r.code);
+    CHECK(out.error().message().find(r.named) != std::string::npos);
+    CHECK(out.error().message().find("globex\"") == std::string::npos);
+    CHECK(f.db->get_device("acme", "new-1").error().code() == cloud::k_not_found);
+  }
+  auto gdest = f.db->ensure_destination("globex", "default");
+  const std::vector<std::string> ids = {"new-1", "stray-1", "acme-r1"};
+  CHECK(f.db->register_devices("acme", ids, gdest->id).error().code() == cloud::k_not_found);
+  auto ok = f.db->register_devices("acme", ids, dest->id);
+  REQUIRE_MESSAGE(ok.ok(), ok.error().to_string());
+  REQUIRE(ok->size() == 3);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    CHECK((*ok)[i].id == ids[i]);
+    CHECK((*ok)[i].company_id == "acme");
+    CHECK((*ok)[i].destination_id == dest->id);
+  }
+  CHECK(!(*ok)[1].state_json.empty());  // the unassigned device came with its data
+  CHECK(f.db->list_unassigned_devices(10)->empty());
+}
