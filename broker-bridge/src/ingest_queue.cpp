@@ -1,6 +1,7 @@
 #include "ingest_queue.h"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "aterm/common/log.h"
@@ -60,6 +61,8 @@ std::optional<std::uint64_t> ingest_queue::push_state(raw_message& m, const topi
   metrics_.add(metrics_.received);
   const auto it = newest_.find(device_of(m.topic, parts));
   const bool full = state_lane_full();
+  // Every entry names a queued snapshot: pop and move_states_to_urgent erase it with its slot.
+  assert(it == newest_.end() || it->second >= front_seq_);
   if (it != newest_.end() && (full || live_states_ >= limits_.coalesce_from)) {
     raw_message& queued = states_[it->second - front_seq_].m;
     const std::size_t old_size = queued.payload.size();

@@ -70,6 +70,10 @@ void publish_bridge_metrics(const bridge::metrics_snapshot& s, http::metrics_reg
   g("aterm_bridge_received_total", "Messages the broker delivered to the bridge", s.received);
   g("aterm_bridge_queue_waits_total", "Times the MQTT thread waited for ingest queue room",
     s.queue_waits);
+  g("aterm_bridge_states_coalesced_total",
+    "State snapshots that replaced their device's queued one (ingest behind)", s.states_coalesced);
+  g("aterm_bridge_states_shed_total", "State snapshots dropped because the ingest queue was full",
+    s.states_shed);
   g("aterm_bridge_connected", "1 when connected and subscribed", s.connected ? 1 : 0);
 }
 

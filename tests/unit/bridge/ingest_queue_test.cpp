@@ -210,6 +210,16 @@ TEST_CASE("a device's earlier snapshots go before its own result, presence or ev
     CHECK(drain(c) ==
           std::vector<std::string>{"dev-0001/state/a1", "dev-0001/event/e", "dev-0001/state/a2"});
   }
+  SUBCASE("a device's snapshots already handed over are not moved again") {
+    ingest_queue c(small(100, 100, 1000), metrics, clock);
+    c.push(state("dev-0001", "a1"));
+    c.push(state("dev-0001", "a2"));
+    CHECK(drain(c, 1) == std::vector<std::string>{"dev-0001/state/a1"});
+    c.push(message("dev-0001", topic_kind::presence, "p"));
+    c.push(state("dev-0001", "a3"));
+    CHECK(drain(c) == std::vector<std::string>{"dev-0001/state/a2", "dev-0001/presence/p",
+                                               "dev-0001/state/a3"});
+  }
 }
 
 TEST_CASE("past the hard bound a result waits for room, and the byte bound counts too") {
