@@ -6,8 +6,9 @@
 // delivers a backlog of state snapshots with one command result behind it, as in the full-stack
 // bench: how long the result takes to reach the store. Prints figures only.
 //
-//   bench_bridge_ingest [MESSAGES] [BACKLOG] [STORE_MS]
-//     defaults 500000 messages; a backlog of 50000 states over 10000 devices; 20 ms per batch
+//   bench_bridge_ingest [MESSAGES] [BACKLOG] [STORE_MS] [DEVICES]
+//     defaults 500000 messages; a backlog of 50000 states; 20 ms per batch; 10000 devices
+//     (more devices than the queue's 10,000 snapshots make it shed, fewer make it coalesce)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -109,11 +110,11 @@ void run_ingest(bridge::ingest_queue& queue, bridge::ingest& in) {
   }
 }
 
-std::vector<bridge::raw_message> make_input(std::size_t n) {
+std::vector<bridge::raw_message> make_input(std::size_t n, std::size_t devices = 10'000) {
   std::vector<bridge::raw_message> out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const std::string id = "dev-" + std::to_string(100000 + i % 10000);
+    const std::string id = "dev-" + std::to_string(100000 + i % devices);
     out.push_back(bridge::raw_message{
         protocol::topic(id, protocol::topic_kind::state),
         R"({"v":1,"ts":1800000000,"seq":)" + std::to_string(i) +
@@ -177,13 +178,14 @@ int main(int argc, char** argv) {
     // The broker's backlog for the bridge: states of every device, one result, more states.
     const std::size_t backlog = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 50'000;
     const auto per_batch = std::chrono::milliseconds(argc > 3 ? std::atol(argv[3]) : 20);
-    auto input = make_input(backlog);
+    const std::size_t devices = argc > 4 ? std::strtoul(argv[4], nullptr, 10) : 10'000;
+    auto input = make_input(backlog, devices);
     input.push_back(bridge::raw_message{protocol::topic("dev-100001", protocol::topic_kind::result),
                                         R"({"v":1,"id":"c-1","status":"ok","result":{}})",
                                         0,
                                         {}});
     const std::size_t result_index = input.size() - 1;
-    for (auto& m : make_input(backlog)) input.push_back(std::move(m));
+    for (auto& m : make_input(backlog, devices)) input.push_back(std::move(m));
     slow_store store(per_batch);
     bridge::bridge_metrics metrics;
     bridge::ingest in(bridge::ingest_settings{}, store, clock, metrics);
@@ -203,13 +205,15 @@ int main(int argc, char** argv) {
     const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     auto snap = metrics.snapshot();
     std::printf(
-        "overload (store sleeps %lld ms per batch; %zu states, 1 result, %zu states): result "
+        "overload (store sleeps %lld ms per batch; %zu devices: %zu states, 1 result, %zu "
+        "states): result "
         "stored %.0f ms after the backlog began, %.0f ms after the producer reached it "
         "(its push took %.0f ms); producer done after %.0f ms; %zu messages stored, %llu "
         "coalesced, %llu shed, producer waited for room %llu times\n",
-        static_cast<long long>(per_batch.count()), backlog, backlog, ms(store.result_at - t0),
-        ms(store.result_at - push_called), ms(pushed - push_called), ms(producer_done - t0),
-        store.stored, static_cast<unsigned long long>(snap.states_coalesced),
+        static_cast<long long>(per_batch.count()), devices, backlog, backlog,
+        ms(store.result_at - t0), ms(store.result_at - push_called), ms(pushed - push_called),
+        ms(producer_done - t0), store.stored,
+        static_cast<unsigned long long>(snap.states_coalesced),
         static_cast<unsigned long long>(snap.states_shed),
         static_cast<unsigned long long>(snap.queue_waits));
   }
