@@ -42,9 +42,5 @@ inline constexpr std::size_t k_max_cached_statements = 256;
 // history pages of a 1,000-device fleet (2 MB, SQLite's default, left apply_batch reading most
 // pages back from the OS: bench_store_ingest 14 -> 10 us of CPU per state message).
 inline constexpr std::size_t k_sqlite_cache_kib = 32 * 1024;
-// WAL pages before a commit checkpoints them into the database file (SQLite's default 1,000):
-// the hot pages rewritten by every batch are copied back once per 8,000 instead of per 1,000
-// (bench_store_ingest, batches of 200: p99 17.6 -> 4.5 ms); the WAL file stays at about 32 MB.
-inline constexpr std::size_t k_sqlite_wal_checkpoint_pages = 8000;
 
 }  // namespace aterm::cloud::limits

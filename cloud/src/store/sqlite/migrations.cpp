@@ -282,9 +282,6 @@ std::unique_ptr<connection> open_migrated(const std::string& path, int busy_time
   sqlite3_busy_timeout(db->handle(), busy_timeout_ms);
   db->exec_script("PRAGMA journal_mode = WAL");
   db->exec_script(("PRAGMA cache_size = -" + std::to_string(limits::k_sqlite_cache_kib)).c_str());
-  db->exec_script(
-      ("PRAGMA wal_autocheckpoint = " + std::to_string(limits::k_sqlite_wal_checkpoint_pages))
-          .c_str());
   db->exec_script(synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   migrate(*db);
   return db;

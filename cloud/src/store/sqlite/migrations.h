@@ -28,7 +28,7 @@ int migrate(connection& db);
 
 // Opens (creating) the store's file as every port on it does: foreign keys on, busy_timeout for
 // the other connections and processes on the file, WAL, synchronous FULL (else NORMAL), the page
-// cache and checkpoint interval of limits.h, then migrate(). Throws db_error.
+// cache of limits.h, then migrate(). Throws db_error.
 std::unique_ptr<connection> open_migrated(const std::string& path, int busy_timeout_ms,
                                           bool synchronous_full);
 
