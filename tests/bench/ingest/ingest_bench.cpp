@@ -52,6 +52,10 @@
 //   stored/s       state messages the bridge committed to SQLite over the same window
 //                  (aterm_bridge_ingested_total{kind="state"}); ratio = stored / subscriber,
 //                  the target is >= 0.9.
+//   overload       state snapshots the bridge's ingest queue replaced by a newer one of the same
+//                  device (aterm_bridge_states_coalesced_total) and shed because the queue was
+//                  full (aterm_bridge_states_shed_total), per second over the window: what the
+//                  overload policy gave up so that results and presence keep moving.
 //   batch          mean messages per committed batch; age = mean time from a batch's first
 //                  message received to its commit, commit = mean time inside apply_batch (both
 //                  from the bridge's *_us_total counters over the window); age max is the
@@ -496,6 +500,7 @@ struct phase_result {
   phase_spec spec;
   int connected = 0;
   double offered = 0, sub_rate = 0, received_rate = 0, stored_rate = 0;
+  double coalesced_rate = 0, shed_rate = 0;
   double batch_size = 0, batch_age_ms = 0, commit_ms = 0, batch_age_max_ms = 0, queue_depth = 0;
   latency cmd, raw, raw_nagle;
   std::map<std::string, double> cpu_pct;
@@ -861,10 +866,12 @@ void print_ingest(const phase_result& r) {
       "  offered %.0f msg/s, subscriber %.0f msg/s, bridge received %.0f msg/s, stored %.0f "
       "msg/s, stored/subscriber %.3f\n"
       "  batches: %.1f msgs mean, age %.2f ms mean (max %.1f ms since start), commit %.2f ms "
-      "mean; ingest queue depth at end %.0f\n",
+      "mean; ingest queue depth at end %.0f\n"
+      "  overload: snapshots replaced in the queue by a newer one %.0f/s, shed %.0f/s\n",
       r.spec.routers, r.spec.interval_ms, r.connected, r.offered, r.sub_rate, r.received_rate,
       r.stored_rate, r.sub_rate > 0 ? r.stored_rate / r.sub_rate : std::nan(""), r.batch_size,
-      r.batch_age_ms, r.batch_age_max_ms, r.commit_ms, r.queue_depth);
+      r.batch_age_ms, r.batch_age_max_ms, r.commit_ms, r.queue_depth, r.coalesced_rate,
+      r.shed_rate);
   std::printf(
       "  CPU (100%% = 1 core): cloud %.0f%%, broker %.0f%%, simulate %.0f%%, subscriber %.0f%%; "
       "RSS: cloud %.1f MB, broker %.1f MB, simulate %.1f MB; host load average %.1f on %ld "
@@ -908,6 +915,8 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
   r.sub_rate = static_cast<double>(b.sub_state - a.sub_state) / dt;
   r.received_rate = delta("aterm_bridge_received_total") / dt;
   r.stored_rate = delta("aterm_bridge_ingested_total{kind=\"state\"}") / dt;
+  r.coalesced_rate = delta("aterm_bridge_states_coalesced_total") / dt;
+  r.shed_rate = delta("aterm_bridge_states_shed_total") / dt;
   const double batches = delta("aterm_bridge_batches_total");
   if (batches > 0) {
     r.batch_size = delta("aterm_bridge_batch_messages_total") / batches;
