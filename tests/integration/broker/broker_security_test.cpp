@@ -20,9 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <mqtt/async_client.h>
-
 #include "aterm/common/protocol.h"
+#include "aterm/test/mqtt_client.h"
 #include "aterm/test/support.h"
 
 namespace t = aterm::test;
@@ -33,106 +32,8 @@ using aterm::common::protocol::topic_kind;
 
 namespace {
 
-struct identity {
-  fs::path cert;
-  fs::path key;
-};
-
-struct received_message {
-  std::string topic;
-  std::string payload;
-};
-
-// A Paho client that records what it receives. Paho's callback thread only appends.
-class client {
- public:
-  client(const std::string& uri, const std::string& client_id, const fs::path& ca,
-         std::optional<identity> id, int mqtt_version = MQTTVERSION_3_1_1)
-      : cli_(uri, client_id) {
-    auto ssl = mqtt::ssl_options_builder().trust_store(ca.string()).enable_server_cert_auth(true);
-    if (id) ssl.key_store(id->cert.string()).private_key(id->key.string());
-    opts_ = mqtt::connect_options_builder()
-                .mqtt_version(mqtt_version)
-                .clean_session(mqtt_version != MQTTVERSION_5)
-                .clean_start(mqtt_version == MQTTVERSION_5)
-                .connect_timeout(std::chrono::seconds(5))
-                .keep_alive_interval(std::chrono::seconds(30))
-                .ssl(ssl.finalize())
-                .finalize();
-    cli_.set_message_callback([this](mqtt::const_message_ptr m) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back({m->get_topic(), m->to_string()});
-    });
-    cli_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
-  }
-  ~client() {
-    try {
-      if (cli_.is_connected()) cli_.disconnect()->wait_for(std::chrono::seconds(5));
-    } catch (const mqtt::exception&) {
-    }
-  }
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-
-  // True when the broker accepted the connection.
-  bool connect() {
-    try {
-      return cli_.connect(opts_)->wait_for(std::chrono::seconds(10)) && cli_.is_connected();
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  // True when the broker granted the subscription.
-  bool subscribe(const std::string& filter) {
-    try {
-      return cli_.subscribe(filter, 1)->wait_for(std::chrono::seconds(10));
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  // True when the QoS 1 flow completed (the broker acknowledged; not that it routed it).
-  bool publish(const std::string& topic_name, const std::string& payload, bool retain = false) {
-    try {
-      return cli_.publish(topic_name, payload.data(), payload.size(), 1, retain)
-          ->wait_for(std::chrono::seconds(10));
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  bool connected() const { return cli_.is_connected() && !lost_; }
-  bool lost() const { return lost_; }
-
-  bool has(const std::string& topic_name, const std::string& payload) const {
-    std::lock_guard lock(mutex_);
-    for (const auto& m : messages_) {
-      if (m.topic == topic_name && m.payload == payload) return true;
-    }
-    return false;
-  }
-  bool wait_for(const std::string& topic_name, const std::string& payload) const {
-    return t::wait_until([&] { return has(topic_name, payload); }, std::chrono::seconds(20));
-  }
-  // Number of messages received whose payload equals `payload`, on any topic.
-  size_t count_payload(const std::string& payload) const {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& m : messages_) n += m.payload == payload ? 1 : 0;
-    return n;
-  }
-  size_t count_topic(const std::string& topic_name) const {
-    std::lock_guard lock(mutex_);
-    size_t n = 0;
-    for (const auto& m : messages_) n += m.topic == topic_name ? 1 : 0;
-    return n;
-  }
-
- private:
-  mqtt::async_client cli_;
-  mqtt::connect_options opts_;
-  mutable std::mutex mutex_;
-  std::vector<received_message> messages_;
-  std::atomic<bool> lost_{false};
-};
+using identity = t::mqtt_identity;
+using client = t::mqtt_client;
 
 // One broker, one PKI, devices dev-A and dev-B and the cloud's bridge identity.
 struct fleet {

@@ -20,9 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <mqtt/async_client.h>
-
 #include "aterm/common/protocol.h"
+#include "aterm/test/mqtt_client.h"
 #include "aterm/test/support.h"
 
 namespace t = aterm::test;
@@ -33,87 +32,12 @@ using aterm::common::protocol::topic_kind;
 
 namespace {
 
-struct identity {
-  fs::path cert;
-  fs::path key;
-};
+using identity = t::mqtt_identity;
+using client = t::mqtt_client;
 
 identity as_identity(const std::pair<fs::path, fs::path>& p) {
   return {p.first, p.second};
 }
-
-// A Paho client that records the topic and payload of what it receives (Paho's callback thread
-// only appends).
-class client {
- public:
-  client(const std::string& uri, const std::string& client_id, const fs::path& ca,
-         const identity& id)
-      : cli_(uri, client_id) {
-    auto ssl = mqtt::ssl_options_builder()
-                   .trust_store(ca.string())
-                   .enable_server_cert_auth(true)
-                   .key_store(id.cert.string())
-                   .private_key(id.key.string())
-                   .finalize();
-    opts_ = mqtt::connect_options_builder()
-                .clean_session(true)
-                .connect_timeout(std::chrono::seconds(5))
-                .ssl(ssl)
-                .finalize();
-    cli_.set_message_callback([this](mqtt::const_message_ptr m) {
-      std::lock_guard lock(mutex_);
-      messages_.emplace_back(m->get_topic(), m->to_string());
-    });
-  }
-  ~client() {
-    try {
-      if (cli_.is_connected()) cli_.disconnect()->wait_for(std::chrono::seconds(5));
-    } catch (const mqtt::exception&) {
-    }
-  }
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-
-  bool connect() {
-    try {
-      return cli_.connect(opts_)->wait_for(std::chrono::seconds(10)) && cli_.is_connected();
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  // True when the broker answered the SUBSCRIBE (granted or not: Mosquitto 2.0 may grant a
-  // filter and then deliver nothing the ACL denies).
-  bool subscribe(const std::string& filter) {
-    try {
-      return cli_.subscribe(filter, 1)->wait_for(std::chrono::seconds(10));
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  bool publish(const std::string& name, const std::string& payload) {
-    try {
-      return cli_.publish(name, payload.data(), payload.size(), 1, false)
-          ->wait_for(std::chrono::seconds(10));
-    } catch (const mqtt::exception&) {
-      return false;
-    }
-  }
-  std::size_t count(const std::string& name, const std::string& payload = {}) const {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& [tp, pl] : messages_) n += tp == name && (payload.empty() || pl == payload);
-    return n;
-  }
-  bool wait_for(const std::string& name, const std::string& payload) const {
-    return t::wait_until([&] { return count(name, payload) > 0; }, std::chrono::seconds(20));
-  }
-
- private:
-  mqtt::async_client cli_;
-  mqtt::connect_options opts_;
-  mutable std::mutex mutex_;
-  std::vector<std::pair<std::string, std::string>> messages_;
-};
 
 std::string dev_pki_script() {
   return (t::source_dir() / "scripts" / "dev-pki").string();
