@@ -30,14 +30,9 @@ using namespace std::chrono_literals;
 namespace bridge = aterm::bridge;
 namespace protocol = aterm::common::protocol;
 
-// A store that only counts: the figure is the bridge's cost, not the fake's bookkeeping.
-class counting_store final : public bridge::store_port {
+// The command side of the port, unused by these figures: no commands, nothing to record.
+class no_commands_store : public bridge::store_port {
  public:
-  aterm::common::result<bridge::batch_outcome> apply_batch(
-      std::span<const bridge::device_message> batch) override {
-    stored += batch.size();
-    return bridge::batch_outcome{};
-  }
   aterm::common::result<std::vector<bridge::outbound_command>> due_commands(const std::string&,
                                                                             std::int64_t,
                                                                             std::size_t) override {
@@ -53,11 +48,21 @@ class counting_store final : public bridge::store_port {
   aterm::common::result<std::size_t> expire_overdue(std::int64_t) override {
     return std::size_t{0};
   }
+};
+
+// A store that only counts: the figure is the bridge's cost, not the fake's bookkeeping.
+class counting_store final : public no_commands_store {
+ public:
+  aterm::common::result<bridge::batch_outcome> apply_batch(
+      std::span<const bridge::device_message> batch) override {
+    stored += batch.size();
+    return bridge::batch_outcome{};
+  }
   std::size_t stored = 0;
 };
 
 // A store that sleeps per batch and notes when the first command result reaches it.
-class slow_store final : public bridge::store_port {
+class slow_store final : public no_commands_store {
  public:
   explicit slow_store(std::chrono::milliseconds per_batch) : per_batch_(per_batch) {}
   aterm::common::result<bridge::batch_outcome> apply_batch(
@@ -71,21 +76,6 @@ class slow_store final : public bridge::store_port {
     }
     stored += batch.size();
     return bridge::batch_outcome{};
-  }
-  aterm::common::result<std::vector<bridge::outbound_command>> due_commands(const std::string&,
-                                                                            std::int64_t,
-                                                                            std::size_t) override {
-    return std::vector<bridge::outbound_command>{};
-  }
-  aterm::common::result<std::vector<bridge::outbound_command>> queued_for_online(
-      std::int64_t, std::size_t) override {
-    return std::vector<bridge::outbound_command>{};
-  }
-  aterm::common::status mark_sent(std::span<const std::string>, std::int64_t) override {
-    return {};
-  }
-  aterm::common::result<std::size_t> expire_overdue(std::int64_t) override {
-    return std::size_t{0};
   }
   std::atomic<bool> result_seen{false};
   std::chrono::steady_clock::time_point result_at;
