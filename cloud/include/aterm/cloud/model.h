@@ -194,6 +194,11 @@ struct account {
   bool is_administrator() const { return role_name == k_role_administrator; }
 };
 
+// Whether `s` can be an account's e-mail address (every account has one, DESIGN.md section 5):
+// 3..128 bytes of printable ASCII without spaces, one '@' with text on both sides, and a dot
+// inside the domain. A plausibility check, not a proof that the mailbox exists.
+bool valid_email_address(std::string_view s);
+
 struct new_account {
   std::string company_id;
   std::string login_id;
@@ -205,6 +210,18 @@ struct new_account {
 struct account_update {
   std::optional<std::string> email;
   std::optional<std::string> role_name;
+  // true: an administrator lock (its sessions end); false: no lock and a zero failure count.
+  std::optional<bool> locked;
+};
+
+// An account as the store transaction that changes it reads it, for the rule deciding whether
+// the change may go ahead (security/delegation_policy.h).
+struct account_facts {
+  account target;                               // as stored before the change
+  std::vector<std::string> target_permissions;  // of its current role
+  std::optional<role> new_role;                 // the role the change gives it, if any
+  // The company's other accounts holding the administrator role, as stored now.
+  std::vector<account> other_administrators;
 };
 
 struct session {
