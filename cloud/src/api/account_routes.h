@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "api_internal.h"
+#include "aterm/cloud/security/delegation_policy.h"
 
 namespace aterm::cloud::api {
 
@@ -42,6 +43,15 @@ std::optional<http::response> unlock_refused(api_service::impl& m, const account
 // forgets the gate's in-process state. nullopt on success.
 std::optional<http::response> unlock_account(api_service::impl& m, const account& a,
                                              security::unlocker who);
+
+// The delegation rule's view of the caller (security/delegation_policy.h).
+security::delegator delegator_of(const caller& c);
+// 403 forbidden for a refusal of the delegation rule; the access log's detail names it.
+http::response delegation_refused(security::delegation_refusal r, op_audit& audit);
+// The store-side check of an account change by `c`: runs the rule on the facts the store's
+// transaction read and leaves its refusal, if any, in `refused` (which must outlive the call).
+account_check delegation_check(const caller& c, security::account_change change,
+                               std::optional<security::delegation_refusal>& refused);
 
 void register_role_routes(api_service::impl& m, http::router& r, const std::string& base);
 void register_company_routes(api_service::impl& m, http::router& r, const std::string& base);

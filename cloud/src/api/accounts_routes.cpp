@@ -1,12 +1,15 @@
-// Accounts of the caller's company (DESIGN.md sections 5 and 6): list, read, create (a generated
-// first password answered once, or one an administrator sets), update (email, role, lock),
-// delete, change password. The administrator flag follows the role. An account cannot delete,
-// lock or re-role itself, so a company always keeps the administrator who is acting.
+// Accounts of the caller's company (DESIGN.md sections 5 and 6): list, read, create (with an
+// e-mail address; a generated first password answered once, or one an administrator sets),
+// update (email, role, lock), delete, change password. The administrator flag follows the role.
+// An account cannot delete, lock or re-role itself. Who may give which role and act on which
+// account is the delegation rule's (security/delegation_policy.h), decided inside the store
+// transaction that makes the change.
 #include <charconv>
 #include <utility>
 
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/delegation_policy.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/log.h"
@@ -66,14 +69,18 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
     return bad_request("login_id must be 1..128 printable characters");
   }
   if (!role_name) return bad_request("role is required");
-  if (email && !email->empty() && !valid_line(*email, limits::k_max_name)) {
-    return bad_request("email must be up to 128 printable characters");
+  if (!email || !valid_email_address(*email)) {
+    return bad_request("email is required: an address such as name@example.com");
   }
   audit.target = *login_id;
-  if (auto r = m.ctx.db.find_role(c.comp.id, *role_name); !r.ok()) {
+  auto r = m.ctx.db.find_role(c.comp.id, *role_name);
+  if (!r.ok()) {
     if (r.error().code() == k_not_found)
       return http::error_response(400, "invalid", "no such role");
     return m.store_error(r.error(), "find_role");
+  }
+  if (auto refused = security::judge_role_grant(delegator_of(c), *r)) {
+    return delegation_refused(*refused, audit);
   }
   const auto& policy = m.ctx.settings.security.password;
   std::string generated;
@@ -86,7 +93,7 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
   }
   const std::string& plain = password ? *password : generated;
   auto created = m.ctx.db.create_account(
-      {c.comp.id, *login_id, email.value_or(""), *role_name,
+      {c.comp.id, *login_id, *email, *role_name,
        security::make_password_hash(plain, policy.iterations, policy.salt_bytes)});
   if (!created.ok()) return m.store_error(created.error(), "create_account");
   audit.detail =
@@ -103,7 +110,6 @@ http::response update_account(api_service::impl& m, http::request& req, const ca
   auto body = object_body(req);
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   account_update update;
-  std::optional<bool> locked;
   for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
     std::string_view k = item->string;
     if (k == "email" || k == "role") {
@@ -111,48 +117,41 @@ http::response update_account(api_service::impl& m, http::request& req, const ca
       (k == "email" ? update.email : update.role_name) = item->valuestring;
     } else if (k == "locked") {
       if (!cJSON_IsBool(item)) return bad_request("locked must be true or false");
-      locked = cJSON_IsTrue(item) != 0;
+      update.locked = cJSON_IsTrue(item) != 0;
     } else {
       return bad_request("unknown field \"" + std::string(k) + "\"");
     }
   }
-  if (update.email && !update.email->empty() && !valid_line(*update.email, limits::k_max_name)) {
-    return bad_request("email must be up to 128 printable characters");
+  if (update.email && !valid_email_address(*update.email)) {
+    return bad_request("email must be an address such as name@example.com");
   }
   auto current = m.ctx.db.get_account(c.comp.id, *id);
   if (!current.ok()) return m.store_error(current.error(), "get_account");
   audit.target = current->login_id;
   bool self = current->id == c.acct.id;
-  if (self && ((update.role_name && *update.role_name != current->role_name) || locked)) {
+  if (self && ((update.role_name && *update.role_name != current->role_name) || update.locked)) {
     return http::error_response(409, "conflict", "an account cannot change its own role or lock");
   }
   // Decide everything before changing anything: a refused part leaves the account as it was.
   auto who = c.comp.id == k_platform_company ? security::unlocker::site_administrator
                                              : security::unlocker::company_administrator;
-  if (locked && !*locked) {
+  if (update.locked && !*update.locked) {
     if (auto refused = unlock_refused(m, *current, who)) return std::move(*refused);
   }
+  auto change = !update.locked   ? security::account_change::edit
+                : *update.locked ? security::account_change::lock
+                                 : security::account_change::unlock;
+  std::optional<security::delegation_refusal> refused;
+  auto after =
+      m.ctx.db.update_account(c.comp.id, *id, update, delegation_check(c, change, refused));
+  if (refused) return delegation_refused(*refused, audit);
+  if (!after.ok()) return m.store_error(after.error(), "update_account");
+  if (update.locked && !*update.locked) m.gate.reset(gate_key(c.comp.id, *id));
   std::string detail;
-  if (update.email || update.role_name) {
-    auto u = m.ctx.db.update_account(c.comp.id, *id, update);
-    if (!u.ok()) return m.store_error(u.error(), "update_account");
-    if (update.role_name) detail += "role=" + u->role_name + " ";
-    if (update.email) detail += "email ";
-  }
-  if (locked && *locked) {
-    if (auto s = m.ctx.db.lock_account(c.comp.id, *id, lock_reason::administrator, std::nullopt,
-                                       m.now_s());
-        !s.ok()) {
-      return m.store_error(s, "lock_account");
-    }
-    detail += "locked";
-  } else if (locked) {
-    if (auto refused = unlock_account(m, *current, who)) return std::move(*refused);
-    detail += "unlocked";
-  }
+  if (update.role_name) detail += "role=" + after->role_name + " ";
+  if (update.email) detail += "email ";
+  if (update.locked) detail += *update.locked ? "locked" : "unlocked";
   audit.detail = detail;
-  auto after = m.ctx.db.get_account(c.comp.id, *id);
-  if (!after.ok()) return m.store_error(after.error(), "get_account");
   return json_answer(200, account_detail_json(*after, m.now_s()));
 }
 
@@ -166,9 +165,11 @@ http::response delete_account(api_service::impl& m, http::request& req, const ca
   if (current->id == c.acct.id) {
     return http::error_response(409, "conflict", "an account cannot delete itself");
   }
-  if (auto s = m.ctx.db.delete_account(c.comp.id, *id); !s.ok()) {
-    return m.store_error(s, "delete_account");
-  }
+  std::optional<security::delegation_refusal> refused;
+  auto s = m.ctx.db.delete_account(c.comp.id, *id,
+                                   delegation_check(c, security::account_change::remove, refused));
+  if (refused) return delegation_refused(*refused, audit);
+  if (!s.ok()) return m.store_error(s, "delete_account");
   m.gate.reset(gate_key(c.comp.id, *id));
   return no_content();
 }
@@ -219,12 +220,14 @@ http::response change_password(api_service::impl& m, http::request& req, const c
     return password_refused(s);
   }
   const auto& policy = m.ctx.settings.security.password;
-  if (auto s = m.ctx.db.set_password(
-          c.comp.id, target->id,
-          security::make_password_hash(*password, policy.iterations, policy.salt_bytes));
-      !s.ok()) {
-    return m.store_error(s, "set_password");
-  }
+  // Setting another's password acts on that account: the delegation rule decides.
+  std::optional<security::delegation_refusal> refused;
+  auto s = m.ctx.db.set_password(
+      c.comp.id, target->id,
+      security::make_password_hash(*password, policy.iterations, policy.salt_bytes),
+      self ? account_check{} : delegation_check(c, security::account_change::password, refused));
+  if (refused) return delegation_refused(*refused, audit);
+  if (!s.ok()) return m.store_error(s, "set_password");
   audit.detail = self ? "by the account" : "by " + c.acct.login_id;
   auto res = no_content();
   if (self) res.set_header("Set-Cookie", http::expired_session_cookie());
@@ -232,6 +235,25 @@ http::response change_password(api_service::impl& m, http::request& req, const c
 }
 
 }  // namespace
+
+security::delegator delegator_of(const caller& c) {
+  return {c.acct.role_id, c.permissions, c.acct.is_administrator()};
+}
+
+http::response delegation_refused(security::delegation_refusal r, op_audit& audit) {
+  audit.detail = "denied: " + std::string(security::to_string(r));
+  return http::error_response(403, "forbidden", security::describe(r));
+}
+
+account_check delegation_check(const caller& c, security::account_change change,
+                               std::optional<security::delegation_refusal>& refused) {
+  return [d = delegator_of(c), change, &refused](const account_facts& f) -> common::status {
+    refused = security::judge_account_change(d, change, f);
+    if (!refused) return {};
+    return common::status::error(std::string(security::to_string(*refused)),
+                                 std::string(security::describe(*refused)));
+  };
+}
 
 guarded_handler bind_route(api_service::impl& m, route_fn fn) {
   return [&m, fn](http::request& req, const caller& c, op_audit& a) { return fn(m, req, c, a); };

@@ -1,5 +1,7 @@
 // Roles and the permission catalogue (DESIGN.md section 6): the built-in roles administrator,
-// operator and viewer (read-only) and each company's own roles.
+// operator and viewer (read-only) and each company's own roles. A caller creates, edits and
+// deletes only roles within what it holds, and never the role it holds itself
+// (security/delegation_policy.h).
 #include <utility>
 
 #include "account_routes.h"
@@ -71,6 +73,9 @@ http::response create_role(api_service::impl& m, http::request& req, const calle
   if (auto* bad = std::get_if<http::response>(&fields)) return std::move(*bad);
   auto& f = std::get<role_fields>(fields);
   if (!f.name || !f.permissions) return bad_request("name and permissions are required");
+  if (auto refused = security::judge_role_create(delegator_of(c), *f.permissions)) {
+    return delegation_refused(*refused, a);
+  }
   auto r = m.ctx.db.create_role(c.comp.id, *f.name, *f.permissions);
   if (!r.ok()) return m.store_error(r.error(), "create_role");
   a.target = std::to_string(r->id);
@@ -86,15 +91,25 @@ http::response update_role(api_service::impl& m, http::request& req, const calle
   auto fields = read_role_fields(std::get<common::json_ptr>(body).get());
   if (auto* bad = std::get_if<http::response>(&fields)) return std::move(*bad);
   auto& f = std::get<role_fields>(fields);
+  auto current = m.ctx.db.get_role(c.comp.id, *id);
+  if (!current.ok()) return m.store_error(current.error(), "get_role");
+  if (auto refused = security::judge_role_edit(delegator_of(c), *current, f.permissions)) {
+    return delegation_refused(*refused, a);
+  }
   auto r = m.ctx.db.update_role(c.comp.id, *id, f.name, f.permissions);
   if (!r.ok()) return m.store_error(r.error(), "update_role");
   a.detail = "name=" + r->name + " permissions=" + std::to_string(r->permissions.size());
   return json_answer(200, role_json(*r));
 }
 
-http::response delete_role(api_service::impl& m, http::request& req, const caller& c, op_audit&) {
+http::response delete_role(api_service::impl& m, http::request& req, const caller& c, op_audit& a) {
   auto id = id_param(req);
   if (!id) return no_role();
+  auto current = m.ctx.db.get_role(c.comp.id, *id);
+  if (!current.ok()) return m.store_error(current.error(), "get_role");
+  if (auto refused = security::judge_role_edit(delegator_of(c), *current, std::nullopt)) {
+    return delegation_refused(*refused, a);
+  }
   if (auto s = m.ctx.db.delete_role(c.comp.id, *id); !s.ok())
     return m.store_error(s, "delete_role");
   return no_content();

@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "aterm/cloud/limits.h"
+
 namespace aterm::cloud {
 
 namespace {
@@ -79,6 +81,20 @@ std::string_view to_string(lock_reason r) {
 }
 std::optional<lock_reason> parse_lock_reason(std::string_view s) {
   return parse_enum(k_lock_names, s);
+}
+
+bool valid_email_address(std::string_view s) {
+  if (s.size() < 3 || s.size() > limits::k_max_name) return false;
+  for (char ch : s) {
+    if (ch <= ' ' || ch >= 0x7f) return false;
+  }
+  auto at = s.find('@');
+  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  auto domain = s.substr(at + 1);
+  auto dot = domain.find('.');
+  return dot != std::string_view::npos && dot != 0 && domain.back() != '.';
 }
 
 std::vector<std::string> built_in_permissions(std::string_view role_name) {

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <thread>
 
+#include "accounts_fixture.h"
 #include "aterm/test/sql.h"
-#include "cloud_stack.h"
 
 using namespace aterm::test;
 using aterm::common::json_ptr;
@@ -16,41 +16,11 @@ namespace {
 constexpr const char* k_good = "correct-horse-battery";
 constexpr const char* k_bad = "wrong-password-guess";
 
-// The account tests' daemon: session use recorded at every request (session_touch_s 0, so the
-// idle time is measured from the last request), an alarm mail recipient, and `security` more
-// shortened settings.
-cloud_stack_options accounts(const std::string& security = {},
-                             std::vector<std::string> trusted_proxies = {}) {
-  cloud_stack_options o;
-  o.name = "integration-accounts";
-  o.security = R"("session_touch_s": 0)" + (security.empty() ? "" : ", " + security);
-  o.trusted_proxies = std::move(trusted_proxies);
-  o.extra = R"("mail": {"alarm_to": "soc@example.com"})";
-  return o;
-}
-
-std::string json_body(std::initializer_list<std::pair<const char*, std::string>> fields) {
-  json_ptr o(cJSON_CreateObject());
-  for (const auto& [k, v] : fields) cJSON_AddStringToObject(o.get(), k, v.c_str());
-  return aterm::common::print_json(o.get());
-}
-
-// The account's row as a site administrator sees it.
-http_answer account_of(cloud_stack& s, const std::string& company, std::int64_t id) {
-  auto c = s.client(company);
-  return c.request("GET", "accounts/" + std::to_string(id));
-}
-
 double metric(cloud_stack& s, const std::string& name) {
   auto c = s.make_client();
   auto m = c.request("GET", "/metrics");
   REQUIRE(m.status == 200);
   return std::max(0.0, metric_value(m.body, name));
-}
-
-std::size_t array_size(const http_answer& a, const char* key) {
-  const cJSON* arr = a.json ? cJSON_GetObjectItemCaseSensitive(a.json.get(), key) : nullptr;
-  return cJSON_IsArray(arr) ? static_cast<std::size_t>(cJSON_GetArraySize(arr)) : 0;
 }
 
 }  // namespace
@@ -127,10 +97,11 @@ TEST_CASE(
   cloud_stack s(accounts(R"("throttle_failures": 10, "alarm_failures": 20)"));
   auto adm = s.client("acme");
   for (int i = 0; i < 100; ++i) {
-    auto a = adm.request(
-        "POST", "accounts",
-        json_body(
-            {{"login_id", "user" + std::to_string(i)}, {"role", "viewer"}, {"password", k_good}}));
+    auto a = adm.request("POST", "accounts",
+                         json_body({{"login_id", "user" + std::to_string(i)},
+                                    {"role", "viewer"},
+                                    {"email", "user" + std::to_string(i) + "@acme.example"},
+                                    {"password", k_good}}));
     REQUIRE(a.status == 201);
   }
   double before = metric(s, "aterm_api_password_verifications_total");
@@ -386,9 +357,11 @@ TEST_CASE("another company's ids answer 404 on every route and method") {
   auto acme = s.client("acme");
   auto globex = s.client("globex");
   // globex's objects.
-  auto gacct =
-      globex.request("POST", "accounts",
-                     json_body({{"login_id", "gx"}, {"role", "viewer"}, {"password", k_good}}));
+  auto gacct = globex.request("POST", "accounts",
+                              json_body({{"login_id", "gx"},
+                                         {"role", "viewer"},
+                                         {"email", "gx@globex.example"},
+                                         {"password", k_good}}));
   REQUIRE(gacct.status == 201);
   auto grole =
       globex.request("POST", "roles", R"({"name":"auditors","permissions":["audit.read"]})");
@@ -445,7 +418,7 @@ TEST_CASE("another company's ids answer 404 on every route and method") {
   // And globex's objects are unchanged.
   auto still = globex.request("GET", "accounts/" + acct);
   CHECK(still.status == 200);
-  CHECK(still.str("email").empty());
+  CHECK(still.str("email") == "gx@globex.example");
   CHECK(still.str("locked") == "none");
   CHECK(s.make_client().login("globex", "gx", k_good).status == 200);
   CHECK(globex.request("GET", "commands/" + cmd).status == 200);
@@ -529,7 +502,8 @@ TEST_CASE(
     "administrator flag") {
   cloud_stack s(accounts());
   auto adm = s.client("acme");
-  auto created = adm.request("POST", "accounts", R"({"login_id":"hana","role":"viewer"})");
+  auto created = adm.request("POST", "accounts",
+                             R"({"login_id":"hana","role":"viewer","email":"hana@acme.example"})");
   REQUIRE(created.status == 201);
   auto generated = created.str("password");
   CHECK(generated.size() >= 12);
@@ -634,6 +608,7 @@ TEST_CASE(
   REQUIRE(adm.request("POST", "accounts",
                       json_body({{"login_id", "=HYPERLINK(\"http://evil\")"},
                                  {"role", "viewer"},
+                                 {"email", "evil@acme.example"},
                                  {"password", k_good}}))
               .status == 201);
   s.make_client().login("acme", "=HYPERLINK(\"http://evil\")", "wrong");

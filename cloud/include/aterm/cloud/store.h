@@ -11,10 +11,11 @@
 //
 // Error codes of failed statuses: k_not_found, k_conflict (duplicate id, wrong state),
 // k_invalid (bad argument, e.g. an unknown role or permission), k_store (the engine failed;
-// the message names the failing call).
+// the message names the failing call), or the failed status an account_check returned.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +39,11 @@ using common::status;
 
 // Plain "done" value for result<> of methods that return nothing else.
 struct done {};
+
+// Decides, inside the transaction of an account change, whether it may go ahead, from the facts
+// that transaction read (the delegation rule, security/delegation_policy.h). A failed status
+// rolls the change back and is the method's answer. Empty: no check (the host's CLI, jobs).
+using account_check = std::function<status(const account_facts&)>;
 
 class store : public bridge::store_port {
  public:
@@ -146,13 +152,17 @@ class store : public bridge::store_port {
   virtual result<account> find_account(const std::string& company_id,
                                        const std::string& login_id) = 0;
   virtual result<std::vector<account>> list_accounts(const std::string& company_id) = 0;
+  // nullopt fields are kept. A lock (update.locked true) is an administrator lock and ends the
+  // sessions. `check` sees the facts with new_role set when update.role_name is.
   virtual result<account> update_account(const std::string& company_id, std::int64_t account_id,
-                                         const account_update& update) = 0;
+                                         const account_update& update,
+                                         const account_check& check) = 0;
   // Deletes the account and its sessions.
-  virtual status delete_account(const std::string& company_id, std::int64_t account_id) = 0;
+  virtual status delete_account(const std::string& company_id, std::int64_t account_id,
+                                const account_check& check) = 0;
   // Sets a new hash, pushes the old one onto the history (kept: 3) and ends the sessions.
   virtual status set_password(const std::string& company_id, std::int64_t account_id,
-                              const std::string& password_hash) = 0;
+                              const std::string& password_hash, const account_check& check) = 0;
   // Failed login: failed_count + 1; when it reaches `threshold` the account is locked
   // (failed_logins) until now_s + lock_s and its sessions end. Returns the updated account.
   virtual result<account> record_login_failure(const std::string& company_id,

@@ -643,28 +643,48 @@ class sqlite_store final : public store {
   }
 
   result<account> update_account(const std::string& company_id, std::int64_t account_id,
-                                 const account_update& update) override {
+                                 const account_update& update,
+                                 const account_check& check) override {
     return tx_.write<account>("update_account", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
-      std::int64_t role_id = current->role_id;
+      std::optional<role> new_role;
       if (update.role_name) {
         auto r = role_by_name_locked(company_id, *update.role_name);
         if (!r.ok()) return fail(k_invalid, "unknown role");
-        role_id = r->id;
+        new_role = std::move(r).value();
       }
+      if (auto s = checked_locked(*current, new_role, check); !s.ok()) return s;
       db_->prepare("UPDATE accounts SET email = ?, role_id = ? WHERE id = ?")
           .bind(update.email.value_or(current->email))
-          .bind(role_id)
+          .bind(new_role ? new_role->id : current->role_id)
           .bind(account_id)
           .exec();
+      if (update.locked && *update.locked) {
+        db_->prepare(
+               "UPDATE accounts SET lock_reason = 'administrator', locked_until_s = NULL, "
+               "locked_at_s = ? WHERE id = ?")
+            .bind(clock_.now_s())
+            .bind(account_id)
+            .exec();
+        db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
+      } else if (update.locked) {
+        db_->prepare(
+               "UPDATE accounts SET lock_reason = 'none', locked_until_s = NULL, "
+               "locked_at_s = NULL, failed_count = 0 WHERE id = ?")
+            .bind(account_id)
+            .exec();
+      }
       return account_locked(company_id, account_id);
     });
   }
 
-  status delete_account(const std::string& company_id, std::int64_t account_id) override {
+  status delete_account(const std::string& company_id, std::int64_t account_id,
+                        const account_check& check) override {
     return to_status(tx_.write<done>("delete_account", [&]() -> result<done> {
-      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      auto a = account_locked(company_id, account_id);
+      if (!a.ok()) return a.error();
+      if (auto s = checked_locked(*a, std::nullopt, check); !s.ok()) return s;
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
       db_->prepare("DELETE FROM accounts WHERE id = ?").bind(account_id).exec();
       return done{};
@@ -672,11 +692,12 @@ class sqlite_store final : public store {
   }
 
   status set_password(const std::string& company_id, std::int64_t account_id,
-                      const std::string& password_hash) override {
+                      const std::string& password_hash, const account_check& check) override {
     if (password_hash.empty()) return fail(k_invalid, "missing password hash");
     return to_status(tx_.write<done>("set_password", [&]() -> result<done> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current.error();
+      if (auto s = checked_locked(*current, std::nullopt, check); !s.ok()) return s;
       std::vector<std::string> history{current->password_hash};
       for (const auto& h : current->password_history) {
         if (history.size() >= limits::k_password_history) break;
@@ -1262,6 +1283,23 @@ class sqlite_store final : public store {
     q.bind(id).bind(company_id);
     if (!q.step()) return fail(k_not_found, "no such account");
     return read_account(q);
+  }
+
+  // Runs `check` (when set) on the facts of a change to `target` read in this transaction.
+  status checked_locked(const account& target, const std::optional<role>& new_role,
+                        const account_check& check) {
+    if (!check) return {};
+    account_facts f;
+    f.target = target;
+    auto held = role_locked(target.company_id, target.role_id);
+    if (!held.ok()) return held.error();
+    f.target_permissions = held->permissions;
+    f.new_role = new_role;
+    auto q = db_->prepare(k_account_select +
+                          "WHERE a.company_id = ? AND a.id != ? AND r.built_in = 1 AND r.name = ?");
+    q.bind(target.company_id).bind(target.id).bind(k_role_administrator);
+    while (q.step()) f.other_administrators.push_back(read_account(q));
+    return check(f);
   }
 
   // What one batch changes in one device's row: the batch is applied per device with one

@@ -180,8 +180,8 @@ TEST_CASE("tenant scoping: another company's rows answer not_found") {
   CHECK(nf(f.db->state_history("globex", "acme-r1", 10).error()));
   CHECK(nf(f.db->get_account("globex", acct->id).error()));
   CHECK(nf(f.db->find_account("globex", "alice").error()));
-  CHECK(nf(f.db->delete_account("globex", acct->id)));
-  CHECK(nf(f.db->set_password("globex", acct->id, "h")));
+  CHECK(nf(f.db->delete_account("globex", acct->id, {})));
+  CHECK(nf(f.db->set_password("globex", acct->id, "h", {})));
   CHECK(nf(f.db->get_role("globex", role->id).error()));
   CHECK(nf(f.db->delete_role("globex", role->id)));
   CHECK(nf(f.db->get_destination("globex", dest->id).error()));
@@ -461,7 +461,7 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   CHECK(after->last_login_at_s == k_t0 + 1800);
 
   for (int i = 1; i <= 4; ++i)
-    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i)).ok());
+    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i), {}).ok());
   auto hist = f.db->get_account("acme", a->id);
   CHECK(hist->password_hash == "h4");
   CHECK(hist->password_history == std::vector<std::string>{"h3", "h2", "h1"});
@@ -473,6 +473,59 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
   REQUIRE(f.db->unlock_account("acme", a->id).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::none);
+}
+
+TEST_CASE(
+    "accounts: a change's check sees the facts of its transaction and a refusal changes nothing") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  REQUIRE(f.db->create_company("globex", "Globex").ok());
+  auto adam = f.db->create_account({"acme", "adam", "adam@example.com", "administrator", "h"});
+  auto ada = f.db->create_account({"acme", "ada", "ada@example.com", "administrator", "h"});
+  auto gina = f.db->create_account({"acme", "gina", "gina@example.com", "operator", "h"});
+  REQUIRE(f.db->create_account({"globex", "gadmin", "g@example.com", "administrator", "h"}).ok());
+  REQUIRE((adam.ok() && ada.ok() && gina.ok()));
+  std::optional<cloud::account_facts> seen;
+  auto refuse = [&](const cloud::account_facts& facts) {
+    seen = facts;
+    return cloud::status::error("refused", "no");
+  };
+  cloud::account_update demote;
+  demote.role_name = "viewer";
+  demote.locked = true;
+  auto u = f.db->update_account("acme", adam->id, demote, refuse);
+  CHECK(u.error().code() == "refused");
+  REQUIRE(seen);
+  CHECK(seen->target.login_id == "adam");
+  CHECK(seen->target_permissions.size() == cloud::k_permissions.size());
+  REQUIRE(seen->new_role);
+  CHECK(seen->new_role->name == "viewer");
+  // Only acme's other administrators.
+  REQUIRE(seen->other_administrators.size() == 1);
+  CHECK(seen->other_administrators[0].login_id == "ada");
+  auto after = f.db->get_account("acme", adam->id);
+  CHECK(after->role_name == "administrator");
+  CHECK(after->locked == cloud::lock_reason::none);
+
+  seen.reset();
+  CHECK(f.db->delete_account("acme", gina->id, refuse).code() == "refused");
+  REQUIRE(seen);
+  CHECK(seen->target_permissions == cloud::built_in_permissions("operator"));
+  CHECK_FALSE(seen->new_role);
+  CHECK(seen->other_administrators.size() == 2);
+  CHECK(f.db->get_account("acme", gina->id).ok());
+  CHECK(f.db->set_password("acme", gina->id, "h2", refuse).code() == "refused");
+  CHECK(f.db->get_account("acme", gina->id)->password_hash == "h");
+
+  // Allowed: the lock applies with the role change, in the same transaction.
+  auto allow = [](const cloud::account_facts&) { return cloud::status{}; };
+  auto locked = f.db->update_account("acme", gina->id, demote, allow);
+  REQUIRE(locked.ok());
+  CHECK(locked->role_name == "viewer");
+  CHECK(locked->locked == cloud::lock_reason::administrator);
+  cloud::account_update unlock;
+  unlock.locked = false;
+  CHECK(f.db->update_account("acme", gina->id, unlock, allow)->locked == cloud::lock_reason::none);
 }
 
 TEST_CASE("sessions: lookup by token hash, touch and purge") {
