@@ -201,8 +201,10 @@ async function main() {
   write_cloud_config({});
   const site = cli('admin', 'init');
   cli('admin', 'company', 'create', '--id', 'acme', '--name', 'Acme 株式会社');
-  const admin = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'admin', '--role', 'administrator');
-  const locky = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'locky', '--role', 'operator');
+  const admin = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'admin', '--role', 'administrator',
+    '--email', 'admin@acme.example');
+  const locky = cli('admin', 'account', 'create', '--company', 'acme', '--login', 'locky', '--role', 'operator',
+    '--email', 'locky@acme.example');
   // Every simulated router but the last is registered; the last stays "unassigned".
   for (let i = 1; i < k_sim_count; i++) {
     cli('admin', 'device', 'register', '--company', 'acme', '--device', sim_id(i), '--destination', 'Tokyo');
@@ -411,6 +413,7 @@ async function main() {
     check(true, 'custom role created from permission checkboxes');
     await page.waitForSelector('#account-role option[value=auditor]', { state: 'attached' });
     await page.fill('#account-login', 'staff1');
+    await page.fill('#account-email', 'staff1@acme.example');
     await page.selectOption('#account-role', 'auditor');
     await page.click('#account-form button[type=submit]');
     await page.waitForSelector('#accounts-list td:text-is("staff1")');

@@ -134,15 +134,20 @@ int admin_account_create(const invocation& inv, std::ostream& out, std::ostream&
   const auto* company = option(inv, "company", err);
   const auto* login = option(inv, "login", err);
   const auto* role_name = option(inv, "role", err);
-  if (!company || !login || !role_name) return k_exit_usage;
+  const auto* email = option(inv, "email", err);
+  if (!company || !login || !role_name || !email) return k_exit_usage;
+  // Every account has an address: the inactivity reminder has to reach it.
+  if (!valid_email_address(*email)) {
+    return refuse(err, "--email \"" + *email + "\" is not an address such as name@example.com",
+                  k_exit_usage);
+  }
   auto env = open_environment(inv, err);
   if (!env) return k_exit_failed;
   if (!env->db->get_company(*company).ok()) return refuse(err, "no company " + *company);
   if (!env->db->find_role(*company, *role_name).ok()) return refuse(err, "no role " + *role_name);
   std::string password = common::crypto::generate_password(k_generated_password_length);
-  std::string email = optional_option(inv, "email");
   auto a = env->db->create_account(
-      {*company, *login, email, *role_name,
+      {*company, *login, *email, *role_name,
        security::make_password_hash(password, password_iterations(env->config))});
   if (!a.ok()) return refuse(err, "account " + *login + ": " + a.error().to_string());
   audit(*env->db, *company, "account.create", *login);
@@ -250,7 +255,7 @@ const std::vector<verb>& verbs() {
        "admin company create --config F --id ID --name NAME"},
       {{"admin", "account", "create"},
        admin_account_create,
-       "admin account create --config F --company ID --login L --role R [--email E]"},
+       "admin account create --config F --company ID --login L --role R --email E"},
       {{"admin", "device", "register"},
        admin_device_register,
        "admin device register --config F --company ID --device D [--destination NAME]"},

@@ -731,7 +731,7 @@ function accounts(ctx) {
   ctx.view.append(h('h1', {}, t('accounts.heading')), box, list);
   if (ctx.can('account.manage')) {
     const login = input('login_id', { required: true, id: 'account-login', maxlength: 128 });
-    const email = input('email', { type: 'email', id: 'account-email' });
+    const email = input('email', { type: 'email', required: true, id: 'account-email', maxlength: 128 });
     const pw = input('password', { type: 'password', autocomplete: 'new-password', id: 'account-password' });
     const generated = h('div', { id: 'account-generated' });
     const form = h('form', { class: 'toolbar', id: 'account-form' },

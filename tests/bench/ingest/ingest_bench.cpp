@@ -546,9 +546,10 @@ class bench_stack {
 })");
     cli({"admin", "init"});
     cli({"admin", "company", "create", "--id", "bench", "--name", "Bench"});
-    password_ = json_field(cli({"admin", "account", "create", "--company", "bench", "--login",
-                                "admin", "--role", "administrator"}),
-                           "password");
+    password_ =
+        json_field(cli({"admin", "account", "create", "--company", "bench", "--login", "admin",
+                        "--role", "administrator", "--email", "admin@bench.example"}),
+                   "password");
     cloud_ = std::make_unique<process>(
         std::vector<std::string>{aterm::test::binary("cloud/aterm-cloud").string(), "serve",
                                  "--config", config_.string()},

@@ -71,7 +71,7 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
     auto c = cli({"admin", "company", "create", "--id", company, "--name", company + " Inc."});
     if (c.exit_code != 0) throw std::runtime_error("company create: " + c.err);
     auto a = cli({"admin", "account", "create", "--company", company, "--login", "admin", "--role",
-                  "administrator"});
+                  "administrator", "--email", "admin@" + company + ".example"});
     if (a.exit_code != 0) throw std::runtime_error("account create: " + a.err);
     passwords_[company] = field(a.out, "password");
   }
@@ -194,6 +194,7 @@ std::int64_t cloud_stack::create_account(const std::string& company, const std::
   common::json_ptr body(cJSON_CreateObject());
   cJSON_AddStringToObject(body.get(), "login_id", login.c_str());
   cJSON_AddStringToObject(body.get(), "role", role.c_str());
+  cJSON_AddStringToObject(body.get(), "email", (login + "@" + company + ".example").c_str());
   cJSON_AddStringToObject(body.get(), "password", password.c_str());
   auto a = c.request("POST", "accounts", common::print_json(body.get()));
   if (a.status != 201) {

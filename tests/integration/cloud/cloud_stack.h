@@ -66,8 +66,8 @@ class cloud_stack {
   const std::string& admin_password(const std::string& company) const {
     return passwords_.at(company);
   }
-  // POST /accounts as `company`'s administrator; returns the new account's id (throws unless
-  // 201).
+  // POST /accounts as `company`'s administrator (e-mail LOGIN@COMPANY.example); returns the new
+  // account's id (throws unless 201).
   std::int64_t create_account(const std::string& company, const std::string& login,
                               const std::string& role, const std::string& password);
   // Polls GET path until `pred` holds on the answer (deadline `timeout`).
