@@ -61,6 +61,7 @@ common::config_schema cloud_config_schema() {
       num("retention.device_data_days", 90, 1, k_max_days),
       num("retention.technician_login_retention_s", 3600, 1, 365 * k_day_s),
       num("retention.mail_sent_days", 30, 1, k_max_days),
+      num("retention.missing_email_notice_days", 30, 1, k_max_days),
       // Scheduler of `serve`.
       num("jobs.tick_ms", 1000, 10, 3600000),
       num("jobs.interval_s", 3600, 1, 7 * k_day_s),

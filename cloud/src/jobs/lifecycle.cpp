@@ -1,8 +1,10 @@
 #include "aterm/cloud/jobs/lifecycle.h"
 
+#include <map>
 #include <set>
 
 #include "aterm/cloud/jobs/backup.h"
+#include "aterm/cloud/security/delegation_policy.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::jobs {
@@ -132,6 +134,55 @@ void account_step_all(lifecycle_port& port, const lifecycle_settings& s, std::in
   }
 }
 
+// Every account has an e-mail address for the inactivity reminder; accounts made before that
+// was required may lack one. Their company's active administrators are told which, once per
+// missing_email_notice_days.
+void missing_email_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t now_s,
+                        reporter& out, const std::set<std::string>& ended) {
+  auto accounts = port.all_accounts();
+  if (!accounts.ok()) return out.failure("account.missing_email_notice", "", accounts.error());
+  struct company_accounts {
+    std::vector<std::string> without_email;
+    std::vector<const account*> administrators;
+  };
+  std::map<std::string, company_accounts> companies;
+  for (const auto& a : *accounts) {
+    if (ended.count(a.company_id) != 0) continue;
+    auto& c = companies[a.company_id];
+    if (a.email.empty()) c.without_email.push_back(a.login_id);
+    if (security::is_active_administrator(a) && !a.email.empty()) c.administrators.push_back(&a);
+  }
+  for (const auto& [company_id, c] : companies) {
+    if (c.without_email.empty()) continue;
+    std::string subject = kv("company", company_id);
+    auto last = port.last_missing_email_notice(company_id);
+    if (!last.ok()) {
+      out.failure("account.missing_email_notice", subject, last.error());
+      continue;
+    }
+    if (*last && now_s < **last + s.missing_email_notice_days * k_day_s) continue;
+    std::vector<mail_message> mails;
+    std::string to;
+    for (const auto* admin : c.administrators) {
+      if (auto m = missing_email_mail(*admin, c.without_email)) mails.push_back(std::move(*m));
+      to += (to.empty() ? "" : ",") + admin->email;
+    }
+    std::string logins;
+    for (const auto& l : c.without_email) logins += (logins.empty() ? "" : ",") + l;
+    std::string line = "account.missing_email_notice " + subject + " " + kv("accounts", logins) +
+                       " " + kv("to", to.empty() ? "-" : to);
+    if (!out.dry()) {
+      std::string detail = std::to_string(c.without_email.size()) + " accounts without e-mail; " +
+                           (mails.empty() ? "no administrator address" : "mail queued");
+      if (auto st = port.record_missing_email_notice(company_id, mails, detail, now_s); !st.ok()) {
+        out.failure("account.missing_email_notice", subject, st);
+        continue;
+      }
+    }
+    out.action(line);
+  }
+}
+
 void device_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t now_s,
                  reporter& out, const std::set<std::string>& ended) {
   std::int64_t cutoff_ms = (now_s - s.device_data_days * k_day_s) * 1000;
@@ -245,6 +296,7 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   s.device_data_days = c.get_int("retention.device_data_days");
   s.technician_login_retention_s = c.get_int("retention.technician_login_retention_s");
   s.mail_sent_days = c.get_int("retention.mail_sent_days");
+  s.missing_email_notice_days = c.get_int("retention.missing_email_notice_days");
   s.db_path = c.get_string("db");
   s.backup_dir = c.get_string("backup.dir");
   s.backup_keep_days = c.get_int("backup.keep_days");
@@ -311,6 +363,26 @@ std::optional<mail_message> lock_notice_mail(const account& a) {
   return m;
 }
 
+std::optional<mail_message> missing_email_mail(const account& administrator,
+                                               const std::vector<std::string>& logins) {
+  if (administrator.email.empty()) return std::nullopt;
+  std::string list;
+  for (const auto& l : logins) list += "  - " + l + "\n";
+  mail_message m;
+  m.to = administrator.email;
+  m.subject =
+      "【Aterm Cloud】メールアドレス未登録のアカウント / Accounts without an e-mail address";
+  m.body = administrator.login_id + " 様\n\n" + "会社ID " + administrator.company_id +
+           " の次のアカウントにはメールアドレスが登録されていません。\n" +
+           "長期間ログインがない場合のお知らせが届かないまま、アカウントがロックされます。\n" +
+           "メールアドレスを登録してください。\n\n" + list + "\n" + "Dear " +
+           administrator.login_id + ",\n\n" + "these accounts of company ID " +
+           administrator.company_id + " have no e-mail address:\n\n" + list + "\n" +
+           "The reminder before an inactive account is locked cannot reach them. "
+           "Please give each an address.\n";
+  return m;
+}
+
 sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common::wall_time as_of,
                        const sweep_options& options, const action_sink& sink) {
   reporter out(options, sink);
@@ -318,6 +390,7 @@ sweep_report run_sweep(lifecycle_port& port, const lifecycle_settings& s, common
   std::set<std::string> ended;
   contract_end_step(port, s, now_s, out, ended);
   account_step_all(port, s, now_s, out, ended);
+  missing_email_step(port, s, now_s, out, ended);
   device_step(port, s, now_s, out, ended);
   technician_login_step(port, s, now_s, out);
   audit_step(port, s, common::to_unix_ms(as_of), out);

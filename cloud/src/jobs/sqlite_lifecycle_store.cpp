@@ -73,6 +73,32 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     });
   }
 
+  result<std::optional<std::int64_t>> last_missing_email_notice(
+      const std::string& company_id) override {
+    using answer = std::optional<std::int64_t>;
+    return tx_.read<answer>("last_missing_email_notice", [&]() -> result<answer> {
+      auto q = db_->prepare(
+          "SELECT max(ts_ms) FROM audit_log WHERE action = 'account.missing_email_notice' AND "
+          "company_id = ?");
+      q.bind(company_id);
+      if (!q.step() || q.is_null(0)) return answer{};
+      return answer{q.i64(0) / 1000};
+    });
+  }
+
+  status record_missing_email_notice(const std::string& company_id,
+                                     const std::vector<mail_message>& notices,
+                                     const std::string& detail, std::int64_t now_s) override {
+    return tx_.write_status("record_missing_email_notice", [&]() -> result<bool> {
+      for (const auto& m : notices) enqueue_locked(m, now_s);
+      sqlite::append_audit_record(
+          *db_,
+          {company_id, "system", "account.missing_email_notice", company_id, "success", detail, ""},
+          now_s * 1000);
+      return true;
+    });
+  }
+
   status lock_inactive(const account& a, const std::optional<mail_message>& notice,
                        std::int64_t now_s) override {
     return tx_.write_status("lock_inactive", [&]() -> result<bool> {

@@ -223,9 +223,10 @@ TEST_CASE("a login before the next step resets the cycle") {
   // Without an address the step still happens; no mail is queued.
   CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 0);
   REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(200))).ok());
-  CHECK(f.sweep(day(210)).empty());
+  // (The sweep also tells the administrators about the missing address; not this rule's lines.)
+  CHECK_FALSE(f.has_line(f.sweep(day(210)), "account.inactivity"));
   CHECK(f.get("acme", "gina").locked == lock_reason::none);
-  CHECK(f.sweep(day(379)).empty());
+  CHECK_FALSE(f.has_line(f.sweep(day(379)), "account.inactivity"));
   CHECK(f.has_line(f.sweep(day(380)), "account.inactivity_reminder company=acme login=gina"));
 }
 
@@ -254,6 +255,49 @@ TEST_CASE("an inactivity lock is lifted by a site administrator only") {
   REQUIRE_FALSE(by_company.ok());
   CHECK(by_company.error().code() == "not_permitted");
   CHECK(policy.unlock(security::lock_state_of(a), security::unlocker::site_administrator).ok());
+}
+
+TEST_CASE("the administrators are told which accounts have no e-mail, once per notice period") {
+  fixture f;
+  f.settings.missing_email_notice_days = 30;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  REQUIRE(f.db->create_company("globex", "Globex").ok());
+  f.make_account("acme", "adam", "administrator", "adam@example.com");
+  f.make_account("acme", "ada", "administrator", "ada@example.com");
+  f.make_account("acme", "gina", "operator", "");
+  f.make_account("acme", "otto", "operator", "");
+  f.make_account("acme", "mia", "operator", "mia@example.com");
+  f.make_account("globex", "gadmin", "administrator", "g@example.com");
+  const std::string line =
+      "account.missing_email_notice company=acme accounts=gina,otto "
+      "to=ada@example.com,adam@example.com";
+
+  // The dry run prints the action and changes nothing.
+  auto head = f.scalar("SELECT seq FROM audit_head");
+  auto dry = f.sweep(day(1), true);
+  CHECK(f.has_line(dry, "dry-run " + line));
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 0);
+  CHECK(f.scalar("SELECT seq FROM audit_head") == head);
+
+  auto lines = f.sweep(day(1));
+  CHECK(f.has_line(lines, line));
+  CHECK_FALSE(f.has_line(lines, "company=globex"));  // every globex account has an address
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 2);
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox WHERE recipient = 'adam@example.com' AND "
+                 "body LIKE '%gina%' AND body LIKE '%otto%' AND body NOT LIKE '%mia%'") == 1);
+  CHECK(f.scalar("SELECT count(*) FROM audit_log WHERE action = 'account.missing_email_notice' "
+                 "AND company_id = 'acme'") == 1);
+  // Daily sweeps do not repeat it within the period; after it, the notice comes again.
+  for (double d : {2.0, 10.0, 30.5}) {
+    CAPTURE(d);
+    CHECK_FALSE(f.has_line(f.sweep(day(d)), "account.missing_email_notice"));
+  }
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 2);
+  CHECK(f.has_line(f.sweep(day(31)), line));
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 4);
+  // Once every account has an address, there is nothing to tell.
+  REQUIRE(f.raw_exec("UPDATE accounts SET email = login_id || '@example.com'") == "");
+  CHECK_FALSE(f.has_line(f.sweep(day(70)), "account.missing_email_notice"));
 }
 
 }  // namespace aterm::cloud::jobs::test

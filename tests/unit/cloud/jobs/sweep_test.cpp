@@ -191,7 +191,7 @@ TEST_CASE("contract end deletes exactly the data of that company and nothing of 
   for (const std::string c : {"acme", "globex"}) {
     REQUIRE(f.db->create_company(c, c).ok());
     f.make_account(c, "admin", "administrator", "admin@" + c + ".example");
-    f.make_account(c, "staff", "operator", "");
+    f.make_account(c, "staff", "operator", "staff@" + c + ".example");
     REQUIRE(f.db->create_role(c, "auditor", {"audit.read"}).ok());
     register_device(*f.db, c, c + "-old");
     register_device(*f.db, c, c + "-live");

@@ -44,10 +44,12 @@ struct lifecycle_settings {
   std::int64_t device_data_days = 90;                // retention.device_data_days
   std::int64_t technician_login_retention_s = 3600;  // retention.technician_login_retention_s
   std::int64_t mail_sent_days = 30;                  // retention.mail_sent_days
-  std::string db_path;                               // db: what the backups copy
-  std::string backup_dir = "backups";                // backup.dir; "" disables the daily backup
-  std::int64_t backup_keep_days = 7;                 // backup.keep_days
-  std::int64_t backup_minute_of_day = 18 * 60;       // backup.time "HH:MM" UTC (18:00 = 03:00 JST)
+  // The administrators are told which accounts have no e-mail address at most this often.
+  std::int64_t missing_email_notice_days = 30;  // retention.missing_email_notice_days
+  std::string db_path;                          // db: what the backups copy
+  std::string backup_dir = "backups";           // backup.dir; "" disables the daily backup
+  std::int64_t backup_keep_days = 7;            // backup.keep_days
+  std::int64_t backup_minute_of_day = 18 * 60;  // backup.time "HH:MM" UTC (18:00 = 03:00 JST)
 };
 
 // Reads the keys above. Error "bad_config" naming backup.time when it is not "HH:MM".
@@ -61,6 +63,10 @@ account_step next_account_step(const account& a, std::int64_t now_s, const lifec
 // The reminder and the lock notice, in Japanese and English (UTF-8). nullopt without an address.
 std::optional<mail_message> reminder_mail(const account& a, std::int64_t lock_at_s);
 std::optional<mail_message> lock_notice_mail(const account& a);
+// To `administrator`: the accounts of its company (login ids) that have no e-mail address, so
+// the inactivity reminder cannot reach them. nullopt when the administrator has no address.
+std::optional<mail_message> missing_email_mail(const account& administrator,
+                                               const std::vector<std::string>& logins);
 
 struct sweep_options {
   bool dry_run = false;  // report what would be done, change nothing

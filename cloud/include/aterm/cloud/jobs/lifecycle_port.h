@@ -68,6 +68,16 @@ class lifecycle_port : public mail::outbox_port {
   // when it is no longer inactivity-locked.
   virtual status delete_inactive(const account& a, std::int64_t now_s) = 0;
 
+  // When the company's administrators were last told which of its accounts have no e-mail
+  // address (its latest "account.missing_email_notice" record, unix seconds); nullopt: never.
+  virtual result<std::optional<std::int64_t>> last_missing_email_notice(
+      const std::string& company_id) = 0;
+  // Queues `notices` and appends "account.missing_email_notice" (target: the company, detail:
+  // `detail`) in one transaction.
+  virtual status record_missing_email_notice(const std::string& company_id,
+                                             const std::vector<mail_message>& notices,
+                                             const std::string& detail, std::int64_t now_s) = 0;
+
   // ---- devices ----
   // Devices last heard from before `last_seen_before_ms` that hold device data (state,
   // history, commands, technician logins) or are unassigned. Ordered by id.
