@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "aterm/common/claim_code.h"
 #include "aterm/common/protocol.h"
 #include "aterm/test/mqtt_client.h"
 #include "aterm/test/support.h"
@@ -67,6 +68,11 @@ std::vector<pid_t> children_of(pid_t parent) {
     if (rest >> state >> ppid && ppid == parent) out.push_back(std::stoi(name));
   }
   return out;
+}
+
+std::string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 bool alive(pid_t pid) {
@@ -220,4 +226,30 @@ TEST_CASE("scripts/broker passes TERM and INT on to Mosquitto and exits when Mos
     CHECK(t::wait_until([&] { return !alive(mosquitto); }));
   }
   std::signal(SIGINT, previous_int);
+}
+
+TEST_CASE("dev-pki writes each device's claim code, equal to common/claim_code.h's") {
+  namespace claim = aterm::common::claim;
+  t::temp_dir dir{"aterm-pki-claim"};
+  t::dev_pki pki{dir / "pki"};
+  CHECK((fs::status(pki.claim_key()).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  const std::string generated = file_text(pki.claim_key());
+  auto key = claim::parse_key(generated);
+  REQUIRE(key.ok());
+  pki.device("acme-router-9");
+  CHECK(pki.claim_code("acme-router-9") == claim::format(claim::derive(*key, "acme-router-9")));
+  CHECK((fs::status(pki.dir() / "devices" / "acme-router-9.claim").permissions() &
+         fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  // init keeps the key, so codes printed on earlier labels stay valid.
+  t::dev_pki again{dir / "pki"};
+  CHECK(file_text(pki.claim_key()) == generated);
+
+  // The fixed test vector of tests/unit/common/claim_code_test.cpp through the shell pipeline.
+  {
+    std::ofstream out(pki.claim_key(), std::ios::trunc);
+    out << "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+  }
+  pki.device("acme-router-1");
+  CHECK(pki.claim_code("acme-router-1") == "7LVP-8XSG-2UTP-G795");
 }

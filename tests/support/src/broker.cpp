@@ -48,6 +48,13 @@ std::pair<fs::path, fs::path> dev_pki::device(const std::string& id) const {
   return {dir_ / "devices" / (id + ".pem"), dir_ / "devices" / (id + ".key")};
 }
 
+std::string dev_pki::claim_code(const std::string& id) const {
+  std::ifstream in(dir_ / "devices" / (id + ".claim"));
+  std::string code;
+  std::getline(in, code);
+  return code;
+}
+
 std::pair<fs::path, fs::path> dev_pki::cloud(const std::string& name) const {
   run_or_throw({script("dev-pki"), "cloud", dir_.string(), name});
   return {dir_ / "clouds" / (name + ".pem"), dir_ / "clouds" / (name + ".key")};

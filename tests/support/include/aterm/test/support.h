@@ -94,6 +94,10 @@ class dev_pki {
   fs::path server_key() const { return dir_ / "server.key"; }
   fs::path cloud_cert() const { return dir_ / "cloud.pem"; }
   fs::path cloud_key() const { return dir_ / "cloud.key"; }
+  // The factory's claim key (docs/device-claim.md), for the cloud's device.claim_key_file.
+  fs::path claim_key() const { return dir_ / "claim.key"; }
+  // The label code `device(id)` wrote to DIR/devices/ID.claim ("" before device(id)).
+  std::string claim_code(const std::string& id) const;
   // `scripts/dev-pki device DIR ID`; returns {cert, key}.
   std::pair<fs::path, fs::path> device(const std::string& id) const;
   // `scripts/dev-pki cloud DIR NAME`: one more cloud instance's identity; returns {cert, key}.
