@@ -12,7 +12,8 @@ namespace {
 int usage() {
   std::fputs(
       "usage: aterm-agent run --config FILE\n"
-      "       aterm-agent login-check --config FILE --login-id ID   (password on stdin)\n",
+      "       aterm-agent login-check --config FILE --login-id ID   (password on stdin)\n"
+      "       aterm-agent claim-code --config FILE\n",
       stderr);
 #if ATERM_AGENT_SIMULATE
   std::fputs("       aterm-agent simulate --config FILE --count N [--id-prefix P]\n", stderr);
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (login_id.empty()) return usage();
     return aterm::agent::login_check(config, login_id, std::cin);
   }
+  if (cmd == "claim-code") return aterm::agent::print_claim_code(config, std::cout);
   if (cmd == "simulate") {
 #if ATERM_AGENT_SIMULATE
     char* end = nullptr;

@@ -19,6 +19,7 @@ const common::config_schema& agent_config_schema() {
       {"broker.cert", config_type::string, s{}, false, {}, {}},
       {"broker.key", config_type::string, s{}, false, {}, {}},
       {"data_dir", config_type::string, {}, true, {}, {}},
+      {"claim_code_file", config_type::string, s{}, false, {}, {}},
       {"backend.type", config_type::string, s{"sim"}, false, {}, {}},
       {"backend.file", config_type::string, s{}, false, {}, {}},
       {"local_socket", config_type::string, s{}, false, {}, {}},

@@ -2,12 +2,15 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <istream>
+#include <ostream>
 
 #include "aterm/agent/agent_config.h"
 #include "aterm/agent/limits.h"
 #include "aterm/agent/local_socket.h"
 #include "aterm/agent/router_agent.h"
+#include "aterm/common/claim_code.h"
 #include "aterm/common/log.h"
 #include "aterm/common/protocol.h"
 #include "program_setup.h"
@@ -121,6 +124,29 @@ int login_check(const std::string& config_path, const std::string& login_id,
   for (auto& [type, fields] : login_events(login_id, r))
     (void)box->push(outbox::kind::event, proto::encode(proto::event{clock.now_s(), type, fields}));
   return r.result == login_store::outcome::accepted ? 0 : 1;
+}
+
+int print_claim_code(const std::string& config_path, std::ostream& out) {
+  auto cfg = load_agent_config(config_path);
+  if (!cfg.ok()) {
+    fail_log("bad configuration", cfg.error().to_string());
+    return 2;
+  }
+  std::filesystem::path file = cfg->get_string("claim_code_file");
+  if (file.empty()) file = std::filesystem::path(cfg->get_string("data_dir")) / "claim-code";
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    fail_log("claim-code", "cannot read " + file.string());
+    return 2;
+  }
+  auto code = common::claim::normalise(line);
+  if (!code.ok()) {
+    fail_log("claim-code", file.string() + ": " + code.error().message());
+    return 2;
+  }
+  out << common::claim::format(*code) << "\n";
+  return 0;
 }
 
 }  // namespace aterm::agent

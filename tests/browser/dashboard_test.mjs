@@ -179,6 +179,7 @@ function write_cloud_config(security) {
     // alarm_failures: the test's failed logins (8 in company acme) raise the attack alarm.
     security: { password_iterations: 1000, throttle_failures: 1000, alarm_failures: 5, ...security },
     backup: { dir: path.join(dir, 'backups') },
+    device: { claim_key_file: path.join(pki, 'claim.key') },
   });
 }
 
@@ -446,13 +447,15 @@ async function main() {
     await osaka.waitFor({ state: 'detached' });
     check(!(await page.$('#register-destination option:text-is("Osaka")')), 'destination deleted');
     const never = Array.from({ length: k_never_count }, (_, i) => never_id(i + 1));
+    // Each line carries the code on the device's label, from the factory's record (the CLI).
+    const line = (id) => `${id},${cli('admin', 'device', 'claim-code', '--device', id).claim_code}`;
     await page.setInputFiles('#register-csv', {
       name: 'devices.csv',
       mimeType: 'text/csv',
       // Line 3 is not a device id (refused in the page); line 60, another company's device, is
-      // refused by the API inside a batch.
-      buffer: Buffer.from(['device_id', 'new-router-1', 'bad id!', 'new-router-2', ...never.slice(0, 55), k_taken,
-        ...never.slice(55), ''].join('\n')),
+      // refused by the API inside a batch even with its right code.
+      buffer: Buffer.from(['device_id,claim_code', line('new-router-1'), 'bad id!,AAAA-AAAA-AAAA-AAAA',
+        line('new-router-2'), ...never.slice(0, 55).map(line), line(k_taken), ...never.slice(55).map(line), ''].join('\n')),
     });
     await page.click('#register-csv-form button[type=submit]');
     await page.waitForSelector('#register-status.ok', { timeout: 60_000 });

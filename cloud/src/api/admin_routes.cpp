@@ -1,7 +1,8 @@
 // /admin/... (DESIGN.md sections 5 and 6): site administrators only — accounts of the reserved
 // company "platform" — and within it by permission: companies and their contract end
 // (company.settings), accounts and lifting any lock, the inactivity lock included
-// (account.manage), unassigned devices and assigning them (device.register), alarms
+// (account.manage), unassigned devices, assigning them to a company and taking them out of
+// one (device.register; docs/device-claim.md), alarms
 // (audit.read). Anyone else gets 403, logged like every refusal.
 #include <utility>
 
@@ -236,6 +237,26 @@ http::response assign_device(api_service::impl& m, http::request& req, const cal
   return json_answer(200, to_json(*registered));
 }
 
+// The device leaves its company, without that tenancy's data (store::unassign_device); the
+// access log of the company it left records it.
+http::response unassign_device(api_service::impl& m, http::request& req, const caller& c,
+                               op_audit& a) {
+  if (auto refused = not_site_admin(c, "device.register", a)) return std::move(*refused);
+  const auto& device_id = req.param("id");
+  if (!common::protocol::valid_device_id(device_id)) {
+    return bad_request("not a valid device id");
+  }
+  auto left = m.ctx.db.unassign_device(device_id);
+  if (!left.ok()) return m.store_error(left.error(), "unassign_device");
+  a.detail = "company=" + *left;
+  m.audit(*left, c.acct.login_id, "device.unassign", device_id, "success",
+          "by site administrator; state, history, commands and technician logins deleted",
+          c.client_ip);
+  http::response res;
+  res.status = 204;
+  return res;
+}
+
 http::response list_alarms(api_service::impl& m, http::request&, const caller& c, op_audit& a) {
   if (auto refused = not_site_admin(c, "audit.read", a)) return std::move(*refused);
   auto list = m.ctx.db.list_alarms(limits::k_max_page);
@@ -276,6 +297,8 @@ void register_admin_routes(api_service::impl& m, http::router& r, const std::str
         m.guarded("admin.device.unassigned", "", bind_route(m, list_unassigned)));
   r.add("POST", admin + "/devices/{id}/assign",
         m.guarded("admin.device.assign", "", bind_route(m, assign_device)));
+  r.add("POST", admin + "/devices/{id}/unassign",
+        m.guarded("admin.device.unassign", "", bind_route(m, unassign_device)));
   r.add("GET", admin + "/alarms", m.guarded("admin.alarm.list", "", bind_route(m, list_alarms)));
 }
 

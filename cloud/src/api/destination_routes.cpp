@@ -1,8 +1,10 @@
-// Destinations (仕向け) and device registration under them.
+// Destinations (仕向け) and device registration under them (docs/device-claim.md).
 #include <charconv>
 
 #include "api_internal.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/csv.h"
+#include "aterm/cloud/security/device_claim.h"
 #include "aterm/common/protocol.h"
 
 namespace aterm::cloud::api {
@@ -22,6 +24,62 @@ std::optional<std::int64_t> destination_id(const http::request& req) {
 
 http::response no_destination() {
   return http::error_response(404, "not_found", "no such destination");
+}
+
+// The one answer of every refused claim.
+http::response claim_refused() {
+  return http::error_response(404, "not_found", "no such device, or a wrong claim code");
+}
+
+http::response bad_claim(std::string message) {
+  return http::error_response(400, "bad_request", std::move(message));
+}
+
+// One {id, claim_code} pair (or the top-level {device_id, claim_code}). A missing or malformed
+// code is a wrong claim like any other (the same 404), not a 400 that would answer differently.
+std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
+                                                                const char* id_key) {
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    std::string_view k = item->string;
+    if (k != id_key && k != "claim_code") {
+      return bad_claim("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
+                       id_key + ", claim_code}");
+    }
+  }
+  const cJSON* id = cJSON_GetObjectItemCaseSensitive(o, id_key);
+  const cJSON* code = cJSON_GetObjectItemCaseSensitive(o, "claim_code");
+  if (!cJSON_IsString(id) || !common::protocol::valid_device_id(id->valuestring)) {
+    std::string shown = cJSON_IsString(id) ? std::string(id->valuestring).substr(0, 80) : "";
+    return bad_claim("\"" + shown + "\" is not a valid device id");
+  }
+  if (code != nullptr && !cJSON_IsString(code)) return bad_claim("claim_code is a string");
+  return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : ""};
+}
+
+// {"devices":[{"id","claim_code"}, ...]} (1..k_max_page) or {"device_id","claim_code"}.
+std::variant<std::vector<security::device_claim>, http::response> read_claims(const cJSON* o) {
+  std::vector<security::device_claim> out;
+  const cJSON* many = cJSON_GetObjectItemCaseSensitive(o, "devices");
+  if (many == nullptr) {
+    auto one = read_claim(o, "device_id");
+    if (auto* bad = std::get_if<http::response>(&one)) return std::move(*bad);
+    out.push_back(std::move(std::get<security::device_claim>(one)));
+    return out;
+  }
+  if (!cJSON_IsArray(many) || o->child != many || many->next != nullptr) {
+    return bad_claim("devices must be the only field: an array of {id, claim_code}");
+  }
+  const int n = cJSON_GetArraySize(many);
+  if (n < 1 || static_cast<std::size_t>(n) > limits::k_max_page) {
+    return bad_claim("devices holds 1.." + std::to_string(limits::k_max_page) + " devices");
+  }
+  for (const cJSON* d = many->child; d != nullptr; d = d->next) {
+    if (!cJSON_IsObject(d)) return bad_claim("each of devices is an object {id, claim_code}");
+    auto one = read_claim(d, "id");
+    if (auto* bad = std::get_if<http::response>(&one)) return std::move(*bad);
+    out.push_back(std::move(std::get<security::device_claim>(one)));
+  }
+  return out;
 }
 
 // A shown-in-one-line name: 1..k_max_name bytes, no control characters.
@@ -61,6 +119,26 @@ std::variant<destination_fields, http::response> read_fields(const cJSON* o) {
     }
   }
   return f;
+}
+
+// The claims of a registration: a text/csv body of device_id,claim_code lines (the dashboard's
+// CSV upload) or JSON. Device ids are checked here, codes by the claim rule.
+std::variant<std::vector<security::device_claim>, http::response> claims_of(
+    const http::request& req) {
+  const std::string* type = req.header("content-type");
+  if (type != nullptr && type->rfind("text/csv", 0) == 0) {
+    auto rows = security::parse_device_claim_csv(req.body, limits::k_max_page);
+    if (!rows.ok()) return bad_claim(rows.error().message());
+    for (const auto& r : *rows) {
+      if (!common::protocol::valid_device_id(r.device_id)) {
+        return bad_claim("\"" + r.device_id.substr(0, 80) + "\" is not a valid device id");
+      }
+    }
+    return std::move(*rows);
+  }
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  return read_claims(std::get<common::json_ptr>(body).get());
 }
 
 }  // namespace
@@ -125,50 +203,59 @@ http::response api_service::impl::delete_destination(http::request& req, const c
   return res;
 }
 
+// The company's claim (docs/device-claim.md): {"devices":[{"id","claim_code"}, ...]} or
+// {"device_id","claim_code"}. Every refusal of a well-formed claim is the same 404 whatever its
+// cause (an unknown id, another company's device, a wrong code), and a batch is all or nothing,
+// so an answer tells nothing about devices the caller cannot prove it holds. Wrong claims count
+// toward the company's throttle (security/device_claim.h), kept in the store.
 http::response api_service::impl::register_devices(http::request& req, const caller& c,
                                                    op_audit& a) {
   auto id = destination_id(req);
   if (!id) return no_destination();
-  auto body = object_body(req);
-  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
-  const cJSON* o = std::get<common::json_ptr>(body).get();
+  auto claims = claims_of(req);
+  if (auto* bad = std::get_if<http::response>(&claims)) return std::move(*bad);
+  const auto& list = std::get<std::vector<security::device_claim>>(claims);
+  a.detail = "devices=" + std::to_string(list.size());
+  if (list.size() == 1) a.detail += " " + list.front().device_id;
+  if (auto d = ctx.db.get_destination(c.comp.id, *id); !d.ok()) {
+    return store_error(d.error(), "get_destination");
+  }
+
+  const auto& settings = ctx.settings.device_claim;
+  const std::int64_t now = now_s();
+  auto recent = ctx.db.count_claim_failures(c.comp.id, security::claim_window_start(settings, now));
+  if (!recent.ok()) return store_error(recent.error(), "count_claim_failures");
+  if (auto wait = security::claim_retry_after(settings, *recent, now)) {
+    a.detail += " refused: claim throttled";
+    auto res =
+        http::error_response(429, "throttled", "too many wrong device claims; try again later");
+    res.set_header("Retry-After", std::to_string(wait->count()));
+    return res;
+  }
+
   std::vector<std::string> ids;
-  const cJSON* one = cJSON_GetObjectItemCaseSensitive(o, "device_id");
-  const cJSON* many = cJSON_GetObjectItemCaseSensitive(o, "device_ids");
-  if (cJSON_IsString(one)) ids.emplace_back(one->valuestring);
-  if (cJSON_IsArray(many)) {
-    for (const cJSON* d = many->child; d != nullptr; d = d->next) {
-      if (!cJSON_IsString(d))
-        return http::error_response(400, "bad_request", "device ids are strings");
-      ids.emplace_back(d->valuestring);
+  ids.reserve(list.size());
+  for (const auto& one : list) ids.push_back(one.device_id);
+  if (security::proves_possession(settings, list)) {
+    auto registered = ctx.db.claim_devices(c.comp.id, ids, *id);
+    if (registered.ok()) {
+      auto out = json_object();
+      auto arr = json_array();
+      for (const auto& d : *registered) append_item(arr.get(), to_json(d));
+      add_item(out.get(), "devices", std::move(arr));
+      return json_answer(200, out);
+    }
+    if (registered.error().code() != k_not_found) {
+      return store_error(registered.error(), "claim_devices");
     }
   }
-  if (ids.empty() || ids.size() > limits::k_max_page) {
-    return http::error_response(
-        400, "bad_request",
-        "device_id or device_ids (1.." + std::to_string(limits::k_max_page) + ") is required");
+  a.detail += " none registered";
+  if (auto s =
+          ctx.db.record_claim_failure(c.comp.id, now, security::claim_window_start(settings, now));
+      !s.ok()) {
+    return store_error(s, "record_claim_failure");
   }
-  for (const auto& d : ids) {
-    if (!common::protocol::valid_device_id(d)) {
-      return http::error_response(400, "bad_request",
-                                  "\"" + d.substr(0, 80) + "\" is not a valid device id");
-    }
-  }
-  // One transaction: either every device is registered or none is, and the error names the
-  // device that was refused.
-  auto registered = ctx.db.register_devices(c.comp.id, ids, *id);
-  if (!registered.ok()) {
-    a.detail = "devices=" + std::to_string(ids.size()) + " none registered";
-    if (registered.error().code() == k_conflict) a.detail += ": " + registered.error().message();
-    return store_error(registered.error(), "register_devices");
-  }
-  auto out = json_object();
-  auto arr = json_array();
-  for (const auto& d : *registered) append_item(arr.get(), to_json(d));
-  a.detail = "devices=" + std::to_string(registered->size());
-  if (ids.size() == 1) a.detail += " " + ids.front();
-  add_item(out.get(), "devices", std::move(arr));
-  return json_answer(200, out);
+  return claim_refused();
 }
 
 }  // namespace aterm::cloud::api

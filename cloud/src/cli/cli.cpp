@@ -10,9 +10,11 @@
 #include "aterm/cloud/daemon.h"
 #include "aterm/cloud/jobs/cli_verbs.h"
 #include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
+#include "aterm/common/claim_code.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 
@@ -197,6 +199,39 @@ int admin_device_register(const invocation& inv, std::ostream& out, std::ostream
   return k_exit_ok;
 }
 
+// The device leaves its company without that tenancy's data (store::unassign_device).
+int admin_device_unassign(const invocation& inv, std::ostream& out, std::ostream& err) {
+  const auto* device_id = option(inv, "device", err);
+  if (!device_id) return k_exit_usage;
+  auto env = open_environment(inv, err);
+  if (!env) return k_exit_failed;
+  auto left = env->db->unassign_device(*device_id);
+  if (!left.ok()) return refuse(err, "device " + *device_id + ": " + left.error().to_string());
+  audit(*env->db, *left, "device.unassign", *device_id);
+  print_object(out, {{"company_id", *left}, {"device_id", *device_id}});
+  return k_exit_ok;
+}
+
+// The factory's record of a device's claim code (docs/device-claim.md), from
+// device.claim_key_file: what the label of a device made with this key shows.
+int admin_device_claim_code(const invocation& inv, std::ostream& out, std::ostream& err) {
+  const auto* device_id = option(inv, "device", err);
+  const auto* path = option(inv, "config", err);
+  if (!device_id || !path) return k_exit_usage;
+  if (!common::protocol::valid_device_id(*device_id)) {
+    return refuse(err, "device id \"" + *device_id + "\" breaks ^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$");
+  }
+  auto config = load_cloud_config(*path);
+  if (!config.ok()) return refuse(err, config.error().to_string());
+  auto claim = security::device_claim_settings_from(*config);
+  if (!claim.ok()) return refuse(err, claim.error().to_string());
+  if (claim->key.empty()) return refuse(err, *path + ": device.claim_key_file is not set");
+  print_object(
+      out, {{"device_id", *device_id},
+            {"claim_code", common::claim::format(common::claim::derive(claim->key, *device_id))}});
+  return k_exit_ok;
+}
+
 int audit_verify(const invocation& inv, std::ostream& out, std::ostream& err) {
   auto env = open_environment(inv, err);
   if (!env) return k_exit_failed;
@@ -259,6 +294,12 @@ const std::vector<verb>& verbs() {
       {{"admin", "device", "register"},
        admin_device_register,
        "admin device register --config F --company ID --device D [--destination NAME]"},
+      {{"admin", "device", "unassign"},
+       admin_device_unassign,
+       "admin device unassign --config F --device D"},
+      {{"admin", "device", "claim-code"},
+       admin_device_claim_code,
+       "admin device claim-code --config F --device D"},
       {{"admin", "account", "unlock"},
        jobs::account_unlock_verb,
        "admin account unlock --config F --company ID --login L"},

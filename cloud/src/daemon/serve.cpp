@@ -110,6 +110,7 @@ int serve(const common::config& config) {
   http::register_health_and_metrics(routes, metrics);
   auto api = attach_api(routes, config, *db, clock, metrics,
                         [&mqtt](const std::string& device_id) { mqtt.notify_command(device_id); });
+  if (!api) return 1;
   http::static_files files(http::static_dir_from(config));
   http::register_static_files(routes, files);
   auto settings = http::server_settings_from(config);

@@ -17,10 +17,22 @@ struct api_holder final : api_handle {
 std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& config, store& db,
                                        common::clock& clock, http::metrics_registry& metrics,
                                        std::function<void(const std::string&)> notify_command) {
+  auto settings = api::api_settings_from(config);
+  auto claim = security::device_claim_settings_from(config);
+  if (!claim.ok()) {
+    common::log(common::log_level::error, "serve", "cannot read device.claim_key_file",
+                {{"error", claim.error().to_string()}});
+    return nullptr;
+  }
+  settings.device_claim = std::move(*claim);
+  if (settings.device_claim.key.empty()) {
+    common::log(common::log_level::warn, "serve",
+                "device.claim_key_file is not set: companies cannot register devices, only site "
+                "administrators can assign them");
+  }
   auto holder = std::make_unique<api_holder>();
   holder->service = api::register_api_routes(
-      r, api::api_context{db, clock, metrics, api::api_settings_from(config),
-                          std::move(notify_command)});
+      r, api::api_context{db, clock, metrics, std::move(settings), std::move(notify_command)});
   return holder;
 }
 

@@ -22,7 +22,8 @@ struct api_handle {
 };
 
 // Registers the /api/v1 routes on `r`. `notify_command(device_id)` tells the bridge that a
-// command was committed. Returns the routes' state; the router refers into it.
+// command was committed. Returns the routes' state; the router refers into it. nullptr (logged)
+// when the configured device.claim_key_file cannot be read.
 std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& config, store& db,
                                        common::clock& clock, http::metrics_registry& metrics,
                                        std::function<void(const std::string&)> notify_command);

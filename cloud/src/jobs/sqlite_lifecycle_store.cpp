@@ -7,6 +7,7 @@
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
 #include "audit_rows.h"
+#include "device_rows.h"
 #include "migrations.h"
 #include "rows.h"
 #include "sqlite_db.h"
@@ -347,14 +348,14 @@ class sqlite_lifecycle_store final : public lifecycle_port {
           delete_device_data_locked(id, true);
           out.devices_deleted.push_back(id);
         } else {
-          db_->prepare(
-                 "UPDATE devices SET company_id = NULL, destination_id = NULL, "
-                 "registered_at_s = NULL WHERE id = ?")
-              .bind(id)
-              .exec();
+          // Still connected: it stays as an unassigned device, without this tenancy's data.
+          sqlite::release_device(*db_, id);
           out.devices_unassigned.push_back(id);
         }
       }
+      db_->prepare("DELETE FROM device_claim_failures WHERE company_id = ?")
+          .bind(company_id)
+          .exec();
       out.destinations = static_cast<std::size_t>(
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();

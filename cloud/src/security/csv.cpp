@@ -90,4 +90,54 @@ std::string audit_csv_row(const audit_record& r) {
                   escape_controls(r.source_ip), escape_controls(r.detail)});
 }
 
+namespace {
+
+std::string_view trim_cell(std::string_view c) {
+  while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
+  while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+  if (c.size() >= 2 && c.front() == '"' && c.back() == '"') c = c.substr(1, c.size() - 2);
+  return c;
+}
+
+// The header line's first cell: "device_id" (any case).
+bool is_header_cell(std::string_view c) {
+  constexpr std::string_view k_word = "device_id";
+  if (c.size() != k_word.size()) return false;
+  for (std::size_t i = 0; i < k_word.size(); ++i) {
+    const char lower = c[i] >= 'A' && c[i] <= 'Z' ? static_cast<char>(c[i] - 'A' + 'a') : c[i];
+    if (lower != k_word[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_view text,
+                                                                 std::size_t max_rows) {
+  std::vector<device_claim> out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    auto end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (trim_cell(line).empty()) continue;
+    const auto bad = [&](const std::string& why) {
+      return common::status::error("bad_csv", "line " + std::to_string(line_no) + ": " + why);
+    };
+    auto comma = line.find(',');
+    if (line_no == 1 && is_header_cell(trim_cell(line.substr(0, comma)))) continue;
+    if (comma == std::string_view::npos || line.find(',', comma + 1) != std::string_view::npos) {
+      return bad("expected device_id,claim_code");
+    }
+    std::string_view id = trim_cell(line.substr(0, comma));
+    std::string_view code = trim_cell(line.substr(comma + 1));
+    if (out.size() == max_rows) return bad("more than " + std::to_string(max_rows) + " devices");
+    out.push_back({std::string(id), std::string(code)});
+  }
+  if (out.empty()) return common::status::error("bad_csv", "no device_id,claim_code line");
+  return out;
+}
+
 }  // namespace aterm::cloud::security

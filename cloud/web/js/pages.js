@@ -587,17 +587,21 @@ function destinations(ctx) {
     const reg_box = message_box();
     reg_box.id = 'register-status';
     const device_id = input('device_id', { required: true, id: 'register-device', pattern: k_device_id.source });
+    // The code printed on the device's label proves the company holds the device (docs/device-claim.md).
+    const claim_code = input('claim_code', { required: true, id: 'register-code', autocomplete: 'off', maxlength: 32 });
     const one = h('form', { class: 'toolbar', id: 'register-one' }, field(t('dest.device_id'), device_id),
-      h('button', { type: 'submit' }, t('dest.register_one')));
-    const register = (d) => api.post(`/destinations/${dest_select.value}/devices`, { device_id: d });
+      field(t('dest.claim_code'), claim_code), h('button', { type: 'submit' }, t('dest.register_one')));
+    const register = (d, code) =>
+      api.post(`/destinations/${dest_select.value}/devices`, { device_id: d, claim_code: code });
     one.addEventListener('submit', async (e) => {
       e.preventDefault();
       const d = device_id.value.trim();
       if (!k_device_id.test(d)) return reg_box.fail({ message: t('dest.bad_id') });
       try {
-        await register(d);
+        await register(d, claim_code.value.trim());
         reg_box.ok(t('dest.registered', { id: d }));
         device_id.value = '';
+        claim_code.value = '';
         load();
       } catch (err) {
         reg_box.fail(err);
@@ -607,9 +611,11 @@ function destinations(ctx) {
     const lines = h('ul', { class: 'line-errors', id: 'csv-errors' });
     const csv = h('form', { class: 'toolbar', id: 'register-csv-form' }, field(t('dest.csv'), file),
       h('button', { type: 'submit' }, t('dest.upload')));
-    // Valid lines go to the API in batches (a 10,000-line file is 20 requests, not 10,000). A batch
-    // the API refuses is sent again line by line, so each failing line gets its own message;
-    // registering a line twice is harmless (it is already in this destination).
+    // Lines are device_id,claim_code. Valid lines go to the API in batches (a 10,000-line file is
+    // 20 requests, not 10,000). A batch the API refuses (all or nothing, naming no device) is sent
+    // again line by line, so each failing line gets its own message; registering a line twice is
+    // harmless (it is already in this destination). Each wrong line counts toward the company's
+    // claim throttle.
     csv.addEventListener('submit', async (e) => {
       e.preventDefault();
       lines.replaceChildren();
@@ -619,10 +625,11 @@ function destinations(ctx) {
       const errors = [];
       const valid = [];
       const rows = text.split(/\r?\n/);
+      const cell = (c) => (c || '').trim().replace(/^"|"$/g, '');
       for (let i = 0; i < rows.length; i++) {
-        const d = rows[i].split(',')[0].trim().replace(/^"|"$/g, '');
-        if (!d || (i === 0 && /^device/i.test(d))) continue;
-        if (k_device_id.test(d)) valid.push({ n: i + 1, id: d });
+        const [d, code] = rows[i].split(',').map(cell);
+        if (!d || (i === 0 && /^device_id$/i.test(d))) continue;
+        if (k_device_id.test(d)) valid.push({ n: i + 1, id: d, code: code || '' });
         else errors.push({ n: i + 1, m: `${d.slice(0, 80)}: ${t('dest.bad_id')}` });
       }
       const dest = dest_select.value;
@@ -631,7 +638,7 @@ function destinations(ctx) {
         reg_box.note(t('dest.csv_progress', { done: start, all: valid.length }));
         const batch = valid.slice(start, start + k_register_batch);
         try {
-          await api.post(`/destinations/${dest}/devices`, { device_ids: batch.map((x) => x.id) });
+          await api.post(`/destinations/${dest}/devices`, { devices: batch.map((x) => ({ id: x.id, claim_code: x.code })) });
           ok += batch.length;
           continue;
         } catch (err) {
@@ -639,7 +646,7 @@ function destinations(ctx) {
         }
         for (const x of batch) {
           try {
-            await api.post(`/destinations/${dest}/devices`, { device_id: x.id });
+            await api.post(`/destinations/${dest}/devices`, { device_id: x.id, claim_code: x.code });
             ok++;
           } catch (err) {
             errors.push({ n: x.n, m: `${x.id}: ${error_text(err)}` });

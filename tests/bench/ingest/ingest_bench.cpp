@@ -108,6 +108,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aterm/common/claim_code.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
 #include "aterm/common/tcp_nodelay.h"
@@ -542,8 +543,13 @@ class bench_stack {
                             pki_->cloud_cert().string() + R"(", "key": ")" +
                             pki_->cloud_key().string() + R"("},
   "security": {"password_iterations": 1000},
+  "device": {"claim_key_file": ")" +
+                            pki_->claim_key().string() + R"("},
   "jobs": {"tick_ms": 100}
 })");
+    auto key = aterm::common::claim::load_key_file(pki_->claim_key().string());
+    if (!key.ok()) throw std::runtime_error(key.error().to_string());
+    claim_key_ = std::move(*key);
     cli({"admin", "init"});
     cli({"admin", "company", "create", "--id", "bench", "--name", "Bench"});
     password_ =
@@ -718,10 +724,14 @@ class bench_stack {
 
   void register_devices(const std::string& prefix, int count) {
     for (int first = 1; first <= count; first += static_cast<int>(k_register_chunk)) {
-      std::string body = R"({"device_ids":[)";
+      // Each device with the code on its label (docs/device-claim.md).
+      std::string body = R"({"devices":[)";
       const int last = std::min(count, first + static_cast<int>(k_register_chunk) - 1);
-      for (int i = first; i <= last; ++i)
-        body += (i == first ? "\"" : ",\"") + device_id(prefix, i) + "\"";
+      for (int i = first; i <= last; ++i) {
+        const std::string id = device_id(prefix, i);
+        body += std::string(i == first ? "" : ",") + R"({"id":")" + id + R"(","claim_code":")" +
+                aterm::common::claim::derive(claim_key_, id) + R"("})";
+      }
       body += "]}";
       auto a = api_->request("POST", "destinations/" + destination_ + "/devices", body);
       if (a.status != 200)
@@ -779,6 +789,7 @@ class bench_stack {
   fs::path config_;
   fs::path db_path_;
   std::string password_;
+  std::vector<std::uint8_t> claim_key_;  // the dev PKI's claim.key
   std::unique_ptr<process> cloud_;
   std::unique_ptr<https_client> api_;
   std::string destination_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <istream>
+#include <ostream>
 #include <string>
 
 namespace aterm::agent {
@@ -18,6 +19,13 @@ int run_agent(const std::string& config_path);
 // Exit 0 accepted, 1 refused, 2 error (bad config, the agent runs but cannot be asked, I/O).
 int login_check(const std::string& config_path, const std::string& login_id,
                 std::istream& password_in);
+
+// `aterm-agent claim-code --config F`: prints the router's claim code (docs/device-claim.md) in
+// label form on `out`, from claim_code_file (default: data_dir/claim-code), the file the
+// factory provisions with the code printed on the label. The code is for the owner of the
+// router, who reads it on the router's own console; it never goes over MQTT.
+// Exit 0 printed, 2 error (bad config, no file, not a claim code).
+int print_claim_code(const std::string& config_path, std::ostream& out);
 
 #if ATERM_AGENT_SIMULATE
 // `aterm-agent simulate --config F --count N [--id-prefix P]`: N sim routers in one process,

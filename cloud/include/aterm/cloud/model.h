@@ -64,6 +64,12 @@ struct device {
   std::optional<std::int64_t> first_seen_ms;    // nullopt until the device connected once
 };
 
+// A company's wrong device claims inside the throttle's window (docs/device-claim.md).
+struct claim_failures {
+  std::int64_t count = 0;
+  std::optional<std::int64_t> oldest_at_s;  // the oldest one counted; nullopt when none
+};
+
 struct device_query {
   std::string q;  // substring of the device id, case-insensitive; "" = all
   // Only devices whose presence is this (unknown: never heard a presence); nullopt = any.

@@ -74,18 +74,32 @@ class store : public bridge::store_port {
                                                  const std::string& name) = 0;
 
   // ---- devices ----
-  // Registers `device_id` under the destination. An unassigned device (seen before) is moved
-  // into the company with its data; one registered to another company: k_conflict (reported
-  // without naming the other company); already in this company: moved to the destination.
+  // Site administrator's assignment (the admin CLI and /admin routes; no claim code): registers
+  // `device_id` under the destination. An unknown device is created, an unassigned one joins
+  // the company with what it reported while it had none, one of the company moves to the
+  // destination, one registered to another company: k_conflict (not naming that company).
   virtual result<device> register_device(const std::string& company_id,
                                          const std::string& device_id,
                                          std::int64_t destination_id) = 0;
-  // register_device for each of `device_ids` in order, in one transaction: all or none. The
-  // error names the failing device id ("device X is registered to another company", k_conflict;
-  // a bad id, k_invalid); a missing destination is k_not_found. Returns the devices in order.
-  virtual result<std::vector<device>> register_devices(const std::string& company_id,
-                                                       std::span<const std::string> device_ids,
-                                                       std::int64_t destination_id) = 0;
+  // A company's claim (docs/device-claim.md), after the caller proved possession of every
+  // device: register_device for each of `device_ids` in order, in one transaction, all or none.
+  // A device registered to another company or a missing destination: k_not_found with the
+  // same message whatever the cause, naming no device. Returns the devices in order.
+  virtual result<std::vector<device>> claim_devices(const std::string& company_id,
+                                                    std::span<const std::string> device_ids,
+                                                    std::int64_t destination_id) = 0;
+  // Site-level: the device leaves its company. The tenancy's state, state history, commands and
+  // technician logins are deleted with it, so the next company reads nothing of it; presence
+  // stays (the device is listed as unassigned). Returns the company it left; k_not_found when
+  // it is unknown or registered to none.
+  virtual result<std::string> unassign_device(const std::string& device_id) = 0;
+  // The company's wrong claims at or after `since_s` (the throttle counts through the store so
+  // every instance sees the same number).
+  virtual result<claim_failures> count_claim_failures(const std::string& company_id,
+                                                      std::int64_t since_s) = 0;
+  // Counts one wrong claim at `now_s` and forgets the company's older than `forget_before_s`.
+  virtual status record_claim_failure(const std::string& company_id, std::int64_t now_s,
+                                      std::int64_t forget_before_s) = 0;
   virtual result<device> get_device(const std::string& company_id,
                                     const std::string& device_id) = 0;
   virtual result<device_page> list_devices(const std::string& company_id,

@@ -43,4 +43,15 @@ device_list_sql list_devices_sql(bool by_presence, bool search) {
   return out;
 }
 
+void release_device(connection& db, const std::string& device_id) {
+  db.prepare("DELETE FROM state_history WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM commands WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM technician_logins WHERE device_id = ?").bind(device_id).exec();
+  db.prepare(
+        "UPDATE devices SET company_id = NULL, destination_id = NULL, registered_at_s = NULL, "
+        "state_json = NULL, state_received_ms = NULL, state_count = 0 WHERE id = ?")
+      .bind(device_id)
+      .exec();
+}
+
 }  // namespace aterm::cloud::sqlite

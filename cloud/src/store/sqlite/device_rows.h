@@ -28,4 +28,11 @@ struct device_list_sql {
 };
 device_list_sql list_devices_sql(bool by_presence, bool search);
 
+// The device leaves its company (unassign, contract end): its row drops the company,
+// destination and latest state, and the tenancy's state history, commands and technician logins
+// are deleted, so the next company that registers it reads nothing of them. Presence, agent
+// version and times seen stay: they describe the device, and the unassigned list shows them.
+// REQUIRES: inside a write transaction of `db`.
+void release_device(connection& db, const std::string& device_id);
+
 }  // namespace aterm::cloud::sqlite

@@ -229,6 +229,18 @@ ALTER TABLE state_history_ring RENAME TO state_history;
 CREATE UNIQUE INDEX state_history_slot ON state_history(device_id, slot);
 )sql";
 
+// Schema 5: wrong device claims per company (docs/device-claim.md), counted in the store so
+// every instance throttles the same company alike. Rows older than the window are deleted as
+// new ones arrive, so a company holds at most about the throttle's limit.
+constexpr const char* k_schema_5 = R"sql(
+CREATE TABLE device_claim_failures (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  at_s INTEGER NOT NULL
+);
+CREATE INDEX device_claim_failures_company ON device_claim_failures(company_id, at_s);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -236,6 +248,8 @@ const migration k_migrations[] = {
     {3, "device list filtered on presence by index (devices_company_presence)", k_schema_3},
     {4, "state history as a per-device ring of slots (devices.state_count, state_history.slot)",
      k_schema_4},
+    {5, "wrong device claims per company for the claim throttle (device_claim_failures)",
+     k_schema_5},
 };
 
 int user_version(connection& db) {

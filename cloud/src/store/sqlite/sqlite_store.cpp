@@ -289,25 +289,65 @@ class sqlite_store final : public store {
     });
   }
 
-  result<std::vector<device>> register_devices(const std::string& company_id,
-                                               std::span<const std::string> device_ids,
-                                               std::int64_t destination_id) override {
+  result<std::vector<device>> claim_devices(const std::string& company_id,
+                                            std::span<const std::string> device_ids,
+                                            std::int64_t destination_id) override {
     for (const auto& id : device_ids) {
       if (!protocol::valid_device_id(id)) {
         return fail(k_invalid, "\"" + id.substr(0, 80) + "\" is not a valid device id");
       }
     }
-    return tx_.write<std::vector<device>>("register_devices", [&]() -> result<std::vector<device>> {
-      auto dest = destination_locked(company_id, destination_id);
-      if (!dest.ok()) return dest.error();
+    // One answer for every refusal (store.h): which id belongs to another company stays unsaid.
+    const auto refused = [] { return fail(k_not_found, "no such device"); };
+    return tx_.write<std::vector<device>>("claim_devices", [&]() -> result<std::vector<device>> {
+      if (!destination_locked(company_id, destination_id).ok()) return refused();
       std::vector<device> out;
       out.reserve(device_ids.size());
       for (const auto& id : device_ids) {
         auto d = register_device_locked(company_id, id, destination_id);
-        if (!d.ok()) return d.error();
+        if (!d.ok()) return d.error().code() == k_conflict ? refused() : d.error();
         out.push_back(std::move(*d));
       }
       return out;
+    });
+  }
+
+  result<std::string> unassign_device(const std::string& device_id) override {
+    return tx_.write<std::string>("unassign_device", [&]() -> result<std::string> {
+      auto q =
+          db_->prepare("SELECT company_id FROM devices WHERE id = ? AND company_id IS NOT NULL");
+      q.bind(device_id);
+      if (!q.step()) return fail(k_not_found, "no such registered device");
+      std::string company = q.text(0);
+      sqlite::release_device(*db_, device_id);
+      return company;
+    });
+  }
+
+  result<claim_failures> count_claim_failures(const std::string& company_id,
+                                              std::int64_t since_s) override {
+    return tx_.read<claim_failures>("count_claim_failures", [&]() -> result<claim_failures> {
+      auto q = db_->prepare(
+          "SELECT count(*), min(at_s) FROM device_claim_failures "
+          "WHERE company_id = ? AND at_s >= ?");
+      q.bind(company_id).bind(since_s);
+      q.step();
+      return claim_failures{q.i64(0), q.opt_i64(1)};
+    });
+  }
+
+  status record_claim_failure(const std::string& company_id, std::int64_t now_s,
+                              std::int64_t forget_before_s) override {
+    return tx_.write_status("record_claim_failure", [&]() -> result<bool> {
+      db_->prepare("DELETE FROM device_claim_failures WHERE company_id = ? AND at_s < ?")
+          .bind(company_id)
+          .bind(forget_before_s)
+          .exec();
+      db_->prepare("INSERT INTO device_claim_failures(company_id, at_s) VALUES(?, ?)")
+          .bind(company_id)
+          .bind(now_s)
+          .exec();
+      return true;
     });
   }
 

@@ -11,6 +11,7 @@
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/store.h"
+#include "aterm/common/claim_code.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -68,11 +69,24 @@ struct fixture {
     api::api_settings s;
     s.security.password.iterations = k_test_iterations;
     s.technician_login_iterations = 10000;
+    s.device_claim.key = claim_key();
     if (tweak) tweak(s);
     service = api::register_api_routes(
         routes, api::api_context{*db, clock, metrics, s, [this](const std::string& device) {
                                    notified.push_back(device);
                                  }});
+  }
+
+  static std::vector<std::uint8_t> claim_key() { return std::vector<std::uint8_t>(32, 7); }
+  // {"devices":[{"id", "claim_code"}, ...]} with each device's right code.
+  static std::string claims(const std::vector<std::string>& ids) {
+    std::string body = R"({"devices":[)";
+    for (const auto& id : ids) {
+      if (body.back() == '}') body += ',';
+      body += R"({"id":")" + id + R"(","claim_code":")" +
+              common::claim::format(common::claim::derive(claim_key(), id)) + R"("})";
+    }
+    return body + "]}";
   }
 
   void add_account(const std::string& company, const std::string& login, const std::string& role) {
@@ -613,11 +627,11 @@ TEST_CASE("destinations: create and read and rename and register devices and del
   CHECK(common::json_string(parse(renamed).get(), "name") == "nagoya-2");
 
   auto reg = f.call("POST", "/api/v1/destinations/" + id + "/devices",
-                    R"({"device_ids":["acme-r1","new-router"]})", &s);
+                    fixture::claims({"acme-r1", "new-router"}), &s);
   REQUIRE_MESSAGE(reg.status == 200, reg.body);
   CHECK(f.db->get_device("acme", "new-router")->destination_id == std::stoll(id));
-  CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", R"({"device_id":"other-r1"})", &s)
-            .status == 409);
+  CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", fixture::claims({"other-r1"}), &s)
+            .status == 404);
   CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", R"({"device_id":"a/b"})", &s)
             .status == 400);
   CHECK(f.call("DELETE", "/api/v1/destinations/" + id, {}, &s).status == 409);
@@ -633,24 +647,27 @@ TEST_CASE("destinations: create and read and rename and register devices and del
   CHECK(has_record(f.audit("acme"), "device.register", "success"));
 }
 
-TEST_CASE("register devices: all or nothing, and the refusal names the device") {
+TEST_CASE("register devices: all or nothing, and a refusal names no device") {
   fixture f;
   auto s = f.login("acme", "alice");
   const std::string path = "/api/v1/destinations/" + std::to_string(f.acme_dest) + "/devices";
-  // other-r1 belongs to another company: nothing of the request is registered.
-  auto refused =
-      f.call("POST", path, R"({"device_ids":["new-before","other-r1","new-after"]})", &s);
-  CHECK(refused.status == 409);
-  CHECK(error_code(refused) == "conflict");
-  auto message = common::json_string(parse(refused).get(), "message").value_or("");
-  CHECK(message.find("other-r1") != std::string::npos);
-  CHECK(message.find("other\"") == std::string::npos);  // the other company is not named
+  // other-r1 belongs to another company: nothing of the request is registered, and the answer
+  // is the one of a wrong code.
+  auto refused = f.call("POST", path, fixture::claims({"new-before", "other-r1", "new-after"}), &s);
+  CHECK(refused.status == 404);
+  CHECK(error_code(refused) == "not_found");
+  auto wrong =
+      f.call("POST", path, R"({"device_id":"new-x","claim_code":"AAAA-AAAA-AAAA-AAAA"})", &s);
+  CHECK(wrong.body == refused.body);
+  CHECK(refused.body.find("other-r1") == std::string::npos);
   CHECK(f.db->get_device("acme", "new-before").error().code() == cloud::k_not_found);
   CHECK(f.db->get_device("acme", "new-after").error().code() == cloud::k_not_found);
   CHECK(f.db->get_device("other", "other-r1").ok());
   CHECK(has_record(f.audit("acme"), "device.register", "failure"));
+  // The former shape without codes is refused as bad input.
+  CHECK(f.call("POST", path, R"({"device_ids":["new-x"]})", &s).status == 400);
 
-  auto ok = f.call("POST", path, R"({"device_ids":["new-before","acme-r1","new-after"]})", &s);
+  auto ok = f.call("POST", path, fixture::claims({"new-before", "acme-r1", "new-after"}), &s);
   REQUIRE_MESSAGE(ok.status == 200, ok.body);
   auto answer = parse(ok);
   CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(answer.get(), "devices")) == 3);
@@ -659,8 +676,16 @@ TEST_CASE("register devices: all or nothing, and the refusal names the device") 
     CHECK(f.db->get_device("acme", id)->destination_id == f.acme_dest);
   }
   CHECK(f.call("POST", "/api/v1/destinations/" + std::to_string(f.other_dest) + "/devices",
-               R"({"device_id":"new-x"})", &s)
+               fixture::claims({"new-x"}), &s)
             .status == 404);
+  CHECK(f.db->get_device("acme", "new-x").error().code() == cloud::k_not_found);
+}
+
+TEST_CASE("device claims without a claim key are all refused") {
+  fixture f([](api::api_settings& s) { s.device_claim.key.clear(); });
+  auto s = f.login("acme", "alice");
+  const std::string path = "/api/v1/destinations/" + std::to_string(f.acme_dest) + "/devices";
+  CHECK(f.call("POST", path, fixture::claims({"new-x"}), &s).status == 404);
   CHECK(f.db->get_device("acme", "new-x").error().code() == cloud::k_not_found);
 }
 

@@ -236,6 +236,12 @@ TEST_CASE("contract end deletes exactly the data of that company and nothing of 
   CHECK(f.scalar("SELECT count(*) FROM devices WHERE id = 'acme-old'") == 0);
   CHECK(f.scalar("SELECT count(*) FROM devices WHERE id = 'acme-live' AND company_id IS NULL") ==
         1);
+  // The connected router stays, without acme's state and history: the next company that
+  // registers it reads nothing of acme's tenancy.
+  CHECK(f.scalar("SELECT count(*) FROM devices WHERE id = 'acme-live' AND state_json IS NULL") ==
+        1);
+  CHECK(f.scalar("SELECT count(*) FROM state_history WHERE device_id = 'acme-live'") == 0);
+  CHECK(f.scalar("SELECT count(*) FROM state_history WHERE device_id = 'globex-live'") > 0);
   CHECK(f.db->get_company("globex").ok());
   CHECK(f.db->find_account("globex", "staff").ok());
   CHECK(f.db->get_device("globex", "globex-old").ok());

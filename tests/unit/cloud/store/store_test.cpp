@@ -1032,6 +1032,7 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   const std::int64_t ms = k_t0 * 1000;
   std::string sql =
       "BEGIN;"
+      "DROP TABLE device_claim_failures;"
       "DROP TABLE state_history;"
       "ALTER TABLE devices DROP COLUMN state_count;"
       "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
@@ -1060,36 +1061,28 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{3, 2, 1});
 }
 
-TEST_CASE("register_devices: one transaction, the error names the refused device") {
+TEST_CASE("claim_devices: one transaction, every refusal the same and naming no device") {
   fixture f;
   f.company_with("acme", {"acme-r1"});
   f.company_with("globex", {"globex-r1"});
   auto dest = f.db->ensure_destination("acme", "default");
   REQUIRE(dest.ok());
-  apply(*f.db, {state("stray-1", 1, k_t0 * 1000)});
-  struct row {
-    const char* name;
-    std::vector<std::string> ids;
-    std::string_view code;
-    std::string named;  // in the error message
-  };
-  const std::vector<row> refused = {
-      {"another company's device", {"new-1", "globex-r1", "new-2"}, cloud::k_conflict, "globex-r1"},
-      {"a bad id", {"new-1", "a/b"}, cloud::k_invalid, "a/b"},
-  };
-  for (const auto& r : refused) {
-    CAPTURE(r.name);
-    auto out = f.db->register_devices("acme", r.ids, dest->id);
-    REQUIRE_FALSE(out.ok());
-    CHECK(out.error().code() == r.code);
-    CHECK(out.error().message().find(r.named) != std::string::npos);
-    CHECK(out.error().message().find("globex\"") == std::string::npos);
-    CHECK(f.db->get_device("acme", "new-1").error().code() == cloud::k_not_found);
-  }
   auto gdest = f.db->ensure_destination("globex", "default");
+  apply(*f.db, {state("stray-1", 1, k_t0 * 1000)});
+  auto foreign =
+      f.db->claim_devices("acme", std::vector<std::string>{"new-1", "globex-r1"}, dest->id);
+  auto no_dest = f.db->claim_devices("acme", std::vector<std::string>{"new-1"}, gdest->id);
+  REQUIRE_FALSE(foreign.ok());
+  REQUIRE_FALSE(no_dest.ok());
+  CHECK(foreign.error().code() == cloud::k_not_found);
+  CHECK(foreign.error().to_string() == no_dest.error().to_string());
+  CHECK(foreign.error().message().find("globex") == std::string::npos);
+  CHECK(f.db->get_device("acme", "new-1").error().code() == cloud::k_not_found);
+  CHECK(f.db->claim_devices("acme", std::vector<std::string>{"a/b"}, dest->id).error().code() ==
+        cloud::k_invalid);
+
   const std::vector<std::string> ids = {"new-1", "stray-1", "acme-r1"};
-  CHECK(f.db->register_devices("acme", ids, gdest->id).error().code() == cloud::k_not_found);
-  auto ok = f.db->register_devices("acme", ids, dest->id);
+  auto ok = f.db->claim_devices("acme", ids, dest->id);
   REQUIRE_MESSAGE(ok.ok(), ok.error().to_string());
   REQUIRE(ok->size() == 3);
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -1097,6 +1090,46 @@ TEST_CASE("register_devices: one transaction, the error names the refused device
     CHECK((*ok)[i].company_id == "acme");
     CHECK((*ok)[i].destination_id == dest->id);
   }
-  CHECK(!(*ok)[1].state_json.empty());  // the unassigned device came with its data
+  CHECK(!(*ok)[1].state_json.empty());  // what it sent while it had no company comes along
   CHECK(f.db->list_unassigned_devices(10)->empty());
+}
+
+TEST_CASE("unassign_device deletes the tenancy's state, history, commands and logins") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {});
+  apply(*f.db, {state("acme-r1", 1, k_t0 * 1000), state("acme-r1", 2, k_t0 * 1000 + 1)});
+  auto cmd = f.command("acme", "acme-r1");
+  CHECK(f.db->unassign_device("acme-r1").value() == "acme");
+  CHECK(f.db->unassign_device("acme-r1").error().code() == cloud::k_not_found);
+  CHECK(f.db->unassign_device("nobody-1").error().code() == cloud::k_not_found);
+  auto unassigned = f.db->list_unassigned_devices(10);
+  REQUIRE(unassigned->size() == 1);
+  CHECK(unassigned->front().state_json.empty());
+  auto gdest = f.db->ensure_destination("globex", "default");
+  REQUIRE(f.db->claim_devices("globex", std::vector<std::string>{"acme-r1"}, gdest->id).ok());
+  auto d = f.db->get_device("globex", "acme-r1");
+  CHECK(d->state_json.empty());
+  CHECK(f.db->state_history("globex", "acme-r1", 100)->empty());
+  CHECK(f.db->list_commands("globex", "acme-r1", 100)->empty());
+  CHECK(f.db->get_command("acme", cmd.id).error().code() == cloud::k_not_found);
+  // The ring starts again from its first slot.
+  apply(*f.db, {state("acme-r1", 3, k_t0 * 1000 + 2)});
+  CHECK(f.db->state_history("globex", "acme-r1", 100)->size() == 1);
+}
+
+TEST_CASE("claim failures are counted per company inside the window") {
+  fixture f;
+  REQUIRE(f.db->record_claim_failure("acme", 100, 0).ok());
+  REQUIRE(f.db->record_claim_failure("acme", 200, 0).ok());
+  REQUIRE(f.db->record_claim_failure("globex", 200, 0).ok());
+  auto all = f.db->count_claim_failures("acme", 0);
+  CHECK(all->count == 2);
+  CHECK(all->oldest_at_s == 100);
+  CHECK(f.db->count_claim_failures("acme", 150)->count == 1);
+  CHECK(f.db->count_claim_failures("nobody", 0)->count == 0);
+  CHECK_FALSE(f.db->count_claim_failures("nobody", 0)->oldest_at_s.has_value());
+  // Recording forgets what left the window.
+  REQUIRE(f.db->record_claim_failure("acme", 300, 150).ok());
+  CHECK(f.db->count_claim_failures("acme", 0)->count == 2);
 }

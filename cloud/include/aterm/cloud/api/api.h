@@ -18,6 +18,7 @@
 
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
+#include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -34,6 +35,10 @@ struct api_settings {
   std::int64_t default_command_timeout_s = 300;
   // PBKDF2 iterations of a technician one-time password (DESIGN.md section 4). Default: 10,000.
   std::uint32_t technician_login_iterations = 10000;
+  // device.*: the claim key and the claim throttle of POST /destinations/{id}/devices. Not read
+  // by api_settings_from (the key is a file): the daemon fills it with
+  // security::device_claim_settings_from. Default: no key, so no company can claim a device.
+  security::device_claim_settings device_claim;
 };
 
 // REQUIRES: `c` was loaded with the cloud's schema (security_config_schema() and mail.alarm_to).

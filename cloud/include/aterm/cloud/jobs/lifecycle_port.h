@@ -119,7 +119,8 @@ class lifecycle_port : public mail::outbox_port {
   // Deletes the company's sessions, accounts, roles, destinations, commands, technician logins
   // and the company record in one transaction (so an interrupted run leaves everything and the
   // next sweep does it again). Its devices last heard from before disconnected_before_ms lose
-  // their data and row; the others become unassigned (no company, no destination). Appends
+  // their data and row; the others become unassigned (no company, no destination) without the
+  // tenancy's state, history, commands and logins (store::unassign_device). Appends
   // "company.contract_end" under the company's id. k_not_found when it is gone already.
   virtual result<contract_end_outcome> end_contract(const std::string& company_id,
                                                     std::int64_t disconnected_before_ms,

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/device_claim.h"
+#include "aterm/common/status.h"
 
 namespace aterm::cloud::security {
 
@@ -28,5 +30,13 @@ std::string escape_controls(std::string_view text);
 std::string audit_csv_header();
 // One record; time as common::format_jst, text fields through escape_controls.
 std::string audit_csv_row(const audit_record& r);
+
+// A device-claim upload (docs/device-claim.md): one `device_id,claim_code` line per device,
+// CRLF or LF, an optional first header line ("device_id,claim_code"), blank lines
+// skipped, cells trimmed of spaces and of one pair of surrounding quotes. At most `max_rows`
+// devices. Error "bad_csv" naming the first bad line ("line 3: ..."); the codes are not checked
+// here (security/device_claim.h does), only that each line has its two cells.
+common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_view text,
+                                                                 std::size_t max_rows);
 
 }  // namespace aterm::cloud::security
