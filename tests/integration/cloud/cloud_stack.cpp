@@ -40,6 +40,8 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
   std::string security = R"("password_iterations": 1000)";
   if (!options.security.empty()) security += ", " + options.security;
   std::string extra = options.extra.empty() ? std::string() : options.extra + ",";
+  std::string device = R"("claim_key_file": ")" + pki_->claim_key().string() + "\"";
+  if (!options.device.empty()) device += ", " + options.device;
   write_file(config_, "{" + extra + R"(
   "db": ")" + db_path().string() +
                           R"(",
@@ -62,6 +64,7 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
            "dispatch_poll_ms": 100},
   "security": {)" + security +
                           R"(},
+  "device": {)" + device + R"(},
   "jobs": {"tick_ms": 100}
 })");
   auto init = cli({"admin", "init"});
@@ -127,6 +130,12 @@ std::string cloud_stack::cloud_log() const {
 void cloud_stack::register_device(const std::string& company, const std::string& device_id) {
   auto r = cli({"admin", "device", "register", "--company", company, "--device", device_id});
   if (r.exit_code != 0) throw std::runtime_error("device register: " + r.err);
+}
+
+std::string cloud_stack::claim_code(const std::string& device_id) {
+  auto r = cli({"admin", "device", "claim-code", "--device", device_id});
+  if (r.exit_code != 0) throw std::runtime_error("device claim-code: " + r.err);
+  return field(r.out, "claim_code");
 }
 
 fs::path cloud_stack::agent_dir(const std::string& device_id) const {

@@ -26,10 +26,13 @@ struct cloud_stack_options {
   // More members of "security" as JSON, e.g. R"("lockout_s": 2, "session_touch_s": 0)".
   // Default: none.
   std::string security;
+  // More members of "device" as JSON, e.g. R"("claim_failures": 3)". The stack always sets
+  // device.claim_key_file to its dev PKI's claim.key. Default: none.
+  std::string device;
   // http.trusted_proxies. Default: none.
   std::vector<std::string> trusted_proxies;
   // More top-level members as JSON, e.g. R"("mail": {"alarm_to": "soc@example.com"})" (any key
-  // but db, http, mqtt, security and jobs). Default: none.
+  // but db, http, mqtt, security, device and jobs). Default: none.
   std::string extra;
 };
 
@@ -48,6 +51,8 @@ class cloud_stack {
 
   // `admin device register` under `company`.
   void register_device(const std::string& company, const std::string& device_id);
+  // The claim code on `device_id`'s label (docs/device-claim.md), from the dev PKI's claim key.
+  std::string claim_code(const std::string& device_id);
   // Starts `aterm-agent run` for `device_id` (certificate from the dev PKI); its data folder
   // survives stop/start so the command journal is kept.
   void start_agent(const std::string& device_id);

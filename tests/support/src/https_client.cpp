@@ -144,7 +144,9 @@ std::optional<http_answer> https_connection::request(
   req.set(bhttp::field::host, "localhost");
   for (const auto& [name, value] : headers) req.set(name, value);
   if (!body.empty()) {
-    req.set(bhttp::field::content_type, "application/json");
+    if (req[bhttp::field::content_type].empty()) {
+      req.set(bhttp::field::content_type, "application/json");
+    }
     req.body() = body;
   }
   req.prepare_payload();

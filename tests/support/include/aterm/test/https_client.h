@@ -76,7 +76,7 @@ class https_connection {
   boost::system::error_code send_raw(const std::string& bytes,
                                      std::chrono::milliseconds timeout = k_https_step_timeout);
   // Writes one request (`target` as given) and reads the answer; nullopt on any error (error()
-  // tells which). A non-empty body goes as application/json.
+  // tells which). A non-empty body goes as application/json unless `headers` name a Content-Type.
   std::optional<http_answer> request(const std::string& method, const std::string& target,
                                      const std::string& body = {},
                                      const std::map<std::string, std::string>& headers = {},
