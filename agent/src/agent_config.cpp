@@ -44,8 +44,11 @@ const common::config_schema& agent_config_schema() {
       {"hooks.config_get", config_type::string_list, list{}, false, {}, {}},
       {"hooks.config_set", config_type::string_list, list{}, false, {}, {}},
       {"hooks.diag", config_type::string_list, list{}, false, {}, {}},
+      {"hooks.factory_reset", config_type::string_list, list{}, false, {}, {}},
       {"hooks.timeout_s", config_type::integer, i{10}, false, 1, 600},
       {"diag.ping_program", config_type::string, s{"/bin/ping"}, false, {}, {}},
+      {"diag.traceroute_program", config_type::string, s{"/usr/bin/traceroute"}, false, {}, {}},
+      {"diag.dns_program", config_type::string, s{"/usr/bin/host"}, false, {}, {}},
       {"sim.reboot_s", config_type::integer, i{1}, false, 0, 3600},
       {"simulate.cert_dir", config_type::string, s{}, false, {}, {}},
       {"simulate.ca_cert", config_type::string, s{}, false, {}, {}},
@@ -97,8 +100,11 @@ common::result<router_settings> router_settings_from(const common::config& c) {
   l.hook_config_get = c.get_list("hooks.config_get");
   l.hook_config_set = c.get_list("hooks.config_set");
   l.hook_diag = c.get_list("hooks.diag");
+  l.hook_factory_reset = c.get_list("hooks.factory_reset");
   l.hook_timeout = std::chrono::seconds(c.get_int("hooks.timeout_s"));
   l.ping_program = c.get_string("diag.ping_program");
+  l.traceroute_program = c.get_string("diag.traceroute_program");
+  l.dns_program = c.get_string("diag.dns_program");
   return r;
 }
 

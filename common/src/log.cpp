@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
 
 #include "aterm/common/clock.h"
+#include "utf8.h"
 
 namespace aterm::common {
 
@@ -17,6 +19,19 @@ namespace {
 
 std::mutex g_write_mu;
 log_sink g_sink = nullptr;
+// The recent lines (keep_recent_log_lines), guarded by g_write_mu.
+std::deque<std::string> g_recent;
+std::size_t g_recent_bytes = 0;
+std::size_t g_recent_max_lines = 0;
+std::size_t g_recent_max_bytes = 0;
+
+void trim_recent() {
+  while (!g_recent.empty() &&
+         (g_recent.size() > g_recent_max_lines || g_recent_bytes > g_recent_max_bytes)) {
+    g_recent_bytes -= g_recent.front().size();
+    g_recent.pop_front();
+  }
+}
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
 std::atomic<bool> g_level_set{false};
 std::once_flag g_env_once;
@@ -42,27 +57,11 @@ void read_env_level() {
   if (auto l = parse_log_level(env)) g_level.store(static_cast<int>(*l));
 }
 
-// Length of the valid UTF-8 sequence at s[i] (multi-byte only), 0 when invalid.
+// Length of the valid multi-byte UTF-8 sequence at s[i] that is safe in a log line, 0 otherwise.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = 0;
-  std::uint32_t cp = 0, min = 0;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2, cp = c & 0x1Fu, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, cp = c & 0x0Fu, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, cp = c & 0x07u, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  std::uint32_t cp = 0;
+  const std::size_t n = detail::utf8_sequence(s, i, cp);
+  if (n < 2) return 0;
   // C1 controls and the Unicode line/paragraph separators could break a line for some readers.
   if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) return 0;
   return n;
@@ -127,6 +126,11 @@ std::string timestamp_now() {
 
 void write_line(const std::string& line) {
   std::lock_guard lock(g_write_mu);
+  if (g_recent_max_lines > 0 && line.size() <= g_recent_max_bytes) {
+    g_recent.push_back(line);
+    g_recent_bytes += line.size();
+    trim_recent();
+  }
   if (g_sink != nullptr) {
     g_sink(line);
     return;
@@ -197,6 +201,18 @@ void log(log_level level, std::string_view component, std::string_view message,
 void set_log_sink(log_sink sink) {
   std::lock_guard lock(g_write_mu);
   g_sink = sink;
+}
+
+void keep_recent_log_lines(std::size_t max_lines, std::size_t max_bytes) {
+  std::lock_guard lock(g_write_mu);
+  g_recent_max_lines = max_lines;
+  g_recent_max_bytes = max_bytes;
+  trim_recent();
+}
+
+std::vector<std::string> recent_log_lines() {
+  std::lock_guard lock(g_write_mu);
+  return {g_recent.begin(), g_recent.end()};
 }
 
 std::string escape_log_value(std::string_view v) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aterm/cloud/api/api.h"
+#include "aterm/cloud/api/command_catalogue.h"
 #include "aterm/cloud/http/message.h"
 #include "aterm/cloud/security/failure_burst_detector.h"
 #include "aterm/cloud/security/lockout_policy.h"
@@ -153,15 +154,5 @@ common::json_ptr account_json(const account& a);
 // The body as a JSON object; 400 response otherwise.
 std::variant<common::json_ptr, http::response> object_body(const http::request& req);
 http::response json_answer(unsigned status, const common::json_ptr& body);
-
-// ---- commands ----
-struct validated_command {
-  std::string op;
-  std::string args_json;  // normalised compact JSON object
-};
-// Checks `op` against the catalogue of DESIGN.md section 3 and `args` (nullptr: absent) against
-// its shape. technician_login.* ops are refused here (they go through their own routes).
-// Error "bad_command" naming the problem.
-common::result<validated_command> validate_command(std::string_view op, const cJSON* args);
 
 }  // namespace aterm::cloud::api

@@ -138,6 +138,7 @@ http::response api_service::impl::create_command(http::request& req, const calle
   }
   auto valid = validate_command(op->valuestring, cJSON_GetObjectItemCaseSensitive(o, "args"));
   if (!valid.ok()) return http::error_response(400, "bad_command", valid.error().message());
+  if (valid->audit_warning) a.detail += " warning=destructive";
   std::int64_t timeout = ctx.settings.default_command_timeout_s;
   if (const cJSON* t = cJSON_GetObjectItemCaseSensitive(o, "timeout_s"); t != nullptr) {
     if (!cJSON_IsNumber(t) || !common::json_is_integer(t) || t->valuedouble < 1 ||

@@ -237,6 +237,14 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.history", "device.read", bind(&impl::device_history)));
   r.add("POST", base + "/devices/{id}/commands",
         m->guarded("command.create", "device.command", bind(&impl::create_command)));
+  // Before /commands/{cmd_id}: the first matching route answers.
+  r.add("GET", base + "/commands/catalogue",
+        m->guarded(
+            "command.catalogue", "device.command",
+            [](http::request&, const caller&, op_audit&) {
+              return json_answer(200, command_catalogue_json());
+            },
+            false));
   r.add("GET", base + "/commands/{cmd_id}",
         m->guarded("command.read", "device.read", bind(&impl::get_command)));
 

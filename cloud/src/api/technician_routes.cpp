@@ -3,6 +3,7 @@
 
 #include "api_internal.h"
 #include "aterm/cloud/security/password_policy.h"
+#include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/protocol.h"
 
@@ -63,16 +64,17 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     t.expires_at_s = issued + ttl_s;
     t.created_by = c.acct.login_id;
 
-    auto args = json_row({{"login_id", t.login_id},
-                          {"salt", t.salt_hex},
-                          {"iterations", t.iterations},
-                          {"hash", t.hash_hex},
-                          {"expires_at", t.expires_at_s},
-                          {"ttl_s", ttl_s}});
+    common::commands::technician_login_install args;
+    args.login_id = t.login_id;
+    args.salt_hex = t.salt_hex;
+    args.iterations = t.iterations;
+    args.hash_hex = t.hash_hex;
+    args.expires_at = t.expires_at_s;
+    args.ttl_s = ttl_s;
     new_command install;
     install.device_id = device_id;
-    install.op = "technician_login.install";
-    install.args_json = common::print_json(args.get());
+    install.op = std::string(to_string(common::commands::op_id::technician_login_install));
+    install.args_json = common::commands::encode(args);
     // Dropped, not delivered, once the login itself has expired.
     install.deadline_s = t.expires_at_s;
     install.created_by = c.acct.login_id;
@@ -127,7 +129,7 @@ http::response api_service::impl::revoke_technician_login(http::request& req, co
   add_string(args.get(), "login_id", login_id);
   new_command revoke;
   revoke.device_id = device_id;
-  revoke.op = "technician_login.revoke";
+  revoke.op = std::string(to_string(common::commands::op_id::technician_login_revoke));
   revoke.args_json = common::print_json(args.get());
   revoke.deadline_s = std::max(existing->expires_at_s, now_s() + k_min_revoke_life_s);
   revoke.created_by = c.acct.login_id;

@@ -77,17 +77,6 @@ common::result<common::config> load_cloud_config(const std::string& path) {
   return common::load_config(path, cloud_config_schema());
 }
 
-retention_settings retention_settings_from(const common::config& c) {
-  retention_settings r;
-  r.audit_days = c.get_int("retention.audit_days");
-  r.inactive_reminder_days = c.get_int("retention.inactive_reminder_days");
-  r.inactive_lock_days = c.get_int("retention.inactive_lock_days");
-  r.inactive_delete_days = c.get_int("retention.inactive_delete_days");
-  r.device_data_days = c.get_int("retention.device_data_days");
-  r.technician_login_retention_s = c.get_int("retention.technician_login_retention_s");
-  return r;
-}
-
 scheduler_settings scheduler_settings_from(const common::config& c) {
   scheduler_settings s;
   s.tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));

@@ -234,33 +234,65 @@ function chart(series) {
   return wrap;
 }
 
+// The op list and each op's argument fields come from the cloud's command table
+// (GET /commands/catalogue), the table the cloud checks commands against and the router runs.
+// An argument's label is device.command.arg.<name> and an op's device.command.op.<name> when
+// i18n has one, else its name.
+function arg_control(a) {
+  if (a.type === 'integer') {
+    const attrs = { type: 'number', min: a.min, max: a.max, step: 1 };
+    if (a.default !== undefined) attrs.value = a.default;
+    return input(a.name, attrs);
+  }
+  if (a.type === 'host') return input(a.name, { value: a.required ? '127.0.0.1' : '', autocomplete: 'off' });
+  // literal (a confirmation the operator types), config_keys (comma separated)
+  return input(a.name, { autocomplete: 'off' });
+}
+
+function arg_value(a, control) {
+  const v = control.value.trim();
+  if (v === '' && !a.required) return undefined;
+  if (a.type === 'integer') return Number(v);
+  if (a.type === 'config_keys') return v.split(',').map((k) => k.trim()).filter(Boolean);
+  return v;
+}
+
+function label_or(key, fallback) {
+  const s = t(key);
+  return s === key ? fallback : s;
+}
+
 function command_form(ctx, id, on_sent) {
-  const op = select(
-    'op',
-    [
-      ['ping', 'ping'],
-      ['state.refresh', 'state.refresh'],
-      ['config.get', 'config.get'],
-      ['diag.ping', 'diag.ping'],
-      ['reboot', 'reboot'],
-    ],
-    'ping',
-  );
+  const op = select('op', [], 'ping');
   op.id = 'command-op';
-  const host = input('host', { value: '127.0.0.1' });
-  const cnt = input('count', { type: 'number', min: 1, max: 10, value: 3 });
-  const delay = input('delay_s', { type: 'number', min: 0, max: 3600, value: 2 });
-  const keys = input('keys', {});
+  let ops = [];
+  let controls = [];
   const extra = h('div', { class: 'extra' });
   const show_extra = () => {
+    const spec = ops.find((o) => o.op === op.value);
+    controls = [];
     extra.replaceChildren();
-    if (op.value === 'diag.ping') extra.append(field(t('device.command.host'), host), field(t('device.command.count'), cnt));
-    if (op.value === 'reboot') extra.append(field(t('device.command.delay'), delay));
-    if (op.value === 'config.get') extra.append(field(t('device.command.keys'), keys));
+    if (!spec) return;
+    for (const a of spec.args) {
+      const c = arg_control(a);
+      c.id = `command-arg-${a.name}`;
+      controls.push([a, c]);
+      extra.append(field(label_or(`device.command.arg.${a.name}`, a.name), c));
+    }
+    if (spec.warning) extra.append(h('p', { class: 'message error' }, t('device.command.warning')));
   };
   op.addEventListener('change', show_extra);
   const box = message_box();
   box.id = 'command-status';
+  api
+    .get('/commands/catalogue')
+    .then((c) => {
+      ops = c.ops.filter((o) => !o.args.some((a) => a.type === 'config_values'));
+      for (const o of ops) op.append(h('option', { value: o.op }, label_or(`device.command.op.${o.op}`, o.op)));
+      op.value = 'ping';
+      show_extra();
+    })
+    .catch((err) => box.fail(err));
   const form = h(
     'form',
     { class: 'toolbar', id: 'command-form' },
@@ -272,10 +304,9 @@ function command_form(ctx, id, on_sent) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const args = {};
-    if (op.value === 'diag.ping') Object.assign(args, { host: host.value.trim(), count: Number(cnt.value) });
-    if (op.value === 'reboot') args.delay_s = Number(delay.value);
-    if (op.value === 'config.get' && keys.value.trim()) {
-      args.keys = keys.value.split(',').map((k) => k.trim()).filter(Boolean);
+    for (const [a, c] of controls) {
+      const v = arg_value(a, c);
+      if (v !== undefined) args[a.name] = v;
     }
     try {
       let cmd = await api.post(`/devices/${encodeURIComponent(id)}/commands`, { op: op.value, args });
@@ -304,7 +335,6 @@ function command_form(ctx, id, on_sent) {
       box.fail(err);
     }
   });
-  show_extra();
   return form;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 
 namespace agent_test {
@@ -179,10 +180,14 @@ std::string install_args(const std::string& login_id, const std::string& passwor
                          std::int64_t expires_at, std::int64_t ttl_s) {
   namespace crypto = aterm::common::crypto;
   const auto salt = crypto::random_bytes(16);
-  const auto hash = crypto::pbkdf2_hmac_sha256(password, salt, 1000, 32);
-  return R"({"login_id":")" + login_id + R"(","salt":")" + crypto::to_hex(salt) +
-         R"(","iterations":1000,"hash":")" + crypto::to_hex(hash) + R"(","expires_at":)" +
-         std::to_string(expires_at) + R"(,"ttl_s":)" + std::to_string(ttl_s) + "}";
+  aterm::common::commands::technician_login_install a;
+  a.login_id = login_id;
+  a.salt_hex = crypto::to_hex(salt);
+  a.iterations = 1000;
+  a.hash_hex = crypto::to_hex(crypto::pbkdf2_hmac_sha256(password, salt, 1000, 32));
+  a.expires_at = expires_at;
+  a.ttl_s = ttl_s;
+  return aterm::common::commands::encode(a);
 }
 
 std::int64_t now_s() {

@@ -1,4 +1,5 @@
-// Every op of DESIGN.md section 3, the never-twice journal, deadlines and bad commands.
+// Every op of the command table (DESIGN.md section 3 and docs/commands.md), the never-twice
+// journal, deadlines and bad commands.
 #include <doctest/doctest.h>
 
 #include "agent_fixture.h"
@@ -84,6 +85,62 @@ TEST_CASE("every op answers as DESIGN.md section 3 says") {
     CHECK(cJSON_GetObjectItemCaseSensitive(j.get(), "rtt_ms") != nullptr);
     CHECK(o.run("d2", "diag.ping", R"({"host":"-f; reboot","count":3})").status == rs::rejected);
     CHECK(o.run("d3", "diag.ping", R"({"host":"a.example","count":11})").status == rs::rejected);
+  }
+  SUBCASE("diag.ping without count sends the command table's default, 4") {
+    auto r = o.run("d4", "diag.ping", R"({"host":"192.0.2.1"})");
+    CHECK(r.status == rs::ok);
+    CHECK(aterm::common::json_int(parse(r.result_json).get(), "sent").value_or(0) == 4);
+  }
+  SUBCASE("diag.traceroute") {
+    auto r = o.run("t1", "diag.traceroute", R"({"host":"192.0.2.9"})");
+    CHECK(r.status == rs::ok);
+    auto j = parse(r.result_json);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j.get(), "hops")) == 3);
+    CHECK(aterm::common::json_bool(j.get(), "reached").value_or(false));
+    auto two = o.run("t2", "diag.traceroute", R"({"host":"192.0.2.9","max_hops":2})");
+    CHECK(two.status == rs::ok);
+    CHECK(cJSON_GetArraySize(
+              cJSON_GetObjectItemCaseSensitive(parse(two.result_json).get(), "hops")) == 2);
+    CHECK(o.run("t3", "diag.traceroute", R"({"host":"a.example","max_hops":31})").status ==
+          rs::rejected);
+    CHECK(o.run("t4", "diag.traceroute", R"({"host":"-f;reboot"})").status == rs::rejected);
+  }
+  SUBCASE("diag.dns") {
+    auto r = o.run("n1", "diag.dns", R"({"name":"example.com","server":"192.0.2.53"})");
+    CHECK(r.status == rs::ok);
+    auto j = parse(r.result_json);
+    CHECK(aterm::common::json_string(j.get(), "name").value_or("") == "example.com");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j.get(), "addresses")) == 1);
+    CHECK(o.run("n2", "diag.dns", R"x({"name":"$(id)"})x").status == rs::rejected);
+    CHECK(o.run("n3", "diag.dns", R"({"name":"a.example","server":"-x"})").status == rs::rejected);
+  }
+  SUBCASE("factory_reset needs its confirmation and clears the configuration") {
+    CHECK(o.run("f1", "factory_reset").status == rs::rejected);
+    CHECK(o.run("f2", "factory_reset", R"({"confirm":"yes"})").status == rs::rejected);
+    CHECK(o.run("g0", "config.get", R"({"keys":["lan.ip"]})").result_json ==
+          R"({"rev":0,"values":{"lan.ip":"192.168.10.1"}})");
+    auto r = o.run("f3", "factory_reset", R"({"confirm":"factory_reset"})");
+    CHECK(r.status == rs::ok);
+    CHECK(o.run("g1", "config.get").result_json == R"({"rev":1,"values":{}})");
+    CHECK(t::wait_until([&] { return o.s.cloud.states("dev-cmd").back().config_rev == 1; }));
+  }
+  SUBCASE("log.tail answers the agent's own recent lines, never a secret") {
+    const std::string args = install_args("T-logtail1", "Abc234defGH9", now_s() + 600, 600);
+    REQUIRE(o.run("i1", "technician_login.install", args).status == rs::ok);
+    auto r = o.run("l1", "log.tail", R"({"lines":500})");
+    CHECK(r.status == rs::ok);
+    auto j = parse(r.result_json);
+    const cJSON* lines = cJSON_GetObjectItemCaseSensitive(j.get(), "lines");
+    REQUIRE(cJSON_IsArray(lines));
+    CHECK(cJSON_GetArraySize(lines) > 0);
+    CHECK(r.result_json.find("connected") != std::string::npos);
+    auto a = parse(args);
+    for (const char* secret : {"salt", "hash"})
+      CHECK(r.result_json.find(*aterm::common::json_string(a.get(), secret)) == std::string::npos);
+    auto two = o.run("l2", "log.tail", R"({"lines":2})");
+    CHECK(cJSON_GetArraySize(
+              cJSON_GetObjectItemCaseSensitive(parse(two.result_json).get(), "lines")) <= 2);
+    CHECK(o.run("l3", "log.tail", R"({"lines":501})").status == rs::rejected);
   }
   SUBCASE("reboot answers first, then drops the session, resets uptime and comes back") {
     REQUIRE(t::wait_until([&] { return o.s.cloud.events("dev-cmd", "boot").size() == 1; }));

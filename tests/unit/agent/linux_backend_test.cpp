@@ -35,7 +35,7 @@ TEST_CASE("linux backend reads this machine's /proc") {
   CHECK(st.mem_free_kb.value_or(-1) >= 0);
   CHECK(st.cpu_load1.value_or(-1) >= 0);
   CHECK(st.model.has_value());  // /etc/os-release NAME on this Debian
-  CHECK_FALSE(b->reboot_supported());
+  CHECK_FALSE(b->supports(aterm::common::commands::capability::reboot));
 }
 
 TEST_CASE("lan clients come from the leases file, expired leases not counted") {

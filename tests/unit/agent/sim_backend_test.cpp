@@ -85,13 +85,13 @@ TEST_CASE("a damaged sim file is an error, not silently replaced") {
 }
 
 TEST_CASE("diag hosts are checked before they reach a program") {
-  using aterm::agent::valid_diag_host;
-  CHECK(valid_diag_host("example.com"));
-  CHECK(valid_diag_host("192.0.2.1"));
-  CHECK(valid_diag_host("::1"));
-  CHECK_FALSE(valid_diag_host(""));
-  CHECK_FALSE(valid_diag_host("-f"));
-  CHECK_FALSE(valid_diag_host("a b"));
-  CHECK_FALSE(valid_diag_host("a;rm -rf /"));
-  CHECK_FALSE(valid_diag_host("$(id)"));
+  using aterm::common::commands::valid_host;
+  CHECK(valid_host("example.com"));
+  CHECK(valid_host("192.0.2.1"));
+  CHECK(valid_host("::1"));
+  CHECK_FALSE(valid_host(""));
+  CHECK_FALSE(valid_host("-f"));
+  CHECK_FALSE(valid_host("a b"));
+  CHECK_FALSE(valid_host("a;rm -rf /"));
+  CHECK_FALSE(valid_host("$(id)"));
 }

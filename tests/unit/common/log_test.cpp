@@ -119,3 +119,20 @@ TEST_CASE("log level filters") {
   CHECK_FALSE(parse_log_level("WARN").has_value());
   CHECK_FALSE(parse_log_level("verbose").has_value());
 }
+
+TEST_CASE("the recent-lines ring keeps the newest lines within its line and byte bounds") {
+  sink_guard g;
+  keep_recent_log_lines(3, 1 << 20);
+  for (int i = 0; i < 5; ++i) log(log_level::info, "t", "line", {{"n", i}});
+  auto lines = recent_log_lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines.front().find("n=2") != std::string::npos);
+  CHECK(lines.back().find("n=4") != std::string::npos);
+  log(log_level::info, "t", "secret", {secret_field("password")});
+  CHECK(recent_log_lines().back().find("password=<redacted>") != std::string::npos);
+  const auto newest = recent_log_lines().back();
+  keep_recent_log_lines(100, newest.size());
+  CHECK(recent_log_lines() == std::vector<std::string>{newest});
+  keep_recent_log_lines(0, 0);
+  CHECK(recent_log_lines().empty());
+}

@@ -26,7 +26,11 @@
 //   model, firmware       ""     linux: override /etc/openwrt_release and /etc/os-release
 //   hooks.reboot, hooks.config_get, hooks.config_set, hooks.diag   [] linux: argv of hook programs
 //   hooks.timeout_s       10     linux: a hook is killed after this
+//   hooks.factory_reset   []     linux: argv of the factory reset program; empty = factory_reset
+//                         answered `unsupported`
 //   diag.ping_program     /bin/ping  linux: used for diag.ping when hooks.diag is empty
+//   diag.traceroute_program /usr/bin/traceroute  linux: diag.traceroute when hooks.diag is empty
+//   diag.dns_program      /usr/bin/host  linux: diag.dns when hooks.diag is empty
 //   sim.reboot_s          1      sim: how long a simulated reboot keeps the router offline
 //   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp; Paho C
 //                         sets up every TLS connection under one process-wide lock)

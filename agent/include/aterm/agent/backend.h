@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "aterm/common/clock.h"
+#include "aterm/common/command_table.h"
 #include "aterm/common/protocol.h"
 #include "aterm/common/status.h"
 
@@ -37,21 +38,29 @@ class backend {
   // `rejected`), "unsupported", "error".
   virtual common::result<std::int64_t> config_set(std::int64_t rev,
                                                   std::string_view values_json) = 0;
-  // False when reboot() can only fail with "unsupported" (checked before answering `ok`).
-  virtual bool reboot_supported() const = 0;
+  // False when the ops needing `c` can only fail with "unsupported" (checked before running
+  // them, so a reboot is never answered `ok` and then not done).
+  virtual bool supports(common::commands::capability c) const = 0;
   // Starts the reboot (the delay has already passed). Errors: "unsupported", "error".
   virtual common::status reboot() = 0;
   // True when reboot() only simulates a reboot and the agent must drop and re-establish its
   // own connection (sim); false when the process is about to die with the system (linux).
   virtual bool simulated_reboot() const = 0;
   // diag.ping: the result object text {"sent":..,"received":..,"rtt_ms":{...}}.
-  // REQUIRES: host passed valid_diag_host, count within the limits.
+  // REQUIRES (every diag_*): host names passed common::commands::valid_host, numbers within the
+  // command table's bounds.
   virtual common::result<std::string> diag_ping(const std::string& host, int count) = 0;
+  // diag.traceroute: {"host":..,"reached":bool,"hops":[{"hop":n,"addr":"..","rtt_ms":..},..]}
+  // (addr and rtt_ms absent for a hop that did not answer).
+  virtual common::result<std::string> diag_traceroute(const std::string& host, int max_hops) = 0;
+  // diag.dns: {"name":..,"server":..,"addresses":["..",..]}; server absent = the router's own
+  // resolver.
+  virtual common::result<std::string> diag_dns(const std::string& name,
+                                               const std::optional<std::string>& server) = 0;
+  // factory_reset: returns the router's configuration to its defaults. Errors: "unsupported",
+  // "error".
+  virtual common::status factory_reset() = 0;
 };
-
-// A host name or IP literal safe to hand to a program as one argument: 1..253 characters of
-// [A-Za-z0-9.:-], not starting with '-'.
-bool valid_diag_host(std::string_view host);
 
 struct sim_backend_settings {
   std::filesystem::path file;  // backend.file: created with defaults if missing
@@ -68,12 +77,15 @@ struct linux_backend_settings {
   std::string model;                  // "" = from /etc/openwrt_release or /etc/os-release
   std::string firmware;               // "" = likewise
   std::filesystem::path etc_root = "/etc";
-  std::vector<std::string> hook_reboot;           // argv; empty = reboot unsupported
-  std::vector<std::string> hook_config_get;       // argv; JSON {"keys":[..]} on stdin
-  std::vector<std::string> hook_config_set;       // argv; JSON {"rev":n,"values":{..}} on stdin
-  std::vector<std::string> hook_diag;             // argv; JSON {"op":"diag.ping",..} on stdin
-  std::string ping_program = "/bin/ping";         // used for diag.ping when hook_diag is empty
-  std::chrono::milliseconds hook_timeout{10000};  // Default: 10 s (hooks.timeout_s).
+  std::vector<std::string> hook_reboot;         // argv; empty = reboot unsupported
+  std::vector<std::string> hook_config_get;     // argv; JSON {"keys":[..]} on stdin
+  std::vector<std::string> hook_config_set;     // argv; JSON {"rev":n,"values":{..}} on stdin
+  std::vector<std::string> hook_diag;           // argv; JSON {"op":"diag.*",..} on stdin
+  std::vector<std::string> hook_factory_reset;  // argv; empty = factory_reset unsupported
+  std::string ping_program = "/bin/ping";       // used for diag.ping when hook_diag is empty
+  std::string traceroute_program = "/usr/bin/traceroute";  // diag.traceroute, likewise
+  std::string dns_program = "/usr/bin/host";               // diag.dns, likewise
+  std::chrono::milliseconds hook_timeout{10000};           // Default: 10 s (hooks.timeout_s).
 };
 std::unique_ptr<backend> make_linux_backend(const linux_backend_settings& s,
                                             const common::clock& clock);

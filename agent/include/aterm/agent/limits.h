@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "aterm/common/limits.h"
+
 namespace aterm::agent::limits {
 
 // Command ids remembered for de-duplication (issue 3): covers every redelivery the bridge makes
@@ -22,12 +24,10 @@ inline constexpr std::size_t k_outbox_bytes = 1024 * 1024;
 inline constexpr std::size_t k_max_logins = 32;
 // Wrong passwords that invalidate a credential (DESIGN.md section 4).
 inline constexpr int k_login_max_failures = 5;
-// PBKDF2 iterations accepted from technician_login.install: the cloud uses 10,000; the bound keeps
-// one check under ~1 s of router CPU.
-inline constexpr std::int64_t k_max_login_iterations = 200000;
-inline constexpr std::size_t k_max_login_salt_bytes = 64;
-// Longest technician login id and password accepted (the cloud issues "T-" + 8 and 12 chars).
-inline constexpr std::size_t k_max_login_id = 64;
+// The technician_login.install bounds (login id, salt, iterations) are the command table's, in
+// common/limits.h; the local socket and login-check refuse longer ids with the same bound.
+inline constexpr std::size_t k_max_login_id = common::limits::k_max_login_id;
+// Longest password accepted (the cloud issues 12 characters).
 inline constexpr std::size_t k_max_password = 128;
 // Local socket connections open at once: a router's UI and PAM need one or two; more is abuse.
 inline constexpr std::size_t k_max_socket_connections = 8;
@@ -37,11 +37,10 @@ inline constexpr std::size_t k_max_socket_request = 4096;
 inline constexpr std::size_t k_max_hook_output = 64 * 1024;
 // Snapshots go out at most once per this period (issue 3).
 inline constexpr std::int64_t k_min_snapshot_period_ms = 1000;
-// diag.ping count bounds (DESIGN.md section 3).
-inline constexpr std::int64_t k_diag_min_count = 1;
-inline constexpr std::int64_t k_diag_max_count = 10;
-// reboot delay: longer than an hour is surely a mistake in the command.
-inline constexpr std::int64_t k_max_reboot_delay_s = 3600;
+// log.tail: the agent keeps its last lines in memory, at most this many bytes in all, so the
+// answer fits one result message (64 KiB) with room for JSON escaping.
+inline constexpr std::size_t k_log_ring_bytes = 24 * 1024;
+inline constexpr std::size_t k_log_ring_lines = 500;
 // Simulated routers per process: 1,000 is the target, 20,000 is the fd limit of this machine.
 inline constexpr std::int64_t k_max_simulated = 10000;
 // simulate.state_interval_ms bounds: below 10 ms a router's snapshots would be paced by the

@@ -1,5 +1,7 @@
-// One router's agent (issue 3): its MQTT session (mqtt_link), command handling with the
-// never-twice journal, the outbox, technician logins and the device backend.
+// One router's agent: its MQTT session (session.cpp: connection state machine, presence,
+// backoff), state publishing (state_publisher.cpp), the command runner with the never-twice
+// journal and the outbox (command_runner.cpp, ops dispatched through op_dispatch.h), technician
+// logins (logins/) and the device backend.
 // Thread: every method, and every object it owns, belongs to the event_loop's thread. Paho
 // callbacks only post to that loop (try_post, so a flood is dropped and counted, not queued
 // without bound). Lifetime: the loop must stop running before a router_agent is destroyed, and
@@ -126,7 +128,9 @@ class router_agent {
   void arm_interval();
   void do_reboot();
 
-  common::protocol::command_result run_op(const common::protocol::command& cmd);
+  void queue_boot_event();
+  // Ends a shutdown once the offline presence is acknowledged or its wait ran out.
+  void finish_shutdown();
 
   event_loop& loop_;
   const common::clock& clock_;

@@ -112,7 +112,12 @@ class linux_backend final : public backend {
     return {};
   }
   bool simulated_reboot() const override { return false; }
-  bool reboot_supported() const override { return !s_.hook_reboot.empty(); }
+  bool supports(common::commands::capability c) const override {
+    using common::commands::capability;
+    if (c == capability::reboot) return !s_.hook_reboot.empty();
+    if (c == capability::factory_reset) return !s_.hook_factory_reset.empty();
+    return true;
+  }
 
   common::result<std::string> diag_ping(const std::string& host, int count) override {
     if (!s_.hook_diag.empty()) {
@@ -120,11 +125,9 @@ class linux_backend final : public backend {
       cJSON_AddStringToObject(in.get(), "op", "diag.ping");
       cJSON_AddStringToObject(in.get(), "host", host.c_str());
       cJSON_AddNumberToObject(in.get(), "count", count);
-      auto out = run_json(s_.hook_diag, common::print_json(in.get()));
-      if (!out.ok()) return out.error();
-      return common::print_json(out->get());
+      return hook_diag(in);
     }
-    // The host was validated (valid_diag_host) and goes after "--", so it is never an option.
+    // The host passed valid_host and goes after "--", so it is never an option.
     std::vector<std::string> argv{
         s_.ping_program, "-n", "-q", "-c", std::to_string(count), "-W", "1", "--", host};
     auto out = run_hook(argv, {}, s_.hook_timeout);
@@ -161,7 +164,107 @@ class linux_backend final : public backend {
     return common::print_json(r.get());
   }
 
+  common::result<std::string> diag_traceroute(const std::string& host, int max_hops) override {
+    if (!s_.hook_diag.empty()) {
+      common::json_ptr in(cJSON_CreateObject());
+      cJSON_AddStringToObject(in.get(), "op", "diag.traceroute");
+      cJSON_AddStringToObject(in.get(), "host", host.c_str());
+      cJSON_AddNumberToObject(in.get(), "max_hops", max_hops);
+      return hook_diag(in);
+    }
+    // One probe per hop, a 1 s wait: an unreachable host costs about max_hops seconds. The host
+    // passed valid_host (it cannot start with '-'); traceroute takes no "--" before it.
+    std::vector<std::string> argv{s_.traceroute_program,    "-n", "-q", "1", "-w", "1", "-m",
+                                  std::to_string(max_hops), host};
+    auto out = run_hook(argv, {}, s_.hook_timeout + std::chrono::seconds(max_hops));
+    if (!out.ok()) return status::error("error", out.error().message());
+    if (out->exit_code != 0)
+      return status::error("error", "traceroute exited " + std::to_string(out->exit_code));
+    std::istringstream lines(out->out);
+    std::string line;
+    std::string target;
+    common::json_ptr r(cJSON_CreateObject());
+    cJSON_AddStringToObject(r.get(), "host", host.c_str());
+    cJSON* hops = cJSON_CreateArray();
+    std::string last_addr;
+    while (std::getline(lines, line)) {
+      char addr[64] = {};
+      if (line.rfind("traceroute to ", 0) == 0) {
+        const auto open = line.find('(');
+        const auto close = line.find(')', open);
+        if (open != std::string::npos && close != std::string::npos)
+          target = line.substr(open + 1, close - open - 1);
+        continue;
+      }
+      int hop = 0;
+      double rtt = 0;
+      const int got = std::sscanf(line.c_str(), "%d %63s %lf ms", &hop, addr, &rtt);
+      if (got < 2) continue;
+      cJSON* h = cJSON_CreateObject();
+      cJSON_AddNumberToObject(h, "hop", hop);
+      last_addr = addr;
+      if (last_addr != "*") {
+        cJSON_AddStringToObject(h, "addr", addr);
+        if (got == 3) cJSON_AddNumberToObject(h, "rtt_ms", rtt);
+      }
+      cJSON_AddItemToArray(hops, h);
+    }
+    cJSON_AddBoolToObject(r.get(), "reached", !target.empty() && last_addr == target);
+    cJSON_AddItemToObject(r.get(), "hops", hops);
+    return common::print_json(r.get());
+  }
+
+  common::result<std::string> diag_dns(const std::string& name,
+                                       const std::optional<std::string>& server) override {
+    if (!s_.hook_diag.empty()) {
+      common::json_ptr in(cJSON_CreateObject());
+      cJSON_AddStringToObject(in.get(), "op", "diag.dns");
+      cJSON_AddStringToObject(in.get(), "name", name.c_str());
+      if (server) cJSON_AddStringToObject(in.get(), "server", server->c_str());
+      return hook_diag(in);
+    }
+    // Both passed valid_host and follow "--": `host` reads them as the name and the server.
+    std::vector<std::string> argv{s_.dns_program, "--", name};
+    if (server) argv.push_back(*server);
+    auto out = run_hook(argv, {}, s_.hook_timeout);
+    if (!out.ok()) return status::error("error", out.error().message());
+    std::istringstream lines(out->out);
+    std::string line;
+    std::string first;
+    common::json_ptr r(cJSON_CreateObject());
+    cJSON_AddStringToObject(r.get(), "name", name.c_str());
+    if (server) cJSON_AddStringToObject(r.get(), "server", server->c_str());
+    cJSON* addrs = cJSON_AddArrayToObject(r.get(), "addresses");
+    while (std::getline(lines, line)) {
+      if (first.empty()) first = line;
+      for (std::string_view marker : {" has address ", " has IPv6 address "}) {
+        if (const auto at = line.find(marker); at != std::string::npos)
+          cJSON_AddItemToArray(addrs, cJSON_CreateString(line.substr(at + marker.size()).c_str()));
+      }
+    }
+    if (out->exit_code != 0)
+      return status::error(
+          "error", "host exited " + std::to_string(out->exit_code) + ": " + first.substr(0, 200));
+    return common::print_json(r.get());
+  }
+
+  common::status factory_reset() override {
+    if (s_.hook_factory_reset.empty())
+      return status::error("unsupported", "no hooks.factory_reset configured");
+    auto out = run_hook(s_.hook_factory_reset, "{\"op\":\"factory_reset\"}\n", s_.hook_timeout);
+    if (!out.ok()) return status::error("error", out.error().message());
+    if (out->exit_code != 0)
+      return status::error("error", "factory_reset hook exited " + std::to_string(out->exit_code));
+    return {};
+  }
+
  private:
+  common::result<std::string> hook_diag(const common::json_ptr& in) {
+    auto out = run_json(s_.hook_diag, common::print_json(in.get()));
+    if (!out.ok()) return out.error();
+    return common::print_json(out->get());
+  }
+
   common::result<common::json_ptr> run_json(const std::vector<std::string>& argv,
                                             const std::string& input) {
     auto out = run_hook(argv, input + "\n", s_.hook_timeout);

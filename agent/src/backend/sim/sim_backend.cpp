@@ -72,6 +72,62 @@ class sim_backend final : public backend {
       cJSON_DeleteItemFromObjectCaseSensitive(cfg, item->string);
       cJSON_AddItemToObject(cfg, item->string, cJSON_Duplicate(item, true));
     }
+    return commit(std::move(next));
+  }
+
+  common::status reboot() override {
+    booted_ = clock_.mono();
+    return {};
+  }
+  bool simulated_reboot() const override { return true; }
+  bool supports(common::commands::capability) const override { return true; }
+
+  common::result<std::string> diag_ping(const std::string&, int count) override {
+    return "{\"sent\":" + std::to_string(count) + ",\"received\":" + std::to_string(count) +
+           ",\"rtt_ms\":{\"min\":0.4,\"avg\":0.5,\"max\":0.7}}";
+  }
+
+  common::result<std::string> diag_traceroute(const std::string& host, int max_hops) override {
+    // A three-hop path (fewer when max_hops says so) ending at the host.
+    common::json_ptr r(cJSON_CreateObject());
+    cJSON_AddStringToObject(r.get(), "host", host.c_str());
+    const int n = std::min(max_hops, 3);
+    cJSON_AddBoolToObject(r.get(), "reached", n == 3);
+    cJSON* hops = cJSON_AddArrayToObject(r.get(), "hops");
+    for (int i = 1; i <= n; ++i) {
+      cJSON* h = cJSON_CreateObject();
+      cJSON_AddNumberToObject(h, "hop", i);
+      cJSON_AddStringToObject(h, "addr",
+                              i == 3 ? host.c_str() : ("192.0.2." + std::to_string(i)).c_str());
+      cJSON_AddNumberToObject(h, "rtt_ms", 0.5 * i);
+      cJSON_AddItemToArray(hops, h);
+    }
+    return common::print_json(r.get());
+  }
+
+  common::result<std::string> diag_dns(const std::string& name,
+                                       const std::optional<std::string>& server) override {
+    common::json_ptr r(cJSON_CreateObject());
+    cJSON_AddStringToObject(r.get(), "name", name.c_str());
+    if (server) cJSON_AddStringToObject(r.get(), "server", server->c_str());
+    cJSON* addrs = cJSON_AddArrayToObject(r.get(), "addresses");
+    cJSON_AddItemToArray(addrs, cJSON_CreateString("192.0.2.53"));
+    return common::print_json(r.get());
+  }
+
+  // Clears the configuration; the revision moves on so a config.set with the old one is stale.
+  common::status factory_reset() override {
+    common::json_ptr next(cJSON_Duplicate(doc_.get(), true));
+    cJSON_DeleteItemFromObjectCaseSensitive(next.get(), "config");
+    cJSON_AddObjectToObject(next.get(), "config");
+    auto done = commit(std::move(next));
+    if (!done.ok()) return done.error();
+    return {};
+  }
+
+ private:
+  // Writes `next` with the next config revision and makes it current; returns that revision.
+  common::result<std::int64_t> commit(common::json_ptr next) {
     const std::int64_t new_rev = rev() + 1;
     cJSON_DeleteItemFromObjectCaseSensitive(next.get(), "config_rev");
     cJSON_AddNumberToObject(next.get(), "config_rev", static_cast<double>(new_rev));
@@ -81,19 +137,6 @@ class sim_backend final : public backend {
     return new_rev;
   }
 
-  common::status reboot() override {
-    booted_ = clock_.mono();
-    return {};
-  }
-  bool simulated_reboot() const override { return true; }
-  bool reboot_supported() const override { return true; }
-
-  common::result<std::string> diag_ping(const std::string&, int count) override {
-    return "{\"sent\":" + std::to_string(count) + ",\"received\":" + std::to_string(count) +
-           ",\"rtt_ms\":{\"min\":0.4,\"avg\":0.5,\"max\":0.7}}";
-  }
-
- private:
   const cJSON* config() const { return cJSON_GetObjectItemCaseSensitive(doc_.get(), "config"); }
   std::int64_t rev() const { return common::json_int(doc_.get(), "config_rev").value_or(0); }
 

@@ -21,17 +21,6 @@ common::config_schema cloud_config_schema();
 // (resolved against the working directory).
 common::result<common::config> load_cloud_config(const std::string& path);
 
-// The retention and lifecycle durations (DESIGN.md section 5), read by the jobs.
-struct retention_settings {
-  std::int64_t audit_days = 365;                     // retention.audit_days
-  std::int64_t inactive_reminder_days = 180;         // retention.inactive_reminder_days
-  std::int64_t inactive_lock_days = 30;              // retention.inactive_lock_days
-  std::int64_t inactive_delete_days = 90;            // retention.inactive_delete_days
-  std::int64_t device_data_days = 90;                // retention.device_data_days
-  std::int64_t technician_login_retention_s = 3600;  // retention.technician_login_retention_s
-};
-retention_settings retention_settings_from(const common::config& c);
-
 // Periodic work of `serve`.
 struct scheduler_settings {
   // Command deadlines checked (expire_overdue) and sessions purged this often. Default: 1 s.

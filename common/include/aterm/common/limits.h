@@ -25,4 +25,35 @@ inline constexpr std::size_t k_max_error_text = 1024;
 // bogus and would overflow nanosecond time points near the year 2262.
 inline constexpr long long k_max_timestamp_s = 4102444800;
 
+// Command arguments (command_table.h).
+// reboot delay: longer than an hour is surely a mistake in the command.
+inline constexpr long long k_max_reboot_delay_s = 3600;
+// diag.ping counts (DESIGN.md section 3); 4 when absent, as a desktop ping run by hand.
+inline constexpr long long k_diag_min_count = 1;
+inline constexpr long long k_diag_max_count = 10;
+inline constexpr long long k_diag_default_count = 4;
+// diag.traceroute hops: 30 is traceroute's own default and reaches any host on the Internet;
+// 15 by default keeps a run to an unreachable host within a few seconds per hop missing.
+inline constexpr long long k_traceroute_max_hops = 30;
+inline constexpr long long k_traceroute_default_hops = 15;
+// log.tail: a screenful by default; 500 lines at most keep the result under the 64 KiB payload.
+inline constexpr long long k_log_tail_max_lines = 500;
+inline constexpr long long k_log_tail_default_lines = 100;
+// Host names are at most 253 characters (RFC 1035); IPv6 literals are shorter.
+inline constexpr std::size_t k_max_host = 253;
+// Config keys are dotted lowercase names ("wifi.ssid").
+inline constexpr std::size_t k_max_config_key = 128;
+// One config.get/config.set touches a screenful of keys, far below the 64 KiB message limit.
+inline constexpr long long k_max_config_entries = 256;
+// config.set rev: a JSON integer exact in a double.
+inline constexpr long long k_max_config_rev = 1LL << 52;
+// Technician logins (DESIGN.md section 4): the cloud issues "T-" + 8 characters, 16-byte salts,
+// 10,000 iterations and 32-byte hashes; the bounds keep one check under ~1 s of router CPU.
+inline constexpr std::size_t k_max_login_id = 64;
+inline constexpr long long k_max_login_iterations = 200000;
+inline constexpr long long k_max_login_salt_hex = 128;
+inline constexpr long long k_login_hash_hex = 64;
+// A technician login lives at most a day after receipt.
+inline constexpr long long k_max_login_ttl_s = 24 * 3600;
+
 }  // namespace aterm::common::limits

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace aterm::common {
 
@@ -48,6 +49,13 @@ void log(log_level level, std::string_view component, std::string_view message,
 // concurrent logging.
 using log_sink = void (*)(std::string_view line);
 void set_log_sink(log_sink sink);
+
+// Keeps the last `max_lines` lines written (at most `max_bytes` of them in all) in memory, for
+// recent_log_lines (the agent's log.tail). Off (0) by default; lines written before it was turned
+// on are not kept. Lines hold only what was logged: secret_field values are never in them.
+void keep_recent_log_lines(std::size_t max_lines, std::size_t max_bytes);
+// The kept lines, oldest first, without the newline.
+std::vector<std::string> recent_log_lines();
 
 // Escapes a value for a log line: printable ASCII and UTF-8 kept, quotes, backslashes and
 // control characters escaped, quoted when it holds spaces.

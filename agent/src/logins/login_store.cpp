@@ -5,6 +5,7 @@
 
 #include "aterm/agent/journal_file.h"
 #include "aterm/agent/limits.h"
+#include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
@@ -18,14 +19,6 @@ namespace {
 
 std::int64_t mono_ns(const common::clock& c) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(c.mono().time_since_epoch()).count();
-}
-
-bool valid_login_id(std::string_view id) {
-  if (id.empty() || id.size() > limits::k_max_login_id) return false;
-  return std::all_of(id.begin(), id.end(), [](char ch) {
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_';
-  });
 }
 
 }  // namespace
@@ -68,7 +61,7 @@ common::result<login_store> login_store::open(const std::filesystem::path& file,
     if (!id || !salt || !hash || !it || !exp || !md || !boot || !fails) continue;
     auto s = crypto::from_hex(*salt);
     auto h = crypto::from_hex(*hash);
-    if (!s.ok() || !h.ok() || *it < 1 || *it > limits::k_max_login_iterations) continue;
+    if (!s.ok() || !h.ok() || *it < 1 || *it > common::limits::k_max_login_iterations) continue;
     l.login_id = *id;
     l.salt = std::move(*s);
     l.hash = std::move(*h);
@@ -128,38 +121,19 @@ common::status login_store::save() const {
 }
 
 common::status login_store::install(std::string_view args_json) {
-  auto parsed = common::parse_json(args_json);
-  if (!parsed.ok()) return status::error("bad_args", "args are not JSON");
-  const cJSON* a = parsed->get();
-  auto bad = [](const char* field) {
-    return status::error("bad_args", std::string("technician_login.install: bad ") + field);
-  };
-  auto id = common::json_string(a, "login_id");
-  if (!id || !valid_login_id(*id)) return bad("login_id");
-  auto salt_hex = common::json_string(a, "salt");
-  if (!salt_hex) return bad("salt");
-  auto salt = crypto::from_hex(*salt_hex);
-  if (!salt.ok() || salt->empty() || salt->size() > limits::k_max_login_salt_bytes)
-    return bad("salt");
-  auto iterations = common::json_int(a, "iterations");
-  if (!iterations || *iterations < 1 || *iterations > limits::k_max_login_iterations)
-    return bad("iterations");
-  auto hash_hex = common::json_string(a, "hash");
-  if (!hash_hex) return bad("hash");
-  auto hash = crypto::from_hex(*hash_hex);
-  if (!hash.ok() || hash->size() != 32) return bad("hash");
-  auto expires_at = common::json_int(a, "expires_at");
-  if (!expires_at) return bad("expires_at");
-  auto ttl_s = common::json_int(a, "ttl_s");
-  if (!ttl_s || *ttl_s < 1 || *ttl_s > 24 * 3600) return bad("ttl_s");
-
+  auto a = common::commands::decode_technician_login_install(args_json);
+  if (!a.ok()) return a.error();
+  auto salt = crypto::from_hex(a->salt_hex);
+  auto hash = crypto::from_hex(a->hash_hex);
+  if (!salt.ok() || !hash.ok())
+    return status::error("bad_args", "technician_login.install: salt and hash must be hex");
   technician_login l;
-  l.login_id = *id;
+  l.login_id = a->login_id;
   l.salt = std::move(*salt);
-  l.iterations = static_cast<std::uint32_t>(*iterations);
+  l.iterations = static_cast<std::uint32_t>(a->iterations);
   l.hash = std::move(*hash);
-  l.expires_at = *expires_at;
-  l.mono_deadline_ns = mono_ns(*clock_) + *ttl_s * 1000000000LL;
+  l.expires_at = a->expires_at;
+  l.mono_deadline_ns = mono_ns(*clock_) + a->ttl_s * 1000000000LL;
   l.boot_id = boot_id_;
   if (dead(l)) return status::error("expired", "technician login already expired");
   expire();

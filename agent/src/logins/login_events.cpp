@@ -1,0 +1,52 @@
+// The events of a technician login check (DESIGN.md section 4).
+#include "aterm/agent/router_agent.h"
+#include "aterm/common/command_table.h"
+#include "aterm/common/json.h"
+#include "aterm/common/log.h"
+
+namespace aterm::agent {
+
+std::vector<std::pair<std::string, std::string>> login_events(std::string_view login_id,
+                                                              const login_store::check_result& r) {
+  using common::commands::event_type;
+  std::vector<std::pair<std::string, std::string>> out;
+  auto fields = [&](const char* reason, bool with_failures) {
+    common::json_ptr f(cJSON_CreateObject());
+    cJSON_AddStringToObject(f.get(), "login_id", std::string(login_id).c_str());
+    if (reason) cJSON_AddStringToObject(f.get(), "reason", reason);
+    if (with_failures) cJSON_AddNumberToObject(f.get(), "failures", r.failures);
+    return common::print_json(f.get());
+  };
+  auto add = [&](event_type t, std::string f) {
+    out.emplace_back(std::string(to_string(t)), std::move(f));
+  };
+  switch (r.result) {
+    case login_store::outcome::accepted:
+      add(event_type::technician_login_used, fields(nullptr, false));
+      break;
+    case login_store::outcome::wrong_password:
+      add(event_type::technician_login_failed, fields("wrong_password", true));
+      break;
+    case login_store::outcome::locked:
+      add(event_type::technician_login_failed, fields("wrong_password", true));
+      add(event_type::technician_login_locked, fields(nullptr, true));
+      break;
+    case login_store::outcome::expired:
+      add(event_type::technician_login_failed, fields("expired", false));
+      break;
+    case login_store::outcome::unknown:
+      break;  // nothing to attribute the attempt to; logged by the caller
+  }
+  return out;
+}
+
+bool router_agent::check_login(std::string_view login_id, std::string_view password) {
+  const auto r = logins_.check(login_id, password);
+  if (r.result == login_store::outcome::unknown)
+    common::log(common::log_level::info, "agent", "login check for an unknown login id",
+                {{"device", s_.device_id}});
+  for (auto& [type, fields] : login_events(login_id, r)) queue_event(type, std::move(fields));
+  return r.result == login_store::outcome::accepted;
+}
+
+}  // namespace aterm::agent

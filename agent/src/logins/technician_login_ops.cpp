@@ -1,0 +1,23 @@
+// technician_login.install and technician_login.revoke (DESIGN.md section 4). The install
+// arguments are decoded by common's one decoder (commands::decode_technician_login_install).
+#include "../ops/op_handler.h"
+
+namespace aterm::agent::ops {
+
+namespace cmd = common::commands;
+
+op_outcome run_technician_login_install(op_context& ctx, const cJSON* args) {
+  auto st = ctx.logins.install(common::print_json(args));
+  if (st.ok()) return {};
+  // Only the router's own storage is an error; anything about the credential is refused.
+  if (cmd::error_of(st) == cmd::op_error::io) return failure(st);
+  return failure(cmd::op_failure(cmd::op_error::bad_args, st.message()));
+}
+
+op_outcome run_technician_login_revoke(op_context& ctx, const cJSON* args) {
+  auto done = ctx.logins.revoke(*common::json_string(args, "login_id"));
+  if (!done.ok()) return failure(done.error());
+  return {};
+}
+
+}  // namespace aterm::agent::ops
