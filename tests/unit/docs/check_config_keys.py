@@ -19,6 +19,7 @@ SOURCES = [
     "cloud/src/daemon/cloud_config.cpp",
     "cloud/src/http/server.cpp",
     "cloud/src/security/settings.cpp",
+    "cloud/src/security/device_claim.cpp",
     "agent/src/agent_config.cpp",
 ]
 DOC = "docs/configuration.md"
