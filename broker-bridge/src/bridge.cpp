@@ -4,6 +4,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "aterm/bridge/dispatcher.h"
@@ -59,6 +60,10 @@ struct bridge::impl {
   std::thread dispatch_thread;
   std::atomic<bool> stopping{false};
   bool started = false;
+  // Topics of retained device messages to clear at the broker: Paho's callback adds, the
+  // dispatch thread publishes (bridge.h).
+  std::mutex clear_mutex;
+  std::vector<std::string> to_clear;
 };
 
 void bridge::impl::run_ingest() {
@@ -83,6 +88,12 @@ void bridge::impl::run_ingest() {
 void bridge::impl::run_dispatch() {
   while (!stopping.load()) {
     if (link->maintain()) dispatcher_->post_reconnected();
+    std::vector<std::string> clear;
+    {
+      std::lock_guard lock(clear_mutex);
+      clear.swap(to_clear);
+    }
+    if (!clear.empty()) link->clear_retained(clear);
     dispatcher_->step();
     auto until_poll =
         std::chrono::ceil<std::chrono::milliseconds>(dispatcher_->next_poll() - clock.mono());
@@ -121,6 +132,21 @@ common::status bridge::start() {
                            std::min(payload.size(), common::limits::k_max_payload_bytes + 1));
         raw.received_ms = s.clock.now_ms();
         raw.received_mono = s.clock.mono();
+        raw.retained = m->is_retained();
+        if (raw.retained && !m->get_payload_ref().empty()) {
+          auto t = common::protocol::parse_topic(raw.topic);
+          if (t && t->kind != common::protocol::topic_kind::presence) {
+            {
+              std::lock_guard lock(s.clear_mutex);
+              // Bounded: past it the rest are dropped by ingest all the same and cleared when
+              // they are replayed again.
+              if (s.to_clear.size() < limits::k_max_pending_clears) {
+                s.to_clear.push_back(raw.topic);
+              }
+            }
+            if (s.dispatcher_) s.dispatcher_->wake();
+          }
+        }
         s.queue.push(std::move(raw));
       },
       [&s] {

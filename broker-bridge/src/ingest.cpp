@@ -102,6 +102,11 @@ void ingest::accept(raw_message m) {
     drop(k_invalid_topic_key, m.topic, bad_reason::bad_topic, topic.error().message());
     return;
   }
+  if (m.retained && topic->kind != protocol::topic_kind::presence) {
+    drop(topic->device_id, m.topic, bad_reason::retained,
+         "retained messages are applied only on presence");
+    return;
+  }
   device_message msg;
   msg.device_id = std::move(topic->device_id);
   msg.kind = topic->kind;
@@ -169,6 +174,9 @@ void ingest::flush() {
     const auto dropped = static_cast<std::uint64_t>(outcome->dropped_result_devices.size());
     per_kind[ingest_index(protocol::topic_kind::result)] -=
         std::min(dropped, per_kind[ingest_index(protocol::topic_kind::result)]);
+    const auto unrecorded = static_cast<std::uint64_t>(outcome->unrecorded_event_devices.size());
+    per_kind[ingest_index(protocol::topic_kind::event)] -=
+        std::min(unrecorded, per_kind[ingest_index(protocol::topic_kind::event)]);
     for (std::size_t i = 0; i < k_ingest_kinds; ++i) {
       if (per_kind[i] != 0) metrics_.add(metrics_.ingested[i], per_kind[i]);
     }
@@ -189,6 +197,11 @@ void ingest::flush() {
            bad_reason::unknown_command,
            "result for a command that is unknown, another "
            "device's or already final");
+    }
+    for (const auto& device : outcome->unrecorded_event_devices) {
+      drop(device, protocol::topic(device, protocol::topic_kind::event),
+           bad_reason::unrecorded_event,
+           "technician-login event for a login the device does not hold, or past its rate");
     }
     std::vector<std::string> online = std::move(outcome->came_online);
     std::unordered_set<std::string> seen(online.begin(), online.end());

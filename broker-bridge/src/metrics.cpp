@@ -7,8 +7,9 @@ namespace aterm::bridge {
 namespace {
 
 constexpr std::array<std::string_view, k_bad_reasons> k_reason_names = {
-    "bad_topic",  "too_large", "bad_json",    "bad_version",     "missing_field",
-    "wrong_type", "bad_value", "id_mismatch", "unknown_command", "other"};
+    "bad_topic",       "too_large",  "bad_json",  "bad_version",
+    "missing_field",   "wrong_type", "bad_value", "id_mismatch",
+    "unknown_command", "other",      "retained",  "unrecorded_event"};
 
 constexpr std::array<std::string_view, k_ingest_kinds> k_kind_names = {"presence", "state",
                                                                        "result", "event"};

@@ -208,6 +208,20 @@ void mqtt_link::disconnect() {
   phase_ = phase::idle;
 }
 
+void mqtt_link::clear_retained(std::span<const std::string> topics) {
+  if (!client_ || !up_.load()) return;
+  for (const auto& t : topics) {
+    try {
+      client_->publish(t, "", 0, k_qos, true);
+      common::log(log_level::warn, k_component, "retained device message cleared", {{"topic", t}});
+    } catch (const mqtt::exception& e) {
+      common::log(log_level::warn, k_component, "retained device message not cleared",
+                  {{"topic", t}, {"error", e.what()}});
+      return;
+    }
+  }
+}
+
 std::vector<std::string> mqtt_link::publish(std::span<const outbound_command> commands) {
   std::vector<std::string> accepted;
   accepted.reserve(commands.size());

@@ -41,6 +41,10 @@ class mqtt_link final : public command_publisher {
   // Disconnects (waits up to 2 s) and stops the callbacks.
   void disconnect();
 
+  // Publishes an empty retained message (QoS 1) on each topic, which makes the broker forget
+  // the message retained there; does not wait for the acknowledgements. Not connected: nothing.
+  void clear_retained(std::span<const std::string> topics);
+
   bool connected() const override { return up_.load(); }
   std::vector<std::string> publish(std::span<const outbound_command> commands) override;
 

@@ -29,6 +29,8 @@ struct caller {
   company comp;
   std::vector<std::string> permissions;
   std::string client_ip;
+  // Background (polling) requests do not keep the session alive and are not recorded on success.
+  security::request_kind kind = security::request_kind::activity;
   bool has(std::string_view permission) const;
 };
 

@@ -129,7 +129,6 @@ http::response api_service::impl::create_command(http::request& req, const calle
   const cJSON* o = std::get<common::json_ptr>(body).get();
   const cJSON* op = cJSON_GetObjectItemCaseSensitive(o, "op");
   if (!cJSON_IsString(op)) return http::error_response(400, "bad_command", "op is required");
-  a.detail = std::string("op=") + op->valuestring;
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
     if (k != "op" && k != "args" && k != "timeout_s") {
@@ -138,6 +137,8 @@ http::response api_service::impl::create_command(http::request& req, const calle
   }
   auto valid = validate_command(op->valuestring, cJSON_GetObjectItemCaseSensitive(o, "args"));
   if (!valid.ok()) return http::error_response(400, "bad_command", valid.error().message());
+  // Only an op of the catalogue reaches the access log: the request's text is not ours to keep.
+  a.detail = "op=" + valid->op;
   if (valid->audit_warning) a.detail += " warning=destructive";
   std::int64_t timeout = ctx.settings.default_command_timeout_s;
   if (const cJSON* t = cJSON_GetObjectItemCaseSensitive(o, "timeout_s"); t != nullptr) {

@@ -128,6 +128,7 @@ std::variant<caller, http::response> api_service::impl::authenticate(
   caller c;
   c.sess = std::move(found).value();
   c.client_ip = req.client_address;
+  c.kind = security::classify_request(req.method, req.header(security::k_background_header));
 
   auto verdict = sessions.judge({c.sess.created_at_s, c.sess.last_seen_at_s});
   if (verdict != security::session_verdict::valid) {
@@ -178,7 +179,7 @@ std::variant<caller, http::response> api_service::impl::authenticate(
   if (!permission.empty() && !c.has(permission)) {
     return deny(403, "forbidden", "permission " + permission + " required", "forbidden");
   }
-  if (sessions.should_touch({c.sess.created_at_s, c.sess.last_seen_at_s})) {
+  if (sessions.should_touch({c.sess.created_at_s, c.sess.last_seen_at_s}, c.kind)) {
     (void)ctx.db.touch_session(token_hash, now_s());
   }
   return c;
@@ -194,7 +195,9 @@ http::handler api_service::impl::guarded(std::string action, std::string permiss
     op_audit a;
     a.target = default_target(req);
     auto res = h(req, c, a);
-    if (audit_success || res.status >= 400) {
+    // A page's own polling is no operation of the user's; its refusals are still recorded.
+    const bool operation = audit_success && c.kind == security::request_kind::activity;
+    if (operation || res.status >= 400) {
       if (a.detail.empty() && res.status >= 400) {
         // The error code of the answer, e.g. "404 not_found".
         auto body = common::parse_json(res.body);

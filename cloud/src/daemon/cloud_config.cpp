@@ -47,6 +47,8 @@ common::config_schema cloud_config_schema() {
       str("mail.password"),
       str("mail.ca"),
       num("mail.timeout_s", 30, 1, 600),
+      // Plain SMTP to a loopback relay only; every other relay needs STARTTLS or smtps://.
+      {"mail.allow_plaintext_loopback", config_type::boolean, false, false, {}, {}},
       num("mail.retry_initial_s", 60, 1, k_day_s),
       num("mail.retry_max_s", 3600, 1, 7 * k_day_s),
       num("mail.max_attempts", 48, 1, 10000),

@@ -91,6 +91,7 @@ int serve(const common::config& config) {
   auto& clock = common::system_clock::instance();
   sqlite_options so;
   so.path = config.get_string("db");
+  so.device_events = security::security_settings_from(config).device_events;
   auto opened = open_sqlite_store(so, clock);
   if (!opened.ok()) {
     common::log(log_level::error, "serve", "cannot open the store",

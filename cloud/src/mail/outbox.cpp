@@ -55,7 +55,10 @@ outbox_run outbox_worker::run_once() {
     ++run.failed;
     std::int64_t attempts = m.attempts + 1;
     std::int64_t next = now_s + backoff_s(attempts, settings_);
-    common::log(common::log_level::warn, "mail", "send failed",
+    // A relay that would take the mail in plain text is a configuration fault, not an outage.
+    const bool refused = sent.code() == k_tls_required;
+    common::log(refused ? common::log_level::error : common::log_level::warn, "mail",
+                refused ? "send refused: the SMTP relay offers no TLS" : "send failed",
                 {{"id", m.id},
                  {"attempts", attempts},
                  {"next_attempt_s", next},
@@ -79,6 +82,7 @@ smtp_settings smtp_settings_from(const common::config& c) {
   s.password = c.get_string("mail.password");
   s.ca = c.get_string("mail.ca");
   s.timeout = std::chrono::seconds(c.get_int("mail.timeout_s"));
+  s.allow_plaintext_loopback = c.get_bool("mail.allow_plaintext_loopback");
   return s;
 }
 

@@ -32,6 +32,13 @@ bool csrf_matches(std::string_view expected, std::string_view presented) {
   return crypto::constant_time_equal(expected, presented);
 }
 
+request_kind classify_request(std::string_view method, const std::string* background_header) {
+  const bool read = method == "GET" || method == "HEAD";
+  return read && background_header != nullptr && *background_header == "1"
+             ? request_kind::background
+             : request_kind::activity;
+}
+
 session_policy::session_policy(session_settings settings, const common::clock& clock)
     : settings_(settings), clock_(clock) {}
 
@@ -55,7 +62,8 @@ std::int64_t session_policy::expires_at_s(const session_times& t) const {
                   t.created_at_s + settings_.lifetime.count());
 }
 
-bool session_policy::should_touch(const session_times& t) const {
+bool session_policy::should_touch(const session_times& t, request_kind kind) const {
+  if (kind == request_kind::background) return false;
   return clock_.now_s() - t.last_seen_at_s >= settings_.touch_interval.count();
 }
 

@@ -28,6 +28,8 @@ common::config_schema security_config_schema() {
       int_key("security.session_idle_s", d.session.idle.count(), 1, 365 * k_day_s),
       int_key("security.session_max_s", d.session.lifetime.count(), 1, 365 * k_day_s),
       int_key("security.session_touch_s", d.session.touch_interval.count(), 0, k_day_s),
+      int_key("security.device_event_records", d.device_events.max_records, 1, 1'000'000),
+      int_key("security.device_event_window_s", d.device_events.window.count(), 1, k_day_s),
       // Policy lengths below 12 only for tests; the bound keeps a typo from allowing 1.
       int_key("security.password_min_length", static_cast<std::int64_t>(d.password.min_length), 8,
               256),
@@ -48,6 +50,8 @@ security_settings security_settings_from(const common::config& c) {
   s.session.idle = std::chrono::seconds{c.get_int("security.session_idle_s")};
   s.session.lifetime = std::chrono::seconds{c.get_int("security.session_max_s")};
   s.session.touch_interval = std::chrono::seconds{c.get_int("security.session_touch_s")};
+  s.device_events.max_records = c.get_int("security.device_event_records");
+  s.device_events.window = std::chrono::seconds{c.get_int("security.device_event_window_s")};
   s.password.min_length = static_cast<std::size_t>(c.get_int("security.password_min_length"));
   s.password.history = static_cast<std::size_t>(c.get_int("security.password_history"));
   s.password.iterations = static_cast<std::uint32_t>(c.get_int("security.password_iterations"));

@@ -20,9 +20,12 @@ export function on_lost(fn) {
   on_session_lost = fn;
 }
 
-export async function call(method, path, body) {
+// `background`: the page asks on its own (polling), not the user. The server then neither counts
+// the request as activity for the idle log-off nor records it in the access log.
+export async function call(method, path, body, { background = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && csrf_token) headers['X-CSRF-Token'] = csrf_token;
+  if (background) headers['X-Aterm-Background'] = '1';
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -45,6 +48,8 @@ export async function call(method, path, body) {
 }
 
 export const get = (path) => call('GET', path);
+// A GET the page makes on its own, e.g. a periodic refresh.
+export const poll = (path) => call('GET', path, undefined, { background: true });
 export const post = (path, body) => call('POST', path, body ?? {});
 export const patch = (path, body) => call('PATCH', path, body);
 export const del = (path) => call('DELETE', path);

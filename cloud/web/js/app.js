@@ -24,9 +24,9 @@ const k_menu = [
 ];
 
 // ---- idle log-off -------------------------------------------------------------------------
-// The server ends a session idle for security.session_idle_s. The pages poll (presence, command
-// status), which keeps the server's session alive, so the browser also logs off after that long
-// without user input, warning a little before.
+// The server ends a session security.session_idle_s after the last request the user caused (the
+// pages' polls are marked background and do not count). The browser logs off at the same time
+// without user input, warning a little before, so the page does not sit on an ended session.
 const idle = { warn_timer: 0, end_timer: 0, tick: 0, banner: null, deadline: 0 };
 
 function idle_stop() {

@@ -18,8 +18,8 @@ import {
   duration,
 } from './ui.js';
 
-// Presence and state refresh this often. Every API request is an access-log record, so this
-// balances a live page against a readable log.
+// Presence and state refresh this often. The refreshes are background requests: they keep no
+// session alive and are not access-log records.
 const k_refresh_ms = 10_000;
 const k_device_refresh_ms = 5000;
 const k_page_size = 50;
@@ -30,8 +30,9 @@ const k_register_batch = 500;
 const k_device_id = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 const k_final = new Set(['succeeded', 'failed', 'timed_out', 'expired']);
 
+// Runs fn(true) every `ms`: true says the call is the page's own, not the user's.
 function every(ctx, ms, fn) {
-  const timer = setInterval(fn, ms);
+  const timer = setInterval(() => fn(true), ms);
   ctx.on_leave(() => clearInterval(timer));
 }
 
@@ -65,12 +66,12 @@ function devices(ctx) {
   // The periodic refresh and a click can overlap; only the latest request may fill the table.
   let generation = 0;
 
-  async function load() {
+  async function load(background = false) {
     const mine = ++generation;
     try {
       // The filter is the API's own (true, false or unknown), so every page holds only matching
       // devices however many the company has.
-      const page = await api.get(
+      const page = await (background ? api.poll : api.get)(
         '/devices' +
           api.query({
             q: search.value.trim(),
@@ -318,11 +319,11 @@ function command_form(ctx, id, on_sent) {
       // Watch it to its final state.
       const timer = setInterval(async () => {
         try {
-          cmd = await api.get(`/commands/${encodeURIComponent(cmd.id)}`);
+          cmd = await api.poll(`/commands/${encodeURIComponent(cmd.id)}`);
           show();
           if (k_final.has(cmd.status)) {
             clearInterval(timer);
-            on_sent();
+            on_sent(true);
           }
         } catch (err) {
           clearInterval(timer);
@@ -497,9 +498,9 @@ function device(ctx) {
     }
   }
 
-  async function load() {
+  async function load(background = false) {
     try {
-      const d = await api.get(`/devices/${encodeURIComponent(id)}`);
+      const d = await (background ? api.poll : api.get)(`/devices/${encodeURIComponent(id)}`);
       box.clear();
       const s = d.state ?? {};
       info.replaceChildren(

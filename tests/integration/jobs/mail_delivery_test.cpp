@@ -37,8 +37,9 @@ std::vector<std::string> messages(const fs::path& maildir) {
 // without it.
 std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs::path& log,
                                      const dev_pki* pki = nullptr) {
+  // -dd: every command the server receives is in its log (">> b'EHLO ...'").
   std::vector<std::string> argv{
-      "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port)};
+      "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-dd", "-l", "127.0.0.1:" + std::to_string(port)};
   if (pki != nullptr) {
     for (auto a : {std::string("--tlscert"), pki->server_cert().string(), std::string("--tlskey"),
                    pki->server_key().string()}) {
@@ -53,6 +54,38 @@ std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs
     throw std::runtime_error("aiosmtpd did not start: " + p->log());
   }
   return p;
+}
+
+// The daemon's configuration for `serve`: mail to `smtp_url` with the `mail_extra` members (each
+// followed by a comma), jobs every 100 ms, HTTPS and MQTT of its own.
+void configure_serve(jobs_env& env, const dev_pki& pki, const broker& mqtt, int smtp_port,
+                     const std::string& mail_extra) {
+  env.configure(R"(
+  "mail": {)" + mail_extra +
+                R"( "smtp_url": "smtp://127.0.0.1:)" + std::to_string(smtp_port) + R"(",
+           "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
+  "jobs": {"tick_ms": 100, "interval_s": 1},
+  "http": {"listen": "127.0.0.1:)" +
+                std::to_string(free_port()) + R"(",
+           "cert": ")" +
+                pki.server_cert().string() + R"(",
+           "key": ")" +
+                pki.server_key().string() + R"("},
+  "mqtt": {"uri": ")" +
+                mqtt.uri() + R"(", "ca": ")" + pki.ca().string() + R"(",
+           "cert": ")" +
+                pki.cloud_cert().string() + R"(",
+           "key": ")" +
+                pki.cloud_key().string() + R"("},)");
+}
+
+// acme with its two accounts, 180 days on: a reminder mail for each in the outbox.
+void queue_two_reminders(jobs_env& env) {
+  env.seed_acme();
+  auto queued =
+      env.cli({"jobs", "run", "--as-of", iso(env.created_at("acme", "adam") + 180 * k_day_s)});
+  REQUIRE_MESSAGE(queued.exit_code == 0, queued.err);
+  REQUIRE(env.scalar("SELECT count(*) FROM mail_outbox") == 2);
 }
 
 std::unique_ptr<process> serve(const jobs_env& env, int n) {
@@ -73,29 +106,9 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   dev_pki pki(env.dir / "pki");
   broker mqtt(pki);
   int smtp_port = free_port();
-  int https_port = free_port();
-  env.configure(R"(
-  "mail": {"smtp_url": "smtp://127.0.0.1:)" +
-                std::to_string(smtp_port) + R"(",
-           "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
-  "jobs": {"tick_ms": 100, "interval_s": 1},
-  "http": {"listen": "127.0.0.1:)" +
-                std::to_string(https_port) + R"(",
-           "cert": ")" +
-                pki.server_cert().string() + R"(",
-           "key": ")" +
-                pki.server_key().string() + R"("},
-  "mqtt": {"uri": ")" +
-                mqtt.uri() + R"(", "ca": ")" + pki.ca().string() + R"(",
-           "cert": ")" +
-                pki.cloud_cert().string() + R"(",
-           "key": ")" +
-                pki.cloud_key().string() + R"("},)");
-  env.seed_acme();
-  auto queued =
-      env.cli({"jobs", "run", "--as-of", iso(env.created_at("acme", "adam") + 180 * k_day_s)});
-  REQUIRE_MESSAGE(queued.exit_code == 0, queued.err);
-  REQUIRE(env.scalar("SELECT count(*) FROM mail_outbox") == 2);
+  // The test's sink speaks plain SMTP on loopback, the one place where that may be allowed.
+  configure_serve(env, pki, mqtt, smtp_port, R"("allow_plaintext_loopback": true,)");
+  queue_two_reminders(env);
 
   // The SMTP server is down: the daemon tries, records the failure, and is stopped.
   auto daemon = serve(env, 0);
@@ -144,6 +157,48 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   // Sent once: a further pass sends nothing more.
   CHECK(daemon->stop() == 0);
   CHECK(messages(maildir).size() == 2);
+}
+
+TEST_CASE("smtp_without_starttls_is_refused") {
+  jobs_env env;
+  dev_pki pki(env.dir / "pki");
+  broker mqtt(pki);
+  int smtp_port = free_port();
+  fs::path maildir = env.dir / "maildir";
+  // A relay that does not offer STARTTLS, and credentials the daemon would present to it.
+  const std::string credentials = R"("username": "relay-user", "password": "relay-secret-pw",)";
+  auto smtp = smtp_server(smtp_port, maildir, env.dir / "smtp.log");
+  configure_serve(env, pki, mqtt, smtp_port, credentials);
+  queue_two_reminders(env);
+
+  auto daemon = serve(env, 0);
+  // Each message was tried (twice, so a retry is refused the same way).
+  CHECK_MESSAGE(
+      wait_until([&] { return env.scalar("SELECT min(attempts) FROM mail_outbox") >= 2; }, 30s),
+      daemon->log());
+  CHECK(daemon->stop() == 0);
+  INFO("daemon log:\n" << daemon->log() << "\nrelay log:\n" << smtp->log());
+  // Nothing reached the relay: no AUTH, no MAIL, no message; both stay queued.
+  CHECK(messages(maildir).empty());
+  CHECK(smtp->log().find(">> b'AUTH") == std::string::npos);
+  CHECK(smtp->log().find(">> b'MAIL") == std::string::npos);
+  CHECK(env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NULL") == 2);
+  CHECK(env.scalar("SELECT count(*) FROM mail_outbox WHERE last_error LIKE "
+                   "'smtp_tls_required:%'") == 2);
+  // An error in the log, without the secret.
+  CHECK(daemon->log().find("ERROR mail: send refused") != std::string::npos);
+  CHECK(daemon->log().find("relay-secret-pw") == std::string::npos);
+
+  // The same relay on loopback with mail.allow_plaintext_loopback: delivered.
+  configure_serve(env, pki, mqtt, smtp_port, credentials + R"( "allow_plaintext_loopback": true,)");
+  daemon = serve(env, 1);
+  CHECK_MESSAGE(wait_until([&] { return messages(maildir).size() == 2; }, 30s), daemon->log());
+  CHECK(wait_until(
+      [&] {
+        return env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL") == 2;
+      },
+      10s));
+  CHECK(daemon->stop() == 0);
 }
 
 TEST_CASE("the SMTP sender uses STARTTLS when offered and checks the server certificate") {

@@ -362,3 +362,28 @@ TEST_CASE("ingest throughput with a fake store (figure, not a pass/fail timing)"
   CHECK(metrics.snapshot().batches == k_n / 1000);
   MESSAGE("ingest (decode + batch + fake store): " << static_cast<long>(k_n / secs) << " msg/s");
 }
+
+TEST_CASE("retained state, result and event are dropped, a retained presence is applied") {
+  fake_store store;
+  manual_clock clock;
+  bridge_metrics metrics;
+  ingest in(ingest_settings{}, store, clock, metrics);
+  auto retained = [](const std::string& topic, std::string payload) {
+    auto m = msg(topic, std::move(payload));
+    m.retained = true;
+    return m;
+  };
+  in.accept(retained(topic_of(k_dev, protocol::topic_kind::state), state_payload(1)));
+  in.accept(retained(topic_of(k_dev, protocol::topic_kind::result),
+                     R"({"v":1,"id":"c-1","status":"ok","result":{}})"));
+  in.accept(retained(topic_of(k_dev, protocol::topic_kind::event),
+                     R"({"v":1,"ts":1700000000,"type":"boot"})"));
+  in.accept(retained(topic_of(k_dev, protocol::topic_kind::presence),
+                     R"({"v":1,"online":true,"agent":"1.0","ts":1700000000})"));
+  CHECK(in.pending() == 1);
+  in.flush();
+  auto s = metrics.snapshot();
+  CHECK(s.bad[static_cast<std::size_t>(bad_reason::retained)] == 3);
+  CHECK(s.ingested[aterm::bridge::ingest_index(protocol::topic_kind::presence)] == 1);
+  CHECK(aterm::bridge::to_string(bad_reason::retained) == "retained");
+}

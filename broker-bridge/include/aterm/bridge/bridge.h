@@ -22,6 +22,13 @@
 //  - The dispatch thread owns the dispatcher and the connection: connect and reconnect with
 //    jittered exponential backoff, subscribe, TCP_NODELAY, command publishes (it waits on their
 //    delivery tokens), polls.
+//  - Retained messages: a device may publish with the retain flag (Mosquitto 2.0 cannot refuse
+//    it per topic; `retain_available false` would also end the retained presence), and the
+//    broker then hands the message to every later subscribe, so a stored result or event would
+//    be replayed at each reconnect. Ingest applies a retained message only on presence (the
+//    Last Will); on state, result and event it is dropped (bad reason `retained`), and the
+//    dispatch thread clears it at the broker with an empty retained publish on that topic (the
+//    empty message that follows is bad input, counted once more).
 //  - start(), stop() and the destructor belong to the owner's thread; notify_command() and
 //    metrics() may be called from any thread.
 #pragma once

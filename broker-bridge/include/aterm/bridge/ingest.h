@@ -31,6 +31,8 @@ struct raw_message {
   std::string payload;
   std::int64_t received_ms = 0;     // unix ms, the bridge's clock
   common::mono_time received_mono;  // for the batch age metric
+  // The broker delivered a stored retained message (at subscribe), not a live publish.
+  bool retained = false;
 };
 
 struct ingest_settings {
@@ -82,6 +84,9 @@ class ingest {
          online_sink on_online = {}, device_sink on_state_unknown = {});
 
   // Validates `m`; a good message joins the batch, which is applied when it reaches batch_max.
+  // A retained message is applied only on the presence topic: a retained state, result or event
+  // would be replayed at every subscribe (a result or event a second time into the access log),
+  // so it is dropped (reason `retained`); the bridge also clears it at the broker (bridge.h).
   void accept(raw_message m);
   // Applies the batch when batch_delay has passed since its first message. Returns when the
   // current batch is due (nullopt when it is empty).

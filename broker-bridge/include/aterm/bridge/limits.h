@@ -45,6 +45,10 @@ inline constexpr std::size_t k_publish_window = 1'000;
 // dispatcher falls back to one queued_for_online poll.
 inline constexpr std::size_t k_max_pending_devices = 100'000;
 
+// Retained device messages waiting to be cleared at the broker; past it a topic is cleared the
+// next time the broker replays it (it is dropped by ingest either way).
+inline constexpr std::size_t k_max_pending_clears = 10'000;
+
 // Devices remembered as having a stored state (ingest and dispatcher each); past it the set is
 // emptied, which costs one store look-up per device seen again, never a wrong refresh.
 inline constexpr std::size_t k_max_state_known_devices = 200'000;

@@ -26,8 +26,10 @@ enum class bad_reason : std::size_t {
   id_mismatch,
   unknown_command,  // a result the store refused: no such command, another device's, or final
   other,
+  retained,          // a retained state, result or event: replayed by the broker, never applied
+  unrecorded_event,  // a technician-login event the store kept out of the access log
 };
-inline constexpr std::size_t k_bad_reasons = 10;
+inline constexpr std::size_t k_bad_reasons = 12;
 // "bad_topic", "too_large", ... as in the enum.
 std::string_view to_string(bad_reason r);
 // A decode error code ("bad_json", ...) to its reason; `other` for codes not listed.

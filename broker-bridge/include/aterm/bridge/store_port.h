@@ -34,6 +34,9 @@ struct batch_outcome {
   std::vector<std::string> came_online;
   // Results for commands that do not exist, belong to another device or are already final.
   std::vector<std::string> dropped_result_devices;
+  // Devices whose technician-login event was not recorded in the access log: a login id the
+  // device does not hold, or past the device's rate of such records (one entry per event).
+  std::vector<std::string> unrecorded_event_devices;
   // Devices not registered to any company that were seen (kept as unassigned).
   std::size_t unassigned = 0;
 };

@@ -24,6 +24,7 @@
 
 #include "aterm/bridge/store_port.h"
 #include "aterm/cloud/model.h"
+#include "aterm/cloud/security/settings.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/status.h"
 
@@ -232,6 +233,9 @@ struct sqlite_options {
   int busy_timeout_ms = 5000;
   // Latest-state history rows kept per device. Default: limits::k_state_history_per_device.
   std::size_t state_history_per_device = 0;
+  // Technician-login event records per device (security/device_event_audit.h). Default: the
+  // service's (security.device_event_records, security.device_event_window_s).
+  security::device_event_settings device_events;
 };
 
 // Opens (creating and migrating) a SQLite store. `clock` must outlive the store.

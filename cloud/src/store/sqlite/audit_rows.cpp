@@ -1,6 +1,7 @@
 #include "audit_rows.h"
 
 #include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/audit_fields.h"
 
 namespace aterm::cloud::sqlite {
 
@@ -48,7 +49,9 @@ void insert_audit_record(connection& db, const audit_record& r) {
       .exec();
 }
 
-audit_record append_audit_record(connection& db, const audit_entry& e, std::int64_t ts_ms) {
+audit_record append_audit_record(connection& db, const audit_entry& entry, std::int64_t ts_ms) {
+  // Every append of the store and the jobs passes here, so no caller escapes the size rule.
+  const audit_entry e = security::bounded_audit_entry(entry);
   audit_head head = read_audit_head(db);
   audit_record r;
   r.ts_ms = ts_ms;

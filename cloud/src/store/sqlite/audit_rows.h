@@ -22,7 +22,8 @@ audit_head read_audit_head(connection& db);
 // Inserts a sealed record as it is (seq, prev_hash and hash set by security::seal_record).
 void insert_audit_record(connection& db, const audit_record& r);
 
-// Seals `e` at `ts_ms` after the current head, inserts it and stores the new head.
+// Seals `e`, its fields bounded (security/audit_fields.h), at `ts_ms` after the current head,
+// inserts it and stores the new head.
 audit_record append_audit_record(connection& db, const audit_entry& e, std::int64_t ts_ms);
 
 }  // namespace aterm::cloud::sqlite

@@ -13,6 +13,7 @@
 
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/device_event_audit.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -153,8 +154,12 @@ bool valid_json_object(const std::string& text) {
 
 class sqlite_store final : public store {
  public:
-  sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history)
-      : tx_(std::move(db), "store"), clock_(clock), history_(history) {}
+  sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history,
+               security::device_event_settings device_events)
+      : tx_(std::move(db), "store"),
+        clock_(clock),
+        history_(history),
+        device_events_(device_events) {}
 
   // ---- companies ----
 
@@ -1060,7 +1065,9 @@ class sqlite_store final : public store {
         } else if (const auto* r = std::get_if<protocol::command_result>(&m.body)) {
           if (!apply_result_locked(m, *r)) out.dropped_result_devices.push_back(m.device_id);
         } else if (const auto* e = std::get_if<protocol::event>(&m.body)) {
-          apply_event_locked(m, by_id.at(m.device_id)->company, *e);
+          if (!apply_event_locked(m, by_id.at(m.device_id)->company, *e)) {
+            out.unrecorded_event_devices.push_back(m.device_id);
+          }
         }
       }
       std::sort(out.came_online.begin(), out.came_online.end());
@@ -1449,17 +1456,34 @@ class sqlite_store final : public store {
     return true;
   }
 
-  void apply_event_locked(const bridge::device_message& m, const std::string& company_id,
+  // A technician-login event of a registered device: the login's row changes and, as
+  // security::judge_device_event decides, an access-log record. False when the event was not
+  // recorded (a login the device does not hold, or past the device's rate).
+  bool apply_event_locked(const bridge::device_message& m, const std::string& company_id,
                           const protocol::event& e) {
-    if (company_id.empty()) return;
-    if (e.type != "technician_login.used" && e.type != "technician_login.failed" &&
-        e.type != "technician_login.locked") {
-      return;
-    }
+    if (company_id.empty() || !security::technician_login_event(e.type)) return true;
     std::string login_id;
     if (auto fields = common::parse_json(e.fields_json); fields.ok()) {
       login_id = common::json_string(fields->get(), "login_id").value_or("");
     }
+    security::device_event_facts facts;
+    facts.login_held = db_->prepare(
+                              "SELECT 1 FROM technician_logins "
+                              "WHERE login_id = ? AND device_id = ? AND company_id = ?")
+                           .bind(login_id)
+                           .bind(m.device_id)
+                           .bind(company_id)
+                           .step();
+    if (facts.login_held) {
+      auto q = db_->prepare(
+          "SELECT count(*) FROM audit_log WHERE action IN ('technician_login.used', "
+          "'technician_login.failed', 'technician_login.locked') AND ts_ms > ? AND actor = ?");
+      q.bind(m.received_ms - static_cast<std::int64_t>(device_events_.window.count()) * 1000)
+          .bind("device:" + m.device_id);
+      if (q.step()) facts.records_in_window = q.i64(0);
+    }
+    const auto verdict = security::judge_device_event(facts, device_events_);
+    if (verdict == security::device_event_verdict::unknown_login) return false;
     std::string outcome = "failure";
     if (e.type == "technician_login.used") {
       outcome = "success";
@@ -1485,9 +1509,11 @@ class sqlite_store final : public store {
           .bind(m.device_id)
           .exec();
     }
+    if (verdict == security::device_event_verdict::rate_limited) return false;
     sqlite::append_audit_record(
         *db_, {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""},
         m.received_ms);
+    return true;
   }
 
   bridge::outbound_command outbound_locked(const query& q) {
@@ -1503,6 +1529,7 @@ class sqlite_store final : public store {
   connection* db_ = &tx_.db();  // used only inside tx_'s transactions
   const common::clock& clock_;
   std::size_t history_;
+  security::device_event_settings device_events_;
 };
 
 }  // namespace
@@ -1514,7 +1541,8 @@ result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
   try {
     auto db =
         sqlite::open_migrated(options.path, options.busy_timeout_ms, options.synchronous_full);
-    return std::unique_ptr<store>(std::make_unique<sqlite_store>(std::move(db), clock, history));
+    return std::unique_ptr<store>(
+        std::make_unique<sqlite_store>(std::move(db), clock, history, options.device_events));
   } catch (const db_error& e) {
     return fail(k_store, "open " + options.path + ": " + e.what());
   }

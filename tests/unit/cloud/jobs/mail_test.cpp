@@ -184,4 +184,36 @@ TEST_CASE("the outbox gives up after max_attempts") {
   CHECK(f.scalar("SELECT attempts FROM mail_outbox") == 2);
 }
 
+TEST_CASE("plain SMTP only to a loopback relay, and only when allowed") {
+  struct row {
+    const char* url;
+    bool loopback;
+  };
+  const row rows[] = {
+      {"smtp://127.0.0.1:25", true},
+      {"smtp://127.1.2.3", true},
+      {"smtp://localhost:2525", true},
+      {"smtp://LOCALHOST", true},
+      {"smtp://[::1]:25", true},
+      {"smtp://user@127.0.0.1:25/", true},
+      {"smtps://127.0.0.1:465", false},
+      {"smtp://mail.example.com:587", false},
+      {"smtp://127.0.0.1.example.com", false},
+      {"smtp://128.0.0.1", false},
+      {"smtp://127.0.0.256", false},
+      {"smtp://127.0.0.1@mail.example.com", false},
+      {"smtp://[::2]", false},
+      {"http://127.0.0.1", false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(std::string(r.url));
+    CHECK(mail::loopback_smtp_url(r.url) == r.loopback);
+    mail::smtp_settings s;
+    s.url = r.url;
+    CHECK_FALSE(mail::plaintext_allowed(s));
+    s.allow_plaintext_loopback = true;
+    CHECK(mail::plaintext_allowed(s) == r.loopback);
+  }
+}
+
 }  // namespace aterm::cloud::jobs::test

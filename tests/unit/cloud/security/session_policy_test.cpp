@@ -47,6 +47,8 @@ TEST_CASE("session: expiry time, touch interval and shortened settings") {
   CHECK_FALSE(p.should_touch(t));
   clock.advance(5s);
   CHECK(p.should_touch(t));
+  // A background request (polling) never counts as use.
+  CHECK_FALSE(p.should_touch(t, sec::request_kind::background));
   t.last_seen_at_s = k_login_s + 25;
   CHECK(p.expires_at_s(t) == k_login_s + 30);
   clock.set(aterm::common::from_unix_s(k_login_s + 30));

@@ -99,6 +99,22 @@ bridge::device_message event_of(const std::string& device, const std::string& ty
   return {device, protocol::topic_kind::event, ms, protocol::encode(e), e};
 }
 
+// The technician login T-ABCD2345 of acme's acme-r1, issued at k_t0, and its install command.
+std::pair<cloud::technician_login, cloud::new_command> login_of_acme_r1() {
+  cloud::technician_login l;
+  l.login_id = "T-ABCD2345";
+  l.company_id = "acme";
+  l.device_id = "acme-r1";
+  l.salt_hex = std::string(32, 'a');
+  l.hash_hex = std::string(64, 'b');
+  l.issued_at_s = k_t0;
+  l.expires_at_s = k_t0 + 3600;
+  l.created_by = "alice";
+  cloud::new_command install{"acme-r1", "technician_login.install", "{\"login_id\":\"T-ABCD2345\"}",
+                             k_t0 + 3600, "alice"};
+  return {l, install};
+}
+
 bridge::batch_outcome apply(store& s, std::vector<bridge::device_message> batch) {
   auto r = s.apply_batch(batch);
   REQUIRE_MESSAGE(r.ok(), r.error().to_string());
@@ -384,17 +400,7 @@ TEST_CASE("technician logins: install queued with the login, events update it an
   fixture f;
   f.company_with("acme", {"acme-r1"});
   f.company_with("globex", {"globex-r1"});
-  cloud::technician_login l;
-  l.login_id = "T-ABCD2345";
-  l.company_id = "acme";
-  l.device_id = "acme-r1";
-  l.salt_hex = std::string(32, 'a');
-  l.hash_hex = std::string(64, 'b');
-  l.issued_at_s = k_t0;
-  l.expires_at_s = k_t0 + 3600;
-  l.created_by = "alice";
-  cloud::new_command install{"acme-r1", "technician_login.install", "{\"login_id\":\"T-ABCD2345\"}",
-                             k_t0 + 3600, "alice"};
+  auto [l, install] = login_of_acme_r1();
   auto made = f.db->create_technician_login(l, install);
   REQUIRE_MESSAGE(made.ok(), made.error().to_string());
   CHECK(made->status == cloud::technician_login_status::active);
@@ -429,6 +435,39 @@ TEST_CASE("technician logins: install queued with the login, events update it an
         cloud::k_conflict);
   CHECK(f.db->purge_technician_logins(k_t0).value() == 1);
   CHECK(f.db->get_technician_login("acme", "T-ABCD2345").error().code() == cloud::k_not_found);
+}
+
+TEST_CASE(
+    "technician-login events: a login the device does not hold, or past its rate, is not "
+    "recorded") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  auto [l, install] = login_of_acme_r1();
+  REQUIRE(f.db->create_technician_login(l, install).ok());
+  const std::int64_t ms = k_t0 * 1000;
+  // Unknown ids, and acme-r1's login reported by acme-r2: no record, reported as unrecorded.
+  auto out =
+      apply(*f.db, {event_of("acme-r1", "technician_login.failed", std::string(60'000, 'F'), ms),
+                    event_of("acme-r1", "technician_login.used", "T-NOTISSUED", ms),
+                    event_of("acme-r2", "technician_login.used", "T-ABCD2345", ms)});
+  CHECK(out.unrecorded_event_devices == std::vector<std::string>{"acme-r1", "acme-r1", "acme-r2"});
+  CHECK(f.db->list_audit("acme", {})->empty());
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345")->status ==
+        cloud::technician_login_status::active);
+
+  // A burst on the held login: 30 records per device in a minute (the default), every failure
+  // still counted on the login.
+  std::vector<bridge::device_message> burst;
+  for (int i = 0; i < 40; ++i) {
+    burst.push_back(event_of("acme-r1", "technician_login.failed", "T-ABCD2345", ms + i));
+  }
+  out = apply(*f.db, burst);
+  CHECK(out.unrecorded_event_devices.size() == 10);
+  CHECK(f.db->list_audit("acme", {})->size() == 30);
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345")->failed_count == 40);
+  // A minute later the device may report again.
+  apply(*f.db, {event_of("acme-r1", "technician_login.used", "T-ABCD2345", ms + 61'000)});
+  CHECK(f.db->list_audit("acme", {})->size() == 31);
 }
 
 TEST_CASE("accounts: lock after the threshold, success resets, password history of 3") {

@@ -1,7 +1,8 @@
 // Mail of the cloud (DESIGN.md section 5: the inactivity reminder, the lock notice and the
 // attack alarm): RFC 5322 / MIME formatting of UTF-8 Japanese and English text, an SMTP sender
-// through libcurl (STARTTLS when the server offers it, credentials from the configuration) and a
-// durable outbox worker with retry and exponential backoff.
+// through libcurl (TLS required: STARTTLS or smtps://, credentials from the configuration; plain
+// text only to a relay on loopback when mail.allow_plaintext_loopback says so) and a durable
+// outbox worker with retry and exponential backoff.
 //
 // The outbox is a table of the store (mail_outbox); a message is written there in the same
 // transaction as the action that causes it and sent later by the worker, so a mail survives a
@@ -45,22 +46,37 @@ common::result<std::string> format_message(const mail_message& m, std::string_vi
                                            common::wall_time date, std::string_view message_id);
 
 // Sends one formatted message. Implementations are used by one thread at a time.
+// The code of a send refused because the connection would not be encrypted: nothing (no AUTH,
+// no message) went to the server.
+inline constexpr std::string_view k_tls_required = "smtp_tls_required";
+
 class sender {
  public:
   virtual ~sender() = default;
-  // Error code "smtp" with the server's or the connection's reason (never the credentials).
+  // Error code "smtp" with the server's or the connection's reason, or k_tls_required (never the
+  // credentials).
   virtual common::status send(const std::string& from, const std::string& to,
                               const std::string& data) = 0;
 };
 
 struct smtp_settings {
-  // "smtp://host:port" (STARTTLS when offered) or "smtps://host:port" (TLS from the start).
+  // "smtp://host:port" (STARTTLS required) or "smtps://host:port" (TLS from the start).
   std::string url;                   // mail.smtp_url; "" disables sending
   std::string username;              // mail.username; "" sends without AUTH
   std::string password;              // mail.password
   std::string ca;                    // mail.ca: CA file for the server's certificate; "" = system
   std::chrono::seconds timeout{30};  // mail.timeout_s: one whole SMTP transaction
+  // mail.allow_plaintext_loopback: an smtp:// relay on loopback (127.0.0.0/8, [::1], localhost)
+  // may take mail without STARTTLS, e.g. a local MTA that relays over TLS itself. Never any other
+  // host. Default: false.
+  bool allow_plaintext_loopback = false;
 };
+
+// True when `url` is smtp:// (not smtps://) to a loopback host: 127.0.0.0/8, [::1] or localhost.
+bool loopback_smtp_url(std::string_view url);
+// True when a send to s.url may go without TLS: allow_plaintext_loopback and a loopback smtp://
+// URL. Everything else requires STARTTLS or smtps://.
+bool plaintext_allowed(const smtp_settings& s);
 
 // The libcurl sender. Thread-compatible; create one per thread.
 std::unique_ptr<sender> make_smtp_sender(const smtp_settings& settings);

@@ -32,5 +32,9 @@ inline constexpr std::size_t k_max_forwarded_for_elements = 32;
 inline constexpr std::size_t k_max_cidrs = 1024;
 // The audit verifier names at most this many characters of a record in its message.
 inline constexpr std::size_t k_max_report_text = 200;
+// Bytes per text field of an access-log record (audit_fields.h): the log is kept a year and
+// cannot be deleted, so one request must not add more than a few hundred bytes to it. Ids,
+// actions and details of our own fit well within it.
+inline constexpr std::size_t k_max_audit_field = 256;
 
 }  // namespace aterm::cloud::security::limits

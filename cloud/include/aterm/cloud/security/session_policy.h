@@ -1,5 +1,8 @@
 // Sessions (DESIGN.md section 5, "auto log-off"): a session idle for `idle` is ended, judged on
-// the server; every session ends `lifetime` after its login whatever its use. A new session token
+// the server; every session ends `lifetime` after its login whatever its use. Idle is measured
+// from the last request that was activity: a request a page makes on its own (polling) is marked
+// background (k_background_header) and neither keeps the session alive nor is an operation of
+// the access log. A new session token
 // at every login: 256 random bits, base64url in the cookie, stored only as its SHA-256 (hex), so
 // a database reader cannot ride a session. The CSRF token is a second random token answered at
 // login and sent back in X-CSRF-Token. Immutable; thread-safe. Takes now from `clock`.
@@ -21,6 +24,20 @@ struct session_times {
 };
 
 enum class session_verdict { valid, idle_expired, lifetime_expired };
+
+// The header that marks a request a page made on its own (X-Aterm-Background: 1), lowercase as
+// the HTTP server keeps header names.
+inline constexpr std::string_view k_background_header = "x-aterm-background";
+
+enum class request_kind {
+  activity,    // the user did something: it counts for the idle time and is an operation
+  background,  // polling: it counts for nothing and is not recorded when it succeeds
+};
+
+// A read (GET or HEAD) with k_background_header "1" is background; everything else is activity,
+// so a request that changes something can never hide from the access log or the idle rule.
+// `background_header` is the header's value, nullptr when absent.
+request_kind classify_request(std::string_view method, const std::string* background_header);
 
 // "valid", "idle_expired", "lifetime_expired".
 std::string_view to_string(session_verdict v);
@@ -49,9 +66,9 @@ class session_policy {
   session_verdict judge(const session_times& t) const;
   // When the session ends if unused from now on: min(last_seen + idle, created + lifetime).
   std::int64_t expires_at_s(const session_times& t) const;
-  // True when last_seen should be written back now (older than touch_interval). Only for a
-  // session judged valid.
-  bool should_touch(const session_times& t) const;
+  // True when last_seen should be written back now: an activity request and last_seen older than
+  // touch_interval. Only for a session judged valid.
+  bool should_touch(const session_times& t, request_kind kind = request_kind::activity) const;
 
  private:
   session_settings settings_;

@@ -34,6 +34,13 @@ struct session_settings {
   std::chrono::seconds touch_interval{60};  // security.session_touch_s
 };
 
+// Technician-login event records per device (device_event_audit.h): a router reports a use, a
+// few failures and a lock per login, far below this.
+struct device_event_settings {
+  std::int64_t max_records = 30;    // security.device_event_records. Default: 30 per device.
+  std::chrono::seconds window{60};  // security.device_event_window_s. Default: 60 s (sliding).
+};
+
 struct password_settings {
   std::size_t min_length = 12;        // security.password_min_length. Default: 12 characters.
   std::size_t history = 3;            // security.password_history. Default: the last 3.
@@ -47,6 +54,7 @@ struct security_settings {
   burst_settings burst;
   session_settings session;
   password_settings password;
+  device_event_settings device_events;
 };
 
 // The `security.*` keys above with their defaults and bounds. The cloud's configuration schema
