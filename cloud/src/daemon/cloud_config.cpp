@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "aterm/cloud/http/server.h"
+#include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
 
 namespace aterm::cloud {
@@ -68,6 +69,7 @@ common::config_schema cloud_config_schema() {
   };
   for (auto& k : http::server_config_keys()) s.push_back(std::move(k));
   for (auto& k : security::security_config_schema()) s.push_back(std::move(k));
+  for (auto& k : security::hashing_pool_config_schema()) s.push_back(std::move(k));
   return s;
 }
 

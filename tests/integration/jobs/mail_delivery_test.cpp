@@ -80,7 +80,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
            "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
   "jobs": {"tick_ms": 100, "interval_s": 1},
   "http": {"listen": "127.0.0.1:)" +
-                std::to_string(https_port) + R"(",
+                std::to_string(https_port) + R"(", "metrics_listen": "127.0.0.1:0",
            "cert": ")" +
                 pki.server_cert().string() + R"(",
            "key": ")" +

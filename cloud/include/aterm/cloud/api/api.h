@@ -18,6 +18,7 @@
 
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
+#include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -34,6 +35,9 @@ struct api_settings {
   std::int64_t default_command_timeout_s = 300;
   // PBKDF2 iterations of a technician one-time password (DESIGN.md section 4). Default: 10,000.
   std::uint32_t technician_login_iterations = 10000;
+  // The dashboard's origin for the login CSRF rule (http.public_origin); empty: "https://" + the
+  // request's Host header. Default: empty.
+  std::string public_origin;
 };
 
 // REQUIRES: `c` was loaded with the cloud's schema (security_config_schema() and mail.alarm_to).
@@ -48,6 +52,9 @@ struct api_context {
   // revoke) so the bridge publishes it now rather than on its next poll. May be empty. Called on
   // a worker thread; must not block for long.
   std::function<void(const std::string& device_id)> notify_command;
+  // Where logins verify passwords (it must outlive the service); the login answers later, so
+  // the HTTPS worker is free while PBKDF2 runs. nullptr: on the calling worker thread.
+  security::password_hashing_pool* password_hashing = nullptr;
 };
 
 class api_service {
