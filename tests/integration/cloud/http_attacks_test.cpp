@@ -46,6 +46,12 @@ std::vector<tcp::socket> open_idle(asio::io_context& ioc, const std::string& loc
   return out;
 }
 
+t::cloud_stack_options named(std::string name) {
+  t::cloud_stack_options o;
+  o.name = std::move(name);
+  return o;
+}
+
 std::size_t count_of(const std::string& text, std::string_view needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -104,7 +110,7 @@ TEST_CASE("accept_loop_backs_off_when_descriptors_run_out") {
 }
 
 TEST_CASE("one_address_flood_does_not_deny_another") {
-  t::cloud_stack s({.name = "http-attack-flood"});
+  t::cloud_stack s(named("http-attack-flood"));
   // This process holds the 4,200 sockets of the flood.
   rlimit rl{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &rl) == 0);
@@ -131,7 +137,7 @@ TEST_CASE("one_address_flood_does_not_deny_another") {
 }
 
 TEST_CASE("metrics_not_reachable_on_public_listener") {
-  t::cloud_stack s({.name = "http-attack-metrics"});
+  t::cloud_stack s(named("http-attack-metrics"));
   auto c = s.make_client("127.0.0.2");
   for (const char* path : {"/metrics", "/metrics/", "/api/v1/metrics"}) {
     CAPTURE(path);
@@ -144,7 +150,7 @@ TEST_CASE("metrics_not_reachable_on_public_listener") {
 }
 
 TEST_CASE("failed_login_outcomes_not_distinguishable_via_metrics") {
-  t::cloud_stack s({.name = "http-attack-outcomes"});
+  t::cloud_stack s(named("http-attack-outcomes"));
   auto attacker = s.make_client("127.0.0.2");
   auto before = attacker.request("GET", "/metrics");
   auto wrong = attacker.login("acme", "admin", "not-the-password-1");
@@ -164,7 +170,7 @@ TEST_CASE("failed_login_outcomes_not_distinguishable_via_metrics") {
 }
 
 TEST_CASE("ip_refused_login_answers_uniform_401") {
-  t::cloud_stack s({.name = "http-attack-iprefused"});
+  t::cloud_stack s(named("http-attack-iprefused"));
   auto adm = s.client("acme");
   REQUIRE(adm.request("PATCH", "company", R"({"ip_allowlist":["127.0.0.1/32"]})").status == 200);
 
@@ -184,7 +190,7 @@ TEST_CASE("ip_refused_login_answers_uniform_401") {
 }
 
 TEST_CASE("login_csrf_text_plain_refused") {
-  t::cloud_stack s({.name = "http-attack-csrf-plain"});
+  t::cloud_stack s(named("http-attack-csrf-plain"));
   auto body = login_body(s);
   auto cross = raw_request(
       s.https_port(), login_post(s.https_port(), body,
@@ -210,7 +216,7 @@ TEST_CASE("login_csrf_text_plain_refused") {
 }
 
 TEST_CASE("login_csrf_foreign_origin_refused") {
-  t::cloud_stack s({.name = "http-attack-csrf-origin"});
+  t::cloud_stack s(named("http-attack-csrf-origin"));
   auto body = login_body(s);
   auto port = s.https_port();
   for (std::string headers :
