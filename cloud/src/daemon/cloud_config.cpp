@@ -4,6 +4,7 @@
 
 #include "aterm/cloud/http/server.h"
 #include "aterm/cloud/security/device_claim.h"
+#include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
 
 namespace aterm::cloud {
@@ -72,6 +73,7 @@ common::config_schema cloud_config_schema() {
   for (auto& k : http::server_config_keys()) s.push_back(std::move(k));
   for (auto& k : security::security_config_schema()) s.push_back(std::move(k));
   for (auto& k : security::device_claim_config_schema()) s.push_back(std::move(k));
+  for (auto& k : security::hashing_pool_config_schema()) s.push_back(std::move(k));
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include "aterm/cloud/cloud_config.h"
 #include "aterm/cloud/daemon.h"
 #include "aterm/cloud/http/metrics.h"
+#include "aterm/cloud/http/metrics_listener.h"
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/http/server.h"
 #include "aterm/cloud/http/static_files.h"
@@ -108,7 +109,7 @@ int serve(const common::config& config) {
 
   http::metrics_registry metrics;
   http::router routes(&metrics);
-  http::register_health_and_metrics(routes, metrics);
+  http::register_health(routes);
   auto api = attach_api(routes, config, *db, clock, metrics,
                         [&mqtt](const std::string& device_id) { mqtt.notify_command(device_id); });
   if (!api) return 1;
@@ -118,6 +119,21 @@ int serve(const common::config& config) {
   if (!settings.ok()) {
     common::log(log_level::error, "serve", "bad http settings",
                 {{"error", settings.error().to_string()}});
+    return 1;
+  }
+  auto metrics_settings = http::metrics_listener_settings_from(config);
+  if (!metrics_settings.ok()) {
+    common::log(log_level::error, "serve", "bad http settings",
+                {{"error", metrics_settings.error().to_string()}});
+    return 1;
+  }
+  // /metrics counts logins by outcome: it is served only on its own listener.
+  http::router metrics_routes;
+  http::register_health_and_metrics(metrics_routes, metrics);
+  http::metrics_listener metrics_http(*metrics_settings, metrics_routes);
+  if (auto s = metrics_http.start(); !s.ok()) {
+    common::log(log_level::error, "serve", "cannot start the metrics listener",
+                {{"error", s.to_string()}});
     return 1;
   }
   http::server https(*settings, routes, metrics);
@@ -146,6 +162,7 @@ int serve(const common::config& config) {
 
   common::log(log_level::info, "serve", "started",
               {{"https_port", static_cast<std::int64_t>(https.port())},
+               {"metrics_port", static_cast<std::int64_t>(metrics_http.port())},
                {"mqtt", config.get_string("mqtt.uri")},
                {"db", so.path}});
 
@@ -153,6 +170,7 @@ int serve(const common::config& config) {
   sigwait(&signals, &sig);
   common::log(log_level::info, "serve", "stopping", {{"signal", sig}});
   https.stop();
+  metrics_http.stop();
   jobs.stop();
   mqtt.stop();
   api.reset();

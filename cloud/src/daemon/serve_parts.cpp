@@ -2,6 +2,7 @@
 
 #include "aterm/cloud/api/api.h"
 #include "aterm/cloud/jobs/daemon_tasks.h"
+#include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud {
@@ -9,6 +10,12 @@ namespace aterm::cloud {
 namespace {
 
 struct api_holder final : api_handle {
+  // The pool goes first: its dropped jobs release login tickets of the service's gate.
+  ~api_holder() override {
+    hashing.reset();
+    service.reset();
+  }
+  std::unique_ptr<security::password_hashing_pool> hashing;
   std::unique_ptr<api::api_service> service;
 };
 
@@ -31,8 +38,12 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
                 "administrators can assign them");
   }
   auto holder = std::make_unique<api_holder>();
-  holder->service = api::register_api_routes(
-      r, api::api_context{db, clock, metrics, std::move(settings), std::move(notify_command)});
+  holder->hashing = std::make_unique<security::password_hashing_pool>(
+      security::hashing_pool_settings_from(config));
+  settings.public_origin = config.get_string("http.public_origin");
+  api::api_context ctx{db, clock, metrics, std::move(settings), std::move(notify_command)};
+  ctx.password_hashing = holder->hashing.get();
+  holder->service = api::register_api_routes(r, std::move(ctx));
   return holder;
 }
 

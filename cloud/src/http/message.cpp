@@ -81,6 +81,13 @@ const std::string* response::find_header(std::string_view name) const {
   return nullptr;
 }
 
+bool is_json_media_type(std::string_view content_type) {
+  auto type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return iequals(type, "application/json");
+}
+
 response error_response(unsigned status, std::string_view code, std::string_view message) {
   common::json_ptr body(cJSON_CreateObject());
   cJSON_AddStringToObject(body.get(), "error", std::string(code).c_str());

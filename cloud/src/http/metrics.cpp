@@ -187,12 +187,16 @@ std::string metrics_registry::render() const {
   return out;
 }
 
-void register_health_and_metrics(router& r, metrics_registry& m) {
+void register_health(router& r) {
   r.add("GET", "/healthz", [](request&) {
     response res;
     res.body = R"({"status":"ok"})";
     return res;
   });
+}
+
+void register_health_and_metrics(router& r, metrics_registry& m) {
+  register_health(r);
   r.add("GET", "/metrics", [&m](request&) {
     response res;
     res.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -35,6 +35,17 @@ std::string method_label(std::string_view m) {
   return "other";
 }
 
+void count_request(metrics_registry& m, const std::string& method, const std::string& route,
+                   unsigned status, std::chrono::steady_clock::time_point started) {
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  m.get_counter("aterm_http_requests_total", "HTTP requests by method, route and status",
+                {{"method", method}, {"route", route}, {"status", std::to_string(status)}})
+      .inc();
+  m.get_histogram("aterm_http_request_duration_seconds", "Time from dispatch to response, by route",
+                  {{"route", route}})
+      .observe(took.count());
+}
+
 bool is_param(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
@@ -137,19 +148,19 @@ response router::dispatch(request& req) const {
                 {{"route", req.route}, {"method", req.method}, {"what", e.what()}});
     res = error_response(500, "internal", "internal error");
   }
-  if (metrics_ != nullptr) {
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    metrics_
-        ->get_counter("aterm_http_requests_total", "HTTP requests by method, route and status",
-                      {{"method", method_label(req.method)},
-                       {"route", req.route},
-                       {"status", std::to_string(res.status)}})
-        .inc();
-    metrics_
-        ->get_histogram("aterm_http_request_duration_seconds",
-                        "Time from dispatch to response, by route", {{"route", req.route}})
-        .observe(took.count());
+  if (metrics_ == nullptr) return res;
+  if (res.deferred) {
+    // Counted when the answer is known: wrap the responder the server hands over.
+    res.deferred = [inner = std::move(res.deferred), m = metrics_,
+                    method = method_label(req.method), route = req.route, started](responder done) {
+      inner([m, method, route, started, done = std::move(done)](response out) {
+        count_request(*m, method, route, out.status, started);
+        done(std::move(out));
+      });
+    };
+    return res;
   }
+  count_request(*metrics_, method_label(req.method), req.route, res.status, started);
   return res;
 }
 

@@ -1,12 +1,18 @@
 #include "aterm/cloud/http/server.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -24,6 +30,7 @@
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/security/ip_allowlist.h"
+#include "aterm/cloud/security/login_throttle.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::http {
@@ -72,6 +79,10 @@ struct server_state {
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept_error(const beast::error_code& ec);
+  void shed_one_connection();
+  // REQUIRES: mu held.
+  void release_address(const std::string& key, bool handshaking);
   void reject(std::string_view reason) {
     metrics
         .get_counter("aterm_http_rejected_total",
@@ -89,12 +100,25 @@ struct server_state {
   std::mutex mu;
   std::condition_variable cv;
   std::unordered_map<connection*, std::weak_ptr<connection>> connections;
-  bool stopping = false;  // guarded by mu
+  struct address_load {
+    std::size_t connections = 0;
+    std::size_t handshakes = 0;
+  };
+  std::unordered_map<std::string, address_load> per_address;  // guarded by mu
+  bool stopping = false;                                      // guarded by mu
+  std::size_t max_connections = limits::k_max_connections;    // set by start()
 
   ssl::context tls{ssl::context::tls_server};
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
+  // On the acceptor's strand, as are the three below.
+  std::optional<asio::steady_timer> accept_timer;
+  std::chrono::milliseconds accept_backoff{0};
+  std::chrono::steady_clock::time_point accept_error_logged{};
+  std::uint64_t accept_errors_unlogged = 0;
+  // Closed to accept-and-close the connection that waits while descriptors are exhausted.
+  int reserve_fd = -1;
   std::optional<asio::thread_pool> workers;
   std::vector<std::thread> io_threads;
   std::uint16_t bound_port = 0;
@@ -113,14 +137,19 @@ using detail::server_state;
 // stream_), except the request handed to the worker pool, which is moved there.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server_state& srv, tcp::socket&& socket, std::string peer)
-      : srv_(srv), stream_(std::move(socket), srv.tls), peer_(std::move(peer)) {
+  // REQUIRES: the caller counted the connection and its handshake under `address_key`.
+  connection(server_state& srv, tcp::socket&& socket, std::string peer, std::string address_key)
+      : srv_(srv),
+        stream_(std::move(socket), srv.tls),
+        peer_(std::move(peer)),
+        address_key_(std::move(address_key)) {
     srv_.open_connections.add(1);
   }
 
   ~connection() {
     srv_.open_connections.add(-1);
     std::lock_guard lock(srv_.mu);
+    srv_.release_address(address_key_, handshaking_);
     srv_.connections.erase(this);
     srv_.cv.notify_all();
   }
@@ -145,15 +174,24 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void start_handshake() {
     phase_ = phase::handshake;
-    beast::get_lowest_layer(stream_).expires_after(srv_.settings.header_timeout);
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](beast::error_code ec) {
-                              if (ec) {
-                                self->srv_.reject("tls_handshake");
-                                return self->close();
-                              }
-                              self->read_header(true);
-                            });
+    beast::get_lowest_layer(stream_).expires_after(srv_.settings.handshake_timeout);
+    stream_.async_handshake(
+        ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+          if (ec) {
+            self->srv_.reject(ec == beast::error::timeout ? "handshake_timeout" : "tls_handshake");
+            return self->close();
+          }
+          self->handshake_done();
+          self->read_header(true);
+        });
+  }
+
+  void handshake_done() {
+    std::lock_guard lock(srv_.mu);
+    if (auto it = srv_.per_address.find(address_key_); it != srv_.per_address.end()) {
+      --it->second.handshakes;
+    }
+    handshaking_ = false;
   }
 
   void wait_for_request() {
@@ -252,10 +290,17 @@ class connection : public std::enable_shared_from_this<connection> {
 
     asio::post(srv_.workers->get_executor(),
                [self = shared_from_this(), req = std::move(req)]() mutable {
+                 auto answer = [self](response res) {
+                   asio::post(self->executor(), [self, res = std::move(res)]() mutable {
+                     self->write(std::move(res), false);
+                   });
+                 };
                  response res = self->run_handler(req);
-                 asio::post(self->executor(), [self, res = std::move(res)]() mutable {
-                   self->write(std::move(res), false);
-                 });
+                 if (res.deferred) {
+                   auto start = std::move(res.deferred);
+                   return start(std::move(answer));
+                 }
+                 answer(std::move(res));
                });
   }
 
@@ -316,6 +361,8 @@ class connection : public std::enable_shared_from_this<connection> {
   server_state& srv_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   std::string peer_;
+  std::string address_key_;
+  bool handshaking_ = true;  // guarded by srv_.mu (the destructor may run on any thread)
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
@@ -335,31 +382,117 @@ void server_state::do_accept() {
 
 void server_state::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-  if (ec) {
-    // EMFILE and friends: log and keep accepting; the connection in question is lost.
-    common::log(common::log_level::warn, "http", "accept failed", {{"error", ec.message()}});
-    return do_accept();
-  }
+  if (ec) return on_accept_error(ec);
+  accept_backoff = std::chrono::milliseconds{0};
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto endpoint = socket.remote_endpoint(ignored);
   std::string peer = ignored ? std::string() : endpoint.address().to_string();
+  // One key per address, an IPv6 /64 as one, as the login throttle counts them.
+  auto parsed = security::ip_address::parse(peer);
+  std::string key = parsed ? security::throttle_key(*parsed) : peer;
   std::shared_ptr<connection> conn;
   {
     std::lock_guard lock(mu);
     if (stopping) return;
-    if (connections.size() >= limits::k_max_connections) {
-      reject("too_many_connections");
+    auto& load = per_address[key];
+    const char* refusal = nullptr;
+    if (connections.size() >= max_connections) {
+      refusal = "too_many_connections";
+    } else if (load.connections >= settings.max_connections_per_address) {
+      refusal = "too_many_connections_per_address";
+    } else if (load.handshakes >= settings.max_handshakes_per_address) {
+      refusal = "too_many_handshakes_per_address";
+    }
+    if (refusal != nullptr) {
+      if (load.connections == 0) per_address.erase(key);
+      reject(refusal);
       socket.close(ignored);
       return do_accept();
     }
-    conn = std::make_shared<connection>(*this, std::move(socket), std::move(peer));
+    ++load.connections;
+    ++load.handshakes;
+    conn = std::make_shared<connection>(*this, std::move(socket), std::move(peer), key);
     connections.emplace(conn.get(), conn);
   }
   accepted.inc();
   conn->run();
   do_accept();
 }
+
+void server_state::release_address(const std::string& key, bool handshaking) {
+  auto it = per_address.find(key);
+  if (it == per_address.end()) return;
+  --it->second.connections;
+  if (handshaking) --it->second.handshakes;
+  if (it->second.connections == 0) per_address.erase(it);
+}
+
+// Retrying at once would spin on the same error (the waiting connection stays queued while
+// descriptors are exhausted): shed that connection, log at most once per interval, and wait.
+void server_state::on_accept_error(const beast::error_code& ec) {
+  reject("accept_error");
+  ++accept_errors_unlogged;
+  auto now = std::chrono::steady_clock::now();
+  if (accept_error_logged == std::chrono::steady_clock::time_point{} ||
+      now - accept_error_logged >= limits::k_accept_error_log_interval) {
+    common::log(common::log_level::warn, "http", "accept failed",
+                {{"error", ec.message()},
+                 {"errors_since_last_line", static_cast<std::int64_t>(accept_errors_unlogged)}});
+    accept_error_logged = now;
+    accept_errors_unlogged = 0;
+  }
+  if (ec == asio::error::no_descriptors || ec.value() == ENFILE) shed_one_connection();
+  accept_backoff = accept_backoff.count() == 0
+                       ? limits::k_accept_backoff_min
+                       : std::min(accept_backoff * 2, limits::k_accept_backoff_max);
+  accept_timer->expires_after(accept_backoff);
+  accept_timer->async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor->is_open()) return;
+    do_accept();
+  });
+}
+
+void server_state::shed_one_connection() {
+  if (reserve_fd < 0) return;
+  ::close(reserve_fd);
+  int fd = ::accept4(acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    reject("shed_no_descriptors");
+    ::close(fd);
+  }
+  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+namespace {
+
+// The connection cap that fits under RLIMIT_NOFILE, after raising its soft limit towards what the
+// cap needs (never above the hard limit).
+std::size_t fit_connection_cap() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return limits::k_max_connections;
+  const rlim_t wanted = limits::k_max_connections + limits::k_reserved_descriptors;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, rl.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  std::size_t cap = limits::k_max_connections;
+  if (rl.rlim_cur != RLIM_INFINITY) {
+    auto soft = static_cast<std::size_t>(rl.rlim_cur);
+    std::size_t reserved = std::min(limits::k_reserved_descriptors, soft / 2);
+    cap = std::clamp(soft - reserved, limits::k_min_connections, limits::k_max_connections);
+  }
+  common::log(common::log_level::info, "http", "descriptor limit",
+              {{"soft", rl.rlim_cur == RLIM_INFINITY ? std::int64_t{-1}
+                                                     : static_cast<std::int64_t>(rl.rlim_cur)},
+               {"hard", rl.rlim_max == RLIM_INFINITY ? std::int64_t{-1}
+                                                     : static_cast<std::int64_t>(rl.rlim_max)},
+               {"max_connections", static_cast<std::int64_t>(cap)}});
+  return cap;
+}
+
+}  // namespace
 
 common::result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view listen) {
   auto bad = [&] {
@@ -412,9 +545,23 @@ common::config_schema server_config_keys() {
        static_cast<std::int64_t>(limits::k_default_body_limit), false, 1024, 64 * 1024 * 1024},
       {"http.io_threads", config_type::integer, std::int64_t{2}, false, 1, 64},
       {"http.worker_threads", config_type::integer, std::int64_t{4}, false, 1, 256},
+      ms("http.handshake_timeout_ms", 5'000),
       ms("http.header_timeout_ms", 10'000),
       ms("http.body_timeout_ms", 30'000),
       ms("http.idle_timeout_ms", 60'000),
+      {"http.max_connections_per_address", config_type::integer,
+       static_cast<std::int64_t>(limits::k_default_connections_per_address), false, 1,
+       static_cast<std::int64_t>(limits::k_max_connections)},
+      {"http.max_handshakes_per_address", config_type::integer,
+       static_cast<std::int64_t>(limits::k_default_handshakes_per_address), false, 1,
+       static_cast<std::int64_t>(limits::k_max_connections)},
+      {"http.public_origin", config_type::string, std::string(), false, {}, {}},
+      {"http.metrics_listen",
+       config_type::string,
+       std::string(k_default_metrics_listen),
+       false,
+       {},
+       {}},
   };
 }
 
@@ -429,9 +576,14 @@ common::result<server_settings> server_settings_from(const common::config& c) {
   s.body_limit = static_cast<std::size_t>(c.get_int("http.body_limit"));
   s.io_threads = static_cast<std::size_t>(c.get_int("http.io_threads"));
   s.worker_threads = static_cast<std::size_t>(c.get_int("http.worker_threads"));
+  s.handshake_timeout = std::chrono::milliseconds(c.get_int("http.handshake_timeout_ms"));
   s.header_timeout = std::chrono::milliseconds(c.get_int("http.header_timeout_ms"));
   s.body_timeout = std::chrono::milliseconds(c.get_int("http.body_timeout_ms"));
   s.idle_timeout = std::chrono::milliseconds(c.get_int("http.idle_timeout_ms"));
+  s.max_connections_per_address =
+      static_cast<std::size_t>(c.get_int("http.max_connections_per_address"));
+  s.max_handshakes_per_address =
+      static_cast<std::size_t>(c.get_int("http.max_handshakes_per_address"));
   auto proxies = security::ip_allowlist::parse(c.get_list("http.trusted_proxies"));
   if (!proxies.ok()) {
     return common::status::error("config_bad_value",
@@ -504,6 +656,9 @@ common::status server::start() {
   }
   m.bound_port = m.acceptor->local_endpoint().port();
   m.started = true;
+  m.max_connections = fit_connection_cap();
+  m.reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  m.accept_timer.emplace(m.acceptor->get_executor());
 
   m.workers.emplace(std::max<std::size_t>(1, m.settings.worker_threads));
   m.work.emplace(m.ioc.get_executor());
@@ -529,6 +684,10 @@ std::uint16_t server::port() const {
   return impl_->bound_port;
 }
 
+std::size_t server::max_connections() const {
+  return impl_->max_connections;
+}
+
 void server::stop() {
   auto& m = *impl_;
   if (!m.started || m.stopped) return;
@@ -545,6 +704,7 @@ void server::stop() {
   asio::post(m.acceptor->get_executor(), [&m] {
     beast::error_code ignored;
     m.acceptor->close(ignored);
+    m.accept_timer->cancel();
   });
   for (auto& c : live) asio::post(c->executor(), [c] { c->begin_stop(); });
   live.clear();
@@ -569,6 +729,8 @@ void server::stop() {
   for (auto& t : m.io_threads) t.join();
   m.io_threads.clear();
   m.workers->join();
+  if (m.reserve_fd >= 0) ::close(m.reserve_fd);
+  m.reserve_fd = -1;
   common::log(common::log_level::info, "http", "stopped",
               {{"port", static_cast<int>(m.bound_port)}});
 }

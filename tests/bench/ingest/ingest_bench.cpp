@@ -530,12 +530,14 @@ class bench_stack {
     db_path_ = (opt.db_dir.empty() ? dir_.path() : fs::path(opt.db_dir)) /
                ("bench-ingest-" + std::to_string(::getpid()) + ".db");
     https_port_ = aterm::test::free_port();
+    metrics_port_ = aterm::test::free_port();
     config_ = dir_ / "cloud.json";
     write_file(config_, R"({
   "db": ")" + db_path_.string() +
                             R"(",
   "http": {"listen": "127.0.0.1:)" +
-                            std::to_string(https_port_) + R"(", "cert": ")" +
+                            std::to_string(https_port_) + R"(", "metrics_listen": "127.0.0.1:)" +
+                            std::to_string(metrics_port_) + R"(", "cert": ")" +
                             pki_->server_cert().string() + R"(", "key": ")" +
                             pki_->server_key().string() + R"("},
   "mqtt": {"uri": ")" + broker_->uri() +
@@ -570,8 +572,8 @@ class bench_stack {
         [&] {
           if (!cloud_->running()) return true;
           try {
-            return api_->request("GET", "/metrics").body.find("aterm_bridge_connected 1") !=
-                   std::string::npos;
+            return aterm::test::plain_http_get(metrics_port_, "/metrics")
+                       .body.find("aterm_bridge_connected 1") != std::string::npos;
           } catch (const std::exception&) {
             return false;
           }
@@ -692,7 +694,7 @@ class bench_stack {
 
   sample take_sample() {
     sample s;
-    s.metrics = api_->request("GET", "/metrics").body;
+    s.metrics = aterm::test::plain_http_get(metrics_port_, "/metrics").body;
     s.sub_state = counters().state.load();
     s.at = steady::now();
     auto add = [&](const std::string& name, pid_t pid) {
@@ -786,6 +788,7 @@ class bench_stack {
   std::unique_ptr<aterm::test::broker> broker_;
   pid_t broker_pid_ = -1;
   int https_port_ = 0;
+  int metrics_port_ = 0;
   fs::path config_;
   fs::path db_path_;
   std::string password_;

@@ -47,7 +47,8 @@ struct site {
   "db": ")" + db.string() +
                       R"(",
   "http": {"listen": "127.0.0.1:)" +
-                      std::to_string(t::free_port()) + R"(", "cert": ")" +
+                      std::to_string(t::free_port()) +
+                      R"(", "metrics_listen": "127.0.0.1:0", "cert": ")" +
                       pki.server_cert().string() + R"(", "key": ")" + pki.server_key().string() +
                       R"("},
   "mqtt": {"uri": ")" +

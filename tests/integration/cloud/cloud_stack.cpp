@@ -36,9 +36,15 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
   pki_ = std::make_unique<dev_pki>(dir_ / "pki");
   broker_ = std::make_unique<broker>(*pki_);
   https_port_ = free_port();
+  metrics_port_ = free_port();
+  launcher_ = options.launcher;
+  std::string http_extra = options.http.empty() ? std::string() : ", " + options.http;
   config_ = dir_ / "cloud.json";
-  std::string security = R"("password_iterations": 1000)";
-  if (!options.security.empty()) security += ", " + options.security;
+  // A test that sets the iterations itself (a benchmark) keeps them.
+  std::string security = options.security.find("password_iterations") == std::string::npos
+                             ? R"("password_iterations": 1000)"
+                             : "";
+  if (!options.security.empty()) security += (security.empty() ? "" : ", ") + options.security;
   std::string extra = options.extra.empty() ? std::string() : options.extra + ",";
   std::string device = R"("claim_key_file": ")" + pki_->claim_key().string() + "\"";
   if (!options.device.empty()) device += ", " + options.device;
@@ -51,8 +57,10 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
                           R"(",
            "key": ")" + pki_->server_key().string() +
                           R"(",
+           "metrics_listen": "127.0.0.1:)" +
+                          std::to_string(metrics_port_) + R"(",
            "trusted_proxies": )" +
-                          json_string_array(options.trusted_proxies) + R"(},
+                          json_string_array(options.trusted_proxies) + http_extra + R"(},
   "mqtt": {"uri": ")" + broker_->uri() +
                           R"(",
            "ca": ")" + pki_->ca().string() +
@@ -95,10 +103,13 @@ run_result cloud_stack::cli(std::vector<std::string> args) {
 }
 
 void cloud_stack::start_cloud() {
+  std::vector<std::string> argv = launcher_;
+  for (std::string arg : {binary("cloud/aterm-cloud").string(), std::string("serve"),
+                          std::string("--config"), config_.string()}) {
+    argv.push_back(std::move(arg));
+  }
   cloud_ =
-      std::make_unique<process>(std::vector<std::string>{binary("cloud/aterm-cloud").string(),
-                                                         "serve", "--config", config_.string()},
-                                dir_ / ("cloud-" + std::to_string(cloud_starts_++) + ".log"));
+      std::make_unique<process>(argv, dir_ / ("cloud-" + std::to_string(cloud_starts_++) + ".log"));
   auto probe = make_client();
   // Up means serving HTTPS and the bridge subscribed: state snapshots are not retained, so an
   // agent that connects before the bridge's first subscription would have its snapshot dropped.
@@ -106,7 +117,7 @@ void cloud_stack::start_cloud() {
       [&] {
         try {
           return probe.request("GET", "/healthz").status == 200 &&
-                 metric_value(probe.request("GET", "/metrics").body, "aterm_bridge_connected") == 1;
+                 metric_value(metrics(), "aterm_bridge_connected") == 1;
         } catch (const std::exception&) {
           return false;
         }
@@ -225,6 +236,10 @@ bool cloud_stack::wait_for(https_client& c, const std::string& path,
         }
       },
       timeout, 50ms);
+}
+
+std::string cloud_stack::metrics() const {
+  return plain_http_get(metrics_port_, "/metrics").body;
 }
 
 double metric_value(const std::string& metrics_text, const std::string& name) {

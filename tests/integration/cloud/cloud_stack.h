@@ -31,6 +31,11 @@ struct cloud_stack_options {
   std::string device;
   // http.trusted_proxies. Default: none.
   std::vector<std::string> trusted_proxies;
+  // More members of "http" as JSON, e.g. R"("max_handshakes_per_address": 4)". Default: none.
+  std::string http;
+  // Put before aterm-cloud's argv when `serve` starts, e.g. {"prlimit", "--nofile=64:64", "--"}.
+  // Default: none.
+  std::vector<std::string> launcher;
   // More top-level members as JSON, e.g. R"("mail": {"alarm_to": "soc@example.com"})" (any key
   // but db, http, mqtt, security, device and jobs). Default: none.
   std::string extra;
@@ -85,12 +90,18 @@ class cloud_stack {
   fs::path db_path() const { return dir_ / "cloud.db"; }
   fs::path dir() const { return dir_.path(); }
   int https_port() const { return https_port_; }
+  // The metrics listener (http.metrics_listen, plain HTTP on 127.0.0.1).
+  int metrics_port() const { return metrics_port_; }
+  // GET /metrics from the metrics listener.
+  std::string metrics() const;
 
  private:
   temp_dir dir_;
   std::unique_ptr<dev_pki> pki_;
   std::unique_ptr<broker> broker_;
   int https_port_ = 0;
+  int metrics_port_ = 0;
+  std::vector<std::string> launcher_;
   fs::path config_;
   std::unique_ptr<process> cloud_;
   int cloud_starts_ = 0;

@@ -66,7 +66,7 @@ void configure_serve(jobs_env& env, const dev_pki& pki, const broker& mqtt, int 
            "from": "aterm-cloud@example.com", "retry_initial_s": 1, "retry_max_s": 1},
   "jobs": {"tick_ms": 100, "interval_s": 1},
   "http": {"listen": "127.0.0.1:)" +
-                std::to_string(free_port()) + R"(",
+                std::to_string(free_port()) + R"(", "metrics_listen": "127.0.0.1:0",
            "cert": ")" +
                 pki.server_cert().string() + R"(",
            "key": ")" +
@@ -106,7 +106,6 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   dev_pki pki(env.dir / "pki");
   broker mqtt(pki);
   int smtp_port = free_port();
-  // The test's sink speaks plain SMTP on loopback, the one place where that may be allowed.
   configure_serve(env, pki, mqtt, smtp_port, R"("allow_plaintext_loopback": true,)");
   queue_two_reminders(env);
 

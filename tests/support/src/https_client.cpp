@@ -182,6 +182,24 @@ const error_code& https_connection::error() const {
   return impl_->last_error;
 }
 
+http_answer plain_http_get(int port, const std::string& target) {
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(k_https_request_timeout);
+  stream.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
+  req.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(stream, req);
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(k_https_body_limit);
+  bhttp::read(stream, buffer, parser);
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return to_answer(parser.release());
+}
+
 https_client::https_client(int port, std::string ca_file, std::string local_address) : port_(port) {
   options_.ca_file = std::move(ca_file);
   options_.local_address = std::move(local_address);

@@ -107,6 +107,8 @@ struct fixture {
     req.method = method;
     req.target = target;
     req.body = body;
+    // As the dashboard and every API client send a body (POST /session requires it).
+    if (!body.empty()) req.headers["content-type"] = "application/json";
     req.peer_address = ip;
     req.client_address = ip;
     if (s != nullptr) {
@@ -606,7 +608,11 @@ TEST_CASE("the company's IP allowlist refuses other addresses at login and on ev
   CHECK(refused.status == 403);
   CHECK(error_code(refused) == "ip_not_allowed");
   CHECK(f.call("GET", "/api/v1/devices", {}, &s, true, "10.1.2.3").status == 200);
-  CHECK(f.login_raw("acme", "alice", k_password, "192.0.2.7").status == 403);
+  // At login the refusal is the uniform 401 (it must not tell the company exists); the access
+  // log keeps the reason.
+  auto refused_login = f.login_raw("acme", "alice", k_password, "192.0.2.7");
+  CHECK(refused_login.status == 401);
+  CHECK(error_code(refused_login) == "login_failed");
   CHECK(f.login_raw("acme", "alice", k_password, "2001:db8::5").status == 200);
   CHECK(has_record(f.audit("acme"), "login", "denied"));
 }

@@ -19,6 +19,7 @@
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/security/device_claim.h"
+#include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -39,6 +40,9 @@ struct api_settings {
   // by api_settings_from (the key is a file): the daemon fills it with
   // security::device_claim_settings_from. Default: no key, so no company can claim a device.
   security::device_claim_settings device_claim;
+  // The dashboard's origin for the login CSRF rule (http.public_origin); empty: "https://" + the
+  // request's Host header. Default: empty.
+  std::string public_origin;
 };
 
 // REQUIRES: `c` was loaded with the cloud's schema (security_config_schema() and mail.alarm_to).
@@ -53,6 +57,9 @@ struct api_context {
   // revoke) so the bridge publishes it now rather than on its next poll. May be empty. Called on
   // a worker thread; must not block for long.
   std::function<void(const std::string& device_id)> notify_command;
+  // Where logins verify passwords (it must outlive the service); the login answers later, so
+  // the HTTPS worker is free while PBKDF2 runs. nullptr: on the calling worker thread.
+  security::password_hashing_pool* password_hashing = nullptr;
 };
 
 class api_service {

@@ -1,6 +1,7 @@
 // Every limit of the HTTPS server and the API, each with its reason.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace aterm::cloud::http::limits {
@@ -22,8 +23,26 @@ inline constexpr std::size_t k_max_path_segments = 16;
 // Static files are the dashboard's own assets; bound what one response can read into memory.
 inline constexpr std::size_t k_max_static_file_bytes = 8 * 1024 * 1024;
 // Connections served at once; more are accepted and closed so descriptors stay available for
-// the broker side of the daemon.
+// the broker side of the daemon. Lowered at start when the descriptor limit cannot hold it.
 inline constexpr std::size_t k_max_connections = 4096;
+// Descriptors kept for everything but HTTPS connections (store, broker, logs, listeners,
+// mail) when the connection cap is sized under RLIMIT_NOFILE; at most half the limit.
+inline constexpr std::size_t k_reserved_descriptors = 256;
+// The smallest connection cap a low descriptor limit may leave.
+inline constexpr std::size_t k_min_connections = 8;
+// Default connections (http.max_connections_per_address) and unfinished TLS handshakes
+// (http.max_handshakes_per_address) from one address (an IPv6 /64): an office behind one NAT
+// with a few dozen browsers of ~6 connections each fits; one address cannot fill the global
+// cap and deny service to another.
+inline constexpr std::size_t k_default_connections_per_address = 256;
+inline constexpr std::size_t k_default_handshakes_per_address = 32;
+// Accept errors (EMFILE and friends): the wait before accepting again doubles from the first
+// to the last value, and one log line per interval says how many there were.
+inline constexpr std::chrono::milliseconds k_accept_backoff_min{10};
+inline constexpr std::chrono::milliseconds k_accept_backoff_max{1000};
+inline constexpr std::chrono::seconds k_accept_error_log_interval{10};
+// Connections the /metrics listener serves at once: a scraper or two, an operator's curl.
+inline constexpr std::size_t k_max_metrics_connections = 16;
 // Label sets per metric family: labels come from route patterns and status codes, never from
 // user input, so the bound only guards against a bug multiplying series.
 inline constexpr std::size_t k_max_metric_series = 4096;

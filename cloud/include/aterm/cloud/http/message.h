@@ -3,6 +3,7 @@
 // runs its handler; a response is moved back to the connection's strand for writing.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ struct request {
   common::result<common::json_ptr> json_body() const;
 };
 
+struct response;
+// Hands a deferred answer to the server. Callable from any thread, exactly once; dropping it
+// unanswered closes the connection.
+using responder = std::function<void(response)>;
+
 struct response {
   unsigned status = 200;
   std::string content_type = "application/json";
@@ -58,12 +64,19 @@ struct response {
   std::vector<std::pair<std::string, std::string>> headers;
   // Close the connection after this response.
   bool close = false;
+  // Set by a handler whose slow part runs elsewhere (login hashing on its own pool), so the
+  // worker thread is free at once: the server calls it once with the responder that the work
+  // calls when done. The other fields are then ignored.
+  std::function<void(responder)> deferred;
 
   // Adds or replaces a header (case-insensitive name match); Set-Cookie is always added.
   void set_header(std::string name, std::string value);
   // nullptr when absent.
   const std::string* find_header(std::string_view name) const;
 };
+
+// True for "application/json", with or without parameters ("; charset=utf-8"), any case.
+bool is_json_media_type(std::string_view content_type);
 
 // {"error":code,"message":message}.
 response error_response(unsigned status, std::string_view code, std::string_view message);

@@ -91,7 +91,10 @@ class metrics_registry {
   std::map<std::string, family, std::less<>> families_;
 };
 
-// GET /healthz -> 200 {"status":"ok"}; GET /metrics -> the registry as text/plain 0.0.4.
+// GET /healthz -> 200 {"status":"ok"}: the public listener's only non-API route of the two.
+void register_health(router& r);
+// GET /healthz and GET /metrics -> the registry as text/plain 0.0.4: the routes of the metrics
+// listener (metrics_listener.h), never of the public one.
 void register_health_and_metrics(router& r, metrics_registry& m);
 
 }  // namespace aterm::cloud::http

@@ -95,6 +95,10 @@ class https_connection {
   std::unique_ptr<impl> impl_;
 };
 
+// GET `target` over plain HTTP from 127.0.0.1 to `port` (the daemon's metrics listener, which
+// speaks plain HTTP on loopback). Throws boost::system::system_error on a connection failure.
+http_answer plain_http_get(int port, const std::string& target);
+
 class https_client {
  public:
   https_client(int port, std::string ca_file, std::string local_address = "127.0.0.1");
