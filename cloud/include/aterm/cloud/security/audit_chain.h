@@ -87,7 +87,7 @@ bool sealed_with(const audit_record& r, const secret_key* key);
 // Makes `r` the record after `head` sealed under `key` (null: plain SHA-256): sets seq,
 // prev_hash and hash (the caller fills ts_ms and the text fields first). Returns the new head to
 // store with it.
-audit_head seal_record(audit_record& r, const audit_head& head, const secret_key* key);
+audit_head seal_record(audit_record& r, const audit_head& head, const secret_key* key = nullptr);
 
 // Unsealed key records (actor "system", detail "key_id=<id>"): a key start, sealed under the key
 // it names; a rotation, sealed under the key in force before it.
