@@ -101,7 +101,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return tx_.write_status("record_missing_email_notice", [&]() -> result<bool> {
       for (const auto& m : notices) enqueue_locked(m, now_s);
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {company_id, "system", "account.missing_email_notice", company_id, "success", detail, ""},
           now_s * 1000);
       return true;
