@@ -14,6 +14,10 @@ bool state_changing(std::string_view method) {
   return method == "POST" || method == "PATCH" || method == "DELETE" || method == "PUT";
 }
 
+// The failed access-log append of the operation this thread runs (guarded), if any: an
+// operation and its records commit together or not at all.
+thread_local common::status* t_operation_audit = nullptr;
+
 // The route's principal id, for the access log.
 std::string default_target(const http::request& req) {
   for (const char* p : {"login_id", "cmd_id", "id"}) {
@@ -58,6 +62,7 @@ void api_service::impl::audit(const std::string& company_id, const std::string& 
   if (!r.ok()) {
     common::log(common::log_level::error, "api", "access log append failed",
                 {{"action", action}, {"error", r.error().to_string()}});
+    if (t_operation_audit != nullptr && t_operation_audit->ok()) *t_operation_audit = r.error();
   }
 }
 
@@ -194,18 +199,40 @@ http::handler api_service::impl::guarded(std::string action, std::string permiss
     const auto& c = std::get<caller>(auth);
     op_audit a;
     a.target = default_target(req);
-    auto res = h(req, c, a);
-    // A page's own polling is no operation of the user's; its refusals are still recorded.
-    const bool operation = audit_success && c.kind == security::request_kind::activity;
-    if (operation || res.status >= 400) {
-      if (a.detail.empty() && res.status >= 400) {
-        // The error code of the answer, e.g. "404 not_found".
-        auto body = common::parse_json(res.body);
-        auto code = body.ok() ? common::json_string(body->get(), "error") : std::nullopt;
-        a.detail = std::to_string(res.status) + (code ? " " + *code : "");
+    http::response res;
+    auto run = [&] {
+      res = h(req, c, a);
+      // A page's own polling is no operation of the user's; its refusals are still recorded.
+      const bool operation = audit_success && c.kind == security::request_kind::activity;
+      if (operation || res.status >= 400) {
+        if (a.detail.empty() && res.status >= 400) {
+          // The error code of the answer, e.g. "404 not_found".
+          auto body = common::parse_json(res.body);
+          auto code = body.ok() ? common::json_string(body->get(), "error") : std::nullopt;
+          a.detail = std::to_string(res.status) + (code ? " " + *code : "");
+        }
+        audit(c.comp.id, c.acct.login_id, action, a.target,
+              res.status < 400 ? "success" : "failure", a.detail, c.client_ip);
       }
-      audit(c.comp.id, c.acct.login_id, action, a.target, res.status < 400 ? "success" : "failure",
-            a.detail, c.client_ip);
+    };
+    if (!state_changing(req.method)) {
+      run();
+      return res;
+    }
+    // A change and its access-log records commit together: one store operation, rolled back
+    // whole when a record is refused.
+    common::status refused;
+    auto done = ctx.db.run_operation([&]() -> common::status {
+      t_operation_audit = &refused;
+      run();
+      t_operation_audit = nullptr;
+      return refused;
+    });
+    t_operation_audit = nullptr;
+    if (!done.ok()) {
+      common::log(common::log_level::error, "api", "operation undone",
+                  {{"action", action}, {"error", done.to_string()}});
+      return http::error_response(500, "internal", "internal error");
     }
     return res;
   };

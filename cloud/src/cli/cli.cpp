@@ -9,8 +9,10 @@
 #include "aterm/cloud/cloud_config.h"
 #include "aterm/cloud/daemon.h"
 #include "aterm/cloud/jobs/cli_verbs.h"
+#include "aterm/cloud/security/anchor_file.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/device_claim.h"
+#include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
@@ -57,7 +59,10 @@ struct environment {
   std::unique_ptr<store> db;
 };
 
-std::unique_ptr<environment> open_environment(const invocation& inv, std::ostream& err) {
+// Opens the store sealing access-log records under the audit key (created when missing), or,
+// for a verb that only reads (`sealing` false), without writing anything.
+std::unique_ptr<environment> open_environment(const invocation& inv, std::ostream& err,
+                                              bool sealing = true) {
   const auto* path = option(inv, "config", err);
   if (!path) return nullptr;
   auto cfg = load_cloud_config(*path);
@@ -69,6 +74,15 @@ std::unique_ptr<environment> open_environment(const invocation& inv, std::ostrea
   env->config = std::move(cfg).value();
   sqlite_options o;
   o.path = env->config.get_string("db");
+  if (sealing) {
+    auto ring =
+        security::load_or_create_keyring(security::secret_files_from(env->config).audit_key);
+    if (!ring.ok()) {
+      refuse(err, ring.error().message());
+      return nullptr;
+    }
+    o.audit_key = ring->back();
+  }
   auto s = open_sqlite_store(o, common::system_clock::instance());
   if (!s.ok()) {
     refuse(err, s.error().to_string());
@@ -100,6 +114,10 @@ int admin_init(const invocation& inv, std::ostream& out, std::ostream& err) {
   if (!env) return k_exit_failed;
   std::string login = optional_option(inv, "login", "admin");
   std::string platform(k_platform_company);
+  // open_environment made the audit key; the backups' key is made here too, both 0600.
+  auto backup_key =
+      security::load_or_create_keyring(security::secret_files_from(env->config).backup_key);
+  if (!backup_key.ok()) return refuse(err, backup_key.error().message());
   if (env->db->get_company(platform).ok()) {
     return refuse(
         err, "already initialized: company \"platform\" exists in " + env->config.get_string("db"));
@@ -233,9 +251,15 @@ int admin_device_claim_code(const invocation& inv, std::ostream& out, std::ostre
 }
 
 int audit_verify(const invocation& inv, std::ostream& out, std::ostream& err) {
-  auto env = open_environment(inv, err);
+  auto env = open_environment(inv, err, false);
   if (!env) return k_exit_failed;
-  security::chain_verifier verifier;
+  auto files = security::secret_files_from(env->config);
+  auto ring = security::load_keyring(files.audit_key);
+  if (!ring.ok()) return refuse(err, "no audit key to verify with: " + ring.error().message());
+  auto anchors = security::load_audit_anchors(files.audit_anchors);
+  if (!anchors.ok()) return refuse(err, anchors.error().message());
+  const std::size_t anchor_count = anchors->size();
+  security::chain_verifier verifier(std::move(ring).value(), std::move(anchors).value());
   std::int64_t after = 0;
   for (;;) {
     auto page = env->db->read_audit_chain(after, k_audit_page);
@@ -259,6 +283,7 @@ int audit_verify(const invocation& inv, std::ostream& out, std::ostream& err) {
   cJSON_AddNumberToObject(obj.get(), "records", static_cast<double>(report.records));
   cJSON_AddNumberToObject(obj.get(), "head_seq", static_cast<double>(head->seq));
   cJSON_AddStringToObject(obj.get(), "head_hash", head->hash.c_str());
+  cJSON_AddNumberToObject(obj.get(), "anchors", static_cast<double>(anchor_count));
   if (!report.intact()) {
     cJSON_AddNumberToObject(obj.get(), "first_bad_seq", static_cast<double>(report.first_bad_seq));
     cJSON_AddStringToObject(obj.get(), "message", report.message.c_str());
@@ -304,6 +329,8 @@ const std::vector<verb>& verbs() {
        jobs::account_unlock_verb,
        "admin account unlock --config F --company ID --login L"},
       {{"audit", "verify"}, audit_verify, "audit verify --config F"},
+      {{"audit", "anchor"}, jobs::audit_anchor_verb, "audit anchor --config F"},
+      {{"audit", "rotate-key"}, jobs::audit_rotate_key_verb, "audit rotate-key --config F"},
       {{"jobs", "run"}, jobs::jobs_run_verb, "jobs run --config F --as-of TIME [--dry-run]"},
       {{"backup"}, jobs::backup_verb, "backup --config F [--as-of TIME]"},
       {{"restore"}, jobs::restore_verb, "restore --config F FILE"},

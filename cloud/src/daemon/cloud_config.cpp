@@ -57,6 +57,10 @@ common::config_schema cloud_config_schema() {
       str("backup.dir", "backups"),
       num("backup.keep_days", 7, 1, 3650),
       str("backup.time", "18:00"),  // UTC, "HH:MM": 03:00 JST
+      str("backup.key_file"),       // "" = <db>.backup-key (security/key_file.h)
+      // The access log's key and anchors; "" = <db>.audit-key, <db>.audit-anchors.
+      str("security.audit_key_file"),
+      str("security.audit_anchor_file"),
       // Retention and lifecycle (DESIGN.md section 5).
       num("retention.audit_days", 365, 1, k_max_days),
       num("retention.inactive_reminder_days", 180, 1, k_max_days),

@@ -12,6 +12,7 @@
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/http/server.h"
 #include "aterm/cloud/http/static_files.h"
+#include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/log.h"
@@ -93,6 +94,13 @@ int serve(const common::config& config) {
   sqlite_options so;
   so.path = config.get_string("db");
   so.device_events = security::security_settings_from(config).device_events;
+  auto ring = security::load_or_create_keyring(security::secret_files_from(config).audit_key);
+  if (!ring.ok()) {
+    common::log(log_level::error, "serve", "cannot load the audit key",
+                {{"error", ring.error().to_string()}});
+    return 1;
+  }
+  so.audit_key = ring->back();
   auto opened = open_sqlite_store(so, clock);
   if (!opened.ok()) {
     common::log(log_level::error, "serve", "cannot open the store",

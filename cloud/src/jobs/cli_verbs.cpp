@@ -5,6 +5,9 @@
 #include "aterm/cloud/cloud_config.h"
 #include "aterm/cloud/jobs/backup.h"
 #include "aterm/cloud/jobs/lifecycle.h"
+#include "aterm/cloud/security/anchor_file.h"
+#include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/json.h"
 
@@ -76,9 +79,10 @@ int jobs_run_verb(const cli::invocation& inv, std::ostream& out, std::ostream& e
   common::manual_clock clock(*t);
   sqlite_options so;
   so.path = settings->db_path;
+  so.audit_key = settings->keys.audit_ring.back();
   auto db = open_sqlite_store(so, clock);
   if (!db.ok()) return refuse(err, db.error().to_string());
-  auto port = open_sqlite_lifecycle_store(settings->db_path);
+  auto port = open_sqlite_lifecycle_store(settings->db_path, settings->keys.audit_ring.back());
   if (!port.ok()) return refuse(err, port.error().to_string());
   sweep_options options;
   options.dry_run = inv.flags.count("dry-run") != 0;
@@ -98,9 +102,9 @@ int backup_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err
   if (!cfg) return cli::k_exit_usage;
   auto settings = lifecycle_settings_from(*cfg);
   if (!settings.ok()) return refuse(err, settings.error().message());
-  auto port = open_sqlite_lifecycle_store(settings->db_path);
+  auto port = open_sqlite_lifecycle_store(settings->db_path, settings->keys.audit_ring.back());
   if (!port.ok()) return refuse(err, port.error().to_string());
-  auto b = make_backup(settings->db_path, settings->backup_dir, *t);
+  auto b = make_backup(settings->db_path, settings->backup_dir, *t, settings->keys);
   if (!b.ok()) return refuse(err, b.error().to_string());
   auto now_ms = common::to_unix_ms(*t);
   (void)(*port)->append_audit(
@@ -125,9 +129,11 @@ int restore_verb(const cli::invocation& inv, std::ostream& out, std::ostream& er
   auto cfg = config_of(inv, err);
   if (!cfg) return cli::k_exit_usage;
   std::string db_path = cfg->get_string("db");
-  auto b = restore_backup(db_path, inv.words[1]);
+  auto keys = load_backup_keys(*cfg);
+  if (!keys.ok()) return refuse(err, keys.error().message());
+  auto b = restore_backup(db_path, inv.words[1], *keys);
   if (!b.ok()) return refuse(err, "restore refused: " + b.error().message());
-  auto port = open_sqlite_lifecycle_store(db_path);
+  auto port = open_sqlite_lifecycle_store(db_path, keys->audit_ring.back());
   if (!port.ok()) return refuse(err, port.error().to_string());
   (void)(*port)->append_audit(
       {std::string(k_platform_company), "cli", "backup.restore", b->file.filename().string(),
@@ -145,8 +151,11 @@ int account_unlock_verb(const cli::invocation& inv, std::ostream& out, std::ostr
   }
   auto cfg = config_of(inv, err);
   if (!cfg) return cli::k_exit_usage;
+  auto ring = security::load_or_create_keyring(security::secret_files_from(*cfg).audit_key);
+  if (!ring.ok()) return refuse(err, ring.error().message());
   sqlite_options so;
   so.path = cfg->get_string("db");
+  so.audit_key = ring->back();
   auto db = open_sqlite_store(so, common::system_clock::instance());
   if (!db.ok()) return refuse(err, db.error().to_string());
   auto a = (*db)->find_account(*company, *login);
@@ -161,6 +170,62 @@ int account_unlock_verb(const cli::invocation& inv, std::ostream& out, std::ostr
   cJSON_AddStringToObject(obj.get(), "company_id", company->c_str());
   cJSON_AddStringToObject(obj.get(), "login_id", login->c_str());
   cJSON_AddStringToObject(obj.get(), "unlocked", reason.c_str());
+  out << common::print_json(obj.get()) << "\n";
+  return cli::k_exit_ok;
+}
+
+int audit_anchor_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err) {
+  auto cfg = config_of(inv, err);
+  if (!cfg) return cli::k_exit_usage;
+  auto keys = load_backup_keys(*cfg);
+  if (!keys.ok()) return refuse(err, keys.error().message());
+  std::string db_path = cfg->get_string("db");
+  // Opening the port first seals the chain under the key if it is not yet.
+  auto port = open_sqlite_lifecycle_store(db_path, keys->audit_ring.back());
+  if (!port.ok()) return refuse(err, port.error().to_string());
+  auto head = (*port)->audit_head_now();
+  if (!head.ok()) return refuse(err, head.error().to_string());
+  security::audit_anchor a;
+  a.time = common::format_utc(common::system_clock::instance().now());
+  a.seq = head->seq;
+  a.mac = head->seq == 0 ? std::string(security::k_genesis_hash) : head->hash;
+  a.key_id = keys->audit_ring.back().id;
+  if (auto st = security::append_audit_anchor(keys->anchor_file, a); !st.ok()) {
+    return refuse(err, st.message());
+  }
+  common::json_ptr obj(cJSON_CreateObject());
+  cJSON_AddStringToObject(obj.get(), "anchor_file", keys->anchor_file.string().c_str());
+  cJSON_AddNumberToObject(obj.get(), "head_seq", static_cast<double>(a.seq));
+  cJSON_AddStringToObject(obj.get(), "head_hash", a.mac.c_str());
+  cJSON_AddStringToObject(obj.get(), "key_id", a.key_id.c_str());
+  out << common::print_json(obj.get()) << "\n";
+  return cli::k_exit_ok;
+}
+
+int audit_rotate_key_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err) {
+  auto cfg = config_of(inv, err);
+  if (!cfg) return cli::k_exit_usage;
+  auto files = security::secret_files_from(*cfg);
+  auto old_ring = security::load_keyring(files.audit_key);
+  if (!old_ring.ok()) return refuse(err, old_ring.error().message());
+  const secret_key old_key = old_ring->back();
+  std::string db_path = cfg->get_string("db");
+  // Under the old key: seals the chain under it first if it is not yet.
+  auto port = open_sqlite_lifecycle_store(db_path, old_key);
+  if (!port.ok()) return refuse(err, port.error().to_string());
+  // The new key is on disk before the chain names it: if the rotation record then fails, the
+  // next opening of the store starts the chain under the new key instead (audit_rows.h).
+  auto ring = security::add_key(files.audit_key);
+  if (!ring.ok()) return refuse(err, ring.error().message());
+  const std::string new_id = ring->back().id;
+  auto now_ms = common::system_clock::instance().now_ms();
+  if (auto st = (*port)->rotate_audit_key(new_id, now_ms); !st.ok()) {
+    return refuse(err, st.to_string());
+  }
+  common::json_ptr obj(cJSON_CreateObject());
+  cJSON_AddStringToObject(obj.get(), "old_key_id", old_key.id.c_str());
+  cJSON_AddStringToObject(obj.get(), "key_id", new_id.c_str());
+  cJSON_AddStringToObject(obj.get(), "key_file", files.audit_key.string().c_str());
   out << common::print_json(obj.get()) << "\n";
   return cli::k_exit_ok;
 }

@@ -260,7 +260,7 @@ void backup_step(lifecycle_port& port, const lifecycle_settings& s, common::wall
     if (out.dry()) {
       out.action("backup.create " + kv("file", name));
     } else {
-      auto b = make_backup(s.db_path, s.backup_dir, as_of);
+      auto b = make_backup(s.db_path, s.backup_dir, as_of, s.keys);
       if (!b.ok()) {
         out.failure("backup.create", kv("file", name), b.error());
       } else {
@@ -309,6 +309,9 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   int m = (t[3] - '0') * 10 + (t[4] - '0');
   if (h > 23 || m > 59) return common::status::error("bad_config", "backup.time out of range");
   s.backup_minute_of_day = h * 60 + m;
+  auto keys = load_backup_keys(c);
+  if (!keys.ok()) return keys.error();
+  s.keys = std::move(keys).value();
   return s;
 }
 

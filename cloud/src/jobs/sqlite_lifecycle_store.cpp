@@ -38,7 +38,16 @@ std::string utc_ms(std::int64_t ms) {
 
 class sqlite_lifecycle_store final : public lifecycle_port {
  public:
-  explicit sqlite_lifecycle_store(std::unique_ptr<connection> db) : tx_(std::move(db), "jobs") {}
+  sqlite_lifecycle_store(std::unique_ptr<connection> db, std::optional<secret_key> audit_key)
+      : tx_(std::move(db), "jobs"), audit_key_(std::move(audit_key)) {}
+
+  // Appends the key start when the chain is not yet under the key (audit_rows.h).
+  status start_keyed_chain(std::int64_t now_ms) {
+    if (!audit_key_) return {};
+    return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
+      return sqlite::start_keyed_chain(*db_, *audit_key_, now_ms);
+    });
+  }
 
   // ---- accounts ----
 
@@ -66,7 +75,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       if (reminder) enqueue_locked(*reminder, now_s);
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {a.company_id, "system", "account.inactivity_reminder", a.login_id, "success",
            reminder ? "mail queued" : "no mail address", ""},
           now_s * 1000);
@@ -93,7 +102,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return tx_.write_status("record_missing_email_notice", [&]() -> result<bool> {
       for (const auto& m : notices) enqueue_locked(m, now_s);
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {company_id, "system", "account.missing_email_notice", company_id, "success", detail, ""},
           now_s * 1000);
       return true;
@@ -115,7 +124,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       if (notice) enqueue_locked(*notice, now_s);
-      sqlite::append_audit_record(*db_,
+      sqlite::append_audit_record(*db_, sealing_key(),
                                   {a.company_id, "system", "account.inactivity_lock", a.login_id,
                                    "success", notice ? "mail queued" : "no mail address", ""},
                                   now_s * 1000);
@@ -134,7 +143,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {a.company_id, "system", "account.inactivity_delete", a.login_id, "success", "", ""},
           now_s * 1000);
       return true;
@@ -174,7 +183,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       std::string company_id = q.text(0);
       std::int64_t last_seen_ms = q.i64(1);
       delete_device_data_locked(device_id, company_id.empty());
-      sqlite::append_audit_record(*db_,
+      sqlite::append_audit_record(*db_, sealing_key(),
                                   {company_or_platform(company_id), "system", "device.data_delete",
                                    device_id, "success", "last_seen=" + utc_ms(last_seen_ms), ""},
                                   now_s * 1000);
@@ -204,7 +213,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .bind(t.company_id)
                   .exec();
       if (n == 0) return fail(k_not_found, "technician login " + t.login_id + " is gone");
-      sqlite::append_audit_record(*db_,
+      sqlite::append_audit_record(*db_, sealing_key(),
                                   {t.company_id, "system", "technician_login.delete", t.login_id,
                                    "success", "device=" + t.device_id, ""},
                                   now_s * 1000);
@@ -229,7 +238,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       audit_head head = sqlite::read_audit_head(*db_);
       auto cp = security::purge_checkpoint(first_kept, head);
       audit_record r = security::make_checkpoint(cp, now_ms);
-      audit_head next = security::seal_record(r, head);
+      audit_head next = security::seal_record(r, head, sealing_key());
       sqlite::insert_audit_record(*db_, r);
       db_->prepare("UPDATE audit_head SET seq = ?, hash = ?, purge_before = ? WHERE id = 1")
           .bind(next.seq)
@@ -263,7 +272,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
               .exec();
       if (n == 0) return n;
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {std::string(k_platform_company), "system", "mail.purge", "mail_outbox", "success",
            "records=" + std::to_string(n) + " sent_until=" + utc_ms(sent_until_s * 1000), ""},
           now_s * 1000);
@@ -360,7 +369,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();
       sqlite::append_audit_record(
-          *db_,
+          *db_, sealing_key(),
           {company_id, "system", "company.contract_end", company_id, "success",
            "accounts=" + std::to_string(out.accounts.size()) +
                " destinations=" + std::to_string(out.destinations) +
@@ -374,7 +383,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   status append_audit(const audit_entry& e, std::int64_t now_ms) override {
     return tx_.write_status("append_audit", [&]() -> result<bool> {
-      sqlite::append_audit_record(*db_, e, now_ms);
+      sqlite::append_audit_record(*db_, sealing_key(), e, now_ms);
       return true;
     });
   }
@@ -467,17 +476,37 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return q.i64(0);
   }
 
+  status rotate_audit_key(const std::string& new_key_id, std::int64_t now_ms) override {
+    if (!audit_key_) return fail(k_invalid, "no audit key to rotate from");
+    return tx_.write_status("rotate_audit_key", [&]() -> result<bool> {
+      sqlite::append_key_rotation(*db_, *audit_key_, new_key_id, now_ms);
+      return true;
+    });
+  }
+
+  result<audit_head> audit_head_now() override {
+    return tx_.read<audit_head>(
+        "audit_head_now", [&]() -> result<audit_head> { return sqlite::read_audit_head(*db_); });
+  }
+
+  const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
+
   sqlite::transactions tx_;
   connection* db_ = &tx_.db();  // used only inside tx_'s transactions
+  std::optional<secret_key> audit_key_;
 };
 
 }  // namespace
 
-result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(const std::string& path,
-                                                                    int busy_timeout_ms) {
+result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(
+    const std::string& path, std::optional<secret_key> audit_key, int busy_timeout_ms) {
   try {
     auto db = sqlite::open_migrated(path, busy_timeout_ms, true);
-    return std::unique_ptr<lifecycle_port>(std::make_unique<sqlite_lifecycle_store>(std::move(db)));
+    auto port = std::make_unique<sqlite_lifecycle_store>(std::move(db), std::move(audit_key));
+    if (auto st = port->start_keyed_chain(common::system_clock::instance().now_ms()); !st.ok()) {
+      return st;
+    }
+    return std::unique_ptr<lifecycle_port>(std::move(port));
   } catch (const db_error& e) {
     return fail(k_store, "open " + path + ": " + e.what());
   }

@@ -264,13 +264,20 @@ struct audit_record {
   std::string detail;
   std::string source_ip;
   std::string prev_hash;  // hex; 64 zeros for the first record
-  std::string hash;       // hex SHA-256(prev_hash bytes || canonical record)
+  std::string hash;       // hex HMAC-SHA-256(key, prev_hash bytes || canonical record)
 };
 
 // The chain's latest (seq, hash), kept apart from the records so a cut tail is detected.
 struct audit_head {
   std::int64_t seq = 0;
   std::string hash;
+};
+
+// A key kept outside the database (security/key_file.h): the access log's chain key or the
+// backups' sidecar key. `secret` holds the raw key bytes; never logged or printed.
+struct secret_key {
+  std::string id;  // 16 hex digits naming the key
+  std::string secret;
 };
 
 struct audit_query {

@@ -208,6 +208,11 @@ class store : public bridge::store_port {
   // ---- access log ----
   // Appends one record: seq = head + 1, ts = the store's clock, chained hash; returns it.
   virtual result<audit_record> append_audit(const audit_entry& e) = 0;
+  // Runs `body` as one operation: every call this thread makes on the store inside it (the
+  // change and its access-log record) commits together when body returns ok, and not at all
+  // when it returns an error or the commit fails. Other threads' calls wait until it ends, so
+  // body must not wait for another thread that uses the store.
+  virtual status run_operation(const std::function<status()>& body) = 0;
   // The company's records ordered by seq.
   virtual result<std::vector<audit_record>> list_audit(const std::string& company_id,
                                                        const audit_query& q) = 0;
@@ -236,6 +241,10 @@ struct sqlite_options {
   // Technician-login event records per device (security/device_event_audit.h). Default: the
   // service's (security.device_event_records, security.device_event_window_s).
   security::device_event_settings device_events;
+  // The access log's chain key (security/key_file.h, the last of security.audit_key_file).
+  // Without one records are sealed with plain SHA-256 (tests of other rules). With one, opening
+  // appends the key start when the chain is not yet under it (security/audit_chain.h).
+  std::optional<secret_key> audit_key;
 };
 
 // Opens (creating and migrating) a SQLite store. `clock` must outlive the store.

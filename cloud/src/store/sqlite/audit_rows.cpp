@@ -49,10 +49,26 @@ void insert_audit_record(connection& db, const audit_record& r) {
       .exec();
 }
 
-audit_record append_audit_record(connection& db, const audit_entry& entry, std::int64_t ts_ms) {
+namespace {
+
+void seal_and_insert(connection& db, const secret_key* key, audit_record& r) {
+  audit_head head = read_audit_head(db);
+  audit_head next = security::seal_record(r, head, key);
+  insert_audit_record(db, r);
+  db.prepare(
+        "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+      .bind(next.seq)
+      .bind(next.hash)
+      .exec();
+}
+
+}  // namespace
+
+audit_record append_audit_record(connection& db, const secret_key* key,
+                                 const audit_entry& entry, std::int64_t ts_ms) {
   // Every append of the store and the jobs passes here, so no caller escapes the size rule.
   const audit_entry e = security::bounded_audit_entry(entry);
-  audit_head head = read_audit_head(db);
   audit_record r;
   r.ts_ms = ts_ms;
   r.company_id = e.company_id;
@@ -62,15 +78,25 @@ audit_record append_audit_record(connection& db, const audit_entry& entry, std::
   r.result = e.result;
   r.detail = e.detail;
   r.source_ip = e.source_ip;
-  audit_head next = security::seal_record(r, head);
-  insert_audit_record(db, r);
-  db.prepare(
-        "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
-      .bind(next.seq)
-      .bind(next.hash)
-      .exec();
+  seal_and_insert(db, key, r);
   return r;
+}
+
+bool start_keyed_chain(connection& db, const secret_key& key, std::int64_t ts_ms) {
+  audit_head head = read_audit_head(db);
+  if (head.seq == 0) return false;
+  auto q = db.prepare(k_audit_select + "WHERE seq = ?");
+  q.bind(head.seq);
+  if (q.step() && security::sealed_with(read_audit(q), &key)) return false;
+  audit_record r = security::make_key_start(key.id, ts_ms);
+  seal_and_insert(db, &key, r);
+  return true;
+}
+
+void append_key_rotation(connection& db, const secret_key& old_key, const std::string& new_key_id,
+                         std::int64_t ts_ms) {
+  audit_record r = security::make_key_rotation(new_key_id, ts_ms);
+  seal_and_insert(db, &old_key, r);
 }
 
 }  // namespace aterm::cloud::sqlite

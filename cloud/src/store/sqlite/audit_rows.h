@@ -22,8 +22,18 @@ audit_head read_audit_head(connection& db);
 // Inserts a sealed record as it is (seq, prev_hash and hash set by security::seal_record).
 void insert_audit_record(connection& db, const audit_record& r);
 
-// Seals `e`, its fields bounded (security/audit_fields.h), at `ts_ms` after the current head,
-// inserts it and stores the new head.
-audit_record append_audit_record(connection& db, const audit_entry& e, std::int64_t ts_ms);
+// Seals `e`, its fields bounded (security/audit_fields.h), at `ts_ms` after the current head
+// under `key` (null: plain SHA-256, for stores opened without a key file), inserts it and stores
+// the new head.
+audit_record append_audit_record(connection& db, const secret_key* key, const audit_entry& e,
+                                 std::int64_t ts_ms);
+
+// Appends a key start for `key` unless the chain is empty or its last record is already sealed
+// under `key` (a chain begun unkeyed or under a key no longer in use). True when it appended.
+bool start_keyed_chain(connection& db, const secret_key& key, std::int64_t ts_ms);
+
+// Appends the rotation record naming `new_key_id`, sealed under `old_key`.
+void append_key_rotation(connection& db, const secret_key& old_key, const std::string& new_key_id,
+                         std::int64_t ts_ms);
 
 }  // namespace aterm::cloud::sqlite

@@ -265,6 +265,10 @@ std::span<const migration> migrations() {
 }
 
 int migrate(connection& db) {
+  return migrate(db, migrations().back().version);
+}
+
+int migrate(connection& db, int up_to) {
   int current = user_version(db);
   int latest = migrations().back().version;
   if (current > latest) {
@@ -273,7 +277,7 @@ int migrate(connection& db) {
                    SQLITE_ERROR);
   }
   for (const auto& m : migrations()) {
-    if (m.version <= current) continue;
+    if (m.version <= current || m.version > up_to) continue;
     db.exec_script("BEGIN IMMEDIATE");
     try {
       db.exec_script(m.sql);

@@ -25,6 +25,9 @@ std::span<const migration> migrations();
 // Applies every migration above the database's user_version. Refuses (db_error) a database
 // newer than this program. Returns the resulting version.
 int migrate(connection& db);
+// migrate() up to version `up_to` only (restore compares a backup's schema with a fresh database
+// migrated to the backup's version).
+int migrate(connection& db, int up_to);
 
 // Opens (creating) the store's file as every port on it does: foreign keys on, busy_timeout for
 // the other connections and processes on the file, WAL, synchronous FULL (else NORMAL), the page

@@ -85,6 +85,17 @@ connection::connection(const std::string& path) {
     throw db_error(msg, rc);
   }
   sqlite3_extended_result_codes(db_, 1);
+  // Defensive: no writable_schema, no journal_mode=OFF, no writes to shadow tables, so SQL alone
+  // cannot corrupt the file or rewrite the schema's text. Untrusted schema: views and triggers
+  // found in the file (a planted one included) may call only functions marked innocuous.
+  int on = 0;
+  int off = 1;
+  if (sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1 ||
+      sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off) != SQLITE_OK || off != 0) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw db_error("sqlite3_db_config(" + path + "): defensive mode refused", SQLITE_ERROR);
+  }
 }
 
 connection::~connection() {

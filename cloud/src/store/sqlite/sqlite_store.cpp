@@ -155,11 +155,21 @@ bool valid_json_object(const std::string& text) {
 class sqlite_store final : public store {
  public:
   sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history,
-               security::device_event_settings device_events)
+               security::device_event_settings device_events,
+               std::optional<secret_key> audit_key)
       : tx_(std::move(db), "store"),
         clock_(clock),
         history_(history),
-        device_events_(device_events) {}
+        device_events_(device_events),
+        audit_key_(std::move(audit_key)) {}
+
+  // Appends the key start when the chain is not yet under the key (audit_rows.h).
+  status start_keyed_chain() {
+    if (!audit_key_) return {};
+    return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
+      return sqlite::start_keyed_chain(*db_, *audit_key_, clock_.now_ms());
+    });
+  }
 
   // ---- companies ----
 
@@ -916,9 +926,16 @@ class sqlite_store final : public store {
 
   // ---- access log ----
 
+  status run_operation(const std::function<status()>& body) override {
+    return tx_.write_status("operation", [&]() -> result<bool> {
+      if (auto st = body(); !st.ok()) return st;
+      return true;
+    });
+  }
+
   result<audit_record> append_audit(const audit_entry& e) override {
     return tx_.write<audit_record>("append_audit", [&]() -> result<audit_record> {
-      return sqlite::append_audit_record(*db_, e, clock_.now_ms());
+      return sqlite::append_audit_record(*db_, sealing_key(), e, clock_.now_ms());
     });
   }
 
@@ -1449,7 +1466,7 @@ class sqlite_store final : public store {
                       .bind(r.id)
                       .exec();
     if (changed == 0) return false;
-    sqlite::append_audit_record(*db_,
+    sqlite::append_audit_record(*db_, sealing_key(),
                                 {company_id, "device:" + m.device_id, "command.result", r.id,
                                  std::string(to_string(outcome)), op, ""},
                                 m.received_ms);
@@ -1511,8 +1528,8 @@ class sqlite_store final : public store {
     }
     if (verdict == security::device_event_verdict::rate_limited) return false;
     sqlite::append_audit_record(
-        *db_, {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""},
-        m.received_ms);
+        *db_, sealing_key(),
+        {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""}, m.received_ms);
     return true;
   }
 
@@ -1525,11 +1542,14 @@ class sqlite_store final : public store {
     return {c.id, q.text(1), protocol::encode(c), c.deadline};
   }
 
+  const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
+
   sqlite::transactions tx_;
   connection* db_ = &tx_.db();  // used only inside tx_'s transactions
   const common::clock& clock_;
   std::size_t history_;
   security::device_event_settings device_events_;
+  std::optional<secret_key> audit_key_;
 };
 
 }  // namespace
@@ -1541,8 +1561,10 @@ result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
   try {
     auto db =
         sqlite::open_migrated(options.path, options.busy_timeout_ms, options.synchronous_full);
-    return std::unique_ptr<store>(
-        std::make_unique<sqlite_store>(std::move(db), clock, history, options.device_events));
+    auto s = std::make_unique<sqlite_store>(std::move(db), clock, history, options.device_events,
+                                            options.audit_key);
+    if (auto st = s->start_keyed_chain(); !st.ok()) return st;
+    return std::unique_ptr<store>(std::move(s));
   } catch (const db_error& e) {
     return fail(k_store, "open " + options.path + ": " + e.what());
   }

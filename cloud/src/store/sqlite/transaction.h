@@ -1,7 +1,10 @@
 // The transaction runner of the two ports on the store's SQLite file: the store itself
 // (sqlite_store.cpp) and the jobs' lifecycle port (jobs/sqlite_lifecycle_store.cpp). One
 // connection guarded by one mutex; each call is one transaction, all or nothing.
-// Thread-safe: a call holds the mutex for its whole transaction.
+// A call made while the same thread already runs one (an operation: store::run_operation) joins
+// it as a SAVEPOINT: its failure undoes only its own statements, and everything commits or rolls
+// back with the outer transaction.
+// Thread-safe: a call holds the (recursive) mutex for its whole transaction.
 #pragma once
 
 #include <cstdint>
@@ -100,15 +103,51 @@ class transactions {
     std::int64_t previous_ = k_normal;
   };
 
+  // A call inside the thread's running transaction: a savepoint of it.
+  template <typename T, typename F>
+  result<T> run_nested(const char* what, F&& f) {
+    const std::string name = "nested_" + std::to_string(depth_);
+    try {
+      db_->exec_script(("SAVEPOINT " + name).c_str());
+      ++depth_;
+      try {
+        result<T> r = f();
+        --depth_;
+        if (!r.ok()) db_->exec_script(("ROLLBACK TO " + name).c_str());
+        db_->exec_script(("RELEASE " + name).c_str());
+        return r;
+      } catch (const db_error&) {
+        --depth_;
+        const std::string undo = "ROLLBACK TO " + name + "; RELEASE " + name;
+        sqlite3_exec(db_->handle(), undo.c_str(), nullptr, nullptr, nullptr);
+        throw;
+      }
+    } catch (const db_error& e) {
+      common::log(common::log_level::error, component_, "statement failed",
+                  {{"op", what}, {"error", e.what()}});
+      return status::error(std::string(k_store), std::string(what) + ": " + e.what());
+    }
+  }
+
   template <typename T, typename F>
   result<T> run(const char* what, const char* begin, F&& f, durability d = durability::as_opened) {
     std::lock_guard lock(mu_);
+    if (depth_ > 0) return run_nested<T>(what, std::forward<F>(f));
     try {
       std::optional<relaxed_sync> relaxed;
       if (d == durability::relaxed) relaxed.emplace(*db_);
       try {
         db_->exec_script(begin);
-        result<T> r = f();
+        ++depth_;
+        result<T> r = [&] {
+          try {
+            return f();
+          } catch (...) {
+            --depth_;
+            throw;
+          }
+        }();
+        --depth_;
         db_->exec_script(r.ok() ? "COMMIT" : "ROLLBACK");
         return r;
       } catch (const db_error&) {
@@ -122,7 +161,8 @@ class transactions {
     }
   }
 
-  std::mutex mu_;
+  std::recursive_mutex mu_;
+  int depth_ = 0;  // transactions of the thread holding mu_ now running (guarded by mu_)
   std::unique_ptr<connection> db_;
   const char* component_;
 };

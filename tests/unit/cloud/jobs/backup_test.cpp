@@ -3,6 +3,8 @@
 #include <fstream>
 
 #include "aterm/cloud/jobs/backup.h"
+#include "aterm/cloud/jobs/backup_sidecar.h"
+#include "aterm/common/crypto.h"
 #include "jobs_fixture.h"
 
 namespace aterm::cloud::jobs::test {
@@ -52,7 +54,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
   REQUIRE(f.db->create_company("acme", "Acme").ok());
   f.make_account("acme", "alice", "administrator", "alice@example.com");
   REQUIRE(f.db->append_audit({"acme", "alice", "login", "alice", "success", "", ""}).ok());
-  auto b = make_backup(f.path(), f.settings.backup_dir, day(1));
+  auto b = make_backup(f.path(), f.settings.backup_dir, day(1), f.settings.keys);
   REQUIRE_MESSAGE(b.ok(), b.error().to_string());
   CHECK(b->head.seq == f.scalar("SELECT seq FROM audit_head"));
   CHECK(b->sha256.size() == 64);
@@ -64,7 +66,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
   f.port.reset();
 
   SUBCASE("round trip") {
-    auto r = restore_backup(f.path(), b->file);
+    auto r = restore_backup(f.path(), b->file, f.settings.keys);
     REQUIRE_MESSAGE(r.ok(), r.error().to_string());
     sqlite_options o;
     o.path = f.path();
@@ -89,7 +91,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
       io.seekp(static_cast<std::streamoff>(size - 100));
       io.put('\x5a');
     }
-    auto r = restore_backup(f.path(), b->file);
+    auto r = restore_backup(f.path(), b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == "bad_backup");
     CHECK(f.scalar("SELECT count(*) FROM companies WHERE id = 'globex'") == 1);
@@ -102,19 +104,34 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
       io.seekp(0);
       io.write("garbage garbage!", 16);  // the header
     }
-    auto r = restore_backup(f.path(), b->file);
+    auto r = restore_backup(f.path(), b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == "bad_backup");
   }
 
   SUBCASE("a backup whose access log was edited is refused") {
-    fs::remove(fs::path(b->file.string() + ".json"));
     REQUIRE(fs::exists(b->file));
     REQUIRE(aterm::test::exec_sql(
                 b->file,
                 "DROP TRIGGER audit_log_no_update; "
                 "UPDATE audit_log SET detail = 'forged' WHERE action = 'login'") == "");
-    auto r = check_backup(b->file);
+    // Put the trigger back and sign the sidecar for the changed file, so only the chain tells.
+    REQUIRE(aterm::test::exec_sql(
+                b->file,
+                "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n"
+                "BEGIN SELECT RAISE(ABORT, 'access log records cannot be changed'); END") == "");
+    const fs::path side_path = b->file.string() + ".json";
+    std::ifstream in(side_path, std::ios::binary);
+    auto side = parse_backup_sidecar(
+        std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    REQUIRE(side.ok());
+    std::ifstream file(b->file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    side->sha256 = common::crypto::to_hex(common::crypto::sha256(bytes));
+    side->bytes = static_cast<std::int64_t>(bytes.size());
+    sign_sidecar(*side, f.settings.keys.backup_key);
+    std::ofstream(side_path, std::ios::binary | std::ios::trunc) << format_backup_sidecar(*side);
+    auto r = check_backup(b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message().find("access log broken") != std::string::npos);
   }

@@ -248,3 +248,105 @@ TEST_CASE("audit chain: the verifier streams and stops at the first problem") {
   CHECK(report.problem == sec::chain_problem::edited);
   CHECK(report.first_bad_seq == 3);
 }
+
+namespace {
+
+aterm::cloud::secret_key test_key(char fill) {
+  aterm::cloud::secret_key k;
+  k.secret.assign(32, fill);
+  k.id = sec::key_id_of(k.secret);
+  return k;
+}
+
+// A chain begun unkeyed (before the key existed), then a key start, then `keyed` records.
+chain keyed_chain(const aterm::cloud::secret_key& key, int unkeyed, int keyed) {
+  chain c;
+  for (int i = 1; i <= unkeyed; ++i) c.append(entry(i));
+  auto start = sec::make_key_start(key.id, k_t0_ms);
+  c.head = sec::seal_record(start, c.head, &key);
+  c.records.push_back(start);
+  for (int i = 1; i <= keyed; ++i) {
+    auto r = entry(100 + i);
+    c.head = sec::seal_record(r, c.head, &key);
+    c.records.push_back(r);
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("audit chain: a keyed chain after an unkeyed prefix verifies only with its key") {
+  const auto key = test_key('k');
+  auto c = keyed_chain(key, 3, 4);
+  CHECK(sec::verify_chain(c.records, c.head, {key}).intact());
+  auto wrong = sec::verify_chain(c.records, c.head, {test_key('w')});
+  CHECK(wrong.problem == sec::chain_problem::unknown_key);
+  // The unkeyed prefix can no longer be recomputed: the key start's MAC covers it.
+  c.records[1].detail = "forged";
+  c.records[1].hash = sec::chain_hash(c.records[1].prev_hash, c.records[1]);
+  c.records[2].prev_hash = c.records[1].hash;
+  c.records[2].hash = sec::chain_hash(c.records[2].prev_hash, c.records[2]);
+  auto r = sec::verify_chain(c.records, c.head, {key});
+  CHECK_FALSE(r.intact());
+  CHECK(r.first_bad_seq == 4);
+}
+
+TEST_CASE("audit chain: an unkeyed chain is refused when a key is expected") {
+  auto c = make_chain(5);
+  CHECK(sec::verify_chain(c.records, c.head).intact());
+  auto r = sec::verify_chain(c.records, c.head, {test_key('k')});
+  CHECK(r.problem == sec::chain_problem::not_keyed);
+  CHECK(r.first_bad_seq == 1);
+}
+
+TEST_CASE("audit chain: a rotation switches to the named key") {
+  const auto k1 = test_key('1');
+  const auto k2 = test_key('2');
+  auto c = keyed_chain(k1, 0, 2);
+  auto rot = sec::make_key_rotation(k2.id, k_t0_ms);
+  c.head = sec::seal_record(rot, c.head, &k1);
+  c.records.push_back(rot);
+  auto after = entry(200);
+  c.head = sec::seal_record(after, c.head, &k2);
+  c.records.push_back(after);
+  CHECK(sec::verify_chain(c.records, c.head, {k1, k2}).intact());
+  CHECK(sec::verify_chain(c.records, c.head, {k2}).problem == sec::chain_problem::unknown_key);
+}
+
+TEST_CASE("audit chain: anchors find a consistent rewrite and a cut tail") {
+  const auto key = test_key('k');
+  auto c = keyed_chain(key, 0, 6);
+  sec::audit_anchor a{"2027-01-01T00:00:00Z", 4, c.records[3].hash, key.id};
+  auto parsed = sec::parse_anchors(sec::format_anchor(a));
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 1);
+  CHECK((*parsed)[0].mac == a.mac);
+  CHECK(sec::verify_chain(c.records, c.head, {key}, *parsed).intact());
+
+  SUBCASE("rewritten under the key") {
+    auto d = c;
+    d.records[1].detail = "forged";
+    for (std::size_t i = 1; i < d.records.size(); ++i) {
+      d.records[i].prev_hash = d.records[i - 1].hash;
+      d.records[i].hash = sec::chain_mac(&key, d.records[i].prev_hash, d.records[i]);
+    }
+    d.head.hash = d.records.back().hash;
+    CHECK(sec::verify_chain(d.records, d.head, {key}).intact());
+    auto r = sec::verify_chain(d.records, d.head, {key}, *parsed);
+    CHECK(r.problem == sec::chain_problem::rewritten);
+    CHECK(r.first_bad_seq == 4);
+  }
+  SUBCASE("cut after the anchor's record is fine, at it is not") {
+    auto d = c;
+    d.records.resize(3);
+    d.head = {d.records.back().seq, d.records.back().hash};
+    auto r = sec::verify_chain(d.records, d.head, {key}, *parsed);
+    CHECK(r.problem == sec::chain_problem::cut_tail);
+    CHECK(r.first_bad_seq == 4);
+    // A restore line back to seq 3 lifts the later anchor.
+    sec::audit_anchor restored{"2027-01-02T00:00:00Z", 3, d.head.hash, key.id, true};
+    auto both = *parsed;
+    both.push_back(restored);
+    CHECK(sec::verify_chain(d.records, d.head, {key}, both).intact());
+  }
+}

@@ -3,6 +3,10 @@
 //                                                 Z or an offset); one line per action on stdout
 //   backup --config F [--as-of TIME]              the backup of the day (default: now); JSON
 //   restore --config F FILE                       checks FILE and restores it over db; JSON
+//   audit anchor --config F                       appends the access-log head to the anchor file
+//   audit rotate-key --config F                   a new audit key: the rotation record under the
+//                                                 old key names it, later records use it (stop
+//                                                 the daemon first: it keeps the key it loaded)
 //   admin account unlock --config F --company ID --login L
 //                                                 lifts any lock, inactivity included: the CLI is
 //                                                 the host's operator, a site administrator
@@ -19,5 +23,7 @@ int jobs_run_verb(const cli::invocation& inv, std::ostream& out, std::ostream& e
 int backup_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err);
 int restore_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err);
 int account_unlock_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err);
+int audit_anchor_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err);
+int audit_rotate_key_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err);
 
 }  // namespace aterm::cloud::jobs

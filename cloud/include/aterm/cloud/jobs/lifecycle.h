@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "aterm/cloud/jobs/backup.h"
 #include "aterm/cloud/jobs/lifecycle_port.h"
 #include "aterm/cloud/model.h"
 #include "aterm/common/clock.h"
@@ -50,9 +51,13 @@ struct lifecycle_settings {
   std::string backup_dir = "backups";           // backup.dir; "" disables the daily backup
   std::int64_t backup_keep_days = 7;            // backup.keep_days
   std::int64_t backup_minute_of_day = 18 * 60;  // backup.time "HH:MM" UTC (18:00 = 03:00 JST)
+  // backup.key_file, security.audit_key_file, security.audit_anchor_file, loaded (each key file
+  // created 0600 when missing).
+  backup_keys keys;
 };
 
-// Reads the keys above. Error "bad_config" naming backup.time when it is not "HH:MM".
+// Reads the keys above and loads the key files. Error "bad_config" naming backup.time when it is
+// not "HH:MM"; "key_file" when a key file cannot be read or created.
 common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c);
 
 enum class account_step { none, remind, lock, remove };

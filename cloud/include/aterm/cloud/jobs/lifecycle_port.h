@@ -129,11 +129,19 @@ class lifecycle_port : public mail::outbox_port {
   // ---- mail outbox (mail::outbox_port) and other writes ----
   // Appends one access-log record at now_ms (backups, restores, unlocks of the CLI).
   virtual status append_audit(const audit_entry& e, std::int64_t now_ms) = 0;
+  // Appends the key rotation naming `new_key_id`, sealed under the port's key (the one in force);
+  // the records after it must be sealed under the new key. Error k_invalid without a key.
+  virtual status rotate_audit_key(const std::string& new_key_id, std::int64_t now_ms) = 0;
+  // The access log's head (what an anchor records).
+  virtual result<audit_head> audit_head_now() = 0;
 };
 
 // Opens the port on the SQLite file `path` (migrating it like the store does). busy_timeout lets
-// it wait for the daemon's and the CLI's transactions.
-result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(const std::string& path,
-                                                                    int busy_timeout_ms = 5000);
+// it wait for the daemon's and the CLI's transactions. Access-log records are sealed under
+// `audit_key` (security/audit_chain.h; without one, with plain SHA-256); opening with a key
+// appends the key start when the chain is not yet under it.
+result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(
+    const std::string& path, std::optional<secret_key> audit_key = std::nullopt,
+    int busy_timeout_ms = 5000);
 
 }  // namespace aterm::cloud::jobs

@@ -10,5 +10,7 @@ namespace aterm::cloud::jobs::limits {
 inline constexpr int k_busy_timeout_ms = 5000;
 // Read size when hashing a backup file: large enough for disk throughput, small in memory.
 inline constexpr std::size_t k_hash_chunk = 1 << 20;
+// A backup's sidecar is one small JSON object (~500 bytes); anything far larger is not one.
+inline constexpr std::size_t k_max_sidecar_bytes = 64 * 1024;
 
 }  // namespace aterm::cloud::jobs::limits

@@ -28,6 +28,9 @@ inline constexpr std::size_t k_gate_sweep_every = 256;
 inline constexpr std::int64_t k_gate_idle_s = 60;
 // An X-Forwarded-For header with more elements than this is refused (a bounded walk).
 inline constexpr std::size_t k_max_forwarded_for_elements = 32;
+// Anchors of the access-log head: one a day for a century is ~36,500 lines; far more is not an
+// anchor file, and a bound keeps audit verify's memory small.
+inline constexpr std::size_t k_max_anchors = 1'000'000;
 // A company's allowlist or the trusted-proxy list; more is a configuration mistake.
 inline constexpr std::size_t k_max_cidrs = 1024;
 // The audit verifier names at most this many characters of a record in its message.
