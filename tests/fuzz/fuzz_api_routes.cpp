@@ -9,6 +9,7 @@
 // other company, unless the input itself did.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -248,6 +249,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       router, api::api_context{*db, fixed_clock(), metrics, settings, [](const std::string&) {}});
   http::request req = request_for(w, r, rest);
   const http::response res = router.dispatch(req);
+  // For writing seeds: what each input was answered.
+  static const bool trace = std::getenv("ATERM_FUZZ_TRACE") != nullptr;
+  if (trace)
+    std::fprintf(stderr, "%s %s -> %d %.300s\n", req.method.c_str(), req.target.c_str(), res.status,
+                 res.body.c_str());
 
   if (r.caller == who::company) {
     for (std::string_view word : {k_other_device, k_other_destination}) {
