@@ -1,7 +1,9 @@
 // libFuzzer target for what `aterm-cloud restore` reads from a backup: its sidecar, and the
 // database file itself through the restore check (check_backup). A real backup of a small
 // database is made at start-up; then the first input byte picks:
-//   0  the rest is the sidecar (YYYY-MM-DD.db.json) next to the untouched backup;
+//   0  the rest is the sidecar (YYYY-MM-DD.db.json) next to the untouched backup, with every
+//      "$SHA" replaced by the backup's real SHA-256 (which a fuzzer cannot guess) so that
+//      inputs get past the checksum to the rest of the sidecar;
 //   1  the rest is SQL run on a copy of the backup (a hostile backup: extra triggers, views,
 //      edited or deleted access-log rows, another user_version) before the check; the copy
 //      has no sidecar then, so the check reaches the database. A backup the check accepts is
@@ -39,6 +41,7 @@ const common::manual_clock& fixed_clock() {
 struct pristine_backup {
   fs::path dir = aterm::fuzz::scratch_dir() / "backups";
   fs::path file;
+  std::string sha256;
   fs::path work = aterm::fuzz::scratch_dir() / "work";
 
   pristine_backup() {
@@ -60,6 +63,7 @@ struct pristine_backup {
     auto b = jobs::make_backup(db.string(), dir, fixed_clock().now());
     if (!b.ok()) std::abort();
     file = b->file;
+    sha256 = b->sha256;
     fs::create_directories(work);
   }
 
@@ -94,7 +98,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   const fs::path copy = pristine.fresh_copy();
   if (data[0] % 2 == 0) {
-    aterm::fuzz::write_file(copy.string() + ".json", rest);
+    std::string sidecar(rest);
+    for (auto at = sidecar.find("$SHA"); at != std::string::npos; at = sidecar.find("$SHA", at))
+      sidecar.replace(at, 4, pristine.sha256);
+    aterm::fuzz::write_file(copy.string() + ".json", sidecar);
     (void)jobs::check_backup(copy);
     return 0;
   }
