@@ -289,7 +289,8 @@ common::result<backup_info> check_backup(const fs::path& file) {
     auto recorded_sum = common::json_string(parsed->get(), "sha256");
     auto head_hash = common::json_string(parsed->get(), "head_hash");
     const cJSON* seq = cJSON_GetObjectItemCaseSensitive(parsed->get(), "head_seq");
-    if (!recorded_sum || !head_hash || !cJSON_IsNumber(seq)) {
+    // An integer in int64 range: the cast below of any other number is undefined.
+    if (!recorded_sum || !head_hash || !common::json_is_integer(seq)) {
       return bad_backup(side.string() + ": missing sha256, head_seq or head_hash");
     }
     if (*recorded_sum != b.sha256) {
