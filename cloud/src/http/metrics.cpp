@@ -170,7 +170,8 @@ std::string metrics_registry::render() const {
     }
     for (const auto& [labels, h] : f.histograms) {
       auto s = h->read();
-      auto with = [&](const std::string& extra) {
+      // Captured by name: clang 14 (the sanitizer builds) cannot capture a structured binding.
+      auto with = [&labels = labels](const std::string& extra) {
         std::string inner = labels + extra;
         return "{" + inner + "}";
       };
