@@ -1,13 +1,13 @@
 // libFuzzer target for what `aterm-cloud restore` reads from a backup: its sidecar, and the
-// database file itself through the restore check (check_backup). A real backup of a small
-// database is made at start-up; then the first input byte picks:
-//   0  the rest is the sidecar (YYYY-MM-DD.db.json) next to the untouched backup, with every
-//      "$SHA" replaced by the backup's real SHA-256 (which a fuzzer cannot guess) so that
-//      inputs get past the checksum to the rest of the sidecar;
-//   1  the rest is SQL run on a copy of the backup (a hostile backup: extra triggers, views,
-//      edited or deleted access-log rows, another user_version) before the check; the copy
-//      has no sidecar then, so the check reaches the database. A backup the check accepts is
-//      restored and the store opened on it, as the daemon's next start would.
+// database file itself through the restore check. A real backup of a small database is made at
+// start-up under fixed keys; then the first input byte picks:
+//   even  the rest is the sidecar (YYYY-MM-DD.db.json): parsed alone (parse_backup_sidecar), then
+//         put next to the untouched backup, with every "$SHA" replaced by the backup's real
+//         SHA-256 (which a fuzzer cannot guess), and checked (check_backup);
+//   odd   the rest is SQL run on a copy of the live database (a hostile backup: extra triggers,
+//         views, edited or deleted access-log rows, another user_version), which is then backed
+//         up and signed with the real backup key, as an insider holding it could; the restore's
+//         schema and chain checks must refuse it or restore a database the store opens.
 #include <sqlite3.h>
 
 #include <cstddef>
@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "aterm/cloud/jobs/backup.h"
+#include "aterm/cloud/jobs/backup_sidecar.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
@@ -38,7 +39,17 @@ const common::manual_clock& fixed_clock() {
   return c;
 }
 
+// Fixed keys: the target checks what a backup holds, not how keys are stored.
+jobs::backup_keys fixed_keys() {
+  jobs::backup_keys k;
+  k.backup_key = {"00112233445566aa", std::string(32, 'b')};
+  k.audit_ring = {{"00112233445566cc", std::string(32, 'a')}};
+  return k;
+}
+
 struct pristine_backup {
+  jobs::backup_keys keys = fixed_keys();
+  fs::path live = aterm::fuzz::scratch_dir() / "live.db";
   fs::path dir = aterm::fuzz::scratch_dir() / "backups";
   fs::path file;
   std::string sha256;
@@ -46,10 +57,11 @@ struct pristine_backup {
 
   pristine_backup() {
     common::set_log_sink([](std::string_view) {});
-    const fs::path db = aterm::fuzz::scratch_dir() / "live.db";
+    const fs::path& db = live;
     {
       cloud::sqlite_options o;
       o.path = db.string();
+      o.audit_key = keys.audit_ring.back();
       o.synchronous_full = false;
       auto s = cloud::open_sqlite_store(o, fixed_clock());
       if (!s.ok()) std::abort();
@@ -60,7 +72,7 @@ struct pristine_backup {
         if (!(*s)->append_audit(e).ok()) std::abort();
       }
     }
-    auto b = jobs::make_backup(db.string(), dir, fixed_clock().now());
+    auto b = jobs::make_backup(db.string(), dir, fixed_clock().now(), keys);
     if (!b.ok()) std::abort();
     file = b->file;
     sha256 = b->sha256;
@@ -98,21 +110,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   const fs::path copy = pristine.fresh_copy();
   if (data[0] % 2 == 0) {
+    // The sidecar parser alone, then the whole check with the fuzzed sidecar in place.
+    (void)jobs::parse_backup_sidecar(rest);
     std::string sidecar(rest);
     for (auto at = sidecar.find("$SHA"); at != std::string::npos; at = sidecar.find("$SHA", at))
       sidecar.replace(at, 4, pristine.sha256);
     aterm::fuzz::write_file(copy.string() + ".json", sidecar);
-    (void)jobs::check_backup(copy);
+    (void)jobs::check_backup(copy, pristine.keys);
     return 0;
   }
-  run_sql(copy, std::string(rest));
+  // A hostile database, correctly signed (as by someone holding the backup key), must still be
+  // refused by the schema check or restored into a store that works.
+  const fs::path edited = pristine.work / "edited.db";
+  fs::copy_file(pristine.live, edited, fs::copy_options::overwrite_existing);
+  run_sql(edited, std::string(rest));
+  const fs::path signed_dir = pristine.work / "signed";
+  fs::remove_all(signed_dir);
+  auto hostile = jobs::make_backup(edited.string(), signed_dir, fixed_clock().now(), pristine.keys);
+  if (!hostile.ok()) return 0;
   const fs::path restored = pristine.work / "restored.db";
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     fs::remove(restored.string() + suffix);
-  if (!jobs::restore_backup(restored.string(), copy).ok()) return 0;
+  if (!jobs::restore_backup(restored.string(), hostile->file, pristine.keys).ok()) return 0;
   cloud::sqlite_options o;
   o.path = restored.string();
   o.synchronous_full = false;
+  o.audit_key = pristine.keys.audit_ring.back();
   auto s = cloud::open_sqlite_store(o, fixed_clock());
   if (!s.ok()) return 0;
   (void)(*s)->append_audit({"acme", "alice", "logout", "alice", "success", "", "127.0.0.1"});

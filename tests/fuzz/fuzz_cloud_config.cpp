@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)cloud::http::static_dir_from(*c);
   (void)cloud::security::security_settings_from(*c);
   (void)cloud::jobs::lifecycle_settings_from(*c);
-  (void)cloud::retention_settings_from(*c);
   (void)cloud::scheduler_settings_from(*c);
   (void)cloud::mail::smtp_settings_from(*c);
   (void)cloud::mail::outbox_settings_from(*c);
