@@ -20,6 +20,7 @@ SOURCES = [
     "cloud/src/http/server.cpp",
     "cloud/src/security/settings.cpp",
     "cloud/src/security/device_claim.cpp",
+    "cloud/src/security/password_hashing_pool.cpp",
     "agent/src/agent_config.cpp",
 ]
 DOC = "docs/configuration.md"
