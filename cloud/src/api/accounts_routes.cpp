@@ -271,7 +271,8 @@ std::optional<std::int64_t> id_param(const http::request& req, std::string_view 
 
 bool valid_line(std::string_view s, std::size_t max) {
   if (s.empty() || s.size() > max || !common::valid_utf8(s)) return false;
-  for (unsigned char ch : s) {
+  for (const char raw : s) {
+    const auto ch = static_cast<unsigned char>(raw);
     if (ch < 0x20 || ch == 0x7f) return false;
   }
   return true;

@@ -85,7 +85,8 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
 // A shown-in-one-line name: 1..k_max_name bytes, no control characters.
 bool valid_name(std::string_view n) {
   if (n.empty() || n.size() > limits::k_max_name || !common::valid_utf8(n)) return false;
-  for (unsigned char ch : n) {
+  for (const char raw : n) {
+    const auto ch = static_cast<unsigned char>(raw);
     if (ch < 0x20 || ch == 0x7f) return false;
   }
   return true;

@@ -516,7 +516,8 @@ common::result<security::chain_report> verify_audit_file(
 std::string sqlite_file_uri(const std::string& path) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
   std::string out = "file:";
-  for (unsigned char c : path) {
+  for (const char raw : path) {
+    const auto c = static_cast<unsigned char>(raw);
     bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                  c == '/' || c == '.' || c == '_' || c == '~' || c == '-';
     if (plain) {

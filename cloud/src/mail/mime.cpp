@@ -12,7 +12,8 @@ constexpr std::string_view k_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 bool is_ascii_printable(std::string_view s) {
-  for (unsigned char c : s) {
+  for (const char raw : s) {
+    const auto c = static_cast<unsigned char>(raw);
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;
@@ -38,7 +39,8 @@ bool valid_address(std::string_view a) {
   auto at = a.find('@');
   if (at == 0 || at == std::string_view::npos || at + 1 >= a.size()) return false;
   if (a.find('@', at + 1) != std::string_view::npos) return false;
-  for (unsigned char c : a) {
+  for (const char raw : a) {
+    const auto c = static_cast<unsigned char>(raw);
     if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' ||
         c == '(' || c == ')' || c == '\\' || c == '[' || c == ']' || c == ':') {
       return false;

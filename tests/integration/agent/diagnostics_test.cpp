@@ -101,7 +101,10 @@ TEST_CASE("shell and option injection through the new ops is refused before any 
       {"diag.ping", R"({"host":"-c 1000 a.example"})"},
   };
   int n = 0;
-  for (const auto& [op, args] : attacks) {
+  for (const auto& attack : attacks) {
+    // Named copies, not a structured binding: CHECK_MESSAGE's lambda captures them (clang 14).
+    const auto& op = std::get<0>(attack);
+    const auto& args = std::get<1>(attack);
     const auto r = l.run("inj-" + std::to_string(++n), op, args);
     CHECK_MESSAGE(r.status == rs::rejected, op << " " << args << " answered " << r.error);
   }

@@ -126,7 +126,10 @@ TEST_CASE("backoff doubles from the initial delay up to the maximum") {
   s.retry_max_s = 3600;
   const std::pair<std::int64_t, std::int64_t> rows[] = {{1, 60},   {2, 120},  {3, 240},
                                                         {6, 1920}, {7, 3600}, {40, 3600}};
-  for (auto [attempts, expected] : rows) {
+  for (const auto& row : rows) {
+    // Named copies, not a structured binding: CAPTURE's lambda captures them (clang 14).
+    const std::int64_t attempts = row.first;
+    const std::int64_t expected = row.second;
     CAPTURE(attempts);
     CHECK(mail::backoff_s(attempts, s) == expected);
   }
