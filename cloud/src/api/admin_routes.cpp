@@ -57,14 +57,15 @@ http::response list_companies(api_service::impl& m, http::request&, const caller
   return json_answer(200, out);
 }
 
-// {id, name, contract_end?, administrator?: login id}: the company, and with `administrator`
-// its first administrator account with a generated password answered once.
+// {id, name, contract_end?, administrator?: login id, administrator_email?}: the company, and
+// with `administrator` (which needs `administrator_email`: every account has an address) its first
+// administrator account with a generated password answered once.
 http::response create_company(api_service::impl& m, http::request& req, const caller& c,
                               op_audit& a) {
   if (auto refused = not_site_admin(c, "company.settings", a)) return std::move(*refused);
   auto body = object_body(req);
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
-  std::optional<std::string> id, name, admin_login;
+  std::optional<std::string> id, name, admin_login, admin_email;
   std::optional<std::int64_t> end;
   for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
     std::string_view k = item->string;
@@ -74,10 +75,11 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
       end = std::get<std::optional<std::int64_t>>(v);
       continue;
     }
-    std::optional<std::string>* slot = k == "id"              ? &id
-                                       : k == "name"          ? &name
-                                       : k == "administrator" ? &admin_login
-                                                              : nullptr;
+    std::optional<std::string>* slot = k == "id"                    ? &id
+                                       : k == "name"                ? &name
+                                       : k == "administrator"       ? &admin_login
+                                       : k == "administrator_email" ? &admin_email
+                                                                    : nullptr;
     if (slot == nullptr) return bad_request("unknown field \"" + std::string(k) + "\"");
     if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
     *slot = item->valuestring;
@@ -85,6 +87,12 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
   if (!id || !name) return bad_request("id and name are required");
   if (admin_login && !valid_line(*admin_login, limits::k_max_name)) {
     return bad_request("administrator must be a login id of 1..128 printable characters");
+  }
+  if (admin_login.has_value() != admin_email.has_value()) {
+    return bad_request("administrator and administrator_email go together");
+  }
+  if (admin_email && !valid_email_address(*admin_email)) {
+    return bad_request("administrator_email must be an address such as name@example.com");
   }
   a.target = *id;
   auto created = m.ctx.db.create_company(*id, *name);
@@ -102,7 +110,7 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
     const auto& policy = m.ctx.settings.security.password;
     std::string password = common::crypto::generate_password(limits::k_generated_password_length);
     auto acct = m.ctx.db.create_account(
-        {*id, *admin_login, "", std::string(k_role_administrator),
+        {*id, *admin_login, *admin_email, std::string(k_role_administrator),
          security::make_password_hash(password, policy.iterations, policy.salt_bytes)});
     if (!acct.ok()) return m.store_error(acct.error(), "create_account");
     auto admin = account_detail_json(*acct, m.now_s());

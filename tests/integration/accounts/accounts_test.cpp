@@ -575,10 +575,24 @@ TEST_CASE("an inactivity lock is lifted only by a site administrator") {
 TEST_CASE("site administrators manage companies and contract ends and assign unassigned devices") {
   cloud_stack s(accounts());
   auto site = s.client("platform");
-  auto made = site.request(
-      "POST", "admin/companies",
-      R"({"id":"initech","name":"Initech","contract_end":"2030-03-31T23:59:59+09:00","administrator":"boss"})");
+  // Every account has an address: a first administrator without one is refused, and so is the
+  // company with it.
+  CHECK(site.request("POST", "admin/companies",
+                     R"({"id":"initech","name":"Initech","administrator":"boss"})")
+            .status == 400);
+  CHECK(site.request("POST", "admin/companies",
+                     R"({"id":"initech","name":"Initech","administrator":"boss",)"
+                     R"("administrator_email":"not an address"})")
+            .status == 400);
+  CHECK(site.request("GET", "admin/companies").body.find("initech") == std::string::npos);
+  auto made =
+      site.request("POST", "admin/companies",
+                   R"({"id":"initech","name":"Initech","contract_end":"2030-03-31T23:59:59+09:00",)"
+                   R"("administrator":"boss","administrator_email":"boss@initech.example"})");
   REQUIRE(made.status == 201);
+  CHECK(aterm::common::json_string(
+            cJSON_GetObjectItemCaseSensitive(made.json.get(), "administrator"), "email")
+            .value_or("") == "boss@initech.example");
   CHECK(made.str("contract_end") == "2030-03-31T23:59:59+09:00");
   const cJSON* boss = cJSON_GetObjectItemCaseSensitive(made.json.get(), "administrator");
   REQUIRE(boss != nullptr);
