@@ -614,6 +614,7 @@ async function main() {
     await adm.fill('#new-company-id', 'beta');
     await adm.fill('#new-company-name', 'Beta 合同会社');
     await adm.fill('#new-company-admin', 'boss');
+    await adm.fill('#new-company-admin-email', 'boss@beta.example');
     await adm.click('#company-create button[type=submit]');
     const beta = adm.locator('#admin-companies tr', { has: adm.locator('td:text-is("beta")') });
     await beta.waitFor();

@@ -94,14 +94,19 @@ export function admin_page(ctx) {
   const id = input('id', { required: true, id: 'new-company-id' });
   const name = input('name', { required: true, id: 'new-company-name' });
   const admin = input('administrator', { id: 'new-company-admin' });
+  const admin_email = input('administrator_email', { id: 'new-company-admin-email', type: 'email' });
   const created = h('div', { id: 'admin-created' });
   const form = h('form', { class: 'toolbar', id: 'company-create' }, field(t('admin.company_id'), id),
     field(t('admin.company_name'), name), field(t('admin.admin_login'), admin),
+    field(t('admin.admin_email'), admin_email),
     h('button', { type: 'submit', class: 'primary' }, t('admin.create_company')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const body = { id: id.value.trim(), name: name.value.trim() };
-    if (admin.value.trim()) body.administrator = admin.value.trim();
+    if (admin.value.trim()) {
+      body.administrator = admin.value.trim();
+      body.administrator_email = admin_email.value.trim();
+    }
     const r = await act(() => api.post('/admin/companies', body));
     created.replaceChildren();
     if (r?.administrator?.password) {
