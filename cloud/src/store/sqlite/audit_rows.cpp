@@ -65,8 +65,8 @@ void seal_and_insert(connection& db, const secret_key* key, audit_record& r) {
 
 }  // namespace
 
-audit_record append_audit_record(connection& db, const secret_key* key,
-                                 const audit_entry& entry, std::int64_t ts_ms) {
+audit_record append_audit_record(connection& db, const secret_key* key, const audit_entry& entry,
+                                 std::int64_t ts_ms) {
   // Every append of the store and the jobs passes here, so no caller escapes the size rule.
   const audit_entry e = security::bounded_audit_entry(entry);
   audit_record r;

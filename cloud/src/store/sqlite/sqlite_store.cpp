@@ -155,8 +155,7 @@ bool valid_json_object(const std::string& text) {
 class sqlite_store final : public store {
  public:
   sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history,
-               security::device_event_settings device_events,
-               std::optional<secret_key> audit_key)
+               security::device_event_settings device_events, std::optional<secret_key> audit_key)
       : tx_(std::move(db), "store"),
         clock_(clock),
         history_(history),
