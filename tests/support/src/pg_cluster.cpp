@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -101,6 +102,60 @@ void reap_servers() {
   }
 }
 
+int postmaster_pid(const fs::path& dir) {
+  std::ifstream in(dir / "data" / "postmaster.pid");
+  int pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// SIGKILL to the server of `dir` and all its processes; returns once they are gone.
+void kill_server(const fs::path& dir) {
+  const int pid = postmaster_pid(dir);
+  if (pid <= 0) return;
+  // pg_ctl starts the server in a session of its own: the group is the server and its backends.
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  wait_until(
+      [pid] {
+        reap_servers();
+        return !alive(pid);
+      },
+      std::chrono::seconds(30));
+  reap_servers();
+}
+
+// The data is thrown away: -m immediate skips the shutdown checkpoint and its flushes.
+void stop_immediately(const fs::path& dir) {
+  run_result r = run(server_command("pg_ctl", {"-D", (dir / "data").string(), "-w", "-t", "60",
+                                               "-m", "immediate", "stop"}),
+                     {}, {}, k_pg_ctl_timeout);
+  if (r.exit_code != 0) kill_server(dir);
+  reap_servers();
+}
+
+// CREATE DATABASE through `admin_uri` (a superuser's connection to the database postgres).
+void create_database_at(const std::string& admin_uri, const std::string& name) {
+  PGconn* conn = PQconnectdb(admin_uri.c_str());
+  std::string error;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    error = PQerrorMessage(conn);
+  } else {
+    // The name holds only [a-z0-9_], so quoting it is enough.
+    PGresult* res = PQexec(conn, ("CREATE DATABASE \"" + name + "\"").c_str());
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) error = PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  PQfinish(conn);
+  if (!error.empty()) throw std::runtime_error("CREATE DATABASE " + name + ": " + error);
+}
+
+// A database name from `hint`, unique across the processes of one ctest run sharing a cluster.
+std::string database_name(const std::string& hint) {
+  static std::atomic<int> counter{0};
+  return sanitised(hint, 40) + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+}
+
 }  // namespace
 
 pg_cluster::pg_cluster() : dir_(std::make_unique<temp_dir>("aterm-pg")) {
@@ -131,12 +186,19 @@ pg_cluster::pg_cluster() : dir_(std::make_unique<temp_dir>("aterm-pg")) {
 }
 
 pg_cluster::~pg_cluster() {
-  // The data is thrown away: -m immediate skips the shutdown checkpoint and its flushes.
-  run_result r = run(server_command("pg_ctl", {"-D", (dir_->path() / "data").string(), "-w", "-t",
-                                               "60", "-m", "immediate", "stop"}),
-                     {}, {}, k_pg_ctl_timeout);
-  if (r.exit_code != 0) kill();
-  reap_servers();
+  if (!released_) stop_immediately(dir_->path());
+}
+
+void pg_cluster::release() {
+  released_ = true;
+  dir_->keep();
+}
+
+void pg_cluster::discard(const fs::path& dir) {
+  if (!fs::exists(dir)) return;
+  stop_immediately(dir);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 const fs::path& pg_cluster::dir() const {
@@ -197,26 +259,8 @@ void pg_cluster::restart() {
   reap_servers();
 }
 
-int pg_cluster::postmaster_pid() const {
-  std::ifstream in(dir_->path() / "data" / "postmaster.pid");
-  int pid = 0;
-  in >> pid;
-  return pid;
-}
-
 void pg_cluster::kill() {
-  const int pid = postmaster_pid();
-  if (pid <= 0) return;
-  // pg_ctl starts the server in a session of its own: the group is the server and its backends.
-  ::kill(-pid, SIGKILL);
-  ::kill(pid, SIGKILL);
-  wait_until(
-      [pid] {
-        reap_servers();
-        return !alive(pid);
-      },
-      std::chrono::seconds(30));
-  reap_servers();
+  kill_server(dir_->path());
   // Without a subreaper a zombie server still answers kill(pid, 0), and the next start would
   // take its lock files for a running server's; every server process is gone, so they are stale.
   std::error_code ec;
@@ -240,24 +284,8 @@ std::string pg_cluster::uri(const std::string& database) const {
 }
 
 std::string pg_cluster::create_database(const std::string& hint) {
-  std::string name;
-  {
-    std::lock_guard<std::mutex> lock(create_mutex_);
-    name = sanitised(hint, 40) + "_" + std::to_string(++databases_);
-  }
-  PGconn* conn = PQconnectdb(uri("postgres").c_str());
-  std::string error;
-  if (PQstatus(conn) != CONNECTION_OK) {
-    error = PQerrorMessage(conn);
-  } else {
-    // The name holds only [a-z0-9_], so quoting it is enough.
-    PGresult* res = PQexec(conn, ("CREATE DATABASE \"" + name + "\"").c_str());
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) error = PQresultErrorMessage(res);
-    PQclear(res);
-  }
-  PQfinish(conn);
-  if (!error.empty())
-    throw std::runtime_error("pg_cluster: CREATE DATABASE " + name + ": " + error);
+  const std::string name = database_name(hint);
+  create_database_at(uri("postgres"), name);
   return uri(name);
 }
 
@@ -277,14 +305,37 @@ db_engine test_engine() {
   throw std::runtime_error("ATERM_TEST_ENGINE: '" + engine + "' is neither sqlite nor postgres");
 }
 
+std::string postgres_db(const std::string& name) {
+  const char* handle = std::getenv("ATERM_TEST_POSTGRES");
+  if (handle == nullptr || *handle == '\0') return shared_pg_cluster().create_database(name);
+  std::ifstream in(handle);
+  std::string dir, admin_uri;
+  if (!std::getline(in, dir) || !std::getline(in, admin_uri)) {
+    throw std::runtime_error(std::string("ATERM_TEST_POSTGRES: no cluster described in ") + handle);
+  }
+  const std::string database = database_name(name);
+  create_database_at(admin_uri, database);
+  return admin_uri.substr(0, admin_uri.rfind('/') + 1) + database;
+}
+
 std::string test_db(const std::string& name) {
-  if (test_engine() == db_engine::postgres) return shared_pg_cluster().create_database(name);
+  if (test_engine() == db_engine::postgres) return postgres_db(name);
   static std::mutex mutex;
   static std::unique_ptr<temp_dir> dir;
   static int files = 0;
   std::lock_guard<std::mutex> lock(mutex);
   if (!dir) dir = std::make_unique<temp_dir>("aterm-testdb");
   return (dir->path() / (sanitised(name, 60) + "-" + std::to_string(++files) + ".db")).string();
+}
+
+void write_postgres_handle(const fs::path& handle, const pg_cluster& cluster) {
+  const fs::path partial = handle.string() + ".partial";
+  {
+    std::ofstream out(partial);
+    out << cluster.dir().string() << "\n" << cluster.uri("postgres") << "\n";
+    if (!out) throw std::runtime_error("cannot write " + partial.string());
+  }
+  fs::rename(partial, handle);
 }
 
 }  // namespace aterm::test

@@ -23,7 +23,7 @@ namespace sql = cloud::sql;
 namespace pg = cloud::postgres;
 
 std::string fresh_db(const std::string& name) {
-  return test::shared_pg_cluster().create_database(name);
+  return test::postgres_db(name);
 }
 
 std::int64_t scalar(sql::connection& db, const std::string& text) {
@@ -280,7 +280,8 @@ TEST_CASE("a write transaction excludes another connection's write until it ends
 }
 
 TEST_CASE("reconnect_after_postgres_restart: the old connection turns unhealthy, a new one works") {
-  auto& cluster = test::shared_pg_cluster();
+  // A cluster of its own: the run's shared one serves other tests meanwhile.
+  test::pg_cluster cluster;
   const std::string uri = cluster.create_database("restart");
   auto db = pg::open_connection(uri);
   db->exec_script("CREATE TABLE t (n BIGINT)");
@@ -314,14 +315,16 @@ TEST_CASE("reconnect_after_postgres_restart: the old connection turns unhealthy,
 }
 
 TEST_CASE("connection errors never show the URI's password") {
-  auto& cluster = test::shared_pg_cluster();
+  // postgresql://postgres@HOST:PORT/NAME of a live server, for a database it does not have.
+  const std::string live = fresh_db("password");
+  const auto at = live.find('@');
+  const std::string host_port = live.substr(at + 1, live.rfind('/') - at - 1);
   const int closed_port = test::free_port();
   for (const std::string& uri :
        {"postgresql://postgres:S3cretPw@127.0.0.1:" + std::to_string(closed_port) + "/x",
         "postgres://postgres:S3cret%50w@127.0.0.1:" + std::to_string(closed_port) + "/x",
         "postgresql://127.0.0.1:" + std::to_string(closed_port) + "/x?password=S3cretPw",
-        "postgresql://postgres:S3cretPw@127.0.0.1:" + std::to_string(cluster.port()) +
-            "/no_such_database"}) {
+        "postgresql://postgres:S3cretPw@" + host_port + "/no_such_database"}) {
     CAPTURE(uri.substr(0, 12));
     auto e = error_of([&] { pg::open_connection(uri); });
     REQUIRE(e);
