@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aterm/test/pg_cluster.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_migrations.h"
@@ -415,4 +416,14 @@ TEST_CASE("migrations: the schema once, built-in roles, and an access log that c
     REQUIRE(dangling);
     CHECK(dangling->code() == "23503");
   }
+}
+
+TEST_CASE("test support: exec_sql and query_int take a PostgreSQL URI") {
+  const std::string uri = test::postgres_db("test_sql");
+  CHECK(test::exec_sql(uri, "CREATE TABLE x (n BIGINT); INSERT INTO x VALUES (5)").empty());
+  CHECK(test::query_int(uri, "SELECT n FROM x") == 5);
+  CHECK_FALSE(test::exec_sql(uri, "SELEC 1").empty());
+  // query_int is read-only on both engines.
+  CHECK(test::query_int(uri, "INSERT INTO x VALUES (6) RETURNING n") == -1);
+  CHECK(test::query_int(uri, "SELECT count(*) FROM x") == 1);
 }
