@@ -1,6 +1,10 @@
 #include "aterm/test/sql.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
+
+#include <charconv>
+#include <string_view>
 
 namespace aterm::test {
 
@@ -9,9 +13,58 @@ namespace {
 // A daemon may hold the write lock for a moment (a job's transaction): wait rather than fail.
 constexpr int k_busy_timeout_ms = 5000;
 
+// A postgresql:// or postgres:// URI (aterm::test::test_db on PostgreSQL) rather than a file.
+bool is_postgres(const std::filesystem::path& db) {
+  const std::string_view s = db.native();
+  return s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0;
+}
+
+// The PostgreSQL forms of the two functions below; the database's own locks make a statement
+// wait for a daemon's transaction, so no busy timeout is needed.
+std::string pg_exec_sql(const std::string& uri, const std::string& sql) {
+  PGconn* conn = PQconnectdb(uri.c_str());
+  std::string out;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out = PQerrorMessage(conn);
+  } else {
+    PGresult* res = PQexec(conn, sql.c_str());
+    const auto st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+      out = PQresultErrorMessage(res);
+      if (out.empty()) out = "error";
+    }
+    PQclear(res);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+std::int64_t pg_query_int(const std::string& uri, const std::string& sql) {
+  // Read-only, as the SQLite form opens its file.
+  const char* const keywords[] = {"dbname", "options", nullptr};
+  const char* const values[] = {uri.c_str(), "-c default_transaction_read_only=on", nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, 1);
+  std::int64_t out = -1;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* res = PQexec(conn, sql.c_str());
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0 &&
+        PQgetisnull(res, 0, 0) == 0) {
+      const char* v = PQgetvalue(res, 0, 0);
+      const int len = PQgetlength(res, 0, 0);
+      std::int64_t n = 0;
+      auto [end, ec] = std::from_chars(v, v + len, n);
+      if (ec == std::errc() && end == v + len) out = n;
+    }
+    PQclear(res);
+  }
+  PQfinish(conn);
+  return out;
+}
+
 }  // namespace
 
 std::string exec_sql(const std::filesystem::path& db, const std::string& sql) {
+  if (is_postgres(db)) return pg_exec_sql(db.native(), sql);
   sqlite3* h = nullptr;
   if (sqlite3_open(db.c_str(), &h) != SQLITE_OK) {
     std::string e = h ? sqlite3_errmsg(h) : "open failed";
@@ -30,6 +83,7 @@ std::string exec_sql(const std::filesystem::path& db, const std::string& sql) {
 }
 
 std::int64_t query_int(const std::filesystem::path& db, const std::string& sql) {
+  if (is_postgres(db)) return pg_query_int(db.native(), sql);
   sqlite3* h = nullptr;
   std::int64_t out = -1;
   if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {

@@ -48,6 +48,7 @@ temp_dir::temp_dir(const std::string& prefix, const fs::path& parent) {
 }
 
 temp_dir::~temp_dir() {
+  if (keep_) return;
   std::error_code ec;
   fs::remove_all(path_, ec);
 }

@@ -1,5 +1,6 @@
-// SQL on a database file from a test, through a connection of its own (busy timeout 5 s), so a
-// test can read or tamper with what a daemon wrote. Thread-safe (each call opens its own handle).
+// SQL on a store's database from a test, through a connection of its own, so a test can read or
+// tamper with what a daemon wrote: a SQLite file (busy timeout 5 s) or a postgresql:// URI
+// (aterm::test::test_db on PostgreSQL). Thread-safe (each call opens its own handle).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 
 namespace aterm::test {
 
-// Runs `sql` (one or more statements); returns "" or SQLite's error text.
+// Runs `sql` (one or more statements); returns "" or the engine's error text.
 std::string exec_sql(const std::filesystem::path& db, const std::string& sql);
 // The first column of the first row of `sql` as an integer (read-only); -1 on error or no row.
 std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);

@@ -34,9 +34,12 @@ class temp_dir {
   temp_dir& operator=(const temp_dir&) = delete;
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
+  // Leaves the folder in place on destruction (something outliving the test owns it now).
+  void keep() { keep_ = true; }
 
  private:
   fs::path path_;
+  bool keep_ = false;
 };
 
 // A TCP port on 127.0.0.1 that was free when asked: random in 20000-32767 (below the kernel's
