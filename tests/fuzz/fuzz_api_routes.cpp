@@ -61,15 +61,15 @@ common::manual_clock& fixed_clock() {
   return c;
 }
 
-cloud::sqlite_options options_for(const fs::path& file) {
-  cloud::sqlite_options o;
-  o.path = file.string();
+cloud::store_options options_for(const fs::path& file) {
+  cloud::store_options o;
+  o.db = file.string();
   o.synchronous_full = false;
   return o;
 }
 
 std::unique_ptr<cloud::store> open_store(const fs::path& file) {
-  auto opened = cloud::open_sqlite_store(options_for(file), fixed_clock());
+  auto opened = cloud::open_store(options_for(file), fixed_clock());
   if (!opened.ok()) std::abort();
   return std::move(opened).value();
 }

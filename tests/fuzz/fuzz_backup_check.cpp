@@ -59,11 +59,11 @@ struct pristine_backup {
     common::set_log_sink([](std::string_view) {});
     const fs::path& db = live;
     {
-      cloud::sqlite_options o;
-      o.path = db.string();
+      cloud::store_options o;
+      o.db = db.string();
       o.audit_key = keys.audit_ring.back();
       o.synchronous_full = false;
-      auto s = cloud::open_sqlite_store(o, fixed_clock());
+      auto s = cloud::open_store(o, fixed_clock());
       if (!s.ok()) std::abort();
       if (!(*s)->create_company("acme", "ACME").ok()) std::abort();
       for (int i = 0; i < 5; ++i) {
@@ -132,11 +132,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     fs::remove(restored.string() + suffix);
   if (!jobs::restore_backup(restored.string(), hostile->file, pristine.keys).ok()) return 0;
-  cloud::sqlite_options o;
-  o.path = restored.string();
+  cloud::store_options o;
+  o.db = restored.string();
   o.synchronous_full = false;
   o.audit_key = pristine.keys.audit_ring.back();
-  auto s = cloud::open_sqlite_store(o, fixed_clock());
+  auto s = cloud::open_store(o, fixed_clock());
   if (!s.ok()) return 0;
   (void)(*s)->append_audit({"acme", "alice", "logout", "alice", "success", "", "127.0.0.1"});
   (void)(*s)->get_audit_head();

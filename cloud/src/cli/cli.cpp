@@ -72,8 +72,7 @@ std::unique_ptr<environment> open_environment(const invocation& inv, std::ostrea
   }
   auto env = std::make_unique<environment>();
   env->config = std::move(cfg).value();
-  sqlite_options o;
-  o.path = env->config.get_string("db");
+  store_options o = store_options_from(env->config);
   if (sealing) {
     auto ring =
         security::load_or_create_keyring(security::secret_files_from(env->config).audit_key);
@@ -83,7 +82,7 @@ std::unique_ptr<environment> open_environment(const invocation& inv, std::ostrea
     }
     o.audit_key = ring->back();
   }
-  auto s = open_sqlite_store(o, common::system_clock::instance());
+  auto s = open_store(o, common::system_clock::instance());
   if (!s.ok()) {
     refuse(err, s.error().to_string());
     return nullptr;

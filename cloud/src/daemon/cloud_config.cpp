@@ -29,7 +29,9 @@ config_key num(std::string name, std::int64_t fallback, std::int64_t min, std::i
 
 common::config_schema cloud_config_schema() {
   common::config_schema s = {
+      // A file path (SQLite) or a postgresql:// URI; PostgreSQL connections per instance.
       str("db", "aterm-cloud.db"),
+      num("store.pool_size", 4, 1, 100),
       // MQTT: the bridge's identity towards the broker.
       str("mqtt.uri", "ssl://127.0.0.1:8883"),
       str("mqtt.ca"),
@@ -83,6 +85,13 @@ common::config_schema cloud_config_schema() {
 
 common::result<common::config> load_cloud_config(const std::string& path) {
   return common::load_config(path, cloud_config_schema());
+}
+
+store_options store_options_from(const common::config& c) {
+  store_options o;
+  o.db = c.get_string("db");
+  o.pool_size = static_cast<std::size_t>(c.get_int("store.pool_size"));
+  return o;
 }
 
 scheduler_settings scheduler_settings_from(const common::config& c) {

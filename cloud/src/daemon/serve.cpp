@@ -91,8 +91,7 @@ int serve(const common::config& config) {
   signal(SIGPIPE, SIG_IGN);
 
   auto& clock = common::system_clock::instance();
-  sqlite_options so;
-  so.path = config.get_string("db");
+  store_options so = store_options_from(config);
   so.device_events = security::security_settings_from(config).device_events;
   auto ring = security::load_or_create_keyring(security::secret_files_from(config).audit_key);
   if (!ring.ok()) {
@@ -101,7 +100,7 @@ int serve(const common::config& config) {
     return 1;
   }
   so.audit_key = ring->back();
-  auto opened = open_sqlite_store(so, clock);
+  auto opened = open_store(so, clock);
   if (!opened.ok()) {
     common::log(log_level::error, "serve", "cannot open the store",
                 {{"error", opened.error().to_string()}});
@@ -172,7 +171,7 @@ int serve(const common::config& config) {
               {{"https_port", static_cast<std::int64_t>(https.port())},
                {"metrics_port", static_cast<std::int64_t>(metrics_http.port())},
                {"mqtt", config.get_string("mqtt.uri")},
-               {"db", so.path}});
+               {"db", printable_db(so.db)}});
 
   int sig = 0;
   sigwait(&signals, &sig);

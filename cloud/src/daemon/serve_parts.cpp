@@ -47,10 +47,10 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
   return holder;
 }
 
-std::vector<sweep> lifecycle_sweeps(const common::config& config, store&,
+std::vector<sweep> lifecycle_sweeps(const common::config& config, store& db,
                                     const common::clock& clock) {
   std::vector<sweep> out;
-  auto tasks = jobs::daemon_tasks(config, clock);
+  auto tasks = jobs::daemon_tasks(config, db, clock);
   if (!tasks.ok()) {
     common::log(common::log_level::error, "serve", "lifecycle jobs not started",
                 {{"error", tasks.error().to_string()}});

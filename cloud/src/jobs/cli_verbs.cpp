@@ -15,6 +15,13 @@ namespace aterm::cloud::jobs {
 
 namespace {
 
+// The store's options of the configuration, the access log sealed under `key`.
+store_options sealed_under(const common::config& c, const secret_key& key) {
+  store_options o = store_options_from(c);
+  o.audit_key = key;
+  return o;
+}
+
 int refuse(std::ostream& err, const std::string& message, int code = cli::k_exit_failed) {
   err << "aterm-cloud: " << message << "\n";
   return code;
@@ -77,12 +84,11 @@ int jobs_run_verb(const cli::invocation& inv, std::ostream& out, std::ostream& e
   if (!settings.ok()) return refuse(err, settings.error().message());
   // The store migrates the file first (and is what the daemon uses); the port then works on it.
   common::manual_clock clock(*t);
-  sqlite_options so;
-  so.path = settings->db_path;
+  store_options so = store_options_from(*cfg);
   so.audit_key = settings->keys.audit_ring.back();
-  auto db = open_sqlite_store(so, clock);
+  auto db = open_store(so, clock);
   if (!db.ok()) return refuse(err, db.error().to_string());
-  auto port = open_sqlite_lifecycle_store(settings->db_path, settings->keys.audit_ring.back());
+  auto port = open_lifecycle_store(**db, settings->keys.audit_ring.back());
   if (!port.ok()) return refuse(err, port.error().to_string());
   sweep_options options;
   options.dry_run = inv.flags.count("dry-run") != 0;
@@ -102,7 +108,7 @@ int backup_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err
   if (!cfg) return cli::k_exit_usage;
   auto settings = lifecycle_settings_from(*cfg);
   if (!settings.ok()) return refuse(err, settings.error().message());
-  auto port = open_sqlite_lifecycle_store(settings->db_path, settings->keys.audit_ring.back());
+  auto port = open_lifecycle_store(sealed_under(*cfg, settings->keys.audit_ring.back()));
   if (!port.ok()) return refuse(err, port.error().to_string());
   auto b = make_backup(settings->db_path, settings->backup_dir, *t, settings->keys);
   if (!b.ok()) return refuse(err, b.error().to_string());
@@ -133,7 +139,7 @@ int restore_verb(const cli::invocation& inv, std::ostream& out, std::ostream& er
   if (!keys.ok()) return refuse(err, keys.error().message());
   auto b = restore_backup(db_path, inv.words[1], *keys);
   if (!b.ok()) return refuse(err, "restore refused: " + b.error().message());
-  auto port = open_sqlite_lifecycle_store(db_path, keys->audit_ring.back());
+  auto port = open_lifecycle_store(sealed_under(*cfg, keys->audit_ring.back()));
   if (!port.ok()) return refuse(err, port.error().to_string());
   (void)(*port)->append_audit(
       {std::string(k_platform_company), "cli", "backup.restore", b->file.filename().string(),
@@ -153,10 +159,7 @@ int account_unlock_verb(const cli::invocation& inv, std::ostream& out, std::ostr
   if (!cfg) return cli::k_exit_usage;
   auto ring = security::load_or_create_keyring(security::secret_files_from(*cfg).audit_key);
   if (!ring.ok()) return refuse(err, ring.error().message());
-  sqlite_options so;
-  so.path = cfg->get_string("db");
-  so.audit_key = ring->back();
-  auto db = open_sqlite_store(so, common::system_clock::instance());
+  auto db = open_store(sealed_under(*cfg, ring->back()), common::system_clock::instance());
   if (!db.ok()) return refuse(err, db.error().to_string());
   auto a = (*db)->find_account(*company, *login);
   if (!a.ok())
@@ -179,9 +182,8 @@ int audit_anchor_verb(const cli::invocation& inv, std::ostream& out, std::ostrea
   if (!cfg) return cli::k_exit_usage;
   auto keys = load_backup_keys(*cfg);
   if (!keys.ok()) return refuse(err, keys.error().message());
-  std::string db_path = cfg->get_string("db");
   // Opening the port first seals the chain under the key if it is not yet.
-  auto port = open_sqlite_lifecycle_store(db_path, keys->audit_ring.back());
+  auto port = open_lifecycle_store(sealed_under(*cfg, keys->audit_ring.back()));
   if (!port.ok()) return refuse(err, port.error().to_string());
   auto head = (*port)->audit_head_now();
   if (!head.ok()) return refuse(err, head.error().to_string());
@@ -209,9 +211,8 @@ int audit_rotate_key_verb(const cli::invocation& inv, std::ostream& out, std::os
   auto old_ring = security::load_keyring(files.audit_key);
   if (!old_ring.ok()) return refuse(err, old_ring.error().message());
   const secret_key old_key = old_ring->back();
-  std::string db_path = cfg->get_string("db");
   // Under the old key: seals the chain under it first if it is not yet.
-  auto port = open_sqlite_lifecycle_store(db_path, old_key);
+  auto port = open_lifecycle_store(sealed_under(*cfg, old_key));
   if (!port.ok()) return refuse(err, port.error().to_string());
   // The new key is on disk before the chain names it: if the rotation record then fails, the
   // next opening of the store starts the chain under the new key instead (audit_rows.h).

@@ -20,12 +20,11 @@ struct daemon_jobs {
 
 }  // namespace
 
-common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config,
+common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config, store& db,
                                                         const common::clock& clock) {
   auto settings = lifecycle_settings_from(config);
   if (!settings.ok()) return settings.error();
-  auto port =
-      open_sqlite_lifecycle_store(config.get_string("db"), settings->keys.audit_ring.back());
+  auto port = open_lifecycle_store(db, settings->keys.audit_ring.back());
   if (!port.ok()) return port.error();
   auto jobs = std::make_shared<daemon_jobs>();
   jobs->port = std::move(port).value();

@@ -216,9 +216,9 @@ int main(int argc, char** argv) {
   const fs::path dir = opt.db_dir.empty() ? tmp.path() : fs::path(opt.db_dir);
   const fs::path db_file = dir / ("bench-store-" + std::to_string(::getpid()) + ".db");
 
-  cloud::sqlite_options so;  // as `aterm-cloud serve` opens it: every default
-  so.path = db_file.string();
-  auto opened = cloud::open_sqlite_store(so, clock);
+  cloud::store_options so;  // as `aterm-cloud serve` opens it: every default
+  so.db = db_file.string();
+  auto opened = cloud::open_store(so, clock);
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", opened.error().to_string().c_str());
     return 1;

@@ -29,9 +29,9 @@ struct cli_env {
     return run(argv);
   }
   std::unique_ptr<cloud::store> open() const {
-    cloud::sqlite_options o;
-    o.path = (dir / "cloud.db").string();
-    auto s = cloud::open_sqlite_store(o, common::system_clock::instance());
+    cloud::store_options o;
+    o.db = (dir / "cloud.db").string();
+    auto s = cloud::open_store(o, common::system_clock::instance());
     REQUIRE(s.ok());
     return std::move(s).value();
   }

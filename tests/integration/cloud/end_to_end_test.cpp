@@ -254,10 +254,10 @@ TEST_CASE("kill -9 of aterm-cloud with 200 commands in flight: each ends once, n
     ran += begins[id];
   }
   CHECK(ran == k_commands);
-  cloud::sqlite_options o;
-  o.path = s.db_path().string();
+  cloud::store_options o;
+  o.db = s.db_path().string();
   common::system_clock& clock = common::system_clock::instance();
-  auto db = cloud::open_sqlite_store(o, clock);
+  auto db = cloud::open_store(o, clock);
   REQUIRE(db.ok());
   for (const auto& id : ids) {
     auto cmd = (*db)->get_command("acme", id);
@@ -300,9 +300,9 @@ TEST_CASE("a technician login issued over the API is accepted once through the a
   CHECK(check(password) == 0);
   CHECK(check(password) == 1);  // single use
 
-  cloud::sqlite_options o;
-  o.path = s.db_path().string();
-  auto db = cloud::open_sqlite_store(o, common::system_clock::instance());
+  cloud::store_options o;
+  o.db = s.db_path().string();
+  auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());
   CHECK(wait_until([&] {
     auto l = (*db)->get_technician_login("acme", login_id);
@@ -318,9 +318,9 @@ TEST_CASE("an unregistered router lands in unassigned and no company sees it") {
   cloud_stack s;
   s.register_device("acme", "acme-r1");
   s.start_agent("stray-01");
-  cloud::sqlite_options o;
-  o.path = s.db_path().string();
-  auto db = cloud::open_sqlite_store(o, common::system_clock::instance());
+  cloud::store_options o;
+  o.db = s.db_path().string();
+  auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());
   REQUIRE(wait_until(
       [&] {
@@ -407,9 +407,9 @@ TEST_CASE("malformed and hostile device payloads change nothing") {
   auto d = c.request("GET", "devices/acme-h1");
   CHECK(d.str("presence") == "unknown");
   CHECK(command_status(c, queued) == "queued");
-  cloud::sqlite_options o;
-  o.path = s.db_path().string();
-  auto db = cloud::open_sqlite_store(o, common::system_clock::instance());
+  cloud::store_options o;
+  o.db = s.db_path().string();
+  auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());
   auto history = (*db)->state_history("acme", "acme-h1", 100);
   REQUIRE(history.ok());

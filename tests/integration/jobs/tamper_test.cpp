@@ -73,9 +73,9 @@ cloud::secret_key some_other_key() {
 }
 
 std::vector<cloud::audit_record> read_chain(const fs::path& db) {
-  cloud::sqlite_options o;
-  o.path = db.string();
-  auto s = cloud::open_sqlite_store(o, common::system_clock::instance());
+  cloud::store_options o;
+  o.db = db.string();
+  auto s = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(s.ok());
   auto records = (*s)->read_audit_chain(0, 100000);
   REQUIRE(records.ok());

@@ -8,18 +8,23 @@
 #include <cstdint>
 #include <string>
 
+#include "aterm/cloud/store.h"
 #include "aterm/common/config.h"
 #include "aterm/common/status.h"
 
 namespace aterm::cloud {
 
-// Every key: db; http.* (the server's, cloud/http/server.h); mqtt.*; security.* (the account
-// rules', cloud/security/settings.h); mail.*; backup.*; retention.*; jobs.*.
+// Every key: db; store.*; http.* (the server's, cloud/http/server.h); mqtt.*; security.* (the
+// account rules', cloud/security/settings.h); mail.*; backup.*; retention.*; jobs.*.
 common::config_schema cloud_config_schema();
 
 // load_config with cloud_config_schema(); relative file paths in the values stay as written
 // (resolved against the working directory).
 common::result<common::config> load_cloud_config(const std::string& path);
+
+// Where the store lives and how it is reached: db (a file path or a postgresql:// URI) and
+// store.pool_size. The audit key and the device-event settings are the caller's to add.
+store_options store_options_from(const common::config& c);
 
 // Periodic work of `serve`.
 struct scheduler_settings {

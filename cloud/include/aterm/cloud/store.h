@@ -1,5 +1,6 @@
-// The cloud's store (DESIGN.md sections 5 and 6): one interface, engines behind it
-// (cloud/src/store/sqlite now; PostgreSQL later). It also implements the bridge's store_port.
+// The cloud's store (DESIGN.md sections 5 and 6): one interface, written once over two engines
+// (SQLite embedded, PostgreSQL), chosen by store_options::db. It also implements the bridge's
+// store_port.
 //
 // Tenant scoping is part of the interface: every method that reads or changes a company's data
 // takes the company id, and a row of another company is answered exactly like a missing one
@@ -231,11 +232,16 @@ class store : public bridge::store_port {
   virtual result<std::int64_t> enqueue_mail(const mail_message& m) = 0;
 };
 
-struct sqlite_options {
-  std::string path;  // database file; created when missing
-  // PRAGMA synchronous=FULL (durable commands and audit; cheap when batched, MEASURED.md).
+struct store_options {
+  // Where the data lives: a file path (the embedded SQLite engine; created when missing) or a
+  // postgresql:// (or postgres://) URI of a PostgreSQL database.
+  std::string db;
+  // SQLite: synchronous FULL (durable commands and audit; cheap when batched, MEASURED.md).
   bool synchronous_full = true;
+  // SQLite: how long a statement waits for another process's lock on the file.
   int busy_timeout_ms = 5000;
+  // PostgreSQL: connections of this process to the database (SQLite always uses one).
+  std::size_t pool_size = 4;
   // Latest-state history rows kept per device. Default: limits::k_state_history_per_device.
   std::size_t state_history_per_device = 0;
   // Technician-login event records per device (security/device_event_audit.h). Default: the
@@ -247,11 +253,15 @@ struct sqlite_options {
   std::optional<secret_key> audit_key;
 };
 
-// Opens (creating and migrating) a SQLite store. `clock` must outlive the store.
-result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
-                                                 const common::clock& clock);
+// Opens (creating and migrating) the store `options.db` names, on its engine. A postgresql://
+// URI in a build without the PostgreSQL engine: k_invalid. `clock` must outlive the store.
+result<std::unique_ptr<store>> open_store(const store_options& options, const common::clock& clock);
 
-// Current schema version of the SQLite store (PRAGMA user_version after migration).
+// `db` as logs and errors may show it: a URI without its password and query (which may hold
+// one); a file path as it is.
+std::string printable_db(const std::string& db);
+
+// Current schema version of the SQLite engine's file (PRAGMA user_version after migration).
 int sqlite_schema_version();
 
 }  // namespace aterm::cloud

@@ -10,7 +10,7 @@ namespace aterm::cloud::sqlite {
 
 namespace {
 
-void seed_built_in_roles(connection& db) {
+void seed_built_in_roles(sql::connection& db) {
   for (auto name : {k_role_administrator, k_role_operator, k_role_viewer}) {
     std::string perms = "[";
     for (const auto& p : built_in_permissions(name)) {
@@ -241,6 +241,39 @@ CREATE TABLE device_claim_failures (
 CREATE INDEX device_claim_failures_company ON device_claim_failures(company_id, at_s);
 )sql";
 
+// Schema 6: commands keep their creation order in a column of their own (seq, SQLite's rowid
+// under a name), so the store orders them by a column every engine has instead of by rowid.
+// The table is rebuilt: an alias of the rowid can only be declared with the table.
+constexpr const char* k_schema_6 = R"sql(
+CREATE TABLE commands_seq (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  company_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  args_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result_status TEXT NOT NULL DEFAULT '',
+  result_json TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at_s INTEGER NOT NULL,
+  deadline_s INTEGER NOT NULL,
+  sent_at_s INTEGER,
+  finished_at_s INTEGER,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO commands_seq(seq, id, company_id, device_id, op, args_json, status, result_status,
+  result_json, error, attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by)
+  SELECT rowid, id, company_id, device_id, op, args_json, status, result_status, result_json,
+  error, attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by FROM commands;
+DROP TABLE commands;
+ALTER TABLE commands_seq RENAME TO commands;
+CREATE INDEX commands_device ON commands(device_id, status);
+CREATE INDEX commands_open ON commands(status, deadline_s);
+CREATE INDEX commands_company ON commands(company_id, device_id);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -250,9 +283,10 @@ const migration k_migrations[] = {
      k_schema_4},
     {5, "wrong device claims per company for the claim throttle (device_claim_failures)",
      k_schema_5},
+    {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
 };
 
-int user_version(connection& db) {
+int user_version(sql::connection& db) {
   auto q = db.prepare("PRAGMA user_version");
   q.step();
   return static_cast<int>(q.i64(0));
@@ -264,45 +298,33 @@ std::span<const migration> migrations() {
   return k_migrations;
 }
 
-int migrate(connection& db) {
+int migrate(sql::connection& db) {
   return migrate(db, migrations().back().version);
 }
 
-int migrate(connection& db, int up_to) {
+int migrate(sql::connection& db, int up_to) {
   int current = user_version(db);
   int latest = migrations().back().version;
   if (current > latest) {
     throw db_error("database schema version " + std::to_string(current) +
                        " is newer than this program's " + std::to_string(latest),
-                   SQLITE_ERROR);
+                   std::to_string(SQLITE_ERROR));
   }
   for (const auto& m : migrations()) {
     if (m.version <= current || m.version > up_to) continue;
-    db.exec_script("BEGIN IMMEDIATE");
+    db.begin(true, sql::durability::durable);
     try {
       db.exec_script(m.sql);
       if (m.after) m.after(db);
       db.exec_script(("PRAGMA user_version = " + std::to_string(m.version)).c_str());
-      db.exec_script("COMMIT");
+      db.commit();
     } catch (...) {
-      sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      db.rollback();
       throw;
     }
     current = m.version;
   }
   return current;
-}
-
-std::unique_ptr<connection> open_migrated(const std::string& path, int busy_timeout_ms,
-                                          bool synchronous_full) {
-  auto db = std::make_unique<connection>(path);
-  db->exec_script("PRAGMA foreign_keys = ON");
-  sqlite3_busy_timeout(db->handle(), busy_timeout_ms);
-  db->exec_script("PRAGMA journal_mode = WAL");
-  db->exec_script(("PRAGMA cache_size = -" + std::to_string(limits::k_sqlite_cache_kib)).c_str());
-  db->exec_script(synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  migrate(*db);
-  return db;
 }
 
 }  // namespace aterm::cloud::sqlite

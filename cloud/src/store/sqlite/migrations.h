@@ -4,7 +4,6 @@
 // edit an applied one.
 #pragma once
 
-#include <memory>
 #include <span>
 #include <string>
 
@@ -17,22 +16,17 @@ struct migration {
   const char* description;  // one line, why
   const char* sql;          // statements run with sqlite3_exec
   // Optional data step after the SQL, in the same transaction.
-  void (*after)(connection& db) = nullptr;
+  void (*after)(sql::connection& db) = nullptr;
 };
 
 std::span<const migration> migrations();
 
-// Applies every migration above the database's user_version. Refuses (db_error) a database
-// newer than this program. Returns the resulting version.
-int migrate(connection& db);
+// Applies every migration above the database's user_version on a connection of the SQLite
+// engine (sqlite_db.h). Refuses (db_error) a database newer than this program. Returns the
+// resulting version.
+int migrate(sql::connection& db);
 // migrate() up to version `up_to` only (restore compares a backup's schema with a fresh database
 // migrated to the backup's version).
-int migrate(connection& db, int up_to);
-
-// Opens (creating) the store's file as every port on it does: foreign keys on, busy_timeout for
-// the other connections and processes on the file, WAL, synchronous FULL (else NORMAL), the page
-// cache of limits.h, then migrate(). Throws db_error.
-std::unique_ptr<connection> open_migrated(const std::string& path, int busy_timeout_ms,
-                                          bool synchronous_full);
+int migrate(sql::connection& db, int up_to);
 
 }  // namespace aterm::cloud::sqlite

@@ -7,70 +7,64 @@ namespace aterm::cloud::sqlite {
 namespace {
 
 [[noreturn]] void fail(sqlite3* db, const std::string& call, int rc) {
+  const int code = db ? sqlite3_extended_errcode(db) : rc;
   throw db_error(call + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)),
-                 db ? sqlite3_extended_errcode(db) : rc);
+                 std::to_string(code));
 }
+
+// PRAGMA synchronous values.
+constexpr std::int64_t k_synchronous_normal = 1;
 
 }  // namespace
 
-query::~query() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
+statement::~statement() {
+  sqlite3_finalize(stmt_);
 }
 
-query& query::bind(std::int64_t v) {
-  int rc = sqlite3_bind_int64(stmt_, next_++, v);
+void statement::bind_i64(int index, std::int64_t v) {
+  int rc = sqlite3_bind_int64(stmt_, index, v);
   if (rc != SQLITE_OK) fail(db_, "sqlite3_bind_int64", rc);
-  return *this;
 }
 
-query& query::bind(std::string_view v) {
-  int rc = sqlite3_bind_text64(stmt_, next_++, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+void statement::bind_text(int index, std::string_view v) {
+  int rc = sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) fail(db_, "sqlite3_bind_text64", rc);
-  return *this;
 }
 
-query& query::bind(const std::optional<std::int64_t>& v) {
-  return v ? bind(*v) : bind_null();
-}
-
-query& query::bind_null() {
-  int rc = sqlite3_bind_null(stmt_, next_++);
+void statement::bind_null(int index, sql::param_type) {
+  int rc = sqlite3_bind_null(stmt_, index);
   if (rc != SQLITE_OK) fail(db_, "sqlite3_bind_null", rc);
-  return *this;
 }
 
-bool query::step() {
+bool statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   fail(db_, std::string("sqlite3_step(") + sqlite3_sql(stmt_) + ")", rc);
 }
 
-int query::exec() {
-  while (step()) {
-  }
+int statement::changes() const {
   return sqlite3_changes(db_);
 }
 
-bool query::is_null(int col) const {
+bool statement::is_null(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
-std::int64_t query::i64(int col) const {
+std::int64_t statement::i64(int col) const {
   return sqlite3_column_int64(stmt_, col);
 }
 
-std::optional<std::int64_t> query::opt_i64(int col) const {
-  if (is_null(col)) return std::nullopt;
-  return i64(col);
-}
-
-std::string query::text(int col) const {
+std::string statement::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   if (p == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(p),
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+void statement::reset() noexcept {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
 }
 
 connection::connection(const std::string& path) {
@@ -82,7 +76,7 @@ connection::connection(const std::string& path) {
         "sqlite3_open_v2(" + path + "): " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
     sqlite3_close(db_);
     db_ = nullptr;
-    throw db_error(msg, rc);
+    throw db_error(msg, std::to_string(rc));
   }
   sqlite3_extended_result_codes(db_, 1);
   // Defensive: no writable_schema, no journal_mode=OFF, no writes to shadow tables, so SQL alone
@@ -94,28 +88,29 @@ connection::connection(const std::string& path) {
       sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off) != SQLITE_OK || off != 0) {
     sqlite3_close(db_);
     db_ = nullptr;
-    throw db_error("sqlite3_db_config(" + path + "): defensive mode refused", SQLITE_ERROR);
+    throw db_error("sqlite3_db_config(" + path + "): defensive mode refused",
+                   std::to_string(SQLITE_ERROR));
   }
 }
 
 connection::~connection() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();  // statements are finalized before the connection closes
   sqlite3_close(db_);
 }
 
-query connection::prepare(std::string_view sql) {
+sql::query connection::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     if (cache_.size() >= limits::k_max_cached_statements) {
-      throw db_error("statement cache full", SQLITE_ERROR);
+      throw db_error("statement cache full", std::to_string(SQLITE_ERROR));
     }
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) fail(db_, "sqlite3_prepare_v3(" + std::string(sql) + ")", rc);
-    it = cache_.emplace(std::string(sql), stmt).first;
+    it = cache_.emplace(std::string(sql), std::make_unique<statement>(db_, stmt)).first;
   }
-  return query(db_, it->second);
+  return sql::query(*it->second);
 }
 
 void connection::exec_script(const char* sql) {
@@ -124,12 +119,55 @@ void connection::exec_script(const char* sql) {
   if (rc != SQLITE_OK) {
     std::string msg = std::string("sqlite3_exec: ") + (err ? err : sqlite3_errstr(rc));
     sqlite3_free(err);
-    throw db_error(msg, sqlite3_extended_errcode(db_));
+    throw db_error(msg, std::to_string(sqlite3_extended_errcode(db_)));
   }
 }
 
-std::int64_t connection::last_insert_rowid() const {
-  return sqlite3_last_insert_rowid(db_);
+void connection::begin(bool write, sql::durability d) {
+  if (d == sql::durability::relaxed) {
+    std::int64_t level = k_synchronous_normal;
+    {
+      auto q = prepare("PRAGMA synchronous");
+      if (q.step()) level = q.i64(0);
+    }
+    if (level > k_synchronous_normal) {
+      exec_script("PRAGMA synchronous = NORMAL");
+      restore_synchronous_ = level;
+    }
+  }
+  try {
+    exec_script(write ? "BEGIN IMMEDIATE" : "BEGIN");
+  } catch (...) {
+    restore_synchronous();
+    throw;
+  }
+}
+
+void connection::commit() {
+  exec_script("COMMIT");
+  restore_synchronous();
+}
+
+void connection::rollback() noexcept {
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  restore_synchronous();
+}
+
+void connection::restore_synchronous() noexcept {
+  if (restore_synchronous_ == 0) return;
+  const std::string restore = "PRAGMA synchronous = " + std::to_string(restore_synchronous_);
+  sqlite3_exec(db_, restore.c_str(), nullptr, nullptr, nullptr);
+  restore_synchronous_ = 0;
+}
+
+std::unique_ptr<sql::connection> open_connection(const std::string& path, const options& o) {
+  auto db = std::make_unique<connection>(path);
+  db->exec_script("PRAGMA foreign_keys = ON");
+  sqlite3_busy_timeout(db->handle(), o.busy_timeout_ms);
+  db->exec_script("PRAGMA journal_mode = WAL");
+  db->exec_script(("PRAGMA cache_size = -" + std::to_string(limits::k_sqlite_cache_kib)).c_str());
+  db->exec_script(o.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  return db;
 }
 
 }  // namespace aterm::cloud::sqlite

@@ -1,82 +1,87 @@
-// A thin owner of one SQLite connection: statements prepared once per SQL text and reused,
-// sequential binding, typed columns. Failures throw db_error, which the transaction runner
-// (transaction.h) catches around each public method of the ports and turns into a k_store status
-// (the exception never leaves the store), so the many statements of one transaction read as
-// straight-line code.
-// Not thread-safe: the runner guards the connection with its mutex.
+// The SQLite engine of the SQL seam (sql/sql.h): one connection to the store's file, its
+// statements prepared once per SQL text and reused, typed columns. Failures throw
+// sql::db_error with SQLite's extended result code.
+// Not thread-safe: one connection belongs to one transaction at a time (the runner's pool).
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <map>
-#include <optional>
-#include <stdexcept>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "../sql/sql.h"
+
 namespace aterm::cloud::sqlite {
 
-class db_error : public std::runtime_error {
+using db_error = sql::db_error;
+
+// One prepared statement; owned by its connection's cache.
+class statement final : public sql::statement {
  public:
-  db_error(const std::string& what, int code) : std::runtime_error(what), code_(code) {}
-  int code() const { return code_; }  // SQLite result code (extended)
+  statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~statement() override;
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
 
- private:
-  int code_;
-};
-
-// One use of a cached prepared statement; resets it and clears its bindings when destroyed.
-class query {
- public:
-  query(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  ~query();
-  query(const query&) = delete;
-  query& operator=(const query&) = delete;
-
-  query& bind(std::int64_t v);
-  query& bind(int v) { return bind(static_cast<std::int64_t>(v)); }
-  query& bind(std::size_t v) { return bind(static_cast<std::int64_t>(v)); }
-  query& bind(std::string_view v);
-  query& bind(const std::string& v) { return bind(std::string_view(v)); }
-  query& bind(const char* v) { return bind(std::string_view(v)); }
-  query& bind(const std::optional<std::int64_t>& v);
-  query& bind_null();
-
-  // True when a row is ready, false when done. Throws db_error.
-  bool step();
-  // Runs to completion; returns sqlite3_changes().
-  int exec();
-
-  bool is_null(int col) const;
-  std::int64_t i64(int col) const;
-  std::optional<std::int64_t> opt_i64(int col) const;
-  std::string text(int col) const;
+  void bind_i64(int index, std::int64_t v) override;
+  void bind_text(int index, std::string_view v) override;
+  void bind_null(int index, sql::param_type type) override;
+  bool step() override;
+  int changes() const override;
+  bool is_null(int col) const override;
+  std::int64_t i64(int col) const override;
+  std::string text(int col) const override;
+  void reset() noexcept override;
 
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
-  int next_ = 1;
 };
 
-class connection {
+// How a connection to the store's file is opened (store_options).
+struct options {
+  // synchronous FULL (else NORMAL): commands and access log durable at commit.
+  bool synchronous_full = true;
+  // How long a statement waits for another connection's or process's lock.
+  int busy_timeout_ms = 5000;
+};
+
+class connection final : public sql::connection {
  public:
-  // Opens (creating) the file. Throws db_error.
+  // Opens (creating) the file in defensive mode with an untrusted schema, nothing else set
+  // (open_connection below sets what the store needs). Throws db_error.
   explicit connection(const std::string& path);
-  ~connection();
+  ~connection() override;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  // A statement prepared on first use and cached by its SQL text.
-  query prepare(std::string_view sql);
-  // Runs SQL text without results (schema, PRAGMA, BEGIN/COMMIT). Throws db_error.
-  void exec_script(const char* sql);
-  std::int64_t last_insert_rowid() const;
+  sql::dialect kind() const override { return sql::dialect::sqlite; }
+  sql::query prepare(std::string_view sql) override;
+  void exec_script(const char* sql) override;
+  // Write: BEGIN IMMEDIATE (the file's write lock at once, so two writers never deadlock on an
+  // upgrade). Relaxed: synchronous NORMAL for this one transaction, put back at its end.
+  void begin(bool write, sql::durability d) override;
+  void commit() override;
+  void rollback() noexcept override;
+  bool healthy() const override { return true; }
+
   sqlite3* handle() const { return db_; }
 
  private:
+  // PRAGMA synchronous cannot change inside a transaction: restored after COMMIT or ROLLBACK.
+  void restore_synchronous() noexcept;
+
   sqlite3* db_ = nullptr;
-  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  std::map<std::string, std::unique_ptr<statement>, std::less<>> cache_;
+  std::int64_t restore_synchronous_ = 0;  // the level to put back; 0: nothing to restore
 };
+
+// Opens the store's file as every user of it does: foreign keys on, busy_timeout for the other
+// connections and processes on the file, WAL, the synchronous level of `o`, the page cache of
+// limits.h. The schema is not touched (migrations.h). Throws db_error.
+std::unique_ptr<sql::connection> open_connection(const std::string& path, const options& o);
 
 }  // namespace aterm::cloud::sqlite

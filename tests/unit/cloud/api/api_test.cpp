@@ -47,9 +47,9 @@ struct fixture {
   std::int64_t other_dest = 0;
 
   explicit fixture(std::function<void(api::api_settings&)> tweak = {}) {
-    cloud::sqlite_options o;
-    o.path = (dir / "cloud.db").string();
-    auto opened = cloud::open_sqlite_store(o, clock);
+    cloud::store_options o;
+    o.db = (dir / "cloud.db").string();
+    auto opened = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(opened.ok(), opened.error().to_string());
     db = std::move(opened).value();
 

@@ -68,9 +68,9 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
   SUBCASE("round trip") {
     auto r = restore_backup(f.path(), b->file, f.settings.keys);
     REQUIRE_MESSAGE(r.ok(), r.error().to_string());
-    sqlite_options o;
-    o.path = f.path();
-    auto db = open_sqlite_store(o, f.clock);
+    store_options o;
+    o.db = f.path();
+    auto db = open_store(o, f.clock);
     REQUIRE(db.ok());
     CHECK((*db)->get_company("acme").ok());
     CHECK_FALSE((*db)->get_company("globex").ok());

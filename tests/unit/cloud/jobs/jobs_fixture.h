@@ -25,12 +25,12 @@ struct fixture {
   lifecycle_settings settings;
 
   fixture() {
-    sqlite_options o;
-    o.path = path();
-    auto s = open_sqlite_store(o, clock);
+    store_options o;
+    o.db = path();
+    auto s = open_store(o, clock);
     if (!s.ok()) throw std::runtime_error(s.error().to_string());
     db = std::move(s).value();
-    auto p = open_sqlite_lifecycle_store(path());
+    auto p = open_lifecycle_store(o);
     if (!p.ok()) throw std::runtime_error(p.error().to_string());
     port = std::move(p).value();
     settings.db_path = path();

@@ -36,10 +36,10 @@ struct fixture {
   fixture() { db = open(); }
 
   std::unique_ptr<store> open(std::size_t history = 0) {
-    cloud::sqlite_options o;
-    o.path = (dir / "cloud.db").string();
+    cloud::store_options o;
+    o.db = (dir / "cloud.db").string();
     o.state_history_per_device = history;
-    auto s = cloud::open_sqlite_store(o, clock);
+    auto s = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());
     return std::move(s).value();
   }
@@ -147,9 +147,9 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   fixture f;
   f.db.reset();
   REQUIRE(f.raw_exec("PRAGMA user_version = 999") == SQLITE_OK);
-  cloud::sqlite_options o;
-  o.path = (f.dir / "cloud.db").string();
-  auto s = cloud::open_sqlite_store(o, f.clock);
+  cloud::store_options o;
+  o.db = (f.dir / "cloud.db").string();
+  auto s = cloud::open_store(o, f.clock);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code() == cloud::k_store);
   CHECK(s.error().message().find("newer") != std::string::npos);
@@ -836,18 +836,20 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
 
   // The plans of the very statements the store runs, on its file.
   const std::string path = (f.dir / "cloud.db").string();
-  auto all = query_plan(path, cloud::sqlite::list_devices_sql(false, false).page);
+  auto all = query_plan(
+      path, cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, false, false).page);
   CAPTURE(joined(all));
   CHECK(plan_has(all, "USING INDEX devices_company (company_id=? AND id>?)"));
   CHECK_FALSE(plan_scans(all));
-  auto online = query_plan(path, cloud::sqlite::list_devices_sql(true, false).page);
+  auto online = query_plan(
+      path, cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, true, false).page);
   CAPTURE(joined(online));
   CHECK(plan_has(online,
                  "USING INDEX devices_company_presence (company_id=? AND presence=? AND "
                  "id>?)"));
   CHECK_FALSE(plan_scans(online));
   for (bool by_presence : {false, true}) {
-    auto sql = cloud::sqlite::list_devices_sql(by_presence, true);
+    auto sql = cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, by_presence, true);
     auto end = query_plan(path, sql.scan_end);
     auto page = query_plan(path, sql.page);
     CAPTURE(joined(end));

@@ -1,7 +1,7 @@
 // What `serve` runs of the jobs: the lifecycle sweep (lifecycle.h) every jobs.interval_s, and
 // the technician-login deletion (audited) and the mail outbox worker (mail.h) every jobs.tick_ms.
-// All run on the scheduler's thread; each task owns its own connection to the database, opened
-// here.
+// All run on the scheduler's thread, on the jobs' lifecycle port opened here on the store's
+// connection pool.
 #pragma once
 
 #include <chrono>
@@ -13,6 +13,10 @@
 #include "aterm/common/config.h"
 #include "aterm/common/status.h"
 
+namespace aterm::cloud {
+class store;  // store.h
+}  // namespace aterm::cloud
+
 namespace aterm::cloud::jobs {
 
 struct periodic_task {
@@ -22,8 +26,9 @@ struct periodic_task {
   std::function<void()> fn;
 };
 
-// The tasks for `serve`. Error when the configuration is bad or the database cannot be opened.
-common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config,
+// The tasks for `serve`, on the daemon's store `db` (which must outlive them). Error when the
+// configuration is bad or the port cannot be opened.
+common::result<std::vector<periodic_task>> daemon_tasks(const common::config& config, store& db,
                                                         const common::clock& clock);
 
 }  // namespace aterm::cloud::jobs

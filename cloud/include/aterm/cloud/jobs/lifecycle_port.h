@@ -4,9 +4,9 @@
 // rule sends mail, queues the message in the outbox, so an action, its record and its mail
 // happen together or not at all. Times are passed in ("as of"), never read from a clock here.
 //
-// Implemented on the store's SQLite database by open_sqlite_lifecycle_store (a connection of
-// its own on the same file and schema). Thread-safe: one mutex per connection; SQLite's locks
-// serialise it with the store's connection and with other processes.
+// Implemented on the store's database by open_lifecycle_store (store/lifecycle_store.cpp), on
+// the store's connection pool or one of its own. Thread-safe: each call is one transaction on a
+// connection of the pool; write transactions exclude each other, also across processes.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,11 @@
 #include "aterm/cloud/mail/mail.h"
 #include "aterm/cloud/model.h"
 #include "aterm/common/status.h"
+
+namespace aterm::cloud {
+class store;           // store.h
+struct store_options;  // store.h
+}  // namespace aterm::cloud
 
 namespace aterm::cloud::jobs {
 
@@ -136,12 +141,14 @@ class lifecycle_port : public mail::outbox_port {
   virtual result<audit_head> audit_head_now() = 0;
 };
 
-// Opens the port on the SQLite file `path` (migrating it like the store does). busy_timeout lets
-// it wait for the daemon's and the CLI's transactions. Access-log records are sealed under
-// `audit_key` (security/audit_chain.h; without one, with plain SHA-256); opening with a key
-// appends the key start when the chain is not yet under it.
-result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(
-    const std::string& path, std::optional<secret_key> audit_key = std::nullopt,
-    int busy_timeout_ms = 5000);
+// Opens the port on the store's database `options.db` with a connection pool of its own
+// (migrating it like the store does), for the CLI's verbs. Access-log records are sealed under
+// `options.audit_key` (security/audit_chain.h; without one, with plain SHA-256); opening with a
+// key appends the key start when the chain is not yet under it.
+result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(const store_options& options);
+// Opens the port on the connection pool of the open store `shared` (the daemon's), sealing under
+// `audit_key` as above. k_invalid for a store of no engine (a test's fake).
+result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(store& shared,
+                                                             std::optional<secret_key> audit_key);
 
 }  // namespace aterm::cloud::jobs

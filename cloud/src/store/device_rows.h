@@ -1,5 +1,5 @@
-// Device rows of the SQLite store: the columns a device is read from, and the statements of
-// store::list_devices, kept apart from sqlite_store.cpp so the store's tests can check the query
+// Device rows of the store: the columns a device is read from, and the statements of
+// store::list_devices, kept apart from sql_store.cpp so the store's tests can check the query
 // plans (EXPLAIN QUERY PLAN) of the very text the store runs.
 // Plain functions of values; thread-safe.
 #pragma once
@@ -7,9 +7,12 @@
 #include <string>
 
 #include "aterm/cloud/model.h"
-#include "sqlite_db.h"
+#include "sql/sql.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
+
+using sql::connection;
+using sql::query;
 
 // "SELECT <device columns> FROM devices d LEFT JOIN destinations t ... " (a trailing space; add
 // WHERE). read_device reads one row of it.
@@ -26,7 +29,7 @@ struct device_list_sql {
   // Binds: company_id, [presence], cursor, [scan end or NULL twice, q], limit + 1.
   std::string page;
 };
-device_list_sql list_devices_sql(bool by_presence, bool search);
+device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search);
 
 // The device leaves its company (unassign, contract end): its row drops the company,
 // destination and latest state, and the tenancy's state history, commands and technician logins
@@ -35,4 +38,4 @@ device_list_sql list_devices_sql(bool by_presence, bool search);
 // REQUIRES: inside a write transaction of `db`.
 void release_device(connection& db, const std::string& device_id);
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql

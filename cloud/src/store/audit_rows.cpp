@@ -3,7 +3,7 @@
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/audit_fields.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
 
 const std::string k_audit_select =
     "SELECT seq, ts_ms, company_id, actor, action, target, result, detail, source_ip, "
@@ -99,4 +99,4 @@ void append_key_rotation(connection& db, const secret_key& old_key, const std::s
   seal_and_insert(db, &old_key, r);
 }
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql

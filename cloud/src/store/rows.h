@@ -1,15 +1,19 @@
-// Rows that both ports on the store's SQLite file read (the store, sqlite_store.cpp, and the jobs'
-// lifecycle port): accounts and technician logins, and the JSON-array columns (permission lists,
-// IP allowlists, password history). Plain functions; thread-safe. Readers throw nothing.
+// Rows that both ports on the store's database read (the store, sql_store.cpp, and the jobs'
+// lifecycle port, lifecycle_store.cpp), in statement text both dialects run: accounts and
+// technician logins, and the JSON-array columns (permission lists, IP allowlists, password
+// history). Plain functions; thread-safe. Readers throw nothing.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "aterm/cloud/model.h"
-#include "sqlite_db.h"
+#include "sql/sql.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
+
+using sql::connection;
+using sql::query;
 
 // A JSON array of strings as stored; from_json_array answers [] for a column that is not one
 // and skips items that are not strings.
@@ -24,4 +28,4 @@ account read_account(const query& q);
 extern const std::string k_login_select;
 technician_login read_login(const query& q);
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql

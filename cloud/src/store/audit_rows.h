@@ -1,16 +1,21 @@
-// Access-log rows on the store's SQLite file (security/audit_chain.h holds the rules): the columns
+// Access-log rows on the store's database (security/audit_chain.h holds the rules): the columns
 // a record is read from, and the append that seals a record onto the chain and moves the head in
-// the caller's transaction. Shared by the store (sqlite_store.cpp) and the jobs' lifecycle port.
-// Functions of one connection; the caller holds its transaction (transaction.h). Throw db_error.
+// the caller's transaction. Shared by the store (sql_store.cpp) and the jobs' lifecycle port.
+// Functions of one connection; the caller holds its write transaction (sql/transactions.h), which
+// excludes every other writer, so the head read and moved here stays exact across instances.
+// Throw db_error.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "aterm/cloud/model.h"
-#include "sqlite_db.h"
+#include "sql/sql.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
+
+using sql::connection;
+using sql::query;
 
 // "SELECT <record columns> FROM audit_log " (a trailing space; add WHERE/ORDER BY).
 extern const std::string k_audit_select;
@@ -36,4 +41,4 @@ bool start_keyed_chain(connection& db, const secret_key& key, std::int64_t ts_ms
 void append_key_rotation(connection& db, const secret_key& old_key, const std::string& new_key_id,
                          std::int64_t ts_ms);
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql

@@ -1,10 +1,11 @@
-// The SQLite engine of the cloud store (store.h). One connection guarded by one mutex: SQLite
-// serialises writers anyway, the batches of the bridge are short (MEASURED.md: 1,000 upserts in
-// ~8 ms with synchronous FULL), and one connection keeps "prepared once" literally true.
-// WAL, synchronous FULL by default, busy_timeout for other processes (the CLI) on the same file.
+// The cloud store (store.h), written once against the SQL seam (sql/sql.h) for every engine:
+// statement text both dialects run, with the few differences chosen from the connection's
+// kind(). Each method is one transaction of the runner (sql/transactions.h) on a connection of
+// its pool; write transactions exclude each other across instances (sql.h), so the
+// read-modify-write rules below (the chain head, failure counts) stay exact.
 // Ingest (apply_batch) writes each device's row once per batch and each state into a ring slot
-// of its device (schema 4); a batch of only presence and states commits without a disk sync
-// (transaction.h, durability::relaxed). bench_store_ingest measures it.
+// of its device; a batch of only presence and states commits without waiting for the disk
+// (durability::relaxed). bench_store_ingest measures it.
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -20,29 +21,29 @@
 #include "aterm/common/log.h"
 #include "audit_rows.h"
 #include "device_rows.h"
-#include "migrations.h"
+#include "engine.h"
 #include "rows.h"
-#include "sqlite_db.h"
-#include "transaction.h"
+#include "sql/sql.h"
+#include "sql/transactions.h"
 
 namespace aterm::cloud {
 
 namespace {
 
-using sqlite::connection;
-using sqlite::db_error;
-using sqlite::from_json_array;
-using sqlite::k_account_select;
-using sqlite::k_audit_select;
-using sqlite::k_device_select;
-using sqlite::k_login_select;
-using sqlite::query;
-using sqlite::read_account;
-using sqlite::read_audit;
-using sqlite::read_device;
-using sqlite::read_login;
-using sqlite::to_json_array;
-using sqlite::to_status;
+using sql::db_error;
+using sql::param_type;
+using sql::query;
+using sql::to_status;
+using store_sql::from_json_array;
+using store_sql::k_account_select;
+using store_sql::k_audit_select;
+using store_sql::k_device_select;
+using store_sql::k_login_select;
+using store_sql::read_account;
+using store_sql::read_audit;
+using store_sql::read_device;
+using store_sql::read_login;
+using store_sql::to_json_array;
 namespace protocol = common::protocol;
 namespace crypto = common::crypto;
 
@@ -147,16 +148,41 @@ destination read_destination(const query& q) {
   return t;
 }
 
+// Records that a device was heard from (store::apply_batch): creates an unassigned row for an
+// unknown device, else keeps the larger last_seen and the first first_seen and adds the batch's
+// states to the counter; answers the device's company and counter. The larger of two values is
+// max() in SQLite and GREATEST() in PostgreSQL.
+std::string upsert_device_sql(sql::dialect dialect) {
+  const std::string greatest = dialect == sql::dialect::postgres ? "GREATEST" : "max";
+  return "INSERT INTO devices(id, last_seen_ms, first_seen_ms, presence, agent_version, "
+         "state_json, state_received_ms, state_count) "
+         "VALUES(?, ?, ?, COALESCE(?, 'unknown'), COALESCE(?, ''), ?, ?, ?) "
+         "ON CONFLICT(id) DO UPDATE SET "
+         "last_seen_ms = " +
+         greatest +
+         "(COALESCE(devices.last_seen_ms, 0), excluded.last_seen_ms), "
+         "first_seen_ms = COALESCE(devices.first_seen_ms, excluded.first_seen_ms), "
+         "presence = COALESCE(?, devices.presence), "
+         "agent_version = COALESCE(?, devices.agent_version), "
+         "state_json = COALESCE(excluded.state_json, devices.state_json), "
+         "state_received_ms = COALESCE(excluded.state_received_ms, devices.state_received_ms), "
+         "state_count = devices.state_count + excluded.state_count "
+         "RETURNING COALESCE(company_id, ''), state_count";
+}
+const std::string k_upsert_device_sqlite = upsert_device_sql(sql::dialect::sqlite);
+const std::string k_upsert_device_postgres = upsert_device_sql(sql::dialect::postgres);
+
 bool valid_json_object(const std::string& text) {
   auto parsed = common::parse_json(text);
   return parsed.ok() && cJSON_IsObject(parsed->get());
 }
 
-class sqlite_store final : public store {
+class sql_store final : public store, public store_sql::shared_pool {
  public:
-  sqlite_store(std::unique_ptr<connection> db, const common::clock& clock, std::size_t history,
-               security::device_event_settings device_events, std::optional<secret_key> audit_key)
-      : tx_(std::move(db), "store"),
+  sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
+            std::size_t history, security::device_event_settings device_events,
+            std::optional<secret_key> audit_key)
+      : tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
         device_events_(device_events),
@@ -166,9 +192,11 @@ class sqlite_store final : public store {
   status start_keyed_chain() {
     if (!audit_key_) return {};
     return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
-      return sqlite::start_keyed_chain(*db_, *audit_key_, clock_.now_ms());
+      return store_sql::start_keyed_chain(*db_, *audit_key_, clock_.now_ms());
     });
   }
+
+  std::shared_ptr<sql::connection_pool> pool() const override { return tx_.pool(); }
 
   // ---- companies ----
 
@@ -333,7 +361,7 @@ class sqlite_store final : public store {
       q.bind(device_id);
       if (!q.step()) return fail(k_not_found, "no such registered device");
       std::string company = q.text(0);
-      sqlite::release_device(*db_, device_id);
+      store_sql::release_device(*db_, device_id);
       return company;
     });
   }
@@ -376,7 +404,7 @@ class sqlite_store final : public store {
       const bool search = !query_in.q.empty();
       const std::string presence =
           query_in.presence ? std::string(to_string(*query_in.presence)) : std::string();
-      auto sql = sqlite::list_devices_sql(query_in.presence.has_value(), search);
+      auto sql = store_sql::list_devices_sql(db_->kind(), query_in.presence.has_value(), search);
       auto bind_filter = [&](query& q) {
         q.bind(company_id);
         if (query_in.presence) q.bind(presence);
@@ -394,7 +422,7 @@ class sqlite_store final : public store {
       auto q = db_->prepare(sql.page);
       bind_filter(q);
       if (search) {
-        for (int i = 0; i < 2; ++i) scan_end ? q.bind(*scan_end) : q.bind_null();
+        for (int i = 0; i < 2; ++i) q.bind(scan_end);
         q.bind(query_in.q);
       }
       q.bind(limit + 1);
@@ -418,12 +446,13 @@ class sqlite_store final : public store {
           if (!d.ok()) return d.error();
           std::vector<state_history_entry> out;
           auto q = db_->prepare(
-              "SELECT received_ms, state_json FROM state_history WHERE device_id = ?1 "
-              "AND n > (SELECT state_count FROM devices WHERE id = ?1) - ?2 "
-              "ORDER BY n DESC LIMIT ?3");
+              "SELECT received_ms, state_json FROM state_history WHERE device_id = ? "
+              "AND n > (SELECT state_count FROM devices WHERE id = ?) - ? "
+              "ORDER BY n DESC LIMIT ?");
           // Only the newest `history_` states: a ring written with another bound may hold
           // older slots that were not overwritten.
           q.bind(device_id)
+              .bind(device_id)
               .bind(static_cast<std::int64_t>(history_))
               .bind(static_cast<std::int64_t>(std::min(limit, history_)));
           while (q.step()) out.push_back({q.i64(0), q.text(1)});
@@ -475,7 +504,7 @@ class sqlite_store final : public store {
         "list_commands", [&]() -> result<std::vector<command_record>> {
           std::vector<command_record> out;
           auto q = db_->prepare(k_command_cols +
-                                "WHERE company_id = ? AND device_id = ? ORDER BY rowid DESC "
+                                "WHERE company_id = ? AND device_id = ? ORDER BY seq DESC "
                                 "LIMIT ?");
           q.bind(company_id).bind(device_id).bind(limit);
           while (q.step()) out.push_back(read_command(q));
@@ -601,12 +630,11 @@ class sqlite_store final : public store {
     return tx_.write<role>("create_role", [&]() -> result<role> {
       if (auto c = company_locked(company_id); !c.ok()) return c.error();
       if (role_by_name_locked(company_id, name).ok()) return fail(k_conflict, "role exists");
-      db_->prepare("INSERT INTO roles(company_id, name, permissions, built_in) VALUES(?, ?, ?, 0)")
-          .bind(company_id)
-          .bind(name)
-          .bind(to_json_array(permissions))
-          .exec();
-      return role_locked(company_id, db_->last_insert_rowid());
+      auto q = db_->prepare(
+          "INSERT INTO roles(company_id, name, permissions, built_in) VALUES(?, ?, ?, 0) "
+          "RETURNING id");
+      q.bind(company_id).bind(name).bind(to_json_array(permissions));
+      return role_locked(company_id, inserted_id(q));
     });
   }
 
@@ -658,17 +686,16 @@ class sqlite_store final : public store {
       auto dup = db_->prepare("SELECT 1 FROM accounts WHERE company_id = ? AND login_id = ?");
       dup.bind(a.company_id).bind(a.login_id);
       if (dup.step()) return fail(k_conflict, "login id taken");
-      db_->prepare(
-             "INSERT INTO accounts(company_id, login_id, email, role_id, password_hash, "
-             "created_at_s) VALUES(?, ?, ?, ?, ?, ?)")
-          .bind(a.company_id)
+      auto q = db_->prepare(
+          "INSERT INTO accounts(company_id, login_id, email, role_id, password_hash, "
+          "created_at_s) VALUES(?, ?, ?, ?, ?, ?) RETURNING id");
+      q.bind(a.company_id)
           .bind(a.login_id)
           .bind(a.email)
           .bind(r->id)
           .bind(a.password_hash)
-          .bind(clock_.now_s())
-          .exec();
-      return account_locked(a.company_id, db_->last_insert_rowid());
+          .bind(clock_.now_s());
+      return account_locked(a.company_id, inserted_id(q));
     });
   }
 
@@ -934,7 +961,7 @@ class sqlite_store final : public store {
 
   result<audit_record> append_audit(const audit_entry& e) override {
     return tx_.write<audit_record>("append_audit", [&]() -> result<audit_record> {
-      return sqlite::append_audit_record(*db_, sealing_key(), e, clock_.now_ms());
+      return store_sql::append_audit_record(*db_, sealing_key(), e, clock_.now_ms());
     });
   }
 
@@ -977,7 +1004,7 @@ class sqlite_store final : public store {
 
   result<audit_head> get_audit_head() override {
     return tx_.read<audit_head>(
-        "get_audit_head", [&]() -> result<audit_head> { return sqlite::read_audit_head(*db_); });
+        "get_audit_head", [&]() -> result<audit_head> { return store_sql::read_audit_head(*db_); });
   }
 
   result<std::int64_t> count_failed_logins(const std::string& company_id,
@@ -998,13 +1025,11 @@ class sqlite_store final : public store {
                              const std::string& detail) override {
     return tx_.write<alarm>("create_alarm", [&]() -> result<alarm> {
       alarm a{0, company_id, kind, detail, clock_.now_s(), std::nullopt};
-      db_->prepare("INSERT INTO alarms(company_id, kind, detail, created_at_s) VALUES(?, ?, ?, ?)")
-          .bind(a.company_id)
-          .bind(a.kind)
-          .bind(a.detail)
-          .bind(a.created_at_s)
-          .exec();
-      a.id = db_->last_insert_rowid();
+      auto q = db_->prepare(
+          "INSERT INTO alarms(company_id, kind, detail, created_at_s) VALUES(?, ?, ?, ?) "
+          "RETURNING id");
+      q.bind(a.company_id).bind(a.kind).bind(a.detail).bind(a.created_at_s);
+      a.id = inserted_id(q);
       return a;
     });
   }
@@ -1025,16 +1050,11 @@ class sqlite_store final : public store {
 
   result<std::int64_t> enqueue_mail(const mail_message& m) override {
     return tx_.write<std::int64_t>("enqueue_mail", [&]() -> result<std::int64_t> {
-      db_->prepare(
-             "INSERT INTO mail_outbox(recipient, subject, body, created_at_s, next_attempt_s) "
-             "VALUES(?, ?, ?, ?, ?)")
-          .bind(m.to)
-          .bind(m.subject)
-          .bind(m.body)
-          .bind(clock_.now_s())
-          .bind(clock_.now_s())
-          .exec();
-      return db_->last_insert_rowid();
+      auto q = db_->prepare(
+          "INSERT INTO mail_outbox(recipient, subject, body, created_at_s, next_attempt_s) "
+          "VALUES(?, ?, ?, ?, ?) RETURNING id");
+      q.bind(m.to).bind(m.subject).bind(m.body).bind(clock_.now_s()).bind(clock_.now_s());
+      return inserted_id(q);
     });
   }
 
@@ -1049,8 +1069,7 @@ class sqlite_store final : public store {
       return std::holds_alternative<protocol::presence>(m.body) ||
              std::holds_alternative<protocol::state_snapshot>(m.body);
     });
-    const auto durability =
-        resent_anyway ? sqlite::durability::relaxed : sqlite::durability::as_opened;
+    const auto durability = resent_anyway ? sql::durability::relaxed : sql::durability::durable;
     return tx_.write<
         bridge::batch_outcome>("apply_batch", durability, [&]() -> result<bridge::batch_outcome> {
       bridge::batch_outcome out;
@@ -1101,7 +1120,7 @@ class sqlite_store final : public store {
           auto q = db_->prepare(
               "SELECT id, device_id, op, args_json, deadline_s FROM commands "
               "WHERE device_id = ? AND status IN ('queued', 'sent') AND deadline_s > ? "
-              "ORDER BY rowid LIMIT ?");
+              "ORDER BY seq LIMIT ?");
           q.bind(device_id).bind(now_s).bind(limit);
           while (q.step()) out.push_back(outbound_locked(q));
           return out;
@@ -1118,7 +1137,7 @@ class sqlite_store final : public store {
               "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
               "JOIN devices d ON d.id = c.device_id "
               "WHERE c.status = 'queued' AND c.deadline_s > ? AND d.presence = 'online' "
-              "ORDER BY c.rowid LIMIT ?");
+              "ORDER BY c.seq LIMIT ?");
           q.bind(now_s).bind(limit);
           while (q.step()) out.push_back(outbound_locked(q));
           return out;
@@ -1135,7 +1154,7 @@ class sqlite_store final : public store {
               "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
               "JOIN devices d ON d.id = c.device_id "
               "WHERE c.status IN ('queued', 'sent') AND c.deadline_s > ? "
-              "AND d.presence = 'online' ORDER BY c.rowid LIMIT ?");
+              "AND d.presence = 'online' ORDER BY c.seq LIMIT ?");
           q.bind(now_s).bind(limit);
           while (q.step()) out.push_back(outbound_locked(q));
           return out;
@@ -1183,8 +1202,8 @@ class sqlite_store final : public store {
           bridge::state_refresh_outcome out;
           for (const auto& id : devices) {
             auto d = db_->prepare(
-                "SELECT COALESCE(company_id, ''), state_json IS NOT NULL FROM devices "
-                "WHERE id = ?");
+                "SELECT COALESCE(company_id, ''), "
+                "CASE WHEN state_json IS NULL THEN 0 ELSE 1 END FROM devices WHERE id = ?");
             d.bind(id);
             if (!d.step()) continue;
             if (d.i64(1) != 0) {
@@ -1249,15 +1268,11 @@ class sqlite_store final : public store {
     auto dup = db_->prepare("SELECT 1 FROM destinations WHERE company_id = ? AND name = ?");
     dup.bind(company_id).bind(name);
     if (dup.step()) return fail(k_conflict, "destination name taken");
-    db_->prepare(
-           "INSERT INTO destinations(company_id, name, settings_json, created_at_s) "
-           "VALUES(?, ?, ?, ?)")
-        .bind(company_id)
-        .bind(name)
-        .bind(settings)
-        .bind(clock_.now_s())
-        .exec();
-    return destination_locked(company_id, db_->last_insert_rowid());
+    auto q = db_->prepare(
+        "INSERT INTO destinations(company_id, name, settings_json, created_at_s) "
+        "VALUES(?, ?, ?, ?) RETURNING id");
+    q.bind(company_id).bind(name).bind(settings).bind(clock_.now_s());
+    return destination_locked(company_id, inserted_id(q));
   }
 
   // An unassigned or unknown device joins the company, one of the company moves to the
@@ -1404,32 +1419,26 @@ class sqlite_store final : public store {
 
   // Records that the device was heard from (creating an unassigned row for an unknown device),
   // its last presence and latest state of the batch, in one statement that answers its company.
+  // The presence and agent are bound twice (the row's defaults when inserted, kept when NULL on
+  // update); the other values are read back from `excluded`.
   void upsert_device_locked(batch_device& d) {
-    auto q = db_->prepare(
-        "INSERT INTO devices(id, last_seen_ms, first_seen_ms, presence, agent_version, "
-        "state_json, state_received_ms, state_count) "
-        "VALUES(?1, ?2, ?3, COALESCE(?4, 'unknown'), COALESCE(?5, ''), ?6, ?7, ?8) "
-        "ON CONFLICT(id) DO UPDATE SET "
-        "last_seen_ms = max(COALESCE(last_seen_ms, 0), excluded.last_seen_ms), "
-        "first_seen_ms = COALESCE(first_seen_ms, excluded.first_seen_ms), "
-        "presence = COALESCE(?4, presence), agent_version = COALESCE(?5, agent_version), "
-        "state_json = COALESCE(?6, state_json), "
-        "state_received_ms = COALESCE(?7, state_received_ms), "
-        "state_count = state_count + ?8 "
-        "RETURNING COALESCE(company_id, ''), state_count");
-    q.bind(d.id).bind(d.last_ms).bind(d.first_ms);
+    auto q = db_->prepare(db_->kind() == sql::dialect::postgres ? k_upsert_device_postgres
+                                                                : k_upsert_device_sqlite);
+    std::optional<std::string> presence;
+    std::optional<std::string> agent;
     if (d.presence) {
-      q.bind(d.presence->online ? "online" : "offline").bind(d.presence->agent);
-    } else {
-      q.bind_null().bind_null();
+      presence = d.presence->online ? "online" : "offline";
+      agent = d.presence->agent;
     }
+    std::optional<std::string> state;
+    std::optional<std::int64_t> state_ms;
     if (d.state) {
-      q.bind(d.state->payload).bind(d.state->received_ms);
-    } else {
-      q.bind_null().bind_null();
+      state = d.state->payload;
+      state_ms = d.state->received_ms;
     }
-    q.bind(d.states);
-    if (!q.step()) throw db_error("device upsert returned no row", SQLITE_ERROR);
+    q.bind(d.id).bind(d.last_ms).bind(d.first_ms).bind(presence).bind(agent).bind(state);
+    q.bind(state_ms).bind(d.states).bind(presence).bind(agent);
+    if (!q.step()) throw db_error("device upsert returned no row", "");
     d.company = q.text(0);
     d.last_n = q.i64(1) - d.states;
     while (q.step()) {
@@ -1465,10 +1474,10 @@ class sqlite_store final : public store {
                       .bind(r.id)
                       .exec();
     if (changed == 0) return false;
-    sqlite::append_audit_record(*db_, sealing_key(),
-                                {company_id, "device:" + m.device_id, "command.result", r.id,
-                                 std::string(to_string(outcome)), op, ""},
-                                m.received_ms);
+    store_sql::append_audit_record(*db_, sealing_key(),
+                                   {company_id, "device:" + m.device_id, "command.result", r.id,
+                                    std::string(to_string(outcome)), op, ""},
+                                   m.received_ms);
     return true;
   }
 
@@ -1526,10 +1535,19 @@ class sqlite_store final : public store {
           .exec();
     }
     if (verdict == security::device_event_verdict::rate_limited) return false;
-    sqlite::append_audit_record(
+    store_sql::append_audit_record(
         *db_, sealing_key(),
         {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""}, m.received_ms);
     return true;
+  }
+
+  // The id an INSERT ... RETURNING id answered.
+  static std::int64_t inserted_id(query& q) {
+    if (!q.step()) throw db_error("insert returned no id", "");
+    const std::int64_t id = q.i64(0);
+    while (q.step()) {
+    }
+    return id;
   }
 
   bridge::outbound_command outbound_locked(const query& q) {
@@ -1543,8 +1561,8 @@ class sqlite_store final : public store {
 
   const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
 
-  sqlite::transactions tx_;
-  connection* db_ = &tx_.db();  // used only inside tx_'s transactions
+  sql::transactions tx_;
+  sql::current_connection db_{tx_};  // used only inside tx_'s transactions
   const common::clock& clock_;
   std::size_t history_;
   security::device_event_settings device_events_;
@@ -1553,24 +1571,16 @@ class sqlite_store final : public store {
 
 }  // namespace
 
-result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options,
-                                                 const common::clock& clock) {
+result<std::unique_ptr<store>> open_store(const store_options& options,
+                                          const common::clock& clock) {
   std::size_t history = options.state_history_per_device == 0 ? limits::k_state_history_per_device
                                                               : options.state_history_per_device;
-  try {
-    auto db =
-        sqlite::open_migrated(options.path, options.busy_timeout_ms, options.synchronous_full);
-    auto s = std::make_unique<sqlite_store>(std::move(db), clock, history, options.device_events,
-                                            options.audit_key);
-    if (auto st = s->start_keyed_chain(); !st.ok()) return st;
-    return std::unique_ptr<store>(std::move(s));
-  } catch (const db_error& e) {
-    return fail(k_store, "open " + options.path + ": " + e.what());
-  }
-}
-
-int sqlite_schema_version() {
-  return sqlite::migrations().back().version;
+  auto pool = store_sql::open_pool(options);
+  if (!pool.ok()) return pool.error();
+  auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
+                                       options.device_events, options.audit_key);
+  if (auto st = s->start_keyed_chain(); !st.ok()) return st;
+  return std::unique_ptr<store>(std::move(s));
 }
 
 }  // namespace aterm::cloud

@@ -1,6 +1,6 @@
-// The lifecycle port (jobs/lifecycle_port.h) on the store's SQLite file: its own connection,
-// the store's schema and migrations, and the access-log append of audit_chain.h in the same
-// transaction as each action.
+// The lifecycle port (jobs/lifecycle_port.h) on the store's database, written once against the
+// SQL seam like the store: the store's schema, its connection pool when opened on a store, and
+// the access-log append of audit_chain.h in the same transaction as each action.
 #include "aterm/cloud/jobs/lifecycle_port.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
@@ -8,21 +8,19 @@
 #include "aterm/common/log.h"
 #include "audit_rows.h"
 #include "device_rows.h"
-#include "migrations.h"
+#include "engine.h"
 #include "rows.h"
-#include "sqlite_db.h"
-#include "transaction.h"
+#include "sql/sql.h"
+#include "sql/transactions.h"
 
 namespace aterm::cloud::jobs {
 
 namespace {
 
-using sqlite::connection;
-using sqlite::db_error;
-using sqlite::query;
-using sqlite::read_account;
-using sqlite::read_audit;
-using sqlite::read_login;
+using sql::query;
+using store_sql::read_account;
+using store_sql::read_audit;
+using store_sql::read_login;
 
 status fail(std::string_view code, std::string message) {
   return status::error(std::string(code), std::move(message));
@@ -36,16 +34,16 @@ std::string utc_ms(std::int64_t ms) {
   return common::format_utc(common::from_unix_ms(ms));
 }
 
-class sqlite_lifecycle_store final : public lifecycle_port {
+class lifecycle_store final : public lifecycle_port {
  public:
-  sqlite_lifecycle_store(std::unique_ptr<connection> db, std::optional<secret_key> audit_key)
-      : tx_(std::move(db), "jobs"), audit_key_(std::move(audit_key)) {}
+  lifecycle_store(std::shared_ptr<sql::connection_pool> pool, std::optional<secret_key> audit_key)
+      : tx_(std::move(pool), "jobs"), audit_key_(std::move(audit_key)) {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
   status start_keyed_chain(std::int64_t now_ms) {
     if (!audit_key_) return {};
     return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
-      return sqlite::start_keyed_chain(*db_, *audit_key_, now_ms);
+      return store_sql::start_keyed_chain(*db_, *audit_key_, now_ms);
     });
   }
 
@@ -54,7 +52,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   result<std::vector<account>> all_accounts() override {
     return tx_.read<std::vector<account>>("all_accounts", [&]() -> result<std::vector<account>> {
       std::vector<account> out;
-      auto q = db_->prepare(sqlite::k_account_select + "ORDER BY a.company_id, a.login_id");
+      auto q = db_->prepare(store_sql::k_account_select + "ORDER BY a.company_id, a.login_id");
       while (q.step()) out.push_back(read_account(q));
       return out;
     });
@@ -74,7 +72,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .exec();
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       if (reminder) enqueue_locked(*reminder, now_s);
-      sqlite::append_audit_record(
+      store_sql::append_audit_record(
           *db_, sealing_key(),
           {a.company_id, "system", "account.inactivity_reminder", a.login_id, "success",
            reminder ? "mail queued" : "no mail address", ""},
@@ -101,7 +99,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                                      const std::string& detail, std::int64_t now_s) override {
     return tx_.write_status("record_missing_email_notice", [&]() -> result<bool> {
       for (const auto& m : notices) enqueue_locked(m, now_s);
-      sqlite::append_audit_record(
+      store_sql::append_audit_record(
           *db_, sealing_key(),
           {company_id, "system", "account.missing_email_notice", company_id, "success", detail, ""},
           now_s * 1000);
@@ -124,10 +122,10 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       if (notice) enqueue_locked(*notice, now_s);
-      sqlite::append_audit_record(*db_, sealing_key(),
-                                  {a.company_id, "system", "account.inactivity_lock", a.login_id,
-                                   "success", notice ? "mail queued" : "no mail address", ""},
-                                  now_s * 1000);
+      store_sql::append_audit_record(*db_, sealing_key(),
+                                     {a.company_id, "system", "account.inactivity_lock", a.login_id,
+                                      "success", notice ? "mail queued" : "no mail address", ""},
+                                     now_s * 1000);
       return true;
     });
   }
@@ -142,7 +140,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .exec();
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
-      sqlite::append_audit_record(
+      store_sql::append_audit_record(
           *db_, sealing_key(),
           {a.company_id, "system", "account.inactivity_delete", a.login_id, "success", "", ""},
           now_s * 1000);
@@ -183,10 +181,11 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       std::string company_id = q.text(0);
       std::int64_t last_seen_ms = q.i64(1);
       delete_device_data_locked(device_id, company_id.empty());
-      sqlite::append_audit_record(*db_, sealing_key(),
-                                  {company_or_platform(company_id), "system", "device.data_delete",
-                                   device_id, "success", "last_seen=" + utc_ms(last_seen_ms), ""},
-                                  now_s * 1000);
+      store_sql::append_audit_record(
+          *db_, sealing_key(),
+          {company_or_platform(company_id), "system", "device.data_delete", device_id, "success",
+           "last_seen=" + utc_ms(last_seen_ms), ""},
+          now_s * 1000);
       return true;
     });
   }
@@ -198,7 +197,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
     return tx_.read<std::vector<technician_login>>(
         "expired_technician_logins", [&]() -> result<std::vector<technician_login>> {
           std::vector<technician_login> out;
-          auto q = db_->prepare(sqlite::k_login_select +
+          auto q = db_->prepare(store_sql::k_login_select +
                                 "WHERE issued_at_s <= ? AND expires_at_s <= ? ORDER BY login_id");
           q.bind(issued_before_s).bind(now_s);
           while (q.step()) out.push_back(read_login(q));
@@ -213,10 +212,10 @@ class sqlite_lifecycle_store final : public lifecycle_port {
                   .bind(t.company_id)
                   .exec();
       if (n == 0) return fail(k_not_found, "technician login " + t.login_id + " is gone");
-      sqlite::append_audit_record(*db_, sealing_key(),
-                                  {t.company_id, "system", "technician_login.delete", t.login_id,
-                                   "success", "device=" + t.device_id, ""},
-                                  now_s * 1000);
+      store_sql::append_audit_record(*db_, sealing_key(),
+                                     {t.company_id, "system", "technician_login.delete", t.login_id,
+                                      "success", "device=" + t.device_id, ""},
+                                     now_s * 1000);
       return true;
     });
   }
@@ -235,11 +234,11 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       auto first_kept = first_kept_locked(before_ms);
       std::int64_t n = purge_count_locked(first_kept);
       if (n == 0) return out;
-      audit_head head = sqlite::read_audit_head(*db_);
+      audit_head head = store_sql::read_audit_head(*db_);
       auto cp = security::purge_checkpoint(first_kept, head);
       audit_record r = security::make_checkpoint(cp, now_ms);
       audit_head next = security::seal_record(r, head, sealing_key());
-      sqlite::insert_audit_record(*db_, r);
+      store_sql::insert_audit_record(*db_, r);
       db_->prepare("UPDATE audit_head SET seq = ?, hash = ?, purge_before = ? WHERE id = 1")
           .bind(next.seq)
           .bind(next.hash)
@@ -271,7 +270,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
               .bind(sent_until_s)
               .exec();
       if (n == 0) return n;
-      sqlite::append_audit_record(
+      store_sql::append_audit_record(
           *db_, sealing_key(),
           {std::string(k_platform_company), "system", "mail.purge", "mail_outbox", "success",
            "records=" + std::to_string(n) + " sent_until=" + utc_ms(sent_until_s * 1000), ""},
@@ -358,7 +357,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
           out.devices_deleted.push_back(id);
         } else {
           // Still connected: it stays as an unassigned device, without this tenancy's data.
-          sqlite::release_device(*db_, id);
+          store_sql::release_device(*db_, id);
           out.devices_unassigned.push_back(id);
         }
       }
@@ -368,7 +367,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
       out.destinations = static_cast<std::size_t>(
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();
-      sqlite::append_audit_record(
+      store_sql::append_audit_record(
           *db_, sealing_key(),
           {company_id, "system", "company.contract_end", company_id, "success",
            "accounts=" + std::to_string(out.accounts.size()) +
@@ -383,7 +382,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
 
   status append_audit(const audit_entry& e, std::int64_t now_ms) override {
     return tx_.write_status("append_audit", [&]() -> result<bool> {
-      sqlite::append_audit_record(*db_, sealing_key(), e, now_ms);
+      store_sql::append_audit_record(*db_, sealing_key(), e, now_ms);
       return true;
     });
   }
@@ -462,7 +461,7 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   }
 
   std::optional<audit_record> first_kept_locked(std::int64_t before_ms) {
-    auto q = db_->prepare(sqlite::k_audit_select + "WHERE ts_ms >= ? ORDER BY seq LIMIT 1");
+    auto q = db_->prepare(store_sql::k_audit_select + "WHERE ts_ms >= ? ORDER BY seq LIMIT 1");
     q.bind(before_ms);
     if (!q.step()) return std::nullopt;
     return read_audit(q);
@@ -479,37 +478,45 @@ class sqlite_lifecycle_store final : public lifecycle_port {
   status rotate_audit_key(const std::string& new_key_id, std::int64_t now_ms) override {
     if (!audit_key_) return fail(k_invalid, "no audit key to rotate from");
     return tx_.write_status("rotate_audit_key", [&]() -> result<bool> {
-      sqlite::append_key_rotation(*db_, *audit_key_, new_key_id, now_ms);
+      store_sql::append_key_rotation(*db_, *audit_key_, new_key_id, now_ms);
       return true;
     });
   }
 
   result<audit_head> audit_head_now() override {
     return tx_.read<audit_head>(
-        "audit_head_now", [&]() -> result<audit_head> { return sqlite::read_audit_head(*db_); });
+        "audit_head_now", [&]() -> result<audit_head> { return store_sql::read_audit_head(*db_); });
   }
 
   const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
 
-  sqlite::transactions tx_;
-  connection* db_ = &tx_.db();  // used only inside tx_'s transactions
+  sql::transactions tx_;
+  sql::current_connection db_{tx_};  // used only inside tx_'s transactions
   std::optional<secret_key> audit_key_;
 };
 
+result<std::unique_ptr<lifecycle_port>> open_on_pool(std::shared_ptr<sql::connection_pool> pool,
+                                                     std::optional<secret_key> audit_key) {
+  auto port = std::make_unique<lifecycle_store>(std::move(pool), std::move(audit_key));
+  if (auto st = port->start_keyed_chain(common::system_clock::instance().now_ms()); !st.ok()) {
+    return st;
+  }
+  return std::unique_ptr<lifecycle_port>(std::move(port));
+}
+
 }  // namespace
 
-result<std::unique_ptr<lifecycle_port>> open_sqlite_lifecycle_store(
-    const std::string& path, std::optional<secret_key> audit_key, int busy_timeout_ms) {
-  try {
-    auto db = sqlite::open_migrated(path, busy_timeout_ms, true);
-    auto port = std::make_unique<sqlite_lifecycle_store>(std::move(db), std::move(audit_key));
-    if (auto st = port->start_keyed_chain(common::system_clock::instance().now_ms()); !st.ok()) {
-      return st;
-    }
-    return std::unique_ptr<lifecycle_port>(std::move(port));
-  } catch (const db_error& e) {
-    return fail(k_store, "open " + path + ": " + e.what());
-  }
+result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(const store_options& options) {
+  auto pool = store_sql::open_pool(options);
+  if (!pool.ok()) return pool.error();
+  return open_on_pool(std::move(pool).value(), options.audit_key);
+}
+
+result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(store& shared,
+                                                             std::optional<secret_key> audit_key) {
+  const auto* on_pool = dynamic_cast<const store_sql::shared_pool*>(&shared);
+  if (on_pool == nullptr) return fail(k_invalid, "the store shares no connection pool");
+  return open_on_pool(on_pool->pool(), std::move(audit_key));
 }
 
 }  // namespace aterm::cloud::jobs

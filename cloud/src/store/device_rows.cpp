@@ -1,6 +1,6 @@
 #include "device_rows.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
 
 const std::string k_device_select =
     "SELECT d.id, COALESCE(d.company_id, ''), d.destination_id, COALESCE(t.name, ''), "
@@ -27,7 +27,7 @@ device read_device(const query& q) {
   return d;
 }
 
-device_list_sql list_devices_sql(bool by_presence, bool search) {
+device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search) {
   // Distinct texts per filter (not "? IS NULL OR ..." terms) so the planner sees the presence
   // equality and picks the index that holds it.
   std::string where = "d.company_id = ? ";
@@ -36,8 +36,11 @@ device_list_sql list_devices_sql(bool by_presence, bool search) {
   device_list_sql out;
   if (search) {
     out.scan_end = "SELECT d.id FROM devices d WHERE " + where + "ORDER BY d.id LIMIT 1 OFFSET ?";
-    // instr() on the id alone is answered from the index; only matches read the table.
-    where += "AND (? IS NULL OR d.id <= ?) AND instr(lower(d.id), lower(?)) > 0 ";
+    // The substring test on the id alone is answered from the index; only matches read the
+    // table.
+    where += dialect == sql::dialect::postgres
+                 ? "AND (? IS NULL OR d.id <= ?) AND strpos(lower(d.id), lower(?)) > 0 "
+                 : "AND (? IS NULL OR d.id <= ?) AND instr(lower(d.id), lower(?)) > 0 ";
   }
   out.page = k_device_select + "WHERE " + where + "ORDER BY d.id LIMIT ?";
   return out;
@@ -54,4 +57,4 @@ void release_device(connection& db, const std::string& device_id) {
       .exec();
 }
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql

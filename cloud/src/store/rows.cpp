@@ -3,7 +3,7 @@
 #include "aterm/cloud/limits.h"
 #include "aterm/common/json.h"
 
-namespace aterm::cloud::sqlite {
+namespace aterm::cloud::store_sql {
 
 std::string to_json_array(const std::vector<std::string>& items) {
   common::json_ptr arr(cJSON_CreateArray());
@@ -70,4 +70,4 @@ account read_account(const query& q) {
   return a;
 }
 
-}  // namespace aterm::cloud::sqlite
+}  // namespace aterm::cloud::store_sql
