@@ -163,7 +163,14 @@ int serve(const common::config& config) {
         sweep.period.count() > 0
             ? sweep.period
             : std::chrono::duration_cast<std::chrono::milliseconds>(timing.sweep_interval);
-    jobs.every(sweep.name, period, std::move(sweep.fn));
+    // Runs per task, so an operator (and the two-instance test) sees which instance sweeps.
+    auto& runs = metrics.get_counter("aterm_jobs_runs_total",
+                                     "Lifecycle task runs of this instance, by task",
+                                     {{"task", sweep.name}});
+    jobs.every(sweep.name, period, [&runs, fn = std::move(sweep.fn)] {
+      fn();
+      runs.inc();
+    });
   }
   jobs.start();
 
