@@ -1,0 +1,34 @@
+// The store the security rules count through (security/shared_counters.h), for their unit tests:
+// a real store on a database of the test's own, opened once per instance a test plays.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "aterm/cloud/store.h"
+#include "aterm/common/clock.h"
+#include "aterm/test/support.h"
+
+namespace aterm::test {
+
+class shared_store {
+ public:
+  explicit shared_store(const common::clock& clock) : clock_(clock) {}
+
+  // A further connection to the same database, as another instance holds.
+  std::unique_ptr<cloud::store> open() {
+    cloud::sqlite_options o;
+    o.path = (dir_ / "cloud.db").string();
+    auto s = cloud::open_sqlite_store(o, clock_);
+    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+    return std::move(s).value();
+  }
+
+ private:
+  temp_dir dir_{"unit-cloud-security"};
+  const common::clock& clock_;
+};
+
+}  // namespace aterm::test
