@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
 #include <thread>
 
 #include "accounts_fixture.h"
@@ -124,4 +125,11 @@ TEST_CASE("two instances' schedulers run each lifecycle sweep once") {
   INFO("sweeps: instance 0 ", a, ", instance ", other, " ", b);
   // The instance that holds the sweep's lease keeps it while it lives; the other never sweeps.
   CHECK((a == 0 || b == 0));
+
+  // The holder dies without a word: its lease runs out and the other instance takes the sweep.
+  const int holder = a > 0 ? 0 : other;
+  const int heir = a > 0 ? other : 0;
+  s.stop_instance(holder, SIGKILL);
+  const double heir_before = metric(s, heir, runs);
+  CHECK(wait_until([&] { return metric(s, heir, runs) > heir_before; }, 30s, 100ms));
 }

@@ -184,6 +184,12 @@ void cloud_stack::stop_cloud(int sig) {
   if (cloud_) cloud_->stop(sig);
 }
 
+void cloud_stack::stop_instance(int instance, int sig) {
+  if (instance == 0) return stop_cloud(sig);
+  auto& proc = more_.at(static_cast<std::size_t>(instance - 1)).proc;
+  if (proc) proc->stop(sig);
+}
+
 bool cloud_stack::cloud_running() {
   return cloud_ && cloud_->running();
 }

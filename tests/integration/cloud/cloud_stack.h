@@ -59,6 +59,8 @@ class cloud_stack {
   int start_instance();
   // SIGTERM (clean) or SIGKILL.
   void stop_cloud(int sig = 15);
+  // Stops instance `instance` (0: the stack's own, as stop_cloud) with `sig`.
+  void stop_instance(int instance, int sig = 15);
   bool cloud_running();
   std::string cloud_log() const;
 

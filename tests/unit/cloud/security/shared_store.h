@@ -1,5 +1,6 @@
 // The store the security rules count through (security/shared_counters.h), for their unit tests:
-// a real store on a database of the test's own, opened once per instance a test plays.
+// a real store on a fresh database of the suite's engine (aterm::test::test_db), opened once per
+// instance a test plays.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -9,7 +10,7 @@
 
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
-#include "aterm/test/support.h"
+#include "aterm/test/pg_cluster.h"
 
 namespace aterm::test {
 
@@ -19,15 +20,15 @@ class shared_store {
 
   // A further connection to the same database, as another instance holds.
   std::unique_ptr<cloud::store> open() {
-    cloud::sqlite_options o;
-    o.path = (dir_ / "cloud.db").string();
-    auto s = cloud::open_sqlite_store(o, clock_);
+    cloud::store_options o;
+    o.db = db_;
+    auto s = cloud::open_store(o, clock_);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());
     return std::move(s).value();
   }
 
  private:
-  temp_dir dir_{"unit-cloud-security"};
+  std::string db_ = test_db("unit_cloud_security");
   const common::clock& clock_;
 };
 
