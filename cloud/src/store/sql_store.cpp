@@ -1239,16 +1239,15 @@ class sql_store final : public store, public store_sql::shared_pool {
                                                       std::int64_t expires_at_ms,
                                                       std::size_t limit) override {
     using times = std::vector<std::int64_t>;
-    return tx_.write<times>(
-        "add_counter_event", sql::durability::relaxed, [&]() -> result<times> {
-          db_->prepare("DELETE FROM counter_events WHERE expires_at_ms <= ?").bind(at_ms).exec();
-          db_->prepare("INSERT INTO counter_events(counter, at_ms, expires_at_ms) VALUES(?, ?, ?)")
-              .bind(counter)
-              .bind(at_ms)
-              .bind(expires_at_ms)
-              .exec();
-          return counter_events_locked(counter, at_ms, limit);
-        });
+    return tx_.write<times>("add_counter_event", sql::durability::relaxed, [&]() -> result<times> {
+      db_->prepare("DELETE FROM counter_events WHERE expires_at_ms <= ?").bind(at_ms).exec();
+      db_->prepare("INSERT INTO counter_events(counter, at_ms, expires_at_ms) VALUES(?, ?, ?)")
+          .bind(counter)
+          .bind(at_ms)
+          .bind(expires_at_ms)
+          .exec();
+      return counter_events_locked(counter, at_ms, limit);
+    });
   }
 
   result<std::vector<std::int64_t>> counter_events(const std::string& counter, std::int64_t now_ms,
