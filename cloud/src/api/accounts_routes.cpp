@@ -199,7 +199,9 @@ http::response change_password(api_service::impl& m, http::request& req, const c
     if (!current_password) return bad_request("current_password (string) is required");
     auto answer =
         m.gate.try_acquire(gate_key(c.comp.id, target->id), security::lock_state_of(*target));
-    if (!answer.ticket) return http::error_response(403, "wrong_password", "password not changed");
+    auto across = answer.ticket ? m.verifications.try_reserve(c.comp.id, target->id)
+                                : security::verification_answer{};
+    if (!across.lease) return http::error_response(403, "wrong_password", "password not changed");
     m.ctx.metrics
         .get_counter("aterm_api_password_verifications_total",
                      "Password verifications of existing accounts, each reserved by the login gate")

@@ -18,6 +18,7 @@
 #include "aterm/cloud/security/lockout_policy.h"
 #include "aterm/cloud/security/login_throttle.h"
 #include "aterm/cloud/security/session_policy.h"
+#include "aterm/cloud/security/verification_gate.h"
 #include "aterm/common/json.h"
 
 namespace aterm::cloud::api {
@@ -93,6 +94,7 @@ struct api_service::impl {
   api_context ctx;
   security::lockout_policy lockout;
   security::login_gate gate;
+  security::verification_gate verifications;  // the gate across instances, after `gate`
   security::login_throttle throttle;
   security::failure_burst_detector burst;
   security::session_policy sessions;

@@ -49,8 +49,9 @@ api_service::impl::impl(api_context c)
     : ctx(std::move(c)),
       lockout(ctx.settings.security.lockout, ctx.clock),
       gate(lockout),
-      throttle(ctx.settings.security.throttle, ctx.clock),
-      burst(ctx.settings.security.burst, ctx.clock),
+      verifications(lockout, ctx.db),
+      throttle(ctx.settings.security.throttle, ctx.db, ctx.clock),
+      burst(ctx.settings.security.burst, ctx.db, ctx.clock),
       sessions(ctx.settings.security.session, ctx.clock) {}
 
 void api_service::impl::audit(const std::string& company_id, const std::string& actor,

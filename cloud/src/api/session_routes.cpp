@@ -54,6 +54,7 @@ struct login_attempt {
   std::optional<company> comp;
   std::optional<account> acct;
   std::optional<security::login_ticket> ticket;
+  std::optional<security::verification_lease> lease;  // ended once the verdict is stored
   std::string ip;
   std::string throttle_key;
   std::optional<std::string> old_session;
@@ -228,6 +229,15 @@ http::response api_service::impl::login(http::request& req) {
     } else {
       std::string gate_key = a->comp->id + "/" + std::to_string(acct->id);
       auto answer = gate.try_acquire(gate_key, security::lock_state_of(*acct));
+      if (answer.ticket) {
+        auto across = verifications.try_reserve(a->comp->id, acct->id);
+        if (across.lease) {
+          a->lease = std::move(across.lease);
+        } else {
+          answer.ticket.reset();
+          answer.refusal = across.refusal;
+        }
+      }
       if (!answer.ticket) {
         refuse(answer.refusal == security::gate_refusal::busy ? "busy" : "locked", false);
       } else {
@@ -248,7 +258,9 @@ http::response api_service::impl::login(http::request& req) {
   auto verify_and_finish = [this, a] {
     bool ok = security::verify_password(a->password, a->hash);
     a->password.clear();
-    return finish_login(*this, *a, ok);
+    auto res = finish_login(*this, *a, ok);
+    a->lease.reset();
+    return res;
   };
   if (ctx.password_hashing == nullptr) return verify_and_finish();
   http::response later;

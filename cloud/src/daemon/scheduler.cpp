@@ -7,8 +7,15 @@
 
 namespace aterm::cloud {
 
-void scheduler::every(std::string name, std::chrono::milliseconds period, task t) {
-  entries_.push_back({std::move(name), period, std::move(t), {}});
+void scheduler::every(std::string name, std::chrono::milliseconds period, task t, run_scope scope) {
+  entries_.push_back({std::move(name), period, std::move(t), scope, {}});
+}
+
+bool scheduler::runs_here(const entry& e) {
+  if (e.scope == run_scope::each_instance || !take_lease_) return true;
+  // Two periods: the holder's next run (one period after this one ended) always finds its own
+  // lease, so no other instance slips in between two runs of a live holder.
+  return take_lease_("job:" + e.name, 2 * e.period);
 }
 
 void scheduler::start() {
@@ -35,7 +42,7 @@ void scheduler::loop() {
       if (e.next <= now) {
         lock.unlock();
         try {
-          e.fn();
+          if (runs_here(e)) e.fn();
         } catch (const std::exception& ex) {
           // A task's bug must not end the periodic work of the others.
           common::log(common::log_level::error, "scheduler", "task failed",

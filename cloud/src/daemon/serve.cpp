@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
+#include "aterm/common/crypto.h"
 #include "aterm/common/log.h"
 #include "scheduler.h"
 #include "serve_parts.h"
@@ -152,18 +154,38 @@ int serve(const common::config& config) {
 
   auto sec = security::security_settings_from(config);
   auto timing = scheduler_settings_from(config);
-  scheduler jobs(clock);
+  // This process among the instances on the database: the holder of the job leases it takes.
+  const std::string instance_id =
+      std::to_string(getpid()) + "-" + common::crypto::to_hex(common::crypto::random_bytes(8));
+  scheduler jobs(clock, [&](const std::string& name, std::chrono::milliseconds duration) {
+    const std::int64_t now = clock.now_ms();
+    auto taken = db->take_lease(name, instance_id, now, now + duration.count());
+    if (!taken.ok()) {
+      common::log(log_level::error, "serve", "job lease not taken",
+                  {{"job", name}, {"error", taken.error().to_string()}});
+    }
+    return taken.ok() && *taken;
+  });
   jobs.every("sessions", timing.tick, [&] {
     auto now = clock.now_s();
     (void)db->purge_sessions(now - sec.session.idle.count(), now - sec.session.lifetime.count());
   });
-  jobs.every("metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); });
+  jobs.every(
+      "metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); },
+      scheduler::run_scope::each_instance);
   for (auto& sweep : lifecycle_sweeps(config, *db, clock)) {
     auto period =
         sweep.period.count() > 0
             ? sweep.period
             : std::chrono::duration_cast<std::chrono::milliseconds>(timing.sweep_interval);
-    jobs.every(sweep.name, period, std::move(sweep.fn));
+    // Runs per task, so an operator (and the two-instance test) sees which instance sweeps.
+    auto& runs = metrics.get_counter("aterm_jobs_runs_total",
+                                     "Lifecycle task runs of this instance, by task",
+                                     {{"task", sweep.name}});
+    jobs.every(sweep.name, period, [&runs, fn = std::move(sweep.fn)] {
+      fn();
+      runs.inc();
+    });
   }
   jobs.start();
 

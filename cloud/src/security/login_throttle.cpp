@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
-#include "aterm/cloud/security/limits.h"
+#include "aterm/common/log.h"
 
 namespace aterm::cloud::security {
 
@@ -14,14 +14,14 @@ std::string throttle_key(const ip_address& address) {
   return ip_address::v6(prefix).to_string() + "/64";
 }
 
-login_throttle::login_throttle(throttle_settings settings, const common::clock& clock)
-    : settings_(settings), clock_(clock) {
+login_throttle::login_throttle(throttle_settings settings, shared_counters& counters,
+                               const common::clock& clock)
+    : settings_(settings), counters_(counters), clock_(clock) {
   assert(settings_.max_failures >= 1);
 }
 
-void login_throttle::trim_locked(std::deque<common::wall_time>& q, common::wall_time now) const {
-  // A failure exactly `window` old has left the window.
-  while (!q.empty() && q.front() <= now - settings_.window) q.pop_front();
+std::string login_throttle::counter_of(std::string_view key) const {
+  return "login_throttle:" + std::string(key);
 }
 
 bool login_throttle::allowed(std::string_view key) const {
@@ -29,60 +29,37 @@ bool login_throttle::allowed(std::string_view key) const {
 }
 
 std::chrono::seconds login_throttle::retry_after(std::string_view key) const {
-  const common::wall_time now = clock_.now();
-  std::lock_guard lock(mu_);
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return std::chrono::seconds{0};
-  trim_locked(it->second, now);
-  const auto count = static_cast<std::int64_t>(it->second.size());
-  if (count < settings_.max_failures) {
-    if (it->second.empty()) failures_.erase(it);
+  const std::int64_t now_ms = clock_.now_ms();
+  // A failure exactly `window` old has left the window (the store keeps it until then).
+  auto recent = counters_.counter_events(counter_of(key), now_ms,
+                                         static_cast<std::size_t>(settings_.max_failures));
+  if (!recent.ok()) {
+    common::log(common::log_level::error, "security", "throttle count not read",
+                {{"error", recent.error().to_string()}});
     return std::chrono::seconds{0};
   }
-  // Allowed again when the failure that keeps the count at the limit leaves the window.
-  const common::wall_time leaves =
-      it->second[static_cast<std::size_t>(count - settings_.max_failures)] + settings_.window;
-  return std::max(std::chrono::seconds{1}, std::chrono::ceil<std::chrono::seconds>(leaves - now));
+  if (static_cast<std::int64_t>(recent->size()) < settings_.max_failures) {
+    return std::chrono::seconds{0};
+  }
+  // Allowed again when the failure that keeps the count at the limit (the oldest of the newest
+  // max_failures) leaves the window.
+  const std::int64_t leaves_ms =
+      recent->back() +
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings_.window).count();
+  const auto wait =
+      std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(leaves_ms - now_ms));
+  return std::max(std::chrono::seconds{1}, wait);
 }
 
 void login_throttle::record_failure(std::string_view key) {
-  const common::wall_time now = clock_.now();
-  std::lock_guard lock(mu_);
-  auto it = failures_.find(key);
-  if (it == failures_.end()) {
-    bound_locked(now);
-    it = failures_.emplace(std::string(key), std::deque<common::wall_time>{}).first;
+  const std::int64_t now_ms = clock_.now_ms();
+  const std::int64_t window_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings_.window).count();
+  if (auto r = counters_.add_counter_event(counter_of(key), now_ms, now_ms + window_ms, 0);
+      !r.ok()) {
+    common::log(common::log_level::error, "security", "throttle failure not counted",
+                {{"error", r.error().to_string()}});
   }
-  auto& q = it->second;
-  trim_locked(q, now);
-  q.push_back(now);
-  // Only the newest max_failures matter for the decision.
-  while (static_cast<std::int64_t>(q.size()) > settings_.max_failures) q.pop_front();
-}
-
-std::size_t login_throttle::tracked_keys() const {
-  const common::wall_time now = clock_.now();
-  std::lock_guard lock(mu_);
-  std::size_t n = 0;
-  for (auto& [key, q] : failures_) {
-    trim_locked(q, now);
-    if (!q.empty()) ++n;
-  }
-  return n;
-}
-
-void login_throttle::bound_locked(common::wall_time now) {
-  if (failures_.size() < limits::k_max_tracked_keys) return;
-  for (auto it = failures_.begin(); it != failures_.end();) {
-    trim_locked(it->second, now);
-    it = it->second.empty() ? failures_.erase(it) : std::next(it);
-  }
-  if (failures_.size() < limits::k_max_tracked_keys) return;
-  // Still full of live keys: forget the one whose newest failure is oldest.
-  auto oldest = std::min_element(
-      failures_.begin(), failures_.end(),
-      [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); });
-  failures_.erase(oldest);
 }
 
 }  // namespace aterm::cloud::security

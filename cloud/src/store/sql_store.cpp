@@ -1230,7 +1230,108 @@ class sql_store final : public store, public store_sql::shared_pool {
         });
   }
 
+  // ---- counters and leases of the security rules (security/shared_counters.h) ----
+  // Lost on a power cut at worst (durability::relaxed): a counter then forgets a few events and
+  // a lease ends early, which the rules tolerate; none of them is a record of the service.
+
+  result<std::vector<std::int64_t>> add_counter_event(const std::string& counter,
+                                                      std::int64_t at_ms,
+                                                      std::int64_t expires_at_ms,
+                                                      std::size_t limit) override {
+    using times = std::vector<std::int64_t>;
+    return tx_.write<times>("add_counter_event", sql::durability::relaxed, [&]() -> result<times> {
+      db_->prepare("DELETE FROM counter_events WHERE expires_at_ms <= ?").bind(at_ms).exec();
+      db_->prepare("INSERT INTO counter_events(counter, at_ms, expires_at_ms) VALUES(?, ?, ?)")
+          .bind(counter)
+          .bind(at_ms)
+          .bind(expires_at_ms)
+          .exec();
+      return counter_events_locked(counter, at_ms, limit);
+    });
+  }
+
+  result<std::vector<std::int64_t>> counter_events(const std::string& counter, std::int64_t now_ms,
+                                                   std::size_t limit) override {
+    using times = std::vector<std::int64_t>;
+    return tx_.read<times>("counter_events", [&]() -> result<times> {
+      return counter_events_locked(counter, now_ms, limit);
+    });
+  }
+
+  result<bool> take_lease(const std::string& name, const std::string& holder, std::int64_t now_ms,
+                          std::int64_t until_ms) override {
+    return tx_.write<bool>("take_lease", sql::durability::relaxed, [&]() -> result<bool> {
+      db_->prepare("DELETE FROM leases WHERE until_ms <= ? AND name <> ?")
+          .bind(now_ms)
+          .bind(name)
+          .exec();
+      auto q = db_->prepare("SELECT holder, until_ms FROM leases WHERE name = ?");
+      q.bind(name);
+      if (!q.step()) {
+        db_->prepare("INSERT INTO leases(name, holder, until_ms) VALUES(?, ?, ?)")
+            .bind(name)
+            .bind(holder)
+            .bind(until_ms)
+            .exec();
+        return true;
+      }
+      if (q.text(0) != holder && q.i64(1) > now_ms) return false;
+      db_->prepare("UPDATE leases SET holder = ?, until_ms = ? WHERE name = ?")
+          .bind(holder)
+          .bind(until_ms)
+          .bind(name)
+          .exec();
+      return true;
+    });
+  }
+
+  result<std::optional<std::int64_t>> take_verification_lease(
+      const std::string& company_id, std::int64_t account_id, std::int64_t now_ms,
+      std::int64_t until_ms, const security::verification_admission& admit) override {
+    using lease = std::optional<std::int64_t>;
+    return tx_.write<lease>(
+        "take_verification_lease", sql::durability::relaxed, [&]() -> result<lease> {
+          db_->prepare("DELETE FROM verification_leases WHERE until_ms <= ?").bind(now_ms).exec();
+          auto current = account_locked(company_id, account_id);
+          if (!current.ok()) return current.error();
+          auto n = db_->prepare(
+              "SELECT count(*) FROM verification_leases WHERE company_id = ? AND account_id = ?");
+          n.bind(company_id).bind(account_id);
+          n.step();
+          if (!admit(*current, n.i64(0))) return lease{};
+          auto q = db_->prepare(
+              "INSERT INTO verification_leases(company_id, account_id, until_ms) VALUES(?, ?, ?) "
+              "RETURNING id");
+          q.bind(company_id).bind(account_id).bind(until_ms);
+          if (!q.step()) return fail(k_store, "verification lease not added");
+          lease id = q.i64(0);
+          while (q.step()) {
+          }
+          return id;
+        });
+  }
+
+  status release_verification_lease(std::int64_t lease_id) override {
+    return to_status(tx_.write<bool>(
+        "release_verification_lease", sql::durability::relaxed, [&]() -> result<bool> {
+          db_->prepare("DELETE FROM verification_leases WHERE id = ?").bind(lease_id).exec();
+          return true;
+        }));
+  }
+
  private:
+  // The times of the counter's newest `limit` events unexpired at now_ms, newest first.
+  std::vector<std::int64_t> counter_events_locked(const std::string& counter, std::int64_t now_ms,
+                                                  std::size_t limit) {
+    std::vector<std::int64_t> out;
+    auto q = db_->prepare(
+        "SELECT at_ms FROM counter_events WHERE counter = ? AND expires_at_ms > ? "
+        "ORDER BY at_ms DESC, id DESC LIMIT ?");
+    q.bind(counter).bind(now_ms).bind(limit);
+    while (q.step()) out.push_back(q.i64(0));
+    return out;
+  }
+
   static status check_new_command(const new_command& c) {
     if (!protocol::valid_device_id(c.device_id)) return fail(k_invalid, "bad device id");
     if (!protocol::valid_name(c.op)) return fail(k_invalid, "bad op");

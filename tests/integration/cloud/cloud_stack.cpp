@@ -23,6 +23,37 @@ std::string field(const std::string& json_text, const char* key) {
   return common::json_string(parsed->get(), key).value_or("");
 }
 
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Replaces (or adds) the string member `key` of the object member `section` of `root`.
+void set_member(cJSON* root, const char* section, const char* key, const std::string& value) {
+  cJSON* object = cJSON_GetObjectItemCaseSensitive(root, section);
+  if (!cJSON_IsObject(object)) throw std::runtime_error(std::string("no section ") + section);
+  cJSON_DeleteItemFromObjectCaseSensitive(object, key);
+  cJSON_AddStringToObject(object, key, value.c_str());
+}
+
+// Up means serving HTTPS and the bridge subscribed: state snapshots are not retained, so an
+// agent that connects before the bridge's first subscription would have its snapshot dropped.
+bool wait_cloud_up(https_client probe, int metrics_port) {
+  return wait_until(
+      [&] {
+        try {
+          return probe.request("GET", "/healthz").status == 200 &&
+                 metric_value(plain_http_get(metrics_port, "/metrics").body,
+                              "aterm_bridge_connected") == 1;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      60s, 50ms);
+}
+
 std::string json_string_array(const std::vector<std::string>& items) {
   common::json_ptr array(cJSON_CreateArray());
   for (const auto& item : items)
@@ -73,7 +104,9 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
   "security": {)" + security +
                           R"(},
   "device": {)" + device + R"(},
-  "jobs": {"tick_ms": 100}
+  "jobs": {"tick_ms": 100)" +
+                          (options.jobs.empty() ? "" : ", " + options.jobs) +
+                          R"(}
 })");
   auto init = cli({"admin", "init"});
   if (init.exit_code != 0) throw std::runtime_error("admin init: " + init.err);
@@ -91,6 +124,7 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
 
 cloud_stack::~cloud_stack() {
   agents_.clear();
+  more_.clear();
   cloud_.reset();
 }
 
@@ -110,24 +144,50 @@ void cloud_stack::start_cloud() {
   }
   cloud_ =
       std::make_unique<process>(argv, dir_ / ("cloud-" + std::to_string(cloud_starts_++) + ".log"));
-  auto probe = make_client();
-  // Up means serving HTTPS and the bridge subscribed: state snapshots are not retained, so an
-  // agent that connects before the bridge's first subscription would have its snapshot dropped.
-  bool up = wait_until(
-      [&] {
-        try {
-          return probe.request("GET", "/healthz").status == 200 &&
-                 metric_value(metrics(), "aterm_bridge_connected") == 1;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      60s, 50ms);
-  if (!up) throw std::runtime_error("aterm-cloud did not come up: " + cloud_->log());
+  if (!wait_cloud_up(make_client(), metrics_port_)) {
+    throw std::runtime_error("aterm-cloud did not come up: " + cloud_->log());
+  }
+}
+
+int cloud_stack::start_instance() {
+  const int n = static_cast<int>(more_.size()) + 1;
+  auto [cert, key] = pki_->cloud("aterm-cloud-" + std::to_string(n));
+  broker_->reload();
+  auto parsed = common::parse_json(read_file(config_));
+  if (!parsed.ok()) throw std::runtime_error("cannot read " + config_.string());
+  instance in;
+  in.https_port = free_port();
+  in.metrics_port = free_port();
+  cJSON* root = parsed->get();
+  set_member(root, "http", "listen", "127.0.0.1:" + std::to_string(in.https_port));
+  set_member(root, "http", "metrics_listen", "127.0.0.1:" + std::to_string(in.metrics_port));
+  set_member(root, "mqtt", "cert", cert.string());
+  set_member(root, "mqtt", "key", key.string());
+  const fs::path config = dir_ / ("cloud-" + std::to_string(n) + ".json");
+  write_file(config, common::print_json(root));
+  std::vector<std::string> argv = launcher_;
+  for (std::string arg : {binary("cloud/aterm-cloud").string(), std::string("serve"),
+                          std::string("--config"), config.string()}) {
+    argv.push_back(std::move(arg));
+  }
+  in.proc =
+      std::make_unique<process>(argv, dir_ / ("cloud-instance-" + std::to_string(n) + ".log"));
+  const process& proc = *in.proc;
+  more_.push_back(std::move(in));
+  if (!wait_cloud_up(make_client("127.0.0.1", n), more_.back().metrics_port)) {
+    throw std::runtime_error("aterm-cloud instance did not come up: " + proc.log());
+  }
+  return n;
 }
 
 void cloud_stack::stop_cloud(int sig) {
   if (cloud_) cloud_->stop(sig);
+}
+
+void cloud_stack::stop_instance(int instance, int sig) {
+  if (instance == 0) return stop_cloud(sig);
+  auto& proc = more_.at(static_cast<std::size_t>(instance - 1)).proc;
+  if (proc) proc->stop(sig);
 }
 
 bool cloud_stack::cloud_running() {
@@ -208,6 +268,12 @@ https_client cloud_stack::make_client(const std::string& local_address) const {
   return https_client(https_port_, pki_->ca().string(), local_address);
 }
 
+https_client cloud_stack::make_client(const std::string& local_address, int instance) const {
+  int port =
+      instance == 0 ? https_port_ : more_.at(static_cast<std::size_t>(instance - 1)).https_port;
+  return https_client(port, pki_->ca().string(), local_address);
+}
+
 std::int64_t cloud_stack::create_account(const std::string& company, const std::string& login,
                                          const std::string& role, const std::string& password) {
   auto c = client(company);
@@ -240,6 +306,12 @@ bool cloud_stack::wait_for(https_client& c, const std::string& path,
 
 std::string cloud_stack::metrics() const {
   return plain_http_get(metrics_port_, "/metrics").body;
+}
+
+std::string cloud_stack::metrics(int instance) const {
+  if (instance == 0) return metrics();
+  return plain_http_get(more_.at(static_cast<std::size_t>(instance - 1)).metrics_port, "/metrics")
+      .body;
 }
 
 double metric_value(const std::string& metrics_text, const std::string& name) {

@@ -36,6 +36,8 @@ struct cloud_stack_options {
   // Put before aterm-cloud's argv when `serve` starts, e.g. {"prlimit", "--nofile=64:64", "--"}.
   // Default: none.
   std::vector<std::string> launcher;
+  // More members of "jobs" as JSON, e.g. R"("interval_s": 1)". Default: none.
+  std::string jobs;
   // More top-level members as JSON, e.g. R"("mail": {"alarm_to": "soc@example.com"})" (any key
   // but db, http, mqtt, security, device and jobs). Default: none.
   std::string extra;
@@ -49,8 +51,16 @@ class cloud_stack {
   // aterm-cloud with this stack's --config; stdout/stderr captured.
   run_result cli(std::vector<std::string> args);
   void start_cloud();
+  // Starts one more `aterm-cloud serve` on this stack's store and broker (docs/operations.md, "A
+  // second aterm-cloud instance"): an MQTT identity of its own (the broker reloads to learn it),
+  // its own HTTPS and metrics listeners, every other key as the stack's configuration. Returns
+  // once it is up as start_cloud() waits; the answer is its number, 1, 2, ... (the stack's own
+  // instance is 0). They stop with the stack.
+  int start_instance();
   // SIGTERM (clean) or SIGKILL.
   void stop_cloud(int sig = 15);
+  // Stops instance `instance` (0: the stack's own, as stop_cloud) with `sig`.
+  void stop_instance(int instance, int sig = 15);
   bool cloud_running();
   std::string cloud_log() const;
 
@@ -73,6 +83,8 @@ class cloud_stack {
   https_client client(const std::string& company, const std::string& local_address = "127.0.0.1");
   // A client without a session, connecting from `local_address`.
   https_client make_client(const std::string& local_address = "127.0.0.1") const;
+  // A client without a session of instance `instance` (0: the stack's own, start_instance()).
+  https_client make_client(const std::string& local_address, int instance) const;
   const std::string& admin_password(const std::string& company) const {
     return passwords_.at(company);
   }
@@ -94,6 +106,8 @@ class cloud_stack {
   int metrics_port() const { return metrics_port_; }
   // GET /metrics from the metrics listener.
   std::string metrics() const;
+  // GET /metrics from instance `instance`'s metrics listener (0: the stack's own).
+  std::string metrics(int instance) const;
 
  private:
   temp_dir dir_;
@@ -104,6 +118,13 @@ class cloud_stack {
   std::vector<std::string> launcher_;
   fs::path config_;
   std::unique_ptr<process> cloud_;
+  // The instances start_instance() added: number n is more_[n - 1].
+  struct instance {
+    int https_port = 0;
+    int metrics_port = 0;
+    std::unique_ptr<process> proc;
+  };
+  std::vector<instance> more_;
   int cloud_starts_ = 0;
   std::map<std::string, std::string> passwords_;  // company -> administrator password
   std::map<std::string, std::unique_ptr<process>> agents_;

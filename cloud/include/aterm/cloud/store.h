@@ -26,6 +26,7 @@
 #include "aterm/bridge/store_port.h"
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/security/shared_counters.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/status.h"
 
@@ -47,7 +48,10 @@ struct done {};
 // rolls the change back and is the method's answer. Empty: no check (the host's CLI, jobs).
 using account_check = std::function<status(const account_facts&)>;
 
-class store : public bridge::store_port {
+// The store also keeps the security rules' counters and leases (security/shared_counters.h:
+// add_counter_event, counter_events, take_lease, take_verification_lease,
+// release_verification_lease), so every instance on one database counts alike.
+class store : public bridge::store_port, public security::shared_counters {
  public:
   ~store() override = default;
 

@@ -274,6 +274,34 @@ CREATE INDEX commands_open ON commands(status, deadline_s);
 CREATE INDEX commands_company ON commands(company_id, device_id);
 )sql";
 
+// Schema 7: the security rules' counters and leases, shared by every instance on the database
+// (security/shared_counters.h): timed events per counter (a failed login of an address or a
+// company), named leases with a holder and an end (an alarm raised, a job run), and the
+// password verifications in flight per account. Expired rows are deleted as new ones arrive.
+constexpr const char* k_schema_7 = R"sql(
+CREATE TABLE counter_events (
+  id INTEGER PRIMARY KEY,
+  counter TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
+CREATE INDEX counter_events_counter ON counter_events(counter, at_ms);
+CREATE INDEX counter_events_expiry ON counter_events(expires_at_ms);
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  until_ms INTEGER NOT NULL
+);
+CREATE TABLE verification_leases (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  account_id INTEGER NOT NULL,
+  until_ms INTEGER NOT NULL
+);
+CREATE INDEX verification_leases_account ON verification_leases(company_id, account_id);
+CREATE INDEX verification_leases_expiry ON verification_leases(until_ms);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -284,6 +312,9 @@ const migration k_migrations[] = {
     {5, "wrong device claims per company for the claim throttle (device_claim_failures)",
      k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
+    {7,
+     "counters and leases shared by every instance (counter_events, leases, verification_leases)",
+     k_schema_7},
 };
 
 int user_version(sql::connection& db) {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "shared_store.h"
+
 using namespace std::chrono_literals;
 using aterm::common::manual_clock;
 namespace sec = aterm::cloud::security;
@@ -12,7 +14,9 @@ const aterm::common::wall_time k_start = aterm::common::from_unix_s(1'800'000'00
 
 TEST_CASE("burst: the 20th failure within 5 minutes alarms once for the company and platform") {
   manual_clock clock(k_start);
-  sec::failure_burst_detector d({}, clock);
+  aterm::test::shared_store store(clock);
+  auto db = store.open();
+  sec::failure_burst_detector d({}, *db, clock);
   for (int i = 1; i < 20; ++i) {
     CAPTURE(i);
     CHECK(d.record_failure("acme").empty());
@@ -39,7 +43,9 @@ TEST_CASE("burst: the 20th failure within 5 minutes alarms once for the company 
 
 TEST_CASE("burst: failures spread wider than the window never alarm") {
   manual_clock clock(k_start);
-  sec::failure_burst_detector d({}, clock);
+  aterm::test::shared_store store(clock);
+  auto db = store.open();
+  sec::failure_burst_detector d({}, *db, clock);
   // One every 16 s: at most 19 inside any 300 s window.
   for (int i = 0; i < 200; ++i) {
     CHECK(d.record_failure("acme").empty());
@@ -49,7 +55,9 @@ TEST_CASE("burst: failures spread wider than the window never alarm") {
 
 TEST_CASE("burst: failures across companies alarm platform-wide only") {
   manual_clock clock(k_start);
-  sec::failure_burst_detector d({}, clock);
+  aterm::test::shared_store store(clock);
+  auto db = store.open();
+  sec::failure_burst_detector d({}, *db, clock);
   std::vector<sec::alarm_event> alarms;
   for (int c = 0; c < 10; ++c) {
     for (int i = 0; i < 2; ++i) {
@@ -63,7 +71,9 @@ TEST_CASE("burst: failures across companies alarm platform-wide only") {
 
 TEST_CASE("burst: settings shorten the rule, an unknown company counts platform-wide") {
   manual_clock clock(k_start);
-  sec::failure_burst_detector d({3, 10s}, clock);
+  aterm::test::shared_store store(clock);
+  auto db = store.open();
+  sec::failure_burst_detector d({3, 10s}, *db, clock);
   CHECK(d.record_failure("").empty());
   CHECK(d.record_failure("").empty());
   clock.advance(10s);  // the first two left the window
@@ -73,4 +83,32 @@ TEST_CASE("burst: settings shorten the rule, an unknown company counts platform-
   REQUIRE(a.size() == 1);
   CHECK(a[0].scope == sec::alarm_scope::platform);
   CHECK(sec::to_string(a[0].scope) == "platform");
+}
+
+TEST_CASE("burst: a burst split over two instances on one store alarms once per scope") {
+  manual_clock clock(k_start);
+  aterm::test::shared_store store(clock);
+  auto db_a = store.open();
+  auto db_b = store.open();
+  sec::failure_burst_detector a({}, *db_a, clock);
+  sec::failure_burst_detector b({}, *db_b, clock);
+  std::vector<sec::alarm_event> alarms;
+  // 40 failures within the window, every other one on each instance: each alone reaches 20.
+  for (int i = 0; i < 40; ++i) {
+    auto raised = (i % 2 == 0 ? a : b).record_failure("acme");
+    alarms.insert(alarms.end(), raised.begin(), raised.end());
+    clock.advance(1s);
+  }
+  REQUIRE(alarms.size() == 2);
+  CHECK(alarms[0].scope == sec::alarm_scope::company);
+  CHECK(alarms[0].failures == 20);
+  CHECK(alarms[0].window_start == k_start);
+  CHECK(alarms[1].scope == sec::alarm_scope::platform);
+  // A window after the alarm, the ongoing burst alarms again, on whichever instance counts it.
+  clock.advance(280s);  // t = 320 s: the alarm of t = 19 s is a window old
+  for (int i = 0; i < 20; ++i) {
+    auto raised = (i % 2 == 0 ? b : a).record_failure("acme");
+    alarms.insert(alarms.end(), raised.begin(), raised.end());
+  }
+  CHECK(alarms.size() == 4);
 }

@@ -1073,6 +1073,9 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   const std::int64_t ms = k_t0 * 1000;
   std::string sql =
       "BEGIN;"
+      "DROP TABLE counter_events;"
+      "DROP TABLE leases;"
+      "DROP TABLE verification_leases;"
       "DROP TABLE device_claim_failures;"
       "DROP TABLE state_history;"
       "ALTER TABLE devices DROP COLUMN state_count;"
@@ -1173,4 +1176,56 @@ TEST_CASE("claim failures are counted per company inside the window") {
   // Recording forgets what left the window.
   REQUIRE(f.db->record_claim_failure("acme", 300, 150).ok());
   CHECK(f.db->count_claim_failures("acme", 0)->count == 2);
+}
+
+TEST_CASE("counter events: newest first, per counter, gone once expired") {
+  fixture f;
+  using times = std::vector<std::int64_t>;
+  CHECK(*f.db->add_counter_event("a", 1000, 2000, 10) == times{1000});
+  CHECK(*f.db->add_counter_event("a", 1500, 2500, 10) == times{1500, 1000});
+  CHECK(*f.db->add_counter_event("b", 1600, 9000, 10) == times{1600});
+  CHECK(*f.db->counter_events("a", 1999, 1) == times{1500});
+  // An event whose expiry has come is not counted, and the next event deletes it.
+  CHECK(*f.db->counter_events("a", 2000, 10) == times{1500});
+  CHECK(*f.db->add_counter_event("a", 2600, 3000, 10) == times{2600});
+  CHECK(*f.db->counter_events("b", 2600, 10) == times{1600});
+  CHECK(f.db->counter_events("nobody", 0, 10)->empty());
+}
+
+TEST_CASE("leases: one holder until the end, which it may extend") {
+  fixture f;
+  CHECK(*f.db->take_lease("job:sweep", "a", 1000, 2000));
+  CHECK_FALSE(*f.db->take_lease("job:sweep", "b", 1999, 3000));
+  CHECK(*f.db->take_lease("job:sweep", "a", 1500, 2500));  // extended by its holder
+  CHECK_FALSE(*f.db->take_lease("job:sweep", "b", 2499, 3500));
+  CHECK(*f.db->take_lease("job:other", "b", 1000, 2000));  // another name
+  CHECK(*f.db->take_lease("job:sweep", "b", 2500, 3500));  // ended: anyone takes it
+  CHECK_FALSE(*f.db->take_lease("job:sweep", "a", 2600, 3600));
+}
+
+TEST_CASE("verification leases: counted per account, admitted by the caller, ended or expired") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  auto acct = f.db->create_account({"acme", "alice", "a@example.com", "viewer", "h"});
+  REQUIRE(acct.ok());
+  std::vector<std::int64_t> seen;
+  auto at_most_two = [&](const cloud::account& a, std::int64_t in_flight) {
+    CHECK(a.login_id == "alice");
+    seen.push_back(in_flight);
+    return in_flight < 2;
+  };
+  auto first = f.db->take_verification_lease("acme", acct->id, 1000, 5000, at_most_two);
+  auto second = f.db->take_verification_lease("acme", acct->id, 1000, 2000, at_most_two);
+  auto third = f.db->take_verification_lease("acme", acct->id, 1000, 5000, at_most_two);
+  REQUIRE(first->has_value());
+  REQUIRE(second->has_value());
+  CHECK_FALSE(third->has_value());
+  CHECK(seen == std::vector<std::int64_t>{0, 1, 2});
+  REQUIRE(f.db->release_verification_lease(**first).ok());
+  CHECK(f.db->release_verification_lease(**first).ok());  // gone already: nothing to do
+  // The second lease expires at 2000: only the new one counts then.
+  CHECK(f.db->take_verification_lease("acme", acct->id, 2000, 5000, at_most_two)->has_value());
+  CHECK(seen.back() == 0);
+  CHECK(f.db->take_verification_lease("globex", acct->id, 2000, 5000, at_most_two).error().code() ==
+        cloud::k_not_found);
 }

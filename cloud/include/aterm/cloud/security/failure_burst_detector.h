@@ -2,20 +2,20 @@
 // counted per company and platform-wide, raise an alarm for the system administrators. Each scope
 // alarms at most once per window (the first failure that reaches the threshold alarms; an ongoing
 // burst alarms again once a full window has passed since the last alarm of that scope), not per
-// failure. The caller stores the alarm and queues the mail. Thread-safe (one mutex). Takes now
+// failure. The failures are counted and the alarm is claimed in the store (shared_counters.h: a
+// lease of the scope for one window), so several instances on one database raise one alarm per
+// burst between them. The caller stores the alarm and queues the mail. Thread-safe. Takes now
 // from `clock`.
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/security/shared_counters.h"
 #include "aterm/common/clock.h"
 
 namespace aterm::cloud::security {
@@ -35,27 +35,23 @@ struct alarm_event {
 
 class failure_burst_detector {
  public:
-  failure_burst_detector(burst_settings settings, const common::clock& clock);
+  // `counters` and `clock` must outlive the detector.
+  failure_burst_detector(burst_settings settings, shared_counters& counters,
+                         const common::clock& clock);
 
   // Counts one failed login. `company_id`: only when it names an existing company (an unknown
   // id typed by an attacker must not create state) — empty counts platform-wide only. Returns
-  // the alarms this failure raised: none, one, or two (company and platform).
+  // the alarms this failure raised: none, one, or two (company and platform). A store that
+  // cannot be written raises none (logged).
   std::vector<alarm_event> record_failure(std::string_view company_id);
 
  private:
-  struct scope_state {
-    std::deque<common::wall_time> failures;
-    std::optional<common::wall_time> last_alarm;
-  };
-  // REQUIRES: mu_ held.
-  std::optional<alarm_event> count_locked(scope_state& s, alarm_scope scope,
-                                          std::string_view company_id, common::wall_time now);
+  std::optional<alarm_event> count(alarm_scope scope, std::string_view company_id,
+                                   common::wall_time now);
 
   burst_settings settings_;
+  shared_counters& counters_;
   const common::clock& clock_;
-  std::mutex mu_;
-  scope_state platform_;
-  std::map<std::string, scope_state, std::less<>> companies_;
 };
 
 }  // namespace aterm::cloud::security

@@ -26,6 +26,10 @@ inline constexpr std::size_t k_max_tracked_keys = 100'000;
 // touched it for this long, far longer than a route takes to write a report to the store.
 inline constexpr std::size_t k_gate_sweep_every = 256;
 inline constexpr std::int64_t k_gate_idle_s = 60;
+// A password verification's lease in the store (verification_gate.h) ends by itself after this:
+// a verification waits in the hashing queue and hashes for under a second, far less than this,
+// and the leases of an instance that died free their slots of the login gate after it.
+inline constexpr std::int64_t k_verification_lease_s = 120;
 // An X-Forwarded-For header with more elements than this is refused (a bounded walk).
 inline constexpr std::size_t k_max_forwarded_for_elements = 32;
 // Anchors of the access-log head: one a day for a century is ~36,500 lines; far more is not an

@@ -1,0 +1,121 @@
+// The login gate across instances (security/verification_gate.h) over a real store: several
+// gates on one database, as several instances hold, and the leases of an instance that died.
+#include "aterm/cloud/security/verification_gate.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "aterm/cloud/security/limits.h"
+#include "shared_store.h"
+
+using namespace std::chrono_literals;
+using aterm::common::manual_clock;
+namespace sec = aterm::cloud::security;
+
+namespace {
+
+const aterm::common::wall_time k_start = aterm::common::from_unix_s(1'800'000'000);
+
+std::int64_t make_account(aterm::cloud::store& db) {
+  REQUIRE(db.create_company("acme", "Acme").ok());
+  auto a = db.create_account({"acme", "carol", "carol@acme.example", "viewer", "pbkdf2$x"});
+  REQUIRE_MESSAGE(a.ok(), a.error().to_string());
+  return a->id;
+}
+
+// One instance's gate on a store with company "acme" and its account "carol".
+struct gate_fixture {
+  manual_clock clock{k_start};
+  aterm::test::shared_store store{clock};
+  std::unique_ptr<aterm::cloud::store> db = store.open();
+  std::int64_t id = make_account(*db);
+  sec::lockout_policy policy{{}, clock};
+  sec::verification_gate gate{policy, *db};
+
+  // `n` wrong passwords stored, as the login route stores them.
+  void store_failures(int n) {
+    for (int i = 0; i < n; ++i) {
+      REQUIRE(db->record_login_failure("acme", id, clock.now_s(), 5, 1800).ok());
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("verification gate: 50 concurrent wrong logins over two instances verify at most 5") {
+  manual_clock clock(k_start);
+  aterm::test::shared_store store(clock);
+  auto db_a = store.open();
+  auto db_b = store.open();
+  const std::int64_t id = make_account(*db_a);
+  const sec::lockout_policy policy({}, clock);
+  sec::verification_gate a(policy, *db_a);
+  sec::verification_gate b(policy, *db_b);
+  std::atomic<int> verified{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&, i] {
+      auto& db = i % 2 == 0 ? *db_a : *db_b;
+      auto answer = (i % 2 == 0 ? a : b).try_reserve("acme", id);
+      if (!answer.lease) return;
+      ++verified;  // the password is checked here, and is wrong: the failure is stored first
+      (void)db.record_login_failure("acme", id, clock.now_s(), policy.settings().threshold,
+                                    policy.settings().lock_duration.count());
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(verified >= 1);
+  CHECK(verified <= 5);
+  // Whatever the interleaving, the failures stored lock the account once the budget is spent.
+  auto after = db_a->get_account("acme", id);
+  REQUIRE(after.ok());
+  if (verified == 5) CHECK(after->locked == aterm::cloud::lock_reason::failed_logins);
+}
+
+TEST_CASE("verification gate: the budget counts stored failures and leases in flight") {
+  gate_fixture f;
+  f.store_failures(3);
+  auto first = f.gate.try_reserve("acme", f.id);
+  auto second = f.gate.try_reserve("acme", f.id);
+  CHECK(first.lease);
+  CHECK(second.lease);
+  auto third = f.gate.try_reserve("acme", f.id);
+  CHECK_FALSE(third.lease);
+  CHECK(third.refusal == sec::gate_refusal::busy);
+  // A verification that ends (its result stored) frees its slot.
+  first.lease.reset();
+  CHECK(f.gate.try_reserve("acme", f.id).lease);
+}
+
+TEST_CASE("verification gate: a locked account is refused as locked") {
+  gate_fixture f;
+  f.store_failures(5);
+  auto answer = f.gate.try_reserve("acme", f.id);
+  CHECK_FALSE(answer.lease);
+  CHECK(answer.refusal == sec::gate_refusal::locked);
+}
+
+TEST_CASE("verification gate: the leases of an instance that died expire") {
+  gate_fixture f;
+  // The instance that died took the whole budget and never ended its leases.
+  auto crashed = f.store.open();
+  const std::int64_t now_ms = f.clock.now_ms();
+  for (int i = 0; i < 5; ++i) {
+    auto taken = crashed->take_verification_lease(
+        "acme", f.id, now_ms, now_ms + sec::limits::k_verification_lease_s * 1000,
+        [&](const aterm::cloud::account& current, std::int64_t in_flight) {
+          return sec::admits_verification(f.policy, current, in_flight);
+        });
+    REQUIRE(taken.ok());
+    REQUIRE(taken->has_value());
+  }
+  crashed.reset();
+  CHECK_FALSE(f.gate.try_reserve("acme", f.id).lease);
+  f.clock.advance(std::chrono::seconds(sec::limits::k_verification_lease_s) - 1s);
+  CHECK_FALSE(f.gate.try_reserve("acme", f.id).lease);
+  f.clock.advance(1s);
+  CHECK(f.gate.try_reserve("acme", f.id).lease);
+}
