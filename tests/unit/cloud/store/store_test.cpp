@@ -1134,14 +1134,17 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(f.command("acme", "acme-r1").id);
   f.db.reset();
-  // The schema 5 table (no seq): the rows' rowids reversed, so only the rowid can give the
-  // order the migrated store answers.
+  // The schema 5 table (no seq), and none of the later schemas' tables: the rows' rowids
+  // reversed, so only the rowid can give the order the migrated store answers.
   const std::string cols =
       "id, company_id, device_id, op, args_json, status, result_status, result_json, error, "
       "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
   std::string error;
   REQUIRE_MESSAGE(
       f.raw_exec("BEGIN;"
+                 "DROP TABLE counter_events;"
+                 "DROP TABLE leases;"
+                 "DROP TABLE verification_leases;"
                  "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
                  "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
                  "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
