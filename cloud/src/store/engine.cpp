@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "postgres/pg_connection.h"
+#include "postgres/pg_migrations.h"
 #include "sqlite/migrations.h"
 #include "sqlite/sqlite_db.h"
 
@@ -27,6 +29,18 @@ result<std::shared_ptr<sql::connection_pool>> open_sqlite(const store_options& o
   }
 }
 
+result<std::shared_ptr<sql::connection_pool>> open_postgres(const store_options& options) {
+  const std::string uri = options.db;
+  try {
+    auto first = postgres::open_connection(uri);
+    postgres::migrate(*first);
+    return std::make_shared<sql::connection_pool>([uri] { return postgres::open_connection(uri); },
+                                                  options.pool_size, std::move(first));
+  } catch (const sql::db_error& e) {
+    return fail(k_store, "open " + printable_db(uri) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 bool is_postgres_uri(std::string_view db) {
@@ -34,10 +48,7 @@ bool is_postgres_uri(std::string_view db) {
 }
 
 result<std::shared_ptr<sql::connection_pool>> open_pool(const store_options& options) {
-  if (is_postgres_uri(options.db)) {
-    return fail(k_invalid, "PostgreSQL engine not built: db must be a file path");
-  }
-  return open_sqlite(options);
+  return is_postgres_uri(options.db) ? open_postgres(options) : open_sqlite(options);
 }
 
 }  // namespace aterm::cloud::store_sql

@@ -24,8 +24,8 @@ class shared_pool {
 bool is_postgres_uri(std::string_view db);
 
 // Opens the database, migrating it to this program's schema, and a pool of its connections
-// (SQLite: one; PostgreSQL: options.pool_size). k_invalid for a URI this build has no engine
-// for; k_store when the engine fails (the message names the database, never a password).
+// (SQLite: one; PostgreSQL: options.pool_size). k_store when the engine fails (the message
+// names the database, never a password).
 result<std::shared_ptr<sql::connection_pool>> open_pool(const store_options& options);
 
 }  // namespace aterm::cloud::store_sql

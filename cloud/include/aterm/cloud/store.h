@@ -257,8 +257,8 @@ struct store_options {
   std::optional<secret_key> audit_key;
 };
 
-// Opens (creating and migrating) the store `options.db` names, on its engine. A postgresql://
-// URI in a build without the PostgreSQL engine: k_invalid. `clock` must outlive the store.
+// Opens (creating and migrating) the store `options.db` names, on its engine. `clock` must
+// outlive the store.
 result<std::unique_ptr<store>> open_store(const store_options& options, const common::clock& clock);
 
 // `db` as logs and errors may show it: a URI without its password and query (which may hold

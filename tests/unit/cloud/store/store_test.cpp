@@ -1,6 +1,9 @@
-// The SQLite store against a real database file in a temporary folder: migrations, tenant
+// The store against a real database of the engine ATERM_TEST_ENGINE names (a SQLite file in a
+// temporary folder, or a fresh PostgreSQL database; aterm/test/pg_cluster.h): migrations, tenant
 // scoping, apply_batch semantics (exactly one final state per command), command delivery
 // bookkeeping, technician-login events, account locks, and the access log's triggers and chain.
+// What only one engine has (SQLite's file, pragmas, query plans and disk syncs) is checked on
+// that engine.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -16,6 +19,8 @@
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
+#include "aterm/test/pg_cluster.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 #include "device_rows.h"
 
@@ -28,8 +33,12 @@ namespace protocol = common::protocol;
 
 constexpr std::int64_t k_t0 = 1'800'000'000;  // 2027-01-15, a fixed start for the manual clock
 
+bool on_postgres() {
+  return test::test_engine() == test::db_engine::postgres;
+}
+
 struct fixture {
-  test::temp_dir dir{"unit-cloud-store"};
+  std::string path = test::test_db("store");  // a file path or a postgresql:// URI
   common::manual_clock clock{common::from_unix_s(k_t0)};
   std::unique_ptr<store> db;
 
@@ -37,7 +46,7 @@ struct fixture {
 
   std::unique_ptr<store> open(std::size_t history = 0) {
     cloud::store_options o;
-    o.db = (dir / "cloud.db").string();
+    o.db = path;
     o.state_history_per_device = history;
     auto s = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());
@@ -60,16 +69,12 @@ struct fixture {
     return *r;
   }
 
-  // Raw SQL on the same file, as an attacker with file access would run it.
-  int raw_exec(const std::string& sql, std::string* error = nullptr) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open((dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-    if (error && err) *error = err;
-    sqlite3_free(err);
-    sqlite3_close(h);
-    return rc;
+  // Raw SQL on the same database, as an attacker with access to it would run it. True when it
+  // ran; `error` receives the engine's error text.
+  bool raw_exec(const std::string& sql, std::string* error = nullptr) {
+    std::string err = test::exec_sql(path, sql);
+    if (error) *error = err;
+    return err.empty();
   }
 };
 
@@ -129,8 +134,13 @@ TEST_CASE("migrations: a new file gets the latest schema, a reopen keeps the dat
   f.db.reset();
   f.db = f.open();
   CHECK(f.db->get_company("acme").ok());
+  if (on_postgres()) {
+    CHECK(test::query_int(f.path, "SELECT max(version) FROM schema_migrations") ==
+          cloud::sqlite_schema_version());
+    return;
+  }
   sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
+  REQUIRE(sqlite3_open(f.path.c_str(), &h) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
@@ -146,9 +156,11 @@ TEST_CASE("migrations: a new file gets the latest schema, a reopen keeps the dat
 TEST_CASE("migrations: a database newer than the program is refused") {
   fixture f;
   f.db.reset();
-  REQUIRE(f.raw_exec("PRAGMA user_version = 999") == SQLITE_OK);
+  REQUIRE(f.raw_exec(on_postgres() ? "INSERT INTO schema_migrations(version, description) "
+                                     "VALUES(999, 'a later program')"
+                                   : "PRAGMA user_version = 999"));
   cloud::store_options o;
-  o.db = (f.dir / "cloud.db").string();
+  o.db = f.path;
   auto s = cloud::open_store(o, f.clock);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code() == cloud::k_store);
@@ -607,9 +619,9 @@ TEST_CASE("access log: gap-free chained records, UPDATE and DELETE refused by SQ
   CHECK(f.db->count_failed_logins("", f.clock.now_ms()).value() == 0);
 
   std::string err;
-  CHECK(f.raw_exec("UPDATE audit_log SET result = 'success' WHERE seq = 5", &err) != SQLITE_OK);
+  CHECK_FALSE(f.raw_exec("UPDATE audit_log SET result = 'success' WHERE seq = 5", &err));
   CHECK(err.find("cannot be changed") != std::string::npos);
-  CHECK(f.raw_exec("DELETE FROM audit_log WHERE seq = 3", &err) != SQLITE_OK);
+  CHECK_FALSE(f.raw_exec("DELETE FROM audit_log WHERE seq = 3", &err));
   CHECK(err.find("cannot be deleted") != std::string::npos);
   CHECK(f.db->read_audit_chain(0, 100)->size() == 5);
 }
@@ -767,23 +779,37 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
   f.company_with("globex", {});
   auto dest = f.db->ensure_destination("acme", "default");
   REQUIRE(dest.ok());
-  // One transaction on the store's file. Another company's devices sort between acme's.
+  // One transaction on the store's database. Another company's devices sort between acme's.
+  const std::string presence_of_i =
+      "CASE WHEN i % 10 = 0 THEN 'online' WHEN i % 10 <= 3 THEN 'offline' ELSE 'unknown' END";
   std::string sql =
-      "BEGIN;"
-      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
-      std::to_string(k_fleet - 1) +
-      ") INSERT INTO devices(id, company_id, destination_id, presence, registered_at_s) "
-      "SELECT printf('dev-%06d', i), 'acme', " +
-      std::to_string(dest->id) +
-      ", CASE WHEN i % 10 = 0 THEN 'online' WHEN i % 10 <= 3 THEN 'offline' ELSE 'unknown' END, "
-      "0 FROM n;"
-      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 7 FROM n WHERE i < " +
-      std::to_string(k_fleet - 7) +
-      ") INSERT INTO devices(id, company_id, presence) "
-      "SELECT printf('dev-%06d-g', i), 'globex', 'online' FROM n;"
-      "COMMIT;";
+      on_postgres()
+          ? "BEGIN;"
+            "INSERT INTO devices(id, company_id, destination_id, presence, registered_at_s) "
+            "SELECT 'dev-' || lpad(i::text, 6, '0'), 'acme', " +
+                std::to_string(dest->id) + ", " + presence_of_i + ", 0 FROM generate_series(0, " +
+                std::to_string(k_fleet - 1) +
+                ") AS i;"
+                "INSERT INTO devices(id, company_id, presence) "
+                "SELECT 'dev-' || lpad(i::text, 6, '0') || '-g', 'globex', 'online' "
+                "FROM generate_series(0, " +
+                std::to_string(k_fleet - 1) +
+                ", 7) AS i;"
+                "COMMIT;"
+          : "BEGIN;"
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                std::to_string(k_fleet - 1) +
+                ") INSERT INTO devices(id, company_id, destination_id, presence, registered_at_s) "
+                "SELECT printf('dev-%06d', i), 'acme', " +
+                std::to_string(dest->id) + ", " + presence_of_i +
+                ", 0 FROM n;"
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 7 FROM n WHERE i < " +
+                std::to_string(k_fleet - 7) +
+                ") INSERT INTO devices(id, company_id, presence) "
+                "SELECT printf('dev-%06d-g', i), 'globex', 'online' FROM n;"
+                "COMMIT;";
   std::string err;
-  REQUIRE_MESSAGE(f.raw_exec(sql, &err) == SQLITE_OK, err);
+  REQUIRE_MESSAGE(f.raw_exec(sql, &err), err);
 
   struct row {
     const char* name;
@@ -835,7 +861,8 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
   }
 
   // The plans of the very statements the store runs, on its file.
-  const std::string path = (f.dir / "cloud.db").string();
+  if (on_postgres()) return;
+  const std::string& path = f.path;
   auto all = query_plan(
       path, cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, false, false).page);
   CAPTURE(joined(all));
@@ -973,7 +1000,8 @@ std::vector<std::int64_t> history_seqs(store& s, const std::string& company,
 
 TEST_CASE(
     "apply_batch: presence and states commit without a disk sync, results and events with one") {
-  wal_sync_counter syncs;  // outlives the store below
+  if (on_postgres()) return;  // synchronous_commit: the PostgreSQL engine's own tests
+  wal_sync_counter syncs;     // outlives the store below
   fixture f;
   f.company_with("acme", {"acme-r1", "acme-r2"});
   const std::int64_t ms = k_t0 * 1000;
@@ -1031,15 +1059,8 @@ TEST_CASE("apply_batch: several messages of one device in one batch") {
   CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{5, 4, 3});
   for (int i = 6; i <= 10; ++i) apply(*f.db, {state("acme-r1", i, ms + 10 + i)});
   CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{10, 9, 8});
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(h, "SELECT count(*) FROM state_history WHERE device_id = 'acme-r1'",
-                             -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 3);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
+  CHECK(test::query_int(f.path, "SELECT count(*) FROM state_history WHERE device_id = 'acme-r1'") ==
+        3);
 }
 
 TEST_CASE("state history: a store reopened with another bound answers the newest states only") {
@@ -1065,6 +1086,7 @@ TEST_CASE("state history: a store reopened with another bound answers the newest
 }
 
 TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order") {
+  if (on_postgres()) return;  // no PostgreSQL store predates the ring
   fixture f;
   f.db = f.open(4);
   f.company_with("acme", {"acme-r1", "acme-r2"});
@@ -1095,7 +1117,7 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   }
   sql += "PRAGMA user_version = 3; COMMIT;";
   std::string error;
-  REQUIRE_MESSAGE(f.raw_exec(sql, &error) == SQLITE_OK, error);
+  REQUIRE_MESSAGE(f.raw_exec(sql, &error), error);
   f.db = f.open(4);
   CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{3, 2, 1});
   CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{2, 1});
@@ -1103,6 +1125,52 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   apply(*f.db, {state("acme-r2", 3, ms + 3)});
   CHECK(history_seqs(*f.db, "acme", "acme-r1") == std::vector<std::int64_t>{6, 5, 4, 3});
   CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{3, 2, 1});
+}
+
+TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") {
+  if (on_postgres()) return;  // no PostgreSQL store predates commands.seq
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(f.command("acme", "acme-r1").id);
+  f.db.reset();
+  // The schema 5 table (no seq), and none of the later schemas' tables: the rows' rowids
+  // reversed, so only the rowid can give the order the migrated store answers.
+  const std::string cols =
+      "id, company_id, device_id, op, args_json, status, result_status, result_json, error, "
+      "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
+  std::string error;
+  REQUIRE_MESSAGE(
+      f.raw_exec("BEGIN;"
+                 "DROP TABLE counter_events;"
+                 "DROP TABLE leases;"
+                 "DROP TABLE verification_leases;"
+                 "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
+                 "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
+                 "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
+                 "result_json TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', "
+                 "attempts INTEGER NOT NULL DEFAULT 0, created_at_s INTEGER NOT NULL, "
+                 "deadline_s INTEGER NOT NULL, sent_at_s INTEGER, finished_at_s INTEGER, "
+                 "created_by TEXT NOT NULL DEFAULT '');"
+                 "INSERT INTO commands_v5(rowid, " +
+                     cols + ") SELECT 10 - seq, " + cols +
+                     " FROM commands;"
+                     "DROP TABLE commands;"
+                     "ALTER TABLE commands_v5 RENAME TO commands;"
+                     "PRAGMA user_version = 5; COMMIT;",
+                 &error),
+      error);
+  f.db = f.open();
+  auto listed = f.db->list_commands("acme", "acme-r1", 10);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 3);
+  CHECK((*listed)[0].id == ids[0]);  // the largest rowid: the newest now
+  CHECK((*listed)[2].id == ids[2]);
+  // A command created after the migration comes after every migrated one.
+  const auto later = f.command("acme", "acme-r1");
+  listed = f.db->list_commands("acme", "acme-r1", 10);
+  REQUIRE(listed.ok());
+  CHECK(listed->front().id == later.id);
 }
 
 TEST_CASE("claim_devices: one transaction, every refusal the same and naming no device") {
