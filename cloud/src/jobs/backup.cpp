@@ -275,6 +275,7 @@ common::result<backup_info> restore_backup(backup_engine& engine, const fs::path
   // It sits in a folder of its own, readable by this user only.
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) return bad_backup("no file " + file.string());
+  if (auto st = engine.ready_for_restore(); !st.ok()) return st;
   fs::path dir = fs::temp_directory_path(ec) / "aterm-restore-XXXXXX";
   std::string templ = dir.string();
   if (ec || ::mkdtemp(templ.data()) == nullptr) {

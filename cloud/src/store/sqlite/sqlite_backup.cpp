@@ -271,6 +271,9 @@ class sqlite_backup_engine final : public jobs::backup_engine {
     return std::unique_ptr<jobs::backup_copy>(std::make_unique<file_copy>(std::move(db).value()));
   }
 
+  // The store's writers wait on SQLite's locks while the pages are copied.
+  common::status ready_for_restore() override { return {}; }
+
   common::status restore(jobs::backup_copy& checked) override {
     auto* copy = dynamic_cast<file_copy*>(&checked);
     if (copy == nullptr) return backup_error("restore: not a copy of this engine");

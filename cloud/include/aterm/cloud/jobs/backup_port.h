@@ -52,6 +52,11 @@ class backup_engine {
   virtual common::result<std::unique_ptr<backup_copy>> open_backup(
       const std::filesystem::path& file, const std::string& name) = 0;
 
+  // Ok when restore() could swap a copy in now. Refuses early ("restore_refused") what restore()
+  // would refuse (PostgreSQL: other sessions use the database), so nobody waits for the checks of
+  // a large backup only to be refused; restore() decides again.
+  virtual common::status ready_for_restore() = 0;
+
   // Makes the checked copy of open_backup (of this engine) the live database. Error "backup",
   // or "restore_refused" while other sessions use the database (PostgreSQL): stop every
   // aterm-cloud instance on it first.
