@@ -12,6 +12,7 @@
 #include "aterm/common/crypto.h"
 #include "aterm/test/pg_cluster.h"
 #include "aterm/test/support.h"
+#include "audit_rows.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_migrations.h"
 
@@ -58,21 +59,7 @@ struct pg_fixture {
     auto next = security::seal_record(r, head, &keys.audit_ring.back());
     auto db = postgres::open_connection(uri);
     db->begin(true, sql::durability::durable);
-    db->prepare(
-          "INSERT INTO audit_log(seq, ts_ms, company_id, actor, action, target, result, detail, "
-          "source_ip, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.seq)
-        .bind(r.ts_ms)
-        .bind(r.company_id)
-        .bind(r.actor)
-        .bind(r.action)
-        .bind(r.target)
-        .bind(r.result)
-        .bind(r.detail)
-        .bind(r.source_ip)
-        .bind(r.prev_hash)
-        .bind(r.hash)
-        .exec();
+    store_sql::insert_audit_record(*db, r);
     db->prepare(
           "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
           "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
