@@ -23,6 +23,7 @@
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
+#include "audit_rows.h"
 #include "pg_connection.h"
 #include "pg_migrations.h"
 
@@ -209,16 +210,6 @@ common::result<std::string> run_tool(const fs::path& program, const std::vector<
   return program.filename().string() + " failed (" + how + "): " + tool_message(messages, password);
 }
 
-audit_head read_head(sql::connection& db) {
-  audit_head h{0, std::string(security::k_genesis_hash)};
-  auto q = db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
-  if (q.step()) {
-    h.seq = q.i64(0);
-    h.hash = q.text(1);
-  }
-  return h;
-}
-
 // A unique name for a scratch database of this process.
 std::string scratch_name(std::string_view what) {
   static std::atomic<int> counter{0};
@@ -258,7 +249,7 @@ class pg_copy final : public jobs::backup_copy {
   common::result<audit_head> head() override {
     if (!db_) return backup_error("no connection");
     try {
-      return read_head(*db_);
+      return store_sql::read_audit_head(*db_);
     } catch (const sql::db_error& e) {
       return bad_backup(std::string("reading the access-log head: ") + e.what());
     }
@@ -270,25 +261,12 @@ class pg_copy final : public jobs::backup_copy {
       // In pages, so a year of records never sits in memory at once.
       std::int64_t after = -1;
       for (;;) {
-        auto q = db_->prepare(
-            "SELECT seq, ts_ms, company_id, actor, action, target, result, detail, source_ip, "
-            "prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?");
+        auto q = db_->prepare(store_sql::k_audit_select + "WHERE seq > ? ORDER BY seq LIMIT ?");
         q.bind(after).bind(static_cast<std::int64_t>(limits::k_audit_page));
         std::size_t rows = 0;
         while (q.step()) {
           ++rows;
-          audit_record r;
-          r.seq = q.i64(0);
-          r.ts_ms = q.i64(1);
-          r.company_id = q.text(2);
-          r.actor = q.text(3);
-          r.action = q.text(4);
-          r.target = q.text(5);
-          r.result = q.text(6);
-          r.detail = q.text(7);
-          r.source_ip = q.text(8);
-          r.prev_hash = q.text(9);
-          r.hash = q.text(10);
+          audit_record r = store_sql::read_audit(q);
           after = r.seq;
           if (!sink(r)) return {};
         }
@@ -448,7 +426,7 @@ class pg_backup_engine final : public jobs::backup_engine {
         q.step();
         snapshot = q.text(0);
       }
-      audit_head head = read_head(*live);
+      audit_head head = store_sql::read_audit_head(*live);
       auto dumped = run_tool(bin_dir_ / "pg_dump",
                              {"--format=custom", "--no-password", "--snapshot=" + snapshot,
                               "--file=" + file.string(), "--dbname=" + conninfo(*t, "", false)},
