@@ -47,6 +47,15 @@ jobs::backup_keys fixed_keys() {
   return k;
 }
 
+// The backup engine of a database file.
+std::unique_ptr<jobs::backup_engine> engine_of(const fs::path& db) {
+  jobs::backup_engine_options o;
+  o.db = db.string();
+  auto e = jobs::open_backup_engine(o);
+  if (!e.ok()) std::abort();
+  return std::move(e).value();
+}
+
 struct pristine_backup {
   jobs::backup_keys keys = fixed_keys();
   fs::path live = aterm::fuzz::scratch_dir() / "live.db";
@@ -72,7 +81,7 @@ struct pristine_backup {
         if (!(*s)->append_audit(e).ok()) std::abort();
       }
     }
-    auto b = jobs::make_backup(db.string(), dir, fixed_clock().now(), keys);
+    auto b = jobs::make_backup(*engine_of(db), dir, fixed_clock().now(), keys);
     if (!b.ok()) std::abort();
     file = b->file;
     sha256 = b->sha256;
@@ -116,7 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (auto at = sidecar.find("$SHA"); at != std::string::npos; at = sidecar.find("$SHA", at))
       sidecar.replace(at, 4, pristine.sha256);
     aterm::fuzz::write_file(copy.string() + ".json", sidecar);
-    (void)jobs::check_backup(copy, pristine.keys);
+    (void)jobs::check_backup(*engine_of(pristine.live), copy, pristine.keys);
     return 0;
   }
   // A hostile database, correctly signed (as by someone holding the backup key), must still be
@@ -126,12 +135,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   run_sql(edited, std::string(rest));
   const fs::path signed_dir = pristine.work / "signed";
   fs::remove_all(signed_dir);
-  auto hostile = jobs::make_backup(edited.string(), signed_dir, fixed_clock().now(), pristine.keys);
+  auto hostile =
+      jobs::make_backup(*engine_of(edited), signed_dir, fixed_clock().now(), pristine.keys);
   if (!hostile.ok()) return 0;
   const fs::path restored = pristine.work / "restored.db";
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     fs::remove(restored.string() + suffix);
-  if (!jobs::restore_backup(restored.string(), hostile->file, pristine.keys).ok()) return 0;
+  if (!jobs::restore_backup(*engine_of(restored), hostile->file, pristine.keys).ok()) return 0;
   cloud::store_options o;
   o.db = restored.string();
   o.synchronous_full = false;

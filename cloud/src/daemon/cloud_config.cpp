@@ -60,6 +60,7 @@ common::config_schema cloud_config_schema() {
       num("backup.keep_days", 7, 1, 3650),
       str("backup.time", "18:00"),  // UTC, "HH:MM": 03:00 JST
       str("backup.key_file"),       // "" = <db>.backup-key (security/key_file.h)
+      str("backup.pg_bin_dir", "/usr/lib/postgresql/15/bin"),  // pg_dump, pg_restore
       // The access log's key and anchors; "" = <db>.audit-key, <db>.audit-anchors.
       str("security.audit_key_file"),
       str("security.audit_anchor_file"),

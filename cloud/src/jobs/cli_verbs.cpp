@@ -110,7 +110,9 @@ int backup_verb(const cli::invocation& inv, std::ostream& out, std::ostream& err
   if (!settings.ok()) return refuse(err, settings.error().message());
   auto port = open_lifecycle_store(sealed_under(*cfg, settings->keys.audit_ring.back()));
   if (!port.ok()) return refuse(err, port.error().to_string());
-  auto b = make_backup(settings->db_path, settings->backup_dir, *t, settings->keys);
+  auto engine = open_backup_engine(backup_options_of(*settings));
+  if (!engine.ok()) return refuse(err, engine.error().to_string());
+  auto b = make_backup(**engine, settings->backup_dir, *t, settings->keys);
   if (!b.ok()) return refuse(err, b.error().to_string());
   auto now_ms = common::to_unix_ms(*t);
   (void)(*port)->append_audit(
@@ -137,7 +139,12 @@ int restore_verb(const cli::invocation& inv, std::ostream& out, std::ostream& er
   std::string db_path = cfg->get_string("db");
   auto keys = load_backup_keys(*cfg);
   if (!keys.ok()) return refuse(err, keys.error().message());
-  auto b = restore_backup(db_path, inv.words[1], *keys);
+  backup_engine_options o;
+  o.db = db_path;
+  o.pg_bin_dir = cfg->get_string("backup.pg_bin_dir");
+  auto engine = open_backup_engine(o);
+  if (!engine.ok()) return refuse(err, engine.error().to_string());
+  auto b = restore_backup(**engine, inv.words[1], *keys);
   if (!b.ok()) return refuse(err, "restore refused: " + b.error().message());
   auto port = open_lifecycle_store(sealed_under(*cfg, keys->audit_ring.back()));
   if (!port.ok()) return refuse(err, port.error().to_string());

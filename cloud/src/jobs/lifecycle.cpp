@@ -255,12 +255,14 @@ void backup_step(lifecycle_port& port, const lifecycle_settings& s, common::wall
   if (s.backup_dir.empty()) return;
   std::int64_t now_s = common::to_unix_s(as_of);
   std::int64_t minute = (now_s % k_day_s) / 60;
-  if (minute >= s.backup_minute_of_day && !has_backup_for(s.backup_dir, as_of)) {
-    std::string name = backup_file_name(as_of);
+  auto engine = open_backup_engine(backup_options_of(s));
+  if (!engine.ok()) return out.failure("backup.create", "", engine.error());
+  if (minute >= s.backup_minute_of_day && !has_backup_for(**engine, s.backup_dir, as_of)) {
+    std::string name = backup_file_name(**engine, as_of);
     if (out.dry()) {
       out.action("backup.create " + kv("file", name));
     } else {
-      auto b = make_backup(s.db_path, s.backup_dir, as_of, s.keys);
+      auto b = make_backup(**engine, s.backup_dir, as_of, s.keys);
       if (!b.ok()) {
         out.failure("backup.create", kv("file", name), b.error());
       } else {
@@ -298,6 +300,7 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   s.mail_sent_days = c.get_int("retention.mail_sent_days");
   s.missing_email_notice_days = c.get_int("retention.missing_email_notice_days");
   s.db_path = c.get_string("db");
+  s.backup_pg_bin_dir = c.get_string("backup.pg_bin_dir");
   s.backup_dir = c.get_string("backup.dir");
   s.backup_keep_days = c.get_int("backup.keep_days");
   const std::string& t = c.get_string("backup.time");
@@ -313,6 +316,13 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   if (!keys.ok()) return keys.error();
   s.keys = std::move(keys).value();
   return s;
+}
+
+backup_engine_options backup_options_of(const lifecycle_settings& s) {
+  backup_engine_options o;
+  o.db = s.db_path;
+  o.pg_bin_dir = s.backup_pg_bin_dir;
+  return o;
 }
 
 account_step next_account_step(const account& a, std::int64_t now_s, const lifecycle_settings& s) {

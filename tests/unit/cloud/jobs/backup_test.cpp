@@ -23,6 +23,14 @@ std::vector<std::string> backup_names(const fs::path& dir) {
   return out;
 }
 
+std::unique_ptr<backup_engine> engine_of(const std::string& db) {
+  backup_engine_options o;
+  o.db = db;
+  auto e = open_backup_engine(o);
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
 }  // namespace
 
 TEST_CASE("daily backups over 9 simulated days leave exactly 7") {
@@ -41,11 +49,12 @@ TEST_CASE("daily backups over 9 simulated days leave exactly 7") {
   }
   auto names = backup_names(f.settings.backup_dir);
   REQUIRE(names.size() == 7);
-  CHECK(names.front() == backup_file_name(midnight + std::chrono::hours(24 * 2)));
-  CHECK(names.back() == backup_file_name(midnight + std::chrono::hours(24 * 8)));
+  auto engine = engine_of(f.path());
+  CHECK(names.front() == backup_file_name(*engine, midnight + std::chrono::hours(24 * 2)));
+  CHECK(names.back() == backup_file_name(*engine, midnight + std::chrono::hours(24 * 8)));
   CHECK(fs::exists(fs::path(f.settings.backup_dir) / (names.front() + ".json")));
   CHECK_FALSE(fs::exists(fs::path(f.settings.backup_dir) /
-                         (backup_file_name(midnight + std::chrono::hours(24)) + ".json")));
+                         (backup_file_name(*engine, midnight + std::chrono::hours(24)) + ".json")));
   CHECK(f.scalar("SELECT count(*) FROM audit_log WHERE action = 'backup.delete'") == 2);
 }
 
@@ -54,7 +63,8 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
   REQUIRE(f.db->create_company("acme", "Acme").ok());
   f.make_account("acme", "alice", "administrator", "alice@example.com");
   REQUIRE(f.db->append_audit({"acme", "alice", "login", "alice", "success", "", ""}).ok());
-  auto b = make_backup(f.path(), f.settings.backup_dir, day(1), f.settings.keys);
+  auto engine = engine_of(f.path());
+  auto b = make_backup(*engine, f.settings.backup_dir, day(1), f.settings.keys);
   REQUIRE_MESSAGE(b.ok(), b.error().to_string());
   CHECK(b->head.seq == f.scalar("SELECT seq FROM audit_head"));
   CHECK(b->sha256.size() == 64);
@@ -66,7 +76,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
   f.port.reset();
 
   SUBCASE("round trip") {
-    auto r = restore_backup(f.path(), b->file, f.settings.keys);
+    auto r = restore_backup(*engine, b->file, f.settings.keys);
     REQUIRE_MESSAGE(r.ok(), r.error().to_string());
     store_options o;
     o.db = f.path();
@@ -91,7 +101,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
       io.seekp(static_cast<std::streamoff>(size - 100));
       io.put('\x5a');
     }
-    auto r = restore_backup(f.path(), b->file, f.settings.keys);
+    auto r = restore_backup(*engine, b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == "bad_backup");
     CHECK(f.scalar("SELECT count(*) FROM companies WHERE id = 'globex'") == 1);
@@ -104,7 +114,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
       io.seekp(0);
       io.write("garbage garbage!", 16);  // the header
     }
-    auto r = restore_backup(f.path(), b->file, f.settings.keys);
+    auto r = restore_backup(*engine, b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == "bad_backup");
   }
@@ -131,7 +141,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup") {
     side->bytes = static_cast<std::int64_t>(bytes.size());
     sign_sidecar(*side, f.settings.keys.backup_key);
     std::ofstream(side_path, std::ios::binary | std::ios::trunc) << format_backup_sidecar(*side);
-    auto r = check_backup(b->file, f.settings.keys);
+    auto r = check_backup(*engine, b->file, f.settings.keys);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message().find("access log broken") != std::string::npos);
   }

@@ -1,19 +1,19 @@
-// Daily backups and restore (DESIGN.md section 5, "backups"). A backup is SQLite's VACUUM INTO
-// of the live database (a consistent snapshot while the daemon writes) into
-// backup.dir/aterm-cloud-YYYY-MM-DD.db (the UTC day), checked with PRAGMA integrity_check, with a
-// signed sidecar YYYY-MM-DD.db.json (backup_sidecar.h) recording the access-log head it holds
-// and the file's SHA-256. Each backup also anchors that head in the anchor file
-// (security/audit_chain.h). Backups older than keep_days days are deleted.
+// Daily backups and restore (DESIGN.md section 5, "backups"), the same for every store engine
+// (backup_port.h): the engine writes a consistent copy of the live database into
+// backup.dir/aterm-cloud-YYYY-MM-DD<suffix> (the UTC day; SQLite ".db", PostgreSQL ".dump") and
+// reports the access-log head it holds; a signed sidecar <file>.json (backup_sidecar.h) records
+// that head and the file's SHA-256. Each backup also anchors that head in the anchor file
+// (security/audit_chain.h). Backups older than keep_days days are deleted, whatever their engine.
 //
-// restore refuses a file without a sidecar, whose sidecar is not signed with the backup key,
-// whose checksum differs from its sidecar, that fails integrity_check, whose schema is newer than
-// this program, whose schema (tables, indexes, triggers, views) differs in any way from the
-// project's own migrations at its version (naming the difference: a planted trigger or view
-// would run inside the restored database), or whose access log does not verify under the audit
-// key against its own head, the sidecar's and the anchors up to it; then copies a private copy of
-// the checked file over the database with SQLite's online backup API, and anchors the restored
-// head as a restore. Stop the daemon first: a running `serve` would keep writing on top of the
-// restored data.
+// restore refuses a file without a sidecar, whose sidecar is not signed with the backup key or
+// names another file, whose checksum differs from its sidecar, that its engine's checks refuse
+// (integrity, a schema version this program does not restore, any difference from a freshly
+// migrated schema: backup_port.h), or whose access log does not verify under the audit key
+// against its own head, the sidecar's and the anchors up to it. Only then does the engine make
+// it the live database; the restored access log is verified again and its head anchored as a
+// restore. Every check and the restore read one private copy of the file, so it cannot change
+// between them. Stop every aterm-cloud instance first: a running `serve` would keep writing on
+// top of the restored data (PostgreSQL refuses while other sessions use the database).
 // Functions are safe to call from any one thread at a time per database.
 #pragma once
 
@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "aterm/cloud/jobs/backup_port.h"
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/common/clock.h"
@@ -49,41 +50,44 @@ struct backup_info {
   std::int64_t bytes = 0;
 };
 
-// "aterm-cloud-YYYY-MM-DD.db" for the UTC day of `t`.
-std::string backup_file_name(common::wall_time t);
+// "aterm-cloud-YYYY-MM-DD<suffix>" for the UTC day of `t` and the engine's suffix.
+std::string backup_file_name(const backup_engine& engine, common::wall_time t);
 
 // Writes (replacing) the backup of the day of `as_of`. Error "backup" naming the failing step.
 // The sidecar is signed with keys.backup_key and the head appended to keys.anchor_file.
-common::result<backup_info> make_backup(const std::string& db_path,
-                                        const std::filesystem::path& dir, common::wall_time as_of,
-                                        const backup_keys& keys);
+common::result<backup_info> make_backup(backup_engine& engine, const std::filesystem::path& dir,
+                                        common::wall_time as_of, const backup_keys& keys);
 
-// True when `dir` holds the backup of the day of `as_of`.
-bool has_backup_for(const std::filesystem::path& dir, common::wall_time as_of);
+// True when `dir` holds the engine's backup of the day of `as_of`.
+bool has_backup_for(const backup_engine& engine, const std::filesystem::path& dir,
+                    common::wall_time as_of);
 
 // Deletes backups (and their sidecars) of days before the day of `as_of` minus keep_days - 1,
-// so exactly keep_days daily backups remain. Returns the deleted backup files.
+// so exactly keep_days daily backups remain; a backup is any "aterm-cloud-YYYY-MM-DD.<ext>"
+// (ext: 1..16 of [a-z0-9]), so an earlier engine's backups age out too. Returns the deleted
+// backup files.
 common::result<std::vector<std::filesystem::path>> prune_backups(const std::filesystem::path& dir,
                                                                  common::wall_time as_of,
                                                                  std::int64_t keep_days);
 
 // The checks restore makes, without restoring. Error "bad_backup" naming what is wrong.
-common::result<backup_info> check_backup(const std::filesystem::path& file,
+common::result<backup_info> check_backup(backup_engine& engine, const std::filesystem::path& file,
                                          const backup_keys& keys);
 
-// check_backup, then the copy over db_path; returns the restored head.
-common::result<backup_info> restore_backup(const std::string& db_path,
-                                           const std::filesystem::path& file,
+// check_backup, then the engine's restore; returns the restored head. Errors: "bad_backup",
+// "backup", "restore_refused" (backup_port.h).
+common::result<backup_info> restore_backup(backup_engine& engine, const std::filesystem::path& file,
                                            const backup_keys& keys);
 
-// Streams the access log of the SQLite file `db_path` through a chain_verifier with the audit
-// keys and anchors (none: an unkeyed chain without anchors).
-common::result<security::chain_report> verify_audit_file(
-    const std::string& db_path, const security::keyring& audit_ring = {},
+// Streams the access log of `db` (copy) through a chain_verifier with the audit keys and
+// anchors (none: an unkeyed chain without anchors).
+common::result<security::chain_report> verify_audit(
+    backup_copy& db, const security::keyring& audit_ring = {},
     const std::vector<security::audit_anchor>& anchors = {});
 
-// "file:" URI of a path for sqlite3_open_v2 with SQLITE_OPEN_URI: every byte outside
-// [A-Za-z0-9/._~-] percent-encoded, so '?', '#' and '%' in a file name stay part of the name.
-std::string sqlite_file_uri(const std::string& path);
+// verify_audit on the live database of `db` (a file path or a postgresql:// URI).
+common::result<security::chain_report> verify_audit_file(
+    const std::string& db, const security::keyring& audit_ring = {},
+    const std::vector<security::audit_anchor>& anchors = {});
 
 }  // namespace aterm::cloud::jobs

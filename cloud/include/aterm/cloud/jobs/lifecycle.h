@@ -48,6 +48,8 @@ struct lifecycle_settings {
   // The administrators are told which accounts have no e-mail address at most this often.
   std::int64_t missing_email_notice_days = 30;  // retention.missing_email_notice_days
   std::string db_path;                          // db: what the backups copy
+  // backup.pg_bin_dir: pg_dump and pg_restore of a PostgreSQL db (backup_port.h).
+  std::string backup_pg_bin_dir = "/usr/lib/postgresql/15/bin";
   std::string backup_dir = "backups";           // backup.dir; "" disables the daily backup
   std::int64_t backup_keep_days = 7;            // backup.keep_days
   std::int64_t backup_minute_of_day = 18 * 60;  // backup.time "HH:MM" UTC (18:00 = 03:00 JST)
@@ -59,6 +61,9 @@ struct lifecycle_settings {
 // Reads the keys above and loads the key files. Error "bad_config" naming backup.time when it is
 // not "HH:MM"; "key_file" when a key file cannot be read or created.
 common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c);
+
+// The backup engine of the settings' db (backup_port.h).
+backup_engine_options backup_options_of(const lifecycle_settings& s);
 
 enum class account_step { none, remind, lock, remove };
 

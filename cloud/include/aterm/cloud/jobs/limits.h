@@ -12,5 +12,11 @@ inline constexpr int k_busy_timeout_ms = 5000;
 inline constexpr std::size_t k_hash_chunk = 1 << 20;
 // A backup's sidecar is one small JSON object (~500 bytes); anything far larger is not one.
 inline constexpr std::size_t k_max_sidecar_bytes = 64 * 1024;
+// What a refusal quotes of pg_dump's or pg_restore's own messages: enough for the error, bounded
+// whatever the tool prints.
+inline constexpr std::size_t k_max_tool_message = 4096;
+// Access-log records read per query when a PostgreSQL copy is checked: a year of records never
+// sits in memory at once.
+inline constexpr std::size_t k_audit_page = 5000;
 
 }  // namespace aterm::cloud::jobs::limits
