@@ -1,5 +1,8 @@
 #include "aterm/agent/agent_config.h"
 
+#include <cstdint>
+#include <iterator>
+
 #include "aterm/agent/limits.h"
 #include "aterm/common/protocol.h"
 
@@ -8,57 +11,125 @@ namespace aterm::agent {
 using common::config_type;
 using common::status;
 
+namespace {
+
+constexpr std::int64_t k_unbounded = INT64_MAX;
+
+// One key of the schema as plain data (a table of rows costs the router build bytes where 44
+// config_key constructions cost code). Not required: the default is `text` (string), `value`
+// (integer, boolean) or the empty list; integers are bounded by [min, max].
+struct key_row {
+  const char* name;
+  config_type type;
+  std::int64_t value;
+  std::int64_t min;
+  std::int64_t max;
+  const char* text;
+  bool required;
+};
+
+using t = config_type;
+
+constexpr key_row text_key(const char* name, const char* fallback = "") {
+  return {name, t::string, 0, 0, k_unbounded, fallback, false};
+}
+constexpr key_row required_text_key(const char* name) {
+  return {name, t::string, 0, 0, k_unbounded, "", true};
+}
+constexpr key_row int_key(const char* name, std::int64_t fallback, std::int64_t min,
+                          std::int64_t max = k_unbounded) {
+  return {name, t::integer, fallback, min, max, "", false};
+}
+constexpr key_row bool_key(const char* name, bool fallback) {
+  return {name, t::boolean, fallback ? 1 : 0, 0, k_unbounded, "", false};
+}
+constexpr key_row list_key(const char* name) {
+  return {name, t::string_list, 0, 0, k_unbounded, "", false};
+}
+
+constexpr key_row k_keys[] = {
+    text_key("device_id"),
+    required_text_key("broker.uri"),
+    required_text_key("broker.ca"),
+    text_key("broker.cert"),
+    text_key("broker.key"),
+    required_text_key("data_dir"),
+    text_key("claim_code_file"),
+    text_key("backend.type", "sim"),
+    text_key("backend.file"),
+    text_key("local_socket"),
+    text_key("local_socket_group"),
+    int_key("state_interval_s", 300, 1, 86400),
+    int_key("state_poll_s", 30, 1, 86400),
+    int_key("keepalive_s", 60, 5, 3600),
+    int_key("connect_timeout_s", 30, 1, 600),
+    int_key("reconnect.base_ms", 1000, 1, 3600000),
+    int_key("reconnect.cap_s", 300, 1, 86400),
+    int_key("reconnect.stable_s", 60, 0, 86400),
+    int_key("outbox.max_entries", 1000, 1, 100000),
+    int_key("outbox.max_bytes", 1048576, 1024, 64 * 1048576),
+    int_key("dedupe.entries", 1000, 1, 100000),
+    int_key("clock.trust_floor", k_default_trust_floor, 0),
+    bool_key("clock.require_sync", false),
+    text_key("wan_interface"),
+    text_key("dhcp_leases"),
+    text_key("model"),
+    text_key("firmware"),
+    list_key("hooks.reboot"),
+    list_key("hooks.config_get"),
+    list_key("hooks.config_set"),
+    list_key("hooks.diag"),
+    list_key("hooks.factory_reset"),
+    int_key("hooks.timeout_s", 10, 1, 600),
+    text_key("diag.ping_program", "/bin/ping"),
+    text_key("diag.traceroute_program", "/usr/bin/traceroute"),
+    text_key("diag.dns_program", "/usr/bin/host"),
+    int_key("sim.reboot_s", 1, 0, 3600),
+    text_key("simulate.cert_dir"),
+    text_key("simulate.ca_cert"),
+    text_key("simulate.ca_key"),
+    int_key("simulate.connect_per_s", 50, 1, 100000),
+    int_key("simulate.connecting_max", 16, 1, 10000),
+    int_key("simulate.state_interval_ms", 0, 0, limits::k_max_simulate_state_interval_ms),
+    int_key("shutdown_timeout_ms", 2000, 0, 60000),
+};
+
+common::config_key key_of(const key_row& r) {
+  common::config_key k{r.name, r.type, {}, r.required, {}, {}};
+  if (r.type == t::integer) {
+    k.min = r.min;
+    if (r.max != k_unbounded) k.max = r.max;
+  }
+  if (r.required) return k;
+  switch (r.type) {
+    case t::string:
+      k.fallback = std::string(r.text);
+      break;
+    case t::integer:
+      k.fallback = r.value;
+      break;
+    case t::number:
+      k.fallback = static_cast<double>(r.value);
+      break;
+    case t::boolean:
+      k.fallback = r.value != 0;
+      break;
+    case t::string_list:
+      k.fallback = std::vector<std::string>{};
+      break;
+  }
+  return k;
+}
+
+}  // namespace
+
 const common::config_schema& agent_config_schema() {
-  using s = std::string;
-  using i = std::int64_t;
-  using list = std::vector<std::string>;
-  static const common::config_schema schema = {
-      {"device_id", config_type::string, s{}, false, {}, {}},
-      {"broker.uri", config_type::string, {}, true, {}, {}},
-      {"broker.ca", config_type::string, {}, true, {}, {}},
-      {"broker.cert", config_type::string, s{}, false, {}, {}},
-      {"broker.key", config_type::string, s{}, false, {}, {}},
-      {"data_dir", config_type::string, {}, true, {}, {}},
-      {"claim_code_file", config_type::string, s{}, false, {}, {}},
-      {"backend.type", config_type::string, s{"sim"}, false, {}, {}},
-      {"backend.file", config_type::string, s{}, false, {}, {}},
-      {"local_socket", config_type::string, s{}, false, {}, {}},
-      {"local_socket_group", config_type::string, s{}, false, {}, {}},
-      {"state_interval_s", config_type::integer, i{300}, false, 1, 86400},
-      {"state_poll_s", config_type::integer, i{30}, false, 1, 86400},
-      {"keepalive_s", config_type::integer, i{60}, false, 5, 3600},
-      {"connect_timeout_s", config_type::integer, i{30}, false, 1, 600},
-      {"reconnect.base_ms", config_type::integer, i{1000}, false, 1, 3600000},
-      {"reconnect.cap_s", config_type::integer, i{300}, false, 1, 86400},
-      {"reconnect.stable_s", config_type::integer, i{60}, false, 0, 86400},
-      {"outbox.max_entries", config_type::integer, i{1000}, false, 1, 100000},
-      {"outbox.max_bytes", config_type::integer, i{1048576}, false, 1024, 64 * 1048576},
-      {"dedupe.entries", config_type::integer, i{1000}, false, 1, 100000},
-      {"clock.trust_floor", config_type::integer, i{k_default_trust_floor}, false, 0, {}},
-      {"clock.require_sync", config_type::boolean, false, false, {}, {}},
-      {"wan_interface", config_type::string, s{}, false, {}, {}},
-      {"dhcp_leases", config_type::string, s{}, false, {}, {}},
-      {"model", config_type::string, s{}, false, {}, {}},
-      {"firmware", config_type::string, s{}, false, {}, {}},
-      {"hooks.reboot", config_type::string_list, list{}, false, {}, {}},
-      {"hooks.config_get", config_type::string_list, list{}, false, {}, {}},
-      {"hooks.config_set", config_type::string_list, list{}, false, {}, {}},
-      {"hooks.diag", config_type::string_list, list{}, false, {}, {}},
-      {"hooks.factory_reset", config_type::string_list, list{}, false, {}, {}},
-      {"hooks.timeout_s", config_type::integer, i{10}, false, 1, 600},
-      {"diag.ping_program", config_type::string, s{"/bin/ping"}, false, {}, {}},
-      {"diag.traceroute_program", config_type::string, s{"/usr/bin/traceroute"}, false, {}, {}},
-      {"diag.dns_program", config_type::string, s{"/usr/bin/host"}, false, {}, {}},
-      {"sim.reboot_s", config_type::integer, i{1}, false, 0, 3600},
-      {"simulate.cert_dir", config_type::string, s{}, false, {}, {}},
-      {"simulate.ca_cert", config_type::string, s{}, false, {}, {}},
-      {"simulate.ca_key", config_type::string, s{}, false, {}, {}},
-      {"simulate.connect_per_s", config_type::integer, i{50}, false, 1, 100000},
-      {"simulate.connecting_max", config_type::integer, i{16}, false, 1, 10000},
-      {"simulate.state_interval_ms", config_type::integer, i{0}, false, 0,
-       limits::k_max_simulate_state_interval_ms},
-      {"shutdown_timeout_ms", config_type::integer, i{2000}, false, 0, 60000},
-  };
+  static const common::config_schema schema = [] {
+    common::config_schema out;
+    out.reserve(std::size(k_keys));
+    for (const auto& r : k_keys) out.push_back(key_of(r));
+    return out;
+  }();
   return schema;
 }
 

@@ -8,11 +8,6 @@
 
 namespace aterm::agent {
 
-namespace proto = common::protocol;
-using common::log_level;
-using common::status;
-using detail::k_offline_tag;
-using detail::k_untracked_tag;
 using proto::result_status;
 
 namespace {
@@ -81,12 +76,7 @@ void router_agent::handle_command(const proto::command& cmd) {
                  }};
   auto r = run_op(ctx, cmd.op, cmd.args_json);
   answer(cmd.id, r.status, std::move(r.result_json), std::move(r.error));
-  if (r.reboot_after) {
-    std::weak_ptr<router_agent*> weak = self_;
-    loop_.schedule(*r.reboot_after, [weak] {
-      if (auto p = weak.lock(); p && *p) (*p)->do_reboot();
-    });
-  }
+  if (r.reboot_after) schedule_self(*r.reboot_after, &router_agent::do_reboot);
 }
 
 void router_agent::answer(const std::string& id, result_status st, std::string result_json,

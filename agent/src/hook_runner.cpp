@@ -10,12 +10,19 @@
 #include <cstring>
 
 #include "aterm/agent/limits.h"
+#include "aterm/common/command_table.h"
 
 namespace aterm::agent {
 
 using common::status;
+namespace cmd = common::commands;
 
 namespace {
+
+status failed(std::string message) {
+  return cmd::op_failure(cmd::op_error::failed, std::move(message));
+}
+
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
@@ -25,16 +32,15 @@ void close_fd(int& fd) {
 common::result<hook_output> run_hook(const std::vector<std::string>& argv, const std::string& input,
                                      std::chrono::milliseconds timeout) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
-    return status::error("hook_spawn", "hook program must be an absolute path");
-  if (::access(argv[0].c_str(), X_OK) != 0)
-    return status::error("hook_spawn", argv[0] + ": " + std::strerror(errno));
+    return failed("hook program must be an absolute path");
+  if (::access(argv[0].c_str(), X_OK) != 0) return failed(argv[0] + ": " + std::strerror(errno));
   int in_pipe[2];
   int out_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return status::error("hook_spawn", "pipe failed");
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return failed("pipe failed");
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
     ::close(in_pipe[0]);
     ::close(in_pipe[1]);
-    return status::error("hook_spawn", "pipe failed");
+    return failed("pipe failed");
   }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -43,7 +49,7 @@ common::result<hook_output> run_hook(const std::vector<std::string>& argv, const
   char* envp[] = {path_env, nullptr};
 
   const pid_t pid = ::fork();
-  if (pid < 0) return status::error("hook_spawn", std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) return failed(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::setpgid(0, 0);
     ::dup2(in_pipe[0], 0);
@@ -120,8 +126,8 @@ common::result<hook_output> run_hook(const std::vector<std::string>& argv, const
     }
     ::poll(nullptr, 0, 5);
   }
-  if (timed_out) return status::error("hook_timeout", argv[0] + " ran past its timeout");
-  if (too_long) return status::error("hook_output", argv[0] + " wrote too much");
+  if (timed_out) return failed(argv[0] + " ran past its timeout");
+  if (too_long) return failed(argv[0] + " wrote too much");
   out.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
   return out;
 }

@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "aterm/agent/limits.h"
+#include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 
 namespace aterm::agent {
@@ -23,7 +25,9 @@ std::string check_of(std::string_view record) {
 }
 
 status io_error(const char* call, const std::filesystem::path& p) {
-  return status::error("io", std::string(call) + " " + p.string() + ": " + std::strerror(errno));
+  return common::commands::op_failure(
+      common::commands::op_error::io,
+      std::string(call) + " " + p.string() + ": " + std::strerror(errno));
 }
 
 status write_all(int fd, std::string_view data, const std::filesystem::path& p) {
@@ -47,17 +51,38 @@ void sync_folder(const std::filesystem::path& p) {
   }
 }
 
+// The whole of `p`; nullopt when it does not exist.
+common::result<std::optional<std::string>> read_whole(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(p)) return std::optional<std::string>();
+    return io_error("open", p);
+  }
+  return std::optional<std::string>(
+      std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+}
+
 }  // namespace
+
+common::result<common::json_ptr> journal_file::read_json(const std::filesystem::path& path) {
+  auto text = read_whole(path);
+  if (!text.ok()) return text.error();
+  if (!*text) return common::json_ptr();
+  common::json_limits lim;
+  lim.max_bytes = limits::k_max_store_file;
+  auto parsed = common::parse_json(**text, lim);
+  if (!parsed.ok())
+    return status::error("bad_json", path.string() + ": " + parsed.error().message());
+  return std::move(*parsed);
+}
 
 common::result<journal_file::loaded> journal_file::load() const {
   loaded out;
   lines_ = 0;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    if (!std::filesystem::exists(path_)) return out;
-    return io_error("open", path_);
-  }
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto whole = read_whole(path_);
+  if (!whole.ok()) return whole.error();
+  if (!*whole) return out;
+  const std::string& content = **whole;
   std::size_t pos = 0;
   while (pos < content.size()) {
     const auto nl = content.find('\n', pos);

@@ -209,19 +209,19 @@ void local_socket_server::finish(int conn, const std::string& answer) {
   conns_.erase(it);
 }
 
-common::result<bool> ask_login_check(const std::filesystem::path& socket_path,
-                                     const std::string& login_id, const std::string& password,
-                                     std::chrono::milliseconds timeout) {
+common::result<login_answer> ask_login_check(const std::filesystem::path& socket_path,
+                                             const std::string& login_id,
+                                             const std::string& password,
+                                             std::chrono::milliseconds timeout) {
   sockaddr_un addr;
-  if (!fill_addr(socket_path, addr))
-    return status::error("unavailable", "no local_socket configured");
+  if (!fill_addr(socket_path, addr)) return login_answer::no_agent;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return status::error("io", "socket failed");
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     const int e = errno;
     ::close(fd);
     if (e == EACCES || e == EPERM) return status::error("denied", "no permission on the socket");
-    return status::error("unavailable", std::string("connect: ") + std::strerror(e));
+    return login_answer::no_agent;
   }
   common::json_ptr req(cJSON_CreateObject());
   cJSON_AddStringToObject(req.get(), "op", "login.check");
@@ -239,7 +239,7 @@ common::result<bool> ask_login_check(const std::filesystem::path& socket_path,
   if (!ok) return status::error("io", "bad answer from the agent");
   if (common::json_string(parsed->get(), "error"))
     return status::error("io", "the agent refused the request");
-  return *ok;
+  return *ok ? login_answer::accepted : login_answer::refused;
 }
 
 }  // namespace aterm::agent

@@ -92,11 +92,11 @@ int login_check(const std::string& config_path, const std::string& login_id,
   const auto& sock_path = cfg->get_string("local_socket");
   if (!sock_path.empty()) {
     auto asked = ask_login_check(sock_path, login_id, password, std::chrono::seconds(15));
-    if (asked.ok()) return *asked ? 0 : 1;
-    if (asked.error().code() != "unavailable") {
+    if (!asked.ok()) {
       fail_log("login-check", asked.error().to_string());
       return 2;
     }
+    if (*asked != login_answer::no_agent) return *asked == login_answer::accepted ? 0 : 1;
   }
   // No agent listening: check the store ourselves, under the data_dir lock.
   auto settings = router_settings_from(*cfg);

@@ -6,6 +6,9 @@
 #include <cstdint>
 
 #include "aterm/common/clock.h"
+#include "aterm/common/log.h"
+#include "aterm/common/protocol.h"
+#include "aterm/common/status.h"
 
 namespace aterm::agent::detail {
 
@@ -18,3 +21,15 @@ inline std::chrono::milliseconds ms_between(common::mono_time a, common::mono_ti
 }
 
 }  // namespace aterm::agent::detail
+
+namespace aterm::agent {
+
+// The names every part of router_agent uses.
+namespace proto = common::protocol;
+using common::log_level;
+using common::status;
+using detail::k_offline_tag;
+using detail::k_untracked_tag;
+using detail::ms_between;
+
+}  // namespace aterm::agent

@@ -17,13 +17,6 @@
 
 namespace aterm::agent {
 
-namespace proto = common::protocol;
-using common::log_level;
-using common::status;
-using detail::k_offline_tag;
-using detail::k_untracked_tag;
-using detail::ms_between;
-
 const char* agent_version() {
   return ATERM_AGENT_VERSION;
 }
@@ -65,7 +58,10 @@ common::result<std::unique_ptr<router_agent>> router_agent::create(event_loop& l
   common::keep_recent_log_lines(limits::k_log_ring_lines, limits::k_log_ring_bytes);
   std::error_code ec;
   std::filesystem::create_directories(s.data_dir, ec);
-  if (ec) return status::error("io", "cannot create " + s.data_dir.string() + ": " + ec.message());
+  if (ec)
+    return common::commands::op_failure(
+        common::commands::op_error::io,
+        "cannot create " + s.data_dir.string() + ": " + ec.message());
   ::chmod(s.data_dir.c_str(), 0700);
   auto journal = command_journal::open(s.data_dir / "commands.journal", s.dedupe_entries);
   if (!journal.ok()) return journal.error();
@@ -102,18 +98,23 @@ router_agent::~router_agent() {
   link_.reset();
 }
 
-void router_agent::start(std::chrono::milliseconds delay) {
+event_loop::timer_id router_agent::schedule_self(std::chrono::milliseconds delay,
+                                                 void (router_agent::*method)()) {
   std::weak_ptr<router_agent*> weak = self_;
-  reconnect_timer_ = loop_.schedule(delay, [weak] {
-    if (auto p = weak.lock(); p && *p) {
-      (*p)->reconnect_timer_.reset();
-      (*p)->connect_now();
-    }
+  return loop_.schedule(delay, [weak, method] {
+    if (auto p = weak.lock(); p && *p) ((*p)->*method)();
   });
-  poll_timer_ =
-      loop_.schedule(std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_poll), [weak] {
-        if (auto p = weak.lock(); p && *p) (*p)->poll_state();
-      });
+}
+
+void router_agent::start(std::chrono::milliseconds delay) {
+  reconnect_timer_ = schedule_self(delay, &router_agent::on_reconnect_timer);
+  poll_timer_ = schedule_self(std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_poll),
+                              &router_agent::poll_state);
+}
+
+void router_agent::on_reconnect_timer() {
+  reconnect_timer_.reset();
+  connect_now();
 }
 
 void router_agent::connect_now() {
@@ -162,31 +163,20 @@ void router_agent::begin_connect() {
     // Every handler only enqueues to the agent thread.
     std::weak_ptr<router_agent*> weak = self_;
     event_loop* loop = &loop_;
-    auto post = [weak, loop](auto fn) {
-      const bool queued = loop->try_post([weak, fn = std::move(fn)]() mutable {
-        if (auto p = weak.lock(); p && *p) fn(**p);
-      });
-      if (!queued) {
-        loop->post([weak] {
-          if (auto p = weak.lock(); p && *p) ++(*p)->stats_.messages_dropped;
-        });
-      }
-    };
+    using k = link_event::kind;
     mqtt_link_handlers h;
-    h.connected = [post] { post([](router_agent& a) { a.on_connected(); }); };
-    h.connect_failed = [post](std::string cause) {
-      post([cause = std::move(cause)](router_agent& a) { a.on_connect_failed(cause); });
+    h.connected = [weak, loop] { post_link_event(weak, *loop, {k::connected, {}, {}}); };
+    h.connect_failed = [weak, loop](std::string cause) {
+      post_link_event(weak, *loop, {k::connect_failed, std::move(cause), {}});
     };
-    h.lost = [post](std::string cause) {
-      post([cause = std::move(cause)](router_agent& a) { a.on_lost(cause); });
+    h.lost = [weak, loop](std::string cause) {
+      post_link_event(weak, *loop, {k::lost, std::move(cause), {}});
     };
-    h.message = [post](std::string topic, std::string payload) {
-      post([topic = std::move(topic), payload = std::move(payload)](router_agent& a) {
-        a.on_message(topic, payload);
-      });
+    h.message = [weak, loop](std::string topic, std::string payload) {
+      post_link_event(weak, *loop, {k::message, std::move(topic), std::move(payload)});
     };
-    h.published = [post](std::uint64_t tag, bool ok) {
-      post([tag, ok](router_agent& a) { a.on_published(tag, ok); });
+    h.published = [weak, loop](std::uint64_t tag, bool ok) {
+      post_link_event(weak, *loop, {k::published, {}, {}, tag, ok});
     };
     auto link = mqtt_link::create(std::move(ls), std::move(h));
     if (!link.ok()) {
@@ -207,6 +197,38 @@ void router_agent::begin_connect() {
   }
 }
 
+void router_agent::post_link_event(const std::weak_ptr<router_agent*>& weak, event_loop& loop,
+                                   link_event e) {
+  const bool queued = loop.try_post([weak, e = std::move(e)] {
+    if (auto p = weak.lock(); p && *p) (*p)->on_link_event(e);
+  });
+  if (!queued) {
+    loop.post([weak] {
+      if (auto p = weak.lock(); p && *p) ++(*p)->stats_.messages_dropped;
+    });
+  }
+}
+
+void router_agent::on_link_event(const link_event& e) {
+  switch (e.k) {
+    case link_event::kind::connected:
+      on_connected();
+      return;
+    case link_event::kind::connect_failed:
+      on_connect_failed(e.text);
+      return;
+    case link_event::kind::lost:
+      on_lost(e.text);
+      return;
+    case link_event::kind::message:
+      on_message(e.text, e.payload);
+      return;
+    case link_event::kind::published:
+      on_published(e.tag, e.ok);
+      return;
+  }
+}
+
 void router_agent::schedule_reconnect(const std::string& why) {
   if (stopping_ || reconnect_timer_) return;
   const auto delay = backoff_.next_delay();
@@ -215,13 +237,7 @@ void router_agent::schedule_reconnect(const std::string& why) {
                {"delay_ms", static_cast<std::int64_t>(delay.count())},
                {"attempt", backoff_.attempt()},
                {"cause", why}});
-  std::weak_ptr<router_agent*> weak = self_;
-  reconnect_timer_ = loop_.schedule(delay, [weak] {
-    if (auto p = weak.lock(); p && *p) {
-      (*p)->reconnect_timer_.reset();
-      (*p)->connect_now();
-    }
-  });
+  reconnect_timer_ = schedule_self(delay, &router_agent::on_reconnect_timer);
 }
 
 void router_agent::on_connected() {
@@ -303,17 +319,15 @@ void router_agent::do_reboot() {
   interval_timer_.reset();
   if (reconnect_timer_) loop_.cancel(*reconnect_timer_);
   reconnect_timer_.reset();
-  std::weak_ptr<router_agent*> weak = self_;
-  reconnect_timer_ = loop_.schedule(s_.sim_reboot, [weak] {
-    if (auto p = weak.lock(); p && *p) {
-      router_agent& a = **p;
-      a.reconnect_timer_.reset();
-      a.rebooting_ = false;
-      a.backoff_.reset();
-      a.queue_boot_event();
-      a.connect_now();
-    }
-  });
+  reconnect_timer_ = schedule_self(s_.sim_reboot, &router_agent::on_reboot_over);
+}
+
+void router_agent::on_reboot_over() {
+  reconnect_timer_.reset();
+  rebooting_ = false;
+  backoff_.reset();
+  queue_boot_event();
+  connect_now();
 }
 
 void router_agent::shutdown(std::function<void()> done) {
@@ -334,14 +348,12 @@ void router_agent::shutdown(std::function<void()> done) {
   }
   shutdown_done_ = std::move(done);
   publish_presence(false, k_offline_tag);
-  std::weak_ptr<router_agent*> weak = self_;
-  shutdown_timer_ = loop_.schedule(s_.shutdown_timeout, [weak] {
-    if (auto p = weak.lock(); p && *p) {
-      router_agent& a = **p;
-      a.shutdown_timer_.reset();
-      a.on_published(k_offline_tag, false);
-    }
-  });
+  shutdown_timer_ = schedule_self(s_.shutdown_timeout, &router_agent::on_shutdown_timer);
+}
+
+void router_agent::on_shutdown_timer() {
+  shutdown_timer_.reset();
+  on_published(k_offline_tag, false);
 }
 
 void router_agent::queue_boot_event() {

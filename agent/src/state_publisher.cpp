@@ -9,11 +9,6 @@
 
 namespace aterm::agent {
 
-namespace proto = common::protocol;
-using common::log_level;
-using detail::k_untracked_tag;
-using detail::ms_between;
-
 namespace {
 
 // The fields whose change triggers a snapshot (not uptime, load or free memory, which move all
@@ -33,14 +28,13 @@ std::string significant(const proto::state_snapshot& s) {
 
 void router_agent::arm_interval() {
   if (interval_timer_) loop_.cancel(*interval_timer_);
-  std::weak_ptr<router_agent*> weak = self_;
-  interval_timer_ = loop_.schedule(s_.state_interval, [weak] {
-    if (auto p = weak.lock(); p && *p) {
-      (*p)->interval_timer_.reset();
-      (*p)->snapshot_requested();
-      if ((*p)->connected_) (*p)->arm_interval();
-    }
-  });
+  interval_timer_ = schedule_self(s_.state_interval, &router_agent::on_interval_timer);
+}
+
+void router_agent::on_interval_timer() {
+  interval_timer_.reset();
+  snapshot_requested();
+  if (connected_) arm_interval();
 }
 
 void router_agent::snapshot_requested() {
@@ -53,15 +47,14 @@ void router_agent::snapshot_requested() {
       std::min(std::chrono::milliseconds(limits::k_min_snapshot_period_ms), s_.state_interval);
   if (last_snapshot_at_ && now - *last_snapshot_at_ < min_period) {
     const auto wait = ms_between(now, *last_snapshot_at_ + min_period);
-    std::weak_ptr<router_agent*> weak = self_;
-    snapshot_timer_ = loop_.schedule(wait, [weak] {
-      if (auto p = weak.lock(); p && *p) {
-        (*p)->snapshot_timer_.reset();
-        (*p)->publish_snapshot();
-      }
-    });
+    snapshot_timer_ = schedule_self(wait, &router_agent::on_snapshot_timer);
     return;
   }
+  publish_snapshot();
+}
+
+void router_agent::on_snapshot_timer() {
+  snapshot_timer_.reset();
   publish_snapshot();
 }
 
@@ -81,11 +74,8 @@ void router_agent::publish_snapshot() {
 }
 
 void router_agent::poll_state() {
-  std::weak_ptr<router_agent*> weak = self_;
-  poll_timer_ =
-      loop_.schedule(std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_poll), [weak] {
-        if (auto p = weak.lock(); p && *p) (*p)->poll_state();
-      });
+  poll_timer_ = schedule_self(std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_poll),
+                              &router_agent::poll_state);
   logins_.expire();
   if (!connected_) return;
   if (significant(backend_->read_state()) != last_significant_) snapshot_requested();

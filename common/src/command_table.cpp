@@ -91,12 +91,28 @@ status bad_args(std::string message) {
   return op_failure(op_error::bad_args, std::move(message));
 }
 
-status bad_arg(const arg_spec& a, std::string_view must) {
-  return bad_args(std::string(a.name) + " must be " + std::string(must));
-}
-
-std::string range_text(const arg_spec& a) {
-  return "an integer " + std::to_string(a.min) + ".." + std::to_string(a.max);
+// What an argument of `a`'s type must be, for the error that names it.
+std::string expected(const arg_spec& a) {
+  const std::string bounds = std::to_string(a.min) + ".." + std::to_string(a.max);
+  switch (a.type) {
+    case arg_type::integer:
+      return "an integer " + bounds;
+    case arg_type::host:
+      return "a host name or IP address";
+    case arg_type::literal:
+      return "\"" + std::string(a.literal) + "\"";
+    case arg_type::login_id:
+      return "a technician login id";
+    case arg_type::hex:
+      return "lowercase hex of " + bounds + " characters";
+    case arg_type::config_keys:
+      return "an array of at most " + std::to_string(a.max) +
+             " dotted config keys like \"wifi.ssid\"";
+    case arg_type::config_values:
+      return "a non-empty object of at most " + std::to_string(a.max) +
+             " dotted config keys to strings, numbers or booleans";
+  }
+  return "?";
 }
 
 bool is_lower_hex(char c) {
@@ -110,53 +126,51 @@ std::optional<std::int64_t> integer_in(const cJSON* v, std::int64_t lo, std::int
   return static_cast<std::int64_t>(d);
 }
 
-status check_one(const arg_spec& a, const cJSON* v) {
+// True when `v` is a valid `a`. For the config types, `entry` names the first entry that is
+// not a valid one, when the container itself was.
+bool fits(const arg_spec& a, const cJSON* v, const char*& entry) {
+  const char* text = cJSON_IsString(v) ? v->valuestring : nullptr;
   switch (a.type) {
     case arg_type::integer:
-      if (!integer_in(v, a.min, a.max)) return bad_arg(a, range_text(a));
-      return {};
+      return integer_in(v, a.min, a.max).has_value();
     case arg_type::host:
-      if (!cJSON_IsString(v) || !valid_host(v->valuestring))
-        return bad_arg(a, "a host name or IP address");
-      return {};
+      return text != nullptr && valid_host(text);
     case arg_type::literal:
-      if (!cJSON_IsString(v) || a.literal != v->valuestring)
-        return bad_arg(a, "\"" + std::string(a.literal) + "\"");
-      return {};
+      return text != nullptr && a.literal == text;
     case arg_type::login_id:
-      if (!cJSON_IsString(v) || !valid_login_id(v->valuestring))
-        return bad_arg(a, "a technician login id");
-      return {};
+      return text != nullptr && valid_login_id(text);
     case arg_type::hex: {
-      const std::string_view h = cJSON_IsString(v) ? v->valuestring : "";
+      const std::string_view h = text != nullptr ? text : "";
       const auto n = static_cast<std::int64_t>(h.size());
-      if (n < a.min || n > a.max || n % 2 != 0 || !std::all_of(h.begin(), h.end(), is_lower_hex))
-        return bad_arg(a, "lowercase hex of " + std::to_string(a.min) + ".." +
-                              std::to_string(a.max) + " characters");
-      return {};
+      return n >= a.min && n <= a.max && n % 2 == 0 &&
+             std::all_of(h.begin(), h.end(), is_lower_hex);
     }
     case arg_type::config_keys:
-      if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > a.max)
-        return bad_arg(a, "an array of at most " + std::to_string(a.max) + " config keys");
+    case arg_type::config_values: {
+      const bool keys = a.type == arg_type::config_keys;
+      if (keys ? !cJSON_IsArray(v) : (!cJSON_IsObject(v) || v->child == nullptr)) return false;
+      if (cJSON_GetArraySize(v) > a.max) return false;
       for (const cJSON* k = v->child; k != nullptr; k = k->next) {
-        if (!cJSON_IsString(k) || !valid_config_key(k->valuestring))
-          return bad_arg(a, "dotted config keys like \"wifi.ssid\"");
+        const bool ok = keys ? cJSON_IsString(k) && valid_config_key(k->valuestring)
+                             : valid_config_key(k->string) &&
+                                   (cJSON_IsString(k) || cJSON_IsNumber(k) || cJSON_IsBool(k));
+        if (!ok) {
+          entry = keys ? (cJSON_IsString(k) ? k->valuestring : "") : k->string;
+          return false;
+        }
       }
-      return {};
-    case arg_type::config_values:
-      if (!cJSON_IsObject(v) || v->child == nullptr || cJSON_GetArraySize(v) > a.max)
-        return bad_arg(a,
-                       "a non-empty object of at most " + std::to_string(a.max) + " config keys");
-      for (const cJSON* k = v->child; k != nullptr; k = k->next) {
-        if (!valid_config_key(k->string))
-          return bad_args("\"" + std::string(k->string) + "\" is not a dotted config key");
-        if (!cJSON_IsString(k) && !cJSON_IsNumber(k) && !cJSON_IsBool(k))
-          return bad_args("config value of \"" + std::string(k->string) +
-                          "\" must be a string, number or boolean");
-      }
-      return {};
+      return true;
+    }
   }
-  return bad_args("unknown argument type");
+  return false;
+}
+
+status check_one(const arg_spec& a, const cJSON* v) {
+  const char* entry = nullptr;
+  if (fits(a, v, entry)) return {};
+  std::string message = std::string(a.name) + " must be " + expected(a);
+  if (entry != nullptr) message += std::string(" (\"") + entry + "\" is not one)";
+  return bad_args(std::move(message));
 }
 
 }  // namespace
@@ -341,6 +355,10 @@ status op_failure(op_error e, std::string message) {
 op_error error_of(const status& s) {
   assert(!s.ok());
   return parse_op_error(s.code()).value_or(op_error::failed);
+}
+
+bool failed_with(const status& s, op_error e) {
+  return !s.ok() && parse_op_error(s.code()) == e;
 }
 
 std::string encode(const technician_login_install& a) {

@@ -13,6 +13,7 @@
 namespace aterm::agent {
 
 using common::status;
+namespace cmd = common::commands;
 namespace crypto = common::crypto;
 
 namespace {
@@ -33,17 +34,9 @@ std::string read_boot_id() {
 common::result<login_store> login_store::open(const std::filesystem::path& file,
                                               const common::clock& clock, std::string boot_id) {
   login_store store(file, clock, std::move(boot_id));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    if (std::filesystem::exists(file)) return status::error("io", "cannot read " + file.string());
-    return store;
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  common::json_limits lim;
-  lim.max_bytes = 1024 * 1024;
-  auto parsed = common::parse_json(text, lim);
-  if (!parsed.ok())
-    return status::error("bad_json", file.string() + ": " + parsed.error().message());
+  auto parsed = journal_file::read_json(file);
+  if (!parsed.ok()) return parsed.error();
+  if (!*parsed) return store;
   const cJSON* arr = parsed->get();
   if (!cJSON_IsArray(arr)) return status::error("bad_json", file.string() + ": not an array");
   const std::size_t before = static_cast<std::size_t>(cJSON_GetArraySize(arr));
@@ -126,7 +119,8 @@ common::status login_store::install(std::string_view args_json) {
   auto salt = crypto::from_hex(a->salt_hex);
   auto hash = crypto::from_hex(a->hash_hex);
   if (!salt.ok() || !hash.ok())
-    return status::error("bad_args", "technician_login.install: salt and hash must be hex");
+    return cmd::op_failure(cmd::op_error::bad_args,
+                           "technician_login.install: salt and hash must be hex");
   technician_login l;
   l.login_id = a->login_id;
   l.salt = std::move(*salt);
@@ -135,13 +129,13 @@ common::status login_store::install(std::string_view args_json) {
   l.expires_at = a->expires_at;
   l.mono_deadline_ns = mono_ns(*clock_) + a->ttl_s * 1000000000LL;
   l.boot_id = boot_id_;
-  if (dead(l)) return status::error("expired", "technician login already expired");
+  if (dead(l)) return cmd::op_failure(cmd::op_error::bad_args, "technician login already expired");
   expire();
   logins_.erase(std::remove_if(logins_.begin(), logins_.end(),
                                [&](const technician_login& x) { return x.login_id == l.login_id; }),
                 logins_.end());
   if (logins_.size() >= limits::k_max_logins)
-    return status::error("full", "too many technician logins on this router");
+    return cmd::op_failure(cmd::op_error::bad_args, "too many technician logins on this router");
   logins_.push_back(std::move(l));
   return save();
 }

@@ -4,14 +4,10 @@
 
 namespace aterm::agent::ops {
 
-namespace cmd = common::commands;
-
 op_outcome run_technician_login_install(op_context& ctx, const cJSON* args) {
   auto st = ctx.logins.install(common::print_json(args));
   if (st.ok()) return {};
-  // Only the router's own storage is an error; anything about the credential is refused.
-  if (cmd::error_of(st) == cmd::op_error::io) return failure(st);
-  return failure(cmd::op_failure(cmd::op_error::bad_args, st.message()));
+  return failure(st);
 }
 
 op_outcome run_technician_login_revoke(op_context& ctx, const cJSON* args) {

@@ -4,8 +4,6 @@
 // absent until a valid command runs.
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -16,12 +14,7 @@ using namespace agent_test;
 
 namespace {
 
-fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
-  const auto p = dir / name;
-  std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-  ::chmod(p.c_str(), 0700);
-  return p;
-}
+using t::write_script;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
@@ -56,21 +49,21 @@ struct linux_agent {
 
 // Debian's traceroute and host, as far as the agent reads them, logging their argv to `marker`.
 std::string program_stand_ins(const fs::path& bin, const fs::path& marker) {
-  const auto tr = script(bin, "traceroute",
-                         "echo \"traceroute $*\" >> '" + marker.string() +
-                             "'\n"
-                             "echo \"traceroute to $8 ($8), $7 hops max, 60 byte packets\"\n"
-                             "echo ' 1  192.0.2.1  0.321 ms'\n"
-                             "echo ' 2  *'\n"
-                             "echo \" 3  $8  1.234 ms\"");
-  const auto host = script(bin, "host",
-                           "echo \"host $*\" >> '" + marker.string() +
-                               "'\n"
-                               "echo \"$2 has address 192.0.2.80\"\n"
-                               "echo \"$2 has IPv6 address 2001:db8::80\"");
+  const auto tr = write_script(bin, "traceroute",
+                               "echo \"traceroute $*\" >> '" + marker.string() +
+                                   "'\n"
+                                   "echo \"traceroute to $8 ($8), $7 hops max, 60 byte packets\"\n"
+                                   "echo ' 1  192.0.2.1  0.321 ms'\n"
+                                   "echo ' 2  *'\n"
+                                   "echo \" 3  $8  1.234 ms\"");
+  const auto host = write_script(bin, "host",
+                                 "echo \"host $*\" >> '" + marker.string() +
+                                     "'\n"
+                                     "echo \"$2 has address 192.0.2.80\"\n"
+                                     "echo \"$2 has IPv6 address 2001:db8::80\"");
   const auto reset =
-      script(bin, "factory-reset",
-             "cat > /dev/null\necho \"factory-reset $*\" >> '" + marker.string() + "'");
+      write_script(bin, "factory-reset",
+                   "cat > /dev/null\necho \"factory-reset $*\" >> '" + marker.string() + "'");
   return R"("diag.traceroute_program":")" + tr.string() + R"(","diag.dns_program":")" +
          host.string() + R"(","hooks.factory_reset":[")" + reset.string() + R"("])";
 }
@@ -136,8 +129,8 @@ TEST_CASE("shell and option injection through the new ops is refused before any 
 TEST_CASE("with hooks.diag the diagnostics go to the hook as JSON on stdin") {
   t::temp_dir scripts{"aterm-agent-bin"};
   const fs::path input = scripts.path() / "input";
-  const auto hook =
-      script(scripts.path(), "diag", "cat >> '" + input.string() + "'\necho '{\"from\":\"hook\"}'");
+  const auto hook = write_script(scripts.path(), "diag",
+                                 "cat >> '" + input.string() + "'\necho '{\"from\":\"hook\"}'");
   linux_agent l(R"("hooks.diag":[")" + hook.string() + R"("])");
   using rs = proto::result_status;
   auto tr = l.run("h1", "diag.traceroute", R"({"host":"192.0.2.9"})");

@@ -2,7 +2,6 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <fstream>
 
@@ -83,15 +82,12 @@ TEST_CASE("reconnect_after_broker_restart within the backoff bound") {
 TEST_CASE("results and events produced while the broker is down are delivered after it returns") {
   stack s;
   // A config.set hook that waits for the test, so the result is produced during the outage.
-  const auto hook = s.dir / "set-hook";
   const auto started = s.dir / "hook-started";
   const auto go = s.dir / "hook-go";
-  {
-    std::ofstream h(hook);
-    h << "#!/bin/sh\nread line\ntouch " << started.string() << "\nwhile [ ! -f " << go.string()
-      << " ]; do sleep 0.05; done\necho '{\"rev\":1}'\n";
-  }
-  ::chmod(hook.c_str(), 0700);
+  const auto hook =
+      t::write_script(s.dir.path(), "set-hook",
+                      "read line\ntouch " + started.string() + "\nwhile [ ! -f " + go.string() +
+                          " ]; do sleep 0.05; done\necho '{\"rev\":1}'");
   agent_process a(s.pki, s.broker, s.dir.path(), "dev-outage",
                   R"("backend":{"type":"linux"},"hooks":{"config_set":[")" + hook.string() +
                       R"("],"timeout_s":60})");

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -51,6 +52,13 @@ temp_dir::~temp_dir() {
   if (keep_) return;
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+fs::path write_script(const fs::path& dir, const std::string& name, const std::string& body) {
+  const auto p = dir / name;
+  std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(p.c_str(), 0700);
+  return p;
 }
 
 namespace detail {

@@ -166,5 +166,6 @@ TEST_CASE("the technician_login.install arguments round-trip through the one enc
   CHECK(back->expires_at == a.expires_at);
   CHECK(back->ttl_s == a.ttl_s);
   a.hash_hex = "XYZ";
-  CHECK(cmd::decode_technician_login_install(cmd::encode(a)).error().code() == "bad_args");
+  CHECK(cmd::failed_with(cmd::decode_technician_login_install(cmd::encode(a)).error(),
+                         cmd::op_error::bad_args));
 }

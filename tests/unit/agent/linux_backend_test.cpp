@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,20 +8,15 @@
 #include "aterm/agent/backend.h"
 #include "aterm/agent/hook_runner.h"
 #include "aterm/common/clock.h"
+#include "aterm/common/command_table.h"
 #include "aterm/test/support.h"
 
 namespace fs = std::filesystem;
 using aterm::test::temp_dir;
 using namespace std::chrono_literals;
+namespace cmd = aterm::common::commands;
 
-namespace {
-fs::path script(const fs::path& dir, const std::string& name, const std::string& body) {
-  const auto p = dir / name;
-  std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-  ::chmod(p.c_str(), 0700);
-  return p;
-}
-}  // namespace
+using aterm::test::write_script;
 
 TEST_CASE("linux backend reads this machine's /proc") {
   aterm::agent::linux_backend_settings s;
@@ -60,9 +54,9 @@ TEST_CASE("config hooks get JSON on stdin, never the message text in argv") {
   aterm::common::manual_clock clock;
   aterm::agent::linux_backend_settings s;
   // The hook echoes what it read, and its argv count, so the test sees both.
-  const auto get = script(t.path(), "get",
-                          R"(read line; echo "{\"rev\":7,\"values\":{\"argc\":$#,\"in\":$line}}")");
-  const auto set = script(
+  const auto get = write_script(
+      t.path(), "get", R"(read line; echo "{\"rev\":7,\"values\":{\"argc\":$#,\"in\":$line}}")");
+  const auto set = write_script(
       t.path(), "set",
       R"(read line; case "$line" in *'"rev":7'*) echo '{"rev":8}';; *) echo '{"error":"stale_rev"}';; esac)");
   s.hook_config_get = {get.string(), "--fixed"};
@@ -75,24 +69,27 @@ TEST_CASE("config hooks get JSON on stdin, never the message text in argv") {
   REQUIRE(ok.ok());
   CHECK(*ok == 8);
   CHECK(b->read_state().config_rev.value_or(-1) == 8);
-  CHECK(b->config_set(3, R"({"a":1})").error().code() == "stale_rev");
+  CHECK(cmd::failed_with(b->config_set(3, R"({"a":1})").error(), cmd::op_error::stale_rev));
 }
 
 TEST_CASE("hooks are killed at their timeout and bounded in output") {
   temp_dir t{"unit-agent"};
-  const auto slow = script(t.path(), "slow", "sleep 30");
+  const auto slow = write_script(t.path(), "slow", "sleep 30");
   const auto begin = std::chrono::steady_clock::now();
   auto r = aterm::agent::run_hook({slow.string()}, "{}", 300ms);
   CHECK(std::chrono::steady_clock::now() - begin < 5s);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code() == "hook_timeout");
-  const auto chatty = script(t.path(), "chatty", "yes");
+  CHECK(cmd::failed_with(r.error(), cmd::op_error::failed));
+  CHECK(r.error().message().find("ran past its timeout") != std::string::npos);
+  const auto chatty = write_script(t.path(), "chatty", "yes");
   r = aterm::agent::run_hook({chatty.string()}, "", 5s);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code() == "hook_output");
+  CHECK(cmd::failed_with(r.error(), cmd::op_error::failed));
+  CHECK(r.error().message().find("wrote too much") != std::string::npos);
   r = aterm::agent::run_hook({"relative/path"}, "", 1s);
-  CHECK(r.error().code() == "hook_spawn");
-  const auto fails = script(t.path(), "fails", "exit 3");
+  CHECK(cmd::failed_with(r.error(), cmd::op_error::failed));
+  CHECK(r.error().message().find("absolute path") != std::string::npos);
+  const auto fails = write_script(t.path(), "fails", "exit 3");
   r = aterm::agent::run_hook({fails.string()}, "", 5s);
   REQUIRE(r.ok());
   CHECK(r->exit_code == 3);

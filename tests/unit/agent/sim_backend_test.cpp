@@ -5,6 +5,7 @@
 
 #include "aterm/agent/backend.h"
 #include "aterm/common/clock.h"
+#include "aterm/common/command_table.h"
 #include "aterm/common/json.h"
 #include "aterm/test/support.h"
 
@@ -13,6 +14,9 @@ using aterm::test::temp_dir;
 using namespace std::chrono_literals;
 using aterm::agent::make_sim_backend;
 using aterm::agent::sim_backend_settings;
+namespace cmd = aterm::common::commands;
+using cmd::failed_with;
+using cmd::op_error;
 
 namespace {}  // namespace
 
@@ -42,10 +46,11 @@ TEST_CASE("config.set moves rev once, persists, and refuses a stale rev") {
     auto r = (*b)->config_set(0, R"({"wifi.ssid":"home","wifi.channel":11})");
     REQUIRE(r.ok());
     CHECK(*r == 1);
-    CHECK((*b)->config_set(0, R"({"wifi.ssid":"again"})").error().code() == "stale_rev");
-    CHECK((*b)->config_set(1, R"({"Bad Key":1})").error().code() == "bad_args");
-    CHECK((*b)->config_set(1, R"({"a.b":{"nested":1}})").error().code() == "bad_args");
-    CHECK((*b)->config_set(1, R"({})").error().code() == "bad_args");
+    CHECK(
+        failed_with((*b)->config_set(0, R"({"wifi.ssid":"again"})").error(), op_error::stale_rev));
+    CHECK(failed_with((*b)->config_set(1, R"({"Bad Key":1})").error(), op_error::bad_args));
+    CHECK(failed_with((*b)->config_set(1, R"({"a.b":{"nested":1}})").error(), op_error::bad_args));
+    CHECK(failed_with((*b)->config_set(1, R"({})").error(), op_error::bad_args));
   }
   auto b = make_sim_backend(settings, clock);
   REQUIRE(b.ok());

@@ -17,8 +17,9 @@ struct hook_output {
   std::string out;
 };
 
-// Errors: "hook_spawn" (no such program, fork failed), "hook_timeout", "hook_output" (too long).
-// A non-zero exit is not an error here; callers look at exit_code.
+// Errors: op_error::failed (common/command_table.h), its message saying which: no such
+// program, fork failed, ran past its timeout, wrote too much. A non-zero exit is not an error
+// here; callers look at exit_code.
 common::result<hook_output> run_hook(const std::vector<std::string>& argv, const std::string& input,
                                      std::chrono::milliseconds timeout);
 

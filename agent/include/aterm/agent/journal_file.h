@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aterm/common/json.h"
 #include "aterm/common/status.h"
 
 namespace aterm::agent {
@@ -36,6 +37,10 @@ class journal_file {
   // Writes `data` to `path` atomically (temp, fsync, rename, fsync folder) with `mode`.
   static common::status write_atomic(const std::filesystem::path& path, std::string_view data,
                                      unsigned mode = 0600);
+  // The JSON document a store keeps whole in `path` (written with write_atomic), at most
+  // limits::k_max_store_file bytes; nullptr when the file does not exist. Errors: "io" (it
+  // exists but cannot be read), "bad_json" naming the file.
+  static common::result<common::json_ptr> read_json(const std::filesystem::path& path);
 
  private:
   std::filesystem::path path_;

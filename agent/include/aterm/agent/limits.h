@@ -19,6 +19,9 @@ inline constexpr std::size_t k_max_journal_line = 70 * 1024;
 // Outbox bounds (issue 3): a router keeps at most this much unsent on flash.
 inline constexpr std::size_t k_outbox_entries = 1000;
 inline constexpr std::size_t k_outbox_bytes = 1024 * 1024;
+// A store kept whole in one JSON file (the sim router, the technician logins): far above what
+// either holds (32 logins, a router's config), far below what a router's RAM minds.
+inline constexpr std::size_t k_max_store_file = 1024 * 1024;
 // Technician credentials held at once: a handful per router is normal, this bounds flash and the
 // work of a hostile installer.
 inline constexpr std::size_t k_max_logins = 32;

@@ -59,10 +59,15 @@ class local_socket_server {
   std::shared_ptr<local_socket_server*> self_;
 };
 
-// Asks a running agent. Returns the answer; errors: "unavailable" (no socket or nobody
-// listening), "io" (the conversation failed), "denied" (no permission on the socket).
-common::result<bool> ask_login_check(const std::filesystem::path& socket_path,
-                                     const std::string& login_id, const std::string& password,
-                                     std::chrono::milliseconds timeout);
+// What a running agent answered, or that none listens (no socket, or nobody behind it): then
+// the caller checks the store itself.
+enum class login_answer { accepted, refused, no_agent };
+
+// Asks a running agent. Errors: "io" (the conversation failed), "denied" (no permission on the
+// socket).
+common::result<login_answer> ask_login_check(const std::filesystem::path& socket_path,
+                                             const std::string& login_id,
+                                             const std::string& password,
+                                             std::chrono::milliseconds timeout);
 
 }  // namespace aterm::agent

@@ -38,7 +38,8 @@ class login_store {
                                           const common::clock& clock, std::string boot_id);
 
   // Installs (or replaces) from the technician_login.install args (JSON object text).
-  // Errors: "bad_args" naming the field, "expired" (already dead on arrival), "full", "io".
+  // Errors (op_error of common/command_table.h): bad_args naming the field, or saying the login
+  // is already dead on arrival or the router holds too many; io.
   common::status install(std::string_view args_json);
   // Returns true when it existed. Errors: "io".
   common::result<bool> revoke(std::string_view login_id);

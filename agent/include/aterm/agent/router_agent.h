@@ -104,6 +104,31 @@ class router_agent {
                std::unique_ptr<backend> be, command_journal journal, outbox box,
                login_store logins);
 
+  // What the MQTT link reports, carried to the agent thread as one kind of task (one posted
+  // callable for every Paho callback keeps the router build small).
+  struct link_event {
+    enum class kind { connected, connect_failed, lost, message, published };
+    kind k;
+    std::string text;       // connect_failed, lost: the cause; message: the topic
+    std::string payload;    // message
+    std::uint64_t tag = 0;  // published
+    bool ok = false;        // published
+  };
+  // From Paho's thread: queues `e` for the router behind `weak` (try_post: a flood is dropped
+  // and counted).
+  static void post_link_event(const std::weak_ptr<router_agent*>& weak, event_loop& loop,
+                              link_event e);
+  void on_link_event(const link_event& e);
+  // Runs `method` on the agent thread after `delay` unless the router is gone by then.
+  event_loop::timer_id schedule_self(std::chrono::milliseconds delay,
+                                     void (router_agent::*method)());
+  // The timers' work.
+  void on_reconnect_timer();
+  void on_interval_timer();
+  void on_snapshot_timer();
+  void on_reboot_over();
+  void on_shutdown_timer();
+
   void connect_now();
   void begin_connect();
   void release_gate();

@@ -19,6 +19,15 @@ namespace aterm::agent {
 namespace {
 
 using common::status;
+namespace cmd = common::commands;
+
+status unsupported(std::string message) {
+  return cmd::op_failure(cmd::op_error::unsupported, std::move(message));
+}
+
+status failed(std::string message) {
+  return cmd::op_failure(cmd::op_error::failed, std::move(message));
+}
 
 std::optional<std::string> read_first_line(const std::string& path) {
   std::ifstream in(path);
@@ -68,8 +77,7 @@ class linux_backend final : public backend {
   }
 
   common::result<std::string> config_get(const std::vector<std::string>& keys) override {
-    if (s_.hook_config_get.empty())
-      return status::error("unsupported", "no hooks.config_get configured");
+    if (s_.hook_config_get.empty()) return unsupported("no hooks.config_get configured");
     common::json_ptr in(cJSON_CreateObject());
     cJSON* arr = cJSON_AddArrayToObject(in.get(), "keys");
     for (const auto& k : keys) cJSON_AddItemToArray(arr, cJSON_CreateString(k.c_str()));
@@ -77,38 +85,39 @@ class linux_backend final : public backend {
     if (!out.ok()) return out.error();
     auto rev = common::json_int(out->get(), "rev");
     if (!rev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(out->get(), "values")))
-      return status::error("error", "config_get hook answered without rev and values");
+      return failed("config_get hook answered without rev and values");
     last_rev_ = *rev;
     return common::print_json(out->get());
   }
 
   common::result<std::int64_t> config_set(std::int64_t rev, std::string_view values_json) override {
-    if (s_.hook_config_set.empty())
-      return status::error("unsupported", "no hooks.config_set configured");
+    if (s_.hook_config_set.empty()) return unsupported("no hooks.config_set configured");
     auto values = common::parse_json(values_json);
     if (!values.ok() || !cJSON_IsObject(values->get()))
-      return status::error("bad_args", "values must be an object");
+      return cmd::op_failure(cmd::op_error::bad_args, "values must be an object");
     common::json_ptr in(cJSON_CreateObject());
     cJSON_AddNumberToObject(in.get(), "rev", static_cast<double>(rev));
     cJSON_AddItemToObject(in.get(), "values", cJSON_Duplicate(values->get(), true));
     auto out = run_json(s_.hook_config_set, common::print_json(in.get()));
     if (!out.ok()) return out.error();
     if (auto err = common::json_string(out->get(), "error")) {
-      if (*err == "stale_rev" || *err == "bad_args") return status::error(*err, "hook: " + *err);
-      return status::error("error", "hook: " + *err);
+      // A hook may refuse with an op error of the table; anything else is a failure.
+      const auto e = cmd::parse_op_error(*err);
+      if (e == cmd::op_error::stale_rev || e == cmd::op_error::bad_args)
+        return cmd::op_failure(*e, "hook: " + *err);
+      return failed("hook: " + *err);
     }
     auto new_rev = common::json_int(out->get(), "rev");
-    if (!new_rev) return status::error("error", "config_set hook answered without rev");
+    if (!new_rev) return failed("config_set hook answered without rev");
     last_rev_ = *new_rev;
     return *new_rev;
   }
 
   common::status reboot() override {
-    if (s_.hook_reboot.empty()) return status::error("unsupported", "no hooks.reboot configured");
+    if (s_.hook_reboot.empty()) return unsupported("no hooks.reboot configured");
     auto out = run_hook(s_.hook_reboot, "{\"op\":\"reboot\"}\n", s_.hook_timeout);
-    if (!out.ok()) return status::error("error", out.error().message());
-    if (out->exit_code != 0)
-      return status::error("error", "reboot hook exited " + std::to_string(out->exit_code));
+    if (!out.ok()) return out.error();
+    if (out->exit_code != 0) return failed("reboot hook exited " + std::to_string(out->exit_code));
     return {};
   }
   bool simulated_reboot() const override { return false; }
@@ -131,7 +140,7 @@ class linux_backend final : public backend {
     std::vector<std::string> argv{
         s_.ping_program, "-n", "-q", "-c", std::to_string(count), "-W", "1", "--", host};
     auto out = run_hook(argv, {}, s_.hook_timeout);
-    if (!out.ok()) return status::error("error", out.error().message());
+    if (!out.ok()) return out.error();
     int sent = 0;
     int received = 0;
     double mn = 0, avg = 0, mx = 0;
@@ -151,7 +160,7 @@ class linux_backend final : public backend {
           have_rtt = true;
       }
     }
-    if (sent == 0) return status::error("error", "ping gave no statistics");
+    if (sent == 0) return failed("ping gave no statistics");
     common::json_ptr r(cJSON_CreateObject());
     cJSON_AddNumberToObject(r.get(), "sent", sent);
     cJSON_AddNumberToObject(r.get(), "received", received);
@@ -177,9 +186,8 @@ class linux_backend final : public backend {
     std::vector<std::string> argv{s_.traceroute_program,    "-n", "-q", "1", "-w", "1", "-m",
                                   std::to_string(max_hops), host};
     auto out = run_hook(argv, {}, s_.hook_timeout + std::chrono::seconds(max_hops));
-    if (!out.ok()) return status::error("error", out.error().message());
-    if (out->exit_code != 0)
-      return status::error("error", "traceroute exited " + std::to_string(out->exit_code));
+    if (!out.ok()) return out.error();
+    if (out->exit_code != 0) return failed("traceroute exited " + std::to_string(out->exit_code));
     std::istringstream lines(out->out);
     std::string line;
     std::string target;
@@ -227,7 +235,7 @@ class linux_backend final : public backend {
     std::vector<std::string> argv{s_.dns_program, "--", name};
     if (server) argv.push_back(*server);
     auto out = run_hook(argv, {}, s_.hook_timeout);
-    if (!out.ok()) return status::error("error", out.error().message());
+    if (!out.ok()) return out.error();
     std::istringstream lines(out->out);
     std::string line;
     std::string first;
@@ -243,18 +251,16 @@ class linux_backend final : public backend {
       }
     }
     if (out->exit_code != 0)
-      return status::error(
-          "error", "host exited " + std::to_string(out->exit_code) + ": " + first.substr(0, 200));
+      return failed("host exited " + std::to_string(out->exit_code) + ": " + first.substr(0, 200));
     return common::print_json(r.get());
   }
 
   common::status factory_reset() override {
-    if (s_.hook_factory_reset.empty())
-      return status::error("unsupported", "no hooks.factory_reset configured");
+    if (s_.hook_factory_reset.empty()) return unsupported("no hooks.factory_reset configured");
     auto out = run_hook(s_.hook_factory_reset, "{\"op\":\"factory_reset\"}\n", s_.hook_timeout);
-    if (!out.ok()) return status::error("error", out.error().message());
+    if (!out.ok()) return out.error();
     if (out->exit_code != 0)
-      return status::error("error", "factory_reset hook exited " + std::to_string(out->exit_code));
+      return failed("factory_reset hook exited " + std::to_string(out->exit_code));
     return {};
   }
 
@@ -268,12 +274,11 @@ class linux_backend final : public backend {
   common::result<common::json_ptr> run_json(const std::vector<std::string>& argv,
                                             const std::string& input) {
     auto out = run_hook(argv, input + "\n", s_.hook_timeout);
-    if (!out.ok()) return status::error("error", out.error().message());
-    if (out->exit_code != 0)
-      return status::error("error", argv[0] + " exited " + std::to_string(out->exit_code));
+    if (!out.ok()) return out.error();
+    if (out->exit_code != 0) return failed(argv[0] + " exited " + std::to_string(out->exit_code));
     auto parsed = common::parse_json(out->out);
     if (!parsed.ok() || !cJSON_IsObject(parsed->get()))
-      return status::error("error", argv[0] + " did not answer a JSON object");
+      return failed(argv[0] + " did not answer a JSON object");
     return std::move(*parsed);
   }
 

@@ -1,7 +1,6 @@
 // The simulated router: identity, state and config in one JSON file (backend.file), created with
 // defaults when missing. Reboot resets uptime; the agent drops and re-establishes its session.
 #include <algorithm>
-#include <fstream>
 
 #include "aterm/agent/backend.h"
 #include "aterm/agent/journal_file.h"
@@ -13,6 +12,7 @@ namespace aterm::agent {
 namespace {
 
 using common::status;
+namespace cmd = common::commands;
 
 class sim_backend final : public backend {
  public:
@@ -53,18 +53,20 @@ class sim_backend final : public backend {
   common::result<std::int64_t> config_set(std::int64_t rev_in,
                                           std::string_view values_json) override {
     if (rev_in != rev())
-      return status::error("stale_rev", "rev " + std::to_string(rev_in) + " is not the current " +
-                                            std::to_string(rev()));
+      return cmd::op_failure(
+          cmd::op_error::stale_rev,
+          "rev " + std::to_string(rev_in) + " is not the current " + std::to_string(rev()));
     auto values = common::parse_json(values_json);
     if (!values.ok() || !cJSON_IsObject(values->get()) || !values->get()->child)
-      return status::error("bad_args", "values must be a non-empty object");
+      return cmd::op_failure(cmd::op_error::bad_args, "values must be a non-empty object");
     const cJSON* item = nullptr;
     cJSON_ArrayForEach(item, values->get()) {
       if (!common::protocol::valid_name(item->string))
-        return status::error("bad_args", std::string("bad config key \"") + item->string + "\"");
+        return cmd::op_failure(cmd::op_error::bad_args,
+                               std::string("bad config key \"") + item->string + "\"");
       if (!cJSON_IsString(item) && !cJSON_IsNumber(item) && !cJSON_IsBool(item))
-        return status::error("bad_args", std::string("value of ") + item->string +
-                                             " must be a string, number or boolean");
+        return cmd::op_failure(cmd::op_error::bad_args, std::string("value of ") + item->string +
+                                                            " must be a string, number or boolean");
     }
     common::json_ptr next(cJSON_Duplicate(doc_.get(), true));
     cJSON* cfg = cJSON_GetObjectItemCaseSensitive(next.get(), "config");
@@ -132,7 +134,7 @@ class sim_backend final : public backend {
     cJSON_DeleteItemFromObjectCaseSensitive(next.get(), "config_rev");
     cJSON_AddNumberToObject(next.get(), "config_rev", static_cast<double>(new_rev));
     auto st = journal_file::write_atomic(file_, common::print_json(next.get()), 0600);
-    if (!st.ok()) return status::error("error", st.message());
+    if (!st.ok()) return cmd::op_failure(cmd::op_error::io, st.message());
     doc_ = std::move(next);
     return new_rev;
   }
@@ -169,16 +171,10 @@ common::json_ptr default_doc(const std::string& device_id) {
 
 common::result<std::unique_ptr<backend>> make_sim_backend(const sim_backend_settings& s,
                                                           const common::clock& clock) {
-  std::ifstream in(s.file, std::ios::binary);
-  common::json_ptr doc;
-  if (in) {
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    common::json_limits lim;
-    lim.max_bytes = 1024 * 1024;
-    auto parsed = common::parse_json(text, lim);
-    if (!parsed.ok())
-      return status::error("bad_json", s.file.string() + ": " + parsed.error().message());
-    doc = std::move(*parsed);
+  auto read = journal_file::read_json(s.file);
+  if (!read.ok()) return read.error();
+  common::json_ptr doc = std::move(*read);
+  if (doc) {
     if (!cJSON_IsObject(doc.get()))
       return status::error("bad_json", s.file.string() + ": not an object");
     if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc.get(), "config")))

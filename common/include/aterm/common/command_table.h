@@ -118,6 +118,8 @@ std::optional<op_error> parse_op_error(std::string_view s);
 status op_failure(op_error e, std::string message);
 // The op_error of a failed status; `failed` for a code outside the enum. REQUIRES: !s.ok().
 op_error error_of(const status& s);
+// True when `s` failed with exactly `e` (a code outside the enum is none of them).
+bool failed_with(const status& s, op_error e);
 
 // The arguments of technician_login.install (DESIGN.md section 4), one struct for both ends.
 struct technician_login_install {

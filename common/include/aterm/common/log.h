@@ -16,6 +16,8 @@ namespace aterm::common {
 
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
 
+// Lives only in the argument list of one log call: the key is a view (keys are string literals,
+// or strings that outlive the call's full expression).
 struct log_field {
   log_field(std::string_view k, std::string_view v) : key(k), value(v) {}
   log_field(std::string_view k, const char* v) : key(k), value(v) {}
@@ -28,7 +30,7 @@ struct log_field {
   log_field(std::string_view k, int v) : key(k), value(std::to_string(v)) {}
   log_field(std::string_view k, double v);  // shortest form: 1.5, not 1.500000
   log_field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
-  std::string key;
+  std::string_view key;
   std::string value;
   bool secret = false;
 };

@@ -42,6 +42,10 @@ class temp_dir {
   bool keep_ = false;
 };
 
+// Writes `dir`/`name`, a /bin/sh script running `body`, executable by its owner only (a hook
+// program or a stand-in for one of Debian's programs); returns its path.
+fs::path write_script(const fs::path& dir, const std::string& name, const std::string& body);
+
 // A TCP port on 127.0.0.1 that was free when asked: random in 20000-32767 (below the kernel's
 // ephemeral range, so no outgoing connection holds it), checked by binding it.
 int free_port();
