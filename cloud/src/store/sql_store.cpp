@@ -1181,13 +1181,14 @@ class sql_store final : public store, public store_sql::shared_pool {
     }));
   }
 
+  // Counts every publish the broker accepted, also of a command whose result was stored first.
   status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
     return to_status(tx_.write<done>("mark_sent", [&]() -> result<done> {
       for (const auto& id : ids) {
         db_->prepare(
-               "UPDATE commands SET status = 'sent', attempts = attempts + 1, "
-               "sent_at_s = COALESCE(sent_at_s, ?) "
-               "WHERE id = ? AND status IN ('queued', 'sent')")
+               "UPDATE commands SET "
+               "status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, "
+               "attempts = attempts + 1, sent_at_s = COALESCE(sent_at_s, ?) WHERE id = ?")
             .bind(now_s)
             .bind(id)
             .exec();

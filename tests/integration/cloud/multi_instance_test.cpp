@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "aterm/common/json.h"
+#include "aterm/test/pg_cluster.h"
 #include "cloud_stack.h"
 
 namespace {
@@ -107,6 +108,7 @@ TEST_CASE(
     "once and runs once though one instance is killed with SIGKILL") {
   cloud_stack_options o;
   o.name = "integration-multi-instance";
+  o.db = test_db("multi_instance");
   o.mqtt =
       R"("shared_subscription": true, "result_timeout_s": )" + std::to_string(k_result_timeout_s);
   cloud_stack s(o);
@@ -139,7 +141,10 @@ TEST_CASE(
   int published_twice = 0;
   for (const auto& [id, c] : commands_of(api_b)) {
     CHECK_MESSAGE(c.status == "succeeded", id);
-    if (c.attempts != 1) ++published_twice;
+    if (c.attempts != 1) {
+      ++published_twice;
+      MESSAGE(id << " published " << c.attempts << " times");
+    }
   }
   CHECK(published_twice == 0);
   CHECK(count_of(sim.log(), "repeated command answered from the journal") == 0);
