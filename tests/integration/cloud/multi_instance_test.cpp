@@ -141,7 +141,7 @@ TEST_CASE(
   int published_twice = 0;
   for (const auto& [id, c] : commands_of(api_b)) {
     CHECK_MESSAGE(c.status == "succeeded", id);
-    if (c.attempts != 1) {
+    if (c.attempts > 1) {
       ++published_twice;
       MESSAGE(id << " published " << c.attempts << " times");
     }
