@@ -118,7 +118,8 @@ common::status bridge::start() {
   }
   if (s.config.batch_max == 0 || s.config.batch_max > limits::k_max_batch ||
       s.config.batch_delay < 0ms || s.config.dispatch_poll <= 0ms ||
-      s.config.reconnect_min <= 0ms || s.config.reconnect_max < s.config.reconnect_min) {
+      s.config.reconnect_min <= 0ms || s.config.reconnect_max < s.config.reconnect_min ||
+      s.config.result_timeout <= 0s || s.config.client_id.empty()) {
     return common::status::error("bad_config", "bridge batch, poll or reconnect settings");
   }
   s.link = std::make_unique<mqtt_link>(
@@ -156,8 +157,12 @@ common::status bridge::start() {
     s.link.reset();
     return st;
   }
-  s.dispatcher_ = std::make_unique<dispatcher>(dispatch_settings{s.config.dispatch_poll}, s.store,
-                                               *s.link, s.clock, s.metrics);
+  dispatch_settings dispatch;
+  dispatch.poll = s.config.dispatch_poll;
+  dispatch.instance = s.config.client_id;
+  dispatch.result_timeout = s.config.result_timeout;
+  s.dispatcher_ =
+      std::make_unique<dispatcher>(std::move(dispatch), s.store, *s.link, s.clock, s.metrics);
   s.ingest_ = std::make_unique<ingest>(
       ingest_settings{s.config.batch_max, s.config.batch_delay, s.config.bad_input_log_interval},
       s.store, s.clock, s.metrics,

@@ -87,34 +87,43 @@ void dispatcher::wait(std::chrono::milliseconds max) {
 void dispatcher::step() {
   std::unordered_set<std::string> online;
   std::unordered_set<std::string> state_unknown;
-  bool full_pass = false;
+  bool reconnected = false;
+  bool overflow = false;
   bool command = false;
   {
     std::lock_guard lk(mu_);
     online.swap(online_);
     state_unknown.swap(state_unknown_);
-    full_pass = reconnected_ || overflow_;
+    reconnected = reconnected_;
+    overflow = overflow_;
     command = command_;
     reconnected_ = overflow_ = command_ = false;
   }
   const bool connected = publisher_.connected();
   const std::int64_t now_s = clock_.now_s();
-  if (connected && full_pass) {
-    auto due = store_.due_for_online(now_s, limits::k_max_republish_after_reconnect);
+  if (connected && reconnected) {
+    // What this instance claimed may not have reached the broker before the link went down.
+    auto request = claim(false);
+    request.own = true;
+    auto due = store_.claim_for_online(request, limits::k_max_republish_after_reconnect);
     if (due) {
       publish_and_mark(std::move(due).value());
     } else {
       metrics_.add(metrics_.dispatch_errors);
-      common::log(log_level::error, k_component, "due_for_online failed",
+      common::log(log_level::error, k_component, "claim_for_online failed",
                   {{"error", due.error().to_string()}});
     }
+  }
+  if (connected && overflow) {
+    publish_claimed(false);
   } else if (connected && !online.empty()) {
+    const auto request = claim(false);
     std::vector<outbound_command> all;
     for (const auto& device : online) {
-      auto due = store_.due_commands(device, now_s, limits::k_max_due_per_device);
+      auto due = store_.claim_due(device, request, limits::k_max_due_per_device);
       if (!due) {
         metrics_.add(metrics_.dispatch_errors);
-        common::log(log_level::error, k_component, "due_commands failed",
+        common::log(log_level::error, k_component, "claim_due failed",
                     {{"device", device}, {"error", due.error().to_string()}});
         continue;
       }
@@ -122,7 +131,7 @@ void dispatcher::step() {
     }
     publish_and_mark(std::move(all));
   }
-  if (connected && command) publish_queued();
+  if (connected && command) publish_claimed(false);
   refresh_missing_state(std::move(state_unknown), connected);
 
   if (clock_.mono() >= next_poll_) {
@@ -135,24 +144,36 @@ void dispatcher::step() {
       common::log(log_level::error, k_component, "expire_overdue failed",
                   {{"error", expired.error().to_string()}});
     }
-    if (connected) publish_queued();
+    if (connected) publish_claimed(true);
   }
 }
 
-void dispatcher::publish_queued() {
-  // Each page is marked sent before the next is taken, so the pages do not repeat; a page that
-  // was not fully accepted ends the round (the next poll retries it).
+claim_request dispatcher::claim(bool stale) const {
+  claim_request r;
+  r.instance = settings_.instance;
+  r.now_ms = clock_.now_ms();
+  if (stale) {
+    r.stale_before_ms =
+        r.now_ms -
+        std::chrono::duration_cast<std::chrono::milliseconds>(settings_.result_timeout).count();
+  }
+  return r;
+}
+
+void dispatcher::publish_claimed(bool stale) {
+  // A claim takes its commands out of the next page's candidates, so the pages do not repeat;
+  // a page that was not fully accepted ends the round (the next poll retries it).
   while (true) {
-    auto queued = store_.queued_for_online(clock_.now_s(), limits::k_max_queued_per_poll);
-    if (!queued) {
+    auto claimed = store_.claim_for_online(claim(stale), limits::k_max_queued_per_poll);
+    if (!claimed) {
       metrics_.add(metrics_.dispatch_errors);
-      common::log(log_level::error, k_component, "queued_for_online failed",
-                  {{"error", queued.error().to_string()}});
+      common::log(log_level::error, k_component, "claim_for_online failed",
+                  {{"error", claimed.error().to_string()}});
       return;
     }
-    const std::size_t n = queued->size();
+    const std::size_t n = claimed->size();
     if (n == 0) return;
-    if (publish_and_mark(std::move(queued).value()) < n || n < limits::k_max_queued_per_poll) {
+    if (publish_and_mark(std::move(claimed).value()) < n || n < limits::k_max_queued_per_poll) {
       return;
     }
   }
@@ -184,6 +205,7 @@ void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices, 
     it = state_pending_.erase(it);
   }
   const std::int64_t now_s = clock_.now_s();
+  bool queued_any = false;
   for (std::size_t from = 0; from < ask.size(); from += limits::k_max_refresh_per_call) {
     const std::span<const std::string> page(
         ask.data() + from, std::min(limits::k_max_refresh_per_call, ask.size() - from));
@@ -208,8 +230,10 @@ void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices, 
     common::log(log_level::info, k_component, "state.refresh queued for devices without state",
                 {{"commands", static_cast<std::uint64_t>(out->queued.size())},
                  {"first_device", out->queued.front().device_id}});
-    publish_and_mark(std::move(out->queued));
+    queued_any = true;
   }
+  // Claimed like any queued command, so another instance's poll cannot publish them as well.
+  if (queued_any) publish_claimed(false);
 }
 
 std::size_t dispatcher::publish_and_mark(std::vector<outbound_command> commands) {
@@ -218,12 +242,23 @@ std::size_t dispatcher::publish_and_mark(std::vector<outbound_command> commands)
   if (accepted.size() < commands.size()) {
     metrics_.add(metrics_.publish_failures,
                  static_cast<std::uint64_t>(commands.size() - accepted.size()));
+    std::unordered_set<std::string> ok(accepted.begin(), accepted.end());
+    std::vector<std::string> refused;
+    for (const auto& c : commands) {
+      if (!ok.contains(c.id)) refused.push_back(c.id);
+    }
+    if (auto st = store_.release_claims(refused, settings_.instance); !st.ok()) {
+      // The claims stay: the commands go out again once their result is overdue.
+      metrics_.add(metrics_.dispatch_errors);
+      common::log(
+          log_level::error, k_component, "release_claims failed",
+          {{"commands", static_cast<std::uint64_t>(refused.size())}, {"error", st.to_string()}});
+    }
   }
   if (accepted.empty()) return 0;
   auto st = store_.mark_sent(accepted, clock_.now_s());
   if (!st.ok()) {
-    // The broker has them; the store still says queued, so they go out again (the agent
-    // de-duplicates by id).
+    // The broker has them and the claims stand; the attempt is only not counted.
     metrics_.add(metrics_.dispatch_errors);
     common::log(
         log_level::error, k_component, "mark_sent failed",

@@ -74,7 +74,9 @@ common::status mqtt_link::create() {
     common::log(log_level::warn, k_component, "mqtt tls error", {{"error", msg}});
   });
   options_.set_ssl(std::move(ssl));
-  options_.set_clean_session(false);
+  // Shared: a clean session, so none of the group's messages wait for this instance once it is
+  // gone (bridge.h).
+  options_.set_clean_session(config_.shared_subscription);
   options_.set_mqtt_version(MQTTVERSION_3_1_1);
   options_.set_keep_alive_interval(config_.keep_alive);
   options_.set_connect_timeout(config_.connect_timeout);

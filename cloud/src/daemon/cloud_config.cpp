@@ -42,6 +42,8 @@ common::config_schema cloud_config_schema() {
       num("mqtt.batch_max", 1000, 1, 100000),
       num("mqtt.batch_delay_ms", 20, 0, 10000),
       num("mqtt.dispatch_poll_ms", 1000, 10, 600000),
+      // A command published this long ago without a final result is published again.
+      num("mqtt.result_timeout_s", 60, 1, k_day_s),
       // Mail (the outbox worker is the lifecycle issue's).
       str("mail.smtp_url"),
       str("mail.from", "aterm-cloud@localhost"),

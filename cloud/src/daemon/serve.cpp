@@ -38,6 +38,7 @@ bridge::bridge_config bridge_config_from(const common::config& c) {
   b.batch_max = static_cast<std::size_t>(c.get_int("mqtt.batch_max"));
   b.batch_delay = std::chrono::milliseconds(c.get_int("mqtt.batch_delay_ms"));
   b.dispatch_poll = std::chrono::milliseconds(c.get_int("mqtt.dispatch_poll_ms"));
+  b.result_timeout = std::chrono::seconds(c.get_int("mqtt.result_timeout_s"));
   return b;
 }
 

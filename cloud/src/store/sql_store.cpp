@@ -1077,6 +1077,15 @@ class sql_store final : public store, public store_sql::shared_pool {
       std::unordered_map<std::string_view, batch_device*> by_id;
       by_id.reserve(devices.size());
       for (auto& d : devices) {
+        if (d.presence && d.presence->online) {
+          // A new connection of the device: its commands published before it are due again
+          // (claim_due). Every instance applies the same presence; only the first changes it.
+          db_->prepare(
+                 "UPDATE devices SET online_epoch = online_epoch + 1 "
+                 "WHERE id = ? AND presence <> 'online'")
+              .bind(d.id)
+              .exec();
+        }
         upsert_device_locked(d);
         by_id.emplace(d.id, &d);
         if (d.company.empty()) ++out.unassigned;
@@ -1110,64 +1119,76 @@ class sql_store final : public store, public store_sql::shared_pool {
     });
   }
 
-  result<std::vector<bridge::outbound_command>> due_commands(const std::string& device_id,
-                                                             std::int64_t now_s,
-                                                             std::size_t limit) override {
+  // A claim moves a command to `sent` under one instance's name inside the write transaction,
+  // which serialises with every other instance's, so two instances never claim one command for
+  // the same publish (store_port.h). claim_epoch is the device's online_epoch (migrations.cpp,
+  // schema 6) the command was last claimed in.
+  result<std::vector<bridge::outbound_command>> claim_due(const std::string& device_id,
+                                                          const bridge::claim_request& request,
+                                                          std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return tx_.read<std::vector<bridge::outbound_command>>(
-        "due_commands", [&]() -> result<std::vector<bridge::outbound_command>> {
-          std::vector<bridge::outbound_command> out;
+    return tx_.write<std::vector<bridge::outbound_command>>(
+        "claim_due", [&]() -> result<std::vector<bridge::outbound_command>> {
           auto q = db_->prepare(
-              "SELECT id, device_id, op, args_json, deadline_s FROM commands "
-              "WHERE device_id = ? AND status IN ('queued', 'sent') AND deadline_s > ? "
-              "ORDER BY seq LIMIT ?");
-          q.bind(device_id).bind(now_s).bind(limit);
-          while (q.step()) out.push_back(outbound_locked(q));
-          return out;
-        });
-  }
-
-  result<std::vector<bridge::outbound_command>> queued_for_online(std::int64_t now_s,
-                                                                  std::size_t limit) override {
-    limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return tx_.read<std::vector<bridge::outbound_command>>(
-        "queued_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
-          std::vector<bridge::outbound_command> out;
-          auto q = db_->prepare(
-              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
-              "JOIN devices d ON d.id = c.device_id "
-              "WHERE c.status = 'queued' AND c.deadline_s > ? AND d.presence = 'online' "
+              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
+              "FROM commands c JOIN devices d ON d.id = c.device_id "
+              "WHERE c.device_id = ? AND d.presence = 'online' "
+              "AND c.status IN ('queued', 'sent') AND c.deadline_s > ? "
+              "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch) "
               "ORDER BY c.seq LIMIT ?");
-          q.bind(now_s).bind(limit);
-          while (q.step()) out.push_back(outbound_locked(q));
-          return out;
+          q.bind(device_id).bind(request.now_ms / 1000).bind(limit);
+          return claim_locked(q, request);
         });
   }
 
-  result<std::vector<bridge::outbound_command>> due_for_online(std::int64_t now_s,
-                                                               std::size_t limit) override {
+  result<std::vector<bridge::outbound_command>> claim_for_online(
+      const bridge::claim_request& request, std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    return tx_.read<std::vector<bridge::outbound_command>>(
-        "due_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
-          std::vector<bridge::outbound_command> out;
+    return tx_.write<std::vector<bridge::outbound_command>>(
+        "claim_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
           auto q = db_->prepare(
-              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s FROM commands c "
-              "JOIN devices d ON d.id = c.device_id "
+              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
+              "FROM commands c JOIN devices d ON d.id = c.device_id "
               "WHERE c.status IN ('queued', 'sent') AND c.deadline_s > ? "
-              "AND d.presence = 'online' ORDER BY c.seq LIMIT ?");
-          q.bind(now_s).bind(limit);
-          while (q.step()) out.push_back(outbound_locked(q));
-          return out;
+              "AND d.presence = 'online' "
+              "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch "
+              "OR COALESCE(c.claimed_at_ms, 0) <= ? OR c.claimed_by = ?) "
+              "ORDER BY c.seq LIMIT ?");
+          q.bind(request.now_ms / 1000).bind(request.stale_before_ms);
+          // NULL equals nothing: without `own` no claim matches by its claimer.
+          if (request.own) {
+            q.bind(request.instance);
+          } else {
+            q.bind_null();
+          }
+          q.bind(limit);
+          return claim_locked(q, request);
         });
   }
 
+  status release_claims(std::span<const std::string> ids, const std::string& instance) override {
+    return to_status(tx_.write<done>("release_claims", [&]() -> result<done> {
+      for (const auto& id : ids) {
+        db_->prepare(
+               "UPDATE commands SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE status END, "
+               "claimed_at_ms = 0, claim_epoch = 0 "
+               "WHERE id = ? AND status = 'sent' AND claimed_by = ?")
+            .bind(id)
+            .bind(instance)
+            .exec();
+      }
+      return done{};
+    }));
+  }
+
+  // Counts every publish the broker accepted, also of a command whose result was stored first.
   status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
     return to_status(tx_.write<done>("mark_sent", [&]() -> result<done> {
       for (const auto& id : ids) {
         db_->prepare(
-               "UPDATE commands SET status = 'sent', attempts = attempts + 1, "
-               "sent_at_s = COALESCE(sent_at_s, ?) "
-               "WHERE id = ? AND status IN ('queued', 'sent')")
+               "UPDATE commands SET "
+               "status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, "
+               "attempts = attempts + 1, sent_at_s = COALESCE(sent_at_s, ?) WHERE id = ?")
             .bind(now_s)
             .bind(id)
             .exec();
@@ -1649,6 +1670,28 @@ class sql_store final : public store, public store_sql::shared_pool {
     while (q.step()) {
     }
     return id;
+  }
+
+  // Claims every row of `q` (id, device_id, op, args_json, deadline_s, the device's
+  // online_epoch) for `request.instance`. REQUIRES: inside a write transaction.
+  std::vector<bridge::outbound_command> claim_locked(query& q,
+                                                     const bridge::claim_request& request) {
+    std::vector<std::pair<bridge::outbound_command, std::int64_t>> rows;
+    while (q.step()) rows.emplace_back(outbound_locked(q), q.i64(5));
+    std::vector<bridge::outbound_command> out;
+    out.reserve(rows.size());
+    for (auto& [c, epoch] : rows) {
+      db_->prepare(
+             "UPDATE commands SET status = 'sent', claimed_by = ?, claimed_at_ms = ?, "
+             "claim_epoch = ? WHERE id = ?")
+          .bind(request.instance)
+          .bind(request.now_ms)
+          .bind(epoch)
+          .bind(c.id)
+          .exec();
+      out.push_back(std::move(c));
+    }
+    return out;
   }
 
   bridge::outbound_command outbound_locked(const query& q) {

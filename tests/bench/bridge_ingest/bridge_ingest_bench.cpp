@@ -33,14 +33,16 @@ namespace protocol = aterm::common::protocol;
 // The command side of the port, unused by these figures: no commands, nothing to record.
 class no_commands_store : public bridge::store_port {
  public:
-  aterm::common::result<std::vector<bridge::outbound_command>> due_commands(const std::string&,
-                                                                            std::int64_t,
-                                                                            std::size_t) override {
+  aterm::common::result<std::vector<bridge::outbound_command>> claim_due(
+      const std::string&, const bridge::claim_request&, std::size_t) override {
     return std::vector<bridge::outbound_command>{};
   }
-  aterm::common::result<std::vector<bridge::outbound_command>> queued_for_online(
-      std::int64_t, std::size_t) override {
+  aterm::common::result<std::vector<bridge::outbound_command>> claim_for_online(
+      const bridge::claim_request&, std::size_t) override {
     return std::vector<bridge::outbound_command>{};
+  }
+  aterm::common::status release_claims(std::span<const std::string>, const std::string&) override {
+    return {};
   }
   aterm::common::status mark_sent(std::span<const std::string>, std::int64_t) override {
     return {};

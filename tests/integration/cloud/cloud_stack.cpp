@@ -80,7 +80,7 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
   std::string device = R"("claim_key_file": ")" + pki_->claim_key().string() + "\"";
   if (!options.device.empty()) device += ", " + options.device;
   write_file(config_, "{" + extra + R"(
-  "db": ")" + db_path().string() +
+  "db": ")" + (options.db.empty() ? db_path().string() : options.db) +
                           R"(",
   "http": {"listen": "127.0.0.1:)" +
                           std::to_string(https_port_) + R"(",
@@ -100,7 +100,8 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
                           R"(",
            "key": ")" + pki_->cloud_key().string() +
                           R"(",
-           "dispatch_poll_ms": 100},
+           "dispatch_poll_ms": 100)" +
+                          (options.mqtt.empty() ? "" : ", " + options.mqtt) + R"(},
   "security": {)" + security +
                           R"(},
   "device": {)" + device + R"(},
@@ -163,6 +164,7 @@ int cloud_stack::start_instance() {
   set_member(root, "http", "metrics_listen", "127.0.0.1:" + std::to_string(in.metrics_port));
   set_member(root, "mqtt", "cert", cert.string());
   set_member(root, "mqtt", "key", key.string());
+  set_member(root, "mqtt", "client_id", "aterm-cloud-" + std::to_string(n));
   const fs::path config = dir_ / ("cloud-" + std::to_string(n) + ".json");
   write_file(config, common::print_json(root));
   std::vector<std::string> argv = launcher_;

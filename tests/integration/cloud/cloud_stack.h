@@ -41,6 +41,11 @@ struct cloud_stack_options {
   // More top-level members as JSON, e.g. R"("mail": {"alarm_to": "soc@example.com"})" (any key
   // but db, http, mqtt, security, device and jobs). Default: none.
   std::string extra;
+  // More members of "mqtt" as JSON, e.g. R"("shared_subscription": true)". Default: none.
+  std::string mqtt;
+  // The store's `db`: a file path or a postgresql:// URI (aterm::test::test_db). Default: "",
+  // the file db_path() in the stack's folder.
+  std::string db;
 };
 
 class cloud_stack {
@@ -53,7 +58,8 @@ class cloud_stack {
   void start_cloud();
   // Starts one more `aterm-cloud serve` on this stack's store and broker (docs/operations.md, "A
   // second aterm-cloud instance"): an MQTT identity of its own (the broker reloads to learn it),
-  // its own HTTPS and metrics listeners, every other key as the stack's configuration. Returns
+  // its own HTTPS and metrics listeners and mqtt.client_id (its certificate's CN, the name of its
+  // command claims), every other key as the stack's configuration. Returns
   // once it is up as start_cloud() waits; the answer is its number, 1, 2, ... (the stack's own
   // instance is 0). They stop with the stack.
   int start_instance();

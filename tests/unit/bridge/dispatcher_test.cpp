@@ -59,21 +59,29 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE("a device that comes online gets its due commands, queued and sent, oldest first") {
+TEST_CASE("a device that comes online gets the commands sent in its earlier connection, once") {
   fixture f;
   f.store.add_command("dev-aaaa", "c1", k_start_s + 60);
   f.store.add_command("dev-aaaa", "c2", k_start_s + 60);
   f.store.add_command("dev-aaaa", "c-old", k_start_s - 1);  // deadline passed
   f.store.add_command("dev-bbbb", "c3", k_start_s + 60);
   f.store.set_online("dev-aaaa", true);
-  f.store.mark_sent(std::vector<std::string>{"c2"}, k_start_s).ok();
-  f.disp.step();  // first poll: expire_overdue, queued_for_online
+  f.disp.step();  // first poll: expire_overdue, then claims and publishes c1, c2
   CHECK(f.store.command("c-old").state == command_state::expired);
+  CHECK(f.pub.ids() == std::vector<std::string>{"c1", "c2"});
+  CHECK(f.store.command("c1").claimed_by == "aterm-cloud");
   f.pub.published.clear();
 
+  // The presence of the connection they went out in: nothing again.
   f.disp.post_online({"dev-aaaa"});
   f.disp.step();
-  // Unfinished ones all go again (c1 went out with the first poll), the other device's do not.
+  CHECK(f.pub.published.empty());
+
+  // A new connection: both go again, oldest first, the other device's do not.
+  f.store.set_online("dev-aaaa", false);
+  f.store.set_online("dev-aaaa", true);
+  f.disp.post_online({"dev-aaaa"});
+  f.disp.step();
   CHECK(f.pub.ids() == std::vector<std::string>{"c1", "c2"});
   CHECK(f.store.command("c1").attempts == 2);
   CHECK(f.store.command("c2").attempts == 2);
@@ -82,18 +90,31 @@ TEST_CASE("a device that comes online gets its due commands, queued and sent, ol
     REQUIRE(cmd.ok());
     CHECK(cmd->id == c.id);
   }
+
+  // A second instance saw the same presence: the first claimed them for this connection.
+  fake_publisher other_pub;
+  dispatch_settings other_settings;
+  other_settings.instance = "aterm-cloud-b";
+  dispatcher other{other_settings, f.store, other_pub, f.clock, f.metrics};
+  other.post_online({"dev-aaaa"});
+  other.step();
+  CHECK(other_pub.published.empty());
 }
 
 TEST_CASE("publishing: only accepted commands are marked sent") {
   fixture f;
   f.store.add_command("dev-aaaa", "c1", k_start_s + 60);
   f.store.add_command("dev-aaaa", "c2", k_start_s + 60);
+  f.disp.step();  // the first poll, out of the way
+  f.store.set_online("dev-aaaa", true);
   f.pub.refuse = {"c2"};
   f.disp.post_online({"dev-aaaa"});
   f.disp.step();
   CHECK(f.pub.ids() == std::vector<std::string>{"c1", "c2"});
   CHECK(f.store.command("c1").state == command_state::sent);
+  // Its claim is given up: queued again for whichever instance claims it next.
   CHECK(f.store.command("c2").state == command_state::queued);
+  CHECK(f.store.command("c2").claimed_at_ms == 0);
   auto s = f.metrics.snapshot();
   CHECK(s.commands_published == 1);
   CHECK(s.publish_failures == 1);
@@ -157,25 +178,61 @@ TEST_CASE("the poll runs every dispatch_poll: expire_overdue and queued commands
   CHECK(f.metrics.snapshot().commands_expired == 1);
 }
 
-TEST_CASE("after the bridge's reconnect every unfinished command of online devices goes again") {
+TEST_CASE("after the bridge's reconnect the commands it claimed go again, not another's") {
   fixture f;
-  f.store.add_command("dev-aaaa", "c-sent", k_start_s + 60);
-  f.store.add_command("dev-aaaa", "c-queued", k_start_s + 60);
-  f.store.add_command("dev-aaaa", "c-done", k_start_s + 60);
-  f.store.add_command("dev-bbbb", "c-offline", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c-theirs", k_start_s + 60);
   f.store.set_online("dev-aaaa", true);
-  f.store.mark_sent(std::vector<std::string>{"c-sent", "c-done"}, k_start_s).ok();
+  aterm::bridge::claim_request theirs;
+  theirs.instance = "aterm-cloud-b";
+  theirs.now_ms = k_start_s * 1000;
+  REQUIRE(f.store.claim_for_online(theirs, 10)->size() == 1);
+  f.store.add_command("dev-aaaa", "c-mine", k_start_s + 60);
+  f.store.add_command("dev-aaaa", "c-done", k_start_s + 60);
+  f.disp.step();
+  REQUIRE(f.pub.ids() == std::vector<std::string>{"c-mine", "c-done"});
   aterm::bridge::device_message done;
   done.device_id = "dev-aaaa";
   done.kind = protocol::topic_kind::result;
   done.body = protocol::command_result{"c-done", protocol::result_status::ok, "{}", ""};
   REQUIRE(f.store.apply_batch(std::span(&done, 1)).ok());
+  f.store.add_command("dev-aaaa", "c-queued", k_start_s + 60);
+  f.store.add_command("dev-bbbb", "c-offline", k_start_s + 60);
+  f.pub.published.clear();
   f.disp.post_reconnected();
   f.disp.step();
   std::set<std::string> ids;
   for (const auto& c : f.pub.published) ids.insert(c.id);
-  CHECK(ids == std::set<std::string>{"c-sent", "c-queued"});
-  CHECK(f.store.due_for_online_calls() == 1);
+  CHECK(ids == std::set<std::string>{"c-mine", "c-queued"});
+  CHECK(f.store.own_claim_calls() == 1);
+  CHECK(f.store.command("c-theirs").claimed_by == "aterm-cloud-b");
+}
+
+TEST_CASE("a command without a final result for result_timeout goes again, by one instance") {
+  fixture f;
+  fake_publisher other_pub;
+  dispatch_settings other_settings;
+  other_settings.instance = "aterm-cloud-b";
+  dispatcher other{other_settings, f.store, other_pub, f.clock, f.metrics};
+  f.store.add_command("dev-aaaa", "c1", k_start_s + 600);
+  f.store.set_online("dev-aaaa", true);
+  f.disp.step();
+  other.step();
+  REQUIRE(f.pub.ids() == std::vector<std::string>{"c1"});
+  CHECK(other_pub.published.empty());
+  // Polls within the timeout leave it alone.
+  f.clock.advance(59s);
+  f.disp.step();
+  other.step();
+  CHECK(f.pub.published.size() == 1);
+  CHECK(other_pub.published.empty());
+  // Overdue: the first instance to poll re-claims it; the other finds it claimed.
+  f.clock.advance(1s);
+  other.step();
+  f.disp.step();
+  CHECK(other_pub.ids() == std::vector<std::string>{"c1"});
+  CHECK(f.pub.published.size() == 1);
+  CHECK(f.store.command("c1").claimed_by == "aterm-cloud-b");
+  CHECK(f.store.command("c1").attempts == 2);
 }
 
 TEST_CASE("wait returns when work is posted") {
@@ -195,8 +252,16 @@ static void pass_time(fixture& f, std::chrono::milliseconds d) {
   f.store.set_now(aterm::common::to_unix_s(f.clock.now()));
 }
 
+// The devices of the state.refresh tests are online: their refreshes are claimed like any
+// command, for online devices.
+static void all_online(fixture& f) {
+  for (const char* d : {"dev-aaaa", "dev-bbbb", "dev-cccc", "dev-dddd"})
+    f.store.set_online(d, true);
+}
+
 TEST_CASE("a device seen online without state gets one state.refresh after a grace") {
   fixture f;
+  all_online(f);
   f.disp.step();  // the first poll, out of the way
   f.store.set_now(k_start_s);
   f.store.set_has_state("dev-bbbb");
@@ -217,7 +282,7 @@ TEST_CASE("a device seen online without state gets one state.refresh after a gra
   CHECK(r.device_id == "dev-aaaa");
   CHECK(r.created_by == "system");
   CHECK(r.deadline_s == k_start_s + 3 + 300);
-  CHECK(r.state == command_state::sent);  // committed first, then published and marked
+  CHECK(r.state == command_state::sent);  // committed first, then claimed, published, marked
   REQUIRE(f.pub.ids() == std::vector<std::string>{r.id});
   auto cmd = protocol::decode_command(f.pub.published[0].payload, "dev-aaaa");
   REQUIRE(cmd.ok());
@@ -229,6 +294,7 @@ TEST_CASE("a device seen online without state gets one state.refresh after a gra
 
 TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most once a minute") {
   fixture f;
+  all_online(f);
   f.disp.step();
   f.store.set_now(k_start_s);
   f.store.set_has_state("dev-bbbb");
@@ -265,11 +331,15 @@ TEST_CASE("state.refresh is not a storm: one open per device, rechecked at most 
   seen({"dev-aaaa"});
   CHECK(f.store.commands_of("state.refresh").size() == 2);
   CHECK(f.metrics.snapshot().state_refreshes == 2);
-  CHECK(f.pub.published.size() == 2);
+  // (The first went out more than once: it stayed without a result past result_timeout.)
+  std::set<std::string> published;
+  for (const auto& c : f.pub.published) published.insert(c.id);
+  CHECK(published.size() == 2);
 }
 
 TEST_CASE("state.refresh: an operator's open refresh counts, a failing store asks again") {
   fixture f;
+  all_online(f);
   f.disp.step();
   auto seen = [&](std::vector<std::string> devices) {
     f.disp.post_state_unknown(std::move(devices));

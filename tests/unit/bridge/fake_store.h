@@ -1,7 +1,8 @@
 // An in-memory store_port for the bridge's tests: the same interface as the cloud's store, with
 // the rules the bridge relies on (presence turns devices online, a final result ends a command,
 // results for unknown or foreign commands are refused, all-or-nothing batches, a state.refresh
-// only for a device without state and without an open or recent one). Thread-safe.
+// only for a device without state and without an open or recent one, claims as store_port.h
+// describes them). Thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -32,6 +33,9 @@ struct fake_command {
   std::string op;
   std::int64_t created_s = 0;  // the store's now_s() when it was added
   std::string created_by;
+  std::string claimed_by;
+  std::int64_t claimed_at_ms = 0;
+  std::int64_t claim_epoch = 0;
 };
 
 class fake_store final : public store_port {
@@ -54,6 +58,7 @@ class fake_store final : public store_port {
           if (p.online && !online && came.insert(m.device_id).second) {
             out.came_online.push_back(m.device_id);
           }
+          if (p.online && !online) ++epoch_[m.device_id];
           online = p.online;
           break;
         }
@@ -82,31 +87,43 @@ class fake_store final : public store_port {
     return out;
   }
 
-  common::result<std::vector<outbound_command>> due_commands(const std::string& device_id,
-                                                             std::int64_t now_s,
-                                                             std::size_t limit) override {
+  common::result<std::vector<outbound_command>> claim_due(const std::string& device_id,
+                                                          const claim_request& request,
+                                                          std::size_t limit) override {
     std::lock_guard lk(mu_);
     ++due_calls_;
-    return select(limit, [&](const fake_command& c) {
-      return c.device_id == device_id && !final_state(c.state) && c.deadline_s > now_s;
+    return claim(request, limit, [&](const fake_command& c) {
+      return c.device_id == device_id && due_locked(c, request);
     });
   }
 
-  common::result<std::vector<outbound_command>> queued_for_online(std::int64_t now_s,
-                                                                  std::size_t limit) override {
+  common::result<std::vector<outbound_command>> claim_for_online(const claim_request& request,
+                                                                 std::size_t limit) override {
     std::lock_guard lk(mu_);
-    return select(limit, [&](const fake_command& c) {
-      return c.state == command_state::queued && online_[c.device_id] && c.deadline_s > now_s;
+    ++claim_for_online_calls_;
+    if (request.own) ++own_claim_calls_;
+    return claim(request, limit, [&](const fake_command& c) {
+      return due_locked(c, request) || (c.state == command_state::sent && online_[c.device_id] &&
+                                        c.deadline_s > request.now_ms / 1000 &&
+                                        (c.claimed_at_ms <= request.stale_before_ms ||
+                                         (request.own && c.claimed_by == request.instance)));
     });
   }
 
-  common::result<std::vector<outbound_command>> due_for_online(std::int64_t now_s,
-                                                               std::size_t limit) override {
+  common::status release_claims(std::span<const std::string> ids,
+                                const std::string& instance) override {
     std::lock_guard lk(mu_);
-    ++due_for_online_calls_;
-    return select(limit, [&](const fake_command& c) {
-      return !final_state(c.state) && online_[c.device_id] && c.deadline_s > now_s;
-    });
+    for (const auto& id : ids) {
+      auto it = commands_.find(id);
+      if (it == commands_.end() || it->second.state != command_state::sent ||
+          it->second.claimed_by != instance) {
+        continue;
+      }
+      if (it->second.attempts == 0) it->second.state = command_state::queued;
+      it->second.claimed_at_ms = 0;
+      it->second.claim_epoch = 0;
+    }
+    return {};
   }
 
   common::result<state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
@@ -206,6 +223,7 @@ class fake_store final : public store_port {
   }
   void set_online(const std::string& device_id, bool online) {
     std::lock_guard lk(mu_);
+    if (online && !online_[device_id]) ++epoch_[device_id];
     online_[device_id] = online;
   }
   void fail_next_batches(int n) {
@@ -249,9 +267,13 @@ class fake_store final : public store_port {
     std::lock_guard lk(mu_);
     return expire_calls_;
   }
-  int due_for_online_calls() {
+  int claim_for_online_calls() {
     std::lock_guard lk(mu_);
-    return due_for_online_calls_;
+    return claim_for_online_calls_;
+  }
+  int own_claim_calls() {
+    std::lock_guard lk(mu_);
+    return own_claim_calls_;
   }
 
  private:
@@ -275,6 +297,24 @@ class fake_store final : public store_port {
     c.created_by = created_by;
     commands_[id] = std::move(c);
   }
+  // Queued, or sent in an earlier connection of its online device, deadline ahead.
+  bool due_locked(const fake_command& c, const claim_request& request) {
+    return online_[c.device_id] && c.deadline_s > request.now_ms / 1000 &&
+           (c.state == command_state::queued ||
+            (c.state == command_state::sent && c.claim_epoch < epoch_[c.device_id]));
+  }
+  template <typename Pred>
+  std::vector<outbound_command> claim(const claim_request& request, std::size_t limit, Pred pred) {
+    auto out = select(limit, pred);
+    for (const auto& o : out) {
+      auto& c = commands_.at(o.id);
+      c.state = command_state::sent;
+      c.claimed_by = request.instance;
+      c.claimed_at_ms = request.now_ms;
+      c.claim_epoch = epoch_[c.device_id];
+    }
+    return out;
+  }
   template <typename Pred>
   std::vector<outbound_command> select(std::size_t limit, Pred pred) {
     std::vector<const fake_command*> hits;
@@ -292,6 +332,7 @@ class fake_store final : public store_port {
 
   std::mutex mu_;
   std::map<std::string, bool> online_;
+  std::map<std::string, std::int64_t> epoch_;  // the device's online_epoch
   std::set<std::string> has_state_;
   std::vector<std::string> refresh_asked_;
   std::int64_t now_s_ = 0;
@@ -306,7 +347,8 @@ class fake_store final : public store_port {
   int apply_calls_ = 0;
   int expire_calls_ = 0;
   int due_calls_ = 0;
-  int due_for_online_calls_ = 0;
+  int claim_for_online_calls_ = 0;
+  int own_claim_calls_ = 0;
 };
 
 }  // namespace aterm::bridge::test

@@ -1,6 +1,7 @@
 // The MQTT bridge of the cloud (DESIGN.md sections 3 and 8): one Paho async client over mutual
 // TLS with the cloud's identity subscribes to every device's presence, state, result and event
-// (QoS 1, persistent session), ingests them into the store in batches and publishes commands.
+// (QoS 1; a persistent session, a clean one when shared), ingests them into the store in batches
+// and publishes commands.
 //
 // Threads and ownership:
 //  - Paho's threads run the callbacks, which only enqueue: messages into a bounded queue
@@ -15,7 +16,7 @@
 //    of their own, and go into the next batch ahead of queued snapshots (per-device order
 //    kept). Only past that hard bound does the callback wait for room, the last-resort
 //    backpressure (queue_waits): Paho stops reading and the broker holds the messages in the
-//    bridge's persistent session, up to its max_queued_messages.
+//    bridge's session, up to its max_queued_messages.
 //  - The ingest thread owns the ingest (batching, decoding, rate-limited bad-input log) and is
 //    the only caller of store_port::apply_batch. It never waits on Paho, so the callback's wait
 //    always ends.
@@ -52,11 +53,21 @@ struct bridge_config {
   std::string cert;
   std::string key;  // its private key
   // The broker sets the client id from the certificate (use_username_as_clientid), so several
-  // instances need certificates of their own (two with one CN take over each other's session);
-  // this id is only what is sent. Default: aterm-cloud.
+  // instances need certificates of their own (two with one CN take over each other's session).
+  // This id is what is sent and the instance's name in its command claims (store_port.h), so
+  // each instance needs its own: the certificate's CN. Default: aterm-cloud.
   std::string client_id = "aterm-cloud";
-  // Subscribe through $share/aterm-cloud/... so instances split device traffic. Default: off.
+  // Subscribe through $share/aterm-cloud/... so instances split device traffic. The session is
+  // then clean: Mosquitto 2.0 hands a shared subscription's messages round-robin to every
+  // session holding it, a disconnected persistent one included, and a dead instance's session
+  // would keep its share queued until that instance returns, which may be never. A clean
+  // session ends with its connection, so the live instances get every message sent after it.
+  // Default: off (one instance, persistent session: the broker queues messages while it is
+  // away).
   bool shared_subscription = false;
+  // A command published this long ago without a final result is published again (by one
+  // instance; the router answers a repeat from its journal). Default: 60 s.
+  std::chrono::seconds result_timeout{60};
   std::size_t batch_max = 1000;                              // Default: 1000 messages.
   std::chrono::milliseconds batch_delay{20};                 // Default: 20 ms.
   std::chrono::milliseconds dispatch_poll{1000};             // Default: 1 s.

@@ -1,11 +1,14 @@
-// Command dispatch (DESIGN.md section 3, "Delivery"): a command is committed to the store
-// before it is published, and published again on every reconnect of its device until a final
-// result arrives or its deadline passes. The dispatcher publishes
+// Command dispatch (DESIGN.md sections 3 "Delivery" and 8): a command is committed to the store
+// before it is published, published again on every reconnect of its device until a final
+// result arrives or its deadline passes, and published by one instance at a time: the dispatcher
+// publishes only what it claimed in the store (store_port::claim_due, claim_for_online)
 //  - the due commands of each device that came online (posted by ingest after its batch),
 //  - every queued command of online devices when the API posts a new command, and every poll,
-//  - every unfinished command of online devices after the bridge's own reconnect;
-// it marks a command sent only after the broker accepted its publish, and every poll it moves
-// overdue commands to their final state (expire_overdue).
+//  - every command it claimed itself after the bridge's own reconnect,
+//  - every command left sent without a final result for result_timeout (the router's journal
+//    answers a repeated id with its stored result), every poll;
+// it records a publish the broker accepted (mark_sent), gives up the claim of one it did not
+// (release_claims), and every poll moves overdue commands to their final state.
 //
 // Missed snapshots: for devices ingest saw online without seeing their state, it asks the store
 // to commit a state.refresh (store_port::refresh_missing_state) and publishes what was queued.
@@ -57,6 +60,12 @@ struct dispatch_settings {
   // finished one (a device whose snapshots never arrive gets one now and then, not a stream).
   // Default: 10 min.
   std::chrono::seconds state_refresh_retry{600};
+  // This instance's name in its claims: its MQTT client id, one per instance. Default:
+  // aterm-cloud.
+  std::string instance = "aterm-cloud";
+  // A command published this long ago without a final result is claimed and published again.
+  // Default: 60 s.
+  std::chrono::seconds result_timeout{60};
 };
 
 class dispatcher {
@@ -86,9 +95,13 @@ class dispatcher {
   common::mono_time next_poll() const { return next_poll_; }
 
  private:
-  // Publishes, then marks the accepted ones sent; returns how many were marked.
+  // Publishes claimed commands, marks the accepted ones sent and releases the others; returns
+  // how many were marked.
   std::size_t publish_and_mark(std::vector<outbound_command> commands);
-  void publish_queued();
+  // Claims and publishes the commands of online devices (store_port::claim_for_online), page
+  // by page; `stale` also takes those whose result is overdue.
+  void publish_claimed(bool stale);
+  claim_request claim(bool stale) const;
   // Adds `devices` to state_pending_ (unless known or asked recently); asks the store about the
   // ones whose grace ended and publishes the state.refresh commands it queued.
   void refresh_missing_state(std::unordered_set<std::string> devices, bool connected);

@@ -33,16 +33,16 @@ inline constexpr std::size_t k_max_log_limiter_devices = 100'000;
 inline constexpr int k_store_attempts = 3;
 // Commands published per device when it comes online; the rest follow on the next poll.
 inline constexpr std::size_t k_max_due_per_device = 100;
-// Commands taken per poll of queued_for_online; the poll repeats while it returns a full page.
+// Commands claimed per page of claim_for_online; a poll repeats while it gets a full page.
 inline constexpr std::size_t k_max_queued_per_poll = 1'000;
-// Commands re-published after the bridge's own reconnect (one page; later ones wait for their
-// device's reconnect or the next poll).
+// Commands this instance claimed that it re-publishes after its own reconnect (one page; later
+// ones wait for their device's reconnect or for their result to be overdue).
 inline constexpr std::size_t k_max_republish_after_reconnect = 100'000;
 // Command publishes in flight at once: Paho queues at most max_buffered_messages (set to twice
 // this), and a window's PUBACKs are awaited before the next one goes out.
 inline constexpr std::size_t k_publish_window = 1'000;
 // Pending device wake-ups (devices that came online) held for the dispatcher; past it the
-// dispatcher falls back to one queued_for_online poll.
+// dispatcher falls back to claim_for_online for every online device.
 inline constexpr std::size_t k_max_pending_devices = 100'000;
 
 // Retained device messages waiting to be cleared at the broker; past it a topic is cleared the

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,10 +52,22 @@ struct outbound_command {
 
 // What refresh_missing_state did.
 struct state_refresh_outcome {
-  // The state.refresh commands it committed (queued), to publish now.
+  // The state.refresh commands it committed (queued), to claim and publish now.
   std::vector<outbound_command> queued;
   // Devices that have a stored state: the bridge stops asking about them.
   std::vector<std::string> have_state;
+};
+
+// Who claims commands for publication and what it may take over (store_port::claim_due and
+// claim_for_online).
+struct claim_request {
+  std::string instance;     // the claiming instance's name (its MQTT client id)
+  std::int64_t now_ms = 0;  // unix ms, by the instance's clock
+  // Also re-claim sent commands claimed at or before this (unix ms): their result is overdue.
+  // Default: none.
+  std::int64_t stale_before_ms = std::numeric_limits<std::int64_t>::min();
+  // Also re-claim sent commands this instance claimed. Default: no.
+  bool own = false;
 };
 
 // The op and issuer of the commands refresh_missing_state commits (DESIGN.md section 3).
@@ -70,35 +83,40 @@ class store_port {
   // open), events. All or nothing: on failure nothing of the batch is stored.
   virtual common::result<batch_outcome> apply_batch(std::span<const device_message> batch) = 0;
 
-  // Commands of `device_id` without a final state whose deadline is after `now_s`, oldest
-  // first, at most `limit`: the ones to publish when the device (re)connects.
-  virtual common::result<std::vector<outbound_command>> due_commands(const std::string& device_id,
-                                                                     std::int64_t now_s,
-                                                                     std::size_t limit) = 0;
+  // Each command is published by exactly one instance (DESIGN.md section 8): an instance claims
+  // commands in the store (one write transaction moves each to `sent`, recording the claiming
+  // instance, the claim time and the device's connection it was claimed in) and publishes only
+  // what it claimed. The claim calls below return the commands whose deadline is after
+  // `now_ms`, oldest first, at most `limit`, for devices whose presence is online.
 
-  // Commands still `queued` (never published) for devices currently online, oldest first:
-  // the dispatcher polls this so commands queued by any instance or the API are sent promptly.
-  virtual common::result<std::vector<outbound_command>> queued_for_online(std::int64_t now_s,
-                                                                          std::size_t limit) = 0;
+  // Commands of `device_id` due now that it came online: its queued ones, and its sent ones not
+  // claimed since the device's current connection began (a publish the device may have missed
+  // while it was away). Every instance sees the device's presence; only the first to ask for
+  // this connection gets the sent ones.
+  virtual common::result<std::vector<outbound_command>> claim_due(const std::string& device_id,
+                                                                  const claim_request& request,
+                                                                  std::size_t limit) = 0;
 
-  // Commands without a final state (`queued` or `sent`) whose deadline is after `now_s`, for
-  // every device currently online, oldest first, at most `limit`: what the bridge re-publishes
-  // after its own MQTT reconnect (a broker that lost its queue, or an instance that took over).
-  // The default returns only `queued` ones (queued_for_online); implementations should override
-  // it so `sent` commands are re-published too.
-  virtual common::result<std::vector<outbound_command>> due_for_online(std::int64_t now_s,
-                                                                       std::size_t limit) {
-    return queued_for_online(now_s, limit);
-  }
+  // The same for every online device, plus the re-claims `request` asks for: sent commands
+  // without a final result claimed at or before `stale_before_ms`, and sent commands claimed by
+  // this instance (`own`, after its own MQTT reconnect). The dispatcher calls it every poll and
+  // when a command was committed, so a command queued through any instance is sent promptly.
+  virtual common::result<std::vector<outbound_command>> claim_for_online(
+      const claim_request& request, std::size_t limit) = 0;
+
+  // The broker did not accept these claimed commands: the claims of `instance` on them end, so
+  // the next claim by any instance takes them again (one never published is queued again).
+  virtual common::status release_claims(std::span<const std::string> ids,
+                                        const std::string& instance) = 0;
 
   // Devices the bridge saw online (a presence online or any other message) without having seen
   // their state. In one transaction, for each device that has no stored state and no
   // state.refresh command that is unfinished or was created after `not_before_s`, commits a
-  // queued state.refresh command ({} args, deadline `deadline_s`, issuer k_system_issuer, the
-  // device's company or none for an unassigned device), so a snapshot the bridge missed (the
-  // agent publishes it unretained on connect) is asked for once instead of waiting for the
-  // periodic one. The default asks for nothing and reports every device as having state;
-  // implementations should override it.
+  // queued state.refresh command (published through a claim like any other) ({} args, deadline
+  // `deadline_s`, issuer k_system_issuer, the device's company or none for an unassigned device),
+  // so a snapshot the bridge missed (the agent publishes it unretained on connect) is asked for
+  // once instead of waiting for the periodic one. The default asks for nothing and reports every
+  // device as having state; implementations should override it.
   virtual common::result<state_refresh_outcome> refresh_missing_state(
       std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s) {
     (void)deadline_s;
@@ -106,7 +124,7 @@ class store_port {
     return state_refresh_outcome{{}, {devices.begin(), devices.end()}};
   }
 
-  // Records that these commands were published (queued -> sent; attempts + 1).
+  // Records that these claimed commands were published (attempts + 1, first publish time).
   virtual common::status mark_sent(std::span<const std::string> ids, std::int64_t now_s) = 0;
 
   // Final state for commands whose deadline passed: never published -> expired, published

@@ -251,12 +251,24 @@ CREATE INDEX verification_leases_account ON verification_leases(company_id, acco
 CREATE INDEX verification_leases_expiry ON verification_leases(until_ms);
 )sql";
 
+// Version 8, as SQLite's: command claims by one instance (sqlite/migrations.cpp, schema 8).
+constexpr const char* k_schema_8 = R"sql(
+ALTER TABLE commands ADD COLUMN claimed_by TEXT COLLATE "C";
+ALTER TABLE commands ADD COLUMN claimed_at_ms BIGINT;
+ALTER TABLE commands ADD COLUMN claim_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN online_epoch BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
     {7,
      "counters and leases shared by every instance (counter_events, leases, verification_leases)",
      k_schema_7},
+    {8,
+     "command claims by one instance (commands.claimed_by, claimed_at_ms, claim_epoch; "
+     "devices.online_epoch)",
+     k_schema_8},
 };
 
 void require_postgres(sql::connection& db) {

@@ -302,6 +302,17 @@ CREATE INDEX verification_leases_account ON verification_leases(company_id, acco
 CREATE INDEX verification_leases_expiry ON verification_leases(until_ms);
 )sql";
 
+// Schema 8: commands are claimed by one instance before they are published (store_port.h):
+// the claimer's name, the claim time and the device connection it was claimed in. A device's
+// online_epoch counts its changes to online presence, so a command claimed in an earlier
+// connection is due again (and claimed once) when the device reconnects.
+constexpr const char* k_schema_8 = R"sql(
+ALTER TABLE commands ADD COLUMN claimed_by TEXT;
+ALTER TABLE commands ADD COLUMN claimed_at_ms INTEGER;
+ALTER TABLE commands ADD COLUMN claim_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN online_epoch INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -315,6 +326,10 @@ const migration k_migrations[] = {
     {7,
      "counters and leases shared by every instance (counter_events, leases, verification_leases)",
      k_schema_7},
+    {8,
+     "command claims by one instance (commands.claimed_by, claimed_at_ms, claim_epoch; "
+     "devices.online_epoch)",
+     k_schema_8},
 };
 
 int user_version(sql::connection& db) {

@@ -342,54 +342,97 @@ TEST_CASE("apply_batch: a result for a command never marked sent still ends it")
   CHECK(got->finished_at_s == k_t0);
 }
 
-TEST_CASE("due_commands, queued_for_online, mark_sent and expire_overdue") {
+namespace {
+bridge::claim_request claim_by(const char* instance, std::int64_t now_s) {
+  bridge::claim_request r;
+  r.instance = instance;
+  r.now_ms = now_s * 1000;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("claims: one instance per publish, again per device connection, when overdue or own") {
   fixture f;
   f.company_with("acme", {"acme-r1", "acme-r2"});
   auto a = f.command("acme", "acme-r1", 60);
   auto b = f.command("acme", "acme-r1", 600);
   auto c = f.command("acme", "acme-r2", 60);
+  auto status_of = [&](const cloud::command_record& r) {
+    return f.db->get_command("acme", r.id)->status;
+  };
 
   // Nobody is online yet.
-  CHECK(f.db->queued_for_online(k_t0, 100)->empty());
+  CHECK(f.db->claim_for_online(claim_by("i-a", k_t0), 100)->empty());
+  CHECK(f.db->claim_due("acme-r1", claim_by("i-a", k_t0), 100)->empty());
   apply(*f.db, {presence("acme-r1", true, k_t0 * 1000)});
-  auto q = f.db->queued_for_online(k_t0, 100);
-  REQUIRE(q->size() == 2);
+  auto q = f.db->claim_for_online(claim_by("i-a", k_t0), 1);
+  REQUIRE(q->size() == 1);
   CHECK((*q)[0].id == a.id);
-  CHECK((*q)[1].id == b.id);
   auto decoded = protocol::decode_command((*q)[0].payload);
   REQUIRE(decoded.ok());
   CHECK(decoded->id == a.id);
   CHECK(decoded->op == "ping");
   CHECK(decoded->deadline == k_t0 + 60);
-
+  CHECK(status_of(a) == cloud::command_status::sent);  // claimed before it is published
+  // Another instance gets the next one; a claimed one goes to nobody else.
+  auto q2 = f.db->claim_for_online(claim_by("i-b", k_t0), 100);
+  REQUIRE(q2->size() == 1);
+  CHECK((*q2)[0].id == b.id);
+  CHECK(f.db->claim_for_online(claim_by("i-a", k_t0), 100)->empty());
+  CHECK(f.db->claim_due("acme-r1", claim_by("i-b", k_t0), 100)->empty());
   std::vector<std::string> ids{a.id};
   REQUIRE(f.db->mark_sent(ids, k_t0).ok());
-  CHECK(f.db->queued_for_online(k_t0, 100)->size() == 1);
-  // After the bridge's own reconnect, sent ones are published again too.
-  auto again = f.db->due_for_online(k_t0, 100);
-  REQUIRE(again.ok());
-  CHECK(again->size() == 2);
-  // due_commands republishes sent ones too, oldest first.
-  auto due = f.db->due_commands("acme-r1", k_t0, 100);
+  CHECK(f.db->get_command("acme", a.id)->attempts == 1);
+
+  // After its own reconnect an instance takes back what it claimed, not the other's.
+  auto own = claim_by("i-a", k_t0 + 1);
+  own.own = true;
+  auto mine = f.db->claim_for_online(own, 100);
+  REQUIRE(mine->size() == 1);
+  CHECK((*mine)[0].id == a.id);
+
+  // Overdue: claimed at or before stale_before_ms, re-claimed by the first to ask only.
+  auto stale = claim_by("i-b", k_t0 + 30);
+  stale.stale_before_ms = (k_t0 + 1) * 1000;
+  auto overdue = f.db->claim_for_online(stale, 100);
+  REQUIRE(overdue->size() == 2);
+  CHECK((*overdue)[0].id == a.id);
+  CHECK(f.db->claim_for_online(stale, 100)->empty());
+
+  // A new connection of the device: both are due again, once, though every instance applies
+  // the same presence.
+  apply(*f.db, {presence("acme-r1", false, (k_t0 + 31) * 1000)});
+  apply(*f.db, {presence("acme-r1", true, (k_t0 + 31) * 1000)});
+  apply(*f.db, {presence("acme-r1", true, (k_t0 + 31) * 1000)});
+  auto due = f.db->claim_due("acme-r1", claim_by("i-a", k_t0 + 31), 100);
   REQUIRE(due->size() == 2);
   CHECK((*due)[0].id == a.id);
-  REQUIRE(f.db->mark_sent(ids, k_t0 + 1).ok());
-  CHECK(f.db->get_command("acme", a.id)->attempts == 2);
-  CHECK(f.db->get_command("acme", a.id)->sent_at_s == k_t0);
+  CHECK(f.db->claim_due("acme-r1", claim_by("i-b", k_t0 + 31), 100)->empty());
+  CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 31), 100)->empty());
+
+  // A publish the broker refused: only the claimer gives the claim up; one never published is
+  // queued again, and both go to the next claim.
+  std::vector<std::string> refused{a.id, b.id};
+  REQUIRE(f.db->release_claims(refused, "i-b").ok());
+  CHECK(status_of(b) == cloud::command_status::sent);
+  CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 32), 100)->empty());
+  REQUIRE(f.db->release_claims(refused, "i-a").ok());
+  CHECK(status_of(a) == cloud::command_status::sent);
+  CHECK(status_of(b) == cloud::command_status::queued);
+  CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 32), 100)->size() == 2);
 
   // After 60 s: a (sent) timed out, c (never sent) expired, b still open.
   auto n = f.db->expire_overdue(k_t0 + 60);
   REQUIRE(n.ok());
   CHECK(*n == 2);
-  CHECK(f.db->get_command("acme", a.id)->status == cloud::command_status::timed_out);
-  CHECK(f.db->get_command("acme", c.id)->status == cloud::command_status::expired);
-  CHECK(f.db->get_command("acme", b.id)->status == cloud::command_status::queued);
-  CHECK(f.db->due_commands("acme-r1", k_t0 + 60, 100)->size() == 1);
+  CHECK(status_of(a) == cloud::command_status::timed_out);
+  CHECK(status_of(c) == cloud::command_status::expired);
+  CHECK(status_of(b) == cloud::command_status::sent);
   // A late result for the timed-out command is dropped.
   auto out =
       apply(*f.db, {result_of("acme-r1", a.id, protocol::result_status::ok, k_t0 * 1000 + 61000)});
   CHECK(out.dropped_result_devices.size() == 1);
-  CHECK(f.db->get_command("acme", a.id)->status == cloud::command_status::timed_out);
+  CHECK(status_of(a) == cloud::command_status::timed_out);
 }
 
 TEST_CASE("bad commands are refused and store nothing") {
@@ -1098,6 +1141,10 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
       "DROP TABLE counter_events;"
       "DROP TABLE leases;"
       "DROP TABLE verification_leases;"
+      "ALTER TABLE commands DROP COLUMN claimed_by;"
+      "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
+      "ALTER TABLE commands DROP COLUMN claim_epoch;"
+      "ALTER TABLE devices DROP COLUMN online_epoch;"
       "DROP TABLE device_claim_failures;"
       "DROP TABLE state_history;"
       "ALTER TABLE devices DROP COLUMN state_count;"
