@@ -10,6 +10,7 @@
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/delegation_policy.h"
+#include "aterm/cloud/security/email_address.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/log.h"
@@ -69,7 +70,7 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
     return bad_request("login_id must be 1..128 printable characters");
   }
   if (!role_name) return bad_request("role is required");
-  if (!email || !valid_email_address(*email)) {
+  if (!email || !security::valid_email_address(*email)) {
     return bad_request("email is required: an address such as name@example.com");
   }
   audit.target = *login_id;
@@ -122,7 +123,7 @@ http::response update_account(api_service::impl& m, http::request& req, const ca
       return bad_request("unknown field \"" + std::string(k) + "\"");
     }
   }
-  if (update.email && !valid_email_address(*update.email)) {
+  if (update.email && !security::valid_email_address(*update.email)) {
     return bad_request("email must be an address such as name@example.com");
   }
   auto current = m.ctx.db.get_account(c.comp.id, *id);
@@ -208,9 +209,7 @@ http::response change_password(api_service::impl& m, http::request& req, const c
         .inc();
     if (!security::verify_password(*current_password, target->password_hash)) {
       (void)answer.ticket->failed();
-      const auto& lock = m.ctx.settings.security.lockout;
-      (void)m.ctx.db.record_login_failure(c.comp.id, target->id, m.now_s(), lock.threshold,
-                                          lock.lock_duration.count());
+      (void)m.count_wrong_password(*target);
       audit.detail = "wrong current password";
       return http::error_response(403, "wrong_password", "password not changed");
     }

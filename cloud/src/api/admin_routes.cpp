@@ -8,6 +8,7 @@
 
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/email_address.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/protocol.h"
@@ -91,7 +92,7 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
   if (admin_login.has_value() != admin_email.has_value()) {
     return bad_request("administrator and administrator_email go together");
   }
-  if (admin_email && !valid_email_address(*admin_email)) {
+  if (admin_email && !security::valid_email_address(*admin_email)) {
     return bad_request("administrator_email must be an address such as name@example.com");
   }
   a.target = *id;

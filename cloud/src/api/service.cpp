@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "api_internal.h"
+#include "aterm/cloud/security/built_in_roles.h"
 #include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/common/log.h"
 
@@ -28,10 +29,21 @@ std::string default_target(const http::request& req) {
 
 }  // namespace
 
+bool api_service::impl::count_wrong_password(const account& a) {
+  bool locked_now = false;
+  auto updated = ctx.db.record_login_failure(a.company_id, a.id, now_s(),
+                                             [&](const account_lock_state& stored) {
+                                               auto outcome = lockout.after_failure(stored);
+                                               locked_now = outcome.locked_now;
+                                               return outcome.state;
+                                             });
+  return updated.ok() && locked_now;
+}
+
 std::vector<std::string> api_service::impl::permissions_for(const account& a) {
   auto r = ctx.db.find_role(a.company_id, a.role_name);
   if (r.ok()) return r->permissions;
-  return built_in_permissions(a.role_name);
+  return security::built_in_permissions(a.role_name);
 }
 
 bool caller::has(std::string_view permission) const {

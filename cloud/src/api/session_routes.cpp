@@ -99,25 +99,18 @@ http::response finish_login(api_service::impl& m, login_attempt& a, bool passwor
   auto& comp = *a.comp;
   auto& acct = *a.acct;
   if (!password_ok) {
-    auto outcome = a.ticket->failed();
-    const auto& lock = m.ctx.settings.security.lockout;
-    auto updated = m.ctx.db.record_login_failure(comp.id, acct.id, m.now_s(), lock.threshold,
-                                                 lock.lock_duration.count());
-    bool locked_now = outcome.locked_now || (updated.ok() && updated->locked != acct.locked &&
-                                             updated->locked == lock_reason::failed_logins);
-    if (outcome.locked_now && updated.ok() && updated->locked == lock_reason::none) {
-      // The gate counted concurrent failures the store did not see yet: persist its lock.
-      (void)m.ctx.db.lock_account(comp.id, acct.id, lock_reason::failed_logins,
-                                  outcome.state.locked_until_s, m.now_s());
-    }
-    if (locked_now) {
+    (void)a.ticket->failed();
+    if (m.count_wrong_password(acct)) {
       m.audit(comp.id, acct.login_id, "account.lock", acct.login_id, "success",
-              std::to_string(lock.threshold) + " failed logins", a.ip);
+              std::to_string(m.lockout.settings().threshold) + " failed logins", a.ip);
     }
     return record_failure(m, a, "wrong_password", true);
   }
   (void)a.ticket->succeeded();
-  if (auto s = m.ctx.db.record_login_success(comp.id, acct.id, m.now_s()); !s.ok()) {
+  if (auto s = m.ctx.db.record_login_success(
+          comp.id, acct.id, m.now_s(),
+          [&](const account_lock_state& stored) { return m.lockout.after_success(stored); });
+      !s.ok()) {
     return m.store_error(s, "record_login_success");
   }
 

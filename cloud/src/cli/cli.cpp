@@ -8,10 +8,10 @@
 
 #include "aterm/cloud/cloud_config.h"
 #include "aterm/cloud/daemon.h"
-#include "aterm/cloud/jobs/cli_verbs.h"
 #include "aterm/cloud/security/anchor_file.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/device_claim.h"
+#include "aterm/cloud/security/email_address.h"
 #include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/settings.h"
@@ -19,6 +19,7 @@
 #include "aterm/common/claim_code.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
+#include "jobs_verbs.h"
 
 namespace aterm::cloud::cli {
 
@@ -156,7 +157,7 @@ int admin_account_create(const invocation& inv, std::ostream& out, std::ostream&
   const auto* email = option(inv, "email", err);
   if (!company || !login || !role_name || !email) return k_exit_usage;
   // Every account has an address: the inactivity reminder has to reach it.
-  if (!valid_email_address(*email)) {
+  if (!security::valid_email_address(*email)) {
     return refuse(err, "--email \"" + *email + "\" is not an address such as name@example.com",
                   k_exit_usage);
   }

@@ -15,6 +15,7 @@
 #include "aterm/cloud/http/static_files.h"
 #include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/log.h"
@@ -95,7 +96,8 @@ int serve(const common::config& config) {
 
   auto& clock = common::system_clock::instance();
   store_options so = store_options_from(config);
-  so.device_events = security::security_settings_from(config).device_events;
+  so.technician_events =
+      security::technician_event_rule_of(security::security_settings_from(config).device_events);
   auto ring = security::load_or_create_keyring(security::secret_files_from(config).audit_key);
   if (!ring.ok()) {
     common::log(log_level::error, "serve", "cannot load the audit key",

@@ -1,9 +1,9 @@
 #include "serve_parts.h"
 
 #include "aterm/cloud/api/api.h"
-#include "aterm/cloud/jobs/daemon_tasks.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/common/log.h"
+#include "daemon_tasks.h"
 
 namespace aterm::cloud {
 

@@ -5,6 +5,7 @@
 
 #include "aterm/cloud/jobs/backup.h"
 #include "aterm/cloud/security/delegation_policy.h"
+#include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::jobs {
@@ -204,7 +205,8 @@ void device_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t
 
 void technician_login_step(lifecycle_port& port, const lifecycle_settings& s, std::int64_t now_s,
                            reporter& out) {
-  auto logins = port.expired_technician_logins(now_s - s.technician_login_retention_s, now_s);
+  auto logins = port.expired_technician_logins(
+      security::technician_login_purge_before_s(now_s, s.technician_login_retention_s), now_s);
   if (!logins.ok()) return out.failure("technician_login.delete", "", logins.error());
   for (const auto& t : *logins) {
     std::string subject = kv("login", t.login_id) + " " + kv("device", t.device_id) + " " +

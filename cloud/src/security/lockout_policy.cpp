@@ -7,10 +7,6 @@
 
 namespace aterm::cloud::security {
 
-account_lock_state lock_state_of(const account& a) {
-  return account_lock_state{a.failed_count, a.locked_until_s, a.locked};
-}
-
 lockout_policy::lockout_policy(lockout_settings settings, const common::clock& clock)
     : settings_(settings), clock_(clock) {
   assert(settings_.threshold >= 1);
@@ -43,10 +39,10 @@ std::int64_t lockout_policy::remaining_budget(const account_lock_state& stored) 
 
 failure_outcome lockout_policy::after_failure(const account_lock_state& stored) const {
   account_lock_state next = current(stored);
-  assert(next.locked == lock_reason::none);
+  const bool was_locked = next.locked != lock_reason::none;
   ++next.failed_count;
   failure_outcome out;
-  if (next.failed_count >= settings_.threshold) {
+  if (!was_locked && next.failed_count >= settings_.threshold) {
     next.locked = lock_reason::failed_logins;
     next.locked_until_s = clock_.now_s() + settings_.lock_duration.count();
     out.locked_now = true;
@@ -56,9 +52,10 @@ failure_outcome lockout_policy::after_failure(const account_lock_state& stored) 
 }
 
 account_lock_state lockout_policy::after_success(const account_lock_state& stored) const {
-  assert(!is_locked(stored));
-  (void)stored;
-  return account_lock_state{};
+  account_lock_state next = current(stored);
+  if (next.locked == lock_reason::none) return account_lock_state{};
+  next.failed_count = 0;
+  return next;
 }
 
 common::result<account_lock_state> lockout_policy::unlock(const account_lock_state& stored,

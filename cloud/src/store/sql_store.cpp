@@ -13,8 +13,6 @@
 #include <unordered_set>
 
 #include "aterm/cloud/limits.h"
-#include "aterm/cloud/security/audit_chain.h"
-#include "aterm/cloud/security/device_event_audit.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -180,12 +178,12 @@ bool valid_json_object(const std::string& text) {
 class sql_store final : public store, public store_sql::shared_pool {
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
-            std::size_t history, security::device_event_settings device_events,
+            std::size_t history, technician_event_rule technician_events,
             std::optional<secret_key> audit_key)
       : tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
-        device_events_(device_events),
+        technician_events_(std::move(technician_events)),
         audit_key_(std::move(audit_key)) {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
@@ -795,59 +793,55 @@ class sql_store final : public store, public store_sql::shared_pool {
   }
 
   result<account> record_login_failure(const std::string& company_id, std::int64_t account_id,
-                                       std::int64_t now_s, std::int64_t threshold,
-                                       std::int64_t lock_s) override {
+                                       std::int64_t now_s, const lock_decision& decide) override {
     return tx_.write<account>("record_login_failure", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
-      bool lock_ran_out = current->locked == lock_reason::failed_logins &&
-                          current->locked_until_s.value_or(0) <= now_s;
-      // A lock that ran out starts a fresh budget: the failure that follows it is the first.
-      std::int64_t failures = lock_ran_out ? 1 : current->failed_count + 1;
-      if (lock_ran_out) {
-        db_->prepare(
-               "UPDATE accounts SET lock_reason = 'none', locked_until_s = NULL, "
-               "locked_at_s = NULL WHERE id = ?")
-            .bind(account_id)
-            .exec();
-      }
-      db_->prepare("UPDATE accounts SET failed_count = ? WHERE id = ?")
-          .bind(failures)
-          .bind(account_id)
-          .exec();
-      if (failures >= threshold && (current->locked == lock_reason::none || lock_ran_out)) {
-        db_->prepare(
-               "UPDATE accounts SET lock_reason = 'failed_logins', locked_until_s = ?, "
-               "locked_at_s = ? WHERE id = ?")
-            .bind(now_s + lock_s)
-            .bind(now_s)
-            .bind(account_id)
-            .exec();
-        db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();
-      }
+      write_lock_locked(*current, decide(lock_state_of(*current)), now_s);
       return account_locked(company_id, account_id);
     });
   }
 
   status record_login_success(const std::string& company_id, std::int64_t account_id,
-                              std::int64_t now_s) override {
+                              std::int64_t now_s, const lock_decision& decide) override {
     return to_status(tx_.write<done>("record_login_success", [&]() -> result<done> {
-      if (auto a = account_locked(company_id, account_id); !a.ok()) return a.error();
+      auto current = account_locked(company_id, account_id);
+      if (!current.ok()) return current.error();
+      write_lock_locked(*current, decide(lock_state_of(*current)), now_s);
       db_->prepare(
-             "UPDATE accounts SET failed_count = 0, last_login_at_s = ?, "
-             "reminder_sent_at_s = NULL, "
-             "lock_reason = CASE WHEN lock_reason = 'failed_logins' AND locked_until_s <= ? "
-             "THEN 'none' ELSE lock_reason END, "
-             "locked_until_s = CASE WHEN lock_reason = 'failed_logins' AND locked_until_s <= ? "
-             "THEN NULL ELSE locked_until_s END "
-             "WHERE id = ?")
-          .bind(now_s)
-          .bind(now_s)
+             "UPDATE accounts SET last_login_at_s = ?, reminder_sent_at_s = NULL WHERE id = ?")
           .bind(now_s)
           .bind(account_id)
           .exec();
       return done{};
     }));
+  }
+
+  // Stores `next` as the account's lock fields. A lock that starts (a new reason or end) is dated
+  // now_s and ends the account's sessions.
+  void write_lock_locked(const account& current, const account_lock_state& next,
+                         std::int64_t now_s) {
+    const bool starts =
+        next.locked != lock_reason::none &&
+        (next.locked != current.locked || next.locked_until_s != current.locked_until_s);
+    std::optional<std::int64_t> locked_at;
+    if (starts) {
+      locked_at = now_s;
+    } else if (next.locked != lock_reason::none) {
+      locked_at = current.locked_at_s;
+    }
+    db_->prepare(
+           "UPDATE accounts SET failed_count = ?, lock_reason = ?, locked_until_s = ?, "
+           "locked_at_s = ? WHERE id = ?")
+        .bind(next.failed_count)
+        .bind(to_string(next.locked))
+        .bind(next.locked == lock_reason::failed_logins ? next.locked_until_s : std::nullopt)
+        .bind(locked_at)
+        .bind(current.id)
+        .exec();
+    if (starts) {
+      db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(current.id).exec();
+    }
   }
 
   status lock_account(const std::string& company_id, std::int64_t account_id, lock_reason reason,
@@ -1603,17 +1597,20 @@ class sql_store final : public store, public store_sql::shared_pool {
     return true;
   }
 
-  // A technician-login event of a registered device: the login's row changes and, as
-  // security::judge_device_event decides, an access-log record. False when the event was not
-  // recorded (a login the device does not hold, or past the device's rate).
+  // A technician-login event of a registered device: the facts read here, the change the rule
+  // decides written here. False when the event was not recorded (a login the device does not
+  // hold, or past the device's rate).
   bool apply_event_locked(const bridge::device_message& m, const std::string& company_id,
                           const protocol::event& e) {
-    if (company_id.empty() || !security::technician_login_event(e.type)) return true;
+    if (company_id.empty() || !technician_events_.handles || !technician_events_.handles(e.type)) {
+      return true;
+    }
     std::string login_id;
     if (auto fields = common::parse_json(e.fields_json); fields.ok()) {
       login_id = common::json_string(fields->get(), "login_id").value_or("");
     }
-    security::device_event_facts facts;
+    technician_event_facts facts;
+    facts.type = e.type;
     facts.login_held = db_->prepare(
                               "SELECT 1 FROM technician_logins "
                               "WHERE login_id = ? AND device_id = ? AND company_id = ?")
@@ -1625,41 +1622,33 @@ class sql_store final : public store, public store_sql::shared_pool {
       auto q = db_->prepare(
           "SELECT count(*) FROM audit_log WHERE action IN ('technician_login.used', "
           "'technician_login.failed', 'technician_login.locked') AND ts_ms > ? AND actor = ?");
-      q.bind(m.received_ms - static_cast<std::int64_t>(device_events_.window.count()) * 1000)
+      q.bind(m.received_ms - static_cast<std::int64_t>(technician_events_.window.count()) * 1000)
           .bind("device:" + m.device_id);
       if (q.step()) facts.records_in_window = q.i64(0);
     }
-    const auto verdict = security::judge_device_event(facts, device_events_);
-    if (verdict == security::device_event_verdict::unknown_login) return false;
-    std::string outcome = "failure";
-    if (e.type == "technician_login.used") {
-      outcome = "success";
+    const technician_event_change change = technician_events_.decide(facts);
+    if (change.status) {
       db_->prepare(
-             "UPDATE technician_logins SET status = 'used' "
+             "UPDATE technician_logins SET status = ? "
              "WHERE login_id = ? AND device_id = ? AND status = 'active'")
+          .bind(to_string(*change.status))
           .bind(login_id)
           .bind(m.device_id)
           .exec();
-    } else if (e.type == "technician_login.failed") {
+    }
+    if (change.count_failure) {
       db_->prepare(
              "UPDATE technician_logins SET failed_count = failed_count + 1 "
              "WHERE login_id = ? AND device_id = ?")
           .bind(login_id)
           .bind(m.device_id)
           .exec();
-    } else {
-      outcome = "locked";
-      db_->prepare(
-             "UPDATE technician_logins SET status = 'locked' "
-             "WHERE login_id = ? AND device_id = ? AND status = 'active'")
-          .bind(login_id)
-          .bind(m.device_id)
-          .exec();
     }
-    if (verdict == security::device_event_verdict::rate_limited) return false;
-    store_sql::append_audit_record(
-        *db_, sealing_key(),
-        {company_id, "device:" + m.device_id, e.type, login_id, outcome, "", ""}, m.received_ms);
+    if (!change.record) return false;
+    store_sql::append_audit_record(*db_, sealing_key(),
+                                   {company_id, "device:" + m.device_id, e.type, login_id,
+                                    std::string(change.outcome), "", ""},
+                                   m.received_ms);
     return true;
   }
 
@@ -1709,7 +1698,7 @@ class sql_store final : public store, public store_sql::shared_pool {
   sql::current_connection db_{tx_};  // used only inside tx_'s transactions
   const common::clock& clock_;
   std::size_t history_;
-  security::device_event_settings device_events_;
+  technician_event_rule technician_events_;
   std::optional<secret_key> audit_key_;
 };
 
@@ -1722,7 +1711,7 @@ result<std::unique_ptr<store>> open_store(const store_options& options,
   auto pool = store_sql::open_pool(options);
   if (!pool.ok()) return pool.error();
   auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
-                                       options.device_events, options.audit_key);
+                                       options.technician_events, options.audit_key);
   if (auto st = s->start_keyed_chain(); !st.ok()) return st;
   return std::unique_ptr<store>(std::move(s));
 }

@@ -1,18 +1,47 @@
 // Domain types of the cloud (DESIGN.md sections 4-6): companies, destinations, devices,
 // commands, technician logins, accounts, roles, sessions, access-log records, alarms and mail.
-// Plain values; times are unix seconds (suffix _s) or milliseconds (_ms), always UTC.
+// The vocabulary the rules (cloud/src/security, jobs/lifecycle) and the store share: plain
+// values, their names and the shapes of the decisions the rules hand the store; no rule and no
+// persistence, so this header has no source file.
+// Times are unix seconds (suffix _s) or milliseconds (_ms), always UTC.
 // Secrets never appear here in plaintext: passwords and technician one-time passwords are
 // PBKDF2 hashes, session tokens are SHA-256 hashes.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace aterm::cloud {
+
+namespace model_detail {
+
+template <typename E, std::size_t N>
+using enum_names = std::array<std::pair<E, std::string_view>, N>;
+
+template <typename E, std::size_t N>
+constexpr std::string_view name_of(const enum_names<E, N>& names, E v) {
+  for (const auto& [value, name] : names) {
+    if (value == v) return name;
+  }
+  return "unknown";
+}
+
+template <typename E, std::size_t N>
+constexpr std::optional<E> value_of(const enum_names<E, N>& names, std::string_view s) {
+  for (const auto& [value, name] : names) {
+    if (name == s) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace model_detail
 
 // Site administrators log in with this reserved company id (DESIGN.md section 7).
 inline constexpr std::string_view k_platform_company = "platform";
@@ -48,7 +77,14 @@ struct destination {
 };
 
 enum class presence_state { unknown, online, offline };
-std::string_view to_string(presence_state p);
+inline constexpr model_detail::enum_names<presence_state, 3> k_presence_names = {{
+    {presence_state::unknown, "unknown"},
+    {presence_state::online, "online"},
+    {presence_state::offline, "offline"},
+}};
+constexpr std::string_view to_string(presence_state p) {
+  return model_detail::name_of(k_presence_names, p);
+}
 
 struct device {
   std::string id;
@@ -94,8 +130,20 @@ struct state_history_entry {
 // ---- commands ----
 
 enum class command_status { queued, sent, succeeded, failed, timed_out, expired };
-std::string_view to_string(command_status s);
-std::optional<command_status> parse_command_status(std::string_view s);
+inline constexpr model_detail::enum_names<command_status, 6> k_command_status_names = {{
+    {command_status::queued, "queued"},
+    {command_status::sent, "sent"},
+    {command_status::succeeded, "succeeded"},
+    {command_status::failed, "failed"},
+    {command_status::timed_out, "timed_out"},
+    {command_status::expired, "expired"},
+}};
+constexpr std::string_view to_string(command_status s) {
+  return model_detail::name_of(k_command_status_names, s);
+}
+constexpr std::optional<command_status> parse_command_status(std::string_view s) {
+  return model_detail::value_of(k_command_status_names, s);
+}
 inline bool is_final(command_status s) {
   return s != command_status::queued && s != command_status::sent;
 }
@@ -131,8 +179,19 @@ struct new_command {
 // ---- technician logins (DESIGN.md section 4) ----
 
 enum class technician_login_status { active, used, locked, revoked, expired };
-std::string_view to_string(technician_login_status s);
-std::optional<technician_login_status> parse_technician_login_status(std::string_view s);
+inline constexpr model_detail::enum_names<technician_login_status, 5> k_technician_login_names = {{
+    {technician_login_status::active, "active"},
+    {technician_login_status::used, "used"},
+    {technician_login_status::locked, "locked"},
+    {technician_login_status::revoked, "revoked"},
+    {technician_login_status::expired, "expired"},
+}};
+constexpr std::string_view to_string(technician_login_status s) {
+  return model_detail::name_of(k_technician_login_names, s);
+}
+constexpr std::optional<technician_login_status> parse_technician_login_status(std::string_view s) {
+  return model_detail::value_of(k_technician_login_names, s);
+}
 
 struct technician_login {
   std::string login_id;  // "T-" + 8 characters
@@ -147,6 +206,32 @@ struct technician_login {
   std::int64_t failed_count = 0;   // technician_login.failed events seen
   std::string install_command_id;  // filled by the store
   std::string created_by;
+};
+
+// What the store reads, in the ingest transaction, when a registered device reports a
+// technician-login event (DESIGN.md section 4 step 4).
+struct technician_event_facts {
+  std::string_view type;               // e.g. "technician_login.used"
+  bool login_held = false;             // the login id is one the company issued to this device
+  std::int64_t records_in_window = 0;  // the device's event records within the rule's window
+};
+
+// What the rule decided from them; the store writes it in the same transaction.
+struct technician_event_change {
+  std::optional<technician_login_status> status;  // an active login takes this status
+  bool count_failure = false;                     // the login's failed_count + 1
+  // Append an access-log record (action: the event type, result: `outcome`).
+  bool record = false;
+  std::string_view outcome;
+};
+
+// The cloud's rule for technician-login events, which the store applies in its ingest
+// transaction (security/technician_login_policy.h makes it). Empty: no event is taken into
+// account.
+struct technician_event_rule {
+  std::function<bool(std::string_view type)> handles;
+  std::chrono::seconds window{0};  // how far back records_in_window counts
+  std::function<technician_event_change(const technician_event_facts&)> decide;
 };
 
 // ---- roles, accounts, sessions ----
@@ -170,13 +255,29 @@ struct role {
   bool built_in = false;
 };
 
-// The built-in roles' permissions: administrator all; operator device.read, device.command,
-// device.technician_login, account.read; viewer device.read.
-std::vector<std::string> built_in_permissions(std::string_view role_name);
-
 enum class lock_reason { none, failed_logins, inactivity, administrator };
-std::string_view to_string(lock_reason r);
-std::optional<lock_reason> parse_lock_reason(std::string_view s);
+inline constexpr model_detail::enum_names<lock_reason, 4> k_lock_reason_names = {{
+    {lock_reason::none, "none"},
+    {lock_reason::failed_logins, "failed_logins"},
+    {lock_reason::inactivity, "inactivity"},
+    {lock_reason::administrator, "administrator"},
+}};
+constexpr std::string_view to_string(lock_reason r) {
+  return model_detail::name_of(k_lock_reason_names, r);
+}
+constexpr std::optional<lock_reason> parse_lock_reason(std::string_view s) {
+  return model_detail::value_of(k_lock_reason_names, s);
+}
+
+// The lock fields of an account: what the lock rule (security/lockout_policy.h) reads and decides.
+struct account_lock_state {
+  std::int64_t failed_count = 0;  // consecutive failures since the last success or unlock
+  // End of a failed_logins lock (unix seconds). The other locks have no end.
+  std::optional<std::int64_t> locked_until_s;
+  lock_reason locked = lock_reason::none;
+
+  friend bool operator==(const account_lock_state&, const account_lock_state&) = default;
+};
 
 struct account {
   std::int64_t id = 0;
@@ -200,10 +301,9 @@ struct account {
   bool is_administrator() const { return role_name == k_role_administrator; }
 };
 
-// Whether `s` can be an account's e-mail address (every account has one, DESIGN.md section 5):
-// 3..128 bytes of printable ASCII without spaces, one '@' with text on both sides, and a dot
-// inside the domain. A plausibility check, not a proof that the mailbox exists.
-bool valid_email_address(std::string_view s);
+inline account_lock_state lock_state_of(const account& a) {
+  return {a.failed_count, a.locked_until_s, a.locked};
+}
 
 struct new_account {
   std::string company_id;

@@ -48,6 +48,11 @@ struct done {};
 // rolls the change back and is the method's answer. Empty: no check (the host's CLI, jobs).
 using account_check = std::function<status(const account_facts&)>;
 
+// Decides, inside the transaction that records a login's outcome, an account's lock fields from
+// them as stored (the lock rule, security/lockout_policy.h); the store writes what it returns.
+// Read and written in one transaction, every failure counts once, whichever instance saw it.
+using lock_decision = std::function<account_lock_state(const account_lock_state&)>;
+
 // The store also keeps the security rules' counters and leases (security/shared_counters.h:
 // add_counter_event, counter_events, take_lease, take_verification_lease,
 // release_verification_lease), so every instance on one database counts alike.
@@ -183,15 +188,15 @@ class store : public bridge::store_port, public security::shared_counters {
   // Sets a new hash, pushes the old one onto the history (kept: 3) and ends the sessions.
   virtual status set_password(const std::string& company_id, std::int64_t account_id,
                               const std::string& password_hash, const account_check& check) = 0;
-  // Failed login: failed_count + 1; when it reaches `threshold` the account is locked
-  // (failed_logins) until now_s + lock_s and its sessions end. Returns the updated account.
+  // Failed login: the lock fields become what `decide` returns. A lock it starts (a new reason
+  // or a new end) ends the account's sessions and is dated now_s. Returns the updated account.
   virtual result<account> record_login_failure(const std::string& company_id,
                                                std::int64_t account_id, std::int64_t now_s,
-                                               std::int64_t threshold, std::int64_t lock_s) = 0;
-  // Successful login: failed_count 0, a failed_logins lock that ran out cleared,
-  // last_login_at = now_s, the inactivity reminder cleared.
+                                               const lock_decision& decide) = 0;
+  // Successful login: the lock fields become what `decide` returns, last_login_at = now_s, the
+  // inactivity reminder cleared.
   virtual status record_login_success(const std::string& company_id, std::int64_t account_id,
-                                      std::int64_t now_s) = 0;
+                                      std::int64_t now_s, const lock_decision& decide) = 0;
   // Locks (ending the sessions) or unlocks. `until_s` is used with failed_logins only.
   virtual status lock_account(const std::string& company_id, std::int64_t account_id,
                               lock_reason reason, std::optional<std::int64_t> until_s,
@@ -248,9 +253,8 @@ struct store_options {
   std::size_t pool_size = 4;
   // Latest-state history rows kept per device. Default: limits::k_state_history_per_device.
   std::size_t state_history_per_device = 0;
-  // Technician-login event records per device (security/device_event_audit.h). Default: the
-  // service's (security.device_event_records, security.device_event_window_s).
-  security::device_event_settings device_events;
+  // What a technician-login event of a device changes (security/technician_login_policy.h).
+  technician_event_rule technician_events;
   // The access log's chain key (security/key_file.h, the last of security.audit_key_file).
   // Without one records are sealed with plain SHA-256 (tests of other rules). With one, opening
   // appends the key start when the chain is not yet under it (security/audit_chain.h).

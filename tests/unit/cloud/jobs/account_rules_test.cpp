@@ -22,6 +22,12 @@ const char* name_of(account_step s) {
   return "?";
 }
 
+// A right password as the login route records it: the lock rule decides the stored fields.
+lock_decision login_succeeded(const common::clock& clock) {
+  return [policy = security::lockout_policy(security::lockout_settings{}, clock)](
+             const account_lock_state& stored) { return policy.after_success(stored); };
+}
+
 }  // namespace
 
 TEST_CASE("next_account_step at each boundary a day early and on the day") {
@@ -222,7 +228,9 @@ TEST_CASE("a login before the next step resets the cycle") {
   CHECK(f.has_line(f.sweep(day(180)), "account.inactivity_reminder company=acme login=gina"));
   // Without an address the step still happens; no mail is queued.
   CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 0);
-  REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(200))).ok());
+  REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(200)),
+                                     login_succeeded(f.clock))
+              .ok());
   // (The sweep also tells the administrators about the missing address; not this rule's lines.)
   CHECK_FALSE(f.has_line(f.sweep(day(210)), "account.inactivity"));
   CHECK(f.get("acme", "gina").locked == lock_reason::none);
@@ -235,7 +243,9 @@ TEST_CASE("a login between the read and the write wins over the reminder") {
   REQUIRE(f.db->create_company("acme", "Acme").ok());
   auto a = f.make_account("acme", "gina", "operator", "gina@example.com");
   auto stale = f.get("acme", "gina");
-  REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(180))).ok());
+  REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(180)),
+                                     login_succeeded(f.clock))
+              .ok());
   auto s = f.port->record_reminder(stale, reminder_mail(stale, 0), common::to_unix_s(day(180)));
   CHECK(s.code() == std::string(k_conflict));
   CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 0);

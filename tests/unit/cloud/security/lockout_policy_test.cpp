@@ -78,6 +78,29 @@ TEST_CASE("lockout: a success resets the count") {
   CHECK_FALSE(p.is_locked(s));
 }
 
+TEST_CASE("lockout: a login verified while another locked the account leaves the lock") {
+  // The store applies the rule to the state as stored; a verification that began before the
+  // lock ends after it.
+  manual_clock clock(k_start);
+  const sec::lockout_policy p({}, clock);
+  const auto locked = fail_n(p, {}, 5);
+  const auto failed = p.after_failure(locked);
+  CHECK_FALSE(failed.locked_now);
+  CHECK(failed.state.locked == lock_reason::failed_logins);
+  CHECK(failed.state.locked_until_s == locked.locked_until_s);
+  CHECK(failed.state.failed_count == 6);
+  const auto succeeded = p.after_success(locked);
+  CHECK(succeeded.locked == lock_reason::failed_logins);
+  CHECK(succeeded.locked_until_s == locked.locked_until_s);
+  CHECK(succeeded.failed_count == 0);
+  const auto inactive = p.lock_without_end({}, lock_reason::inactivity);
+  CHECK(p.after_success(inactive).locked == lock_reason::inactivity);
+  // A lock that ran out is gone for both.
+  clock.advance(1800s);
+  CHECK(p.after_success(locked) == sec::account_lock_state{});
+  CHECK(p.after_failure(locked).state.failed_count == 1);
+}
+
 TEST_CASE("lockout: settings shorten the rule") {
   manual_clock clock(k_start);
   const sec::lockout_policy p({2, 10s}, clock);

@@ -19,6 +19,13 @@ namespace {
 
 const aterm::common::wall_time k_start = aterm::common::from_unix_s(1'800'000'000);
 
+// A wrong password as the login route stores it: the lock rule decides on the stored state.
+aterm::cloud::lock_decision wrong_password(const sec::lockout_policy& policy) {
+  return [&policy](const aterm::cloud::account_lock_state& stored) {
+    return policy.after_failure(stored).state;
+  };
+}
+
 std::int64_t make_account(aterm::cloud::store& db) {
   REQUIRE(db.create_company("acme", "Acme").ok());
   auto a = db.create_account({"acme", "carol", "carol@acme.example", "viewer", "pbkdf2$x"});
@@ -38,7 +45,7 @@ struct gate_fixture {
   // `n` wrong passwords stored, as the login route stores them.
   void store_failures(int n) {
     for (int i = 0; i < n; ++i) {
-      REQUIRE(db->record_login_failure("acme", id, clock.now_s(), 5, 1800).ok());
+      REQUIRE(db->record_login_failure("acme", id, clock.now_s(), wrong_password(policy)).ok());
     }
   }
 };
@@ -62,8 +69,7 @@ TEST_CASE("verification gate: 50 concurrent wrong logins over two instances veri
       auto answer = (i % 2 == 0 ? a : b).try_reserve("acme", id);
       if (!answer.lease) return;
       ++verified;  // the password is checked here, and is wrong: the failure is stored first
-      (void)db.record_login_failure("acme", id, clock.now_s(), policy.settings().threshold,
-                                    policy.settings().lock_duration.count());
+      (void)db.record_login_failure("acme", id, clock.now_s(), wrong_password(policy));
     });
   }
   for (auto& t : threads) t.join();

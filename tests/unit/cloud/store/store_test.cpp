@@ -17,6 +17,9 @@
 
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/audit_chain.h"
+#include "aterm/cloud/security/built_in_roles.h"
+#include "aterm/cloud/security/lockout_policy.h"
+#include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
 #include "aterm/test/pg_cluster.h"
@@ -48,6 +51,8 @@ struct fixture {
     cloud::store_options o;
     o.db = path;
     o.state_history_per_device = history;
+    // The service's technician-login rule with its default record limits.
+    o.technician_events = cloud::security::technician_event_rule_of({});
     auto s = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());
     return std::move(s).value();
@@ -175,7 +180,7 @@ TEST_CASE("built-in roles are present and read-only") {
   REQUIRE(roles->size() == 3);
   for (const auto& r : *roles) {
     CHECK(r.built_in);
-    CHECK(r.permissions == cloud::built_in_permissions(r.name));
+    CHECK(r.permissions == cloud::security::built_in_permissions(r.name));
     CHECK(f.db->update_role("acme", r.id, "x", std::nullopt).error().code() == cloud::k_conflict);
     CHECK(f.db->delete_role("acme", r.id).code() == cloud::k_conflict);
   }
@@ -536,19 +541,26 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
         cloud::k_conflict);
   CHECK(f.db->create_account({"acme", "bob", "", "nope", "h"}).error().code() == cloud::k_invalid);
 
+  // The lock rule the API applies: 5 failures lock for 1800 s.
+  cloud::security::lockout_policy policy({5, std::chrono::seconds{1800}}, f.clock);
+  auto after_failure = [&](const cloud::account_lock_state& s) {
+    return policy.after_failure(s).state;
+  };
+  auto after_success = [&](const cloud::account_lock_state& s) { return policy.after_success(s); };
   REQUIRE(f.db->create_session({"tok", "csrf", a->id, "acme", k_t0, k_t0, "127.0.0.1"}).ok());
   for (int i = 1; i <= 4; ++i) {
-    auto r = f.db->record_login_failure("acme", a->id, k_t0, 5, 1800);
+    auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure);
     REQUIRE(r.ok());
     CHECK(r->failed_count == i);
     CHECK(r->locked == cloud::lock_reason::none);
   }
-  auto r = f.db->record_login_failure("acme", a->id, k_t0, 5, 1800);
+  auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure);
   CHECK(r->locked == cloud::lock_reason::failed_logins);
   CHECK(r->locked_until_s == k_t0 + 1800);
   CHECK(f.db->find_session("tok").error().code() == cloud::k_not_found);
   // A success after the lock ran out clears it.
-  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 1800).ok());
+  f.clock.advance(std::chrono::seconds{1800});
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 1800, after_success).ok());
   auto after = f.db->get_account("acme", a->id);
   CHECK(after->failed_count == 0);
   CHECK(after->locked == cloud::lock_reason::none);
@@ -563,7 +575,7 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   REQUIRE(
       f.db->lock_account("acme", a->id, cloud::lock_reason::inactivity, std::nullopt, k_t0).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
-  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 10).ok());
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 10, after_success).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
   REQUIRE(f.db->unlock_account("acme", a->id).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::none);
@@ -604,7 +616,7 @@ TEST_CASE(
   seen.reset();
   CHECK(f.db->delete_account("acme", gina->id, refuse).code() == "refused");
   REQUIRE(seen);
-  CHECK(seen->target_permissions == cloud::built_in_permissions("operator"));
+  CHECK(seen->target_permissions == cloud::security::built_in_permissions("operator"));
   CHECK_FALSE(seen->new_role);
   CHECK(seen->other_administrators.size() == 2);
   CHECK(f.db->get_account("acme", gina->id).ok());

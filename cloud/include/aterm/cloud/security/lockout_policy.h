@@ -4,8 +4,8 @@
 // (or a lock an administrator set) can be lifted early by an administrator of the company; an
 // inactivity lock has no end and only a site administrator can lift it.
 //
-// lockout_policy is pure (state in, state out) over the account fields of model.h
-// (failed_count, locked_until_s, locked); lock_state_of() reads them from an account.
+// lockout_policy is pure (state in, state out) over the lock fields of model.h
+// (account_lock_state; lock_state_of() reads them from an account).
 //
 // login_gate adds the in-process part: concurrent logins of one account reserve verification
 // slots against the remaining budget, so 50 parallel wrong passwords cost at most `threshold`
@@ -28,16 +28,9 @@
 namespace aterm::cloud::security {
 
 // The lock fields of an account (model.h); lock_reason is aterm::cloud::lock_reason.
-struct account_lock_state {
-  std::int64_t failed_count = 0;  // consecutive failures since the last success or unlock
-  // End of a failed_logins lock (unix seconds). The other locks have no end.
-  std::optional<std::int64_t> locked_until_s;
-  lock_reason locked = lock_reason::none;
+using cloud::account_lock_state;
 
-  friend bool operator==(const account_lock_state&, const account_lock_state&) = default;
-};
-
-account_lock_state lock_state_of(const account& a);
+using cloud::lock_state_of;
 
 enum class login_decision { check_password, refuse_locked };
 
@@ -65,9 +58,12 @@ class lockout_policy {
   // Failures still allowed before the lock (0 while locked).
   std::int64_t remaining_budget(const account_lock_state& stored) const;
 
-  // After a wrong password. REQUIRES: decide(stored) == check_password.
+  // After a wrong password: one more failure; the one that reaches the threshold locks the
+  // account until now + lock_duration. On a locked account (another login locked it while this
+  // password was verified) the failure is counted and the lock stays as it is.
   failure_outcome after_failure(const account_lock_state& stored) const;
-  // After a right password: count reset, no lock. REQUIRES: decide(stored) == check_password.
+  // After a right password: count reset and no lock. On a locked account (locked while this
+  // password was verified) the count is reset and the lock stays.
   account_lock_state after_success(const account_lock_state& stored) const;
 
   // Lifting a lock early. A company administrator may lift a failed_logins or administrator
@@ -121,13 +117,16 @@ struct gate_answer {
 };
 
 // The per-account in-process gate. Thread-safe (one mutex). Usage by the login route:
-//   state = store.read(account);               // the stored account_lock_state
+//   state = lock_state_of(store.find_account(...));
 //   auto a = gate.try_acquire(account_key, state);
 //   if (!a.ticket) -> 401, audit "refused: locked" (no hashing)
 //   ok = verify_password(...);                 // on a worker thread
-//   store.write(account, ok ? a.ticket->succeeded() : a.ticket->failed().state);
-// The gate merges what it saw in this process with the stored state (the more restrictive wins),
-// so a stale read cannot widen the budget. An unlock (unlock()) must also call reset() here.
+//   ok ? a.ticket->succeeded() : a.ticket->failed();
+//   store.record_login_success/failure(..., [&](stored) { return policy.after_...(stored); });
+// The store applies the policy to the state as stored, in the transaction that writes it, so
+// every failure counts once whichever process saw it. The gate merges what it saw in this
+// process with the stored state (the more restrictive wins), so a stale read cannot widen the
+// budget of verifications in flight. An unlock (unlock()) must also call reset() here.
 class login_gate {
  public:
   explicit login_gate(lockout_policy policy);

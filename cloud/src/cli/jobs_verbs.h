@@ -1,4 +1,4 @@
-// The jobs' verbs of aterm-cloud (DESIGN.md section 7), dispatched from cloud/src/cli:
+// The jobs' verbs of aterm-cloud (DESIGN.md section 7), dispatched by cli.cpp:
 //   jobs run --config F --as-of TIME [--dry-run]   one lifecycle sweep as of TIME (ISO 8601 with
 //                                                 Z or an offset); one line per action on stdout
 //   backup --config F [--as-of TIME]              the backup of the day (default: now); JSON

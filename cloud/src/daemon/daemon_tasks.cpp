@@ -1,4 +1,4 @@
-#include "aterm/cloud/jobs/daemon_tasks.h"
+#include "daemon_tasks.h"
 
 #include <memory>
 

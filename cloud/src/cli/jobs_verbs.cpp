@@ -1,4 +1,4 @@
-#include "aterm/cloud/jobs/cli_verbs.h"
+#include "jobs_verbs.h"
 
 #include <memory>
 

@@ -1,0 +1,67 @@
+// The cloud's rules of one-time technician logins (DESIGN.md section 4), in one place:
+//   issue    a login of one device: an id read out over the phone, a one-time password shown
+//            once, its salted PBKDF2 hash (the only form stored or sent to the router), a lifetime
+//            from the company's settings (0 minutes: the feature is off), and the install
+//            command, dropped undelivered once the login expired;
+//   revoke   the revoke command, worth delivering for a minute even for a login about to expire;
+//   events   what a router's technician_login.used / .failed / .locked does to the login's record
+//            (which of them become access-log records: device_event_audit.h);
+//   purge    records are deleted `retention` after issue, never before they expire.
+// The store reads and writes; these functions decide. Pure except for the random id and secret
+// of issue_technician_login(); thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "aterm/cloud/model.h"
+#include "aterm/cloud/security/settings.h"
+
+namespace aterm::cloud::security {
+
+// ---- issue and revoke ----
+
+// A new login and its install command, as the store takes them (create_technician_login).
+struct technician_login_issue {
+  technician_login login;  // install_command_id is the store's
+  new_command install;     // technician_login.install to the device
+  std::string password;    // the one-time password: answered once, never stored or logged
+  std::int64_t ttl_s = 0;
+};
+
+// The lifetime of the company's technician logins; nullopt when it turned the feature off.
+std::optional<std::int64_t> technician_login_ttl_s(const company_settings& s);
+
+// A login of `device_id` issued at now_s by `created_by`, hashed with `iterations`.
+technician_login_issue issue_technician_login(const std::string& company_id,
+                                              const std::string& device_id,
+                                              const std::string& created_by,
+                                              std::uint32_t iterations, std::int64_t now_s,
+                                              std::int64_t ttl_s);
+
+// The same login under a fresh id (the store found the id taken); the secret stays.
+void renew_login_id(technician_login_issue& issue);
+
+// The technician_login.revoke command of `login`.
+new_command revoke_command(const technician_login& login, const std::string& created_by,
+                           std::int64_t now_s);
+
+// ---- events ----
+
+// What a technician-login event changes, from the facts the store read: nothing for a login the
+// device does not hold; otherwise used -> status used, locked -> status locked (each from active
+// only), failed -> one more failure; and an access-log record unless the device is past its
+// rate (device_event_audit.h).
+technician_event_change technician_event_effect(const technician_event_facts& f,
+                                                const device_event_settings& s);
+
+// The rule the store applies (sqlite_options::technician_events) under `s`.
+technician_event_rule technician_event_rule_of(const device_event_settings& s);
+
+// ---- purge ----
+
+// Records issued at or before this are deleted (once they expired) at now_s.
+std::int64_t technician_login_purge_before_s(std::int64_t now_s, std::int64_t retention_s);
+
+}  // namespace aterm::cloud::security

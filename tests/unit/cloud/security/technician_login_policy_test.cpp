@@ -1,0 +1,126 @@
+#include "aterm/cloud/security/technician_login_policy.h"
+
+#include <doctest/doctest.h>
+
+#include "aterm/cloud/security/built_in_roles.h"
+#include "aterm/cloud/security/email_address.h"
+#include "aterm/cloud/security/password_policy.h"
+#include "aterm/common/command_table.h"
+#include "aterm/common/crypto.h"
+#include "aterm/common/json.h"
+
+namespace sec = aterm::cloud::security;
+namespace cloud = aterm::cloud;
+namespace crypto = aterm::common::crypto;
+
+namespace {
+
+constexpr std::int64_t k_now = 1'800'000'000;
+
+cloud::technician_event_facts held(std::string_view type, std::int64_t in_window = 0) {
+  return {type, true, in_window};
+}
+
+}  // namespace
+
+TEST_CASE("technician logins: the company's ttl gives the lifetime, 0 turns the feature off") {
+  cloud::company_settings s;
+  CHECK(sec::technician_login_ttl_s(s) == 3600);
+  s.technician_login_ttl_minutes = 5;
+  CHECK(sec::technician_login_ttl_s(s) == 300);
+  s.technician_login_ttl_minutes = 0;
+  CHECK_FALSE(sec::technician_login_ttl_s(s).has_value());
+}
+
+TEST_CASE("technician logins: an issued login holds only the hash of its one-time password") {
+  auto issue = sec::issue_technician_login("acme", "acme-r1", "alice", 1000, k_now, 300);
+  const auto& t = issue.login;
+  CHECK(t.login_id.size() == 10);
+  CHECK(t.login_id.rfind("T-", 0) == 0);
+  CHECK(issue.password.size() == 12);
+  CHECK(t.expires_at_s == k_now + 300);
+  CHECK(t.issued_at_s == k_now);
+  CHECK(t.status == cloud::technician_login_status::active);
+  const auto salt = crypto::from_hex(t.salt_hex);
+  REQUIRE(salt.ok());
+  CHECK(crypto::to_hex(sec::pbkdf2_sha256_fast(issue.password, *salt, 1000, 32)) == t.hash_hex);
+  CHECK(issue.install.device_id == "acme-r1");
+  CHECK(issue.install.op == "technician_login.install");
+  CHECK(issue.install.deadline_s == t.expires_at_s);
+  CHECK(issue.install.args_json.find(issue.password) == std::string::npos);
+  CHECK(issue.install.args_json.find(t.login_id) != std::string::npos);
+
+  const std::string first_id = t.login_id;
+  const std::string hash = t.hash_hex;
+  sec::renew_login_id(issue);
+  CHECK(issue.login.hash_hex == hash);
+  CHECK(issue.install.args_json.find(issue.login.login_id) != std::string::npos);
+  if (issue.login.login_id != first_id) {
+    CHECK(issue.install.args_json.find(first_id) == std::string::npos);
+  }
+}
+
+TEST_CASE("technician logins: a revoke outlives the login by at least a minute") {
+  cloud::technician_login t;
+  t.login_id = "T-ABCD2345";
+  t.device_id = "acme-r1";
+  t.expires_at_s = k_now + 600;
+  auto late = sec::revoke_command(t, "alice", k_now);
+  CHECK(late.op == "technician_login.revoke");
+  CHECK(late.deadline_s == k_now + 600);
+  CHECK(late.args_json == R"({"login_id":"T-ABCD2345"})");
+  CHECK(sec::revoke_command(t, "alice", k_now + 590).deadline_s == k_now + 650);
+}
+
+TEST_CASE("technician logins: what each event does to the login and the access log") {
+  const sec::device_event_settings s{3, std::chrono::seconds{60}};
+  auto used = sec::technician_event_effect(held("technician_login.used"), s);
+  CHECK(used.status == cloud::technician_login_status::used);
+  CHECK_FALSE(used.count_failure);
+  CHECK(used.record);
+  CHECK(used.outcome == "success");
+  auto failed = sec::technician_event_effect(held("technician_login.failed"), s);
+  CHECK_FALSE(failed.status.has_value());
+  CHECK(failed.count_failure);
+  CHECK(failed.outcome == "failure");
+  auto locked = sec::technician_event_effect(held("technician_login.locked"), s);
+  CHECK(locked.status == cloud::technician_login_status::locked);
+  CHECK(locked.outcome == "locked");
+
+  // A login the device does not hold changes nothing; past the rate the login still changes.
+  auto foreign = sec::technician_event_effect({"technician_login.used", false, 0}, s);
+  CHECK_FALSE(foreign.status.has_value());
+  CHECK_FALSE(foreign.count_failure);
+  CHECK_FALSE(foreign.record);
+  auto flooded = sec::technician_event_effect(held("technician_login.used", 3), s);
+  CHECK(flooded.status == cloud::technician_login_status::used);
+  CHECK_FALSE(flooded.record);
+
+  const auto rule = sec::technician_event_rule_of(s);
+  CHECK(rule.window == std::chrono::seconds{60});
+  CHECK(rule.handles("technician_login.failed"));
+  CHECK_FALSE(rule.handles("config.changed"));
+  CHECK(rule.decide(held("technician_login.used")).record);
+}
+
+TEST_CASE("technician logins: records go `retention` after issue") {
+  CHECK(sec::technician_login_purge_before_s(k_now, 3600) == k_now - 3600);
+}
+
+TEST_CASE("built-in roles: administrator all, operator four, viewer reads") {
+  CHECK(sec::built_in_permissions("administrator").size() == cloud::k_permissions.size());
+  CHECK(sec::built_in_permissions("operator") ==
+        std::vector<std::string>{"device.read", "device.command", "device.technician_login",
+                                 "account.read"});
+  CHECK(sec::built_in_permissions("viewer") == std::vector<std::string>{"device.read"});
+  CHECK(sec::built_in_permissions("auditor").empty());
+}
+
+TEST_CASE("e-mail addresses: plausible ones only") {
+  CHECK(sec::valid_email_address("a@example.com"));
+  CHECK_FALSE(sec::valid_email_address("a@example"));
+  CHECK_FALSE(sec::valid_email_address("@example.com"));
+  CHECK_FALSE(sec::valid_email_address("a b@example.com"));
+  CHECK_FALSE(sec::valid_email_address("a@@example.com"));
+  CHECK_FALSE(sec::valid_email_address("a@example.com."));
+}
