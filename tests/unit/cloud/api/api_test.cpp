@@ -1,7 +1,7 @@
-// The /api/v1 routes against the real SQLite store in a temporary folder, dispatched through the
+// The /api/v1 routes against the real store on a fresh database of the suite's engine
+// (aterm::test::test_db), dispatched through the
 // router as the HTTPS server's workers do. Time comes from a manual clock.
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 
 #include <string>
 #include <vector>
@@ -16,6 +16,8 @@
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
+#include "aterm/test/pg_cluster.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
 namespace cloud = aterm::cloud;
@@ -36,7 +38,7 @@ struct session_cookies {
 };
 
 struct fixture {
-  aterm::test::temp_dir dir{"aterm-api-test"};
+  std::string db_uri = aterm::test::test_db("unit_cloud_api");
   common::manual_clock clock{common::from_unix_s(1'795'000'000)};
   std::unique_ptr<cloud::store> db;
   http::metrics_registry metrics;
@@ -48,7 +50,7 @@ struct fixture {
 
   explicit fixture(std::function<void(api::api_settings&)> tweak = {}) {
     cloud::store_options o;
-    o.db = (dir / "cloud.db").string();
+    o.db = db_uri;
     auto opened = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(opened.ok(), opened.error().to_string());
     db = std::move(opened).value();
@@ -790,14 +792,11 @@ TEST_CASE("device history: a stored row that no longer parses is left out") {
   ingest_states(*f.db, "acme-r1", 3, t0_ms);
   {
     // A damaged row between seq 2 and 3, written past the store as a disk fault would.
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open((f.dir / "cloud.db").string().c_str(), &h) == SQLITE_OK);
     const char* sql =
         "UPDATE state_history SET state_json = '{\"seq\":' WHERE device_id = 'acme-r1' "
         "AND id = (SELECT id FROM state_history WHERE device_id = 'acme-r1' ORDER BY id "
         "LIMIT 1 OFFSET 1)";
-    CHECK(sqlite3_exec(h, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(h);
+    CHECK(aterm::test::exec_sql(f.db_uri, sql) == "");
   }
   auto s = f.login("acme", "victor");
   auto r = f.call("GET", "/api/v1/devices/acme-r1/history", {}, &s);

@@ -1,4 +1,5 @@
-// A store and the lifecycle port on one temporary SQLite file, with a manual clock.
+// A store and the lifecycle port on one fresh database of the suite's engine (a SQLite file or a
+// PostgreSQL database, aterm::test::test_db), with a manual clock; backups go to a temp folder.
 #pragma once
 
 #include <memory>
@@ -6,6 +7,7 @@
 
 #include "aterm/cloud/jobs/lifecycle.h"
 #include "aterm/cloud/store.h"
+#include "aterm/test/pg_cluster.h"
 #include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
@@ -17,8 +19,13 @@ inline common::wall_time day(double d) {
   return common::from_unix_s(k_t0 + static_cast<std::int64_t>(d * static_cast<double>(k_day_s)));
 }
 
+inline bool on_postgres() {
+  return aterm::test::test_engine() == aterm::test::db_engine::postgres;
+}
+
 struct fixture {
   aterm::test::temp_dir dir{"unit-jobs"};
+  std::string db_uri = aterm::test::test_db("unit_cloud_jobs");
   common::manual_clock clock{common::from_unix_s(k_t0)};
   std::unique_ptr<store> db;
   std::unique_ptr<lifecycle_port> port;
@@ -38,7 +45,8 @@ struct fixture {
     settings.backup_minute_of_day = 0;
   }
 
-  std::string path() const { return (dir / "cloud.db").string(); }
+  // The db setting: a file path or a postgresql:// URI.
+  const std::string& path() const { return db_uri; }
 
   // Runs a sweep as of `t` (the store's clock moves there too); returns the action lines.
   std::vector<std::string> sweep(common::wall_time t, bool dry_run = false, bool backups = false) {
@@ -54,7 +62,7 @@ struct fixture {
   // A single integer from SQL on a separate connection (-1 when no row).
   std::int64_t scalar(const std::string& sql) const { return aterm::test::query_int(path(), sql); }
 
-  // Runs SQL on a separate connection; returns "" or SQLite's error text.
+  // Runs SQL on a separate connection; returns "" or the engine's error text.
   std::string raw_exec(const std::string& sql) const { return aterm::test::exec_sql(path(), sql); }
 
   account make_account(const std::string& company, const std::string& login,

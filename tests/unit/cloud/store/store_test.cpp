@@ -1204,6 +1204,7 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
                  "DROP TABLE counter_events;"
                  "DROP TABLE leases;"
                  "DROP TABLE verification_leases;"
+                 "ALTER TABLE devices DROP COLUMN online_epoch;"
                  "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
                  "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
                  "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
