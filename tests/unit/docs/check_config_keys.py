@@ -4,7 +4,7 @@
   check_config_keys.py REPO_ROOT
 
 The keys are read from the schema declarations in the sources (the first string of each entry:
-str("db", ..), num("mqtt.batch_max", ..), int_key("security.lockout_s", ..), ms(..),
+str("db", ..), num("mqtt.batch_max", ..), int_key("security.lockout_s", ..), ms(..), text_key(..),
 {"http.listen", config_type::..}); the documented keys are the first column of the tables in
 docs/configuration.md. A declared key without a row, or a row naming no declared key, fails.
 A source that yields no key at all fails too, so a rewrite of the declarations cannot make the
@@ -26,7 +26,7 @@ SOURCES = [
 DOC = "docs/configuration.md"
 KEY = r"([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)"
 DECLARATION = re.compile(
-    r"\b(?:str|num|ms|int_key|key|config_key)\(\s*\"" + KEY + r"\""
+    r"\b(?:str|num|ms|int_key|key|config_key|text_key|required_text_key|bool_key|list_key)\(\s*\"" + KEY + r"\""
     r"|\{\s*\"" + KEY + r"\",\s*(?:common::)?config_type::"
     r"|^\s*\{\s*\"" + KEY + r"\",\s*$",
     re.M,
