@@ -87,7 +87,20 @@ common::config_schema cloud_config_schema() {
 }
 
 common::result<common::config> load_cloud_config(const std::string& path) {
-  return common::load_config(path, cloud_config_schema());
+  auto c = common::load_config(path, cloud_config_schema());
+  if (!c.ok() || !db_is_server(c->get_string("db"))) return c;
+  // The key files default to names next to a database file. A database server has no such
+  // place, and every instance on it must seal and check with the same keys: name them.
+  for (const char* key :
+       {"security.audit_key_file", "security.audit_anchor_file", "backup.key_file"}) {
+    if (c->get_string(key).empty()) {
+      return common::status::error(
+          "config_missing_key", path + ": key \"" + key +
+                                    "\" is required when db is a PostgreSQL URI (the instances " +
+                                    "share one key file; it never lives in the database)");
+    }
+  }
+  return c;
 }
 
 store_options store_options_from(const common::config& c) {

@@ -55,6 +55,10 @@ result<std::shared_ptr<sql::connection_pool>> open_pool(const store_options& opt
 
 namespace aterm::cloud {
 
+bool db_is_server(const std::string& db) {
+  return store_sql::is_postgres_uri(db);
+}
+
 std::string printable_db(const std::string& db) {
   if (!store_sql::is_postgres_uri(db)) return db;
   const std::size_t rest = db.find("://") + 3;

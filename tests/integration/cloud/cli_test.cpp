@@ -158,6 +158,20 @@ TEST_CASE("configuration: an unknown key or a wrong type is an error naming the 
   CHECK_FALSE(fs::exists(wrong.dir / "cloud.db"));
 }
 
+TEST_CASE("configuration: a PostgreSQL db needs its key files named, never derived from the URI") {
+  // Derived names would put the URI, password included, into file paths, and give every host
+  // its own key for one shared access log.
+  temp_dir dir("integration-cloud-cli-pg");
+  const fs::path config = dir / "cloud.json";
+  std::ofstream(config) << R"({"db":"postgresql://aterm:pw-s3cret@127.0.0.1:1/aterm"})";
+  auto r =
+      run({binary("cloud/aterm-cloud").string(), "admin", "init", "--config", config.string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("security.audit_key_file") != std::string::npos);
+  CHECK(r.err.find("pw-s3cret") == std::string::npos);
+  CHECK_FALSE(fs::exists("postgresql:"));
+}
+
 TEST_CASE("audit verify names the first bad record after an edit behind the triggers' back") {
   cli_env e;
   REQUIRE(e.cli({"admin", "init"}).exit_code == 0);

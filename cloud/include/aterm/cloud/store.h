@@ -265,6 +265,9 @@ struct store_options {
 // outlive the store.
 result<std::unique_ptr<store>> open_store(const store_options& options, const common::clock& clock);
 
+// True when `db` names a database server (a postgresql:// or postgres:// URI), false for a file.
+bool db_is_server(const std::string& db);
+
 // `db` as logs and errors may show it: a URI without its password and query (which may hold
 // one); a file path as it is.
 std::string printable_db(const std::string& db);
