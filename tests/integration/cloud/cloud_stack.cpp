@@ -77,6 +77,14 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
                              : "";
   if (!options.security.empty()) security += (security.empty() ? "" : ", ") + options.security;
   std::string extra = options.extra.empty() ? std::string() : options.extra + ",";
+  // On a database server the key files are named (every instance shares them); next to a
+  // database file they default to its side.
+  if (options.db.rfind("postgres", 0) == 0) {
+    security += std::string(security.empty() ? "" : ", ") + R"("audit_key_file": ")" +
+                (dir_ / "audit.key").string() + R"(", "audit_anchor_file": ")" +
+                (dir_ / "audit.anchors").string() + "\"";
+    extra += R"("backup": {"key_file": ")" + (dir_ / "backup.key").string() + "\"},";
+  }
   std::string device = R"("claim_key_file": ")" + pki_->claim_key().string() + "\"";
   if (!options.device.empty()) device += ", " + options.device;
   write_file(config_, "{" + extra + R"(
