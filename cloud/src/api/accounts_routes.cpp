@@ -19,10 +19,6 @@ namespace aterm::cloud::api {
 
 namespace {
 
-http::response bad_request(std::string_view message) {
-  return http::error_response(400, "bad_request", message);
-}
-
 http::response no_account() {
   return http::error_response(404, "not_found", "no such account");
 }

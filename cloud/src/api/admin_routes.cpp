@@ -17,10 +17,6 @@ namespace aterm::cloud::api {
 
 namespace {
 
-http::response bad_request(std::string_view message) {
-  return http::error_response(400, "bad_request", message);
-}
-
 // nullopt when `c` is a site administrator holding `permission`.
 std::optional<http::response> not_site_admin(const caller& c, std::string_view permission,
                                              op_audit& a) {

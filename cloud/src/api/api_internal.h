@@ -23,6 +23,9 @@
 
 namespace aterm::cloud::api {
 
+// 400 bad_request with `message`: a request the route cannot take as it is.
+http::response bad_request(std::string_view message);
+
 // The signed-in account behind a request that passed every check of a guarded route.
 struct caller {
   account acct;

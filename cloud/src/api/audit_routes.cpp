@@ -14,10 +14,6 @@ namespace aterm::cloud::api {
 
 namespace {
 
-http::response bad_request(std::string_view message) {
-  return http::error_response(400, "bad_request", message);
-}
-
 std::optional<std::int64_t> non_negative(const std::string& s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

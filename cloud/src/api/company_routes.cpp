@@ -11,10 +11,6 @@ namespace aterm::cloud::api {
 
 namespace {
 
-http::response bad_request(std::string_view message) {
-  return http::error_response(400, "bad_request", message);
-}
-
 http::response get_company(api_service::impl&, http::request&, const caller& c, op_audit&) {
   return json_answer(200, company_json(c.comp));
 }

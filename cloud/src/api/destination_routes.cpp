@@ -31,10 +31,6 @@ http::response claim_refused() {
   return http::error_response(404, "not_found", "no such device, or a wrong claim code");
 }
 
-http::response bad_claim(std::string message) {
-  return http::error_response(400, "bad_request", std::move(message));
-}
-
 // One {id, claim_code} pair (or the top-level {device_id, claim_code}). A missing or malformed
 // code is a wrong claim like any other (the same 404), not a 400 that would answer differently.
 std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
@@ -42,17 +38,17 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
     if (k != id_key && k != "claim_code") {
-      return bad_claim("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
-                       id_key + ", claim_code}");
+      return bad_request("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
+                         id_key + ", claim_code}");
     }
   }
   const cJSON* id = cJSON_GetObjectItemCaseSensitive(o, id_key);
   const cJSON* code = cJSON_GetObjectItemCaseSensitive(o, "claim_code");
   if (!cJSON_IsString(id) || !common::protocol::valid_device_id(id->valuestring)) {
     std::string shown = cJSON_IsString(id) ? std::string(id->valuestring).substr(0, 80) : "";
-    return bad_claim("\"" + shown + "\" is not a valid device id");
+    return bad_request("\"" + shown + "\" is not a valid device id");
   }
-  if (code != nullptr && !cJSON_IsString(code)) return bad_claim("claim_code is a string");
+  if (code != nullptr && !cJSON_IsString(code)) return bad_request("claim_code is a string");
   return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : ""};
 }
 
@@ -67,14 +63,14 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
     return out;
   }
   if (!cJSON_IsArray(many) || o->child != many || many->next != nullptr) {
-    return bad_claim("devices must be the only field: an array of {id, claim_code}");
+    return bad_request("devices must be the only field: an array of {id, claim_code}");
   }
   const int n = cJSON_GetArraySize(many);
   if (n < 1 || static_cast<std::size_t>(n) > limits::k_max_page) {
-    return bad_claim("devices holds 1.." + std::to_string(limits::k_max_page) + " devices");
+    return bad_request("devices holds 1.." + std::to_string(limits::k_max_page) + " devices");
   }
   for (const cJSON* d = many->child; d != nullptr; d = d->next) {
-    if (!cJSON_IsObject(d)) return bad_claim("each of devices is an object {id, claim_code}");
+    if (!cJSON_IsObject(d)) return bad_request("each of devices is an object {id, claim_code}");
     auto one = read_claim(d, "id");
     if (auto* bad = std::get_if<http::response>(&one)) return std::move(*bad);
     out.push_back(std::move(std::get<security::device_claim>(one)));
@@ -104,19 +100,19 @@ std::variant<destination_fields, http::response> read_fields(const cJSON* o) {
     std::string_view k = item->string;
     if (k == "name") {
       if (!cJSON_IsString(item) || !valid_name(item->valuestring)) {
-        return http::error_response(400, "bad_request", "name must be 1..128 printable characters");
+        return bad_request("name must be 1..128 printable characters");
       }
       f.name = item->valuestring;
     } else if (k == "settings") {
       if (!cJSON_IsObject(item)) {
-        return http::error_response(400, "bad_request", "settings must be an object");
+        return bad_request("settings must be an object");
       }
       f.settings_json = common::print_json(item);
       if (f.settings_json->size() > k_max_settings_bytes) {
-        return http::error_response(400, "bad_request", "settings too large");
+        return bad_request("settings too large");
       }
     } else {
-      return http::error_response(400, "bad_request", "unknown field \"" + std::string(k) + "\"");
+      return bad_request("unknown field \"" + std::string(k) + "\"");
     }
   }
   return f;
@@ -129,10 +125,10 @@ std::variant<std::vector<security::device_claim>, http::response> claims_of(
   const std::string* type = req.header("content-type");
   if (type != nullptr && type->rfind("text/csv", 0) == 0) {
     auto rows = security::parse_device_claim_csv(req.body, limits::k_max_page);
-    if (!rows.ok()) return bad_claim(rows.error().message());
+    if (!rows.ok()) return bad_request(rows.error().message());
     for (const auto& r : *rows) {
       if (!common::protocol::valid_device_id(r.device_id)) {
-        return bad_claim("\"" + r.device_id.substr(0, 80) + "\" is not a valid device id");
+        return bad_request("\"" + r.device_id.substr(0, 80) + "\" is not a valid device id");
       }
     }
     return std::move(*rows);
@@ -161,7 +157,7 @@ http::response api_service::impl::create_destination(http::request& req, const c
   auto fields = read_fields(std::get<common::json_ptr>(body).get());
   if (auto* bad = std::get_if<http::response>(&fields)) return std::move(*bad);
   auto& f = std::get<destination_fields>(fields);
-  if (!f.name) return http::error_response(400, "bad_request", "name is required");
+  if (!f.name) return bad_request("name is required");
   auto d = ctx.db.create_destination(c.comp.id, *f.name, f.settings_json.value_or("{}"));
   if (!d.ok()) return store_error(d.error(), "create_destination");
   a.target = std::to_string(d->id);

@@ -9,6 +9,10 @@
 
 namespace aterm::cloud::api {
 
+http::response bad_request(std::string_view message) {
+  return http::error_response(400, "bad_request", message);
+}
+
 namespace {
 
 bool state_changing(std::string_view method) {
