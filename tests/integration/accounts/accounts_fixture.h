@@ -2,6 +2,8 @@
 // options and small request helpers. Used by each test binary's one thread.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -31,6 +33,19 @@ inline std::string json_body(std::initializer_list<std::pair<const char*, std::s
   common::json_ptr o(cJSON_CreateObject());
   for (const auto& [k, v] : fields) cJSON_AddStringToObject(o.get(), k, v.c_str());
   return common::print_json(o.get());
+}
+
+// Creates viewer accounts user0 .. user<n-1> with `password` through the company
+// administrator's client `adm` (e-mail userN@acme.example).
+inline void create_viewers(https_client& adm, int n, const std::string& password) {
+  for (int i = 0; i < n; ++i) {
+    auto a = adm.request("POST", "accounts",
+                         json_body({{"login_id", "user" + std::to_string(i)},
+                                    {"role", "viewer"},
+                                    {"email", "user" + std::to_string(i) + "@acme.example"},
+                                    {"password", password}}));
+    REQUIRE(a.status == 201);
+  }
 }
 
 // The account's row as the company's administrator sees it.
