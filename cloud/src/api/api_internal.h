@@ -57,6 +57,9 @@ struct api_service::impl {
   std::variant<caller, http::response> authenticate(http::request& req, const std::string& action,
                                                     const std::string& permission);
 
+  // Runs `body` and the access-log records it writes as one store operation: when a record is
+  // refused, nothing the body changed stays and the answer is 500.
+  http::response as_operation(std::string_view action, const std::function<http::response()>& body);
   void audit(const std::string& company_id, const std::string& actor, const std::string& action,
              const std::string& target, const std::string& result, const std::string& detail,
              const std::string& source_ip);

@@ -215,9 +215,10 @@ http::handler api_service::impl::guarded(std::string action, std::string permiss
     if (auto* refused = std::get_if<http::response>(&auth)) return std::move(*refused);
     const auto& c = std::get<caller>(auth);
     op_audit a;
-    a.target = default_target(req);
     http::response res;
     auto run = [&] {
+      a = op_audit{};
+      a.target = default_target(req);
       res = h(req, c, a);
       // A page's own polling is no operation of the user's; its refusals are still recorded.
       const bool operation = audit_success && c.kind == security::request_kind::activity;
@@ -236,23 +237,34 @@ http::handler api_service::impl::guarded(std::string action, std::string permiss
       run();
       return res;
     }
-    // A change and its access-log records commit together: one store operation, rolled back
-    // whole when a record is refused.
-    common::status refused;
-    auto done = ctx.db.run_operation([&]() -> common::status {
-      t_operation_audit = &refused;
+    return as_operation(action, [&] {
       run();
-      t_operation_audit = nullptr;
-      return refused;
+      return std::move(res);
     });
-    t_operation_audit = nullptr;
-    if (!done.ok()) {
-      common::log(common::log_level::error, "api", "operation undone",
-                  {{"action", action}, {"error", done.to_string()}});
-      return http::error_response(500, "internal", "internal error");
-    }
-    return res;
   };
+}
+
+http::response api_service::impl::as_operation(std::string_view action,
+                                               const std::function<http::response()>& body) {
+  // A change and its access-log records commit together: one store operation, rolled back
+  // whole when a record is refused. The body may run again when the store retries the
+  // transaction, so it starts from a clean verdict each time.
+  http::response res;
+  common::status refused;
+  auto done = ctx.db.run_operation([&]() -> common::status {
+    refused = common::status{};
+    t_operation_audit = &refused;
+    res = body();
+    t_operation_audit = nullptr;
+    return refused;
+  });
+  t_operation_audit = nullptr;
+  if (!done.ok()) {
+    common::log(common::log_level::error, "api", "operation undone",
+                {{"action", action}, {"error", done.to_string()}});
+    return http::error_response(500, "internal", "internal error");
+  }
+  return res;
 }
 
 api_service::api_service(api_context ctx) : impl_(std::make_unique<impl>(std::move(ctx))) {}

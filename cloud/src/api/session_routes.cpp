@@ -99,14 +99,12 @@ http::response finish_login(api_service::impl& m, login_attempt& a, bool passwor
   auto& comp = *a.comp;
   auto& acct = *a.acct;
   if (!password_ok) {
-    (void)a.ticket->failed();
     if (m.count_wrong_password(acct)) {
       m.audit(comp.id, acct.login_id, "account.lock", acct.login_id, "success",
               std::to_string(m.lockout.settings().threshold) + " failed logins", a.ip);
     }
     return record_failure(m, a, "wrong_password", true);
   }
-  (void)a.ticket->succeeded();
   if (auto s = m.ctx.db.record_login_success(
           comp.id, acct.id, m.now_s(),
           [&](const account_lock_state& stored) { return m.lockout.after_success(stored); });
@@ -184,15 +182,17 @@ http::response api_service::impl::login(http::request& req) {
     // address guessing many accounts is the burst the alarm is for), not toward the throttle.
     a->company_known =
         company_id->size() <= limits::k_max_company_id && ctx.db.get_company(*company_id).ok();
-    raise_alarms(burst.record_failure(a->company_known ? *company_id : std::string()));
-    return record_failure(*this, *a, "throttled", false);
+    return as_operation("login", [&] {
+      raise_alarms(burst.record_failure(a->company_known ? *company_id : std::string()));
+      return record_failure(*this, *a, "throttled", false);
+    });
   }
   bool oversized = company_id->size() > limits::k_max_company_id ||
                    login_id->size() > limits::k_max_name ||
                    password->size() > security::limits::k_max_password_bytes;
   if (oversized) {
     a->company_id.clear();
-    return record_failure(*this, *a, "oversized", true);
+    return as_operation("login", [&] { return record_failure(*this, *a, "oversized", true); });
   }
 
   // From here every path verifies a password: the account's hash, or the dummy one.
@@ -251,7 +251,10 @@ http::response api_service::impl::login(http::request& req) {
   auto verify_and_finish = [this, a] {
     bool ok = security::verify_password(a->password, a->hash);
     a->password.clear();
-    auto res = finish_login(*this, *a, ok);
+    if (a->ticket && ok) (void)a->ticket->succeeded();
+    if (a->ticket && !ok) (void)a->ticket->failed();
+    // After PBKDF2, so the store's write lock is never held while a password is hashed.
+    auto res = as_operation("login", [&] { return finish_login(*this, *a, ok); });
     a->lease.reset();
     return res;
   };
