@@ -291,7 +291,7 @@ void backup_step(lifecycle_port& port, const lifecycle_settings& s, common::wall
 
 }  // namespace
 
-common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c) {
+common::result<lifecycle_settings> parse_lifecycle_settings(const common::config& c) {
   lifecycle_settings s;
   s.audit_days = c.get_int("retention.audit_days");
   s.inactive_reminder_days = c.get_int("retention.inactive_reminder_days");
@@ -314,9 +314,15 @@ common::result<lifecycle_settings> lifecycle_settings_from(const common::config&
   int m = (t[3] - '0') * 10 + (t[4] - '0');
   if (h > 23 || m > 59) return common::status::error("bad_config", "backup.time out of range");
   s.backup_minute_of_day = h * 60 + m;
+  return s;
+}
+
+common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c) {
+  auto s = parse_lifecycle_settings(c);
+  if (!s.ok()) return s;
   auto keys = load_backup_keys(c);
   if (!keys.ok()) return keys.error();
-  s.keys = std::move(keys).value();
+  s->keys = std::move(keys).value();
   return s;
 }
 

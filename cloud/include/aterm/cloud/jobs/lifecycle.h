@@ -58,8 +58,11 @@ struct lifecycle_settings {
   backup_keys keys;
 };
 
-// Reads the keys above and loads the key files. Error "bad_config" naming backup.time when it is
-// not "HH:MM"; "key_file" when a key file cannot be read or created.
+// Reads the keys above, touching no file (`keys` stays empty). Error "bad_config" naming
+// backup.time when it is not "HH:MM".
+common::result<lifecycle_settings> parse_lifecycle_settings(const common::config& c);
+// parse_lifecycle_settings, then loads the key files, creating a missing one: error "key_file"
+// when a key file cannot be read or created.
 common::result<lifecycle_settings> lifecycle_settings_from(const common::config& c);
 
 // The backup engine of the settings' db (backup_port.h).
