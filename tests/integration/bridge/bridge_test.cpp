@@ -476,7 +476,7 @@ TEST_CASE(
 
 TEST_CASE("throughput through the broker: bridge with fake store vs a plain subscriber") {
   constexpr int k_devices = 20;
-  constexpr int k_per_device = 2000;
+  constexpr int k_per_device = 500;
   constexpr int k_total = k_devices * k_per_device;
   // Publishes in flight per device. Mosquitto drops QoS 1 messages past a subscriber's
   // max_queued_messages (100,000 here), so the fleet as a whole stays well below it.
