@@ -22,34 +22,8 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-// Length of the JSON number (RFC 8259 grammar) at text[i], 0 when malformed. cJSON alone takes
-// whatever strtod takes ("01", "1.", "-.5").
-std::size_t number_length(std::string_view text, std::size_t i) {
-  const std::size_t start = i;
-  const auto at = [&](std::size_t k) { return k < text.size() ? text[k] : '\0'; };
-  if (at(i) == '-') ++i;
-  if (at(i) == '0') {
-    ++i;
-  } else if (is_digit(at(i))) {
-    while (is_digit(at(i))) ++i;
-  } else {
-    return 0;
-  }
-  if (at(i) == '.') {
-    if (!is_digit(at(++i))) return 0;
-    while (is_digit(at(i))) ++i;
-  }
-  if (at(i) == 'e' || at(i) == 'E') {
-    ++i;
-    if (at(i) == '+' || at(i) == '-') ++i;
-    if (!is_digit(at(i))) return 0;
-    while (is_digit(at(i))) ++i;
-  }
-  const char next = at(i);
-  if (is_digit(next) || next == '.' || next == 'e' || next == 'E' || next == '+' || next == '-') {
-    return 0;
-  }
-  return i - start;
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 // Checks nesting depth, number syntax and string contents before cJSON recurses, so hostile
@@ -65,7 +39,12 @@ status prescan(std::string_view text, int max_depth) {
         in_string = false;
       } else if (c == '\\') {
         if (i + 1 >= text.size()) return bad_json("unterminated string");
-        if (text.substr(i + 1, 5) == "u0000") return bad_json("NUL character in string");
+        if (text[i + 1] == 'u') {
+          // cJSON reads a malformed "\\uXXXX" as U+0000 and cuts the string there.
+          const long cp = detail::hex4(text, i + 2);
+          if (cp < 0) return bad_json("malformed \\u escape");
+          if (cp == 0) return bad_json("NUL character in string");
+        }
         ++i;
       } else if (c < 0x20) {
         return bad_json("control character in string");
@@ -74,8 +53,11 @@ status prescan(std::string_view text, int max_depth) {
     }
     if (c == '"') {
       in_string = true;
+    } else if (c < 0x20 && !is_json_space(static_cast<char>(c))) {
+      // cJSON takes any byte up to 0x20 between tokens; RFC 8259 only these four.
+      return bad_json("control character outside a string");
     } else if (c == '-' || is_digit(static_cast<char>(c))) {
-      const std::size_t n = number_length(text, i);
+      const std::size_t n = detail::number_length(text, i);
       if (n == 0) return bad_json("malformed number");
       i += n - 1;
     } else if (c == '[' || c == '{') {
@@ -134,10 +116,6 @@ status check_tree(const cJSON* node) {
   return {};
 }
 
-bool is_json_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 void print_node(const cJSON* node, std::string& out);
 
 void print_members(const cJSON* node, std::string& out) {
@@ -180,6 +158,49 @@ void print_node(const cJSON* node, std::string& out) {
 }  // namespace
 
 namespace detail {
+
+long hex4(std::string_view s, std::size_t i) {
+  if (i + 4 > s.size()) return -1;
+  long v = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const char c = s[i + k];
+    int d = -1;
+    if (c >= '0' && c <= '9') d = c - '0';
+    if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+std::size_t number_length(std::string_view text, std::size_t i) {
+  const std::size_t start = i;
+  const auto at = [&](std::size_t k) { return k < text.size() ? text[k] : '\0'; };
+  if (at(i) == '-') ++i;
+  if (at(i) == '0') {
+    ++i;
+  } else if (is_digit(at(i))) {
+    while (is_digit(at(i))) ++i;
+  } else {
+    return 0;
+  }
+  if (at(i) == '.') {
+    if (!is_digit(at(++i))) return 0;
+    while (is_digit(at(i))) ++i;
+  }
+  if (at(i) == 'e' || at(i) == 'E') {
+    ++i;
+    if (at(i) == '+' || at(i) == '-') ++i;
+    if (!is_digit(at(i))) return 0;
+    while (is_digit(at(i))) ++i;
+  }
+  const char next = at(i);
+  if (is_digit(next) || next == '.' || next == 'e' || next == 'E' || next == '+' || next == '-') {
+    return 0;
+  }
+  return i - start;
+}
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char k_hex[] = "0123456789abcdef";
@@ -249,6 +270,10 @@ result<json_ptr> parse_json(std::string_view text, json_limits limits) {
   }
   if (auto s = prescan(text, limits.max_depth); !s.ok()) return s;
   if (!valid_utf8(text)) return bad_json("invalid UTF-8");
+  // The BOM is skipped here: cJSON's own skip miscounts the length, so a BOM and a one-digit
+  // number failed.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (text.empty()) return bad_json("syntax error");
   const char* end = nullptr;
   json_ptr root(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
   if (!root) return bad_json("syntax error");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "aterm/common/json.h"
+#include "aterm/common/json_reader.h"
 #include "aterm/common/limits.h"
 #include "json_text.h"
 
@@ -58,13 +59,23 @@ std::string truncate_utf8(std::string_view s, std::size_t max) {
   return std::string(s.substr(0, n));
 }
 
-// Field readers: `name` is the dotted path used in messages ("wan.ip"); `key` the member name.
-status read_int(const cJSON* obj, const char* key, std::string_view name, bool required,
-                int64_t min, int64_t max, std::optional<int64_t>& out) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+// The reader of the calling thread: its node array is kept from message to message, so a decode
+// allocates only the strings it returns.
+json_reader& thread_reader() {
+  thread_local json_reader reader;
+  return reader;
+}
+
+using node = json_reader::node;
+
+// Field readers on an object of `r`: `name` is the dotted path used in messages ("wan.ip"),
+// `key` the member name.
+status read_int(const json_reader& r, const node& obj, std::string_view key, std::string_view name,
+                bool required, int64_t min, int64_t max, std::optional<int64_t>& out) {
+  const node* item = r.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (!json_is_integer(item)) return wrong_type(name, "an integer");
-  const auto v = static_cast<int64_t>(item->valuedouble);
+  if (!json_reader::is_integer(*item)) return wrong_type(name, "an integer");
+  const auto v = static_cast<int64_t>(item->number);
   if (v < min || v > max) {
     return bad_value(name,
                      "out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
@@ -73,77 +84,80 @@ status read_int(const cJSON* obj, const char* key, std::string_view name, bool r
   return {};
 }
 
-status read_required_int(const cJSON* obj, const char* key, int64_t min, int64_t max,
-                         int64_t& out) {
+status read_required_int(const json_reader& r, const node& obj, std::string_view key, int64_t min,
+                         int64_t max, int64_t& out) {
   std::optional<int64_t> v;
-  if (auto s = read_int(obj, key, key, true, min, max, v); !s.ok()) return s;
+  if (auto s = read_int(r, obj, key, key, true, min, max, v); !s.ok()) return s;
   out = *v;
   return {};
 }
 
-status read_timestamp(const cJSON* obj, const char* key, int64_t& out) {
-  return read_required_int(obj, key, 0, limits::k_max_timestamp_s, out);
+status read_timestamp(const json_reader& r, const node& obj, std::string_view key, int64_t& out) {
+  return read_required_int(r, obj, key, 0, limits::k_max_timestamp_s, out);
 }
 
-status read_string(const cJSON* obj, const char* key, std::string_view name, bool required,
-                   std::optional<std::string>& out) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+status read_string(const json_reader& r, const node& obj, std::string_view key,
+                   std::string_view name, bool required, std::optional<std::string>& out) {
+  const node* item = r.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (!cJSON_IsString(item) || item->valuestring == nullptr) return wrong_type(name, "a string");
-  out = std::string(item->valuestring);
+  if (item->type != json_reader::kind::string) return wrong_type(name, "a string");
+  out = r.string_value(*item);
   return {};
 }
 
-status read_required_string(const cJSON* obj, const char* key, std::string& out) {
+status read_required_string(const json_reader& r, const node& obj, std::string_view key,
+                            std::string& out) {
   std::optional<std::string> v;
-  if (auto s = read_string(obj, key, key, true, v); !s.ok()) return s;
+  if (auto s = read_string(r, obj, key, key, true, v); !s.ok()) return s;
   out = std::move(*v);
   return {};
 }
 
-status read_bool(const cJSON* obj, const char* key, std::string_view name, bool required,
-                 std::optional<bool>& out) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+status read_bool(const json_reader& r, const node& obj, std::string_view key, std::string_view name,
+                 bool required, std::optional<bool>& out) {
+  const node* item = r.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (!cJSON_IsBool(item)) return wrong_type(name, "a boolean");
-  out = cJSON_IsTrue(item) != 0;
+  if (item->type != json_reader::kind::boolean) return wrong_type(name, "a boolean");
+  out = json_reader::is_true(*item);
   return {};
 }
 
 // An optional member that must be an object when present; nullptr when absent.
-status read_object(const cJSON* obj, const char* key, std::string_view name, const cJSON*& out) {
-  out = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (out != nullptr && !cJSON_IsObject(out)) return wrong_type(name, "an object");
+status read_object(const json_reader& r, const node& obj, std::string_view key,
+                   std::string_view name, const node*& out) {
+  out = r.member(obj, key);
+  if (out != nullptr && out->type != json_reader::kind::object)
+    return wrong_type(name, "an object");
   return {};
 }
 
-// Size, JSON, object, "v" == 1 and the device_id cross-check common to every message.
-result<json_ptr> open_message(std::string_view payload, std::string_view topic_device_id) {
+// Size, JSON, object, "v" == 1 and the device_id cross-check common to every message; the
+// message is then r.root().
+status open_message(json_reader& r, std::string_view payload, std::string_view topic_device_id) {
   if (payload.size() > limits::k_max_payload_bytes) {
     return status::error("too_large", "payload of " + std::to_string(payload.size()) +
                                           " bytes exceeds " +
                                           std::to_string(limits::k_max_payload_bytes));
   }
-  auto root = parse_json(payload);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
-  if (!cJSON_IsObject(obj)) return status::error("bad_json", "payload is not a JSON object");
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, "v");
+  if (auto s = r.parse(payload); !s.ok()) return s;
+  const node& obj = r.root();
+  if (obj.type != json_reader::kind::object) {
+    return status::error("bad_json", "payload is not a JSON object");
+  }
+  const node* v = r.member(obj, "v");
   if (v == nullptr) return missing("v");
-  if (!json_is_integer(v)) return wrong_type("v", "an integer");
-  if (v->valuedouble != k_version) {
+  if (!json_reader::is_integer(*v)) return wrong_type("v", "an integer");
+  if (v->number != k_version) {
     return status::error("bad_version", "unsupported protocol version in field \"v\"");
   }
-  const cJSON* dev = cJSON_GetObjectItemCaseSensitive(obj, "device_id");
+  const node* dev = r.member(obj, "device_id");
   if (dev != nullptr) {
-    if (!cJSON_IsString(dev) || dev->valuestring == nullptr) {
-      return wrong_type("device_id", "a string");
-    }
-    if (!topic_device_id.empty() && topic_device_id != dev->valuestring) {
+    if (dev->type != json_reader::kind::string) return wrong_type("device_id", "a string");
+    if (!topic_device_id.empty() && topic_device_id != r.string_value(*dev)) {
       return status::error("id_mismatch", "field \"device_id\" does not match the topic");
     }
   }
-  return root;
+  return {};
 }
 
 // Compact text of a JSON object given as text; "{}" when it is not a JSON object (a caller bug).
@@ -350,68 +364,70 @@ std::string encode(const event& e) {
 }
 
 result<presence> decode_presence(std::string_view payload, std::string_view topic_device_id) {
-  auto root = open_message(payload, topic_device_id);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
+  auto& r = thread_reader();
+  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const node& obj = r.root();
   presence p;
   std::optional<bool> online;
-  if (auto s = read_bool(obj, "online", "online", true, online); !s.ok()) return s;
+  if (auto s = read_bool(r, obj, "online", "online", true, online); !s.ok()) return s;
   p.online = *online;
-  if (auto s = read_required_string(obj, "agent", p.agent); !s.ok()) return s;
+  if (auto s = read_required_string(r, obj, "agent", p.agent); !s.ok()) return s;
   if (p.agent.size() > limits::k_max_name) return bad_value("agent", "too long");
-  if (auto s = read_timestamp(obj, "ts", p.ts); !s.ok()) return s;
+  if (auto s = read_timestamp(r, obj, "ts", p.ts); !s.ok()) return s;
   return p;
 }
 
 result<state_snapshot> decode_state(std::string_view payload, std::string_view topic_device_id) {
-  auto root = open_message(payload, topic_device_id);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
+  auto& r = thread_reader();
+  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const node& obj = r.root();
   state_snapshot st;
-  if (auto s = read_timestamp(obj, "ts", st.ts); !s.ok()) return s;
-  if (auto s = read_required_int(obj, "seq", 0, k_int_max, st.seq); !s.ok()) return s;
-  if (auto s = read_string(obj, "model", "model", false, st.model); !s.ok()) return s;
-  if (auto s = read_string(obj, "fw", "fw", false, st.fw); !s.ok()) return s;
-  if (auto s = read_int(obj, "uptime_s", "uptime_s", false, 0, k_int_max, st.uptime_s); !s.ok()) {
+  if (auto s = read_timestamp(r, obj, "ts", st.ts); !s.ok()) return s;
+  if (auto s = read_required_int(r, obj, "seq", 0, k_int_max, st.seq); !s.ok()) return s;
+  if (auto s = read_string(r, obj, "model", "model", false, st.model); !s.ok()) return s;
+  if (auto s = read_string(r, obj, "fw", "fw", false, st.fw); !s.ok()) return s;
+  if (auto s = read_int(r, obj, "uptime_s", "uptime_s", false, 0, k_int_max, st.uptime_s);
+      !s.ok()) {
     return s;
   }
-  const cJSON* wan = nullptr;
-  if (auto s = read_object(obj, "wan", "wan", wan); !s.ok()) return s;
+  const node* wan = nullptr;
+  if (auto s = read_object(r, obj, "wan", "wan", wan); !s.ok()) return s;
   if (wan != nullptr) {
-    if (auto s = read_string(wan, "ip", "wan.ip", false, st.wan_ip); !s.ok()) return s;
-    if (auto s = read_bool(wan, "up", "wan.up", false, st.wan_up); !s.ok()) return s;
+    if (auto s = read_string(r, *wan, "ip", "wan.ip", false, st.wan_ip); !s.ok()) return s;
+    if (auto s = read_bool(r, *wan, "up", "wan.up", false, st.wan_up); !s.ok()) return s;
   }
-  const cJSON* lan = nullptr;
-  if (auto s = read_object(obj, "lan", "lan", lan); !s.ok()) return s;
+  const node* lan = nullptr;
+  if (auto s = read_object(r, obj, "lan", "lan", lan); !s.ok()) return s;
   if (lan != nullptr) {
-    if (auto s = read_int(lan, "clients", "lan.clients", false, 0, k_int_max, st.lan_clients);
+    if (auto s = read_int(r, *lan, "clients", "lan.clients", false, 0, k_int_max, st.lan_clients);
         !s.ok()) {
       return s;
     }
   }
-  const cJSON* cpu = nullptr;
-  if (auto s = read_object(obj, "cpu", "cpu", cpu); !s.ok()) return s;
+  const node* cpu = nullptr;
+  if (auto s = read_object(r, obj, "cpu", "cpu", cpu); !s.ok()) return s;
   if (cpu != nullptr) {
-    const cJSON* load = cJSON_GetObjectItemCaseSensitive(cpu, "load1");
+    const node* load = r.member(*cpu, "load1");
     if (load != nullptr) {
-      if (!cJSON_IsNumber(load)) return wrong_type("cpu.load1", "a number");
-      if (load->valuedouble < 0) return bad_value("cpu.load1", "negative");
-      st.cpu_load1 = load->valuedouble;
+      if (load->type != json_reader::kind::number) return wrong_type("cpu.load1", "a number");
+      if (load->number < 0) return bad_value("cpu.load1", "negative");
+      st.cpu_load1 = load->number;
     }
   }
-  const cJSON* mem = nullptr;
-  if (auto s = read_object(obj, "mem", "mem", mem); !s.ok()) return s;
+  const node* mem = nullptr;
+  if (auto s = read_object(r, obj, "mem", "mem", mem); !s.ok()) return s;
   if (mem != nullptr) {
-    if (auto s = read_int(mem, "total_kb", "mem.total_kb", false, 0, k_int_max, st.mem_total_kb);
+    if (auto s =
+            read_int(r, *mem, "total_kb", "mem.total_kb", false, 0, k_int_max, st.mem_total_kb);
         !s.ok()) {
       return s;
     }
-    if (auto s = read_int(mem, "free_kb", "mem.free_kb", false, 0, k_int_max, st.mem_free_kb);
+    if (auto s = read_int(r, *mem, "free_kb", "mem.free_kb", false, 0, k_int_max, st.mem_free_kb);
         !s.ok()) {
       return s;
     }
   }
-  if (auto s = read_int(obj, "config_rev", "config_rev", false, 0, k_int_max, st.config_rev);
+  if (auto s = read_int(r, obj, "config_rev", "config_rev", false, 0, k_int_max, st.config_rev);
       !s.ok()) {
     return s;
   }
@@ -419,58 +435,64 @@ result<state_snapshot> decode_state(std::string_view payload, std::string_view t
 }
 
 result<command> decode_command(std::string_view payload, std::string_view topic_device_id) {
-  auto root = open_message(payload, topic_device_id);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
+  auto& r = thread_reader();
+  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const node& obj = r.root();
   command c;
-  if (auto s = read_required_string(obj, "id", c.id); !s.ok()) return s;
+  if (auto s = read_required_string(r, obj, "id", c.id); !s.ok()) return s;
   if (!valid_command_id(c.id)) return bad_value("id", "not a valid command id");
-  if (auto s = read_required_string(obj, "op", c.op); !s.ok()) return s;
+  if (auto s = read_required_string(r, obj, "op", c.op); !s.ok()) return s;
   if (!valid_name(c.op)) return bad_value("op", "not a valid op name");
-  const cJSON* args = nullptr;
-  if (auto s = read_object(obj, "args", "args", args); !s.ok()) return s;
-  if (args != nullptr) c.args_json = print_json(args);
-  if (auto s = read_timestamp(obj, "deadline", c.deadline); !s.ok()) return s;
+  const node* args = nullptr;
+  if (auto s = read_object(r, obj, "args", "args", args); !s.ok()) return s;
+  if (args != nullptr) {
+    c.args_json.clear();
+    r.print(*args, c.args_json);
+  }
+  if (auto s = read_timestamp(r, obj, "deadline", c.deadline); !s.ok()) return s;
   return c;
 }
 
 result<command_result> decode_result(std::string_view payload, std::string_view topic_device_id) {
-  auto root = open_message(payload, topic_device_id);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
-  command_result r;
-  if (auto s = read_required_string(obj, "id", r.id); !s.ok()) return s;
-  if (!valid_command_id(r.id)) return bad_value("id", "not a valid command id");
+  auto& r = thread_reader();
+  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const node& obj = r.root();
+  command_result res;
+  if (auto s = read_required_string(r, obj, "id", res.id); !s.ok()) return s;
+  if (!valid_command_id(res.id)) return bad_value("id", "not a valid command id");
   std::string st;
-  if (auto s = read_required_string(obj, "status", st); !s.ok()) return s;
+  if (auto s = read_required_string(r, obj, "status", st); !s.ok()) return s;
   const auto parsed = parse_result_status(st);
   if (!parsed) return bad_value("status", "unknown status");
-  r.status = *parsed;
-  const cJSON* res = nullptr;
-  if (auto s = read_object(obj, "result", "result", res); !s.ok()) return s;
-  if (res != nullptr) r.result_json = print_json(res);
+  res.status = *parsed;
+  const node* body = nullptr;
+  if (auto s = read_object(r, obj, "result", "result", body); !s.ok()) return s;
+  if (body != nullptr) {
+    res.result_json.clear();
+    r.print(*body, res.result_json);
+  }
   std::optional<std::string> error;
-  if (auto s = read_string(obj, "error", "error", false, error); !s.ok()) return s;
-  if (error) r.error = truncate_utf8(*error, limits::k_max_error_text);
-  return r;
+  if (auto s = read_string(r, obj, "error", "error", false, error); !s.ok()) return s;
+  if (error) res.error = truncate_utf8(*error, limits::k_max_error_text);
+  return res;
 }
 
 result<event> decode_event(std::string_view payload, std::string_view topic_device_id) {
-  auto root = open_message(payload, topic_device_id);
-  if (!root) return root.error();
-  const cJSON* obj = root->get();
+  auto& r = thread_reader();
+  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const node& obj = r.root();
   event e;
-  if (auto s = read_timestamp(obj, "ts", e.ts); !s.ok()) return s;
-  if (auto s = read_required_string(obj, "type", e.type); !s.ok()) return s;
+  if (auto s = read_timestamp(r, obj, "ts", e.ts); !s.ok()) return s;
+  if (auto s = read_required_string(r, obj, "type", e.type); !s.ok()) return s;
   if (!valid_name(e.type)) return bad_value("type", "not a valid event type");
   std::string fields = "{";
-  for (const cJSON* c = obj->child; c != nullptr; c = c->next) {
-    const std::string_view key = c->string ? c->string : "";
+  for (const node* c = r.first(obj); c != nullptr; c = r.next(*c)) {
+    const std::string key = r.key(*c);
     if (key == "v" || key == "ts" || key == "type") continue;
     if (fields.size() > 1) fields += ',';
     detail::append_json_string(fields, key);
     fields += ':';
-    fields += print_json(c);
+    r.print(*c, fields);
   }
   fields += '}';
   e.fields_json = std::move(fields);
@@ -479,11 +501,13 @@ result<event> decode_event(std::string_view payload, std::string_view topic_devi
 
 std::optional<std::string> peek_command_id(std::string_view payload) {
   if (payload.size() > limits::k_max_payload_bytes) return std::nullopt;
-  auto root = parse_json(payload);
-  if (!root || !cJSON_IsObject(root->get())) return std::nullopt;
-  auto id = json_string(root->get(), "id");
-  if (!id || !valid_command_id(*id)) return std::nullopt;
-  return id;
+  auto& r = thread_reader();
+  if (!r.parse(payload).ok() || r.root().type != json_reader::kind::object) return std::nullopt;
+  const node* id = r.member(r.root(), "id");
+  if (id == nullptr || id->type != json_reader::kind::string) return std::nullopt;
+  auto value = r.string_value(*id);
+  if (!valid_command_id(value)) return std::nullopt;
+  return value;
 }
 
 }  // namespace aterm::common::protocol

@@ -1,6 +1,7 @@
 // libFuzzer target for every decoder of external text in common/: the five MQTT message kinds,
 // peek_command_id, topics, times and configuration. Property checked beyond "no crash": a
-// decoded message re-encodes to text that decodes to the same encoding (encode is a fixed point).
+// decoded message re-encodes to text that decodes to the same encoding (encode is a fixed point),
+// and the decoders' json_reader accepts what parse_json accepts and prints what it prints.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include "aterm/common/clock.h"
 #include "aterm/common/config.h"
 #include "aterm/common/json.h"
+#include "aterm/common/json_reader.h"
 #include "aterm/common/protocol.h"
 
 namespace {
@@ -56,11 +58,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)proto::parse_topic(in);
   (void)parse_iso8601(in);
   (void)parse_config(in, "fuzz.json", schema());
-  if (auto tree = parse_json(in); tree.ok()) {
+  auto tree = parse_json(in);
+  if (tree.ok()) {
     // Printed JSON must parse again to the same text.
     const std::string text = print_json(tree->get());
     auto again = parse_json(text, {text.size() + 1, 16});
     if (!again.ok() || print_json(again->get()) != text) std::abort();
+  }
+  // The decoders' reader accepts exactly what parse_json accepts, and reads the same values.
+  json_reader reader;
+  const bool read = reader.parse(in).ok();
+  if (read != tree.ok()) std::abort();
+  if (read) {
+    std::string text;
+    reader.print(reader.root(), text);
+    if (text != print_json(tree->get())) std::abort();
   }
   return 0;
 }

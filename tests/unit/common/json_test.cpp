@@ -3,6 +3,7 @@
 #include <string>
 
 #include "aterm/common/json.h"
+#include "aterm/common/json_reader.h"
 #include "test_files.h"
 
 using namespace aterm::common;
@@ -26,12 +27,24 @@ TEST_CASE("parse_json accepts valid documents and prints them compactly") {
       {"[-0,0.0,1E2,1e-2,-1.5e+3,0,10]", "[0,0,100,0.01,-1500,0,10]"},
       {"[0.1,0.25,3.141592653589793,1e300]", "[0.1,0.25,3.141592653589793,1e+300]"},
       {"{}", "{}"},
+      {"\xEF\xBB\xBF {\"bom\":1}", R"({"bom":1})"},
+      {"\xEF\xBB\xBF"
+       "7",
+       "7"},
+      {"[1" + std::string(99, '0') + "]", "[1e+99]"},
+      {R"({"a\u0062":[],"ab\/":{}})", R"({"ab":[],"ab/":{}})"},
   };
+  // The decoders' reader (json_reader.h) accepts the same and prints the same.
+  json_reader reader;
   for (const auto& r : rows) {
     CAPTURE(r.in);
     auto parsed = parse_json(r.in);
     REQUIRE(parsed.ok());
     CHECK(print_json(parsed->get()) == r.out);
+    REQUIRE(reader.parse(r.in).ok());
+    std::string printed;
+    reader.print(reader.root(), printed);
+    CHECK(printed == r.out);
   }
 }
 
@@ -68,12 +81,21 @@ TEST_CASE("parse_json refuses bad input with bad_json") {
       R"(["\udc00"])",
       R"(["\ud800x"])",
       R"(["\x41"])",
+      "[1,\x0b 2]",
+      "\x0c{}",
+      R"({"a":1,"\u0061":2})",
+      R"(["\u12G4"])",
+      R"({"a":"\u25{["})",
   };
+  json_reader reader;
   for (const auto& in : rows) {
     CAPTURE(in);
     auto parsed = parse_json(in);
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.error().code() == "bad_json");
+    auto read = reader.parse(in);
+    REQUIRE_FALSE(read.ok());
+    CHECK(read.code() == "bad_json");
   }
 }
 
