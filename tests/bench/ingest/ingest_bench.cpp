@@ -24,6 +24,13 @@
 //   --db-dir DIR       put the daemon's SQLite file in the (existing) folder DIR instead of the
 //                      temp folder, e.g. /dev/shm to see the ingest without disk syncs (the
 //                      file and its -wal/-shm are removed at exit)
+//   --db URI-or-path   the daemon's `db` setting as it is: a file path (SQLite) or a
+//                      postgresql:// URI (PostgreSQL). The database must be empty (a file not
+//                      yet there, a database without tables); it is left in place
+//   --postgres         run the daemon on a throwaway PostgreSQL 15 cluster (the tests'
+//                      pg_cluster: initdb in a temp folder under /tmp, on disk, fsync on; a free
+//                      port of 127.0.0.1), stopped and removed at exit
+//                      (--db-dir, --db and --postgres exclude each other; default: SQLite)
 //   --max-minutes M    start no phase after M minutes (default 40)
 //   --quick            one phase of 200 routers, 3 s warm-up, 10 s window, 50 commands (< 60 s)
 //
@@ -108,11 +115,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
 #include "aterm/common/tcp_nodelay.h"
 #include "aterm/test/https_client.h"
+#include "aterm/test/pg_cluster.h"
 #include "aterm/test/support.h"
 #include "mqtt_probe.h"
 
@@ -396,14 +405,16 @@ struct options {
   bool routers_on_disk = false;
   int routers_per_process = k_max_routers_per_process;
   std::string db_dir;  // empty: the temp folder on disk
+  std::string db;      // the daemon's db setting as given; empty: a file in db_dir
+  bool postgres = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
                "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
-               "[--routers-per-process N] [--routers-on-disk] [--db-dir DIR] [--max-minutes M] "
-               "[--quick]\n",
+               "[--routers-per-process N] [--routers-on-disk] "
+               "[--db-dir DIR | --db URI-or-path | --postgres] [--max-minutes M] [--quick]\n",
                why.c_str());
   std::exit(2);
 }
@@ -455,6 +466,11 @@ options parse(int argc, char** argv) {
           std::min(k_max_routers_per_process, positive(value(), "--routers-per-process"));
     } else if (a == "--db-dir") {
       o.db_dir = value();
+    } else if (a == "--db") {
+      o.db = value();
+      if (o.db.empty()) usage("--db is empty");
+    } else if (a == "--postgres") {
+      o.postgres = true;
     } else if (a == "--routers-on-disk") {
       o.routers_on_disk = true;
     } else if (a == "--max-minutes") {
@@ -463,6 +479,8 @@ options parse(int argc, char** argv) {
       usage("unknown argument " + a);
     }
   }
+  if ((o.db_dir.empty() ? 0 : 1) + (o.db.empty() ? 0 : 1) + (o.postgres ? 1 : 0) > 1)
+    usage("--db-dir, --db and --postgres exclude each other");
   return o;
 }
 
@@ -527,14 +545,33 @@ class bench_stack {
     }
     broker_ = std::make_unique<aterm::test::broker>(*pki_);
     broker_pid_ = find_broker_pid(pki_->dir() / "mosquitto.conf");
-    db_path_ = (opt.db_dir.empty() ? dir_.path() : fs::path(opt.db_dir)) /
-               ("bench-ingest-" + std::to_string(::getpid()) + ".db");
+    if (opt.postgres) {
+      cluster_ = std::make_unique<aterm::test::pg_cluster>();
+      db_ = cluster_->create_database("bench_ingest");
+    } else if (!opt.db.empty()) {
+      db_ = opt.db;
+    } else {
+      db_path_ = (opt.db_dir.empty() ? dir_.path() : fs::path(opt.db_dir)) /
+                 ("bench-ingest-" + std::to_string(::getpid()) + ".db");
+      db_ = db_path_.string();
+    }
+    const bool server = aterm::cloud::db_is_server(db_);
+    std::printf("engine %s, database %s\n", server ? "postgresql" : "sqlite",
+                aterm::cloud::printable_db(db_).c_str());
+    // On a database server the key files are named (no file to put them next to).
+    const std::string server_keys =
+        server ? R"(, "audit_key_file": ")" + (dir_ / "audit.key").string() +
+                     R"(", "audit_anchor_file": ")" + (dir_ / "audit.anchors").string() + "\""
+               : std::string();
+    const std::string backup_key = server ? R"(
+  "backup": {"key_file": ")" + (dir_ / "backup.key").string() +
+                                                "\"},"
+                                          : std::string();
     https_port_ = aterm::test::free_port();
     metrics_port_ = aterm::test::free_port();
     config_ = dir_ / "cloud.json";
-    write_file(config_, R"({
-  "db": ")" + db_path_.string() +
-                            R"(",
+    write_file(config_, "{" + backup_key + R"(
+  "db": ")" + db_ + R"(",
   "http": {"listen": "127.0.0.1:)" +
                             std::to_string(https_port_) + R"(", "metrics_listen": "127.0.0.1:)" +
                             std::to_string(metrics_port_) + R"(", "cert": ")" +
@@ -544,7 +581,8 @@ class bench_stack {
                             R"(", "ca": ")" + pki_->ca().string() + R"(", "cert": ")" +
                             pki_->cloud_cert().string() + R"(", "key": ")" +
                             pki_->cloud_key().string() + R"("},
-  "security": {"password_iterations": 1000},
+  "security": {"password_iterations": 1000)" +
+                            server_keys + R"(},
   "device": {"claim_key_file": ")" +
                             pki_->claim_key().string() + R"("},
   "jobs": {"tick_ms": 100}
@@ -606,9 +644,11 @@ class bench_stack {
     fleet_.clear();
     subscriber_.reset();
     cloud_.reset();
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-      fs::remove(db_path_.string() + suffix, ec);
+    if (!db_path_.empty()) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+        fs::remove(db_path_.string() + suffix, ec);
+    }
   }
 
   const aterm::test::broker& broker() const { return *broker_; }
@@ -783,6 +823,9 @@ class bench_stack {
 
   const options& opt_;
   aterm::test::temp_dir dir_{"bench-ingest"};
+  // Declared before the processes that use it, so it stops after them.
+  std::unique_ptr<aterm::test::pg_cluster> cluster_;
+  std::string db_;
   std::unique_ptr<aterm::test::temp_dir> routers_;
   std::unique_ptr<aterm::test::dev_pki> pki_;
   std::unique_ptr<aterm::test::broker> broker_;
@@ -790,7 +833,7 @@ class bench_stack {
   int https_port_ = 0;
   int metrics_port_ = 0;
   fs::path config_;
-  fs::path db_path_;
+  fs::path db_path_;  // the SQLite file this run made, removed at exit; empty otherwise
   std::string password_;
   std::vector<std::uint8_t> claim_key_;  // the dev PKI's claim.key
   std::unique_ptr<process> cloud_;
@@ -967,12 +1010,14 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
   return r;
 }
 
-void print_summary(const std::vector<phase_result>& results) {
+void print_summary(const std::vector<phase_result>& results, const options& opt) {
+  const bool server = opt.postgres || aterm::cloud::db_is_server(opt.db);
   std::printf(
-      "\nsummary (msg/s over the window; latencies in ms)\n"
+      "\nsummary (engine %s; msg/s over the window; latencies in ms)\n"
       "%7s %6s %6s %8s %8s %8s %8s %6s %6s %7s %7s %8s %8s %8s %8s %7s %5s\n",
-      "routers", "online", "int_ms", "offered", "sub/s", "recv/s", "stored/s", "ratio", "batch",
-      "age_ms", "commit", "cmd_p50", "cmd_p99", "raw_p50", "raw_p99", "cloudMB", "load");
+      server ? "postgresql" : "sqlite", "routers", "online", "int_ms", "offered", "sub/s", "recv/s",
+      "stored/s", "ratio", "batch", "age_ms", "commit", "cmd_p50", "cmd_p99", "raw_p50", "raw_p99",
+      "cloudMB", "load");
   for (const auto& r : results) {
     auto rss = r.rss_mb.find("cloud");
     std::printf(
@@ -1043,6 +1088,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_ingest: %s\n", e.what());
     rc = 1;
   }
-  if (!results.empty()) print_summary(results);
+  if (!results.empty()) print_summary(results, opt);
   return rc;
 }

@@ -1,12 +1,20 @@
-// Ingest figures of the real SQLite store alone (the bridge's decode-and-batch is measured by
+// Ingest figures of the real store alone (the bridge's decode-and-batch is measured by
 // bench_bridge_ingest, the whole stack by bench_ingest): apply_batch of realistic device messages
-// on a database file opened as `aterm-cloud serve` opens it (default options: WAL, synchronous
-// FULL, 288 history rows per device). Prints figures only; never pass or fail.
+// on a database opened as `aterm-cloud serve` opens it (default options: on SQLite WAL and
+// synchronous FULL, on PostgreSQL a pool of 4 connections; 288 history rows per device; either
+// engine relaxes durability for state-only batches). Prints figures only; never pass or fail.
 //
-//   bench_store_ingest [--db-dir DIR] [--devices N] [--messages M] [--history-fill K]
+//   bench_store_ingest [--db-dir DIR | --db URI-or-path | --postgres] [--devices N]
+//                      [--messages M] [--history-fill K]
 //
-//   --db-dir        folder of the database file (default: a new folder under /tmp, on disk;
-//                   /dev/shm takes the disk's syncs out of the figures)
+//   --db-dir        folder of a new SQLite database file (default: a new folder under /tmp, on
+//                   disk; /dev/shm takes the disk's syncs out of the figures); removed at exit
+//   --db            the store's database as the `db` setting names it: a file path (SQLite) or
+//                   a postgresql:// URI (PostgreSQL). It must be empty (a file not yet there, a
+//                   database without tables) and is left in place
+//   --postgres      a throwaway PostgreSQL 15 cluster for the run (the tests' pg_cluster:
+//                   initdb in a temp folder under /tmp, on disk, fsync on; a free port of
+//                   127.0.0.1), stopped and removed at exit
 //   --devices       devices registered in one company (default 1000)
 //   --messages      messages per phase and batch size (default 50000)
 //   --history-fill  state rows stored per device before timing (default 288, the bound, so every
@@ -37,6 +45,7 @@
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/protocol.h"
+#include "aterm/test/pg_cluster.h"
 #include "aterm/test/support.h"
 
 namespace {
@@ -49,6 +58,8 @@ using clock_type = std::chrono::steady_clock;
 
 struct options {
   std::string db_dir;
+  std::string db;
+  bool postgres = false;
   std::size_t devices = 1000;
   std::size_t messages = 50'000;
   std::size_t history_fill = cloud::limits::k_state_history_per_device;
@@ -65,10 +76,17 @@ bool parse_size(const char* s, std::size_t& out) {
 bool parse_args(int argc, char** argv, options& o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--postgres") {
+      o.postgres = true;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     const char* v = argv[++i];
     if (a == "--db-dir") {
       o.db_dir = v;
+    } else if (a == "--db") {
+      if (*v == '\0') return false;
+      o.db = v;
     } else if (a == "--devices") {
       if (!parse_size(v, o.devices) || o.devices == 0) return false;
     } else if (a == "--messages") {
@@ -79,7 +97,8 @@ bool parse_args(int argc, char** argv, options& o) {
       return false;
     }
   }
-  return true;
+  // One place for the database.
+  return (o.db_dir.empty() ? 0 : 1) + (o.db.empty() ? 0 : 1) + (o.postgres ? 1 : 0) <= 1;
 }
 
 std::string device_name(std::size_t i) {
@@ -207,17 +226,31 @@ int main(int argc, char** argv) {
   options opt;
   if (!parse_args(argc, argv, opt)) {
     std::fprintf(stderr,
-                 "usage: bench_store_ingest [--db-dir DIR] [--devices N] [--messages M] "
-                 "[--history-fill K]\n");
+                 "usage: bench_store_ingest [--db-dir DIR | --db URI-or-path | --postgres] "
+                 "[--devices N] [--messages M] [--history-fill K]\n");
     return 2;
   }
   auto& clock = aterm::common::system_clock::instance();
   aterm::test::temp_dir tmp("bench-store-ingest");
-  const fs::path dir = opt.db_dir.empty() ? tmp.path() : fs::path(opt.db_dir);
-  const fs::path db_file = dir / ("bench-store-" + std::to_string(::getpid()) + ".db");
-
+  std::unique_ptr<aterm::test::pg_cluster> cluster;
   cloud::store_options so;  // as `aterm-cloud serve` opens it: every default
-  so.db = db_file.string();
+  // A database file this run creates, removed at exit; "" when the database is not ours to remove.
+  fs::path own_file;
+  if (opt.postgres) {
+    try {
+      cluster = std::make_unique<aterm::test::pg_cluster>();
+      so.db = cluster->create_database("bench_store_ingest");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "postgres: %s\n", e.what());
+      return 1;
+    }
+  } else if (!opt.db.empty()) {
+    so.db = opt.db;
+  } else {
+    const fs::path dir = opt.db_dir.empty() ? tmp.path() : fs::path(opt.db_dir);
+    own_file = dir / ("bench-store-" + std::to_string(::getpid()) + ".db");
+    so.db = own_file.string();
+  }
   auto opened = cloud::open_store(so, clock);
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", opened.error().to_string().c_str());
@@ -244,8 +277,13 @@ int main(int argc, char** argv) {
   }
   auto setup_s = std::chrono::duration<double>(clock_type::now() - t_setup).count();
 
-  std::printf("database %s (synchronous FULL, history %zu per device)\n", db_file.c_str(),
-              cloud::limits::k_state_history_per_device);
+  if (cloud::db_is_server(so.db))
+    std::printf("engine postgresql, database %s (pool %zu, history %zu per device)\n",
+                cloud::printable_db(so.db).c_str(), so.pool_size,
+                cloud::limits::k_state_history_per_device);
+  else
+    std::printf("engine sqlite, database %s (synchronous FULL, history %zu per device)\n",
+                so.db.c_str(), cloud::limits::k_state_history_per_device);
   std::printf("%zu devices registered in %.2f s; state payload %zu bytes\n", opt.devices, setup_s,
               src.state(0).payload.size());
 
@@ -344,9 +382,11 @@ int main(int argc, char** argv) {
   }
 
   store.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::error_code ec;
-    fs::remove(db_file.string() + suffix, ec);
+  if (!own_file.empty()) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      fs::remove(own_file.string() + suffix, ec);
+    }
   }
   return 0;
 }

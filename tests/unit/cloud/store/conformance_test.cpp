@@ -1,0 +1,633 @@
+// Conformance of the store engines: every method of the store's interfaces (store.h, the
+// bridge's store_port, the security rules' shared_counters, the jobs' lifecycle_port and its
+// mail outbox_port) is called with a checked result against a real database of the engine
+// ATERM_TEST_ENGINE names, so both engines answer every method alike. The cases here cover the
+// methods no other store suite calls directly; k_coverage names where each method is covered,
+// and the last case fails when an interface gains a method that it does not list or when a
+// listed suite no longer calls it.
+#include <doctest/doctest.h>
+
+#include <cctype>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aterm/cloud/jobs/lifecycle_port.h"
+#include "aterm/cloud/store.h"
+#include "aterm/common/protocol.h"
+#include "aterm/test/pg_cluster.h"
+#include "aterm/test/support.h"
+
+namespace {
+
+using namespace aterm;
+using cloud::store;
+namespace fs = std::filesystem;
+namespace protocol = common::protocol;
+
+constexpr std::int64_t k_t0 = 1'800'000'000;  // 2027-01-15, a fixed start for the manual clock
+
+// Where each method is called with a checked result: "" = a case of this file, otherwise the
+// store suite (under tests/unit/cloud/) whose cases call it. Keyed "interface::method".
+struct coverage {
+  std::string_view method;
+  std::string_view suite;
+};
+constexpr std::string_view k_here;
+constexpr std::string_view k_store_test = "store/store_test.cpp";
+constexpr coverage k_coverage[] = {
+    // store.h: companies
+    {"store::create_company", k_here},
+    {"store::get_company", k_here},
+    {"store::list_companies", k_here},
+    {"store::update_company_settings", k_here},
+    // destinations
+    {"store::create_destination", k_here},
+    {"store::list_destinations", k_here},
+    {"store::get_destination", k_store_test},
+    {"store::update_destination", k_store_test},
+    {"store::delete_destination", k_store_test},
+    {"store::ensure_destination", k_here},
+    // devices
+    {"store::register_device", k_here},
+    {"store::claim_devices", k_store_test},
+    {"store::unassign_device", k_store_test},
+    {"store::count_claim_failures", k_store_test},
+    {"store::record_claim_failure", k_store_test},
+    {"store::get_device", k_store_test},
+    {"store::list_devices", k_store_test},
+    {"store::state_history", k_store_test},
+    {"store::list_unassigned_devices", k_store_test},
+    // commands
+    {"store::create_command", k_store_test},
+    {"store::get_command", k_store_test},
+    {"store::list_commands", k_store_test},
+    // technician logins
+    {"store::create_technician_login", k_here},
+    {"store::list_technician_logins", k_store_test},
+    {"store::get_technician_login", k_store_test},
+    {"store::revoke_technician_login", k_store_test},
+    {"store::purge_technician_logins", k_store_test},
+    // roles
+    {"store::list_roles", k_store_test},
+    {"store::get_role", k_store_test},
+    {"store::find_role", k_store_test},
+    {"store::create_role", k_store_test},
+    {"store::update_role", k_store_test},
+    {"store::delete_role", k_store_test},
+    // accounts
+    {"store::create_account", k_here},
+    {"store::get_account", k_store_test},
+    {"store::find_account", k_store_test},
+    {"store::list_accounts", k_here},
+    {"store::update_account", k_store_test},
+    {"store::delete_account", k_store_test},
+    {"store::set_password", k_store_test},
+    {"store::record_login_failure", k_store_test},
+    {"store::record_login_success", k_store_test},
+    {"store::lock_account", k_store_test},
+    {"store::unlock_account", k_store_test},
+    // sessions
+    {"store::create_session", k_here},
+    {"store::find_session", k_here},
+    {"store::touch_session", k_store_test},
+    {"store::delete_session", k_here},
+    {"store::delete_account_sessions", k_store_test},
+    {"store::purge_sessions", k_store_test},
+    // access log
+    {"store::append_audit", k_here},
+    {"store::run_operation", k_here},
+    {"store::list_audit", k_store_test},
+    {"store::read_audit_chain", k_store_test},
+    {"store::get_audit_head", k_here},
+    {"store::count_failed_logins", k_store_test},
+    // alarms and mail
+    {"store::create_alarm", k_here},
+    {"store::list_alarms", k_here},
+    {"store::enqueue_mail", k_here},
+    // the bridge's store_port
+    {"store_port::apply_batch", k_here},
+    {"store_port::claim_due", k_store_test},
+    {"store_port::claim_for_online", k_store_test},
+    {"store_port::release_claims", k_store_test},
+    {"store_port::refresh_missing_state", k_here},
+    {"store_port::mark_sent", k_store_test},
+    {"store_port::expire_overdue", k_store_test},
+    // the security rules' shared_counters
+    {"shared_counters::add_counter_event", k_store_test},
+    {"shared_counters::counter_events", k_store_test},
+    {"shared_counters::take_lease", k_store_test},
+    {"shared_counters::take_verification_lease", k_store_test},
+    {"shared_counters::release_verification_lease", k_store_test},
+    // the jobs' lifecycle_port
+    {"lifecycle_port::all_accounts", k_here},
+    {"lifecycle_port::record_reminder", k_here},
+    {"lifecycle_port::lock_inactive", k_here},
+    {"lifecycle_port::delete_inactive", k_here},
+    {"lifecycle_port::last_missing_email_notice", k_here},
+    {"lifecycle_port::record_missing_email_notice", k_here},
+    {"lifecycle_port::stale_devices", k_here},
+    {"lifecycle_port::delete_device_data", k_here},
+    {"lifecycle_port::expired_technician_logins", k_here},
+    {"lifecycle_port::delete_technician_login", k_here},
+    {"lifecycle_port::audit_purge_candidates", k_here},
+    {"lifecycle_port::purge_audit", k_here},
+    {"lifecycle_port::sent_mail_purge_candidates", k_here},
+    {"lifecycle_port::purge_sent_mail", k_here},
+    {"lifecycle_port::ended_companies", k_here},
+    {"lifecycle_port::company_devices", k_here},
+    {"lifecycle_port::end_contract", k_here},
+    {"lifecycle_port::append_audit", k_here},
+    {"lifecycle_port::rotate_audit_key", k_here},
+    {"lifecycle_port::audit_head_now", k_here},
+    // its mail outbox_port
+    {"outbox_port::due_mail", k_here},
+    {"outbox_port::mark_mail_sent", k_here},
+    {"outbox_port::mark_mail_failed", k_here},
+};
+
+// The interfaces whose methods k_coverage must list: header (from the source tree), class.
+struct interface_header {
+  std::string_view header;
+  std::string_view name;
+};
+constexpr interface_header k_interfaces[] = {
+    {"cloud/include/aterm/cloud/store.h", "store"},
+    {"broker-bridge/include/aterm/bridge/store_port.h", "store_port"},
+    {"cloud/include/aterm/cloud/security/shared_counters.h", "shared_counters"},
+    {"cloud/include/aterm/cloud/jobs/lifecycle_port.h", "lifecycle_port"},
+    {"cloud/include/aterm/cloud/mail/mail.h", "outbox_port"},
+};
+
+struct fixture {
+  std::string db_uri = test::test_db("conformance");  // a file path or a postgresql:// URI
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  std::unique_ptr<store> db;
+  std::unique_ptr<cloud::jobs::lifecycle_port> port;  // on the store's pool, as the daemon's
+
+  fixture() {
+    cloud::store_options o;
+    o.db = db_uri;
+    auto s = cloud::open_store(o, clock);
+    REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+    db = std::move(s).value();
+    port = open_port(std::nullopt);
+  }
+
+  std::unique_ptr<cloud::jobs::lifecycle_port> open_port(std::optional<cloud::secret_key> key) {
+    auto p = cloud::jobs::open_lifecycle_store(*db, std::move(key));
+    REQUIRE_MESSAGE(p.ok(), p.error().to_string());
+    return std::move(p).value();
+  }
+
+  // Company `id` with destination "default" holding `devices`.
+  void company_with(const std::string& id, const std::vector<std::string>& devices) {
+    auto c = db->create_company(id, "Company " + id);
+    REQUIRE_MESSAGE(c.ok(), c.error().to_string());
+    CHECK(c->id == id);
+    auto dest = db->ensure_destination(id, "default");
+    REQUIRE(dest.ok());
+    for (const auto& d : devices) {
+      auto r = db->register_device(id, d, dest->id);
+      REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+      CHECK(r->company_id == id);
+    }
+  }
+
+  cloud::account account_of(const std::string& company, const std::string& login) {
+    auto a = db->create_account({company, login, login + "@example.com", "viewer", "h"});
+    REQUIRE_MESSAGE(a.ok(), a.error().to_string());
+    return *a;
+  }
+
+  void apply(std::vector<bridge::device_message> batch) {
+    auto r = db->apply_batch(batch);
+    REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  }
+};
+
+bridge::device_message presence(const std::string& device, std::int64_t ms) {
+  protocol::presence p{true, "1.0.0", ms / 1000};
+  return {device, protocol::topic_kind::presence, ms, protocol::encode(p), p};
+}
+
+bridge::device_message state(const std::string& device, std::int64_t ms) {
+  protocol::state_snapshot s;
+  s.ts = ms / 1000;
+  s.seq = 1;
+  s.model = "WX3600HP";
+  return {device, protocol::topic_kind::state, ms, protocol::encode(s), s};
+}
+
+cloud::mail_message mail_to(const std::string& to) {
+  cloud::mail_message m;
+  m.to = to;
+  m.subject = "subject";
+  m.body = "body";
+  return m;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The names of the virtual methods (destructors aside) declared in the body of class `name` in
+// `text`, in order.
+std::vector<std::string> virtual_methods(const std::string& text, std::string_view name) {
+  const std::string opening = "class " + std::string(name);
+  std::size_t body = std::string::npos;
+  for (auto pos = text.find(opening); pos != std::string::npos; pos = text.find(opening, pos + 1)) {
+    const auto after = pos + opening.size();
+    if (after >= text.size() || (text[after] != ' ' && text[after] != '{')) continue;
+    const auto brace = text.find('{', after);
+    if (brace != std::string::npos && brace < text.find(';', after)) {
+      body = brace;
+      break;
+    }
+  }
+  if (body == std::string::npos) return {};
+  const auto end = text.find("\n};", body);
+  std::vector<std::string> out;
+  for (auto v = text.find("virtual ", body); v != std::string::npos && v < end;
+       v = text.find("virtual ", v + 1)) {
+    const auto paren = text.find('(', v);
+    auto stop = paren;
+    while (stop > v && (std::isspace(static_cast<unsigned char>(text[stop - 1])) != 0)) --stop;
+    auto start = stop;
+    while (start > v && (std::isalnum(static_cast<unsigned char>(text[start - 1])) != 0 ||
+                         text[start - 1] == '_'))
+      --start;
+    if (start == stop || text[start - 1] == '~') continue;
+    out.push_back(text.substr(start, stop - start));
+  }
+  return out;
+}
+
+// True when `source` calls `method` on an object (`->method(` or `.method(`).
+bool calls(const std::string& source, std::string_view method) {
+  for (const char* via : {"->", "."}) {
+    if (source.find(via + std::string(method) + "(") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("conformance: companies are created, listed and their settings replaced") {
+  fixture f;
+  f.company_with("acme", {});
+  f.company_with("globex", {});
+  auto all = f.db->list_companies();
+  REQUIRE(all.ok());
+  std::set<std::string> ids;
+  for (const auto& c : *all) ids.insert(c.id);
+  CHECK(ids.count("acme") == 1);
+  CHECK(ids.count("globex") == 1);
+
+  cloud::company_settings s;
+  s.ip_allowlist = {"192.0.2.0/24", "2001:db8::/32"};
+  s.technician_login_ttl_minutes = 15;
+  s.contract_end_s = k_t0 + 86400;
+  REQUIRE(f.db->update_company_settings("acme", s).ok());
+  auto acme = f.db->get_company("acme");
+  REQUIRE(acme.ok());
+  CHECK(acme->settings.ip_allowlist == s.ip_allowlist);
+  CHECK(acme->settings.technician_login_ttl_minutes == 15);
+  CHECK(acme->settings.contract_end_s == k_t0 + 86400);
+  CHECK(f.db->get_company("globex")->settings.ip_allowlist.empty());
+  CHECK(f.db->update_company_settings("nobody", s).code() == cloud::k_not_found);
+  s.technician_login_ttl_minutes = -1;
+  CHECK(f.db->update_company_settings("acme", s).code() == cloud::k_invalid);
+  CHECK(f.db->get_company("acme")->settings.technician_login_ttl_minutes == 15);
+}
+
+TEST_CASE("conformance: destinations and accounts are listed per company") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {});
+  auto north = f.db->create_destination("acme", "north", R"({"region":"n"})");
+  REQUIRE(north.ok());
+  auto dests = f.db->list_destinations("acme");
+  REQUIRE(dests.ok());
+  REQUIRE(dests->size() == 2);
+  for (const auto& d : *dests) {
+    CHECK(d.company_id == "acme");
+    CHECK(d.device_count == (d.name == "default" ? 1 : 0));
+  }
+  CHECK(f.db->list_destinations("globex")->size() == 1);
+
+  f.account_of("acme", "alice");
+  f.account_of("acme", "bob");
+  auto accounts = f.db->list_accounts("acme");
+  REQUIRE(accounts.ok());
+  REQUIRE(accounts->size() == 2);
+  for (const auto& a : *accounts) {
+    CHECK(a.company_id == "acme");
+    CHECK(a.role_name == "viewer");
+  }
+  CHECK(f.db->list_accounts("globex")->empty());
+}
+
+TEST_CASE("conformance: a session ends alone") {
+  fixture f;
+  f.company_with("acme", {});
+  auto alice = f.account_of("acme", "alice");
+  for (const std::string& hash : {std::string(64, 'a'), std::string(64, 'b')}) {
+    REQUIRE(f.db->create_session({hash, "csrf", alice.id, "acme", k_t0, k_t0, "192.0.2.1"}).ok());
+  }
+  REQUIRE(f.db->delete_session(std::string(64, 'a')).ok());
+  CHECK(f.db->find_session(std::string(64, 'a')).error().code() == cloud::k_not_found);
+  CHECK(f.db->find_session(std::string(64, 'b'))->account_id == alice.id);
+  CHECK(f.db->delete_session(std::string(64, 'a')).ok());  // gone already: nothing to do
+}
+
+TEST_CASE("conformance: run_operation commits the change and its record together or neither") {
+  fixture f;
+  const auto head = f.db->get_audit_head();
+  REQUIRE(head.ok());
+  auto done = f.db->run_operation([&]() -> common::status {
+    if (auto c = f.db->create_company("acme", "Acme"); !c.ok()) return c.error();
+    auto r = f.db->append_audit({"acme", "root", "company.create", "acme", "success", "", ""});
+    if (!r.ok()) return r.error();
+    return {};
+  });
+  REQUIRE(done.ok());
+  CHECK(f.db->get_company("acme").ok());
+  CHECK(f.db->get_audit_head()->seq == head->seq + 1);
+
+  auto refused = f.db->run_operation([&]() -> common::status {
+    if (auto c = f.db->create_company("globex", "Globex"); !c.ok()) return c.error();
+    auto r = f.db->append_audit({"globex", "root", "company.create", "globex", "success", "", ""});
+    if (!r.ok()) return r.error();
+    return common::status::error(std::string(cloud::k_conflict), "changed its mind");
+  });
+  CHECK(refused.code() == cloud::k_conflict);
+  CHECK(f.db->get_company("globex").error().code() == cloud::k_not_found);
+  CHECK(f.db->get_audit_head()->seq == head->seq + 1);
+}
+
+TEST_CASE("conformance: alarms newest first, mail queued, sent, retried and purged") {
+  fixture f;
+  auto first = f.db->create_alarm("platform", "login_failure_burst", "50 failures");
+  auto second = f.db->create_alarm("acme", "login_failure_burst", "60 failures");
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(second->id > first->id);
+  CHECK(first->created_at_s == k_t0);
+  auto alarms = f.db->list_alarms(10);
+  REQUIRE(alarms.ok());
+  REQUIRE(alarms->size() == 2);
+  CHECK(alarms->front().id == second->id);
+  CHECK(alarms->front().company_id == "acme");
+  CHECK(f.db->list_alarms(1)->size() == 1);
+
+  auto a = f.db->enqueue_mail(mail_to("a@example.com"));
+  auto b = f.db->enqueue_mail(mail_to("b@example.com"));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  auto due = f.port->due_mail(k_t0, 5, 10);
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 2);
+  CHECK(due->front().id == *a);
+  CHECK(due->front().to == "a@example.com");
+
+  REQUIRE(f.port->mark_mail_sent(*a, k_t0 + 1).ok());
+  REQUIRE(f.port->mark_mail_failed(*b, "451 try later", k_t0 + 60).ok());
+  CHECK(f.port->due_mail(k_t0 + 59, 5, 10)->empty());
+  due = f.port->due_mail(k_t0 + 60, 5, 10);
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().id == *b);
+  CHECK(due->front().attempts == 1);
+  CHECK(due->front().last_error == "451 try later");
+  CHECK(f.port->due_mail(k_t0 + 60, 1, 10)->empty());  // out of attempts
+
+  CHECK(*f.port->sent_mail_purge_candidates(k_t0) == 0);
+  CHECK(*f.port->sent_mail_purge_candidates(k_t0 + 1) == 1);
+  const auto head = f.port->audit_head_now();
+  REQUIRE(head.ok());
+  CHECK(*f.port->purge_sent_mail(k_t0 + 1, k_t0 + 2) == 1);
+  CHECK(f.port->audit_head_now()->seq == head->seq + 1);  // "mail.purge"
+  CHECK(*f.port->sent_mail_purge_candidates(k_t0 + 1) == 0);
+  CHECK(*f.port->purge_sent_mail(k_t0 + 1, k_t0 + 2) == 0);
+  CHECK(f.port->audit_head_now()->seq == head->seq + 1);  // nothing purged, nothing recorded
+}
+
+TEST_CASE("conformance: refresh_missing_state asks once for a device without state") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  const std::int64_t ms = k_t0 * 1000;
+  f.apply({presence("acme-r1", ms), presence("acme-r2", ms), state("acme-r2", ms)});
+  const std::vector<std::string> seen = {"acme-r1", "acme-r2", "nobody"};
+  auto first = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60);
+  REQUIRE(first.ok());
+  REQUIRE(first->queued.size() == 1);
+  CHECK(first->queued.front().device_id == "acme-r1");
+  CHECK(first->have_state == std::vector<std::string>{"acme-r2"});
+  auto cmd = f.db->get_command("acme", first->queued.front().id);
+  REQUIRE(cmd.ok());
+  CHECK(cmd->op == bridge::k_state_refresh_op);
+  CHECK(cmd->created_by == bridge::k_system_issuer);
+  // Its command is still open: not asked again.
+  auto again = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60);
+  REQUIRE(again.ok());
+  CHECK(again->queued.empty());
+}
+
+TEST_CASE("conformance: the lifecycle port's account steps, each refused on a changed account") {
+  fixture f;
+  f.company_with("acme", {});
+  auto alice = f.account_of("acme", "alice");
+  REQUIRE(
+      f.db->create_session({std::string(64, 'a'), "csrf", alice.id, "acme", k_t0, k_t0, ""}).ok());
+  auto all = f.port->all_accounts();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 1);
+  CHECK(all->front().login_id == "alice");
+  CHECK(all->front().role_name == "viewer");
+
+  const auto head = f.port->audit_head_now();
+  REQUIRE(head.ok());
+  REQUIRE(f.port->record_reminder(all->front(), mail_to("alice@example.com"), k_t0).ok());
+  // The same read again: the reminder changed the account.
+  CHECK(f.port->record_reminder(all->front(), std::nullopt, k_t0).code() == cloud::k_conflict);
+  auto reminded = f.port->all_accounts()->front();
+  CHECK(reminded.reminder_sent_at_s == k_t0);
+
+  CHECK(f.port->delete_inactive(reminded, k_t0).code() == cloud::k_conflict);  // not locked
+  REQUIRE(f.port->lock_inactive(reminded, mail_to("alice@example.com"), k_t0 + 10).ok());
+  CHECK(f.port->lock_inactive(reminded, std::nullopt, k_t0 + 10).code() == cloud::k_conflict);
+  auto locked = f.port->all_accounts()->front();
+  CHECK(locked.locked == cloud::lock_reason::inactivity);
+  CHECK(locked.locked_at_s == k_t0 + 10);
+  CHECK(f.db->find_session(std::string(64, 'a')).error().code() == cloud::k_not_found);
+
+  REQUIRE(f.port->delete_inactive(locked, k_t0 + 20).ok());
+  CHECK(f.port->all_accounts()->empty());
+  CHECK(f.port->audit_head_now()->seq == head->seq + 3);
+  CHECK(f.port->due_mail(k_t0 + 20, 5, 10)->size() == 2);  // the reminder and the lock notice
+
+  CHECK_FALSE(f.port->last_missing_email_notice("acme")->has_value());
+  REQUIRE(
+      f.port->record_missing_email_notice("acme", {mail_to("admin@example.com")}, "bob", k_t0 + 30)
+          .ok());
+  CHECK(f.port->last_missing_email_notice("acme")->value_or(0) == k_t0 + 30);
+  CHECK_FALSE(f.port->last_missing_email_notice("globex")->has_value());
+  CHECK(f.port->due_mail(k_t0 + 30, 5, 10)->size() == 3);
+}
+
+TEST_CASE("conformance: the lifecycle port deletes stale device data and expired logins") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  const std::int64_t ms = k_t0 * 1000;
+  f.apply({presence("acme-r1", ms), state("acme-r1", ms), presence("acme-r2", ms + 5000)});
+  auto stale = f.port->stale_devices(ms + 1000);
+  REQUIRE(stale.ok());
+  REQUIRE(stale->size() == 1);  // acme-r2 was heard from later, and holds no data anyway
+  CHECK(stale->front().id == "acme-r1");
+  CHECK(stale->front().company_id == "acme");
+  CHECK(stale->front().last_seen_ms == ms);
+
+  CHECK(f.port->delete_device_data("acme-r2", ms + 1000, k_t0).code() == cloud::k_conflict);
+  REQUIRE(f.port->delete_device_data("acme-r1", ms + 1000, k_t0).ok());
+  CHECK(f.port->stale_devices(ms + 1000)->empty());
+  auto kept = f.db->get_device("acme", "acme-r1");
+  REQUIRE(kept.ok());  // registered devices keep their registration
+  CHECK(kept->state_json.empty());
+
+  cloud::technician_login l;
+  l.login_id = "T-ABCD2345";
+  l.company_id = "acme";
+  l.device_id = "acme-r2";
+  l.salt_hex = std::string(32, 'a');
+  l.hash_hex = std::string(64, 'b');
+  l.issued_at_s = k_t0;
+  l.expires_at_s = k_t0 + 3600;
+  l.created_by = "alice";
+  cloud::new_command install{"acme-r2", "technician_login.install", R"({"login_id":"T-ABCD2345"})",
+                             k_t0 + 3600, "alice"};
+  auto created = f.db->create_technician_login(l, install);
+  REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+  CHECK_FALSE(created->install_command_id.empty());
+  CHECK(f.port->expired_technician_logins(k_t0, k_t0 + 3599)->empty());
+  auto expired = f.port->expired_technician_logins(k_t0, k_t0 + 3600);
+  REQUIRE(expired.ok());
+  REQUIRE(expired->size() == 1);
+  CHECK(expired->front().login_id == "T-ABCD2345");
+  REQUIRE(f.port->delete_technician_login(expired->front(), k_t0 + 3600).ok());
+  CHECK(f.port->delete_technician_login(expired->front(), k_t0 + 3600).code() ==
+        cloud::k_not_found);
+  CHECK(f.port->expired_technician_logins(k_t0, k_t0 + 3600)->empty());
+}
+
+TEST_CASE("conformance: the lifecycle port purges the access log behind a checkpoint") {
+  fixture f;
+  const std::int64_t ms = k_t0 * 1000;
+  const auto start = f.port->audit_head_now();
+  REQUIRE(start.ok());
+  for (std::int64_t i = 0; i < 2; ++i) {
+    auto r = f.db->append_audit({"acme", "alice", "login", "alice", "success", "", ""});
+    REQUIRE(r.ok());
+    CHECK(r->seq == start->seq + 1 + i);
+    CHECK(r->ts_ms == ms);
+  }
+  REQUIRE(f.port->append_audit({"acme", "system", "backup", "db", "success", "", ""}, ms + 60'000)
+              .ok());
+  auto head = f.port->audit_head_now();
+  REQUIRE(head.ok());
+  CHECK(head->seq == start->seq + 3);
+  CHECK(head->hash == f.db->get_audit_head()->hash);
+
+  const auto older = start->seq + 2;  // every record before the one at ms + 60 s
+  CHECK(*f.port->audit_purge_candidates(ms) == start->seq);
+  CHECK(*f.port->audit_purge_candidates(ms + 1) == older);
+  auto purged = f.port->purge_audit(ms + 1, ms + 120'000);
+  REQUIRE(purged.ok());
+  CHECK(purged->deleted == older);
+  CHECK(purged->start_seq == head->seq);
+  CHECK(purged->checkpoint_seq == head->seq + 1);
+  CHECK(f.port->audit_head_now()->seq == head->seq + 1);
+  CHECK(*f.port->audit_purge_candidates(ms + 1) == 0);
+}
+
+TEST_CASE("conformance: the lifecycle port rotates the access log's key only under a key") {
+  fixture f;
+  CHECK(f.port->rotate_audit_key("fedcba9876543210", k_t0 * 1000).code() == cloud::k_invalid);
+  // A chain begun without a key, which the keyed port then takes under its key.
+  REQUIRE(f.db->append_audit({"acme", "alice", "login", "alice", "success", "", ""}).ok());
+  const auto before = f.port->audit_head_now();
+  REQUIRE(before.ok());
+  auto keyed = f.open_port(cloud::secret_key{"0123456789abcdef", std::string(32, 'k')});
+  auto started = keyed->audit_head_now();  // the key start, appended on opening
+  REQUIRE(started.ok());
+  CHECK(started->seq == before->seq + 1);
+  REQUIRE(keyed->rotate_audit_key("fedcba9876543210", k_t0 * 1000).ok());
+  CHECK(keyed->audit_head_now()->seq == started->seq + 1);
+}
+
+TEST_CASE("conformance: the lifecycle port ends a company's contract") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  f.company_with("globex", {});
+  f.account_of("acme", "alice");
+  const std::int64_t ms = k_t0 * 1000;
+  f.apply({presence("acme-r2", ms)});  // online: it stays as an unassigned device
+  cloud::company_settings s;
+  s.contract_end_s = k_t0;
+  REQUIRE(f.db->update_company_settings("acme", s).ok());
+
+  CHECK(f.port->ended_companies(k_t0 - 1)->empty());
+  auto ended = f.port->ended_companies(k_t0);
+  REQUIRE(ended.ok());
+  REQUIRE(ended->size() == 1);
+  CHECK(ended->front().id == "acme");
+  auto devices = f.port->company_devices("acme");
+  REQUIRE(devices.ok());
+  REQUIRE(devices->size() == 2);
+  CHECK(devices->front().id == "acme-r1");
+
+  auto out = f.port->end_contract("acme", ms, k_t0);
+  REQUIRE_MESSAGE(out.ok(), out.error().to_string());
+  CHECK(out->accounts == std::vector<std::string>{"alice"});
+  CHECK(out->devices_deleted == std::vector<std::string>{"acme-r1"});
+  CHECK(out->devices_unassigned == std::vector<std::string>{"acme-r2"});
+  CHECK(out->destinations == 1);
+  CHECK(f.db->get_company("acme").error().code() == cloud::k_not_found);
+  CHECK(f.db->get_company("globex").ok());
+  CHECK(f.port->end_contract("acme", ms, k_t0).error().code() == cloud::k_not_found);
+  CHECK(f.port->company_devices("acme")->empty());
+}
+
+TEST_CASE("conformance: every method of the store's interfaces has a conformance case") {
+  const fs::path tests = test::source_dir() / "tests" / "unit" / "cloud";
+  const std::string here = read_text(tests / "store" / "conformance_test.cpp");
+  REQUIRE_FALSE(here.empty());
+  std::set<std::string> declared;
+  for (const auto& i : k_interfaces) {
+    const auto names = virtual_methods(read_text(test::source_dir() / i.header), i.name);
+    INFO(i.header, ": class ", i.name);
+    REQUIRE_FALSE(names.empty());
+    for (const auto& n : names) declared.insert(std::string(i.name) + "::" + n);
+  }
+  std::set<std::string> listed;
+  for (const auto& c : k_coverage) {
+    INFO(c.method, " (", c.suite.empty() ? "this file" : c.suite, ")");
+    CHECK_MESSAGE(listed.insert(std::string(c.method)).second, "listed twice");
+    CHECK_MESSAGE(declared.count(std::string(c.method)) == 1, "no such method in the interfaces");
+    const std::string source = c.suite.empty() ? here : read_text(tests / c.suite);
+    REQUIRE_FALSE(source.empty());
+    const auto method = c.method.substr(c.method.find("::") + 2);
+    CHECK_MESSAGE(calls(source, method), "not called there");
+  }
+  for (const auto& d : declared) {
+    CHECK_MESSAGE(listed.count(d) == 1, d, " has no conformance case: add one to this file");
+  }
+}
