@@ -21,8 +21,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The ingest thread looks at the clock at least this often, so a batch_delay measured on a
-// clock that is not the steady clock still ends.
+// The ingest thread looks at the clock at least this often, so a batch_delay above 0 measured
+// on a clock that is not the steady clock still ends.
 constexpr auto k_ingest_max_wait = 100ms;
 
 common::status readable(const std::string& path, const char* what) {
@@ -73,8 +73,9 @@ void bridge::impl::run_ingest() {
     if (auto due = ingest_->tick()) {
       wait = std::clamp<std::chrono::nanoseconds>(*due - clock.mono(), 0ns, wait);
     }
-    // At most one batch of snapshots per pop: results, presence and events that arrive while
-    // the store commits it go first into the next batch (ingest_queue.h).
+    // Group commit: everything queued while the previous commit ran goes into the next one, at
+    // most one batch of snapshots per pop: results, presence and events that arrive meanwhile
+    // go first into the next batch (ingest_queue.h). The next turn's tick() commits it.
     const bool stop = queue.pop(items, wait, config.batch_max);
     for (auto& m : items) ingest_->accept(std::move(m));
     items.clear();

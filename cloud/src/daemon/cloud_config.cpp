@@ -40,7 +40,8 @@ common::config_schema cloud_config_schema() {
       str("mqtt.client_id", "aterm-cloud"),
       {"mqtt.shared_subscription", config_type::boolean, false, false, {}, {}},
       num("mqtt.batch_max", 1000, 1, 100000),
-      num("mqtt.batch_delay_ms", 20, 0, 10000),
+      // 0: group commit (broker-bridge ingest.h); above 0 a batch may wait that long for more.
+      num("mqtt.batch_delay_ms", 0, 0, 10000),
       num("mqtt.dispatch_poll_ms", 1000, 10, 600000),
       // A command published this long ago without a final result is published again.
       num("mqtt.result_timeout_s", 60, 1, k_day_s),

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aterm/bridge/store_port.h"
@@ -41,6 +43,7 @@ struct fake_command {
 class fake_store final : public store_port {
  public:
   common::result<batch_outcome> apply_batch(std::span<const device_message> batch) override {
+    if (during_commit_) std::exchange(during_commit_, {})();
     std::lock_guard lk(mu_);
     ++apply_calls_;
     if (fail_batches_ > 0) {
@@ -226,6 +229,9 @@ class fake_store final : public store_port {
     if (online && !online_[device_id]) ++epoch_[device_id];
     online_[device_id] = online;
   }
+  // Runs `f` inside the next apply_batch, as if it happened while that commit ran. Not
+  // thread-safe: set it before the ingest runs.
+  void during_next_commit(std::function<void()> f) { during_commit_ = std::move(f); }
   void fail_next_batches(int n) {
     std::lock_guard lk(mu_);
     fail_batches_ = n;
@@ -344,6 +350,7 @@ class fake_store final : public store_port {
   std::vector<std::string> sent_log_;
   std::int64_t next_seq_ = 0;
   int fail_batches_ = 0;
+  std::function<void()> during_commit_;
   int apply_calls_ = 0;
   int expire_calls_ = 0;
   int due_calls_ = 0;

@@ -18,8 +18,10 @@
 //    backpressure (queue_waits): Paho stops reading and the broker holds the messages in the
 //    bridge's session, up to its max_queued_messages.
 //  - The ingest thread owns the ingest (batching, decoding, rate-limited bad-input log) and is
-//    the only caller of store_port::apply_batch. It never waits on Paho, so the callback's wait
-//    always ends.
+//    the only caller of store_port::apply_batch. It commits by group commit: it takes whatever
+//    is queued, commits it, and takes what queued up meanwhile, so a lone result is stored at
+//    once and batches grow with the load. It never waits on Paho, so the callback's wait always
+//    ends.
 //  - The dispatch thread owns the dispatcher and the connection: connect and reconnect with
 //    jittered exponential backoff, subscribe, TCP_NODELAY, command publishes (it waits on their
 //    delivery tokens), polls.
@@ -68,8 +70,10 @@ struct bridge_config {
   // A command published this long ago without a final result is published again (by one
   // instance; the router answers a repeat from its journal). Default: 60 s.
   std::chrono::seconds result_timeout{60};
-  std::size_t batch_max = 1000;                              // Default: 1000 messages.
-  std::chrono::milliseconds batch_delay{20};                 // Default: 20 ms.
+  std::size_t batch_max = 1000;  // Default: 1000 messages.
+  // How long a batch may wait after its first message for more (ingest.h). Default: 0, group
+  // commit: what is queued is committed as soon as the previous commit ended.
+  std::chrono::milliseconds batch_delay{0};
   std::chrono::milliseconds dispatch_poll{1000};             // Default: 1 s.
   std::chrono::milliseconds bad_input_log_interval{60'000};  // Default: 1 min per device.
   std::chrono::milliseconds reconnect_min{500};              // Default: 0.5 s, doubling ...

@@ -2,8 +2,12 @@
 // "Bad input at the bridge"). The topic gives the device id and kind; the payload is decoded
 // strictly against that device id. Bad input is counted per reason, logged at most once per
 // device per interval, and dropped before it reaches the store. Good messages are applied in
-// batches: one store_port::apply_batch per at most batch_max messages or batch_delay after the
-// batch's first message, whichever comes first.
+// batches by group commit: the owner hands over whatever is queued, tick() applies it at once
+// (one store_port::apply_batch, split at batch_max), and what arrives while that commit runs
+// waits in the queue for the next one. A lone result is committed as soon as it arrives and
+// batches grow by themselves under load, so no timer puts a floor under a command's round trip.
+// A batch_delay above 0 holds a batch up to that long after its first message for more (fewer,
+// larger transactions where a commit costs a lot more than its rows).
 //
 // Thread: single-threaded. The bridge's ingest thread owns it (tests drive it directly). The
 // online sink is called on that thread after each committed batch.
@@ -36,8 +40,9 @@ struct raw_message {
 };
 
 struct ingest_settings {
-  std::size_t batch_max = 1000;                              // Default: 1000.
-  std::chrono::milliseconds batch_delay{20};                 // Default: 20 ms.
+  std::size_t batch_max = 1000;  // Default: 1000.
+  // How long a batch may wait after its first message for more. Default: 0 (group commit).
+  std::chrono::milliseconds batch_delay{0};
   std::chrono::milliseconds bad_input_log_interval{60'000};  // Default: 1 min per device.
 };
 
@@ -88,8 +93,8 @@ class ingest {
   // would be replayed at every subscribe (a result or event a second time into the access log),
   // so it is dropped (reason `retained`); the bridge also clears it at the broker (bridge.h).
   void accept(raw_message m);
-  // Applies the batch when batch_delay has passed since its first message. Returns when the
-  // current batch is due (nullopt when it is empty).
+  // Applies the batch when batch_delay has passed since its first message: at once with the
+  // default 0. Returns when the current batch is due (nullopt when it is empty).
   std::optional<common::mono_time> tick();
   // Applies the batch now (no-op when empty).
   void flush();
