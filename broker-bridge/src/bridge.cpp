@@ -88,7 +88,7 @@ void bridge::impl::run_ingest() {
 
 void bridge::impl::run_dispatch() {
   while (!stopping.load()) {
-    if (link->maintain()) dispatcher_->post_reconnected();
+    if (link->maintain()) dispatcher_->post_reconnected(link->unsubscribed_since());
     std::vector<std::string> clear;
     {
       std::lock_guard lock(clear_mutex);
@@ -153,6 +153,13 @@ common::status bridge::start() {
       },
       [&s] {
         if (s.dispatcher_) s.dispatcher_->wake();
+      },
+      [&s] {
+        raw_message lost;
+        lost.received_ms = s.clock.now_ms();
+        lost.received_mono = s.clock.mono();
+        lost.link_lost = true;
+        s.queue.push(std::move(lost));
       });
   if (auto st = s.link->create(); !st.ok()) {
     s.link.reset();

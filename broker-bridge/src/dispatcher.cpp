@@ -47,10 +47,11 @@ void dispatcher::post_command(const std::string& device_id) {
   cv_.notify_one();
 }
 
-void dispatcher::post_reconnected() {
+void dispatcher::post_reconnected(std::optional<std::int64_t> unsubscribed_since) {
   {
     std::lock_guard lk(mu_);
     reconnected_ = true;
+    if (unsubscribed_since) unsubscribed_since_ = unsubscribed_since;
   }
   cv_.notify_one();
 }
@@ -90,14 +91,21 @@ void dispatcher::step() {
   bool reconnected = false;
   bool overflow = false;
   bool command = false;
+  std::optional<std::int64_t> unsubscribed_since;
   {
     std::lock_guard lk(mu_);
     online.swap(online_);
     state_unknown.swap(state_unknown_);
+    unsubscribed_since.swap(unsubscribed_since_);
     reconnected = reconnected_;
     overflow = overflow_;
     command = command_;
     reconnected_ = overflow_ = command_ = false;
+  }
+  if (unsubscribed_since) {
+    stale_before_ms_ = *unsubscribed_since;
+    state_known_.clear();
+    state_asked_.clear();
   }
   const bool connected = publisher_.connected();
   const std::int64_t now_s = clock_.now_s();
@@ -210,7 +218,8 @@ void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices, 
     const std::span<const std::string> page(
         ask.data() + from, std::min(limits::k_max_refresh_per_call, ask.size() - from));
     auto out = store_.refresh_missing_state(page, now_s + settings_.state_refresh_deadline.count(),
-                                            now_s - settings_.state_refresh_retry.count());
+                                            now_s - settings_.state_refresh_retry.count(),
+                                            stale_before_ms_);
     if (!out) {
       // Not marked asked: the device's next message asks again.
       metrics_.add(metrics_.dispatch_errors);

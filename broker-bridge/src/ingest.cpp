@@ -97,6 +97,10 @@ ingest::ingest(ingest_settings settings, store_port& store, common::clock& clock
 }
 
 void ingest::accept(raw_message m) {
+  if (m.link_lost) {
+    link_lost(m.received_ms);
+    return;
+  }
   auto topic = protocol::parse_topic(m.topic);
   if (!topic) {
     drop(k_invalid_topic_key, m.topic, bad_reason::bad_topic, topic.error().message());
@@ -221,6 +225,26 @@ void ingest::flush() {
   common::log(log_level::error, k_component, "batch dropped after every store attempt failed",
               {{"messages", static_cast<std::uint64_t>(batch_.size())}});
   batch_.clear();
+}
+
+void ingest::link_lost(std::int64_t at_ms) {
+  flush();
+  state_seen_.clear();
+  for (int attempt = 1; attempt <= limits::k_store_attempts; ++attempt) {
+    auto changed = store_.presence_unvouched(at_ms);
+    if (!changed) {
+      metrics_.add(metrics_.store_failures);
+      common::log(log_level::error, k_component, "store refused to mark presence unknown",
+                  {{"attempt", attempt}, {"error", changed.error().to_string()}});
+      continue;
+    }
+    const auto n = static_cast<std::uint64_t>(*changed);
+    metrics_.add(metrics_.presence_unvouched, n);
+    common::log(log_level::warn, k_component,
+                "broker link lost: online devices are unknown until the broker confirms them",
+                {{"devices", n}});
+    return;
+  }
 }
 
 void ingest::drop(const std::string& device_key, const std::string& topic, bad_reason reason,

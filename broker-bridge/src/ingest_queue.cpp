@@ -42,6 +42,14 @@ void ingest_queue::push(raw_message m) {
       metrics_.add(metrics_.queue_drops);
       return;
     }
+    if (m.link_lost) {
+      const bool was_empty = depth() == 0;
+      move_all_states_to_urgent();
+      urgent_.push_back(std::move(m));
+      publish_depth();
+      if (was_empty) ready_.notify_one();
+      return;
+    }
     if (parts.state) {
       shed_to_log = push_state(m, parts);
     } else {
@@ -148,6 +156,19 @@ void ingest_queue::move_states_to_urgent(std::string_view device) {
     queued.topic.clear();  // the tombstone mark
     queued.payload.clear();
   }
+}
+
+void ingest_queue::move_all_states_to_urgent() {
+  for (auto& slot : states_) {
+    if (slot.m.topic.empty()) continue;  // a tombstone
+    urgent_bytes_ += size_of(slot.m);
+    urgent_.push_back(std::move(slot.m));
+  }
+  front_seq_ += states_.size();
+  states_.clear();
+  newest_.clear();
+  live_states_ = 0;
+  state_bytes_ = 0;
 }
 
 bool ingest_queue::pop(std::deque<raw_message>& out, std::chrono::nanoseconds max,

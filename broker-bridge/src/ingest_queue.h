@@ -18,6 +18,9 @@
 //    last-resort backpressure (queue_waits).
 //  - pop hands over the whole urgent lane first, then at most `max_states` snapshots, so a
 //    result waits for the batch in progress and its own, never behind a lane of snapshots.
+//  - A link_lost mark (raw_message) goes behind everything queued before it: the queued
+//    snapshots move to the end of the urgent lane first, then the mark follows. It never waits
+//    for room.
 //  - Per-device order is kept: a device's message is never delivered before a snapshot of the
 //    same device that arrived earlier. When a non-state message arrives while its device has
 //    snapshots in the state lane, those move to the end of the urgent lane first (oldest
@@ -109,6 +112,7 @@ class ingest_queue {
   std::optional<std::uint64_t> shed();
   void push_urgent(std::unique_lock<std::mutex>& lk, raw_message& m, const topic_parts& parts);
   void move_states_to_urgent(std::string_view device);
+  void move_all_states_to_urgent();
   bool state_lane_full() const {
     return states_.size() >= limits_.state_messages || state_bytes_ >= limits_.state_bytes;
   }

@@ -96,6 +96,7 @@ metrics_snapshot bridge_metrics::snapshot() const {
   s.queue_depth = queue_depth.load(r);
   s.connects = connects.load(r);
   s.connection_losses = connection_losses.load(r);
+  s.presence_unvouched = presence_unvouched.load(r);
   s.connected = connected.load(r);
   return s;
 }
@@ -153,6 +154,9 @@ std::string format_prometheus(const metrics_snapshot& s) {
   counter_line(out, "queue_depth", "Messages waiting for ingest.", s.queue_depth, "gauge");
   counter_line(out, "connects_total", "Successful MQTT connects.", s.connects);
   counter_line(out, "connection_losses_total", "MQTT connections lost.", s.connection_losses);
+  counter_line(out, "presence_unvouched_total",
+               "Online devices made unknown because the broker link was lost.",
+               s.presence_unvouched);
   counter_line(out, "connected", "1 while connected and subscribed.", s.connected ? 1 : 0, "gauge");
   return out;
 }

@@ -37,12 +37,14 @@ int uri_port(const std::string& uri) {
 }  // namespace
 
 mqtt_link::mqtt_link(const bridge_config& config, common::clock& clock, bridge_metrics& metrics,
-                     message_sink on_message, std::function<void()> wake)
+                     message_sink on_message, std::function<void()> wake,
+                     std::function<void()> on_lost)
     : config_(config),
       clock_(clock),
       metrics_(metrics),
       on_message_(std::move(on_message)),
       wake_(std::move(wake)),
+      on_lost_(std::move(on_lost)),
       listener_(wake_),
       next_attempt_(clock.mono()),
       backoff_(config.reconnect_min),
@@ -86,6 +88,7 @@ common::status mqtt_link::create() {
   client_->set_message_callback([this](mqtt::const_message_ptr m) { on_message_(std::move(m)); });
   client_->set_connection_lost_handler([this](const std::string&) {
     lost_.store(true);
+    if (on_lost_) on_lost_();
     wake_();
   });
   return {};
@@ -124,14 +127,18 @@ bool mqtt_link::maintain() {
     }
   }
   if (phase_ != phase::connecting || !connect_token_->is_complete()) return false;
+  bool session_present = false;
   try {
     connect_token_->try_wait();  // throws when the connect failed
+    session_present = connect_token_->get_connect_response().is_session_present();
   } catch (const mqtt::exception& e) {
     connect_token_.reset();
     schedule_retry(e.what());
     return false;
   }
   connect_token_.reset();
+  // Before subscribing: what arrives from here on reaches the bridge.
+  const std::int64_t subscribing_ms = clock_.now_ms();
   if (!subscribe()) {
     try {
       client_->disconnect()->wait_for(k_disconnect_wait);
@@ -144,12 +151,17 @@ bool mqtt_link::maintain() {
   // Paho C has no TCP_NODELAY option; Nagle adds ~40 ms per command hop (MEASURED.md).
   common::set_tcp_nodelay_for_peer_port(peer_port_);
   phase_ = phase::up;
+  unsubscribed_since_.reset();
+  if (was_up_ && !session_present) unsubscribed_since_ = subscribing_ms;
+  was_up_ = true;
   backoff_ = config_.reconnect_min;
   up_.store(true);
   metrics_.connected.store(true);
   metrics_.add(metrics_.connects);
   common::log(log_level::info, k_component, "mqtt connected",
-              {{"uri", config_.uri}, {"shared", config_.shared_subscription}});
+              {{"uri", config_.uri},
+               {"shared", config_.shared_subscription},
+               {"session_present", session_present}});
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -27,8 +28,10 @@ class mqtt_link final : public command_publisher {
  public:
   using message_sink = std::function<void(mqtt::const_message_ptr)>;
 
+  // `on_lost` runs on Paho's callback thread when an established connection is lost, after
+  // the message sink saw every message received on it.
   mqtt_link(const bridge_config& config, common::clock& clock, bridge_metrics& metrics,
-            message_sink on_message, std::function<void()> wake);
+            message_sink on_message, std::function<void()> wake, std::function<void()> on_lost);
   ~mqtt_link() override;
 
   // Creates the client. Errors: "bad_config" (the URI).
@@ -36,6 +39,10 @@ class mqtt_link final : public command_publisher {
   // Advances the connection: starts a connect when one is due, finishes a completed one
   // (subscribe, TCP_NODELAY), notices a lost one. Returns true when the link just came up.
   bool maintain();
+  // After maintain() returned true: when the link came up (unix ms) if it follows a lost one
+  // and the broker kept no session for the bridge (a restarted broker, or a clean session), so
+  // what devices published meanwhile found no subscriber; nullopt otherwise.
+  std::optional<std::int64_t> unsubscribed_since() const { return unsubscribed_since_; }
   // How long the dispatch thread may sleep before maintain() has something to do.
   std::chrono::milliseconds idle_for() const;
   // Disconnects (waits up to 2 s) and stops the callbacks.
@@ -72,6 +79,7 @@ class mqtt_link final : public command_publisher {
   bridge_metrics& metrics_;
   message_sink on_message_;
   std::function<void()> wake_;
+  std::function<void()> on_lost_;
   connect_listener listener_;
   std::unique_ptr<mqtt::async_client> client_;
   mqtt::connect_options options_;
@@ -84,6 +92,8 @@ class mqtt_link final : public command_publisher {
   std::minstd_rand jitter_;
   std::atomic<bool> up_{false};
   std::atomic<bool> lost_{false};
+  bool was_up_ = false;  // a connection was up before (the next one follows a loss)
+  std::optional<std::int64_t> unsubscribed_since_;
 };
 
 }  // namespace aterm::bridge

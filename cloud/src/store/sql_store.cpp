@@ -160,7 +160,10 @@ std::string upsert_device_sql(sql::dialect dialect) {
          greatest +
          "(COALESCE(devices.last_seen_ms, 0), excluded.last_seen_ms), "
          "first_seen_ms = COALESCE(devices.first_seen_ms, excluded.first_seen_ms), "
-         "presence = COALESCE(?, devices.presence), "
+         // A device publishes only while connected: any message of it confirms an unknown
+         // presence (store_port::presence_unvouched) as online.
+         "presence = COALESCE(?, CASE WHEN devices.presence = 'unknown' THEN 'online' "
+         "ELSE devices.presence END), "
          "agent_version = COALESCE(?, devices.agent_version), "
          "state_json = COALESCE(excluded.state_json, devices.state_json), "
          "state_received_ms = COALESCE(excluded.state_received_ms, devices.state_received_ms), "
@@ -1209,17 +1212,17 @@ class sql_store final : public store, public store_sql::shared_pool {
     });
   }
 
-  result<bridge::state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
-                                                              std::int64_t deadline_s,
-                                                              std::int64_t not_before_s) override {
+  result<bridge::state_refresh_outcome> refresh_missing_state(
+      std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s,
+      std::int64_t stale_before_ms) override {
     return tx_.write<bridge::state_refresh_outcome>(
         "refresh_missing_state", [&]() -> result<bridge::state_refresh_outcome> {
           bridge::state_refresh_outcome out;
           for (const auto& id : devices) {
             auto d = db_->prepare(
-                "SELECT COALESCE(company_id, ''), "
-                "CASE WHEN state_json IS NULL THEN 0 ELSE 1 END FROM devices WHERE id = ?");
-            d.bind(id);
+                "SELECT COALESCE(company_id, ''), CASE WHEN state_json IS NULL OR "
+                "COALESCE(state_received_ms, 0) < ? THEN 0 ELSE 1 END FROM devices WHERE id = ?");
+            d.bind(stale_before_ms).bind(id);
             if (!d.step()) continue;
             if (d.i64(1) != 0) {
               out.have_state.push_back(id);
@@ -1242,6 +1245,19 @@ class sql_store final : public store, public store_sql::shared_pool {
             out.queued.push_back({cmd.id, id, protocol::encode(cmd), cmd.deadline});
           }
           return out;
+        });
+  }
+
+  result<std::size_t> presence_unvouched(std::int64_t heard_before_ms) override {
+    // Presence is sent again by the devices (retained, and on every connect), so the change may
+    // be lost to a power cut like the presence batches that set it.
+    return tx_.write<std::size_t>(
+        "presence_unvouched", sql::durability::relaxed, [&]() -> result<std::size_t> {
+          return static_cast<std::size_t>(
+              db_->prepare("UPDATE devices SET presence = 'unknown' WHERE presence = 'online' AND "
+                           "COALESCE(last_seen_ms, 0) <= ?")
+                  .bind(heard_before_ms)
+                  .exec());
         });
   }
 

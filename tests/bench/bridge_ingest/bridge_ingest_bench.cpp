@@ -50,6 +50,9 @@ class no_commands_store : public bridge::store_port {
   aterm::common::result<std::size_t> expire_overdue(std::int64_t) override {
     return std::size_t{0};
   }
+  aterm::common::result<std::size_t> presence_unvouched(std::int64_t) override {
+    return std::size_t{0};
+  }
 };
 
 // A store that only counts: the figure is the bridge's cost, not the fake's bookkeeping.

@@ -105,6 +105,8 @@ class cloud_stack {
 
   const dev_pki& pki() const { return *pki_; }
   const broker& mqtt() const { return *broker_; }
+  // The same, to stop, kill or start it (same port).
+  broker& mqtt() { return *broker_; }
   fs::path db_path() const { return dir_ / "cloud.db"; }
   fs::path dir() const { return dir_.path(); }
   int https_port() const { return https_port_; }

@@ -89,6 +89,11 @@ void broker::stop() {
   proc_.reset();
 }
 
+void broker::kill() {
+  if (proc_) proc_->stop(SIGKILL);
+  proc_.reset();
+}
+
 void broker::start() {
   if (proc_) return;
   proc_ = std::make_unique<process>(

@@ -371,3 +371,35 @@ TEST_CASE("state.refresh: an operator's open refresh counts, a failing store ask
   CHECK(refreshes[2].device_id == "dev-dddd");
   CHECK(f.pub.ids().back() == refreshes[2].id);
 }
+
+TEST_CASE(
+    "after the broker lost the bridge's session, a state older than the reconnect is asked "
+    "for again") {
+  fixture f;
+  all_online(f);
+  f.disp.step();
+  f.store.set_now(k_start_s);
+  f.store.set_has_state("dev-aaaa");  // stored before the reconnect (received_ms 0)
+  f.disp.post_state_unknown({"dev-aaaa"});
+  pass_time(f, 3s);
+  f.disp.step();
+  CHECK(f.store.commands_of("state.refresh").empty());  // it has a state: known from now on
+
+  SUBCASE("the broker kept the session: nothing was missed") {
+    f.disp.post_reconnected();
+    f.disp.post_state_unknown({"dev-aaaa"});
+    pass_time(f, 3s);
+    f.disp.step();
+    CHECK(f.store.commands_of("state.refresh").empty());
+  }
+  SUBCASE("the broker lost it: what was sent before the bridge subscribed again found nobody") {
+    f.disp.post_reconnected(aterm::common::to_unix_s(f.clock.now()) * 1000);
+    f.disp.post_state_unknown({"dev-aaaa"});
+    pass_time(f, 3s);
+    f.disp.step();
+    auto refreshes = f.store.commands_of("state.refresh");
+    REQUIRE(refreshes.size() == 1);
+    CHECK(refreshes[0].device_id == "dev-aaaa");
+    CHECK(refreshes[0].state == command_state::sent);
+  }
+}

@@ -54,6 +54,12 @@ class fake_store final : public store_port {
     std::set<std::string> came;
     for (const auto& m : batch) {
       messages_.push_back(m);
+      auto& seen = last_seen_ms_[m.device_id];
+      seen = std::max(seen, m.received_ms);
+      // Any message of a device whose presence is unknown confirms it online.
+      if (unknown_.erase(m.device_id) > 0 && m.kind != protocol::topic_kind::presence) {
+        online_[m.device_id] = true;
+      }
       switch (m.kind) {
         case protocol::topic_kind::presence: {
           const auto& p = std::get<protocol::presence>(m.body);
@@ -67,6 +73,7 @@ class fake_store final : public store_port {
         }
         case protocol::topic_kind::state:
           has_state_.insert(m.device_id);
+          state_ms_[m.device_id] = m.received_ms;
           break;
         case protocol::topic_kind::result: {
           const auto& r = std::get<protocol::command_result>(m.body);
@@ -129,16 +136,16 @@ class fake_store final : public store_port {
     return {};
   }
 
-  common::result<state_refresh_outcome> refresh_missing_state(std::span<const std::string> devices,
-                                                              std::int64_t deadline_s,
-                                                              std::int64_t not_before_s) override {
+  common::result<state_refresh_outcome> refresh_missing_state(
+      std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s,
+      std::int64_t stale_before_ms) override {
     std::lock_guard lk(mu_);
     ++refresh_calls_;
     if (fail_refresh_) return common::status::error("store_failed", "injected failure");
     state_refresh_outcome out;
     for (const auto& d : devices) {
       refresh_asked_.push_back(d);
-      if (has_state_.contains(d)) {
+      if (has_state_.contains(d) && state_ms_[d] >= stale_before_ms) {
         out.have_state.push_back(d);
         continue;
       }
@@ -154,6 +161,19 @@ class fake_store final : public store_port {
       out.queued.push_back(outbound_command{c.id, c.device_id, c.payload, c.deadline_s});
     }
     return out;
+  }
+
+  common::result<std::size_t> presence_unvouched(std::int64_t heard_before_ms) override {
+    std::lock_guard lk(mu_);
+    ++unvouched_calls_;
+    std::size_t n = 0;
+    for (auto& [device, online] : online_) {
+      if (!online || last_seen_ms_[device] > heard_before_ms) continue;
+      online = false;
+      unknown_.insert(device);
+      ++n;
+    }
+    return n;
   }
 
   common::status mark_sent(std::span<const std::string> ids, std::int64_t) override {
@@ -223,6 +243,15 @@ class fake_store final : public store_port {
   int refresh_calls() {
     std::lock_guard lk(mu_);
     return refresh_calls_;
+  }
+  // Presence unknown (presence_unvouched) and not confirmed since.
+  bool unknown(const std::string& device_id) {
+    std::lock_guard lk(mu_);
+    return unknown_.contains(device_id);
+  }
+  int unvouched_calls() {
+    std::lock_guard lk(mu_);
+    return unvouched_calls_;
   }
   void set_online(const std::string& device_id, bool online) {
     std::lock_guard lk(mu_);
@@ -350,6 +379,10 @@ class fake_store final : public store_port {
   std::vector<std::string> sent_log_;
   std::int64_t next_seq_ = 0;
   int fail_batches_ = 0;
+  std::map<std::string, std::int64_t> last_seen_ms_;
+  std::map<std::string, std::int64_t> state_ms_;  // received_ms of the device's latest state
+  std::set<std::string> unknown_;
+  int unvouched_calls_ = 0;
   std::function<void()> during_commit_;
   int apply_calls_ = 0;
   int expire_calls_ = 0;

@@ -277,3 +277,25 @@ TEST_CASE("after close pushes are dropped and counted, stop hands over everythin
   CHECK(q.pop(out, 10s, 1));  // stop: every snapshot, whatever max_states says
   CHECK(out.size() == 3);
 }
+
+TEST_CASE("a link_lost mark goes behind everything queued before it, snapshots included") {
+  manual_clock clock;
+  bridge_metrics metrics;
+  ingest_queue q(small(100, 100, 1000), metrics, clock);
+  q.push(state("dev-0001", "a1"));
+  q.push(result("dev-0002", "r"));
+  q.push(state("dev-0003", "c1"));
+  raw_message lost;
+  lost.link_lost = true;
+  q.push(std::move(lost));
+  q.push(state("dev-0001", "a2"));  // after the reconnect
+  std::deque<raw_message> out;
+  q.pop(out, 0ms);
+  std::vector<std::string> seen;
+  for (const auto& m : out) seen.push_back(m.link_lost ? "lost" : m.payload);
+  CHECK(seen == std::vector<std::string>{"r", "a1", "c1", "lost", "a2"});
+  CHECK(metrics.snapshot().queue_depth == 0);
+  // The moved snapshots no longer stand for their devices: a new one queues as usual.
+  q.push(state("dev-0003", "c2"));
+  CHECK(drain(q) == std::vector<std::string>{"dev-0003/state/c2"});
+}

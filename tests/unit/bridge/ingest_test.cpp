@@ -428,3 +428,38 @@ TEST_CASE("retained state, result and event are dropped, a retained presence is 
   CHECK(s.ingested[aterm::bridge::ingest_index(protocol::topic_kind::presence)] == 1);
   CHECK(aterm::bridge::to_string(bad_reason::retained) == "retained");
 }
+
+TEST_CASE("a lost broker link: the batch goes first, then online devices become unknown") {
+  fake_store store;
+  manual_clock clock;
+  bridge_metrics metrics;
+  std::vector<std::string> state_unknown;
+  ingest in(ingest_settings{1000, 20ms, 60s}, store, clock, metrics, {},
+            [&](std::vector<std::string> d) {
+              state_unknown.insert(state_unknown.end(), d.begin(), d.end());
+            });
+  const std::string presence_t = topic_of(k_dev, protocol::topic_kind::presence);
+  const std::string online = R"({"v":1,"online":true,"agent":"1.0","ts":1700000000})";
+  in.accept(raw_message{presence_t, online, 1'000, {}});
+  in.accept(raw_message{topic_of(k_dev, protocol::topic_kind::state), state_payload(1), 1'000, {}});
+  in.accept(raw_message{topic_of("dev-0002", protocol::topic_kind::presence), online, 1'000, {}});
+  raw_message lost;
+  lost.link_lost = true;
+  lost.received_ms = 2'000;
+  in.accept(std::move(lost));
+  // The batch received before the loss was applied first, then the presence was unvouched.
+  CHECK(store.batch_sizes() == std::vector<std::size_t>{3});
+  CHECK(store.unvouched_calls() == 1);
+  CHECK(store.unknown(k_dev));
+  CHECK(store.unknown("dev-0002"));
+  CHECK_FALSE(store.online(k_dev));
+  CHECK(metrics.snapshot().presence_unvouched == 2);
+  // The broker replays the retained presence after the reconnect: online again, and the state
+  // seen before the loss no longer counts, so the dispatcher is asked about it.
+  state_unknown.clear();
+  in.accept(raw_message{presence_t, online, 3'000, {}, true});
+  in.flush();
+  CHECK(store.online(k_dev));
+  CHECK_FALSE(store.unknown(k_dev));
+  CHECK(state_unknown == std::vector<std::string>{k_dev});
+}

@@ -15,13 +15,16 @@
 // It asks state_refresh_grace after the device was first seen, so the snapshot an agent sends
 // right after its presence (possibly in the next batch, or through another instance) is stored
 // by then. A device is asked about at most once per state_refresh_recheck; devices the store
-// reports with a state are not asked about again.
+// reports with a state are not asked about again until the broker loses the bridge's session
+// (post_reconnected).
 //
 // Thread: one dispatch thread owns it and calls step(); post_* and wake() are thread-safe.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -79,8 +82,11 @@ class dispatcher {
   // are published (the store knows which devices are online, across instances).
   void post_command(const std::string& device_id);
   // Thread-safe: the bridge (re)connected; every unfinished command of online devices is
-  // published again.
-  void post_reconnected();
+  // published again. `unsubscribed_since` (unix ms): the broker kept no session for the bridge
+  // across the loss of the link, so snapshots routers sent before then found no subscriber:
+  // from now on a stored state older than that counts as missing, and every device is asked
+  // about again (at most one state.refresh per device per state_refresh_retry all the same).
+  void post_reconnected(std::optional<std::int64_t> unsubscribed_since = std::nullopt);
   // Thread-safe: devices seen online whose state ingest has not seen; see the header comment.
   void post_state_unknown(std::vector<std::string> devices);
   // Thread-safe: ends a wait() early.
@@ -118,6 +124,8 @@ class dispatcher {
   std::unordered_map<std::string, common::mono_time> state_asked_;
   // Dispatch thread: devices seen without state, waiting for their grace to end, and since when.
   std::unordered_map<std::string, common::mono_time> state_pending_;
+  // Dispatch thread: a stored state received before this (unix ms) counts as missing.
+  std::int64_t stale_before_ms_ = std::numeric_limits<std::int64_t>::min();
 
   std::mutex mu_;  // guards the inbox below
   std::condition_variable cv_;
@@ -126,6 +134,7 @@ class dispatcher {
   bool overflow_ = false;  // online_ hit its limit: fall back to a full pass
   bool command_ = false;
   bool reconnected_ = false;
+  std::optional<std::int64_t> unsubscribed_since_;
   bool woken_ = false;
 };
 

@@ -37,6 +37,9 @@ struct raw_message {
   common::mono_time received_mono;  // for the batch age metric
   // The broker delivered a stored retained message (at subscribe), not a live publish.
   bool retained = false;
+  // Not a device message: the mark the bridge queues when it lost the broker (at received_ms),
+  // behind every message received before (ingest::accept, ingest_queue::push).
+  bool link_lost = false;
 };
 
 struct ingest_settings {
@@ -89,6 +92,9 @@ class ingest {
          online_sink on_online = {}, device_sink on_state_unknown = {});
 
   // Validates `m`; a good message joins the batch, which is applied when it reaches batch_max.
+  // A link_lost mark applies the batch, then store_port::presence_unvouched as of the loss, and
+  // forgets which devices' states it saw (they say nothing about the snapshots a router sends
+  // while the bridge is away).
   // A retained message is applied only on the presence topic: a retained state, result or event
   // would be replayed at every subscribe (a result or event a second time into the access log),
   // so it is dropped (reason `retained`); the bridge also clears it at the broker (bridge.h).
@@ -101,6 +107,7 @@ class ingest {
   std::size_t pending() const { return batch_.size(); }
 
  private:
+  void link_lost(std::int64_t at_ms);
   void drop(const std::string& device_key, const std::string& topic, bad_reason reason,
             const std::string& detail);
 

@@ -67,7 +67,8 @@ struct metrics_snapshot {
   std::uint64_t queue_depth = 0;       // messages waiting now
   std::uint64_t connects = 0;          // successful MQTT connects (first and every reconnect)
   std::uint64_t connection_losses = 0;
-  bool connected = false;  // connected and subscribed
+  std::uint64_t presence_unvouched = 0;  // devices made unknown when the broker link was lost
+  bool connected = false;                // connected and subscribed
 };
 
 // Prometheus text exposition of `s`, names prefixed `aterm_bridge_`.
@@ -102,6 +103,7 @@ class bridge_metrics {
   counter queue_depth{0};
   counter connects{0};
   counter connection_losses{0};
+  counter presence_unvouched{0};
   std::atomic<bool> connected{false};
 
   void add(counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -110,19 +110,34 @@ class store_port {
                                         const std::string& instance) = 0;
 
   // Devices the bridge saw online (a presence online or any other message) without having seen
-  // their state. In one transaction, for each device that has no stored state and no
+  // their state. In one transaction, for each device that has no stored state received at or
+  // after `stale_before_ms` (unix ms; the minimum: any stored state counts) and no
   // state.refresh command that is unfinished or was created after `not_before_s`, commits a
   // queued state.refresh command (published through a claim like any other) ({} args, deadline
   // `deadline_s`, issuer k_system_issuer, the device's company or none for an unassigned device),
   // so a snapshot the bridge missed (the agent publishes it unretained on connect) is asked for
-  // once instead of waiting for the periodic one. The default asks for nothing and reports every
-  // device as having state; implementations should override it.
+  // once instead of waiting for the periodic one. After the broker lost the bridge's session
+  // (a broker restart), `stale_before_ms` is when the bridge subscribed again: a snapshot a
+  // router sent before that found no subscriber, so an older stored one counts as missing.
+  // The default asks for nothing and reports every device as having state; implementations
+  // should override it.
   virtual common::result<state_refresh_outcome> refresh_missing_state(
-      std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s) {
+      std::span<const std::string> devices, std::int64_t deadline_s, std::int64_t not_before_s,
+      std::int64_t stale_before_ms) {
     (void)deadline_s;
     (void)not_before_s;
+    (void)stale_before_ms;
     return state_refresh_outcome{{}, {devices.begin(), devices.end()}};
   }
+
+  // The bridge lost its broker connection. A crashed broker sends no Last Will, so nothing says
+  // which routers are still connected: every device whose presence is online and that was not
+  // heard from after `heard_before_ms` (unix ms; by another instance, say) becomes unknown,
+  // until the broker confirms it again: its presence (retained, replayed when the bridge
+  // subscribes again, or published when it reconnects) or any other message of it, which
+  // apply_batch takes as online (a device publishes only while connected). Returns how many
+  // devices changed.
+  virtual common::result<std::size_t> presence_unvouched(std::int64_t heard_before_ms) = 0;
 
   // Records that these claimed commands were published (attempts + 1, first publish time).
   virtual common::status mark_sent(std::span<const std::string> ids, std::int64_t now_s) = 0;

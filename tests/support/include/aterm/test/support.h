@@ -126,6 +126,8 @@ class broker {
   int port() const { return port_; }
   std::string uri() const { return "ssl://127.0.0.1:" + std::to_string(port_); }
   void stop();
+  // SIGKILL to Mosquitto and its script: a crash, which publishes no Last Will.
+  void kill();
   void start();
   // Sends SIGHUP to scripts/broker, which re-renders the ACL (dev_pki::cloud) and passes it on:
   // Mosquitto 2.0.11 re-reads its configuration, ACL and CRL (dev_pki::revoke). Returns once
