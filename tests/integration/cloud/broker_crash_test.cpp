@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "aterm/common/json.h"
+#include "aterm/test/pg_cluster.h"
 #include "cloud_stack.h"
 
 namespace {
@@ -67,6 +68,7 @@ TEST_CASE(
     "online with a fresh state after it returns") {
   cloud_stack_options o;
   o.name = "integration-broker-crash";
+  o.db = test_db("broker_crash");
   cloud_stack s(o);
   for (int i = 1; i <= k_routers; ++i) s.register_device("acme", router_id(i));
 
