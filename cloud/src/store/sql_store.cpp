@@ -160,10 +160,7 @@ std::string upsert_device_sql(sql::dialect dialect) {
          greatest +
          "(COALESCE(devices.last_seen_ms, 0), excluded.last_seen_ms), "
          "first_seen_ms = COALESCE(devices.first_seen_ms, excluded.first_seen_ms), "
-         // A device publishes only while connected: any message of it confirms an unknown
-         // presence (store_port::presence_unvouched) as online.
-         "presence = COALESCE(?, CASE WHEN devices.presence = 'unknown' THEN 'online' "
-         "ELSE devices.presence END), "
+         "presence = COALESCE(?, devices.presence), "
          "agent_version = COALESCE(?, devices.agent_version), "
          "state_json = COALESCE(excluded.state_json, devices.state_json), "
          "state_received_ms = COALESCE(excluded.state_received_ms, devices.state_received_ms), "

@@ -56,10 +56,7 @@ class fake_store final : public store_port {
       messages_.push_back(m);
       auto& seen = last_seen_ms_[m.device_id];
       seen = std::max(seen, m.received_ms);
-      // Any message of a device whose presence is unknown confirms it online.
-      if (unknown_.erase(m.device_id) > 0 && m.kind != protocol::topic_kind::presence) {
-        online_[m.device_id] = true;
-      }
+      if (m.kind == protocol::topic_kind::presence) unknown_.erase(m.device_id);
       switch (m.kind) {
         case protocol::topic_kind::presence: {
           const auto& p = std::get<protocol::presence>(m.body);

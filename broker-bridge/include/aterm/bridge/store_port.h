@@ -133,10 +133,10 @@ class store_port {
   // The bridge lost its broker connection. A crashed broker sends no Last Will, so nothing says
   // which routers are still connected: every device whose presence is online and that was not
   // heard from after `heard_before_ms` (unix ms; by another instance, say) becomes unknown,
-  // until the broker confirms it again: its presence (retained, replayed when the bridge
-  // subscribes again, or published when it reconnects) or any other message of it, which
-  // apply_batch takes as online (a device publishes only while connected). Returns how many
-  // devices changed.
+  // until the broker confirms it again with its presence: the retained one it replays when
+  // the bridge subscribes again, or the one the device publishes when it reconnects (a state
+  // alone does not: a device may publish states without ever sending a presence). Returns
+  // how many devices changed.
   virtual common::result<std::size_t> presence_unvouched(std::int64_t heard_before_ms) = 0;
 
   // Records that these claimed commands were published (attempts + 1, first publish time).
