@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -32,6 +33,8 @@ namespace fs = std::filesystem;
 namespace protocol = common::protocol;
 
 constexpr std::int64_t k_t0 = 1'800'000'000;  // 2027-01-15, a fixed start for the manual clock
+// refresh_missing_state's stale_before_ms when any stored state counts.
+constexpr std::int64_t k_any_state = std::numeric_limits<std::int64_t>::min();
 
 // Where each method is called with a checked result: "" = a case of this file, otherwise the
 // store suite (under tests/unit/cloud/) whose cases call it. Keyed "interface::method".
@@ -117,6 +120,7 @@ constexpr coverage k_coverage[] = {
     {"store_port::claim_for_online", k_store_test},
     {"store_port::release_claims", k_store_test},
     {"store_port::refresh_missing_state", k_here},
+    {"store_port::presence_unvouched", k_here},
     {"store_port::mark_sent", k_store_test},
     {"store_port::expire_overdue", k_store_test},
     // the security rules' shared_counters
@@ -427,7 +431,7 @@ TEST_CASE("conformance: refresh_missing_state asks once for a device without sta
   const std::int64_t ms = k_t0 * 1000;
   f.apply({presence("acme-r1", ms), presence("acme-r2", ms), state("acme-r2", ms)});
   const std::vector<std::string> seen = {"acme-r1", "acme-r2", "nobody"};
-  auto first = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60);
+  auto first = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60, k_any_state);
   REQUIRE(first.ok());
   REQUIRE(first->queued.size() == 1);
   CHECK(first->queued.front().device_id == "acme-r1");
@@ -437,9 +441,47 @@ TEST_CASE("conformance: refresh_missing_state asks once for a device without sta
   CHECK(cmd->op == bridge::k_state_refresh_op);
   CHECK(cmd->created_by == bridge::k_system_issuer);
   // Its command is still open: not asked again.
-  auto again = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60);
+  auto again = f.db->refresh_missing_state(seen, k_t0 + 30, k_t0 - 60, k_any_state);
   REQUIRE(again.ok());
   CHECK(again->queued.empty());
+}
+
+TEST_CASE("conformance: a state stored before stale_before_ms counts as missing") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  const std::int64_t ms = k_t0 * 1000;
+  f.apply({presence("acme-r1", ms), state("acme-r1", ms), presence("acme-r2", ms),
+           state("acme-r2", ms + 5000)});
+  // The bridge subscribed again at ms + 1000: acme-r1's snapshot is older, acme-r2's is not.
+  auto out = f.db->refresh_missing_state(std::vector<std::string>{"acme-r1", "acme-r2"}, k_t0 + 30,
+                                         k_t0 - 60, ms + 1000);
+  REQUIRE(out.ok());
+  REQUIRE(out->queued.size() == 1);
+  CHECK(out->queued.front().device_id == "acme-r1");
+  CHECK(out->have_state == std::vector<std::string>{"acme-r2"});
+}
+
+TEST_CASE("conformance: presence_unvouched makes online devices not heard since unknown") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2", "acme-r3"});
+  const std::int64_t ms = k_t0 * 1000;
+  auto offline = presence("acme-r3", ms);
+  std::get<protocol::presence>(offline.body).online = false;
+  f.apply({presence("acme-r1", ms), presence("acme-r2", ms + 5000), offline});
+  // The link was lost at ms + 1000; acme-r2 was heard after that (through another instance).
+  auto changed = f.db->presence_unvouched(ms + 1000);
+  REQUIRE(changed.ok());
+  CHECK(*changed == 1);
+  CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::unknown);
+  CHECK(f.db->get_device("acme", "acme-r2")->presence == cloud::presence_state::online);
+  CHECK(f.db->get_device("acme", "acme-r3")->presence == cloud::presence_state::offline);
+  // A state alone does not confirm it; its presence (the broker's replay) does, as a new
+  // connection.
+  f.apply({state("acme-r1", ms + 6000)});
+  CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::unknown);
+  f.apply({presence("acme-r1", ms + 7000)});
+  CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::online);
+  CHECK(*f.db->presence_unvouched(ms + 1000) == 0);
 }
 
 TEST_CASE("conformance: the lifecycle port's account steps, each refused on a changed account") {
