@@ -38,13 +38,13 @@
 // two extra cloud identities (scripts/dev-pki cloud: aterm-cloud-bench-sub for the subscriber,
 // aterm-cloud-bench-rt for the raw round trip), scripts/broker on a free port, `aterm-cloud admin
 // init` + company `bench` + an administrator, `aterm-cloud serve` with the production defaults
-// (batch_max 1000, batch_delay_ms 20, dispatch_poll_ms 1000; only jobs.tick_ms is shortened, see
-// below), the fleet registered through POST /api/v1/destinations/{id}/devices, then `aterm-agent
-// simulate` processes of at most 10,000 routers each (certificates minted in memory from the dev
-// CA; reconnect.cap_s 15 instead of 300, so a router whose TLS handshake timed out during the
-// ramp on a loaded host retries soon). The routers' data folders are on /dev/shm by default: an
-// agent fdatasyncs its command journal and outbox for every command (~6 ms per call on this
-// host's shared disk), which is the router's flash, not the cloud's cost; the cloud's SQLite
+// (batch_max 1000, batch_delay_ms 0: group commit, dispatch_poll_ms 1000; only jobs.tick_ms is
+// shortened, see below), the fleet registered through POST /api/v1/destinations/{id}/devices, then
+// `aterm-agent simulate` processes of at most 10,000 routers each (certificates minted in memory
+// from the dev CA; reconnect.cap_s 15 instead of 300, so a router whose TLS handshake timed out
+// during the ramp on a loaded host retries soon). The routers' data folders are on /dev/shm by
+// default: an agent fdatasyncs its command journal and outbox for every command (~6 ms per call on
+// this host's shared disk), which is the router's flash, not the cloud's cost; the cloud's SQLite
 // file stays on disk.
 //
 // Figures of each phase:
