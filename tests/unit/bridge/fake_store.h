@@ -45,7 +45,7 @@ class fake_store final : public store_port {
     ++apply_calls_;
     if (fail_batches_ > 0) {
       --fail_batches_;
-      return common::status::error("store_failed", "injected failure");
+      return common::status::error(fail_code_, "injected failure");
     }
     batch_outcome out;
     std::set<std::string> came;
@@ -226,9 +226,11 @@ class fake_store final : public store_port {
     if (online && !online_[device_id]) ++epoch_[device_id];
     online_[device_id] = online;
   }
-  void fail_next_batches(int n) {
+  // The next n apply_batch calls fail with `code` (k_store_unavailable: the database is down).
+  void fail_next_batches(int n, std::string_view code = "store_failed") {
     std::lock_guard lk(mu_);
     fail_batches_ = n;
+    fail_code_ = code;
   }
   fake_command command(const std::string& id) {
     std::lock_guard lk(mu_);
@@ -344,6 +346,7 @@ class fake_store final : public store_port {
   std::vector<std::string> sent_log_;
   std::int64_t next_seq_ = 0;
   int fail_batches_ = 0;
+  std::string fail_code_ = "store_failed";
   int apply_calls_ = 0;
   int expire_calls_ = 0;
   int due_calls_ = 0;
