@@ -44,8 +44,7 @@ TEST_CASE("postgres_restart_during_ingest_loses_nothing") {
                   fleet.sim().log());
 
   // Before the outage: the commands end as usual.
-  std::vector<std::string> ids;
-  for (int n = 0; n < k_commands_per_phase; ++n) ids.push_back(fleet.create_command(api, n));
+  std::vector<std::string> ids = fleet.create_commands({&api}, 0, k_commands_per_phase);
   REQUIRE_MESSAGE(wait_until(
                       [&] {
                         return fleet.count_commands(ids, "c.status = 'succeeded'") ==
@@ -57,8 +56,7 @@ TEST_CASE("postgres_restart_during_ingest_loses_nothing") {
   // Commands published to routers that are held (SIGSTOP), so their results come while the
   // database is down.
   ::kill(fleet.sim().pid(), SIGSTOP);
-  std::vector<std::string> held;
-  for (int n = 0; n < k_commands_per_phase; ++n) held.push_back(fleet.create_command(api, n));
+  const std::vector<std::string> held = fleet.create_commands({&api}, 0, k_commands_per_phase);
   const bool published = wait_until(
       [&] { return fleet.count_commands(held, "c.attempts >= 1") == k_commands_per_phase; }, 60s,
       100ms);
@@ -85,7 +83,8 @@ TEST_CASE("postgres_restart_during_ingest_loses_nothing") {
   CHECK(ingest_failed);
 
   // After the outage: new commands through the same instance, and every command at its end.
-  for (int n = 0; n < k_commands_per_phase; ++n) ids.push_back(fleet.create_command(api, n));
+  const auto after = fleet.create_commands({&api}, 0, k_commands_per_phase);
+  ids.insert(ids.end(), after.begin(), after.end());
   ids.insert(ids.end(), held.begin(), held.end());
   const auto total = static_cast<std::int64_t>(ids.size());
   const bool ended = wait_until(

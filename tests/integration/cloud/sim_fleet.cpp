@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "aterm/common/json.h"
 #include "aterm/test/sql.h"
@@ -63,11 +64,33 @@ int sim_fleet::online(https_client& c) const {
   return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a.json.get(), "devices"));
 }
 
-std::string sim_fleet::create_command(https_client& c, int n) const {
-  auto a = c.request("POST", "devices/" + router_id(n % count_ + 1) + "/commands",
-                     R"({"op":"ping","args":{},"timeout_s":600})");
-  REQUIRE_MESSAGE(a.status == 202, a.body);
-  return a.str("id");
+std::vector<std::string> sim_fleet::create_commands(const std::vector<https_client*>& clients,
+                                                    int from, int to) const {
+  const auto k = static_cast<int>(clients.size());
+  std::vector<std::vector<std::string>> ids(clients.size());
+  std::vector<std::string> refused(clients.size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k; ++t) {
+    threads.emplace_back([&, t] {
+      auto& c = *clients[static_cast<std::size_t>(t)];
+      for (int n = from + t; n < to; n += k) {
+        auto a = c.request("POST", "devices/" + router_id(n % count_ + 1) + "/commands",
+                           R"({"op":"ping","args":{},"timeout_s":600})");
+        if (a.status != 202) {
+          refused[static_cast<std::size_t>(t)] = std::to_string(a.status) + " " + a.body;
+          return;
+        }
+        ids[static_cast<std::size_t>(t)].push_back(a.str("id"));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<std::string> out;
+  for (std::size_t t = 0; t < clients.size(); ++t) {
+    REQUIRE_MESSAGE(refused[t].empty(), refused[t]);
+    out.insert(out.end(), ids[t].begin(), ids[t].end());
+  }
+  return out;
 }
 
 std::map<std::string, int> sim_fleet::journal_runs() const {

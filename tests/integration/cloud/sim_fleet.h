@@ -32,8 +32,11 @@ class sim_fleet {
   process& sim() { return *sim_; }
   // Routers the API lists online.
   int online(https_client& c) const;
-  // Creates command `n` (a ping for router n % count + 1) through `c`; REQUIREs 202; its id.
-  std::string create_command(https_client& c, int n) const;
+  // Creates commands n = from .. to-1 (a ping for router n % count + 1), command n through
+  // clients[n % clients.size()], every client on a thread of its own; REQUIREs 202 for each.
+  // Their ids, in no particular order.
+  std::vector<std::string> create_commands(const std::vector<https_client*>& clients, int from,
+                                           int to) const;
 
   // For each command id in the routers' journals (commands.journal: "<8 hex> <record>" lines),
   // how many times a router began running it (records without a result "r").
