@@ -197,6 +197,8 @@ void bridge::stop() {
   s.link->disconnect();
   s.queue.close();
   s.queue.request_stop();
+  // A batch waiting for an unreachable database would hold the stop for as long as it is down.
+  s.ingest_->abandon_waits();
   s.ingest_thread.join();
   common::log(common::log_level::info, "bridge", "stopped",
               {{"batches", s.metrics.batches.load()}});

@@ -136,18 +136,43 @@ std::optional<common::mono_time> ingest::tick() {
   return std::nullopt;
 }
 
+void ingest::abandon_waits() {
+  {
+    std::lock_guard lock(pause_mu_);
+    abandoned_ = true;
+  }
+  pause_cv_.notify_all();
+}
+
+bool ingest::pause(std::chrono::milliseconds wait) {
+  std::unique_lock lock(pause_mu_);
+  return !pause_cv_.wait_for(lock, wait, [&] { return abandoned_; });
+}
+
 void ingest::flush() {
   if (batch_.empty()) return;
-  for (int attempt = 1; attempt <= limits::k_store_attempts; ++attempt) {
+  // A store whose database is unreachable for now (a restart, a failover) is waited for with
+  // the batch kept: its results and events exist nowhere else once the broker handed them over.
+  // Other refusals count, so one poisoned batch cannot stop ingest for good.
+  int refusals = 0;
+  auto wait = limits::k_store_unavailable_first_wait;
+  while (refusals < limits::k_store_attempts) {
     auto started = clock_.mono();
     auto outcome = store_.apply_batch(batch_);
     auto done = clock_.mono();
     if (!outcome) {
       metrics_.add(metrics_.store_failures);
-      common::log(log_level::error, k_component, "store refused a batch",
-                  {{"attempt", attempt},
+      const bool unavailable = outcome.error().code() == k_store_unavailable;
+      if (!unavailable) ++refusals;
+      common::log(log_level::error, k_component,
+                  unavailable ? "store unavailable, batch kept" : "store refused a batch",
+                  {{"refusals", refusals},
                    {"messages", static_cast<std::uint64_t>(batch_.size())},
                    {"error", outcome.error().to_string()}});
+      if (unavailable) {
+        if (!pause(wait)) break;
+        wait = std::min(wait * 2, limits::k_store_unavailable_max_wait);
+      }
       continue;
     }
     std::array<std::uint64_t, k_ingest_kinds> per_kind{};

@@ -247,8 +247,8 @@ http::handler api_service::impl::guarded(std::string action, std::string permiss
 http::response api_service::impl::as_operation(std::string_view action,
                                                const std::function<http::response()>& body) {
   // A change and its access-log records commit together: one store operation, rolled back
-  // whole when a record is refused. The body may run again when the store retries the
-  // transaction, so it starts from a clean verdict each time.
+  // whole when a record is refused. The store runs the body once (it never retries an
+  // operation, whose route also answers, logs and counts outside the database).
   http::response res;
   common::status refused;
   auto done = ctx.db.run_operation([&]() -> common::status {

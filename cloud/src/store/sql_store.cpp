@@ -946,11 +946,13 @@ class sql_store final : public store, public store_sql::shared_pool {
 
   // ---- access log ----
 
+  // Never run again on a transient failure: the body is an API route, which also answers,
+  // logs and notifies outside the database.
   status run_operation(const std::function<status()>& body) override {
-    return tx_.write_status("operation", [&]() -> result<bool> {
+    return to_status(tx_.write_once<bool>("operation", [&]() -> result<bool> {
       if (auto st = body(); !st.ok()) return st;
       return true;
-    });
+    }));
   }
 
   result<audit_record> append_audit(const audit_entry& e) override {

@@ -48,7 +48,7 @@ class fake_store final : public store_port {
     ++apply_calls_;
     if (fail_batches_ > 0) {
       --fail_batches_;
-      return common::status::error("store_failed", "injected failure");
+      return common::status::error(fail_code_, "injected failure");
     }
     batch_outcome out;
     std::set<std::string> came;
@@ -258,9 +258,11 @@ class fake_store final : public store_port {
   // Runs `f` inside the next apply_batch, as if it happened while that commit ran. Not
   // thread-safe: set it before the ingest runs.
   void during_next_commit(std::function<void()> f) { during_commit_ = std::move(f); }
-  void fail_next_batches(int n) {
+  // The next n apply_batch calls fail with `code` (k_store_unavailable: the database is down).
+  void fail_next_batches(int n, std::string_view code = "store_failed") {
     std::lock_guard lk(mu_);
     fail_batches_ = n;
+    fail_code_ = code;
   }
   fake_command command(const std::string& id) {
     std::lock_guard lk(mu_);
@@ -381,6 +383,7 @@ class fake_store final : public store_port {
   std::set<std::string> unknown_;
   int unvouched_calls_ = 0;
   std::function<void()> during_commit_;
+  std::string fail_code_ = "store_failed";
   int apply_calls_ = 0;
   int expire_calls_ = 0;
   int due_calls_ = 0;

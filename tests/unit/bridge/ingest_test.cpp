@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "aterm/bridge/limits.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
 #include "aterm/common/protocol.h"
@@ -305,6 +306,26 @@ TEST_CASE("a failing store is retried, then the batch is dropped and counted") {
     in.accept(msg(topic_of(k_dev, protocol::topic_kind::state), state_payload(2)));
     in.flush();
     CHECK(store.stored() == 1);
+  }
+  SUBCASE("an unavailable store: the batch is kept past the attempts until it is stored") {
+    // One more failure than a refused batch gets (real waits: 0.1 + 0.2 + 0.4 + 0.8 s).
+    const int failures = aterm::bridge::limits::k_store_attempts + 1;
+    store.fail_next_batches(failures, aterm::bridge::k_store_unavailable);
+    in.accept(msg(topic_of(k_dev, protocol::topic_kind::state), state_payload(1)));
+    in.flush();
+    CHECK(store.stored() == 1);
+    CHECK(metrics.snapshot().store_failures == static_cast<std::uint64_t>(failures));
+    CHECK(metrics.snapshot().store_lost == 0);
+    CHECK(logs.count("store unavailable, batch kept") == static_cast<std::size_t>(failures));
+  }
+  SUBCASE("an unavailable store when the bridge stops: the batch in hand is dropped") {
+    store.fail_next_batches(100, aterm::bridge::k_store_unavailable);
+    in.abandon_waits();
+    in.accept(msg(topic_of(k_dev, protocol::topic_kind::state), state_payload(1)));
+    in.flush();
+    CHECK(store.stored() == 0);
+    CHECK(metrics.snapshot().store_failures == 1);
+    CHECK(metrics.snapshot().store_lost == 1);
   }
 }
 

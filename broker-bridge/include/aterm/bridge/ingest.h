@@ -14,8 +14,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,14 +104,22 @@ class ingest {
   // Applies the batch when batch_delay has passed since its first message: at once with the
   // default 0. Returns when the current batch is due (nullopt when it is empty).
   std::optional<common::mono_time> tick();
-  // Applies the batch now (no-op when empty).
+  // Applies the batch now (no-op when empty). While the store answers k_store_unavailable the
+  // call waits (backoff, limits.h) and tries again with the batch kept, until it is stored or
+  // abandon_waits() is called; any other refusal is tried k_store_attempts times in all, then
+  // the batch is dropped and counted (store_lost).
   void flush();
+  // Ends the current and every later wait for an unavailable store: the batch in hand is
+  // dropped and counted (the bridge stops). The one call that any thread may make.
+  void abandon_waits();
   std::size_t pending() const { return batch_.size(); }
 
  private:
   void link_lost(std::int64_t at_ms);
   void drop(const std::string& device_key, const std::string& topic, bad_reason reason,
             const std::string& detail);
+  // Waits `wait` (real time); false when abandon_waits() ended the wait.
+  bool pause(std::chrono::milliseconds wait);
 
   ingest_settings settings_;
   store_port& store_;
@@ -123,6 +133,9 @@ class ingest {
   common::mono_time batch_started_;  // when the first message of batch_ was accepted
   common::mono_time oldest_received_;
   rate_limited_log log_;
+  std::mutex pause_mu_;
+  std::condition_variable pause_cv_;
+  bool abandoned_ = false;  // guarded by pause_mu_
 };
 
 }  // namespace aterm::bridge

@@ -31,6 +31,12 @@ inline constexpr std::size_t k_max_log_limiter_devices = 100'000;
 // A batch the store refuses is retried this often before it is dropped (and counted), so one
 // poisoned batch cannot stop ingest for good.
 inline constexpr int k_store_attempts = 3;
+// A batch the store could not store because its database is unreachable for now (a restart or
+// failover, after the store's own retries) is kept and tried again after this wait, doubled per
+// try up to the maximum: one try every few seconds while the database stays down, and batches
+// keep waiting in the ingest queue (its bounds above are the backpressure).
+inline constexpr std::chrono::milliseconds k_store_unavailable_first_wait{100};
+inline constexpr std::chrono::milliseconds k_store_unavailable_max_wait{5'000};
 // Commands published per device when it comes online; the rest follow on the next poll.
 inline constexpr std::size_t k_max_due_per_device = 100;
 // Commands claimed per page of claim_for_online; a poll repeats while it gets a full page.

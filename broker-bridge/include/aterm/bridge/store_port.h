@@ -70,6 +70,11 @@ struct claim_request {
   bool own = false;
 };
 
+// The error code of a call the store could not run because its database is unreachable for now
+// (connection lost, server restarting) even after the store's own retries: nothing of the call
+// was stored, and the same call may succeed later. Ingest keeps such a batch and tries again.
+inline constexpr std::string_view k_store_unavailable = "store_unavailable";
+
 // The op and issuer of the commands refresh_missing_state commits (DESIGN.md section 3).
 inline constexpr std::string_view k_state_refresh_op = "state.refresh";
 inline constexpr std::string_view k_system_issuer = "system";

@@ -1,6 +1,7 @@
 // Every limit of cloud/ store, CLI and daemon in one place, each with its reason.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -42,5 +43,15 @@ inline constexpr std::size_t k_max_cached_statements = 256;
 // history pages of a 1,000-device fleet (2 MB, SQLite's default, left apply_batch reading most
 // pages back from the OS: bench_store_ingest 14 -> 10 us of CPU per state message).
 inline constexpr std::size_t k_sqlite_cache_kib = 32 * 1024;
+// A transaction the engine failed transiently (PostgreSQL: connection lost, server restarting,
+// serialization failure, deadlock; SQLite: busy or locked) runs at most this many times in all.
+// With the backoff below the attempts span about 1.5 s: a PostgreSQL restart (`pg_ctl restart
+// -m fast`, about a second) or a failover of a client's connection passes unnoticed, while a
+// database that stays down answers the caller within two seconds (the bridge keeps its batch
+// and tries again: broker-bridge limits.h).
+inline constexpr int k_transaction_attempts = 6;
+// The wait before the second attempt, doubled before each later one up to the maximum.
+inline constexpr std::chrono::milliseconds k_transaction_backoff_first{50};
+inline constexpr std::chrono::milliseconds k_transaction_backoff_max{800};
 
 }  // namespace aterm::cloud::limits

@@ -12,7 +12,9 @@
 //
 // Error codes of failed statuses: k_not_found, k_conflict (duplicate id, wrong state),
 // k_invalid (bad argument, e.g. an unknown role or permission), k_store (the engine failed;
-// the message names the failing call), or the failed status an account_check returned.
+// the message names the failing call), k_unavailable (the engine failed transiently, e.g. the
+// database server restarted, and kept failing through the store's own retries: the same call
+// may succeed later), or the failed status an account_check returned.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,7 @@ inline constexpr std::string_view k_not_found = "not_found";
 inline constexpr std::string_view k_conflict = "conflict";
 inline constexpr std::string_view k_invalid = "invalid";
 inline constexpr std::string_view k_store = "store_error";
+inline constexpr std::string_view k_unavailable = bridge::k_store_unavailable;
 
 using common::result;
 using common::status;

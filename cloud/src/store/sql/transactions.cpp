@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <list>
+#include <thread>
 
+#include "aterm/cloud/limits.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::sql {
@@ -74,7 +76,7 @@ void connection_pool::release() noexcept {
   if (it == leases.end()) return;
   connection* raw = it->db;
   leases.erase(it);
-  std::unique_ptr<connection> dropped;  // closed outside the lock
+  std::vector<std::unique_ptr<connection>> dropped;  // closed outside the lock
   {
     std::lock_guard lock(mu_);
     auto t =
@@ -85,10 +87,11 @@ void connection_pool::release() noexcept {
     if (db->healthy()) {
       idle_.push_back(std::move(db));
     } else {
-      dropped = std::move(db);
+      dropped.swap(idle_);
+      dropped.push_back(std::move(db));
     }
   }
-  freed_.notify_one();
+  freed_.notify_all();
 }
 
 connection& transactions::db() const {
@@ -100,7 +103,23 @@ connection& transactions::db() const {
 status transactions::failed(const char* what, const db_error& e) const {
   common::log(common::log_level::error, component_, "statement failed",
               {{"op", what}, {"error", e.what()}});
-  return status::error(std::string(k_store), std::string(what) + ": " + e.what());
+  return status::error(std::string(e.transient() ? k_unavailable : k_store),
+                       std::string(what) + ": " + e.what());
+}
+
+bool transactions::again(const char* what, const db_error& e, int attempt) const {
+  if (!e.transient() || attempt >= limits::k_transaction_attempts) return false;
+  // k_transaction_backoff_first, doubled per attempt, at most k_transaction_backoff_max.
+  auto wait = limits::k_transaction_backoff_first;
+  for (int i = 1; i < attempt && wait < limits::k_transaction_backoff_max; ++i) wait *= 2;
+  wait = std::min(wait, limits::k_transaction_backoff_max);
+  common::log(common::log_level::warn, component_, "transaction retried",
+              {{"op", what},
+               {"attempt", static_cast<std::int64_t>(attempt)},
+               {"wait_ms", static_cast<std::int64_t>(wait.count())},
+               {"error", e.what()}});
+  std::this_thread::sleep_for(wait);
+  return true;
 }
 
 void transactions::undo_savepoint(connection& db, const std::string& name) noexcept {

@@ -6,8 +6,15 @@
 // ends. A call made while the same thread already runs one on the pool (an operation:
 // store::run_operation) joins it on the same connection as a SAVEPOINT: its failure undoes only
 // its own statements, and everything commits or rolls back with the outer transaction.
-// A connection the engine reports unusable (healthy() false) is dropped when given back; the
-// factory opens a fresh one when the pool next needs it.
+// A connection the engine reports unusable (healthy() false) is dropped when given back, with
+// the idle ones; the factory opens fresh ones when the pool next needs them.
+// A transient failure of the engine (sql.h: connection lost, server restarting, serialization
+// failure, deadlock; SQLite busy or locked) runs the outermost transaction again, whole, on a
+// fresh connection, after a short backoff (limits.h: k_transaction_attempts), so a database
+// restart costs its callers a wait instead of an error. A savepoint is never run again on its
+// own, a commit whose outcome is unknown (the connection went during COMMIT) is never run again,
+// and neither is a body that acts outside the database (write_once: store::run_operation). A
+// transient failure that outlasts the attempts answers k_unavailable; any other one k_store.
 // Thread-safe.
 #pragma once
 
@@ -55,7 +62,8 @@ class connection_pool {
   // records the calling thread's lease on it. Throws db_error when the factory fails.
   lease& acquire();
   // Ends the calling thread's lease; the connection goes back to the pool, or is dropped when
-  // it is no longer healthy.
+  // it is no longer healthy, and with it every idle one: the others to the same server are
+  // likely dead too (a restart), and healthy() learns that only when one is used.
   void release() noexcept;
 
  private:
@@ -80,20 +88,28 @@ class transactions {
   connection& db() const;
 
   // Runs `f` (returning result<T>) in one transaction: COMMIT when it returns ok, ROLLBACK on a
-  // failed result or a db_error, which becomes k_store naming `what` and the failing call (and is
-  // logged). write() excludes every other write transaction on the database (sql.h), with the
-  // durability chosen (durable unless said); read() sees one snapshot.
+  // failed result or a db_error, which becomes k_store (k_unavailable when transient) naming
+  // `what` and the failing call (and is logged). write() excludes every other write transaction
+  // on the database (sql.h), with the durability chosen (durable unless said); read() sees one
+  // snapshot. `f` may run more than once (a transient failure, above): it must change nothing
+  // but the database.
   template <typename T, typename F>
   result<T> write(const char* what, F&& f) {
-    return run<T>(what, true, durability::durable, std::forward<F>(f));
+    return run<T>(what, true, durability::durable, rerun::allowed, std::forward<F>(f));
   }
   template <typename T, typename F>
   result<T> write(const char* what, durability d, F&& f) {
-    return run<T>(what, true, d, std::forward<F>(f));
+    return run<T>(what, true, d, rerun::allowed, std::forward<F>(f));
   }
   template <typename T, typename F>
   result<T> read(const char* what, F&& f) {
-    return run<T>(what, false, durability::durable, std::forward<F>(f));
+    return run<T>(what, false, durability::durable, rerun::allowed, std::forward<F>(f));
+  }
+  // write() for a body that acts outside the database too (an API operation answers, logs and
+  // notifies): it runs at most once, and a transient failure answers k_unavailable at once.
+  template <typename T, typename F>
+  result<T> write_once(const char* what, F&& f) {
+    return run<T>(what, true, durability::durable, rerun::never, std::forward<F>(f));
   }
   // write() for a change that answers nothing but its status.
   template <typename F>
@@ -110,7 +126,12 @@ class transactions {
     using type = T;
   };
 
+  enum class rerun { allowed, never };
+
   status failed(const char* what, const db_error& e) const;
+  // After attempt `attempt` of `what` failed with `e`: true (after the backoff) when the
+  // transaction is to run again.
+  bool again(const char* what, const db_error& e, int attempt) const;
 
   // A call inside the thread's running transaction: a savepoint of it.
   template <typename T, typename F>
@@ -159,23 +180,35 @@ class transactions {
   };
 
   template <typename T, typename F>
-  result<T> run(const char* what, bool write, durability d, F&& f) {
+  result<T> run(const char* what, bool write, durability d, rerun mode, F&& f) {
     if (auto* l = pool_->held()) return run_nested<T>(*l, what, std::forward<F>(f));
-    try {
-      holding hold(*pool_);
-      connection& db = hold.db();
-      db.begin(write, d);
-      hold.set_open(true);
-      result<T> r = f();
-      if (r.ok()) {
-        db.commit();
-      } else {
-        db.rollback();
+    for (int attempt = 1;; ++attempt) {
+      // A COMMIT whose connection went may have committed: running the body again could do
+      // its change twice (a second command, a second access-log record).
+      bool outcome_unknown = false;
+      try {
+        holding hold(*pool_);
+        connection& db = hold.db();
+        db.begin(write, d);
+        hold.set_open(true);
+        result<T> r = f();
+        if (r.ok()) {
+          try {
+            db.commit();
+          } catch (const db_error&) {
+            outcome_unknown = !db.healthy();
+            throw;
+          }
+        } else {
+          db.rollback();
+        }
+        hold.set_open(false);
+        return r;
+      } catch (const db_error& e) {
+        if (mode == rerun::never || outcome_unknown || !again(what, e, attempt)) {
+          return failed(what, e);
+        }
       }
-      hold.set_open(false);
-      return r;
-    } catch (const db_error& e) {
-      return failed(what, e);
     }
   }
 

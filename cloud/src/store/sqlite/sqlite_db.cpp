@@ -6,10 +6,17 @@ namespace aterm::cloud::sqlite {
 
 namespace {
 
+// Another connection holds the lock past the busy timeout: the same transaction may succeed
+// when run again (the transaction runner retries it).
+bool is_transient(int extended_code) {
+  const int primary = extended_code & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::string& call, int rc) {
   const int code = db ? sqlite3_extended_errcode(db) : rc;
-  throw db_error(call + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)),
-                 std::to_string(code));
+  throw db_error(call + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)), std::to_string(code),
+                 is_transient(code));
 }
 
 // PRAGMA synchronous values.
@@ -119,7 +126,8 @@ void connection::exec_script(const char* sql) {
   if (rc != SQLITE_OK) {
     std::string msg = std::string("sqlite3_exec: ") + (err ? err : sqlite3_errstr(rc));
     sqlite3_free(err);
-    throw db_error(msg, std::to_string(sqlite3_extended_errcode(db_)));
+    const int code = sqlite3_extended_errcode(db_);
+    throw db_error(msg, std::to_string(code), is_transient(code));
   }
 }
 

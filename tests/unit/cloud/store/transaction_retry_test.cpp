@@ -1,0 +1,128 @@
+// The store's transactions through transient failures of their database (store/sql/
+// transactions.h): a PostgreSQL backend terminated under the pool, a PostgreSQL server restarted
+// or down, and a SQLite file locked by another connection past the busy timeout. A whole
+// transaction runs again on a fresh connection; what stays down answers k_unavailable.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <string_view>
+
+#include "aterm/cloud/store.h"
+#include "aterm/common/log.h"
+#include "aterm/test/pg_cluster.h"
+#include "aterm/test/sql.h"
+#include "aterm/test/support.h"
+
+namespace {
+
+using namespace aterm;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t k_t0 = 1'800'000'000;
+
+std::atomic<int> g_retries{0};
+
+void count_retries(std::string_view line) {
+  if (line.find("transaction retried") != std::string_view::npos) ++g_retries;
+}
+
+// Counts the runner's "transaction retried" lines while it lives (other lines are dropped).
+struct retry_log {
+  retry_log() {
+    g_retries = 0;
+    common::set_log_sink(&count_retries);
+  }
+  ~retry_log() { common::set_log_sink(nullptr); }
+  retry_log(const retry_log&) = delete;
+  retry_log& operator=(const retry_log&) = delete;
+};
+
+std::unique_ptr<cloud::store> open(const std::string& db, const common::clock& clock,
+                                   int busy_timeout_ms = 5000) {
+  cloud::store_options o;
+  o.db = db;
+  o.busy_timeout_ms = busy_timeout_ms;
+  auto s = cloud::open_store(o, clock);
+  REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+  return std::move(s).value();
+}
+
+// Terminates every other session on the database of `uri`; returns how many.
+std::int64_t terminate_other_backends(const std::string& uri) {
+  return test::query_int(uri,
+                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+}
+
+}  // namespace
+
+TEST_CASE("postgres: a backend terminated under the pool, the next call succeeds") {
+  const std::string uri = test::postgres_db("retry_terminate");
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  auto db = open(uri, clock);
+  REQUIRE(db->create_company("acme", "Acme").ok());
+
+  retry_log log;
+  REQUIRE(terminate_other_backends(uri) >= 1);
+  // A write: its first attempt meets the dead connection, the second runs on a fresh one.
+  auto created = db->create_company("globex", "Globex");
+  CHECK_MESSAGE(created.ok(), created.error().to_string());
+  CHECK(g_retries >= 1);
+  // Once, not twice: the failed attempt changed nothing.
+  CHECK(test::query_int(uri, "SELECT count(*) FROM companies WHERE id = 'globex'") == 1);
+
+  REQUIRE(terminate_other_backends(uri) >= 1);
+  auto read = db->get_company("acme");
+  CHECK_MESSAGE(read.ok(), read.error().to_string());
+}
+
+TEST_CASE(
+    "postgres: the server restarted, then down, then back: the store waits through the restart, "
+    "answers k_unavailable while down and works again once it is back") {
+  // A cluster of its own: the shared one must not restart under other tests.
+  test::pg_cluster cluster;
+  const std::string uri = cluster.create_database("retry_restart");
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  auto db = open(uri, clock);
+  REQUIRE(db->create_company("acme", "Acme").ok());
+
+  cluster.restart();
+  auto after_restart = db->create_company("globex", "Globex");
+  CHECK_MESSAGE(after_restart.ok(), after_restart.error().to_string());
+
+  cluster.stop();
+  auto down = db->get_company("acme");
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().code() == cloud::k_unavailable);
+
+  cluster.start();
+  auto back = db->get_company("globex");
+  CHECK_MESSAGE(back.ok(), back.error().to_string());
+}
+
+TEST_CASE(
+    "sqlite: a write that waits past the busy timeout for another connection's lock runs "
+    "again and succeeds once the lock is gone") {
+  test::temp_dir dir("retry-sqlite");
+  const std::string path = (dir.path() / "store.db").string();
+  common::manual_clock clock{common::from_unix_s(k_t0)};
+  auto db = open(path, clock, 20);
+
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
+  retry_log log;
+  auto write = std::async(std::launch::async, [&] { return db->create_company("acme", "Acme"); });
+  // The lock goes only once the store has met it and is about to try again.
+  const bool retried = test::wait_until([] { return g_retries >= 1; }, 30s);
+  CHECK(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  auto created = write.get();
+  CHECK(retried);
+  CHECK_MESSAGE(created.ok(), created.error().to_string());
+}
