@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "aterm/agent/backend.h"
 #include "aterm/common/clock.h"
@@ -99,4 +100,69 @@ TEST_CASE("diag hosts are checked before they reach a program") {
   CHECK_FALSE(valid_host("a b"));
   CHECK_FALSE(valid_host("a;rm -rf /"));
   CHECK_FALSE(valid_host("$(id)"));
+}
+
+TEST_CASE("sim state moves over a day, differs between routers and repeats with the same seed") {
+  temp_dir t{"unit-agent"};
+  aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
+  auto a = make_sim_backend(sim_backend_settings{t.path() / "a.json", "demo-r00001"}, clock);
+  auto again = make_sim_backend(sim_backend_settings{t.path() / "a2.json", "demo-r00001"}, clock);
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "b.json", "demo-r00002"}, clock);
+  REQUIRE(a.ok());
+  REQUIRE(again.ok());
+  REQUIRE(b.ok());
+  std::set<double> loads;
+  std::set<std::int64_t> clients;
+  std::set<std::int64_t> free_kb;
+  bool differ = false;
+  for (int i = 0; i < 48; ++i) {
+    const auto s = (*a)->read_state();
+    const auto s2 = (*again)->read_state();
+    const auto other = (*b)->read_state();
+    REQUIRE(s.cpu_load1.has_value());
+    REQUIRE(s.lan_clients.has_value());
+    REQUIRE(s.mem_free_kb.has_value());
+    CHECK(*s.cpu_load1 == *s2.cpu_load1);
+    CHECK(*s.lan_clients == *s2.lan_clients);
+    CHECK(*s.mem_free_kb == *s2.mem_free_kb);
+    differ = differ || *s.cpu_load1 != *other.cpu_load1 || *s.mem_free_kb != *other.mem_free_kb;
+    CHECK(*s.cpu_load1 >= 0);
+    CHECK(*s.cpu_load1 < 4);
+    CHECK(*s.lan_clients >= 0);
+    CHECK(*s.lan_clients < 64);
+    CHECK(*s.mem_free_kb > 0);
+    CHECK(*s.mem_free_kb < *s.mem_total_kb);
+    loads.insert(*s.cpu_load1);
+    clients.insert(*s.lan_clients);
+    free_kb.insert(*s.mem_free_kb);
+    clock.advance(30min);
+  }
+  CHECK(differ);
+  CHECK(loads.size() > 10);
+  CHECK(clients.size() > 2);
+  CHECK(free_kb.size() > 10);
+}
+
+TEST_CASE("sim ping gets no reply from the documentation ranges, as on a real network") {
+  temp_dir t{"unit-agent"};
+  aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "sim.json", "dev-001"}, clock);
+  REQUIRE(b.ok());
+  struct row {
+    const char* host;
+    bool replies;
+  };
+  for (const row& r :
+       {row{"192.0.2.1", false}, row{"198.51.100.7", false}, row{"203.0.113.254", false},
+        row{"2001:db8::1", false}, row{"2001:db8:ffff::9", false}, row{"127.0.0.1", true},
+        row{"192.0.3.1", true}, row{"2001:db9::1", true}, row{"example.com", true}}) {
+    CAPTURE(r.host);
+    auto out = (*b)->diag_ping(r.host, 3);
+    REQUIRE(out.ok());
+    auto doc = aterm::common::parse_json(*out);
+    REQUIRE(doc.ok());
+    CHECK(aterm::common::json_int(doc->get(), "sent").value_or(-1) == 3);
+    CHECK(aterm::common::json_int(doc->get(), "received").value_or(-1) == (r.replies ? 3 : 0));
+    CHECK((cJSON_GetObjectItemCaseSensitive(doc->get(), "rtt_ms") != nullptr) == r.replies);
+  }
 }

@@ -1,6 +1,14 @@
 // The simulated router: identity, state and config in one JSON file (backend.file), created with
 // defaults when missing. Reboot resets uptime; the agent drops and re-establishes its session.
+// Load, LAN clients and free memory move with the time of day around the file's values, with a
+// per-router offset and noise seeded by the device id, so a demo fleet's charts look like a
+// real one's and every run draws the same curves. Pings to the documentation ranges (TEST-NETs)
+// get no reply, as on a real network.
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "aterm/agent/backend.h"
 #include "aterm/agent/journal_file.h"
@@ -16,8 +24,13 @@ namespace cmd = common::commands;
 
 class sim_backend final : public backend {
  public:
-  sim_backend(std::filesystem::path file, common::json_ptr doc, const common::clock& clock)
-      : file_(std::move(file)), doc_(std::move(doc)), clock_(clock), booted_(clock.mono()) {}
+  sim_backend(std::filesystem::path file, common::json_ptr doc, const common::clock& clock,
+              std::uint32_t seed)
+      : file_(std::move(file)),
+        doc_(std::move(doc)),
+        clock_(clock),
+        booted_(clock.mono()),
+        seed_(seed) {}
 
   common::protocol::state_snapshot read_state() override {
     common::protocol::state_snapshot s;
@@ -29,10 +42,28 @@ class sim_backend final : public backend {
       s.wan_ip = common::json_string(wan, "ip");
       s.wan_up = common::json_bool(wan, "up");
     }
-    s.lan_clients = common::json_int(d, "lan_clients");
-    s.cpu_load1 = common::json_number(d, "load1");
     s.mem_total_kb = common::json_int(d, "mem_total_kb");
-    s.mem_free_kb = common::json_int(d, "mem_free_kb");
+    const std::int64_t t = clock_.now_s();
+    // 0 at 09:00 JST, 1 at 21:00 JST: homes are busiest in the evening.
+    const double day =
+        0.5 - 0.5 * std::cos((static_cast<double>((t + 3 * 3600) % 86400) / 86400.0 - 0.5) * 2 *
+                             3.14159265358979);
+    const double level = 0.6 + 0.8 * noise(0, 0);  // this router's own level, 0.6 to 1.4
+    if (auto c = common::json_int(d, "lan_clients")) {
+      // Clients come and go every few minutes, not with every snapshot.
+      const double n = static_cast<double>(*c) * level * (0.5 + day) + 2 * noise(1, t / 300) - 1;
+      s.lan_clients = std::max<std::int64_t>(0, std::llround(n));
+    }
+    if (auto l = common::json_number(d, "load1")) {
+      const double v = *l * level * (1 + 4 * day) + 0.3 * noise(2, t / 60) * noise(3, t / 60);
+      s.cpu_load1 = std::round(v * 100) / 100;
+    }
+    if (auto f = common::json_int(d, "mem_free_kb"); f && s.mem_total_kb) {
+      const double used = 1 - static_cast<double>(*f) / static_cast<double>(*s.mem_total_kb);
+      const double now_used =
+          std::clamp(used * level + 0.15 * day + 0.04 * noise(4, t / 60), 0.05, 0.97);
+      s.mem_free_kb = std::llround(static_cast<double>(*s.mem_total_kb) * (1 - now_used));
+    }
     s.config_rev = rev();
     return s;
   }
@@ -84,9 +115,22 @@ class sim_backend final : public backend {
   bool simulated_reboot() const override { return true; }
   bool supports(common::commands::capability) const override { return true; }
 
-  common::result<std::string> diag_ping(const std::string&, int count) override {
-    return "{\"sent\":" + std::to_string(count) + ",\"received\":" + std::to_string(count) +
-           ",\"rtt_ms\":{\"min\":0.4,\"avg\":0.5,\"max\":0.7}}";
+  common::result<std::string> diag_ping(const std::string& host, int count) override {
+    common::json_ptr r(cJSON_CreateObject());
+    cJSON_AddNumberToObject(r.get(), "sent", count);
+    // As ping reports a total loss: nothing received, no round-trip times.
+    const bool lost = documentation_address(host);
+    cJSON_AddNumberToObject(r.get(), "received", lost ? 0 : count);
+    if (!lost) {
+      const double base = 2 + 18 * noise(5, 0);
+      const double spread = 0.5 + 3 * noise(6, clock_.now_s());
+      auto ms = [](double v) { return std::round(v * 10) / 10; };
+      cJSON* rtt = cJSON_AddObjectToObject(r.get(), "rtt_ms");
+      cJSON_AddNumberToObject(rtt, "min", ms(base));
+      cJSON_AddNumberToObject(rtt, "avg", ms(base + spread / 2));
+      cJSON_AddNumberToObject(rtt, "max", ms(base + spread));
+    }
+    return common::print_json(r.get());
   }
 
   common::result<std::string> diag_traceroute(const std::string& host, int max_hops) override {
@@ -142,11 +186,43 @@ class sim_backend final : public backend {
   const cJSON* config() const { return cJSON_GetObjectItemCaseSensitive(doc_.get(), "config"); }
   std::int64_t rev() const { return common::json_int(doc_.get(), "config_rev").value_or(0); }
 
+  // A value in [0, 1) fixed by this router's seed, the series and the time slot.
+  double noise(std::uint32_t series, std::int64_t slot) const {
+    std::uint32_t x =
+        seed_ ^ (series * 0x9e3779b9u) ^ static_cast<std::uint32_t>(slot * 0x85ebca6bLL);
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return static_cast<double>(x) / 4294967296.0;
+  }
+
+  // 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 (RFC 5737) and 2001:db8::/32 (RFC 3849).
+  static bool documentation_address(const std::string& host) {
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host.c_str(), a) == 1) {
+      return (a[0] == 192 && a[1] == 0 && a[2] == 2) ||
+             (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+             (a[0] == 203 && a[1] == 0 && a[2] == 113);
+    }
+    static constexpr unsigned char k_doc6[] = {0x20, 0x01, 0x0d, 0xb8};
+    return inet_pton(AF_INET6, host.c_str(), a) == 1 && std::memcmp(a, k_doc6, 4) == 0;
+  }
+
   std::filesystem::path file_;
   common::json_ptr doc_;
   const common::clock& clock_;
   common::mono_time booted_;
+  std::uint32_t seed_;
 };
+
+// FNV-1a of the device id: each simulated router its own curves, the same on every run.
+std::uint32_t seed_of(const std::string& device_id) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : device_id) h = (h ^ c) * 16777619u;
+  return h;
+}
 
 common::json_ptr default_doc(const std::string& device_id) {
   common::json_ptr d(cJSON_CreateObject());
@@ -184,7 +260,8 @@ common::result<std::unique_ptr<backend>> make_sim_backend(const sim_backend_sett
     auto st = journal_file::write_atomic(s.file, common::print_json(doc.get()), 0600);
     if (!st.ok()) return st;
   }
-  return std::unique_ptr<backend>(new sim_backend(s.file, std::move(doc), clock));
+  return std::unique_ptr<backend>(
+      new sim_backend(s.file, std::move(doc), clock, seed_of(s.device_id)));
 }
 
 }  // namespace aterm::agent
