@@ -143,6 +143,26 @@ TEST_CASE("sim state moves over a day, differs between routers and repeats with 
   CHECK(free_kb.size() > 10);
 }
 
+TEST_CASE("sim routers are busier at 21:00 JST than at 09:00 JST") {
+  temp_dir t{"unit-agent"};
+  // 2027-01-15 00:00 UTC, 09:00 JST.
+  constexpr std::int64_t k_morning = 1800000000 / 86400 * 86400;
+  aterm::common::manual_clock clock(aterm::common::from_unix_s(k_morning));
+  auto b = make_sim_backend(sim_backend_settings{t.path() / "sim.json", "demo-r00003"}, clock);
+  REQUIRE(b.ok());
+  double morning = 0;
+  double evening = 0;
+  for (int d = 0; d < 10; ++d) {
+    clock.set(aterm::common::from_unix_s(k_morning + d * 86400));
+    const auto m = (*b)->read_state();
+    clock.set(aterm::common::from_unix_s(k_morning + d * 86400 + 12 * 3600));
+    const auto e = (*b)->read_state();
+    morning += static_cast<double>(*m.lan_clients) + *m.cpu_load1;
+    evening += static_cast<double>(*e.lan_clients) + *e.cpu_load1;
+  }
+  CHECK(evening > morning);
+}
+
 TEST_CASE("sim ping gets no reply from the documentation ranges, as on a real network") {
   temp_dir t{"unit-agent"};
   aterm::common::manual_clock clock(aterm::common::from_unix_s(1800000000));

@@ -45,9 +45,9 @@ class sim_backend final : public backend {
     s.mem_total_kb = common::json_int(d, "mem_total_kb");
     const std::int64_t t = clock_.now_s();
     // 0 at 09:00 JST, 1 at 21:00 JST: homes are busiest in the evening.
+    // 00:00 UTC is 09:00 JST, so the phase of the UTC day is the phase from 09:00 JST.
     const double day =
-        0.5 - 0.5 * std::cos((static_cast<double>((t + 3 * 3600) % 86400) / 86400.0 - 0.5) * 2 *
-                             3.14159265358979);
+        0.5 - 0.5 * std::cos(static_cast<double>(t % 86400) / 86400.0 * 2 * 3.14159265358979);
     const double level = 0.6 + 0.8 * noise(0, 0);  // this router's own level, 0.6 to 1.4
     if (auto c = common::json_int(d, "lan_clients")) {
       // Clients come and go every few minutes, not with every snapshot.
@@ -60,8 +60,8 @@ class sim_backend final : public backend {
     }
     if (auto f = common::json_int(d, "mem_free_kb"); f && s.mem_total_kb) {
       const double used = 1 - static_cast<double>(*f) / static_cast<double>(*s.mem_total_kb);
-      const double now_used =
-          std::clamp(used * level + 0.15 * day + 0.04 * noise(4, t / 60), 0.05, 0.97);
+      const double now_used = std::clamp(
+          used * (0.85 + 0.3 * noise(7, 0)) + 0.15 * day + 0.04 * noise(4, t / 60), 0.05, 0.95);
       s.mem_free_kb = std::llround(static_cast<double>(*s.mem_total_kb) * (1 - now_used));
     }
     s.config_rev = rev();
