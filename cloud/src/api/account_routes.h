@@ -22,7 +22,8 @@ guarded_handler bind_route(api_service::impl& m, route_fn fn);
 // The positive integer path parameter `name`; nullopt when absent or not one.
 std::optional<std::int64_t> id_param(const http::request& req, std::string_view name = "id");
 
-// One-line text: 1..max bytes of UTF-8 without control characters.
+// One-line text: 1..max characters (code points, so a Japanese name gets as many as an English
+// one) of UTF-8 without control characters.
 bool valid_line(std::string_view s, std::size_t max);
 
 // An account with its lock state (locked: "none", "failed_logins", ...; locked_until_s).

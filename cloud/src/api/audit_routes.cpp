@@ -1,8 +1,10 @@
 // GET /audit?from=&to=&account=&action=&after_seq=&limit=&format=csv (DESIGN.md sections 5 and 6):
 // the caller's company's access log, ordered by seq, times in JST (+09:00). The CSV export goes
-// through security::audit_csv_row (formula cells neutralised, control characters escaped). A page
+// through security::audit_csv_row (formula cells neutralised, control characters escaped) and
+// starts with a UTF-8 byte-order mark, without which Japanese Excel reads it as Shift_JIS. A page
 // holds at most limits::k_max_audit_page records; next_after_seq (JSON) or the X-Next-After-Seq
-// header (CSV) continues it.
+// header (CSV) continues it. order=newest lists newest first, continued by before_seq
+// (next_before_seq, X-Next-Before-Seq), as the dashboard shows it.
 #include <charconv>
 #include <utility>
 
@@ -13,6 +15,8 @@
 namespace aterm::cloud::api {
 
 namespace {
+
+constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
 
 std::optional<std::int64_t> non_negative(const std::string& s) {
   std::int64_t v = 0;
@@ -50,6 +54,15 @@ http::response read_audit(api_service::impl& m, http::request& req, const caller
     if (!n) return bad_request("after_seq must be a non-negative integer");
     q.after_seq = *n;
   }
+  if (auto v = req.query_value("before_seq")) {
+    auto n = non_negative(*v);
+    if (!n) return bad_request("before_seq must be a non-negative integer");
+    q.before_seq = *n;
+  }
+  if (auto v = req.query_value("order")) {
+    if (*v != "oldest" && *v != "newest") return bad_request("order must be oldest or newest");
+    q.newest_first = *v == "newest";
+  }
   if (auto v = req.query_value("limit")) {
     auto n = non_negative(*v);
     if (!n || *n == 0) return bad_request("limit must be a positive integer");
@@ -63,22 +76,24 @@ http::response read_audit(api_service::impl& m, http::request& req, const caller
   std::optional<std::int64_t> next;
   if (records->size() >= q.limit && !records->empty()) next = records->back().seq;
   a.detail = "records=" + std::to_string(records->size()) + " format=" + format;
+  const char* next_field = q.newest_first ? "next_before_seq" : "next_after_seq";
+  const char* next_header = q.newest_first ? "X-Next-Before-Seq" : "X-Next-After-Seq";
 
   if (format == "csv") {
     http::response res;
     res.status = 200;
     res.content_type = "text/csv; charset=utf-8";
-    res.body = security::audit_csv_header();
+    res.body = std::string(k_utf8_bom) + security::audit_csv_header();
     for (const auto& r : *records) res.body += security::audit_csv_row(r);
     res.set_header("Content-Disposition", "attachment; filename=\"audit-" + c.comp.id + ".csv\"");
-    if (next) res.set_header("X-Next-After-Seq", std::to_string(*next));
+    if (next) res.set_header(next_header, std::to_string(*next));
     return res;
   }
   auto out = json_object();
   auto arr = json_array();
   for (const auto& r : *records) append_item(arr.get(), record_json(r));
   add_item(out.get(), "records", std::move(arr));
-  add_optional_int(out.get(), "next_after_seq", next);
+  add_optional_int(out.get(), next_field, next);
   return json_answer(200, out);
 }
 

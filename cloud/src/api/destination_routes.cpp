@@ -1,7 +1,7 @@
 // Destinations (仕向け) and device registration under them (docs/device-claim.md).
 #include <charconv>
 
-#include "api_internal.h"
+#include "account_routes.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/csv.h"
 #include "aterm/cloud/security/device_claim.h"
@@ -78,16 +78,6 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
   return out;
 }
 
-// A shown-in-one-line name: 1..k_max_name bytes, no control characters.
-bool valid_name(std::string_view n) {
-  if (n.empty() || n.size() > limits::k_max_name || !common::valid_utf8(n)) return false;
-  for (const char raw : n) {
-    const auto ch = static_cast<unsigned char>(raw);
-    if (ch < 0x20 || ch == 0x7f) return false;
-  }
-  return true;
-}
-
 // name (string) and settings (object) of a create or update body.
 struct destination_fields {
   std::optional<std::string> name;
@@ -99,7 +89,7 @@ std::variant<destination_fields, http::response> read_fields(const cJSON* o) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
     if (k == "name") {
-      if (!cJSON_IsString(item) || !valid_name(item->valuestring)) {
+      if (!cJSON_IsString(item) || !valid_line(item->valuestring, limits::k_max_name)) {
         return bad_request("name must be 1..128 printable characters");
       }
       f.name = item->valuestring;

@@ -188,7 +188,7 @@ http::response api_service::impl::login(http::request& req) {
     });
   }
   bool oversized = company_id->size() > limits::k_max_company_id ||
-                   login_id->size() > limits::k_max_name ||
+                   login_id->size() > limits::k_max_name_bytes ||
                    password->size() > security::limits::k_max_password_bytes;
   if (oversized) {
     a->company_id.clear();

@@ -61,7 +61,7 @@ bool valid_company_id(std::string_view id) {
 }
 
 bool valid_display_name(std::string_view s) {
-  return !s.empty() && s.size() <= limits::k_max_name && common::valid_utf8(s);
+  return !s.empty() && s.size() <= limits::k_max_name_bytes && common::valid_utf8(s);
 }
 
 std::string new_command_id() {
@@ -967,12 +967,15 @@ class sql_store final : public store, public store_sql::shared_pool {
     return tx_.read<std::vector<audit_record>>(
         "list_audit", [&]() -> result<std::vector<audit_record>> {
           std::vector<audit_record> out;
-          auto q = db_->prepare(k_audit_select +
-                                "WHERE company_id = ? AND seq > ? AND ts_ms >= ? AND ts_ms < ? "
-                                "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
-                                "ORDER BY seq LIMIT ?");
+          auto q =
+              db_->prepare(k_audit_select +
+                           "WHERE company_id = ? AND seq > ? AND seq < ? AND ts_ms >= ? "
+                           "AND ts_ms < ? AND (? = '' OR actor = ?) AND (? = '' OR action = ?) "
+                           "ORDER BY seq " +
+                           (aq.newest_first ? "DESC" : "ASC") + " LIMIT ?");
           q.bind(company_id)
               .bind(aq.after_seq)
+              .bind(aq.before_seq.value_or(INT64_MAX))
               .bind(aq.from_ms.value_or(INT64_MIN))
               .bind(aq.to_ms.value_or(INT64_MAX))
               .bind(aq.actor)

@@ -28,8 +28,11 @@ inline constexpr std::size_t k_max_unassigned = 1000;
 inline constexpr std::size_t k_command_id_bytes = 12;
 // Company ids are short identifiers used in URLs and logs.
 inline constexpr std::size_t k_max_company_id = 64;
-// Names (companies, destinations, roles, logins) are shown in one dashboard line.
+// Names (companies, destinations, roles, logins) are shown in one dashboard line. Counted in
+// characters, so a Japanese name gets as many as an English one.
 inline constexpr std::size_t k_max_name = 128;
+// The bytes such a name may take: a character is at most 4 bytes of UTF-8.
+inline constexpr std::size_t k_max_name_bytes = 4 * k_max_name;
 // JSON columns written by the store itself (permission lists, allowlists, password history).
 inline constexpr std::size_t k_max_json_column = 64 * 1024;
 // Generated first passwords (accounts created without one): 16 characters of a 56-letter

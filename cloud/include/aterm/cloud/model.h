@@ -387,6 +387,9 @@ struct audit_query {
   std::string action;                   // "" = any
   std::int64_t after_seq = 0;           // paging: records with seq > after_seq
   std::size_t limit = 1000;             // clamped to limits::k_max_audit_page
+  // Newest first (descending seq), paged by before_seq: records with seq < before_seq.
+  bool newest_first = false;
+  std::optional<std::int64_t> before_seq;
 };
 
 // ---- alarms and mail (later issues; the tables exist now) ----
