@@ -31,6 +31,9 @@ const agent_bin = path.resolve(arg('agent', path.join(source, 'build/agent/aterm
 const shots = path.resolve(arg('screenshots', path.join(source, 'build/screenshots')));
 const chromium_bin = arg('chromium', '/usr/bin/chromium');
 const keep = process.argv.includes('--keep');
+// With --doc-images DIR, the operator's guide's screenshots (Japanese, no secrets on them) are
+// written there too: `--doc-images docs/images` renews the guide's pictures.
+const doc_images = arg('doc-images', null);
 
 const k_wait = 30_000;
 const k_sim_count = 19;
@@ -193,6 +196,209 @@ async function start_cloud() {
   await wait_started('cloud', cloud, 'serve: started', cloud_starts);
 }
 
+// ---- operator safety and readability: confirmations, command wording, the router page, the
+// access log, limits. One function on the running stack (no second fleet), at 1280 px and 390 px,
+// in Japanese and English. Runs after the CSV upload: new-router-1 is registered and has never
+// connected, and the technician's router has been stopped.
+async function operator_checks(page, shot) {
+  // `at`: an element to scroll to the middle of the picture first.
+  const doc_shot = async (name, at) => {
+    if (!doc_images) return;
+    fs.mkdirSync(doc_images, { recursive: true });
+    if (at) await page.$eval(at, (e) => e.scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: path.join(doc_images, `${name}.png`), animations: 'disabled', timeout: 90_000 });
+  };
+  const set_lang = async (l) => {
+    if ((await page.getAttribute('html', 'lang')) !== l) {
+      await page.click('#lang-toggle');
+      await page.waitForFunction((x) => document.documentElement.lang === x, l);
+    }
+  };
+  // Every API request the page sends from now on, as "METHOD path".
+  const sent = [];
+  const on_request = (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/v1/')) sent.push(`${r.method()} ${u.pathname.slice(7)}`);
+  };
+  page.on('request', on_request);
+  const posts = (what) => sent.filter((x) => x.startsWith('POST ') && x.includes(what)).length;
+  const device_page = async (id) => {
+    await page.goto(`${base}/#/device/${id}`);
+    await page.waitForSelector('#device-facts dt');
+    await page.waitForSelector('#command-op option[value="diag.ping"]', { state: 'attached' });
+  };
+
+  // -- the router page: labelled fields, raw JSON behind a toggle (ja, 1280 px) -------------------
+  await set_lang('ja');
+  await device_page(sim_id(2));
+  await page.waitForSelector('#device-state-fields dt');
+  const labels = await page.$$eval('#device-state-fields dt', (dt) => dt.map((x) => x.textContent));
+  const want_ja = ['機種', 'ファームウェア', '稼働時間', 'WAN アドレス', 'WAN 回線', 'LAN クライアント', 'CPU 負荷 (1分平均)', 'メモリ使用量', 'ルーターの送信時刻'];
+  check(want_ja.every((l) => labels.includes(l)), `router page: labelled fields in Japanese: ${labels}`);
+  const facts_text = await page.textContent('#device-state-fields');
+  check(/\d+(日|時間|分)/.test(facts_text) && /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST/.test(facts_text) &&
+    /198\.51\.100\.10/.test(facts_text) && /MB/.test(facts_text), `router page: uptime, JST time, WAN address, memory: ${facts_text}`);
+  check(!(await page.isVisible('#device-state')), 'router page: the raw JSON is hidden until asked for');
+  await doc_shot('router', '#device-state-fields');
+  await page.click('#device-raw summary');
+  check(await page.isVisible('#device-state'), 'router page: the toggle shows the raw JSON');
+  await page.click('#device-raw summary');
+
+  // -- a ping to a documentation address fails as on a real network; the result as fields -----
+  await page.selectOption('#command-op', 'diag.ping');
+  await page.fill('#command-arg-host', '192.0.2.1');
+  await page.fill('#command-arg-count', '3');
+  await page.click('#command-form button[type=submit]');
+  await page.waitForSelector('#command-status [data-status=succeeded]');
+  const ping_result = await page.textContent('#command-result');
+  check(/3 回中 0 回応答/.test(ping_result) && /応答なし/.test(ping_result),
+    `diag.ping to TEST-NET-1: no replies, shown as fields: ${ping_result}`);
+  check(/「ping 診断」が完了しました/.test(await page.textContent('#command-status')), 'command status says it completed');
+  await page.waitForSelector('#device-history dl.facts.result');
+  check(true, 'command history shows results as labelled fields');
+  await doc_shot('command-result', '#command-form');
+
+  // -- reboot asks first, naming the router; cancel sends nothing -----------------------------
+  await page.selectOption('#command-op', 'reboot');
+  await page.click('#command-form button[type=submit]');
+  await page.waitForSelector('#confirm-dialog[open]');
+  const ask = await page.textContent('#confirm-text');
+  check(ask.includes(sim_id(2)) && ask.includes('再起動'), `reboot asks first, naming the router: ${ask}`);
+  await doc_shot('confirm-reboot');
+  await page.click('#confirm-cancel');
+  await page.waitForSelector('#confirm-dialog', { state: 'detached' });
+  check(posts('/commands') === 1, `cancel sent no reboot (command POSTs: ${posts('/commands')})`);
+
+  // -- an old error goes away at the next attempt ----------------------------------------------
+  await page.selectOption('#command-op', 'diag.ping');
+  await page.fill('#command-arg-host', 'bad host!');
+  await page.click('#command-form button[type=submit]');
+  await page.waitForSelector('#command-status.error');
+  await page.click('#tech-issue');
+  await page.waitForSelector('#confirm-dialog[open]');
+  check(!(await page.$('.message.error')), 'the earlier error is cleared by the next attempt');
+  await page.click('#confirm-cancel');
+  check(posts('/technician-logins') === 0, 'cancelling the technician login issue sends nothing');
+
+  // -- a command to a router that never connected waits, and says so (en) ---------------------
+  await set_lang('en');
+  await device_page('new-router-1');
+  await page.selectOption('#command-op', 'ping');
+  await page.click('#command-form button[type=submit]');
+  await page.waitForSelector('#command-status[data-status=queued]');
+  const queued = await page.textContent('#command-status');
+  check(/offline/.test(queued) && /waits until the router connects or its deadline \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST\) passes/.test(queued),
+    `offline router: the command says it waits: ${queued}`);
+  const labels_en = await page.$$eval('#device-facts dt', (dt) => dt.map((x) => x.textContent));
+  check(labels_en.includes('Presence') && labels_en.includes('Destination'), `router page in English: ${labels_en}`);
+
+  // -- technician login at 390 px: issue and revoke ask first, the revoke button is in view ---
+  await page.setViewportSize({ width: 390, height: 844 });
+  await device_page(k_tech_device);
+  await page.click('#tech-issue');
+  await page.waitForSelector('#confirm-dialog[open]');
+  check((await page.textContent('#confirm-text')).includes(k_tech_device), 'issue asks first, naming the router (en, 390 px)');
+  await page.click('#confirm-ok');
+  await page.click('#tech-close');
+  const revoke = page.locator('#tech-list tbody button').first();
+  await revoke.waitFor();
+  await revoke.scrollIntoViewIfNeeded();
+  const box = await revoke.boundingBox();
+  const frame = await page.locator('#tech-list .table-wrap').boundingBox();
+  check(box && frame && box.x >= 0 && box.x + box.width <= 390 && box.x + box.width <= frame.x + frame.width + 1,
+    `390 px: the revoke button is whole on screen (${JSON.stringify(box)} in ${JSON.stringify(frame)})`);
+  const login_id = (await page.textContent('#tech-list tbody td')).trim();
+  await revoke.click();
+  await page.waitForSelector('#confirm-dialog[open]');
+  const revoke_ask = await page.textContent('#confirm-text');
+  check(revoke_ask.includes(login_id) && revoke_ask.includes(k_tech_device), `revoke names the login and router: ${revoke_ask}`);
+  await page.click('#confirm-cancel');
+  check(!sent.some((x) => x.startsWith('DELETE ') && x.includes('/technician-logins/')) &&
+    (await page.$$('#tech-list tbody button')).length === 1, 'cancel revoked nothing');
+  await set_lang('ja');
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // -- accounts: the role has no default ------------------------------------------------------
+  await page.goto(`${base}/#/accounts`);
+  await page.waitForSelector('#account-role option[value=viewer]', { state: 'attached' });
+  check((await page.inputValue('#account-role')) === '', 'new account: no role chosen in advance');
+  await page.fill('#account-login', 'no-role');
+  await page.fill('#account-email', 'no-role@acme.example');
+  await page.click('#account-form button[type=submit]');
+  check(posts('/accounts') === 0 && (await page.$eval('#account-role', (e) => e.validity.valueMissing)),
+    'an account without a chosen role is not sent');
+
+  // -- limits and patterns: a 128-character Japanese destination, the device-id pattern --------
+  await page.goto(`${base}/#/destinations`);
+  await page.waitForSelector('#dest-name');
+  const long_name = '仕'.repeat(128);
+  await page.fill('#dest-name', long_name);
+  await page.click('#dest-form button[type=submit]');
+  const long_row = page.locator('#dest-list tr', { has: page.locator(`td:text-is("${long_name}")`) });
+  await long_row.waitFor();
+  check(true, 'a destination name of 128 Japanese characters is accepted');
+  await long_row.locator('button.danger').click();
+  await long_row.waitFor({ state: 'detached' });
+  const pattern = await page.$eval('#register-device', (e) => {
+    e.value = 'bad id!';
+    const bad = e.validity.patternMismatch;
+    e.value = 'good-id_1';
+    return bad && !e.validity.patternMismatch;
+  });
+  check(pattern, 'the device-id field pattern is valid in Chromium and checks');
+
+  // -- the access log: background polls add nothing, newest first, translated filter, BOM -------
+  const newest = (q) => page.evaluate(async (url) => {
+    const r = await fetch(url, { headers: { Accept: 'application/json' } });
+    return (await r.json()).records.map((x) => x.seq);
+  }, `/api/v1/audit?order=newest&limit=5&${q}`);
+  const list_before = await newest('action=device.list');
+  await page.evaluate(async () => {
+    for (let i = 0; i < 3; i++) await fetch('/api/v1/devices', { headers: { 'X-Aterm-Background': '1' } });
+  });
+  const list_after = await newest('action=device.list');
+  check(JSON.stringify(list_before) === JSON.stringify(list_after), 'background polls add no access-log row');
+  await page.evaluate(async () => {
+    await fetch('/api/v1/devices');
+  });
+  check((await newest('action=device.list'))[0] > (list_after[0] ?? 0), 'a request of the user is recorded');
+
+  for (const [l, width, label] of [['ja', 1280, 'コマンド送信'], ['en', 390, 'Command sent']]) {
+    await set_lang(l);
+    await page.setViewportSize({ width, height: 844 });
+    await page.goto(`${base}/#/audit`);
+    await page.waitForSelector('#audit-table tbody td');
+    const seqs = await page.$$eval('#audit-table tbody td:first-child', (td) => td.map((x) => Number(x.textContent)));
+    check(seqs.length > 1 && seqs.every((v, i) => i === 0 || seqs[i - 1] > v), `${l} ${width}px: access log newest first`);
+    await page.selectOption('#audit-action', { label });
+    await page.waitForFunction(() => {
+      const a = [...document.querySelectorAll('#audit-table tbody [data-action]')];
+      return a.length > 0 && a.every((x) => x.dataset.action === 'command.create');
+    });
+    check(true, `${l} ${width}px: the action filter offers "${label}" and shows only commands`);
+    if (l === 'ja') await doc_shot('access-log');
+  }
+  const bom = await page.evaluate(async () => {
+    const b = new Uint8Array(await (await fetch(document.querySelector('#audit-csv').href)).arrayBuffer());
+    return [b[0], b[1], b[2]];
+  });
+  check(JSON.stringify(bom) === '[239,187,191]', `access-log CSV starts with the UTF-8 byte-order mark: ${bom}`);
+  await shot(page, '16-audit-filtered-phone-en');
+  await set_lang('ja');
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // -- the remaining pages of the operator's guide, in Japanese -------------------------------
+  if (doc_images) {
+    await page.goto(`${base}/#/devices`);
+    await page.waitForSelector('tbody a.device-link');
+    await doc_shot('devices');
+    await page.goto(`${base}/#/destinations`);
+    await page.waitForSelector('#dest-list td');
+    await doc_shot('destinations');
+  }
+  page.off('request', on_request);
+}
+
 async function main() {
   log('folder', dir);
   must(path.join(source, 'scripts/dev-pki'), ['init', pki]);
@@ -353,7 +559,7 @@ async function main() {
       return stored >= 3;
     });
     await page.goto(`${base}/#/device/${sim_id(1)}`);
-    await page.waitForSelector('#device-state');
+    await page.waitForSelector('#device-state-fields dt');
     const chart_points = () => page.$eval('figure.chart', (f) => Number(f.dataset.points));
     const opened_with = await chart_points();
     check(opened_with >= stored, `chart opens with the stored history: ${opened_with} points, ${stored} stored`);
@@ -372,6 +578,7 @@ async function main() {
     // -- a technician login issued, shown once, accepted once by login-check -----------------
     await page.goto(`${base}/#/device/${k_tech_device}`);
     await page.click('#tech-issue');
+    await page.click('#confirm-ok');
     const password = (await page.textContent('#tech-password')).trim();
     const login_id = (await page.textContent('#tech-login-id')).trim();
     check(/^[A-Za-z0-9]{12}$/.test(password) && /^T-[A-Z0-9]{8}$/.test(login_id), 'one-time login shown');
@@ -387,6 +594,7 @@ async function main() {
 
     // A second login, revoked from the list before use: the router refuses it afterwards.
     await page.click('#tech-issue');
+    await page.click('#confirm-ok');
     const revoked_pw = (await page.textContent('#tech-password')).trim();
     const revoked_id = (await page.textContent('#tech-login-id')).trim();
     await page.click('#tech-close');
@@ -397,6 +605,7 @@ async function main() {
     await page.waitForFunction(() => [...document.querySelectorAll('tr')].filter((tr) =>
       tr.textContent.includes('technician_login.install') && tr.querySelector('[data-status=succeeded]')).length === 2);
     await tech_list_row.locator('button').click();
+    await page.click('#confirm-ok');
     await tech_list_row.waitFor({ state: 'detached' });
     check(true, 'revoked: gone from the list');
     await page.waitForSelector('tr:has-text("technician_login.revoke") [data-status=succeeded]');
@@ -423,12 +632,14 @@ async function main() {
 
     // -- the access log in JST ---------------------------------------------------------------
     await page.click('#nav-audit');
-    await page.waitForSelector('#audit-table td:text-is("account.create")');
-    const rows = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((tr) => tr.innerText));
-    const has = (action) => rows.find((r) => r.includes(action));
+    await page.waitForSelector('#audit-table [data-action="account.create"]');
+    const actions = await page.$$eval('#audit-table tbody [data-action]', (a) => a.map((x) => x.dataset.action));
+    const has = (action) => actions.find((r) => r.includes(action));
     check(has('role.create') && has('account.create') && has('command') && has('technician'),
       'access log shows the role, the account, the command and the technician login');
-    check(rows.every((r) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00/.test(r)), 'access log times are JST (+09:00)');
+    const times = await page.$$eval('#audit-table tbody td:nth-child(2)', (td) => td.map((x) => x.textContent));
+    check(times.length > 0 && times.every((x) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST$/.test(x)),
+      'access log times in the one JST format of every page');
     const csv = await page.evaluate(async () => (await fetch(document.querySelector('#audit-csv').href)).text());
     check(/\+09:00/.test(csv) && /account\.create/.test(csv), 'CSV export in JST');
     await shot(page, '07-audit');
@@ -516,6 +727,8 @@ async function main() {
     await shot(page, '03c-devices-unknown');
     await page.selectOption('#device-filter', '');
     await wait_page(1, '');
+
+    await operator_checks(page, shot);
 
     // -- company settings: a bad CIDR refused, good values saved and shown after a reload ------
     await page.click('#nav-company');

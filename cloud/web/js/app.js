@@ -2,7 +2,7 @@
 // toggle and the idle log-off (a warning shortly before, then back to the login page).
 import * as api from './api.js';
 import { t, lang, set_lang } from './i18n.js';
-import { h, field, input, message_box } from './ui.js';
+import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } from './ui.js';
 import { pages } from './pages.js';
 import { admin_page } from './admin.js';
 
@@ -139,6 +139,7 @@ let login_reason = null;
 function show_login(reason) {
   login_reason = reason;
   for (const c of state.cleanup.splice(0)) c();
+  close_dialogs();
   const box = message_box();
   const company = input('company_id', { required: true, autocomplete: 'organization' });
   const login_id = input('login_id', { required: true, autocomplete: 'username' });
@@ -194,6 +195,7 @@ function show_login(reason) {
 function render() {
   if (!state.me) return;
   for (const c of state.cleanup.splice(0)) c();
+  close_dialogs();
   const [route, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
   const allowed = k_menu.filter((m) => m.allowed(state));
   const active = route === 'device' ? 'devices' : route;
@@ -221,6 +223,7 @@ function render() {
     ),
   );
   const view = h('main', { id: 'view', tabindex: '-1' });
+  clear_errors_on_attempt(view);
   app.replaceChildren(
     h(
       'header',

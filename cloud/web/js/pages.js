@@ -2,7 +2,7 @@
 // password change, company settings, access log. Each page gets `ctx` from app.js: `view` to
 // fill, `args` from the route, `on_leave` for timers, `can(permission)`.
 import * as api from './api.js';
-import { t } from './i18n.js';
+import { t, lang, dictionaries } from './i18n.js';
 import {
   h,
   field,
@@ -16,6 +16,9 @@ import {
   presence_badge,
   status_badge,
   duration,
+  uptime,
+  facts,
+  confirm_action,
 } from './ui.js';
 
 // Presence and state refresh this often. The refreshes are background requests: they keep no
@@ -28,7 +31,12 @@ const k_history_points = 288;
 // Device ids per registration request: the API's page limit (limits::k_max_page).
 const k_register_batch = 500;
 const k_device_id = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
+// The same rule as a pattern attribute, which browsers compile with the v flag: there a '-' in a
+// character class must be escaped, or the pattern is invalid and silently not checked.
+const k_device_id_pattern = '[A-Za-z0-9][A-Za-z0-9_\\-]{2,63}';
 const k_final = new Set(['succeeded', 'failed', 'timed_out', 'expired']);
+// Ops that change the router beyond reading it: the page asks before sending them.
+const k_confirm_ops = new Set(['reboot', 'factory_reset', 'config.set']);
 
 // Runs fn(true) every `ms`: true says the call is the page's own, not the user's.
 function every(ctx, ms, fn) {
@@ -263,7 +271,85 @@ function label_or(key, fallback) {
   return s === key ? fallback : s;
 }
 
-function command_form(ctx, id, on_sent) {
+// A command's progress in words that follow its real status. A command to an offline router
+// waits in the cloud until the router connects or its deadline passes.
+function command_status_text(cmd, offline) {
+  const vars = {
+    op: op_label(cmd.op),
+    id: cmd.id,
+    deadline: jst(cmd.deadline_s * 1000),
+    m: cmd.error || cmd.result_status || '—',
+  };
+  if (cmd.status === 'queued' && offline) return t('command.queued_offline', vars);
+  return t(`command.${cmd.status}`, vars);
+}
+
+function op_label(op) {
+  return label_or(`device.command.op.${op}`, op);
+}
+
+const fixed1 = (v) => (typeof v === 'number' ? String(Math.round(v * 10) / 10) : '—');
+
+// A command's result as labelled fields in the user's language. Fields the page has no words
+// for are shown by their key, objects as compact JSON.
+function result_view(c) {
+  if (c.status !== 'succeeded') {
+    if (c.error) return h('span', { class: 'result-error' }, c.error);
+    return '—';
+  }
+  const r = c.result;
+  if (!r || typeof r !== 'object' || Object.keys(r).length === 0) return t('result.done');
+  const pairs = [];
+  const rest = { ...r };
+  const take = (k) => {
+    const v = rest[k];
+    delete rest[k];
+    return v;
+  };
+  if (c.op === 'ping' && 'pong' in r) {
+    pairs.push([t('result.pong'), take('pong') ? t('common.yes') : t('common.no')]);
+  } else if (c.op === 'diag.ping') {
+    const sent = take('sent');
+    const received = take('received');
+    const rtt = take('rtt_ms');
+    const loss = sent > 0 ? Math.round((1 - received / sent) * 100) : 0;
+    pairs.push([t('result.replies'), t('result.replies_value', { received, sent, loss })]);
+    pairs.push([
+      t('result.rtt'),
+      rtt ? t('result.rtt_value', { min: fixed1(rtt.min), avg: fixed1(rtt.avg), max: fixed1(rtt.max) }) : t('result.no_reply'),
+    ]);
+  } else if (c.op === 'diag.traceroute') {
+    pairs.push([t('result.host'), take('host')]);
+    pairs.push([t('result.reached'), take('reached') ? t('common.yes') : t('common.no')]);
+    const hops = take('hops') ?? [];
+    pairs.push([
+      t('result.hops'),
+      h('ol', { class: 'hops' }, hops.map((x) => h('li', {}, x.addr ? `${x.addr} (${fixed1(x.rtt_ms)} ms)` : '*'))),
+    ]);
+  } else if (c.op === 'diag.dns') {
+    pairs.push([t('result.name'), take('name')]);
+    if ('server' in rest) pairs.push([t('result.server'), take('server')]);
+    pairs.push([t('result.addresses'), (take('addresses') ?? []).join(', ') || t('result.none_found')]);
+  } else if (c.op === 'config.get' || c.op === 'config.set') {
+    pairs.push([t('result.rev'), String(take('rev'))]);
+    const values = take('values');
+    if (values) {
+      pairs.push([
+        t('result.values'),
+        facts(Object.entries(values).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]), { class: 'facts nested' }),
+      ]);
+    }
+  } else if (c.op === 'log.tail') {
+    pairs.push([t('result.lines'), h('pre', { class: 'log-lines' }, (take('lines') ?? []).join('\n'))]);
+  }
+  for (const [k, v] of Object.entries(rest)) {
+    pairs.push([label_or(`result.${k}`, k), typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+  }
+  return facts(pairs, { class: 'facts result' });
+}
+
+// `presence()` answers the router's presence as the page last read it.
+function command_form(ctx, id, presence, on_sent) {
   const op = select('op', [], 'ping');
   op.id = 'command-op';
   let ops = [];
@@ -280,16 +366,17 @@ function command_form(ctx, id, on_sent) {
       controls.push([a, c]);
       extra.append(field(label_or(`device.command.arg.${a.name}`, a.name), c));
     }
-    if (spec.warning) extra.append(h('p', { class: 'message error' }, t('device.command.warning')));
+    if (spec.warning) extra.append(h('p', { class: 'message notice' }, t('device.command.warning')));
   };
   op.addEventListener('change', show_extra);
   const box = message_box();
   box.id = 'command-status';
+  const result = h('div', { id: 'command-result' });
   api
     .get('/commands/catalogue')
     .then((c) => {
       ops = c.ops.filter((o) => !o.args.some((a) => a.type === 'config_values'));
-      for (const o of ops) op.append(h('option', { value: o.op }, label_or(`device.command.op.${o.op}`, o.op)));
+      for (const o of ops) op.append(h('option', { value: o.op }, op_label(o.op)));
       op.value = 'ping';
       show_extra();
     })
@@ -301,19 +388,31 @@ function command_form(ctx, id, on_sent) {
     extra,
     h('button', { type: 'submit', class: 'primary' }, t('device.command.send')),
   );
-  form.append(box);
+  form.append(box, result);
+  let watching = 0;
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const spec = ops.find((o) => o.op === op.value);
+    if (k_confirm_ops.has(op.value) || spec?.warning) {
+      const ask = t('confirm.command', { op: op_label(op.value), id });
+      if (!(await confirm_action(ask, op_label(op.value)))) return;
+    }
+    box.clear();
+    result.replaceChildren();
     const args = {};
     for (const [a, c] of controls) {
       const v = arg_value(a, c);
       if (v !== undefined) args[a.name] = v;
     }
+    clearInterval(watching);
     try {
       let cmd = await api.post(`/devices/${encodeURIComponent(id)}/commands`, { op: op.value, args });
       const show = () => {
-        box.className = 'message ok';
-        box.replaceChildren(t('device.command.sent', { id: cmd.id, s: '' }), status_badge(cmd.status));
+        const final = k_final.has(cmd.status);
+        box.className = `message ${cmd.status === 'succeeded' ? 'ok' : final ? 'error' : ''}`;
+        box.dataset.status = cmd.status;
+        box.replaceChildren(status_badge(cmd.status), ' ', command_status_text(cmd, presence() !== 'online'));
+        if (cmd.status === 'succeeded') result.replaceChildren(result_view(cmd));
       };
       show();
       // Watch it to its final state.
@@ -330,6 +429,7 @@ function command_form(ctx, id, on_sent) {
           box.fail(err);
         }
       }, 1000);
+      watching = timer;
       ctx.on_leave(() => clearInterval(timer));
       on_sent();
     } catch (err) {
@@ -366,8 +466,11 @@ function technician_section(ctx, id) {
                 type: 'button',
                 class: 'danger',
                 onclick: async () => {
+                  const ask = t('confirm.tech_revoke', { login: x.login_id, id });
+                  if (!(await confirm_action(ask, t('common.revoke')))) return;
                   try {
                     await api.del(`${base}/${encodeURIComponent(x.login_id)}`);
+                    box.ok(t('tech.revoked', { login: x.login_id }));
                     load();
                   } catch (err) {
                     box.fail(err);
@@ -444,6 +547,7 @@ function technician_section(ctx, id) {
       id: 'tech-issue',
       onclick: async () => {
         box.clear();
+        if (!(await confirm_action(t('confirm.tech_issue', { id }), t('tech.issue')))) return;
         try {
           show_once(await api.post(base));
           load();
@@ -459,13 +563,44 @@ function technician_section(ctx, id) {
   return { section, load };
 }
 
+// The latest state snapshot as labelled fields (DESIGN.md section 3's snapshot); a field the
+// router did not send is left out.
+function state_facts(s, received_ms) {
+  if (!received_ms) return h('p', { class: 'muted' }, t('device.no_state'));
+  const kb_to_mb = (kb) => Math.round(kb / 1024);
+  const used = memory_used_percent(s);
+  const wan = s.wan ?? {};
+  return facts(
+    [
+      [t('state.model'), s.model],
+      [t('state.fw'), s.fw],
+      [t('state.uptime'), typeof s.uptime_s === 'number' ? uptime(s.uptime_s) : undefined],
+      [t('state.wan_ip'), wan.ip],
+      [t('state.wan_link'), typeof wan.up === 'boolean' ? h('span', { class: `badge ${wan.up ? 'online' : 'offline'}` }, t(wan.up ? 'state.link_up' : 'state.link_down')) : undefined],
+      [t('state.lan_clients'), typeof s.lan?.clients === 'number' ? t('state.clients_value', { n: s.lan.clients }) : undefined],
+      [t('state.cpu'), typeof s.cpu?.load1 === 'number' ? String(s.cpu.load1) : undefined],
+      [
+        t('state.memory'),
+        used !== undefined ? t('state.memory_value', { p: used, used: kb_to_mb(s.mem.total_kb - s.mem.free_kb), total: kb_to_mb(s.mem.total_kb) }) : undefined,
+      ],
+      [t('state.config_rev'), typeof s.config_rev === 'number' ? String(s.config_rev) : undefined],
+      [t('state.sent_at'), typeof s.ts === 'number' ? jst(s.ts * 1000) : undefined],
+      [t('device.state_at'), received_ms ? jst(received_ms) : undefined],
+    ],
+    { class: 'facts state-fields' },
+  );
+}
+
 function device(ctx) {
   const id = ctx.args[0] ?? '';
   const box = message_box();
   const info = h('div', {});
   const charts = h('div', {});
-  const raw = h('div', {});
-  const history = h('div', {});
+  const state_view = h('div', { id: 'device-state-fields' });
+  // The snapshot as the router sent it, for support staff: closed unless asked for.
+  const raw_pre = h('pre', { class: 'state', id: 'device-state' });
+  const raw = h('details', { id: 'device-raw' }, h('summary', {}, t('device.raw')), raw_pre);
+  const history = h('div', { id: 'device-history' });
   const series = [
     { key: (s) => s?.cpu?.load1, label: t('device.chart.load'), points: [] },
     { key: (s) => s?.lan?.clients, label: t('device.chart.clients'), points: [] },
@@ -498,20 +633,26 @@ function device(ctx) {
     }
   }
 
+  let presence = 'unknown';
   async function load(background = false) {
     try {
       const d = await (background ? api.poll : api.get)(`/devices/${encodeURIComponent(id)}`);
       box.clear();
+      presence = d.presence;
       const s = d.state ?? {};
       info.replaceChildren(
-        h('dl', { class: 'facts', id: 'device-facts' },
-          h('dt', {}, t('devices.col.presence')), h('dd', { id: 'device-presence' }, presence_badge(d.presence)),
-          h('dt', {}, t('devices.col.last_seen')), h('dd', {}, jst(d.last_seen_ms)),
-          h('dt', {}, t('devices.col.destination')), h('dd', {}, d.destination || '—'),
-          h('dt', {}, t('device.agent')), h('dd', {}, d.agent_version || '—'),
-          h('dt', {}, t('device.state_at')), h('dd', {}, jst(d.state_received_ms))),
+        facts(
+          [
+            [t('devices.col.presence'), h('span', { id: 'device-presence' }, presence_badge(d.presence))],
+            [t('devices.col.last_seen'), jst(d.last_seen_ms)],
+            [t('devices.col.destination'), d.destination || '—'],
+            [t('device.agent'), d.agent_version || '—'],
+          ],
+          { id: 'device-facts' },
+        ),
       );
-      raw.replaceChildren(h('pre', { class: 'state', id: 'device-state' }, JSON.stringify(s, null, 2)));
+      state_view.replaceChildren(state_facts(s, d.state_received_ms));
+      raw_pre.textContent = JSON.stringify(s, null, 2);
       if (d.state_received_ms) add_point(d.state_received_ms, s);
       charts.replaceChildren(chart(series));
       history.replaceChildren(
@@ -520,10 +661,10 @@ function device(ctx) {
           [t('device.col.time'), t('device.col.op'), t('device.col.status'), t('device.col.by'), t('device.col.result')],
           d.recent_commands.map((c) => [
             jst(c.created_at_s * 1000),
-            c.op,
+            op_label(c.op),
             status_badge(c.status),
             c.created_by,
-            c.result ? JSON.stringify(c.result) : c.error || '—',
+            result_view(c),
           ]),
         ),
       );
@@ -537,10 +678,10 @@ function device(ctx) {
     box,
     info,
     h('section', {}, h('h2', {}, t('device.chart')), charts, history_note),
-    h('section', {}, h('h2', {}, t('device.state')), raw),
+    h('section', {}, h('h2', {}, t('device.state')), state_view, raw),
   );
   if (ctx.can('device.command')) {
-    ctx.view.append(h('section', {}, h('h2', {}, t('device.commands')), command_form(ctx, id, load)));
+    ctx.view.append(h('section', {}, h('h2', {}, t('device.commands')), command_form(ctx, id, () => presence, load)));
   }
   ctx.view.append(h('section', {}, h('h2', {}, t('device.history')), history));
   if (ctx.can('device.technician_login')) ctx.view.append(technician_section(ctx, id).section);
@@ -617,7 +758,7 @@ function destinations(ctx) {
   if (ctx.can('device.register')) {
     const reg_box = message_box();
     reg_box.id = 'register-status';
-    const device_id = input('device_id', { required: true, id: 'register-device', pattern: k_device_id.source });
+    const device_id = input('device_id', { required: true, id: 'register-device', pattern: k_device_id_pattern });
     // The code printed on the device's label proves the company holds the device (docs/device-claim.md).
     const claim_code = input('claim_code', { required: true, id: 'register-code', autocomplete: 'off', maxlength: 32 });
     const one = h('form', { class: 'toolbar', id: 'register-one' }, field(t('dest.device_id'), device_id),
@@ -704,12 +845,17 @@ function accounts(ctx) {
   const roles_list = h('div', { id: 'roles-list' });
   const role_select = select('role', [], '');
   role_select.id = 'account-role';
+  role_select.required = true;
 
   async function load() {
     try {
       const [a, r] = await Promise.all([api.get('/accounts'), api.get('/roles')]);
       const keep = role_select.value;
-      role_select.replaceChildren(...r.roles.map((x) => h('option', { value: x.name }, x.name)));
+      // No role is preselected: the operator chooses one (the first would be administrator).
+      role_select.replaceChildren(
+        h('option', { value: '', disabled: true, selected: true }, t('accounts.role_choose')),
+        ...r.roles.map((x) => h('option', { value: x.name }, x.name)),
+      );
       if (keep) role_select.value = keep;
       list.replaceChildren(
         table(
@@ -894,38 +1040,60 @@ function company(ctx) {
 }
 
 // ---- access log ---------------------------------------------------------------------------
+// Access-log actions the dashboard has words for: every key audit.action.<name> of the
+// dictionary. The filter offers them by their translated names, sorted in the user's language.
+const k_action_prefix = 'audit.action.';
+
+function audit_actions() {
+  return Object.keys(dictionaries.ja)
+    .filter((k) => k.startsWith(k_action_prefix))
+    .map((k) => [k.slice(k_action_prefix.length), t(k)])
+    .sort((a, b) => a[1].localeCompare(b[1], lang()));
+}
+
+function action_cell(name) {
+  const key = k_action_prefix + name;
+  const label = t(key);
+  return label === key ? name : h('span', { title: name, 'data-action': name }, label);
+}
+
+// Newest first: what just happened is at the top; "older" pages back through the API's
+// before_seq cursor.
 function audit(ctx) {
   const box = message_box();
-  // The API pages oldest first; starting at the last 24 hours shows what just happened.
+  // The last 24 hours unless the operator widens it.
   const from = input('from', { type: 'datetime-local', id: 'audit-from', value: jst(Date.now() - 86_400_000).slice(0, 16).replace(' ', 'T') });
   const to = input('to', { type: 'datetime-local', id: 'audit-to' });
   const account = input('account', { id: 'audit-account' });
-  const action = input('action', { id: 'audit-action' });
+  const action = select('action', [['', t('audit.action_all')], ...audit_actions()], '');
+  action.id = 'audit-action';
   const body = h('div', { id: 'audit-table' });
-  const next = h('button', { type: 'button', id: 'audit-next' }, t('common.next'));
-  const first = h('button', { type: 'button', id: 'audit-first' }, t('common.prev'));
+  const older = h('button', { type: 'button', id: 'audit-next' }, t('audit.older'));
+  const newer = h('button', { type: 'button', id: 'audit-first' }, t('audit.newer'));
+  // UTF-8 with a byte-order mark (the API adds it), so spreadsheet programs read Japanese right.
   const csv = h('a', { class: 'button', id: 'audit-csv', download: 'audit.csv' }, t('audit.csv'));
-  let after = [];
-  let next_after = null;
+  let before = [];
+  let next_before = null;
   const params = () => ({
     from: jst_input_to_iso(from.value),
     to: jst_input_to_iso(to.value),
     account: account.value.trim(),
-    action: action.value.trim(),
+    action: action.value,
+    order: 'newest',
   });
   async function load() {
     csv.href = '/api/v1/audit' + api.query({ ...params(), format: 'csv' });
     try {
-      const r = await api.get('/audit' + api.query({ ...params(), limit: 100, after_seq: after[after.length - 1] }));
-      next_after = r.next_after_seq;
-      next.disabled = next_after === null || next_after === undefined;
-      first.disabled = after.length === 0;
+      const r = await api.get('/audit' + api.query({ ...params(), limit: 100, before_seq: before[before.length - 1] }));
+      next_before = r.next_before_seq;
+      older.disabled = next_before === null || next_before === undefined;
+      newer.disabled = before.length === 0;
       body.replaceChildren(
         table(
           null,
           [t('audit.col.seq'), t('audit.col.time'), t('audit.col.actor'), t('audit.col.action'), t('audit.col.target'),
             t('audit.col.result'), t('audit.col.detail'), t('audit.col.ip')],
-          r.records.map((x) => [String(x.seq), x.time, x.actor, x.action, x.target, x.result, x.detail, x.source_ip]),
+          r.records.map((x) => [String(x.seq), jst(x.ts_ms), x.actor, action_cell(x.action), x.target, x.result, x.detail, x.source_ip]),
         ),
       );
       box.clear();
@@ -938,18 +1106,22 @@ function audit(ctx) {
     field(t('audit.action'), action), h('button', { type: 'submit' }, t('audit.filter')), csv);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    after = [];
+    before = [];
     load();
   });
-  next.addEventListener('click', () => {
-    after.push(next_after);
+  action.addEventListener('change', () => {
+    before = [];
     load();
   });
-  first.addEventListener('click', () => {
-    after.pop();
+  older.addEventListener('click', () => {
+    before.push(next_before);
     load();
   });
-  ctx.view.append(h('h1', {}, t('audit.heading')), form, box, body, h('div', { class: 'pager' }, first, next));
+  newer.addEventListener('click', () => {
+    before.pop();
+    load();
+  });
+  ctx.view.append(h('h1', {}, t('audit.heading')), form, box, body, h('div', { class: 'pager' }, newer, older));
   load();
 }
 

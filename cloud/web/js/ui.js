@@ -135,3 +135,77 @@ export function duration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   return `${Math.floor(s / 60)}:${pad(s % 60)}`;
 }
+
+// A router's uptime as days and hours ("3日 4時間", "3 d 4 h"); minutes while under an hour.
+export function uptime(seconds) {
+  if (typeof seconds !== 'number' || seconds < 0) return '—';
+  const d = Math.floor(seconds / 86400);
+  const hours = Math.floor((seconds % 86400) / 3600);
+  if (d === 0 && hours === 0) return t('time.minutes', { m: Math.floor(seconds / 60) });
+  return d > 0 ? t('time.days_hours', { d, h: hours }) : t('time.hours', { h: hours });
+}
+
+// A labelled list of facts: [label, value] pairs, a value being text or a node; pairs without a
+// value are left out.
+export function facts(pairs, attrs = {}) {
+  return h(
+    'dl',
+    { class: 'facts', ...attrs },
+    pairs
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
+}
+
+// Asks before a destructive or privileged action, naming what it acts on. Resolves true only
+// when the operator confirms; Escape, the cancel button and closing the dialog resolve false.
+// Both buttons carry fixed ids (confirm-ok, confirm-cancel) for tests.
+export function confirm_action(message, action_label) {
+  return new Promise((resolve) => {
+    const ok = h('button', { type: 'button', class: 'danger', id: 'confirm-ok' }, action_label);
+    const cancel = h('button', { type: 'button', id: 'confirm-cancel' }, t('confirm.cancel'));
+    const text = h('p', { id: 'confirm-text' }, message);
+    const dialog = h(
+      'dialog',
+      { id: 'confirm-dialog', 'aria-labelledby': 'confirm-text' },
+      text,
+      h('div', { class: 'actions' }, cancel, ok),
+    );
+    let answered = false;
+    const answer = (yes) => {
+      if (answered) return;
+      answered = true;
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      resolve(yes);
+    };
+    ok.addEventListener('click', () => answer(true));
+    cancel.addEventListener('click', () => answer(false));
+    dialog.addEventListener('close', () => answer(false));
+    document.body.append(dialog);
+    dialog.showModal();
+    // The safe choice has the focus, so Enter does not confirm by accident.
+    cancel.focus();
+  });
+}
+
+// Answers every open confirmation with "no": the page behind it is being replaced (another
+// page, the login page after a log-off).
+export function close_dialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+}
+
+// An earlier error stays on screen only until the next attempt: a form sent or a button
+// pressed inside `root` clears every error message shown there before the action runs.
+export function clear_errors_on_attempt(root) {
+  const clear = () => {
+    for (const m of root.querySelectorAll('.message.error')) {
+      m.className = 'message';
+      m.textContent = '';
+    }
+  };
+  root.addEventListener('submit', clear, true);
+  root.addEventListener('click', (e) => {
+    if (e.target instanceof Element && e.target.closest('button')) clear();
+  }, true);
+}
