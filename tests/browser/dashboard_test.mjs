@@ -4,6 +4,7 @@
 // 127.0.0.1 with free ports in a temp folder of its own.
 //
 //   node dashboard_test.mjs --cloud BIN --agent BIN --source DIR --screenshots DIR
+//                           [--doc-images DIR]   also the operator's guide's pictures (docs/images)
 //
 // Exits 0 when every check passed; prints each step. Screenshots of each page go to --screenshots.
 import { spawn, spawnSync } from 'node:child_process';

@@ -280,7 +280,8 @@ function command_status_text(cmd, offline) {
     deadline: jst(cmd.deadline_s * 1000),
     m: cmd.error || cmd.result_status || '—',
   };
-  if (cmd.status === 'queued' && offline) return t('command.queued_offline', vars);
+  // The broker may hold a sent command for a router that is away: it still waits for the router.
+  if ((cmd.status === 'queued' || cmd.status === 'sent') && offline) return t('command.queued_offline', vars);
   return t(`command.${cmd.status}`, vars);
 }
 
