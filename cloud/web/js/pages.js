@@ -1041,13 +1041,14 @@ function company(ctx) {
 }
 
 // ---- access log ---------------------------------------------------------------------------
-// Access-log actions the dashboard has words for: every key audit.action.<name> of the
-// dictionary. The filter offers them by their translated names, sorted in the user's language.
-const k_action_prefix = 'audit.action.';
+// Access-log actions the dashboard has words for: every key action.<name> of the dictionary
+// (action.<name>.desc is its description). The filter offers them by their translated names,
+// sorted in the user's language.
+const k_action_prefix = 'action.';
 
 function audit_actions() {
   return Object.keys(dictionaries.ja)
-    .filter((k) => k.startsWith(k_action_prefix))
+    .filter((k) => k.startsWith(k_action_prefix) && !k.endsWith('.desc'))
     .map((k) => [k.slice(k_action_prefix.length), t(k)])
     .sort((a, b) => a[1].localeCompare(b[1], lang()));
 }
