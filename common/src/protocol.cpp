@@ -66,98 +66,146 @@ json_reader& thread_reader() {
   return reader;
 }
 
+// The field readers see a message through one of two views of its parsed JSON: json_reader's
+// nodes, for the messages the cloud decodes on its ingest path, or cJSON's tree, for the one
+// message a router decodes (a command), so the router's binary carries no second JSON parser.
+struct reader_view {
+  using item = json_reader::node;
+  const json_reader& r;
+  const item* member(const item& obj, const char* key) const { return r.member(obj, key); }
+  static bool is_integer(const item& i) { return json_reader::is_integer(i); }
+  static bool is_number(const item& i) { return i.type == json_reader::kind::number; }
+  static double number(const item& i) { return i.number; }
+  static bool is_string(const item& i) { return i.type == json_reader::kind::string; }
+  std::string string(const item& i) const { return r.string_value(i); }
+  static bool is_bool(const item& i) { return i.type == json_reader::kind::boolean; }
+  static bool is_true(const item& i) { return json_reader::is_true(i); }
+  static bool is_object(const item& i) { return i.type == json_reader::kind::object; }
+  void print(const item& i, std::string& out) const { r.print(i, out); }
+};
+
+struct cjson_view {
+  using item = cJSON;
+  static const item* member(const item& obj, const char* key) {
+    return cJSON_GetObjectItemCaseSensitive(&obj, key);
+  }
+  static bool is_integer(const item& i) { return json_is_integer(&i); }
+  static bool is_number(const item& i) { return cJSON_IsNumber(&i); }
+  static double number(const item& i) { return i.valuedouble; }
+  static bool is_string(const item& i) { return cJSON_IsString(&i) && i.valuestring != nullptr; }
+  static std::string string(const item& i) { return i.valuestring; }
+  static bool is_bool(const item& i) { return cJSON_IsBool(&i); }
+  static bool is_true(const item& i) { return cJSON_IsTrue(&i); }
+  static bool is_object(const item& i) { return cJSON_IsObject(&i); }
+  static void print(const item& i, std::string& out) { out += print_json(&i); }
+};
+
 using node = json_reader::node;
 
-// Field readers on an object of `r`: `name` is the dotted path used in messages ("wan.ip"),
-// `key` the member name.
-status read_int(const json_reader& r, const node& obj, std::string_view key, std::string_view name,
-                bool required, int64_t min, int64_t max, std::optional<int64_t>& out) {
-  const node* item = r.member(obj, key);
+// Field readers on object `obj` of view `v`: `name` is the dotted path used in messages
+// ("wan.ip"), `key` the member name.
+template <typename View>
+status read_int(const View& v, const typename View::item& obj, const char* key,
+                std::string_view name, bool required, int64_t min, int64_t max,
+                std::optional<int64_t>& out) {
+  const auto* item = v.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (!json_reader::is_integer(*item)) return wrong_type(name, "an integer");
-  const auto v = static_cast<int64_t>(item->number);
-  if (v < min || v > max) {
+  if (!v.is_integer(*item)) return wrong_type(name, "an integer");
+  const auto n = static_cast<int64_t>(v.number(*item));
+  if (n < min || n > max) {
     return bad_value(name,
                      "out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   }
-  out = v;
+  out = n;
   return {};
 }
 
-status read_required_int(const json_reader& r, const node& obj, std::string_view key, int64_t min,
-                         int64_t max, int64_t& out) {
-  std::optional<int64_t> v;
-  if (auto s = read_int(r, obj, key, key, true, min, max, v); !s.ok()) return s;
-  out = *v;
+template <typename View>
+status read_required_int(const View& v, const typename View::item& obj, const char* key,
+                         int64_t min, int64_t max, int64_t& out) {
+  std::optional<int64_t> n;
+  if (auto s = read_int(v, obj, key, key, true, min, max, n); !s.ok()) return s;
+  out = *n;
   return {};
 }
 
-status read_timestamp(const json_reader& r, const node& obj, std::string_view key, int64_t& out) {
-  return read_required_int(r, obj, key, 0, limits::k_max_timestamp_s, out);
+template <typename View>
+status read_timestamp(const View& v, const typename View::item& obj, const char* key,
+                      int64_t& out) {
+  return read_required_int(v, obj, key, 0, limits::k_max_timestamp_s, out);
 }
 
-status read_string(const json_reader& r, const node& obj, std::string_view key,
+template <typename View>
+status read_string(const View& v, const typename View::item& obj, const char* key,
                    std::string_view name, bool required, std::optional<std::string>& out) {
-  const node* item = r.member(obj, key);
+  const auto* item = v.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (item->type != json_reader::kind::string) return wrong_type(name, "a string");
-  out = r.string_value(*item);
+  if (!v.is_string(*item)) return wrong_type(name, "a string");
+  out = v.string(*item);
   return {};
 }
 
-status read_required_string(const json_reader& r, const node& obj, std::string_view key,
+template <typename View>
+status read_required_string(const View& v, const typename View::item& obj, const char* key,
                             std::string& out) {
-  std::optional<std::string> v;
-  if (auto s = read_string(r, obj, key, key, true, v); !s.ok()) return s;
-  out = std::move(*v);
+  std::optional<std::string> text;
+  if (auto s = read_string(v, obj, key, key, true, text); !s.ok()) return s;
+  out = std::move(*text);
   return {};
 }
 
-status read_bool(const json_reader& r, const node& obj, std::string_view key, std::string_view name,
-                 bool required, std::optional<bool>& out) {
-  const node* item = r.member(obj, key);
+template <typename View>
+status read_bool(const View& v, const typename View::item& obj, const char* key,
+                 std::string_view name, bool required, std::optional<bool>& out) {
+  const auto* item = v.member(obj, key);
   if (item == nullptr) return required ? missing(name) : status{};
-  if (item->type != json_reader::kind::boolean) return wrong_type(name, "a boolean");
-  out = json_reader::is_true(*item);
+  if (!v.is_bool(*item)) return wrong_type(name, "a boolean");
+  out = v.is_true(*item);
   return {};
 }
 
 // An optional member that must be an object when present; nullptr when absent.
-status read_object(const json_reader& r, const node& obj, std::string_view key,
-                   std::string_view name, const node*& out) {
-  out = r.member(obj, key);
-  if (out != nullptr && out->type != json_reader::kind::object)
-    return wrong_type(name, "an object");
+template <typename View>
+status read_object(const View& v, const typename View::item& obj, const char* key,
+                   std::string_view name, const typename View::item*& out) {
+  out = v.member(obj, key);
+  if (out != nullptr && !v.is_object(*out)) return wrong_type(name, "an object");
   return {};
 }
 
-// Size, JSON, object, "v" == 1 and the device_id cross-check common to every message; the
-// message is then r.root().
-status open_message(json_reader& r, std::string_view payload, std::string_view topic_device_id) {
-  if (payload.size() > limits::k_max_payload_bytes) {
-    return status::error("too_large", "payload of " + std::to_string(payload.size()) +
-                                          " bytes exceeds " +
-                                          std::to_string(limits::k_max_payload_bytes));
-  }
-  if (auto s = r.parse(payload); !s.ok()) return s;
-  const node& obj = r.root();
-  if (obj.type != json_reader::kind::object) {
-    return status::error("bad_json", "payload is not a JSON object");
-  }
-  const node* v = r.member(obj, "v");
-  if (v == nullptr) return missing("v");
-  if (!json_reader::is_integer(*v)) return wrong_type("v", "an integer");
-  if (v->number != k_version) {
+status check_size(std::string_view payload) {
+  if (payload.size() <= limits::k_max_payload_bytes) return {};
+  return status::error("too_large", "payload of " + std::to_string(payload.size()) +
+                                        " bytes exceeds " +
+                                        std::to_string(limits::k_max_payload_bytes));
+}
+
+// Object, "v" == 1 and the device_id cross-check common to every message.
+template <typename View>
+status check_envelope(const View& v, const typename View::item& obj,
+                      std::string_view topic_device_id) {
+  if (!v.is_object(obj)) return status::error("bad_json", "payload is not a JSON object");
+  const auto* version = v.member(obj, "v");
+  if (version == nullptr) return missing("v");
+  if (!v.is_integer(*version)) return wrong_type("v", "an integer");
+  if (v.number(*version) != k_version) {
     return status::error("bad_version", "unsupported protocol version in field \"v\"");
   }
-  const node* dev = r.member(obj, "device_id");
+  const auto* dev = v.member(obj, "device_id");
   if (dev != nullptr) {
-    if (dev->type != json_reader::kind::string) return wrong_type("device_id", "a string");
-    if (!topic_device_id.empty() && topic_device_id != r.string_value(*dev)) {
+    if (!v.is_string(*dev)) return wrong_type("device_id", "a string");
+    if (!topic_device_id.empty() && topic_device_id != v.string(*dev)) {
       return status::error("id_mismatch", "field \"device_id\" does not match the topic");
     }
   }
   return {};
+}
+
+// Size, JSON and envelope, read by the thread's reader; the message is then r.root().
+status open_message(json_reader& r, std::string_view payload, std::string_view topic_device_id) {
+  if (auto s = check_size(payload); !s.ok()) return s;
+  if (auto s = r.parse(payload); !s.ok()) return s;
+  return check_envelope(reader_view{r}, r.root(), topic_device_id);
 }
 
 // Compact text of a JSON object given as text; "{}" when it is not a JSON object (a caller bug).
@@ -366,46 +414,48 @@ std::string encode(const event& e) {
 result<presence> decode_presence(std::string_view payload, std::string_view topic_device_id) {
   auto& r = thread_reader();
   if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const reader_view v{r};
   const node& obj = r.root();
   presence p;
   std::optional<bool> online;
-  if (auto s = read_bool(r, obj, "online", "online", true, online); !s.ok()) return s;
+  if (auto s = read_bool(v, obj, "online", "online", true, online); !s.ok()) return s;
   p.online = *online;
-  if (auto s = read_required_string(r, obj, "agent", p.agent); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "agent", p.agent); !s.ok()) return s;
   if (p.agent.size() > limits::k_max_name) return bad_value("agent", "too long");
-  if (auto s = read_timestamp(r, obj, "ts", p.ts); !s.ok()) return s;
+  if (auto s = read_timestamp(v, obj, "ts", p.ts); !s.ok()) return s;
   return p;
 }
 
 result<state_snapshot> decode_state(std::string_view payload, std::string_view topic_device_id) {
   auto& r = thread_reader();
   if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const reader_view v{r};
   const node& obj = r.root();
   state_snapshot st;
-  if (auto s = read_timestamp(r, obj, "ts", st.ts); !s.ok()) return s;
-  if (auto s = read_required_int(r, obj, "seq", 0, k_int_max, st.seq); !s.ok()) return s;
-  if (auto s = read_string(r, obj, "model", "model", false, st.model); !s.ok()) return s;
-  if (auto s = read_string(r, obj, "fw", "fw", false, st.fw); !s.ok()) return s;
-  if (auto s = read_int(r, obj, "uptime_s", "uptime_s", false, 0, k_int_max, st.uptime_s);
+  if (auto s = read_timestamp(v, obj, "ts", st.ts); !s.ok()) return s;
+  if (auto s = read_required_int(v, obj, "seq", 0, k_int_max, st.seq); !s.ok()) return s;
+  if (auto s = read_string(v, obj, "model", "model", false, st.model); !s.ok()) return s;
+  if (auto s = read_string(v, obj, "fw", "fw", false, st.fw); !s.ok()) return s;
+  if (auto s = read_int(v, obj, "uptime_s", "uptime_s", false, 0, k_int_max, st.uptime_s);
       !s.ok()) {
     return s;
   }
   const node* wan = nullptr;
-  if (auto s = read_object(r, obj, "wan", "wan", wan); !s.ok()) return s;
+  if (auto s = read_object(v, obj, "wan", "wan", wan); !s.ok()) return s;
   if (wan != nullptr) {
-    if (auto s = read_string(r, *wan, "ip", "wan.ip", false, st.wan_ip); !s.ok()) return s;
-    if (auto s = read_bool(r, *wan, "up", "wan.up", false, st.wan_up); !s.ok()) return s;
+    if (auto s = read_string(v, *wan, "ip", "wan.ip", false, st.wan_ip); !s.ok()) return s;
+    if (auto s = read_bool(v, *wan, "up", "wan.up", false, st.wan_up); !s.ok()) return s;
   }
   const node* lan = nullptr;
-  if (auto s = read_object(r, obj, "lan", "lan", lan); !s.ok()) return s;
+  if (auto s = read_object(v, obj, "lan", "lan", lan); !s.ok()) return s;
   if (lan != nullptr) {
-    if (auto s = read_int(r, *lan, "clients", "lan.clients", false, 0, k_int_max, st.lan_clients);
+    if (auto s = read_int(v, *lan, "clients", "lan.clients", false, 0, k_int_max, st.lan_clients);
         !s.ok()) {
       return s;
     }
   }
   const node* cpu = nullptr;
-  if (auto s = read_object(r, obj, "cpu", "cpu", cpu); !s.ok()) return s;
+  if (auto s = read_object(v, obj, "cpu", "cpu", cpu); !s.ok()) return s;
   if (cpu != nullptr) {
     const node* load = r.member(*cpu, "load1");
     if (load != nullptr) {
@@ -415,19 +465,19 @@ result<state_snapshot> decode_state(std::string_view payload, std::string_view t
     }
   }
   const node* mem = nullptr;
-  if (auto s = read_object(r, obj, "mem", "mem", mem); !s.ok()) return s;
+  if (auto s = read_object(v, obj, "mem", "mem", mem); !s.ok()) return s;
   if (mem != nullptr) {
     if (auto s =
-            read_int(r, *mem, "total_kb", "mem.total_kb", false, 0, k_int_max, st.mem_total_kb);
+            read_int(v, *mem, "total_kb", "mem.total_kb", false, 0, k_int_max, st.mem_total_kb);
         !s.ok()) {
       return s;
     }
-    if (auto s = read_int(r, *mem, "free_kb", "mem.free_kb", false, 0, k_int_max, st.mem_free_kb);
+    if (auto s = read_int(v, *mem, "free_kb", "mem.free_kb", false, 0, k_int_max, st.mem_free_kb);
         !s.ok()) {
       return s;
     }
   }
-  if (auto s = read_int(r, obj, "config_rev", "config_rev", false, 0, k_int_max, st.config_rev);
+  if (auto s = read_int(v, obj, "config_rev", "config_rev", false, 0, k_int_max, st.config_rev);
       !s.ok()) {
     return s;
   }
@@ -435,44 +485,45 @@ result<state_snapshot> decode_state(std::string_view payload, std::string_view t
 }
 
 result<command> decode_command(std::string_view payload, std::string_view topic_device_id) {
-  auto& r = thread_reader();
-  if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
-  const node& obj = r.root();
+  if (auto s = check_size(payload); !s.ok()) return s;
+  auto root = parse_json(payload);
+  if (!root) return root.error();
+  const cjson_view v;
+  const cJSON& obj = *root->get();
+  if (auto s = check_envelope(v, obj, topic_device_id); !s.ok()) return s;
   command c;
-  if (auto s = read_required_string(r, obj, "id", c.id); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "id", c.id); !s.ok()) return s;
   if (!valid_command_id(c.id)) return bad_value("id", "not a valid command id");
-  if (auto s = read_required_string(r, obj, "op", c.op); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "op", c.op); !s.ok()) return s;
   if (!valid_name(c.op)) return bad_value("op", "not a valid op name");
-  const node* args = nullptr;
-  if (auto s = read_object(r, obj, "args", "args", args); !s.ok()) return s;
-  if (args != nullptr) {
-    c.args_json.clear();
-    r.print(*args, c.args_json);
-  }
-  if (auto s = read_timestamp(r, obj, "deadline", c.deadline); !s.ok()) return s;
+  const cJSON* args = nullptr;
+  if (auto s = read_object(v, obj, "args", "args", args); !s.ok()) return s;
+  if (args != nullptr) c.args_json = print_json(args);
+  if (auto s = read_timestamp(v, obj, "deadline", c.deadline); !s.ok()) return s;
   return c;
 }
 
 result<command_result> decode_result(std::string_view payload, std::string_view topic_device_id) {
   auto& r = thread_reader();
   if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const reader_view v{r};
   const node& obj = r.root();
   command_result res;
-  if (auto s = read_required_string(r, obj, "id", res.id); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "id", res.id); !s.ok()) return s;
   if (!valid_command_id(res.id)) return bad_value("id", "not a valid command id");
   std::string st;
-  if (auto s = read_required_string(r, obj, "status", st); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "status", st); !s.ok()) return s;
   const auto parsed = parse_result_status(st);
   if (!parsed) return bad_value("status", "unknown status");
   res.status = *parsed;
   const node* body = nullptr;
-  if (auto s = read_object(r, obj, "result", "result", body); !s.ok()) return s;
+  if (auto s = read_object(v, obj, "result", "result", body); !s.ok()) return s;
   if (body != nullptr) {
     res.result_json.clear();
     r.print(*body, res.result_json);
   }
   std::optional<std::string> error;
-  if (auto s = read_string(r, obj, "error", "error", false, error); !s.ok()) return s;
+  if (auto s = read_string(v, obj, "error", "error", false, error); !s.ok()) return s;
   if (error) res.error = truncate_utf8(*error, limits::k_max_error_text);
   return res;
 }
@@ -480,10 +531,11 @@ result<command_result> decode_result(std::string_view payload, std::string_view 
 result<event> decode_event(std::string_view payload, std::string_view topic_device_id) {
   auto& r = thread_reader();
   if (auto s = open_message(r, payload, topic_device_id); !s.ok()) return s;
+  const reader_view v{r};
   const node& obj = r.root();
   event e;
-  if (auto s = read_timestamp(r, obj, "ts", e.ts); !s.ok()) return s;
-  if (auto s = read_required_string(r, obj, "type", e.type); !s.ok()) return s;
+  if (auto s = read_timestamp(v, obj, "ts", e.ts); !s.ok()) return s;
+  if (auto s = read_required_string(v, obj, "type", e.type); !s.ok()) return s;
   if (!valid_name(e.type)) return bad_value("type", "not a valid event type");
   std::string fields = "{";
   for (const node* c = r.first(obj); c != nullptr; c = r.next(*c)) {
@@ -501,13 +553,11 @@ result<event> decode_event(std::string_view payload, std::string_view topic_devi
 
 std::optional<std::string> peek_command_id(std::string_view payload) {
   if (payload.size() > limits::k_max_payload_bytes) return std::nullopt;
-  auto& r = thread_reader();
-  if (!r.parse(payload).ok() || r.root().type != json_reader::kind::object) return std::nullopt;
-  const node* id = r.member(r.root(), "id");
-  if (id == nullptr || id->type != json_reader::kind::string) return std::nullopt;
-  auto value = r.string_value(*id);
-  if (!valid_command_id(value)) return std::nullopt;
-  return value;
+  auto root = parse_json(payload);
+  if (!root || !cJSON_IsObject(root->get())) return std::nullopt;
+  auto id = json_string(root->get(), "id");
+  if (!id || !valid_command_id(*id)) return std::nullopt;
+  return id;
 }
 
 }  // namespace aterm::common::protocol
