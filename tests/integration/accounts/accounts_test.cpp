@@ -93,7 +93,7 @@ TEST_CASE(
     "raises the alarm") {
   cloud_stack s(accounts(R"("throttle_failures": 10, "alarm_failures": 20)"));
   auto adm = s.client("acme");
-  create_viewers(adm, 100, k_good);
+  create_viewers(s, adm, 100, k_good);
   double before = metric(s, "aterm_api_password_verifications_total");
   auto attacker = s.make_client("127.0.0.9");
   for (int i = 0; i < 100; ++i) {

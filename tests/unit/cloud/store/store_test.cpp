@@ -214,7 +214,7 @@ TEST_CASE("tenant scoping: another company's rows answer not_found") {
   CHECK(nf(f.db->get_account("globex", acct->id).error()));
   CHECK(nf(f.db->find_account("globex", "alice").error()));
   CHECK(nf(f.db->delete_account("globex", acct->id, {})));
-  CHECK(nf(f.db->set_password("globex", acct->id, "h", {})));
+  CHECK(nf(f.db->set_password("globex", acct->id, "h", false, {})));
   CHECK(nf(f.db->get_role("globex", role->id).error()));
   CHECK(nf(f.db->delete_role("globex", role->id)));
   CHECK(nf(f.db->get_destination("globex", dest->id).error()));
@@ -567,7 +567,7 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   CHECK(after->last_login_at_s == k_t0 + 1800);
 
   for (int i = 1; i <= 4; ++i)
-    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i), {}).ok());
+    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i), false, {}).ok());
   auto hist = f.db->get_account("acme", a->id);
   CHECK(hist->password_hash == "h4");
   CHECK(hist->password_history == std::vector<std::string>{"h3", "h2", "h1"});
@@ -620,7 +620,7 @@ TEST_CASE(
   CHECK_FALSE(seen->new_role);
   CHECK(seen->other_administrators.size() == 2);
   CHECK(f.db->get_account("acme", gina->id).ok());
-  CHECK(f.db->set_password("acme", gina->id, "h2", refuse).code() == "refused");
+  CHECK(f.db->set_password("acme", gina->id, "h2", false, refuse).code() == "refused");
   CHECK(f.db->get_account("acme", gina->id)->password_hash == "h");
 
   // Allowed: the lock applies with the role change, in the same transaction.
