@@ -39,7 +39,8 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
                                                                 const char* id_key) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
-    if (k != id_key && k != "claim_code" && !(id_key == "device_id" && k == k_confirm_moves)) {
+    if (k != id_key && k != "claim_code" &&
+        !(std::string_view(id_key) == "device_id" && k == k_confirm_moves)) {
       return bad_request("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
                          id_key + ", claim_code}");
     }

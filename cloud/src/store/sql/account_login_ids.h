@@ -14,10 +14,10 @@ namespace aterm::cloud::sql {
 // only in case or surrounding spaces, then adds the case-folded unique index. An administrator
 // renames or deletes one of each pair with the previous program and runs the migration again.
 inline void fold_account_login_ids(connection& db) {
-  db.exec_script("UPDATE accounts SET login_id = trim(login_id) WHERE login_id <> trim(login_id)");
   auto dup = db.prepare(
-      "SELECT company_id, lower(login_id) FROM accounts GROUP BY company_id, lower(login_id) "
-      "HAVING count(*) > 1 ORDER BY company_id, lower(login_id)");
+      "SELECT company_id, lower(trim(login_id)) FROM accounts "
+      "GROUP BY company_id, lower(trim(login_id)) HAVING count(*) > 1 "
+      "ORDER BY company_id, lower(trim(login_id))");
   std::string pairs;
   while (dup.step()) {
     pairs += (pairs.empty() ? "" : ", ") + dup.text(0) + "/" + dup.text(1);
@@ -28,6 +28,7 @@ inline void fold_account_login_ids(connection& db) {
             "; rename or delete all but one of each with the previous program first",
         "login_id_duplicates");
   }
+  db.exec_script("UPDATE accounts SET login_id = trim(login_id) WHERE login_id <> trim(login_id)");
   db.exec_script(
       "CREATE UNIQUE INDEX accounts_login_id_folded ON accounts(company_id, lower(login_id))");
 }
