@@ -699,7 +699,7 @@ async function account_management_checks({ new_page, shot, admin, site, line }) 
     ja: { taken: /すでに使われています/, short: /12 文字以上/, viewer: '閲覧者', disabled: '管理者による', english: /login id taken|at least 12/ },
     en: { taken: /already taken/, short: /at least 12 characters/, viewer: 'Viewer', disabled: 'by an administrator', english: /ログイン/ },
   };
-  const device_of = (page, id) => page.evaluate(async (d) => (await (await fetch(`/api/v1/devices/${d}`)).json()).destination_name, id);
+  const device_of = (page, id) => page.evaluate(async (d) => (await (await fetch(`/api/v1/devices/${d}`)).json()).destination, id);
   let round = 0;
   for (const [lang, width] of [['ja', 1280], ['en', 390]]) {
     round++;

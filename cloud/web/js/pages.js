@@ -672,7 +672,7 @@ function destinations(ctx) {
       try {
         const dev = await api.get(`/devices/${encodeURIComponent(d)}`);
         const to = names.get(move_to.value) ?? move_to.value;
-        if (!confirm(t('dest.confirm_move', { id: d, from: dev.destination_name || '—', to }))) return;
+        if (!confirm(t('dest.confirm_move', { id: d, from: dev.destination || '—', to }))) return;
         await api.patch(`/devices/${encodeURIComponent(d)}`, { destination_id: Number(move_to.value) });
         reg_box.ok(t('dest.moved', { id: d, to }));
         move_id.value = '';

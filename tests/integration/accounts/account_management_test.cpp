@@ -153,3 +153,99 @@ TEST_CASE("login ids are trimmed and unique without regard to case") {
   // The one account answers to its id in any case, typed with spaces too.
   CHECK(s.make_client().login("acme", " Op1 ", "first-password-aaaa").status == 200);
 }
+
+TEST_CASE("errors carry stable codes with their details as fields") {
+  cloud_stack s(accounts());
+  auto adm = s.client("acme");
+  auto short_pw = adm.request("POST", "accounts",
+                              json_body({{"login_id", "nina"},
+                                         {"role", "viewer"},
+                                         {"email", "nina@acme.example"},
+                                         {"password", "short"}}));
+  CHECK(short_pw.status == 400);
+  CHECK(short_pw.str("error") == "password_too_short");
+  CHECK(short_pw.num("min_length") == 12);
+  auto typo = adm.request("POST", "accounts", R"({"login_id":"nina","rloe":"viewer"})");
+  CHECK(typo.str("error") == "unknown_field");
+  CHECK(typo.str("field") == "rloe");
+  auto no_role = adm.request("POST", "accounts", R"({"login_id":"nina","email":"n@acme.example"})");
+  CHECK(no_role.str("error") == "role_required");
+}
+
+TEST_CASE(
+    "a registration that would move a router to another destination changes nothing until "
+    "confirmed") {
+  cloud_stack s(accounts());
+  s.register_device("acme", "acme-r1");
+  auto adm = s.client("acme");
+  const auto home = adm.request("GET", "devices/acme-r1").str("destination");
+  REQUIRE_FALSE(home.empty());
+  auto osaka = adm.request("POST", "destinations", R"({"name":"Osaka"})");
+  REQUIRE(osaka.status == 201);
+  const auto osaka_id = std::to_string(osaka.num("id"));
+  const auto claim = json_body({{"device_id", "acme-r1"}, {"claim_code", s.claim_code("acme-r1")}});
+
+  auto plan = adm.request("POST", "destinations/" + osaka_id + "/devices", claim);
+  CHECK(plan.status == 409);
+  CHECK(plan.str("error") == "confirm_moves");
+  CHECK(plan.body.find("\"from_destination\":\"" + home + "\"") != std::string::npos);
+  CHECK(adm.request("GET", "devices/acme-r1").str("destination") == home);
+  // A wrong code answers the one refusal of every claim, naming no move.
+  auto wrong = adm.request("POST", "destinations/" + osaka_id + "/devices",
+                           R"({"device_id":"acme-r1","claim_code":"AAAA-AAAA-AAAA-AAAA"})");
+  CHECK(wrong.status == 404);
+  CHECK(wrong.body.find("moves") == std::string::npos);
+
+  auto confirmed = adm.request("POST", "destinations/" + osaka_id + "/devices",
+                               claim.substr(0, claim.size() - 1) + R"(,"confirm_moves":true})");
+  CHECK(confirmed.status == 200);
+  CHECK(adm.request("GET", "devices/acme-r1").str("destination") == "Osaka");
+
+  // Moving by hand, and renaming a destination.
+  auto list = adm.request("GET", "destinations");
+  const cJSON* dests = cJSON_GetObjectItemCaseSensitive(list.json.get(), "destinations");
+  std::int64_t home_id = -1;
+  for (const cJSON* d = dests ? dests->child : nullptr; d != nullptr; d = d->next) {
+    if (aterm::common::json_string(d, "name").value_or("") == home) {
+      home_id = aterm::common::json_int(d, "id").value_or(-1);
+    }
+  }
+  REQUIRE(home_id > 0);
+  auto back = adm.request("PATCH", "devices/acme-r1",
+                          R"({"destination_id":)" + std::to_string(home_id) + "}");
+  CHECK(back.status == 200);
+  CHECK(adm.request("GET", "devices/acme-r1").str("destination") == home);
+  CHECK(adm.request("PATCH", "destinations/" + osaka_id, R"({"name":"Osaka 2"})").status == 200);
+  // Another company's router cannot be moved, nor moved into another company's destination.
+  s.register_device("globex", "globex-r1");
+  CHECK(
+      adm.request("PATCH", "devices/globex-r1", R"({"destination_id":)" + osaka_id + "}").status ==
+      404);
+}
+
+TEST_CASE("the site administrator's overview counts each company's routers and locked accounts") {
+  cloud_stack s(accounts());
+  s.register_device("acme", "acme-r1");
+  s.register_device("acme", "acme-r2");
+  auto adm = s.client("acme");
+  auto id = s.create_account("acme", "olaf", "viewer", k_chosen);
+  REQUIRE(adm.request("PATCH", "accounts/" + std::to_string(id), R"({"locked":true})").status ==
+          200);
+  CHECK(adm.request("GET", "admin/overview").status == 403);
+  auto site = s.client("platform");
+  auto overview = site.request("GET", "admin/overview");
+  REQUIRE(overview.status == 200);
+  const cJSON* companies = cJSON_GetObjectItemCaseSensitive(overview.json.get(), "companies");
+  bool seen = false;
+  for (const cJSON* c = companies ? companies->child : nullptr; c != nullptr; c = c->next) {
+    const auto company = aterm::common::json_string(c, "id").value_or("");
+    CHECK(company != "platform");
+    if (company != "acme") continue;
+    seen = true;
+    CHECK(aterm::common::json_int(c, "devices") == 2);
+    CHECK(aterm::common::json_int(c, "online") == 0);
+    CHECK(aterm::common::json_int(c, "open_alarms") == 0);
+    CHECK(aterm::common::json_int(c, "locked_accounts") == 1);
+  }
+  CHECK(seen);
+}
