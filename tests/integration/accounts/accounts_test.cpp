@@ -602,9 +602,9 @@ TEST_CASE("site administrators manage companies and contract ends and assign una
             .status == 200);
   // The first administrator replaces the generated password before acting.
   auto boss_client = s.make_client();
-  REQUIRE(replace_first_password(boss_client, "initech", "boss", pw, "boss-own-choice-1").status ==
+  REQUIRE(replace_first_password(boss_client, "initech", "boss", pw, "chief-own-choice-1").status ==
           204);
-  REQUIRE(boss_client.login("initech", "boss", "boss-own-choice-1").status == 200);
+  REQUIRE(boss_client.login("initech", "boss", "chief-own-choice-1").status == 200);
   CHECK(boss_client.request("GET", "devices/not-seen-1").status == 200);
 }
 
