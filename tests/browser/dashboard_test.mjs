@@ -449,7 +449,7 @@ async function main() {
     await osaka.waitFor();
     check(true, 'destination created');
     await page.waitForSelector('#register-destination option:text-is("Osaka")', { state: 'attached' });
-    await osaka.locator('button').click();
+    await osaka.locator('button.danger').click();
     await osaka.waitFor({ state: 'detached' });
     check(!(await page.$('#register-destination option:text-is("Osaka")')), 'destination deleted');
     const never = Array.from({ length: k_never_count }, (_, i) => never_id(i + 1));
