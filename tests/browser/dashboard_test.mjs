@@ -159,7 +159,8 @@ const write_json = (file, obj) => fs.writeFileSync(file, JSON.stringify(obj, nul
 
 // ---- the stack ----------------------------------------------------------------------------
 const pki = path.join(dir, 'pki');
-const [mqtt_port, https_port] = await free_ports(2);
+// The metrics listener too: another run of this test on the machine holds the default port.
+const [mqtt_port, https_port, metrics_port] = await free_ports(3);
 const base = `https://localhost:${https_port}`;
 const cloud_config = path.join(dir, 'cloud.json');
 
@@ -168,6 +169,7 @@ function write_cloud_config(security) {
     db: path.join(dir, 'cloud.db'),
     http: {
       listen: `127.0.0.1:${https_port}`,
+      metrics_listen: `127.0.0.1:${metrics_port}`,
       cert: path.join(pki, 'server.pem'),
       key: path.join(pki, 'server.key'),
       static_dir: path.join(source, 'cloud/web'),
