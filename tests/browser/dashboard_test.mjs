@@ -50,6 +50,9 @@ const k_never_count = 130;
 const never_id = (i) => `x-never-${String(i).padStart(4, '0')}`;
 const k_page_size = 50;
 const k_new_password = 'Aterm-Changed-2026!';
+// The passwords the CLI's first accounts choose at their forced first change.
+const k_admin_own_password = 'Acme-Owner-Chosen-1';
+const k_site_own_password = 'Site-Owner-Chosen-1';
 const k_taken = 'taken-r1';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aterm-browser-'));
@@ -160,7 +163,8 @@ const write_json = (file, obj) => fs.writeFileSync(file, JSON.stringify(obj, nul
 
 // ---- the stack ----------------------------------------------------------------------------
 const pki = path.join(dir, 'pki');
-const [mqtt_port, https_port] = await free_ports(2);
+// The metrics listener too: another run of this test on the machine holds the default port.
+const [mqtt_port, https_port, metrics_port] = await free_ports(3);
 const base = `https://localhost:${https_port}`;
 const cloud_config = path.join(dir, 'cloud.json');
 
@@ -169,6 +173,7 @@ function write_cloud_config(security) {
     db: path.join(dir, 'cloud.db'),
     http: {
       listen: `127.0.0.1:${https_port}`,
+      metrics_listen: `127.0.0.1:${metrics_port}`,
       cert: path.join(pki, 'server.pem'),
       key: path.join(pki, 'server.key'),
       static_dir: path.join(source, 'cloud/web'),
@@ -528,6 +533,9 @@ async function main() {
     await page.keyboard.press('Tab');
     await page.keyboard.type(admin.password);
     await page.keyboard.press('Enter');
+    // The CLI chose this password: it must be replaced before anything else.
+    await first_password_change(page, admin.password, k_admin_own_password);
+    admin.password = k_admin_own_password;
     await page.waitForSelector('#nav-devices[aria-current=page]');
     check(true, 'logged in with the keyboard only');
     check(!(await page.$('#nav-admin')), 'no site-administration menu for a company administrator');
@@ -657,7 +665,7 @@ async function main() {
     await osaka.waitFor();
     check(true, 'destination created');
     await page.waitForSelector('#register-destination option:text-is("Osaka")', { state: 'attached' });
-    await osaka.locator('button').click();
+    await osaka.locator('button.danger').click();
     await osaka.waitFor({ state: 'detached' });
     check(!(await page.$('#register-destination option:text-is("Osaka")')), 'destination deleted');
     const never = Array.from({ length: k_never_count }, (_, i) => never_id(i + 1));
@@ -809,6 +817,9 @@ async function main() {
     await adm.fill('input[name=login_id]', site.login_id);
     await adm.fill('input[name=password]', site.password);
     await adm.click('#login-form button[type=submit]');
+    await first_password_change(adm, site.password, k_site_own_password);
+    site.password = k_site_own_password;
+    await adm.waitForSelector('#nav-overview[aria-current=page]');
     await adm.click('#nav-admin');
     await adm.waitForSelector(`#admin-unassigned td:text-is("${k_unassigned}")`);
     check(true, 'an unregistered router is listed as unassigned');
@@ -848,6 +859,8 @@ async function main() {
     await shot(adm, '13c-admin-phone');
     await adm.context().close();
 
+    await account_management_checks({ new_page, shot, admin, site, line });
+
     // -- idle log-off with a short setting ---------------------------------------------------
     await stop(cloud);
     write_cloud_config({ session_idle_s: 6 });
@@ -874,6 +887,156 @@ async function main() {
     check(problems.length === 0, `no script or CSP errors in the console ${problems.join(' | ')}`);
   } finally {
     await browser.close();
+  }
+}
+
+// ---- forced password change, account management, CSV moves, the site administrator's first
+// page and error codes in words (issue 21, items 3, 5, 6 and 8) ----------------------------
+
+// On the forced password change page that follows a first login: the refusal of every other
+// route, then the change, after which the page signs in again by itself.
+async function first_password_change(page, given, chosen) {
+  await page.waitForSelector('#forced-password-form');
+  const refused = await page.evaluate(async () => {
+    const r = await fetch('/api/v1/devices', { credentials: 'same-origin' });
+    return `${r.status} ${(await r.json()).error}`;
+  });
+  check(refused === '403 password_change_required', `before the change another route is refused: ${refused}`);
+  await page.fill('#forced-password-form input[name=current_password]', given);
+  await page.fill('#forced-password-form input[name=password]', chosen);
+  await page.fill('#forced-password-form input[name=password_again]', chosen);
+  await page.click('#forced-password-form button[type=submit]');
+  await page.waitForSelector('#logout:not(:disabled)');
+  await page.waitForSelector('#forced-password-form', { state: 'detached' });
+  check(true, 'forced password change at the first login, then signed in');
+}
+
+// Once in Japanese at 1280 px and once in English at 390 px, on the running stack.
+async function account_management_checks({ new_page, shot, admin, site, line }) {
+  const words = {
+    ja: { taken: /すでに使われています/, short: /12 文字以上/, viewer: '閲覧者', disabled: '管理者による', english: /login id taken|at least 12/ },
+    en: { taken: /already taken/, short: /at least 12 characters/, viewer: 'Viewer', disabled: 'by an administrator', english: /ログイン/ },
+  };
+  const device_of = (page, id) => page.evaluate(async (d) => (await (await fetch(`/api/v1/devices/${d}`)).json()).destination, id);
+  let round = 0;
+  for (const [lang, width] of [['ja', 1280], ['en', 390]]) {
+    round++;
+    const w = words[lang];
+    const page = await new_page({ width, height: 900 });
+    let prompt_answer;
+    page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? prompt_answer : undefined));
+    const sign_in = async (p, company, login_id, password) => {
+      await p.goto(base + '/');
+      if (lang === 'en' && (await p.getAttribute('html', 'lang')) !== 'en') await p.click('#lang-toggle');
+      await p.fill('input[name=company_id]', company);
+      await p.fill('input[name=login_id]', login_id);
+      await p.fill('input[name=password]', password);
+      await p.click('#login-form button[type=submit]');
+    };
+    await sign_in(page, 'acme', 'admin', admin.password);
+    await page.waitForSelector('#nav-devices');
+    await page.goto(`${base}/#/accounts`);
+    await page.waitForSelector('#account-form');
+
+    // Error codes in the page's language, with the answer's details; no English message.
+    const login_id = `op${round}`;
+    await page.fill('#account-login', login_id);
+    await page.fill('#account-email', `${login_id}@acme.example`);
+    await page.selectOption('#account-role', 'operator');
+    await page.fill('#account-password', 'short');
+    await page.click('#account-form button[type=submit]');
+    await page.waitForSelector('#accounts-status.error');
+    const short = await page.textContent('#accounts-status');
+    check(w.short.test(short) && !w.english.test(short), `${lang}: password_too_short in words with its minimum: ${short}`);
+    await page.fill('#account-password', '');
+    await page.click('#account-form button[type=submit]');
+    const row = page.locator('#accounts-list tr', { has: page.locator(`td:text-is("${login_id}")`) });
+    await row.waitFor();
+    await page.fill('#account-login', login_id.toUpperCase());
+    await page.fill('#account-email', `${login_id}b@acme.example`);
+    await page.selectOption('#account-role', 'operator');
+    await page.click('#account-form button[type=submit]');
+    await page.waitForFunction((re) => new RegExp(re).test(document.querySelector('#accounts-status')?.textContent ?? ''), w.taken.source);
+    check(!w.english.test(await page.textContent('#accounts-status')), `${lang}: login_id_taken in words, case ignored`);
+
+    // Role change, disable and enable, each confirmed naming the account.
+    await row.locator('select').selectOption('viewer');
+    await row.locator('.account-role-change').click();
+    await row.locator(`td:text-is("${w.viewer}")`).waitFor();
+    check(true, `${lang}: role changed to ${w.viewer}`);
+    await row.locator('.account-disable').click();
+    await row.locator('.account-enable').waitFor();
+    check((await row.textContent()).includes(w.disabled), `${lang}: account disabled`);
+    await row.locator('.account-enable').click();
+    await row.locator('.account-disable').waitFor();
+    check(true, `${lang}: account enabled again`);
+    // Reset: a generated password shown once; the account must replace it at its next login.
+    await row.locator('.account-reset').click();
+    await page.waitForSelector('#account-reset code');
+    const reset = (await page.textContent('#account-reset code')).trim();
+    await row.locator('[data-flag=password_change_required]').waitFor();
+    check(/^[A-Za-z0-9]{12,}$/.test(reset), `${lang}: password reset, shown once, change pending`);
+    await shot(page, `21-accounts-manage-${lang}`);
+    const owner = await new_page({ width, height: 900 });
+    await sign_in(owner, 'acme', ` ${login_id.toUpperCase()} `, reset);
+    await first_password_change(owner, reset, `Owner-Chosen-${lang}-2026`);
+    await owner.waitForSelector('#nav-devices[aria-current=page]');
+    check(true, `${lang}: the reset account signed in with a trimmed id in another case and acts after the change`);
+    await owner.context().close();
+
+    // A CSV line for a router in another destination asks before moving it.
+    const moved = sim_id(1 + round);
+    const fresh = `x-move-${lang}`;
+    const dest = `Move-${lang}`;
+    await page.goto(`${base}/#/destinations`);
+    await page.fill('#dest-name', dest);
+    await page.click('#dest-form button[type=submit]');
+    await page.waitForSelector(`#register-destination option:text-is("${dest}")`, { state: 'attached' });
+    await page.selectOption('#register-destination', { label: dest });
+    const upload = async () => {
+      await page.setInputFiles('#register-csv', { name: 'moves.csv', mimeType: 'text/csv',
+        buffer: Buffer.from(['device_id,claim_code', line(moved), line(fresh), ''].join('\n')) });
+      await page.click('#register-csv-form button[type=submit]');
+      await page.waitForSelector(`#csv-moves li[data-device="${moved}"]`);
+    };
+    await upload();
+    check(await device_of(page, fresh) === dest && await device_of(page, moved) === 'Tokyo',
+      `${lang}: the new router registered, the one in Tokyo not moved yet`);
+    await shot(page, `22-csv-moves-${lang}`);
+    await page.click('#csv-moves-cancel');
+    await page.waitForSelector('#csv-moves li', { state: 'detached' });
+    check(await device_of(page, moved) === 'Tokyo', `${lang}: cancel moves nothing`);
+    await upload();
+    await page.click('#csv-moves-apply');
+    await wait_until(`${moved} moved`, async () => await device_of(page, moved) === dest);
+    check(true, `${lang}: confirmed, ${moved} moved to ${dest}`);
+    // Rename the destination, and move the router back by hand.
+    prompt_answer = `${dest}-renamed`;
+    await page.click(`.dest-rename[data-dest="${dest}"]`);
+    await page.waitForSelector(`#dest-list td:text-is("${dest}-renamed")`);
+    check(true, `${lang}: destination renamed`);
+    await page.fill('#move-device', moved);
+    await page.selectOption('#move-destination', { label: 'Tokyo' });
+    await page.click('#move-form button[type=submit]');
+    await wait_until(`${moved} back in Tokyo`, async () => await device_of(page, moved) === 'Tokyo');
+    check(true, `${lang}: router moved between destinations`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `${lang}: destinations without horizontal overflow at ${width}px (${overflow}px)`);
+    await page.context().close();
+
+    // The site administrator lands on the companies' overview.
+    const adm = await new_page({ width, height: 900 });
+    await sign_in(adm, 'platform', site.login_id, site.password);
+    await adm.waitForSelector('#nav-overview[aria-current=page]');
+    const acme = adm.locator('#overview-companies tr', { has: adm.locator('td:text-is("acme")') });
+    await acme.waitFor();
+    const cells = await acme.locator('td').allTextContents();
+    check(Number(cells[2]) > k_sim_count && /%/.test(cells[3]) && !(await adm.$('#nav-devices')),
+      `${lang}: site administrator's first page: ${cells.join(' | ')}`);
+    const adm_overflow = await adm.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(adm_overflow <= 1, `${lang}: overview without horizontal overflow at ${width}px (${adm_overflow}px)`);
+    await shot(adm, `23-overview-${lang}`);
+    await adm.context().close();
   }
 }
 

@@ -11,6 +11,9 @@
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/delegation_policy.h"
 #include "aterm/cloud/security/email_address.h"
+#include "aterm/cloud/security/limits.h"
+#include "aterm/cloud/security/login_id.h"
+#include "aterm/cloud/security/password_change_rule.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/log.h"
@@ -23,9 +26,38 @@ http::response no_account() {
   return http::error_response(404, "not_found", "no such account");
 }
 
-// The first broken password rule as a 400 naming the rule (never the password).
-http::response password_refused(const common::status& s) {
+// The first broken password rule as a 400 naming the rule and its bound (never the password).
+http::response password_refused(const common::status& s,
+                                const security::password_settings& policy) {
+  if (s.code() == "password_too_short") {
+    return http::error_response(400, s.code(), s.message(),
+                                {{"min_length", static_cast<std::int64_t>(policy.min_length)}});
+  }
+  if (s.code() == "password_too_long") {
+    return http::error_response(
+        400, s.code(), s.message(),
+        {{"max_bytes", static_cast<std::int64_t>(security::limits::k_max_password_bytes)}});
+  }
+  if (s.code() == "password_reused") {
+    return http::error_response(400, s.code(), s.message(),
+                                {{"history", static_cast<std::int64_t>(policy.history)}});
+  }
   return http::error_response(400, s.code(), s.message());
+}
+
+http::response unknown_field(std::string_view k) {
+  return http::error_response(400, "unknown_field", "unknown field \"" + std::string(k) + "\"",
+                              {{"field", std::string(k)}});
+}
+
+http::response wrong_type(std::string_view k, std::string_view type) {
+  return http::error_response(400, "wrong_type", std::string(k) + " must be a " + std::string(type),
+                              {{"field", std::string(k)}, {"type", std::string(type)}});
+}
+
+http::response invalid_email() {
+  return http::error_response(400, "invalid_email",
+                              "email must be an address such as name@example.com");
 }
 
 http::response list_accounts(api_service::impl& m, http::request&, const caller& c, op_audit&) {
@@ -58,22 +90,27 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
                                        : k == "email"    ? &email
                                        : k == "password" ? &password
                                                          : nullptr;
-    if (slot == nullptr) return bad_request("unknown field \"" + std::string(k) + "\"");
-    if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
+    if (slot == nullptr) return unknown_field(k);
+    if (!cJSON_IsString(item)) return wrong_type(k, "string");
     *slot = item->valuestring;
   }
+  if (login_id) *login_id = security::trim_login_id(*login_id);
   if (!login_id || !valid_line(*login_id, limits::k_max_name)) {
-    return bad_request("login_id must be 1..128 printable characters");
+    return http::error_response(400, "invalid_login_id",
+                                "login_id must be 1..128 printable characters",
+                                {{"max_length", static_cast<std::int64_t>(limits::k_max_name)}});
   }
-  if (!role_name) return bad_request("role is required");
-  if (!email || !security::valid_email_address(*email)) {
-    return bad_request("email is required: an address such as name@example.com");
+  if (!role_name) {
+    return http::error_response(400, "role_required", "role is required: choose one",
+                                {{"field", "role"}});
   }
+  if (!email || !security::valid_email_address(*email)) return invalid_email();
   audit.target = *login_id;
   auto r = m.ctx.db.find_role(c.comp.id, *role_name);
   if (!r.ok()) {
-    if (r.error().code() == k_not_found)
-      return http::error_response(400, "invalid", "no such role");
+    if (r.error().code() == k_not_found) {
+      return http::error_response(400, "unknown_role", "no such role", {{"role", *role_name}});
+    }
     return m.store_error(r.error(), "find_role");
   }
   if (auto refused = security::judge_role_grant(delegator_of(c), *r)) {
@@ -83,16 +120,25 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
   std::string generated;
   if (password) {
     if (auto s = security::check_new_password(*password, *login_id, {}, policy); !s.ok()) {
-      return password_refused(s);
+      return password_refused(s, policy);
     }
   } else {
     generated = common::crypto::generate_password(limits::k_generated_password_length);
   }
   const std::string& plain = password ? *password : generated;
+  // The creator chose or generated the password, never its owner.
   auto created = m.ctx.db.create_account(
       {c.comp.id, *login_id, *email, *role_name,
-       security::make_password_hash(plain, policy.iterations, policy.salt_bytes)});
-  if (!created.ok()) return m.store_error(created.error(), "create_account");
+       security::make_password_hash(plain, policy.iterations, policy.salt_bytes),
+       security::change_required_after_set(false)});
+  if (!created.ok()) {
+    if (created.error().code() == k_conflict) {
+      return http::error_response(409, "login_id_taken",
+                                  "login id taken (compared without regard to case)",
+                                  {{"login_id", *login_id}});
+    }
+    return m.store_error(created.error(), "create_account");
+  }
   audit.detail =
       "role=" + created->role_name + (password ? " password=set" : " password=generated");
   auto out = account_detail_json(*created, m.now_s());
@@ -110,24 +156,23 @@ http::response update_account(api_service::impl& m, http::request& req, const ca
   for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
     std::string_view k = item->string;
     if (k == "email" || k == "role") {
-      if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
+      if (!cJSON_IsString(item)) return wrong_type(k, "string");
       (k == "email" ? update.email : update.role_name) = item->valuestring;
     } else if (k == "locked") {
-      if (!cJSON_IsBool(item)) return bad_request("locked must be true or false");
+      if (!cJSON_IsBool(item)) return wrong_type(k, "boolean");
       update.locked = cJSON_IsTrue(item) != 0;
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
-  if (update.email && !security::valid_email_address(*update.email)) {
-    return bad_request("email must be an address such as name@example.com");
-  }
+  if (update.email && !security::valid_email_address(*update.email)) return invalid_email();
   auto current = m.ctx.db.get_account(c.comp.id, *id);
   if (!current.ok()) return m.store_error(current.error(), "get_account");
   audit.target = current->login_id;
   bool self = current->id == c.acct.id;
   if (self && ((update.role_name && *update.role_name != current->role_name) || update.locked)) {
-    return http::error_response(409, "conflict", "an account cannot change its own role or lock");
+    return http::error_response(409, "own_role_or_lock",
+                                "an account cannot change its own role or lock");
   }
   // Decide everything before changing anything: a refused part leaves the account as it was.
   auto who = c.comp.id == k_platform_company ? security::unlocker::site_administrator
@@ -160,7 +205,7 @@ http::response delete_account(api_service::impl& m, http::request& req, const ca
   if (!current.ok()) return m.store_error(current.error(), "get_account");
   audit.target = current->login_id;
   if (current->id == c.acct.id) {
-    return http::error_response(409, "conflict", "an account cannot delete itself");
+    return http::error_response(409, "own_account_delete", "an account cannot delete itself");
   }
   std::optional<security::delegation_refusal> refused;
   auto s = m.ctx.db.delete_account(c.comp.id, *id,
@@ -173,7 +218,9 @@ http::response delete_account(api_service::impl& m, http::request& req, const ca
 
 // POST /accounts/{id}/password {password, current_password}: an account changes its own password
 // (proving the current one, which counts against the lock like a login), or an account with
-// account.manage sets another's. Either way the account's sessions end.
+// account.manage sets another's ({password}) or resets it ({"generate": true}: a generated one,
+// answered once). Either way the account's sessions end; a password set by another must be
+// replaced at the next login (security/password_change_rule.h).
 http::response change_password(api_service::impl& m, http::request& req, const caller& c,
                                op_audit& audit) {
   auto id = id_param(req);
@@ -188,12 +235,30 @@ http::response change_password(api_service::impl& m, http::request& req, const c
   const cJSON* o = std::get<common::json_ptr>(body).get();
   auto password = common::json_string(o, "password");
   auto current_password = common::json_string(o, "current_password");
-  if (!password) return bad_request("password (string) is required");
+  const bool generate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "generate")) != 0;
+  if (generate && (self || password)) {
+    return http::error_response(400, "generate_not_allowed",
+                                "generate is for another account's password, without password",
+                                {{"field", "generate"}});
+  }
+  std::string generated;
+  if (generate) {
+    generated = common::crypto::generate_password(limits::k_generated_password_length);
+    password = generated;
+  }
+  if (!password) {
+    return http::error_response(400, "password_required", "password (string) is required",
+                                {{"field", "password"}});
+  }
   auto target = m.ctx.db.get_account(c.comp.id, *id);
   if (!target.ok()) return m.store_error(target.error(), "get_account");
   audit.target = target->login_id;
   if (self) {
-    if (!current_password) return bad_request("current_password (string) is required");
+    if (!current_password) {
+      return http::error_response(400, "current_password_required",
+                                  "current_password (string) is required",
+                                  {{"field", "current_password"}});
+    }
     auto answer =
         m.gate.try_acquire(gate_key(c.comp.id, target->id), security::lock_state_of(*target));
     auto across = answer.ticket ? m.verifications.try_reserve(c.comp.id, target->id)
@@ -211,21 +276,29 @@ http::response change_password(api_service::impl& m, http::request& req, const c
     }
     (void)answer.ticket->succeeded();
   }
-  if (auto s = security::check_new_password(*password, *target, m.ctx.settings.security.password);
-      !s.ok()) {
-    audit.detail = std::string(s.code());
-    return password_refused(s);
-  }
   const auto& policy = m.ctx.settings.security.password;
+  if (auto s = security::check_new_password(*password, *target, policy); !s.ok()) {
+    audit.detail = std::string(s.code());
+    return password_refused(s, policy);
+  }
   // Setting another's password acts on that account: the delegation rule decides.
   std::optional<security::delegation_refusal> refused;
   auto s = m.ctx.db.set_password(
       c.comp.id, target->id,
       security::make_password_hash(*password, policy.iterations, policy.salt_bytes),
+      security::change_required_after_set(self),
       self ? account_check{} : delegation_check(c, security::account_change::password, refused));
   if (refused) return delegation_refused(*refused, audit);
   if (!s.ok()) return m.store_error(s, "set_password");
-  audit.detail = self ? "by the account" : "by " + c.acct.login_id;
+  audit.detail = self       ? "by the account"
+                 : generate ? "generated by " + c.acct.login_id
+                            : "by " + c.acct.login_id;
+  if (generate) {
+    auto out = json_object();
+    add_string(out.get(), "password", generated);
+    add_bool(out.get(), "password_change_required", true);
+    return json_answer(200, out);
+  }
   auto res = no_content();
   if (self) res.set_header("Set-Cookie", http::expired_session_cookie());
   return res;
@@ -239,7 +312,8 @@ security::delegator delegator_of(const caller& c) {
 
 http::response delegation_refused(security::delegation_refusal r, op_audit& audit) {
   audit.detail = "denied: " + std::string(security::to_string(r));
-  return http::error_response(403, "forbidden", security::describe(r));
+  return http::error_response(403, "forbidden", security::describe(r),
+                              {{"reason", std::string(security::to_string(r))}});
 }
 
 account_check delegation_check(const caller& c, security::account_change change,
@@ -286,6 +360,7 @@ common::json_ptr account_detail_json(const account& a, std::int64_t now_s) {
   add_optional_int(o.get(), "locked_until_s", ran_out ? std::nullopt : a.locked_until_s);
   add_int(o.get(), "failed_count", ran_out ? 0 : a.failed_count);
   add_int(o.get(), "created_at_s", a.created_at_s);
+  add_bool(o.get(), "password_change_required", a.password_change_required);
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/email_address.h"
+#include "aterm/cloud/security/password_change_rule.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/protocol.h"
@@ -50,6 +51,28 @@ http::response list_companies(api_service::impl& m, http::request&, const caller
   auto out = json_object();
   auto arr = json_array();
   for (const auto& co : *list) append_item(arr.get(), company_out(co));
+  add_item(out.get(), "companies", std::move(arr));
+  return json_answer(200, out);
+}
+
+// The site administrator's first page: every company but platform with its routers, their online
+// share, open alarms, contract end and locked accounts.
+http::response company_overview(api_service::impl& m, http::request&, const caller& c,
+                                op_audit& a) {
+  if (auto refused = not_site_admin(c, "company.settings", a)) return std::move(*refused);
+  auto list = m.ctx.db.company_summaries(m.now_s());
+  if (!list.ok()) return m.store_error(list.error(), "company_summaries");
+  auto out = json_object();
+  auto arr = json_array();
+  for (const auto& s : *list) {
+    if (s.comp.id == k_platform_company) continue;
+    auto o = company_out(s.comp);
+    add_int(o.get(), "devices", s.devices);
+    add_int(o.get(), "online", s.online);
+    add_int(o.get(), "open_alarms", s.open_alarms);
+    add_int(o.get(), "locked_accounts", s.locked_accounts);
+    append_item(arr.get(), std::move(o));
+  }
   add_item(out.get(), "companies", std::move(arr));
   return json_answer(200, out);
 }
@@ -108,7 +131,8 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
     std::string password = common::crypto::generate_password(limits::k_generated_password_length);
     auto acct = m.ctx.db.create_account(
         {*id, *admin_login, *admin_email, std::string(k_role_administrator),
-         security::make_password_hash(password, policy.iterations, policy.salt_bytes)});
+         security::make_password_hash(password, policy.iterations, policy.salt_bytes),
+         security::change_required_after_set(false)});
     if (!acct.ok()) return m.store_error(acct.error(), "create_account");
     auto admin = account_detail_json(*acct, m.now_s());
     add_string(admin.get(), "password", password);
@@ -286,6 +310,8 @@ http::response list_alarms(api_service::impl& m, http::request&, const caller& c
 
 void register_admin_routes(api_service::impl& m, http::router& r, const std::string& base) {
   const std::string admin = base + "/admin";
+  r.add("GET", admin + "/overview",
+        m.guarded("admin.overview", "", bind_route(m, company_overview)));
   r.add("GET", admin + "/companies",
         m.guarded("admin.company.list", "", bind_route(m, list_companies)));
   r.add("POST", admin + "/companies",

@@ -99,6 +99,7 @@ struct api_service::impl {
   http::response update_destination(http::request& req, const caller& c, op_audit& a);
   http::response delete_destination(http::request& req, const caller& c, op_audit& a);
   http::response register_devices(http::request& req, const caller& c, op_audit& a);
+  http::response move_device(http::request& req, const caller& c, op_audit& a);
 
   api_context ctx;
   security::lockout_policy lockout;

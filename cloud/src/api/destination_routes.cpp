@@ -22,6 +22,8 @@ std::optional<std::int64_t> destination_id(const http::request& req) {
   return v;
 }
 
+constexpr std::string_view k_confirm_moves = "confirm_moves";
+
 http::response no_destination() {
   return http::error_response(404, "not_found", "no such destination");
 }
@@ -37,7 +39,8 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
                                                                 const char* id_key) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
-    if (k != id_key && k != "claim_code") {
+    if (k != id_key && k != "claim_code" &&
+        !(std::string_view(id_key) == "device_id" && k == k_confirm_moves)) {
       return bad_request("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
                          id_key + ", claim_code}");
     }
@@ -62,8 +65,13 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
     out.push_back(std::move(std::get<security::device_claim>(one)));
     return out;
   }
-  if (!cJSON_IsArray(many) || o->child != many || many->next != nullptr) {
-    return bad_request("devices must be the only field: an array of {id, claim_code}");
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    if (item != many && std::string_view(item->string) != k_confirm_moves) {
+      return bad_request("devices must be the only field besides confirm_moves");
+    }
+  }
+  if (!cJSON_IsArray(many)) {
+    return bad_request("devices must be an array of {id, claim_code}");
   }
   const int n = cJSON_GetArraySize(many);
   if (n < 1 || static_cast<std::size_t>(n) > limits::k_max_page) {
@@ -108,6 +116,19 @@ std::variant<destination_fields, http::response> read_fields(const cJSON* o) {
   return f;
 }
 
+// Whether the registration confirms moving devices the company holds in another destination:
+// "confirm_moves": true in a JSON body, or ?confirm_moves=true (a text/csv body has no fields).
+bool moves_confirmed(const http::request& req) {
+  if (auto it = req.query.find(std::string(k_confirm_moves)); it != req.query.end()) {
+    return it->second == "true" || it->second == "1";
+  }
+  const std::string* type = req.header("content-type");
+  if (type != nullptr && type->rfind("text/csv", 0) == 0) return false;
+  auto body = common::parse_json(req.body);
+  if (!body.ok()) return false;
+  return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body->get(), k_confirm_moves.data())) != 0;
+}
+
 // The claims of a registration: a text/csv body of device_id,claim_code lines (the dashboard's
 // CSV upload) or JSON. Device ids are checked here, codes by the claim rule.
 std::variant<std::vector<security::device_claim>, http::response> claims_of(
@@ -129,6 +150,37 @@ std::variant<std::vector<security::device_claim>, http::response> claims_of(
 }
 
 }  // namespace
+
+// PATCH /devices/{id} {"destination_id": N}: one of the company's devices moves to another of
+// its destinations.
+http::response api_service::impl::move_device(http::request& req, const caller& c, op_audit& a) {
+  const auto& device_id = req.param("id");
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  const cJSON* o = std::get<common::json_ptr>(body).get();
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    if (std::string_view(item->string) != "destination_id") {
+      return http::error_response(400, "unknown_field",
+                                  "unknown field \"" + std::string(item->string) + "\"",
+                                  {{"field", std::string(item->string)}});
+    }
+  }
+  auto to = common::json_int(o, "destination_id");
+  if (!to || *to <= 0) {
+    return http::error_response(400, "destination_required",
+                                "destination_id (a destination's id) is required",
+                                {{"field", "destination_id"}});
+  }
+  auto held = ctx.db.get_device(c.comp.id, device_id);
+  if (!held.ok()) return store_error(held.error(), "get_device");
+  auto target = ctx.db.get_destination(c.comp.id, *to);
+  if (!target.ok()) return store_error(target.error(), "get_destination");
+  const std::string ids[] = {device_id};
+  auto moved = ctx.db.claim_devices(c.comp.id, ids, *to);
+  if (!moved.ok()) return store_error(moved.error(), "claim_devices");
+  a.detail = "from=" + held->destination_name + " to=" + target->name;
+  return json_answer(200, to_json(moved->front()));
+}
 
 http::response api_service::impl::list_destinations(http::request&, const caller& c, op_audit&) {
   auto list = ctx.db.list_destinations(c.comp.id);
@@ -224,6 +276,35 @@ http::response api_service::impl::register_devices(http::request& req, const cal
   ids.reserve(list.size());
   for (const auto& one : list) ids.push_back(one.device_id);
   if (security::proves_possession(settings, list)) {
+    // Devices the company already holds in another destination move only when the request says
+    // so: the first answer names them and changes nothing. Asked only once the claim is proven,
+    // so it tells nothing the caller could not see already.
+    if (!moves_confirmed(req)) {
+      auto moves = json_array();
+      std::size_t count = 0;
+      for (const auto& device_id : ids) {
+        auto held = ctx.db.get_device(c.comp.id, device_id);
+        if (!held.ok()) {
+          if (held.error().code() == k_not_found) continue;
+          return store_error(held.error(), "get_device");
+        }
+        if (!held->destination_id || *held->destination_id == *id) continue;
+        ++count;
+        append_item(moves.get(), json_row({{"id", device_id},
+                                           {"from_destination_id", held->destination_id},
+                                           {"from_destination", held->destination_name}}));
+      }
+      if (count > 0) {
+        a.detail += " refused: " + std::to_string(count) + " moves not confirmed";
+        auto out = json_row({{"error", "confirm_moves"},
+                             {"message",
+                              "devices already in another destination move only with "
+                              "confirm_moves: true; nothing was changed"},
+                             {"moves", std::move(moves)},
+                             {"to_destination_id", std::int64_t{*id}}});
+        return json_answer(409, out);
+      }
+    }
     auto registered = ctx.db.claim_devices(c.comp.id, ids, *id);
     if (registered.ok()) {
       auto out = json_object();

@@ -5,6 +5,7 @@
 #include "api_internal.h"
 #include "aterm/cloud/security/built_in_roles.h"
 #include "aterm/cloud/security/ip_allowlist.h"
+#include "aterm/cloud/security/password_change_rule.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::api {
@@ -197,6 +198,12 @@ std::variant<caller, http::response> api_service::impl::authenticate(
       return deny(403, "csrf_failed", "missing or wrong X-CSRF-Token", "csrf_failed");
     }
   }
+  if (!security::allowed_before_password_change(
+          {req.method, req.path, c.acct.id, c.acct.password_change_required})) {
+    return deny(403, security::k_password_change_required,
+                "the password must be replaced first: POST /api/v1/accounts/{own id}/password",
+                security::k_password_change_required);
+  }
   c.permissions = permissions_for(c.acct);
   if (!permission.empty() && !c.has(permission)) {
     return deny(403, "forbidden", "permission " + permission + " required", "forbidden");
@@ -294,6 +301,8 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.read", "device.read", bind(&impl::get_device)));
   r.add("GET", base + "/devices/{id}/history",
         m->guarded("device.history", "device.read", bind(&impl::device_history)));
+  r.add("PATCH", base + "/devices/{id}",
+        m->guarded("device.move", "device.register", bind(&impl::move_device)));
   r.add("POST", base + "/devices/{id}/commands",
         m->guarded("command.create", "device.command", bind(&impl::create_command)));
   // Before /commands/{cmd_id}: the first matching route answers.

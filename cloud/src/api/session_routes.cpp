@@ -21,6 +21,7 @@
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/cloud/security/limits.h"
+#include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/request_origin.h"
 #include "aterm/common/log.h"
@@ -172,7 +173,7 @@ http::response api_service::impl::login(http::request& req) {
   }
   auto a = std::make_shared<login_attempt>();
   a->company_id = *company_id;
-  a->login_id = *login_id;
+  a->login_id = security::trim_login_id(*login_id);
   a->ip = req.client_address;
   auto address = security::ip_address::parse(a->ip);
   a->throttle_key = address ? security::throttle_key(*address) : a->ip;
@@ -215,7 +216,7 @@ http::response api_service::impl::login(http::request& req) {
     if (!list.ok() || !address || !list->allows(*address)) refuse("ip_not_allowed", false);
   }
   if (a->refusal.empty()) {
-    auto acct = ctx.db.find_account(a->comp->id, *login_id);
+    auto acct = ctx.db.find_account(a->comp->id, a->login_id);
     if (!acct.ok()) {
       if (acct.error().code() != k_not_found) return store_error(acct.error(), "find_account");
       refuse("unknown_account", true);
@@ -287,6 +288,9 @@ http::response api_service::impl::session_answer(const caller& c) {
   add_string(out.get(), "csrf_token", c.sess.csrf_token);
   add_int(out.get(), "expires_at_s",
           sessions.expires_at_s({c.sess.created_at_s, c.sess.last_seen_at_s}));
+  // Other programs rely on this field: true until the account replaced a password someone else
+  // set (security/password_change_rule.h).
+  add_bool(out.get(), "password_change_required", c.acct.password_change_required);
   return json_answer(200, out);
 }
 

@@ -13,6 +13,8 @@
 #include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/email_address.h"
 #include "aterm/cloud/security/key_file.h"
+#include "aterm/cloud/security/login_id.h"
+#include "aterm/cloud/security/password_change_rule.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/store.h"
@@ -112,7 +114,7 @@ void audit(store& db, const std::string& company, const std::string& action,
 int admin_init(const invocation& inv, std::ostream& out, std::ostream& err) {
   auto env = open_environment(inv, err);
   if (!env) return k_exit_failed;
-  std::string login = optional_option(inv, "login", "admin");
+  std::string login = security::trim_login_id(optional_option(inv, "login", "admin"));
   std::string platform(k_platform_company);
   // open_environment made the audit key; the backups' key is made here too, both 0600.
   auto backup_key =
@@ -127,7 +129,8 @@ int admin_init(const invocation& inv, std::ostream& out, std::ostream& err) {
   std::string password = common::crypto::generate_password(k_generated_password_length);
   auto a = env->db->create_account(
       {platform, login, optional_option(inv, "email"), std::string(k_role_administrator),
-       security::make_password_hash(password, password_iterations(env->config))});
+       security::make_password_hash(password, password_iterations(env->config)),
+       security::change_required_after_set(false)});
   if (!a.ok()) return refuse(err, a.error().to_string());
   audit(*env->db, platform, "admin.init", login);
   print_object(out, {{"company_id", platform},
@@ -167,8 +170,9 @@ int admin_account_create(const invocation& inv, std::ostream& out, std::ostream&
   if (!env->db->find_role(*company, *role_name).ok()) return refuse(err, "no role " + *role_name);
   std::string password = common::crypto::generate_password(k_generated_password_length);
   auto a = env->db->create_account(
-      {*company, *login, *email, *role_name,
-       security::make_password_hash(password, password_iterations(env->config))});
+      {*company, security::trim_login_id(*login), *email, *role_name,
+       security::make_password_hash(password, password_iterations(env->config)),
+       security::change_required_after_set(false)});
   if (!a.ok()) return refuse(err, "account " + *login + ": " + a.error().to_string());
   audit(*env->db, *company, "account.create", *login);
   print_object(out, {{"company_id", *company},

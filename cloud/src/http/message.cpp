@@ -89,9 +89,21 @@ bool is_json_media_type(std::string_view content_type) {
 }
 
 response error_response(unsigned status, std::string_view code, std::string_view message) {
+  return error_response(status, code, message, {});
+}
+
+response error_response(unsigned status, std::string_view code, std::string_view message,
+                        std::initializer_list<error_detail> details) {
   common::json_ptr body(cJSON_CreateObject());
   cJSON_AddStringToObject(body.get(), "error", std::string(code).c_str());
   cJSON_AddStringToObject(body.get(), "message", std::string(message).c_str());
+  for (const auto& d : details) {
+    if (const auto* n = std::get_if<std::int64_t>(&d.value)) {
+      cJSON_AddNumberToObject(body.get(), d.key, static_cast<double>(*n));
+    } else {
+      cJSON_AddStringToObject(body.get(), d.key, std::get<std::string>(d.value).c_str());
+    }
+  }
   return json_response(status, body.get());
 }
 

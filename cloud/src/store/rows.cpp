@@ -47,7 +47,7 @@ technician_login read_login(const query& q) {
 const std::string k_account_select =
     "SELECT a.id, a.company_id, a.login_id, a.email, a.role_id, r.name, a.password_hash, "
     "a.password_history, a.failed_count, a.locked_until_s, a.lock_reason, a.last_login_at_s, "
-    "a.created_at_s, a.reminder_sent_at_s, a.locked_at_s "
+    "a.created_at_s, a.reminder_sent_at_s, a.locked_at_s, a.password_change_required "
     "FROM accounts a JOIN roles r ON r.id = a.role_id ";
 
 account read_account(const query& q) {
@@ -67,6 +67,7 @@ account read_account(const query& q) {
   a.created_at_s = q.i64(12);
   a.reminder_sent_at_s = q.opt_i64(13);
   a.locked_at_s = q.opt_i64(14);
+  a.password_change_required = q.i64(15) != 0;
   return a;
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -225,6 +226,44 @@ class sql_store final : public store, public store_sql::shared_pool {
       while (q.step()) out.push_back(read_company(q));
       return out;
     });
+  }
+
+  result<std::vector<company_summary>> company_summaries(std::int64_t now_s) override {
+    return tx_.read<std::vector<company_summary>>(
+        "company_summaries", [&]() -> result<std::vector<company_summary>> {
+          std::vector<company_summary> out;
+          std::unordered_map<std::string, std::size_t> at;
+          auto q = db_->prepare(k_company_cols + "ORDER BY id");
+          while (q.step()) {
+            at.emplace(q.text(0), out.size());
+            out.push_back({read_company(q)});
+          }
+          auto count = [&](const char* sql, auto apply, auto... params) {
+            auto c = db_->prepare(sql);
+            (c.bind(params), ...);
+            while (c.step()) {
+              if (auto it = at.find(c.text(0)); it != at.end()) apply(out[it->second], c);
+            }
+          };
+          count(
+              "SELECT company_id, count(*), "
+              "sum(CASE WHEN presence = 'online' THEN 1 ELSE 0 END) FROM devices "
+              "WHERE company_id IS NOT NULL GROUP BY company_id",
+              [](company_summary& s, const sql::query& c) {
+                s.devices = c.i64(1);
+                s.online = c.i64(2);
+              });
+          count(
+              "SELECT company_id, count(*) FROM alarms WHERE acknowledged_at_s IS NULL "
+              "GROUP BY company_id",
+              [](company_summary& s, const sql::query& c) { s.open_alarms = c.i64(1); });
+          count(
+              "SELECT company_id, count(*) FROM accounts WHERE lock_reason IN "
+              "('inactivity', 'administrator') OR (lock_reason = 'failed_logins' AND "
+              "locked_until_s > ?) GROUP BY company_id",
+              [](company_summary& s, const sql::query& c) { s.locked_accounts = c.i64(1); }, now_s);
+          return out;
+        });
   }
 
   status update_company_settings(const std::string& company_id,
@@ -675,24 +714,28 @@ class sql_store final : public store, public store_sql::shared_pool {
   // ---- accounts ----
 
   result<account> create_account(const new_account& a) override {
-    if (!valid_display_name(a.login_id)) return fail(k_invalid, "bad login id");
+    if (!valid_display_name(a.login_id) || security::trim_login_id(a.login_id) != a.login_id) {
+      return fail(k_invalid, "bad login id");
+    }
     if (a.password_hash.empty()) return fail(k_invalid, "missing password hash");
     return tx_.write<account>("create_account", [&]() -> result<account> {
       if (auto c = company_locked(a.company_id); !c.ok()) return c.error();
       auto r = role_by_name_locked(a.company_id, a.role_name);
       if (!r.ok()) return fail(k_invalid, "unknown role");
-      auto dup = db_->prepare("SELECT 1 FROM accounts WHERE company_id = ? AND login_id = ?");
+      auto dup = db_->prepare(
+          "SELECT 1 FROM accounts WHERE company_id = ? AND lower(login_id) = lower(?)");
       dup.bind(a.company_id).bind(a.login_id);
       if (dup.step()) return fail(k_conflict, "login id taken");
       auto q = db_->prepare(
           "INSERT INTO accounts(company_id, login_id, email, role_id, password_hash, "
-          "created_at_s) VALUES(?, ?, ?, ?, ?, ?) RETURNING id");
+          "created_at_s, password_change_required) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id");
       q.bind(a.company_id)
           .bind(a.login_id)
           .bind(a.email)
           .bind(r->id)
           .bind(a.password_hash)
-          .bind(clock_.now_s());
+          .bind(clock_.now_s())
+          .bind(std::int64_t{a.password_change_required ? 1 : 0});
       return account_locked(a.company_id, inserted_id(q));
     });
   }
@@ -704,8 +747,9 @@ class sql_store final : public store, public store_sql::shared_pool {
   result<account> find_account(const std::string& company_id,
                                const std::string& login_id) override {
     return tx_.read<account>("find_account", [&]() -> result<account> {
-      auto q = db_->prepare(k_account_select + "WHERE a.company_id = ? AND a.login_id = ?");
-      q.bind(company_id).bind(login_id);
+      auto q = db_->prepare(k_account_select +
+                            "WHERE a.company_id = ? AND lower(a.login_id) = lower(?)");
+      q.bind(company_id).bind(security::trim_login_id(login_id));
       if (!q.step()) return fail(k_not_found, "no such account");
       return read_account(q);
     });
@@ -771,7 +815,8 @@ class sql_store final : public store, public store_sql::shared_pool {
   }
 
   status set_password(const std::string& company_id, std::int64_t account_id,
-                      const std::string& password_hash, const account_check& check) override {
+                      const std::string& password_hash, bool change_required,
+                      const account_check& check) override {
     if (password_hash.empty()) return fail(k_invalid, "missing password hash");
     return to_status(tx_.write<done>("set_password", [&]() -> result<done> {
       auto current = account_locked(company_id, account_id);
@@ -782,9 +827,12 @@ class sql_store final : public store, public store_sql::shared_pool {
         if (history.size() >= limits::k_password_history) break;
         history.push_back(h);
       }
-      db_->prepare("UPDATE accounts SET password_hash = ?, password_history = ? WHERE id = ?")
+      db_->prepare(
+             "UPDATE accounts SET password_hash = ?, password_history = ?, "
+             "password_change_required = ? WHERE id = ?")
           .bind(password_hash)
           .bind(to_json_array(history))
+          .bind(std::int64_t{change_required ? 1 : 0})
           .bind(account_id)
           .exec();
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(account_id).exec();

@@ -1,5 +1,6 @@
-// Site administrators (company "platform"): companies and contract end, unlocking accounts,
-// unassigned devices and assigning them, alarms. The API refuses these to everyone else; the
+// Site administrators (company "platform"): their first page, an overview of every company
+// (routers, online share, open alarms, contract end, locked accounts); companies and contract end,
+// unlocking accounts, unassigned devices and assigning them, alarms. The API refuses these to everyone else; the
 // menu does not offer them.
 import * as api from './api.js';
 import { t } from './i18n.js';
@@ -123,5 +124,31 @@ export function admin_page(ctx) {
     accounts),
     h('section', {}, h('h2', {}, t('admin.unassigned')), unassigned),
     h('section', {}, h('h2', {}, t('admin.alarms')), alarms));
+  load();
+}
+
+// The site administrator's first page: one row per company, the figures that need attention.
+export function overview_page(ctx) {
+  const box = message_box();
+  box.id = 'overview-status';
+  const list = h('div', { id: 'overview-companies' });
+  async function load() {
+    try {
+      const r = await api.get('/admin/overview');
+      list.replaceChildren(
+        table(null, [t('admin.company_id'), t('admin.company_name'), t('overview.devices'), t('overview.online'),
+          t('overview.alarms'), t('overview.contract_end'), t('overview.locked')],
+        r.companies.map((c) => [
+          c.id, c.name, String(c.devices),
+          c.devices ? t('overview.online_share', { p: Math.round((100 * c.online) / c.devices), on: c.online, all: c.devices }) : '—',
+          h('span', { class: c.open_alarms ? 'badge offline' : '', 'data-alarms': c.open_alarms }, String(c.open_alarms)),
+          c.contract_end_s ? jst(c.contract_end_s * 1000) : '—',
+          h('span', { class: c.locked_accounts ? 'badge unknown' : '', 'data-locked': c.locked_accounts }, String(c.locked_accounts)),
+        ])));
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  ctx.view.append(h('h1', {}, t('overview.heading')), box, list);
   load();
 }

@@ -3,11 +3,13 @@
 let csrf_token = null;
 let on_session_lost = () => {};
 
+// `details`: the answer's other fields (e.g. min_length), which the page's wording of the code uses.
 export class api_error extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -42,7 +44,7 @@ export async function call(method, path, body, { background = false } = {}) {
   }
   if (res.status === 401 && path !== '/session') on_session_lost();
   if (!res.ok) {
-    throw new api_error(res.status, data?.error ?? `http_${res.status}`, data?.message ?? '');
+    throw new api_error(res.status, data?.error ?? `http_${res.status}`, data?.message ?? '', data ?? {});
   }
   return data;
 }

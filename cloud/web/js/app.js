@@ -4,17 +4,20 @@ import * as api from './api.js';
 import { t, lang, set_lang } from './i18n.js';
 import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } from './ui.js';
 import { pages } from './pages.js';
-import { admin_page } from './admin.js';
+import { admin_page, overview_page } from './admin.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
 
+// The site administrator (company "platform") starts at the companies' overview; the company
+// menus of devices and destinations do not apply to platform, which holds no routers.
 const k_menu = [
-  { route: 'devices', key: 'nav.devices', allowed: (s) => s.perms.has('device.read') },
+  { route: 'overview', key: 'nav.overview', allowed: (s) => s.site_admin },
+  { route: 'devices', key: 'nav.devices', allowed: (s) => !s.site_admin && s.perms.has('device.read') },
   {
     route: 'destinations',
     key: 'nav.destinations',
-    allowed: (s) => s.perms.has('destination.manage') || s.perms.has('device.register'),
+    allowed: (s) => !s.site_admin && (s.perms.has('destination.manage') || s.perms.has('device.register')),
   },
   { route: 'accounts', key: 'nav.accounts', allowed: (s) => s.perms.has('account.read') },
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
@@ -77,6 +80,13 @@ for (const ev of ['keydown', 'pointerdown', 'wheel', 'touchstart']) {
 
 // ---- session ------------------------------------------------------------------------------
 function enter(session) {
+  // A password someone else set (a first password, an administrator's reset): the server
+  // answers nothing else until it is replaced, so that is the only page.
+  if (session.password_change_required) {
+    show_forced_change(session);
+    return;
+  }
+  forced = null;
   state.me = session.account;
   state.perms = new Set(session.permissions);
   state.site_admin = session.account.company_id === 'platform';
@@ -128,6 +138,7 @@ function lang_button() {
         set_lang(lang() === 'ja' ? 'en' : 'ja');
         translate_page();
         if (state.me) render();
+        else if (forced) show_forced_change(forced);
         else show_login(login_reason);
       },
     },
@@ -136,8 +147,11 @@ function lang_button() {
 }
 
 let login_reason = null;
+// The session of an account that must replace its password first, while that page shows.
+let forced = null;
 function show_login(reason) {
   login_reason = reason;
+  forced = null;
   for (const c of state.cleanup.splice(0)) c();
   close_dialogs();
   const box = message_box();
@@ -191,6 +205,79 @@ function show_login(reason) {
   (company.value ? login_id : company).focus();
 }
 
+// The forced password change: the given password, a new one twice. The change ends the session
+// on the server; the page signs in again with the new password and carries on.
+function show_forced_change(session) {
+  for (const c of state.cleanup.splice(0)) c();
+  forced = session;
+  api.set_csrf(session.csrf_token);
+  const box = message_box();
+  box.id = 'forced-password-status';
+  const current = input('current_password', { type: 'password', required: true, autocomplete: 'current-password' });
+  const next = input('password', { type: 'password', required: true, autocomplete: 'new-password' });
+  const again = input('password_again', { type: 'password', required: true, autocomplete: 'new-password' });
+  const form = h(
+    'form',
+    { class: 'card narrow', id: 'forced-password-form' },
+    h('h1', {}, t('password.forced_heading')),
+    h('p', { class: 'message notice', id: 'forced-password-reason' }, t('password.forced_reason', { l: session.account.login_id })),
+    field(t('password.given'), current),
+    field(t('password.new'), next),
+    field(t('password.confirm'), again),
+    h('button', { type: 'submit', class: 'primary' }, t('password.replace')),
+    box,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    box.clear();
+    if (next.value !== again.value) return box.fail({ message: t('password.mismatch') });
+    const chosen = next.value;
+    try {
+      await api.post(`/accounts/${session.account.id}/password`, { current_password: current.value, password: chosen });
+    } catch (err) {
+      current.value = next.value = again.value = '';
+      return box.fail(err);
+    }
+    current.value = next.value = again.value = '';
+    try {
+      const s = await api.post('/session', {
+        company_id: session.account.company_id,
+        login_id: session.account.login_id,
+        password: chosen,
+      });
+      enter(s);
+    } catch {
+      api.set_csrf(null);
+      show_login('password.changed');
+    }
+  });
+  app.replaceChildren(
+    signed_in_header(session.account, async () => {
+      await api.del('/session').catch(() => {});
+      api.set_csrf(null);
+      show_login(null);
+    }),
+    h('main', { id: 'view' }, form),
+  );
+  current.focus();
+}
+
+// The top bar of a signed-in page: who is signed in, the language toggle and logout.
+function signed_in_header(account, on_logout) {
+  return h(
+    'header',
+    { class: 'top' },
+    h('span', { class: 'brand' }, t('app.title')),
+    h(
+      'div',
+      { class: 'top-actions' },
+      h('span', { class: 'who', id: 'who' }, `${account.company_id} / ${account.login_id}`),
+      lang_button(),
+      h('button', { type: 'button', id: 'logout', onclick: on_logout }, t('nav.logout')),
+    ),
+  );
+}
+
 // ---- routing ------------------------------------------------------------------------------
 function render() {
   if (!state.me) return;
@@ -224,22 +311,7 @@ function render() {
   );
   const view = h('main', { id: 'view', tabindex: '-1' });
   clear_errors_on_attempt(view);
-  app.replaceChildren(
-    h(
-      'header',
-      { class: 'top' },
-      h('span', { class: 'brand' }, t('app.title')),
-      h(
-        'div',
-        { class: 'top-actions' },
-        h('span', { class: 'who', id: 'who' }, `${state.me.company_id} / ${state.me.login_id}`),
-        lang_button(),
-        h('button', { type: 'button', id: 'logout', onclick: () => logout(null) }, t('nav.logout')),
-      ),
-    ),
-    nav,
-    view,
-  );
+  app.replaceChildren(signed_in_header(state.me, () => logout(null)), nav, view);
   const ctx = {
     state,
     view,
@@ -249,7 +321,7 @@ function render() {
     signed_out: session_ended,
   };
   const entry = allowed.find((m) => m.route === active);
-  const page = route === 'admin' ? admin_page : pages[route];
+  const page = route === 'admin' ? admin_page : route === 'overview' ? overview_page : pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);
     return;

@@ -1,5 +1,7 @@
 // The dashboard's words in Japanese (default) and English. The choice is kept in localStorage
 // under "aterm.lang": it is a preference, not a secret.
+import { terms_ja, terms_en } from './i18n_terms.js';
+
 const k_storage_key = 'aterm.lang';
 
 const dict = {
@@ -211,7 +213,7 @@ const dict = {
     'admin.alarm.login_failure_burst': 'ログイン失敗の集中（攻撃の可能性）',
     'error.forbidden': 'この操作の権限がありません。',
     'error.not_found': '見つかりません。',
-    'error.conflict': '競合しています: {m}',
+    'error.conflict': 'すでに同じものがあるか、他の変更と競合しています。',
     'error.allowlist_excludes_caller': '現在の接続元を含まない許可リストは保存できません。',
     // Router page, commands and their results, confirmations, access log.
     'time.minutes': '{m}分',
@@ -539,7 +541,7 @@ const dict = {
     'admin.alarm.login_failure_burst': 'Burst of failed logins (possible attack)',
     'error.forbidden': 'You do not have permission for this.',
     'error.not_found': 'Not found.',
-    'error.conflict': 'Conflict: {m}',
+    'error.conflict': 'It already exists or conflicts with another change.',
     'error.allowlist_excludes_caller': 'An allowlist that excludes your current address cannot be saved.',
     // Router page, commands and their results, confirmations, access log.
     'time.minutes': '{m} min',
@@ -660,6 +662,10 @@ const dict = {
     'action.admin.device.unassigned': 'Unassigned devices listed (site admin)',
   },
 };
+
+// The server's stable names (error codes, permissions, roles, ops, statuses, access-log actions).
+Object.assign(dict.ja, terms_ja);
+Object.assign(dict.en, terms_en);
 
 function stored() {
   try {

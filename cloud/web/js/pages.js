@@ -711,7 +711,17 @@ function destinations(ctx) {
             d.name,
             String(d.device_count),
             ctx.can('destination.manage')
-              ? h(
+              ? h('span', { class: 'actions' }, h('button', { type: 'button', class: 'dest-rename', 'data-dest': d.name, onclick: async () => {
+                  const name = prompt(t('dest.rename_prompt', { n: d.name }), d.name);
+                  if (name === null || !name.trim() || name.trim() === d.name) return;
+                  try {
+                    await api.patch(`/destinations/${d.id}`, { name: name.trim() });
+                    box.ok(t('common.saved'));
+                    load();
+                  } catch (err) {
+                    box.fail(err);
+                  }
+                } }, t('dest.rename')), h(
                   'button',
                   {
                     type: 'button',
@@ -728,15 +738,20 @@ function destinations(ctx) {
                     },
                   },
                   t('common.delete'),
-                )
+                ))
               : '',
           ]),
         ),
       );
+      move_to.replaceChildren(...r.destinations.map((d) => h('option', { value: d.id }, d.name)));
+      names = new Map(r.destinations.map((d) => [String(d.id), d.name]));
     } catch (err) {
       box.fail(err);
     }
   }
+  let names = new Map();
+  const move_to = select('destination_id', [], '');
+  move_to.id = 'move-destination';
 
   ctx.view.append(h('h1', {}, t('dest.heading')), box, list);
   if (ctx.can('destination.manage')) {
@@ -771,7 +786,15 @@ function destinations(ctx) {
       const d = device_id.value.trim();
       if (!k_device_id.test(d)) return reg_box.fail({ message: t('dest.bad_id') });
       try {
-        await register(d, claim_code.value.trim());
+        try {
+          await register(d, claim_code.value.trim());
+        } catch (err) {
+          if (err.code !== 'confirm_moves') throw err;
+          const m = err.details.moves[0];
+          const to = names.get(String(dest_select.value)) ?? dest_select.value;
+          if (!confirm(t('dest.confirm_move', { id: d, from: m.from_destination, to }))) return reg_box.ok(t('dest.moves_cancelled'));
+          await api.post(`/destinations/${dest_select.value}/devices`, { device_id: d, claim_code: claim_code.value.trim(), confirm_moves: true });
+        }
         reg_box.ok(t('dest.registered', { id: d }));
         device_id.value = '';
         claim_code.value = '';
@@ -780,6 +803,57 @@ function destinations(ctx) {
         reg_box.fail(err);
       }
     });
+    // A router of the company moves to another destination: asks once, naming both.
+    const move_id = input('device_id', { required: true, id: 'move-device' });
+    const move = h('form', { class: 'toolbar', id: 'move-form' }, field(t('dest.device_id'), move_id),
+      field(t('dest.move_target'), move_to), h('button', { type: 'submit' }, t('dest.move')));
+    move.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      reg_box.clear();
+      const d = move_id.value.trim();
+      try {
+        const dev = await api.get(`/devices/${encodeURIComponent(d)}`);
+        const to = names.get(move_to.value) ?? move_to.value;
+        if (!confirm(t('dest.confirm_move', { id: d, from: dev.destination || '—', to }))) return;
+        await api.patch(`/devices/${encodeURIComponent(d)}`, { destination_id: Number(move_to.value) });
+        reg_box.ok(t('dest.moved', { id: d, to }));
+        move_id.value = '';
+        load();
+      } catch (err) {
+        reg_box.fail(err);
+      }
+    });
+    // Devices of a CSV that are already in another destination: listed, moved only on "move".
+    const moves_box = h('div', { id: 'csv-moves' });
+    const ask_moves = (held, dest) => {
+      if (!held.length) return moves_box.replaceChildren();
+      const to = names.get(String(dest)) ?? String(dest);
+      moves_box.replaceChildren(h('div', { class: 'card', role: 'alertdialog', 'aria-labelledby': 'csv-moves-heading' },
+        h('h3', { id: 'csv-moves-heading' }, t('dest.moves_heading')),
+        h('ul', {}, held.map((m) => h('li', { 'data-device': m.id }, t('dest.move_line', { id: m.id, from: m.from_destination, to })))),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', class: 'primary', id: 'csv-moves-apply', onclick: async () => {
+            moves_box.replaceChildren();
+            let moved = 0;
+            const fails = [];
+            for (let i = 0; i < held.length; i += k_register_batch) {
+              const batch = held.slice(i, i + k_register_batch);
+              try {
+                await api.post(`/destinations/${dest}/devices`, { devices: batch.map((x) => ({ id: x.id, claim_code: x.code })), confirm_moves: true });
+                moved += batch.length;
+              } catch (err) {
+                fails.push(error_text(err));
+              }
+            }
+            if (fails.length) reg_box.fail({ message: fails.join(' / ') });
+            else reg_box.ok(t('dest.moves_done', { n: moved }));
+            load();
+          } }, t('dest.moves_apply', { n: held.length })),
+          h('button', { type: 'button', id: 'csv-moves-cancel', onclick: () => {
+            moves_box.replaceChildren();
+            reg_box.ok(t('dest.moves_cancelled'));
+          } }, t('dest.moves_cancel')))));
+    };
     const file = input('csv', { type: 'file', accept: '.csv,text/csv,text/plain', id: 'register-csv' });
     const lines = h('ul', { class: 'line-errors', id: 'csv-errors' });
     const csv = h('form', { class: 'toolbar', id: 'register-csv-form' }, field(t('dest.csv'), file),
@@ -792,6 +866,7 @@ function destinations(ctx) {
     csv.addEventListener('submit', async (e) => {
       e.preventDefault();
       lines.replaceChildren();
+      moves_box.replaceChildren();
       reg_box.clear();
       if (!file.files[0]) return;
       const text = await file.files[0].text();
@@ -807,15 +882,31 @@ function destinations(ctx) {
       }
       const dest = dest_select.value;
       let ok = 0;
+      const held = [];
       for (let start = 0; start < valid.length; start += k_register_batch) {
         reg_box.note(t('dest.csv_progress', { done: start, all: valid.length }));
-        const batch = valid.slice(start, start + k_register_batch);
+        let batch = valid.slice(start, start + k_register_batch);
+        const send = (b) => api.post(`/destinations/${dest}/devices`, { devices: b.map((x) => ({ id: x.id, claim_code: x.code })) });
         try {
-          await api.post(`/destinations/${dest}/devices`, { devices: batch.map((x) => ({ id: x.id, claim_code: x.code })) });
+          await send(batch);
           ok += batch.length;
           continue;
         } catch (err) {
           if (err.status === 401) return;
+          if (err.code === 'confirm_moves') {
+            // The batch is proven; its moves wait for the user, the rest registers now.
+            const moving = new Map(err.details.moves.map((m) => [m.id, m]));
+            for (const x of batch) if (moving.has(x.id)) held.push({ ...x, from_destination: moving.get(x.id).from_destination });
+            batch = batch.filter((x) => !moving.has(x.id));
+            if (!batch.length) continue;
+            try {
+              await send(batch);
+              ok += batch.length;
+              continue;
+            } catch (again) {
+              if (again.status === 401) return;
+            }
+          }
         }
         for (const x of batch) {
           try {
@@ -828,17 +919,27 @@ function destinations(ctx) {
       }
       errors.sort((x, y) => x.n - y.n);
       lines.replaceChildren(...errors.map((x) => h('li', {}, t('dest.line', x))));
-      reg_box.ok(t('dest.csv_summary', { ok, bad: errors.length }));
+      reg_box.ok(t('dest.csv_summary', { ok, bad: errors.length }) +
+        (held.length ? ` ${t('dest.moves_pending', { n: held.length })}` : ''));
+      ask_moves(held, dest);
       load();
     });
     ctx.view.append(
-      h('section', {}, h('h2', {}, t('dest.register')), field(t('dest.destination'), dest_select), one, csv, reg_box, lines),
+      h('section', {}, h('h2', {}, t('dest.register')), field(t('dest.destination'), dest_select), one, csv, reg_box, moves_box, lines,
+        h('h3', {}, t('dest.move')), move),
     );
   }
   load();
 }
 
 // ---- accounts and roles -------------------------------------------------------------------
+// A built-in role in the user's language; a company's own role by its name.
+function role_label(name) {
+  const key = `role.${name}`;
+  const text = t(key);
+  return text === key ? name : text;
+}
+
 function accounts(ctx) {
   const box = message_box();
   box.id = 'accounts-status';
@@ -864,21 +965,12 @@ function accounts(ctx) {
           [t('accounts.login_id'), t('accounts.role'), t('accounts.email'), t('accounts.locked'), t('accounts.last_login'), ''],
           a.accounts.map((x) => [
             x.login_id,
-            x.role,
+            role_label(x.role),
             x.email || '—',
-            x.locked === 'none' ? '—' : t(`lock.${x.locked}`),
+            h('span', {}, x.locked === 'none' ? '—' : t(`lock.${x.locked}`),
+              x.password_change_required ? h('span', { class: 'badge unknown', 'data-flag': 'password_change_required' }, t('accounts.must_change')) : null),
             x.last_login_at_s ? jst(x.last_login_at_s * 1000) : '—',
-            ctx.can('account.manage') && x.id !== ctx.state.me.id
-              ? h('span', { class: 'actions' },
-                  x.locked !== 'none'
-                    ? h('button', { type: 'button', onclick: () => act(() => api.patch(`/accounts/${x.id}`, { locked: false })) }, t('accounts.unlock'))
-                    : null,
-                  h('button', {
-                    type: 'button',
-                    class: 'danger',
-                    onclick: () => confirm(t('common.confirm_delete', { n: x.login_id })) && act(() => api.del(`/accounts/${x.id}`)),
-                  }, t('common.delete')))
-              : '',
+            ctx.can('account.manage') && x.id !== ctx.state.me.id ? account_actions(x, r.roles) : '',
           ]),
         ),
       );
@@ -887,8 +979,9 @@ function accounts(ctx) {
           null,
           [t('roles.name'), t('roles.permissions'), ''],
           r.roles.map((x) => [
-            x.built_in ? `${x.name} (${t('roles.built_in')})` : x.name,
-            x.permissions.join(', '),
+            x.built_in ? h('span', { title: t(`role.${x.name}.desc`) }, `${role_label(x.name)} (${t('roles.built_in')})`) : x.name,
+            h('span', {}, x.permissions.map((p, i) => h('span', { class: 'perm', title: t(`perm.${p}.desc`), 'data-perm': p },
+              (i ? ', ' : '') + t(`perm.${p}`)))),
             ctx.can('role.manage') && !x.built_in
               ? h('button', {
                   type: 'button',
@@ -913,7 +1006,52 @@ function accounts(ctx) {
     }
   }
 
-  ctx.view.append(h('h1', {}, t('accounts.heading')), box, list);
+  // Change of role, password reset, disable / enable and delete of another account; each asks
+  // once, naming the account. The server applies the delegation rules and says why it refuses.
+  const reset_out = h('div', { id: 'account-reset' });
+  function account_actions(x, roles) {
+    const role = select('role', roles.map((r) => [r.name, role_label(r.name)]), x.role);
+    role.id = `account-role-${x.id}`;
+    role.setAttribute('aria-label', t('accounts.role_of', { l: x.login_id }));
+    const disabled = x.locked === 'administrator';
+    return h('span', { class: 'actions', 'data-account': x.login_id },
+      role,
+      h('button', { type: 'button', class: 'account-role-change', onclick: () => {
+        if (role.value === x.role) return;
+        if (!confirm(t('accounts.confirm_role', { l: x.login_id, r: role_label(role.value) }))) {
+          role.value = x.role;
+          return;
+        }
+        act(() => api.patch(`/accounts/${x.id}`, { role: role.value }));
+      } }, t('accounts.change_role')),
+      h('button', { type: 'button', class: 'account-reset', onclick: async () => {
+        if (!confirm(t('accounts.confirm_reset', { l: x.login_id }))) return;
+        reset_out.replaceChildren();
+        try {
+          const r = await api.post(`/accounts/${x.id}/password`, { generate: true });
+          reset_out.replaceChildren(h('p', { class: 'card once' }, t('accounts.reset_done', { l: x.login_id }),
+            h('code', { class: 'secret' }, r.password)));
+          box.ok(t('common.saved'));
+          load();
+        } catch (err) {
+          box.fail(err);
+        }
+      } }, t('accounts.reset')),
+      x.locked === 'none'
+        ? h('button', { type: 'button', class: 'account-disable danger', onclick: () =>
+            confirm(t('accounts.confirm_disable', { l: x.login_id })) && act(() => api.patch(`/accounts/${x.id}`, { locked: true })) },
+          t('accounts.disable'))
+        : h('button', { type: 'button', class: 'account-enable', onclick: () =>
+            act(() => api.patch(`/accounts/${x.id}`, { locked: false })) },
+          disabled ? t('accounts.enable') : t('accounts.unlock')),
+      h('button', {
+        type: 'button',
+        class: 'danger',
+        onclick: () => confirm(t('common.confirm_delete', { n: x.login_id })) && act(() => api.del(`/accounts/${x.id}`)),
+      }, t('common.delete')));
+  }
+
+  ctx.view.append(h('h1', {}, t('accounts.heading')), box, reset_out, list);
   if (ctx.can('account.manage')) {
     const login = input('login_id', { required: true, id: 'account-login', maxlength: 128 });
     const email = input('email', { type: 'email', required: true, id: 'account-email', maxlength: 128 });
@@ -954,7 +1092,7 @@ function accounts(ctx) {
     api.get('/permissions').then((r) => {
       for (const p of r.permissions) {
         const cb = h('input', { type: 'checkbox', name: 'perm', value: p, id: `perm-${p}` });
-        perms.append(h('label', { for: cb.id, class: 'check' }, cb, p));
+        perms.append(h('label', { for: cb.id, class: 'check', title: t(`perm.${p}.desc`) }, cb, t(`perm.${p}`)));
       }
     }, (err) => box.fail(err));
     const form = h('form', { id: 'role-form' }, field(t('roles.name'), name), perms,

@@ -87,15 +87,17 @@ export function message_box() {
   return box;
 }
 
+// An API error in the user's language: the stable code's own words, filled from the answer's
+// detail fields (e.g. {min_length}); the English message only for a code the page does not know.
 export function error_text(err) {
   const code = err?.code;
-  if (code === 'forbidden' || err?.status === 403) {
-    if (code === 'allowlist_excludes_caller') return t('error.allowlist_excludes_caller');
-    return t('error.forbidden');
+  if (code) {
+    const key = `error.${code}`;
+    const vars = { ...(err.details ?? {}), n: err.details?.moves?.length ?? '' };
+    const text = t(key, vars);
+    if (text !== key) return text;
+    if (err?.status === 403) return t('error.forbidden');
   }
-  if (code === 'allowlist_excludes_caller') return t('error.allowlist_excludes_caller');
-  if (code === 'not_found') return t('error.not_found');
-  if (code === 'conflict') return t('error.conflict', { m: err.message });
   return t('common.error', { m: err?.message || code || String(err) });
 }
 

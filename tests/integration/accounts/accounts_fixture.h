@@ -35,16 +35,21 @@ inline std::string json_body(std::initializer_list<std::pair<const char*, std::s
   return common::print_json(o.get());
 }
 
-// Creates viewer accounts user0 .. user<n-1> with `password` through the company
-// administrator's client `adm` (e-mail userN@acme.example).
-inline void create_viewers(https_client& adm, int n, const std::string& password) {
+// Creates viewer accounts user0 .. user<n-1> of acme through the company administrator's
+// client `adm` (e-mail userN@acme.example); each replaces its first password with `password`
+// as its owner, through a client of `s`.
+inline void create_viewers(cloud_stack& s, https_client& adm, int n, const std::string& password) {
+  const std::string first = "First-" + password;
   for (int i = 0; i < n; ++i) {
+    const std::string login = "user" + std::to_string(i);
     auto a = adm.request("POST", "accounts",
-                         json_body({{"login_id", "user" + std::to_string(i)},
+                         json_body({{"login_id", login},
                                     {"role", "viewer"},
-                                    {"email", "user" + std::to_string(i) + "@acme.example"},
-                                    {"password", password}}));
+                                    {"email", login + "@acme.example"},
+                                    {"password", first}}));
     REQUIRE(a.status == 201);
+    auto own = s.make_client();
+    REQUIRE(replace_first_password(own, "acme", login, first, password).status == 204);
   }
 }
 

@@ -91,7 +91,7 @@ TEST_CASE("one address's wrong logins split over two instances are throttled as 
   cloud_stack s(accounts(R"("throttle_failures": 10, "alarm_failures": 1000)"));
   const int other = s.start_instance();
   auto adm = s.client("acme");
-  create_viewers(adm, 20, k_good);
+  create_viewers(s, adm, 20, k_good);
   const std::string verified = "aterm_api_password_verifications_total";
   double before = both(s, other, verified);
   for (int i = 0; i < 20; ++i) {

@@ -228,6 +228,26 @@ http_answer https_client::login(const std::string& company, const std::string& l
   return a;
 }
 
+http_answer replace_first_password(https_client& c, const std::string& company,
+                                   const std::string& login, const std::string& first,
+                                   const std::string& chosen) {
+  auto in = c.login(company, login, first);
+  if (in.status != 200) return in;
+  const cJSON* acct = cJSON_GetObjectItemCaseSensitive(in.json.get(), "account");
+  const cJSON* id = cJSON_GetObjectItemCaseSensitive(acct, "id");
+  common::json_ptr body(cJSON_CreateObject());
+  cJSON_AddStringToObject(body.get(), "current_password", first.c_str());
+  cJSON_AddStringToObject(body.get(), "password", chosen.c_str());
+  auto changed =
+      c.request("POST",
+                "accounts/" + std::to_string(static_cast<std::int64_t>(cJSON_GetNumberValue(id))) +
+                    "/password",
+                common::print_json(body.get()));
+  c.use_cookie({});
+  c.use_csrf({});
+  return changed;
+}
+
 http_answer https_client::request(const std::string& method, const std::string& path,
                                   const std::string& body,
                                   const std::map<std::string, std::string>& extra_headers) {

@@ -297,6 +297,9 @@ struct account {
   std::int64_t created_at_s = 0;
   std::optional<std::int64_t> reminder_sent_at_s;  // inactivity reminder mail
   std::optional<std::int64_t> locked_at_s;         // when the current lock started
+  // The password was set by someone other than its owner and must be replaced before the
+  // account may do anything else (security/password_change_rule.h).
+  bool password_change_required = false;
   // True for accounts whose role is the built-in administrator.
   bool is_administrator() const { return role_name == k_role_administrator; }
 };
@@ -311,6 +314,7 @@ struct new_account {
   std::string email;
   std::string role_name;  // built-in or the company's own role
   std::string password_hash;
+  bool password_change_required = false;  // the password was chosen by someone else
 };
 
 struct account_update {
@@ -393,6 +397,15 @@ struct audit_query {
 };
 
 // ---- alarms and mail (later issues; the tables exist now) ----
+
+// One company as the site administrator's first page shows it (store::company_summaries).
+struct company_summary {
+  company comp;
+  std::int64_t devices = 0;          // registered to the company
+  std::int64_t online = 0;           // of those, presence online
+  std::int64_t open_alarms = 0;      // not acknowledged
+  std::int64_t locked_accounts = 0;  // locked now (a failed-logins lock that ran out is none)
+};
 
 struct alarm {
   std::int64_t id = 0;

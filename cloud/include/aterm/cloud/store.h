@@ -67,6 +67,9 @@ class store : public bridge::store_port, public security::shared_counters {
   virtual result<company> create_company(const std::string& id, const std::string& name) = 0;
   virtual result<company> get_company(const std::string& company_id) = 0;
   virtual result<std::vector<company>> list_companies() = 0;
+  // Site-level: every company with its device, online, open-alarm and locked-account counts at
+  // `now_s`, in company id order.
+  virtual result<std::vector<company_summary>> company_summaries(std::int64_t now_s) = 0;
   // Replaces the settings (ip_allowlist, technician_login_ttl_minutes, contract_end_s).
   virtual status update_company_settings(const std::string& company_id,
                                          const company_settings& settings) = 0;
@@ -174,9 +177,11 @@ class store : public bridge::store_port, public security::shared_counters {
   virtual status delete_role(const std::string& company_id, std::int64_t role_id) = 0;
 
   // ---- accounts ----
-  // k_conflict for a login id taken in the company; k_invalid for an unknown role.
+  // k_conflict for a login id taken in the company, compared without regard to ASCII case;
+  // k_invalid for an unknown role or a login id with surrounding spaces (callers trim).
   virtual result<account> create_account(const new_account& a) = 0;
   virtual result<account> get_account(const std::string& company_id, std::int64_t account_id) = 0;
+  // The login id is compared without regard to ASCII case.
   virtual result<account> find_account(const std::string& company_id,
                                        const std::string& login_id) = 0;
   virtual result<std::vector<account>> list_accounts(const std::string& company_id) = 0;
@@ -189,8 +194,11 @@ class store : public bridge::store_port, public security::shared_counters {
   virtual status delete_account(const std::string& company_id, std::int64_t account_id,
                                 const account_check& check) = 0;
   // Sets a new hash, pushes the old one onto the history (kept: 3) and ends the sessions.
+  // `change_required`: the account's password_change_required from now on (true when someone
+  // other than its owner set it).
   virtual status set_password(const std::string& company_id, std::int64_t account_id,
-                              const std::string& password_hash, const account_check& check) = 0;
+                              const std::string& password_hash, bool change_required,
+                              const account_check& check) = 0;
   // Failed login: the lock fields become what `decide` returns. A lock it starts (a new reason
   // or a new end) ends the account's sessions and is dated now_s. Returns the updated account.
   virtual result<account> record_login_failure(const std::string& company_id,

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sql/account_login_ids.h"
+
 namespace aterm::cloud::postgres {
 
 namespace {
@@ -10,6 +12,8 @@ struct migration {
   int version;              // the same number as the SQLite migration it matches
   const char* description;  // one line, why
   const char* sql;          // statements run in one exec_script
+  // Optional data step after the SQL, in the same transaction.
+  void (*after)(sql::connection& db) = nullptr;
 };
 
 // Version 5, the SQLite schema as of its fifth migration, in one step: no PostgreSQL store
@@ -259,6 +263,12 @@ ALTER TABLE commands ADD COLUMN claim_epoch BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN online_epoch BIGINT NOT NULL DEFAULT 0;
 )sql";
 
+// Version 9, as SQLite's: the forced password change and login ids folded
+// (sqlite/migrations.cpp, schema 9; the data step is the same function).
+constexpr const char* k_schema_9 = R"sql(
+ALTER TABLE accounts ADD COLUMN password_change_required BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -269,6 +279,10 @@ const migration k_migrations[] = {
      "command claims by one instance (commands.claimed_by, claimed_at_ms, claim_epoch; "
      "devices.online_epoch)",
      k_schema_8},
+    {9,
+     "forced password change (accounts.password_change_required); login ids trimmed and unique "
+     "without regard to case (accounts_login_id_folded)",
+     k_schema_9, &sql::fold_account_login_ids},
 };
 
 void require_postgres(sql::connection& db) {
@@ -322,6 +336,7 @@ int migrate(sql::connection& db, int up_to) {
       db.begin(true, sql::durability::durable);
       try {
         db.exec_script(m.sql);
+        if (m.after) m.after(db);
         db.prepare("INSERT INTO schema_migrations(version, description) VALUES(?, ?)")
             .bind(m.version)
             .bind(m.description)

@@ -7,6 +7,7 @@
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/model.h"
 #include "aterm/common/json.h"
+#include "sql/account_login_ids.h"
 
 namespace aterm::cloud::sqlite {
 
@@ -322,6 +323,12 @@ ALTER TABLE commands ADD COLUMN claim_epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN online_epoch INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 9: a password someone other than its owner set is replaced at the next login; login ids
+// trimmed and unique without regard to case (sql/account_login_ids.h, in the data step).
+constexpr const char* k_schema_9 = R"sql(
+ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -339,6 +346,10 @@ const migration k_migrations[] = {
      "command claims by one instance (commands.claimed_by, claimed_at_ms, claim_epoch; "
      "devices.online_epoch)",
      k_schema_8},
+    {9,
+     "forced password change (accounts.password_change_required); login ids trimmed and unique "
+     "without regard to case (accounts_login_id_folded)",
+     k_schema_9, &sql::fold_account_login_ids},
 };
 
 int user_version(sql::connection& db) {

@@ -49,6 +49,7 @@ constexpr coverage k_coverage[] = {
     {"store::create_company", k_here},
     {"store::get_company", k_here},
     {"store::list_companies", k_here},
+    {"store::company_summaries", k_here},
     {"store::update_company_settings", k_here},
     // destinations
     {"store::create_destination", k_here},
@@ -285,6 +286,36 @@ bool calls(const std::string& source, std::string_view method) {
 }
 
 }  // namespace
+
+TEST_CASE("conformance: company summaries count devices, open alarms and locked accounts") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  f.company_with("globex", {});
+  REQUIRE(f.db->create_alarm("acme", "login_failure_burst", "5 failed logins").ok());
+  auto a = f.db->create_account({"acme", "lou", "lou@acme.example", "viewer", "h"});
+  REQUIRE(a.ok());
+  REQUIRE(f.db->create_account({"acme", "ann", "ann@acme.example", "viewer", "h"}).ok());
+  REQUIRE(f.db->lock_account("acme", a->id, cloud::lock_reason::administrator, std::nullopt, k_t0)
+              .ok());
+  auto all = f.db->company_summaries(k_t0);
+  REQUIRE(all.ok());
+  std::set<std::string> seen;
+  for (const auto& c : *all) {
+    seen.insert(c.comp.id);
+    if (c.comp.id == "acme") {
+      CHECK(c.devices == 2);
+      CHECK(c.online == 0);
+      CHECK(c.open_alarms == 1);
+      CHECK(c.locked_accounts == 1);
+    } else if (c.comp.id == "globex") {
+      CHECK(c.devices == 0);
+      CHECK(c.open_alarms == 0);
+      CHECK(c.locked_accounts == 0);
+    }
+  }
+  CHECK(seen.count("acme") == 1);
+  CHECK(seen.count("globex") == 1);
+}
 
 TEST_CASE("conformance: companies are created, listed and their settings replaced") {
   fixture f;

@@ -172,6 +172,51 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
+// The store as schema 8 left it: no forced-change column, no case-folded index.
+std::string back_to_schema_8() {
+  return std::string(
+             "DROP INDEX accounts_login_id_folded;"
+             "ALTER TABLE accounts DROP COLUMN password_change_required;") +
+         (on_postgres() ? "DELETE FROM schema_migrations WHERE version = 9;"
+                        : "PRAGMA user_version = 8;");
+}
+
+TEST_CASE("migrations: schema 9 trims login ids and refuses ids differing only in case") {
+  fixture f;
+  REQUIRE(f.db->create_company("acme", "Acme").ok());
+  auto made = f.db->create_account({"acme", "op1", "op1@acme.example", "viewer", "h"});
+  REQUIRE(made.ok());
+  const std::string copy =
+      "INSERT INTO accounts(company_id, login_id, email, role_id, password_hash, created_at_s) "
+      "SELECT company_id, '%', email, role_id, password_hash, created_at_s FROM accounts "
+      "WHERE login_id = 'op1';";
+  auto with = [&](const std::string& id) {
+    auto sql = copy;
+    sql.replace(sql.find('%'), 1, id);
+    return sql;
+  };
+  f.db.reset();
+  std::string error;
+  SUBCASE("spaces are trimmed") {
+    REQUIRE_MESSAGE(f.raw_exec(back_to_schema_8() + with(" op2 "), &error), error);
+    f.db = f.open();
+    CHECK(f.db->find_account("acme", "OP2").ok());
+    CHECK(f.db->find_account("acme", "op2")->login_id == "op2");
+    // The index holds from now on: another case of a taken id is refused.
+    auto again = f.db->create_account({"acme", "Op1", "x@acme.example", "viewer", "h"});
+    CHECK(again.error().code() == cloud::k_conflict);
+  }
+  SUBCASE("two ids that differ only in case are named, and nothing changes") {
+    REQUIRE_MESSAGE(f.raw_exec(back_to_schema_8() + with("OP1"), &error), error);
+    cloud::store_options o;
+    o.db = f.path;
+    auto refused = cloud::open_store(o, f.clock);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message().find("acme/op1") != std::string::npos);
+    CHECK(refused.error().message().find("differ only in case") != std::string::npos);
+  }
+}
+
 TEST_CASE("built-in roles are present and read-only") {
   fixture f;
   REQUIRE(f.db->create_company("acme", "Acme").ok());
@@ -214,7 +259,7 @@ TEST_CASE("tenant scoping: another company's rows answer not_found") {
   CHECK(nf(f.db->get_account("globex", acct->id).error()));
   CHECK(nf(f.db->find_account("globex", "alice").error()));
   CHECK(nf(f.db->delete_account("globex", acct->id, {})));
-  CHECK(nf(f.db->set_password("globex", acct->id, "h", {})));
+  CHECK(nf(f.db->set_password("globex", acct->id, "h", false, {})));
   CHECK(nf(f.db->get_role("globex", role->id).error()));
   CHECK(nf(f.db->delete_role("globex", role->id)));
   CHECK(nf(f.db->get_destination("globex", dest->id).error()));
@@ -567,7 +612,7 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   CHECK(after->last_login_at_s == k_t0 + 1800);
 
   for (int i = 1; i <= 4; ++i)
-    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i), {}).ok());
+    REQUIRE(f.db->set_password("acme", a->id, "h" + std::to_string(i), false, {}).ok());
   auto hist = f.db->get_account("acme", a->id);
   CHECK(hist->password_hash == "h4");
   CHECK(hist->password_history == std::vector<std::string>{"h3", "h2", "h1"});
@@ -620,7 +665,7 @@ TEST_CASE(
   CHECK_FALSE(seen->new_role);
   CHECK(seen->other_administrators.size() == 2);
   CHECK(f.db->get_account("acme", gina->id).ok());
-  CHECK(f.db->set_password("acme", gina->id, "h2", refuse).code() == "refused");
+  CHECK(f.db->set_password("acme", gina->id, "h2", false, refuse).code() == "refused");
   CHECK(f.db->get_account("acme", gina->id)->password_hash == "h");
 
   // Allowed: the lock applies with the role change, in the same transaction.
@@ -1157,6 +1202,8 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
       "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
       "ALTER TABLE commands DROP COLUMN claim_epoch;"
       "ALTER TABLE devices DROP COLUMN online_epoch;"
+      "DROP INDEX accounts_login_id_folded;"
+      "ALTER TABLE accounts DROP COLUMN password_change_required;"
       "DROP TABLE device_claim_failures;"
       "DROP TABLE state_history;"
       "ALTER TABLE devices DROP COLUMN state_count;"
@@ -1205,6 +1252,8 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
                  "DROP TABLE leases;"
                  "DROP TABLE verification_leases;"
                  "ALTER TABLE devices DROP COLUMN online_epoch;"
+                 "DROP INDEX accounts_login_id_folded;"
+                 "ALTER TABLE accounts DROP COLUMN password_change_required;"
                  "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
                  "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
                  "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "

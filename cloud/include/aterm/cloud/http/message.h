@@ -4,11 +4,13 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "aterm/common/clock.h"
@@ -80,6 +82,15 @@ bool is_json_media_type(std::string_view content_type);
 
 // {"error":code,"message":message}.
 response error_response(unsigned status, std::string_view code, std::string_view message);
+// One detail of an error as a field of its own (e.g. "min_length": 12), so a page words the
+// stable code in its own language without parsing the English message.
+struct error_detail {
+  const char* key;
+  std::variant<std::int64_t, std::string> value;
+};
+// {"error":code,"message":message, <key>:<value>...}.
+response error_response(unsigned status, std::string_view code, std::string_view message,
+                        std::initializer_list<error_detail> details);
 // The compact JSON text of `body`. REQUIRES: body != nullptr.
 response json_response(unsigned status, const cJSON* body);
 

@@ -99,6 +99,16 @@ class https_connection {
 // speaks plain HTTP on loopback). Throws boost::system::system_error on a connection failure.
 http_answer plain_http_get(int port, const std::string& target);
 
+class https_client;
+
+// Signs `c` in as `login` of `company` with `first`, a password someone else set (which the
+// account must replace before anything else), and replaces it with `chosen` as the account's
+// owner. The change ends the account's sessions: `c` is signed out afterwards. Returns the
+// login's answer when it failed, else the change's (204 when done).
+http_answer replace_first_password(https_client& c, const std::string& company,
+                                   const std::string& login, const std::string& first,
+                                   const std::string& chosen);
+
 class https_client {
  public:
   https_client(int port, std::string ca_file, std::string local_address = "127.0.0.1");
