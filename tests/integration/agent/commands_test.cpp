@@ -78,11 +78,16 @@ TEST_CASE("every op answers as DESIGN.md section 3 says") {
           R"({"rev":1,"values":{"wifi.ssid":"home"}})");
   }
   SUBCASE("diag.ping") {
-    auto r = o.run("d1", "diag.ping", R"({"host":"192.0.2.1","count":3})");
+    auto r = o.run("d1", "diag.ping", R"({"host":"198.18.0.1","count":3})");
     CHECK(r.status == rs::ok);
     auto j = parse(r.result_json);
     CHECK(aterm::common::json_int(j.get(), "sent").value_or(0) == 3);
+    CHECK(aterm::common::json_int(j.get(), "received").value_or(0) == 3);
     CHECK(cJSON_GetObjectItemCaseSensitive(j.get(), "rtt_ms") != nullptr);
+    // A documentation address (TEST-NET-1) never answers, as on a real network.
+    auto lost = parse(o.run("d1b", "diag.ping", R"({"host":"192.0.2.1","count":3})").result_json);
+    CHECK(aterm::common::json_int(lost.get(), "received").value_or(-1) == 0);
+    CHECK(cJSON_GetObjectItemCaseSensitive(lost.get(), "rtt_ms") == nullptr);
     CHECK(o.run("d2", "diag.ping", R"({"host":"-f; reboot","count":3})").status == rs::rejected);
     CHECK(o.run("d3", "diag.ping", R"({"host":"a.example","count":11})").status == rs::rejected);
   }

@@ -126,6 +126,12 @@ TEST_CASE("every op of the table is accepted by the cloud and dispatched by the 
     for (auto field : op.result_fields) {
       // diag.dns names its server only when one was asked for.
       if (op.id == cmd::op_id::diag_dns && field == "server") continue;
+      // diag.ping has round-trip times only when a reply came, as ping itself reports a loss
+      // (the example host is a TEST-NET address, which never answers).
+      if (op.id == cmd::op_id::diag_ping && field == "rtt_ms" &&
+          aterm::common::json_int(result->get(), "received") == 0) {
+        continue;
+      }
       CHECK_MESSAGE(cJSON_GetObjectItemCaseSensitive(result->get(), std::string(field).c_str()),
                     "result field " << field);
     }

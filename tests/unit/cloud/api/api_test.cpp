@@ -634,10 +634,17 @@ TEST_CASE("destinations: create and read and rename and register devices and del
   CHECK(renamed.status == 200);
   CHECK(common::json_string(parse(renamed).get(), "name") == "nagoya-2");
 
-  auto reg = f.call("POST", "/api/v1/destinations/" + id + "/devices",
-                    fixture::claims({"acme-r1", "new-router"}), &s);
+  // acme-r1 sits in tokyo: the registration names the move and changes nothing until confirmed.
+  auto body = fixture::claims({"acme-r1", "new-router"});
+  auto reg = f.call("POST", "/api/v1/destinations/" + id + "/devices", body, &s);
+  REQUIRE_MESSAGE(reg.status == 409, reg.body);
+  CHECK(reg.body.find("\"confirm_moves\"") != std::string::npos);
+  CHECK_FALSE(f.db->get_device("acme", "new-router").ok());
+  body.insert(body.size() - 1, R"(,"confirm_moves":true)");
+  reg = f.call("POST", "/api/v1/destinations/" + id + "/devices", body, &s);
   REQUIRE_MESSAGE(reg.status == 200, reg.body);
   CHECK(f.db->get_device("acme", "new-router")->destination_id == std::stoll(id));
+  CHECK(f.db->get_device("acme", "acme-r1")->destination_id == std::stoll(id));
   CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", fixture::claims({"other-r1"}), &s)
             .status == 404);
   CHECK(f.call("POST", "/api/v1/destinations/" + id + "/devices", R"({"device_id":"a/b"})", &s)
