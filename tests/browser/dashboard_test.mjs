@@ -597,7 +597,7 @@ async function main() {
     await shot(page, '05-technician-login');
     await page.click('#tech-close');
     check(!(await page.content()).includes(password), 'the password is gone once closed');
-    await page.waitForSelector('tr:has-text("technician_login.install") [data-status=succeeded]');
+    await page.waitForSelector('tr:has([data-op="technician_login.install"]) [data-status=succeeded]');
     const first = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', login_id], password + '\n');
     check(first.status === 0, `login-check accepts the one-time password (exit ${first.status})`);
     const second = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', login_id], password + '\n');
@@ -614,12 +614,12 @@ async function main() {
     check(true, 'the active login is listed');
     // Installed on the router first, so the revoke has something to remove there.
     await page.waitForFunction(() => [...document.querySelectorAll('tr')].filter((tr) =>
-      tr.textContent.includes('technician_login.install') && tr.querySelector('[data-status=succeeded]')).length === 2);
+      tr.querySelector('[data-op="technician_login.install"]') && tr.querySelector('[data-status=succeeded]')).length === 2);
     await tech_list_row.locator('button').click();
     await page.click('#confirm-ok');
     await tech_list_row.waitFor({ state: 'detached' });
     check(true, 'revoked: gone from the list');
-    await page.waitForSelector('tr:has-text("technician_login.revoke") [data-status=succeeded]');
+    await page.waitForSelector('tr:has([data-op="technician_login.revoke"]) [data-status=succeeded]');
     const after_revoke = run(agent_bin, ['login-check', '--config', tech_config, '--login-id', revoked_id], revoked_pw + '\n');
     check(after_revoke.status === 1, `login-check refuses a revoked login (exit ${after_revoke.status})`);
 

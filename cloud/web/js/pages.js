@@ -662,7 +662,7 @@ function device(ctx) {
           [t('device.col.time'), t('device.col.op'), t('device.col.status'), t('device.col.by'), t('device.col.result')],
           d.recent_commands.map((c) => [
             jst(c.created_at_s * 1000),
-            op_label(c.op),
+            h('span', { 'data-op': c.op, title: c.op }, op_label(c.op)),
             status_badge(c.status),
             c.created_by,
             result_view(c),
