@@ -31,6 +31,9 @@
 //                      pg_cluster: initdb in a temp folder under /tmp, on disk, fsync on; a free
 //                      port of 127.0.0.1), stopped and removed at exit
 //                      (--db-dir, --db and --postgres exclude each other; default: SQLite)
+//   --batch-delay-ms MS  the daemon's mqtt.batch_delay_ms: a batch waits MS after its first
+//                     message, as the bridge did before group commit (default 0: commit what
+//                     is queued as soon as the last commit ended)
 //   --max-minutes M    start no phase after M minutes (default 40)
 //   --quick            one phase of 200 routers, 3 s warm-up, 10 s window, 50 commands (< 60 s)
 //
@@ -407,15 +410,18 @@ struct options {
   std::string db_dir;  // empty: the temp folder on disk
   std::string db;      // the daemon's db setting as given; empty: a file in db_dir
   bool postgres = false;
+  int batch_delay_ms = 0;  // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
-               "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
-               "[--routers-per-process N] [--routers-on-disk] "
-               "[--db-dir DIR | --db URI-or-path | --postgres] [--max-minutes M] [--quick]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
+      "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
+      "[--routers-per-process N] [--routers-on-disk] "
+      "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] [--max-minutes M] "
+      "[--quick]\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -473,6 +479,8 @@ options parse(int argc, char** argv) {
       o.postgres = true;
     } else if (a == "--routers-on-disk") {
       o.routers_on_disk = true;
+    } else if (a == "--batch-delay-ms") {
+      o.batch_delay_ms = positive(value(), "--batch-delay-ms");
     } else if (a == "--max-minutes") {
       o.max_minutes = positive(value(), "--max-minutes");
     } else {
@@ -580,7 +588,8 @@ class bench_stack {
   "mqtt": {"uri": ")" + broker_->uri() +
                             R"(", "ca": ")" + pki_->ca().string() + R"(", "cert": ")" +
                             pki_->cloud_cert().string() + R"(", "key": ")" +
-                            pki_->cloud_key().string() + R"("},
+                            pki_->cloud_key().string() + R"(", "batch_delay_ms": )" +
+                            std::to_string(opt_.batch_delay_ms) + R"(},
   "security": {"password_iterations": 1000)" +
                             server_keys + R"(},
   "device": {"claim_key_file": ")" +
