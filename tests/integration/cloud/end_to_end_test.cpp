@@ -308,7 +308,9 @@ TEST_CASE("a technician login issued over the API is accepted once through the a
     auto l = (*db)->get_technician_login("acme", login_id);
     return l.ok() && l->status == cloud::technician_login_status::used;
   }));
-  auto log = (*db)->list_audit("acme", {std::nullopt, std::nullopt, "", "technician_login.used"});
+  cloud::audit_query used;
+  used.action = "technician_login.used";
+  auto log = (*db)->list_audit("acme", used);
   REQUIRE(log.ok());
   CHECK(log->size() == 1);
   CHECK((*db)->get_technician_login("acme", login_id)->failed_count == 1);
