@@ -154,14 +154,15 @@ int main(int argc, char** argv) {
               "invol/min");
   double total = 0;
   double total_voluntary = 0;
+  auto per_minute = [&](long long n) { return static_cast<double>(n) / minutes; };
   for (const auto& [tid, a] : after) {
     auto b = before.count(tid) ? before.at(tid) : task_counts{};
-    const double w = (a.timeslices - b.timeslices) / minutes;
-    const double v = (a.voluntary - b.voluntary) / minutes;
+    const double w = per_minute(a.timeslices - b.timeslices);
+    const double v = per_minute(a.voluntary - b.voluntary);
     total += w;
     total_voluntary += v;
     std::printf("%-8s %-16s %12.1f %12.1f %12.1f\n", tid.c_str(), a.name.c_str(), w, v,
-                (a.involuntary - b.involuntary) / minutes);
+                per_minute(a.involuntary - b.involuntary));
   }
   // Each keepalive is a PINGREQ out and a PINGRESP in; each snapshot one publish and its PUBACK.
   const double floor = 60.0 / keepalive * 2 + 60.0 / state_interval * 2;
