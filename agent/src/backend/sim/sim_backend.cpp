@@ -220,7 +220,7 @@ class sim_backend final : public backend {
 // FNV-1a of the device id: each simulated router its own curves, the same on every run.
 std::uint32_t seed_of(const std::string& device_id) {
   std::uint32_t h = 2166136261u;
-  for (unsigned char c : device_id) h = (h ^ c) * 16777619u;
+  for (char c : device_id) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
   return h;
 }
 
