@@ -113,6 +113,11 @@ TEST_CASE("router: params and 404 and 405 and fallback and exceptions") {
     CHECK(res.status == row.status);
     if (row.body != nullptr) CHECK(res.body == row.body);
     CHECK(req.route == row.route);
+    // Every answer, an error's too, says how long the server took (bench_api reads it).
+    const auto* timing = res.find_header("Server-Timing");
+    REQUIRE(timing != nullptr);
+    CHECK(timing->rfind("app;dur=", 0) == 0);
+    CHECK(std::stod(timing->substr(8)) >= 0.0);
   }
   auto text = m.render();
   CHECK(
