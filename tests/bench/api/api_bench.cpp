@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "../bench_figures.h"
 #include "aterm/agent/backend.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -45,6 +46,9 @@ namespace bridge = aterm::bridge;
 namespace protocol = aterm::common::protocol;
 using clock_type = std::chrono::steady_clock;
 
+using aterm::bench::parse_size;
+using aterm::bench::percentile;
+
 namespace {
 
 struct options {
@@ -54,14 +58,6 @@ struct options {
   std::size_t calls = 300;
   bool postgres = false;
 };
-
-bool parse_size(const char* s, std::size_t& out) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s || *end != '\0') return false;
-  out = static_cast<std::size_t>(v);
-  return true;
-}
 
 bool parse_args(int argc, char** argv, options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -92,13 +88,6 @@ const char* presence_of(std::size_t i) {
   if (i % 10 == 0) return "online";
   if (i % 10 <= 3) return "offline";
   return "unknown";
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
 }
 
 double seconds_since(clock_type::time_point t0) {

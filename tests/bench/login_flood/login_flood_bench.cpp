@@ -24,10 +24,13 @@
 #include <thread>
 #include <vector>
 
+#include "../bench_figures.h"
 #include "cloud_stack.h"
 
 namespace t = aterm::test;
 using clock_type = std::chrono::steady_clock;
+
+using aterm::bench::percentile;
 
 namespace {
 
@@ -38,13 +41,6 @@ struct figures {
   std::vector<double> read_ms;
   std::size_t read_errors = 0;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return v[i];
-}
 
 std::string flood_address(int n) {
   int i = n % k_flood_addresses;

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bench_figures.h"
 #include "aterm/agent/backend.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/store.h"
@@ -47,6 +48,9 @@
 #include "aterm/common/protocol.h"
 #include "aterm/test/pg_cluster.h"
 #include "aterm/test/support.h"
+
+using aterm::bench::parse_size;
+using aterm::bench::percentile;
 
 namespace {
 
@@ -64,14 +68,6 @@ struct options {
   std::size_t messages = 50'000;
   std::size_t history_fill = cloud::limits::k_state_history_per_device;
 };
-
-bool parse_size(const char* s, std::size_t& out) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s || *end != '\0') return false;
-  out = static_cast<std::size_t>(v);
-  return true;
-}
 
 bool parse_args(int argc, char** argv, options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -162,13 +158,6 @@ struct figures {
   double cpu_ms = 0;
   std::size_t dropped = 0;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 void print(const char* phase, std::size_t size, const figures& f) {
   double total_ms = 0;
