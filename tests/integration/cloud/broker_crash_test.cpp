@@ -9,12 +9,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 
 #include "aterm/common/json.h"
 #include "aterm/test/pg_cluster.h"
 #include "cloud_stack.h"
+#include "sim_fleet.h"
 
 namespace {
 
@@ -22,12 +22,6 @@ using namespace aterm;
 using namespace aterm::test;
 
 constexpr int k_routers = 20;
-
-std::string router_id(int i) {
-  char id[32];
-  std::snprintf(id, sizeof id, "crash-%05d", i);
-  return id;
-}
 
 // How many of the company's devices GET /devices?online=`filter` lists (-1: the call failed).
 int devices_with(https_client& c, const std::string& filter) {
@@ -38,18 +32,19 @@ int devices_with(https_client& c, const std::string& filter) {
 
 // The routers that are not online with a state received at or after `since_ms`, as
 // "id(presence, state_received_ms)" for the failure message; empty when all are.
-std::string routers_not_fresh(https_client& c, std::int64_t since_ms) {
+std::string routers_not_fresh(const sim_fleet& fleet, https_client& c, std::int64_t since_ms) {
   std::string out;
   for (int i = 1; i <= k_routers; ++i) {
-    auto a = c.request("GET", "devices/" + router_id(i));
+    const std::string id = fleet.router_id(i);
+    auto a = c.request("GET", "devices/" + id);
     if (a.status != 200 || !a.json) {
-      out += router_id(i) + "(no answer) ";
+      out += id + "(no answer) ";
       continue;
     }
     const std::string presence = a.str("presence");
     const std::int64_t state_ms = a.num("state_received_ms");
     if (presence != "online" || state_ms < since_ms) {
-      out += router_id(i) + "(" + presence + ", " + std::to_string(state_ms) + ") ";
+      out += id + "(" + presence + ", " + std::to_string(state_ms) + ") ";
     }
   }
   return out;
@@ -70,27 +65,15 @@ TEST_CASE(
   o.name = "integration-broker-crash";
   o.db = test_db("broker_crash");
   cloud_stack s(o);
-  for (int i = 1; i <= k_routers; ++i) s.register_device("acme", router_id(i));
-
   // Routers retry within a second; the bridge backs off to seconds while the broker is away,
   // so most routers are back (and send their snapshot on connect) before the bridge is. No
   // periodic snapshot within the test: only the one on connect and the ones asked for.
-  const fs::path fleet = s.dir() / "fleet";
-  const fs::path sim_config = s.dir() / "sim.json";
-  std::ofstream(sim_config) << R"({"broker":{"uri":")" << s.mqtt().uri() << R"(","ca":")"
-                            << s.pki().ca().string() << R"("},"data_dir":")" << fleet.string()
-                            << R"(","state_interval_s":3600,)"
-                            << R"("reconnect":{"base_ms":100,"cap_s":1},)"
-                            << R"("simulate":{"ca_cert":")" << s.pki().ca().string()
-                            << R"(","ca_key":")" << s.pki().ca_key().string() << R"("}})";
-  process sim({binary("agent/aterm-agent").string(), "simulate", "--config", sim_config.string(),
-               "--count", std::to_string(k_routers), "--id-prefix", "crash-"},
-              s.dir() / "sim.log");
-
+  sim_fleet fleet(s, o.db, "crash-", k_routers,
+                  R"("state_interval_s":3600,"reconnect":{"base_ms":100,"cap_s":1})");
   auto api = s.client("acme");
-  REQUIRE_MESSAGE(wait_until([&] { return routers_not_fresh(api, 0).empty(); }, 60s, 100ms),
-                  "before the crash: " << routers_not_fresh(api, 0) << "\n"
-                                       << sim.log());
+  REQUIRE_MESSAGE(wait_until([&] { return routers_not_fresh(fleet, api, 0).empty(); }, 60s, 100ms),
+                  "before the crash: " << routers_not_fresh(fleet, api, 0) << "\n"
+                                       << fleet.sim().log());
 
   s.mqtt().kill();
   // Nobody vouches for these routers now: not one may be shown online.
@@ -104,9 +87,9 @@ TEST_CASE(
   const std::int64_t restarted_ms = now_ms();
   s.mqtt().start();
   const bool back =
-      wait_until([&] { return routers_not_fresh(api, restarted_ms).empty(); }, 60s, 200ms);
+      wait_until([&] { return routers_not_fresh(fleet, api, restarted_ms).empty(); }, 60s, 200ms);
   CHECK_MESSAGE(back, "60 s after the restart, not online with a state stored since: "
-                          << routers_not_fresh(api, restarted_ms) << "\ncloud log:\n"
+                          << routers_not_fresh(fleet, api, restarted_ms) << "\ncloud log:\n"
                           << s.cloud_log());
   CHECK(devices_with(api, "true") == k_routers);
   CHECK(devices_with(api, "unknown") == 0);

@@ -35,13 +35,15 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-sim_fleet::sim_fleet(cloud_stack& s, std::string db, const std::string& prefix, int count)
+sim_fleet::sim_fleet(cloud_stack& s, std::string db, const std::string& prefix, int count,
+                     const std::string& settings)
     : s_(s), db_(std::move(db)), prefix_(prefix), count_(count), fleet_(s.dir() / "fleet") {
   for (int i = 1; i <= count_; ++i) s_.register_device("acme", router_id(i));
   const fs::path config = s_.dir() / "sim.json";
   std::ofstream(config) << R"({"broker":{"uri":")" << s_.mqtt().uri() << R"(","ca":")"
                         << s_.pki().ca().string() << R"("},"data_dir":")" << fleet_.string()
-                        << R"(","simulate":{"ca_cert":")" << s_.pki().ca().string()
+                        << "\"," << settings << (settings.empty() ? "" : ",")
+                        << R"("simulate":{"ca_cert":")" << s_.pki().ca().string()
                         << R"(","ca_key":")" << s_.pki().ca_key().string() << R"("}})";
   sim_ = std::make_unique<process>(
       std::vector<std::string>{binary("agent/aterm-agent").string(), "simulate", "--config",

@@ -21,8 +21,10 @@ std::size_t count_of(const std::string& text, const std::string& what);
 class sim_fleet {
  public:
   // Registers routers PREFIX00001.. under "acme" and starts the simulator (its log and data
-  // folder in the stack's folder). `db` is the stack's store (a file path or a URI).
-  sim_fleet(cloud_stack& s, std::string db, const std::string& prefix, int count);
+  // folder in the stack's folder). `db` is the stack's store (a file path or a URI). `settings`:
+  // more members of the simulator's configuration as JSON, e.g. R"("state_interval_s": 3600)".
+  sim_fleet(cloud_stack& s, std::string db, const std::string& prefix, int count,
+            const std::string& settings = {});
   ~sim_fleet();
   sim_fleet(const sim_fleet&) = delete;
   sim_fleet& operator=(const sim_fleet&) = delete;
