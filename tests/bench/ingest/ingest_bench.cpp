@@ -35,6 +35,12 @@
 //                     message, as the bridge did before group commit (default 0: commit what
 //                     is queued as soon as the last commit ended)
 //   --max-minutes M    start no phase after M minutes (default 40)
+//   --broker-restart term|kill  after the last phase, stop Mosquitto with SIGTERM (a restart)
+//                      or SIGKILL (a crash: no Last Will) under the connected fleet and start it
+//                      again on the same port; prints the time until the API shows every router
+//                      online, and online with a state stored after the restart, the broker's
+//                      peak CPU, the routers not back, and the daemon's RSS
+//   --restart-limit-s S  how long to follow the fleet back after the restart (default 300)
 //   --quick            one phase of 200 routers, 3 s warm-up, 10 s window, 50 commands (< 60 s)
 //
 // Set-up, all in a temp folder removed at exit (also on Ctrl-C / SIGTERM): scripts/dev-pki init,
@@ -411,6 +417,8 @@ struct options {
   std::string db;      // the daemon's db setting as given; empty: a file in db_dir
   bool postgres = false;
   int batch_delay_ms = 0;  // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
+  int broker_restart = 0;  // 0: none; SIGTERM or SIGKILL: restart the broker after the phases
+  int restart_limit_s = 300;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -420,7 +428,7 @@ struct options {
       "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
       "[--routers-per-process N] [--routers-on-disk] "
       "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] [--max-minutes M] "
-      "[--quick]\n",
+      "[--broker-restart term|kill] [--restart-limit-s S] [--quick]\n",
       why.c_str());
   std::exit(2);
 }
@@ -483,6 +491,12 @@ options parse(int argc, char** argv) {
       o.batch_delay_ms = positive(value(), "--batch-delay-ms");
     } else if (a == "--max-minutes") {
       o.max_minutes = positive(value(), "--max-minutes");
+    } else if (a == "--broker-restart") {
+      const std::string how = value();
+      if (how != "term" && how != "kill") usage("--broker-restart takes term or kill");
+      o.broker_restart = how == "term" ? SIGTERM : SIGKILL;
+    } else if (a == "--restart-limit-s") {
+      o.restart_limit_s = positive(value(), "--restart-limit-s");
     } else {
       usage("unknown argument " + a);
     }
@@ -628,6 +642,12 @@ class bench_stack {
         60s);
     if (!up || !cloud_->running())
       throw std::runtime_error("aterm-cloud did not come up: " + tail(cloud_->log()));
+    // The CLI's first password must be replaced by the account's owner before anything else.
+    const std::string chosen = "bench-" + password_;
+    if (auto a = aterm::test::replace_first_password(*api_, "bench", "admin", password_, chosen);
+        a.status != 204)
+      throw std::runtime_error("first password change failed: " + std::to_string(a.status));
+    password_ = chosen;
     if (auto a = api_->login("bench", "admin", password_); a.status != 200)
       throw std::runtime_error("login failed: " + std::to_string(a.status));
     auto d = api_->request("POST", "destinations", R"({"name":"bench fleet"})");
@@ -739,6 +759,88 @@ class bench_stack {
                 seconds(steady::now() - t0));
     std::fflush(stdout);
     return static_cast<int>(counters().online.load());
+  }
+
+  // What the API says of the fleet: routers shown online, and those of them with a state
+  // received at or after `since_ms` (every page of GET /devices, 500 at a time).
+  std::pair<int, int> api_fleet(std::int64_t since_ms) {
+    int online = 0;
+    int fresh = 0;
+    std::string cursor;
+    do {
+      auto a =
+          api_->request("GET", "devices?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor));
+      if (a.status != 200 || !a.json) return {-1, -1};
+      const cJSON* list = cJSON_GetObjectItemCaseSensitive(a.json.get(), "devices");
+      if (cJSON_IsArray(list)) {
+        for (const cJSON* d = list->child; d != nullptr; d = d->next) {
+          if (aterm::common::json_string(d, "presence").value_or("") != "online") continue;
+          ++online;
+          if (aterm::common::json_int(d, "state_received_ms").value_or(0) >= since_ms) ++fresh;
+        }
+      }
+      cursor = aterm::common::json_string(a.json.get(), "next_cursor").value_or("");
+    } while (!cursor.empty());
+    return {online, fresh};
+  }
+
+  // Stops Mosquitto with `sig` (SIGTERM: a restart; SIGKILL: a crash, no Last Will) while the
+  // fleet is connected, starts it again on the same port and follows the fleet back: the time
+  // until the API shows every router online, and online with a state stored after the restart;
+  // the broker's peak CPU (per 0.5 s sample); the routers not back within `limit`.
+  void restart_broker(int sig, int routers, std::chrono::seconds limit) {
+    std::printf("broker restart (%s) with %d routers online\n",
+                sig == SIGKILL ? "SIGKILL" : "SIGTERM", routers);
+    std::fflush(stdout);
+    if (sig == SIGKILL) {
+      broker_->kill();
+    } else {
+      broker_->stop();
+    }
+    const auto down_at = steady::now();
+    const std::int64_t since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+    broker_->start();
+    broker_pid_ = find_broker_pid(pki_->dir() / "mosquitto.conf");
+    const auto up_at = steady::now();
+    double peak_cpu = 0;
+    double all_online_s = -1;
+    double all_fresh_s = -1;
+    auto last = sample_proc(broker_pid_);
+    auto last_at = steady::now();
+    auto last_report = last_at;
+    std::pair<int, int> seen{0, 0};
+    while (steady::now() - up_at < limit) {
+      std::this_thread::sleep_for(500ms);  // the sampling period, not a synchronisation
+      check_interrupt();
+      const auto now = steady::now();
+      if (auto p = sample_proc(broker_pid_); p && last) {
+        peak_cpu = std::max(peak_cpu, 100.0 * (p->cpu_s - last->cpu_s) / seconds(now - last_at));
+        last = p;
+      }
+      last_at = now;
+      seen = api_fleet(since_ms);
+      const double t = seconds(steady::now() - up_at);
+      if (all_online_s < 0 && seen.first >= routers) all_online_s = t;
+      if (all_fresh_s < 0 && seen.second >= routers) all_fresh_s = t;
+      if (now - last_report > 10s) {
+        last_report = now;
+        std::printf("  after %.0f s: %d online, %d with a fresh state\n", t, seen.first,
+                    seen.second);
+        std::fflush(stdout);
+      }
+      if (all_online_s >= 0 && all_fresh_s >= 0) break;
+    }
+    std::printf(
+        "broker restart: down %.2f s; every router online after %.1f s, online with a fresh "
+        "state after %.1f s (-1: not within %lld s); broker CPU peak %.0f%% (100%% = 1 core); "
+        "not back: %d online, %d without a fresh state\n",
+        seconds(up_at - down_at), all_online_s, all_fresh_s, static_cast<long long>(limit.count()),
+        peak_cpu, routers - std::max(seen.first, 0), routers - std::max(seen.second, 0));
+    if (auto c = sample_proc(cloud_->pid()))
+      std::printf("  aterm-cloud RSS %.0f MB\n", static_cast<double>(c->rss_kb) / 1024.0);
+    std::fflush(stdout);
   }
 
   sample take_sample() {
@@ -1090,6 +1192,9 @@ int main(int argc, char** argv) {
       }
     }
     rt.reset();
+    if (opt.broker_restart != 0 && !results.empty() && results.back().stop_reason.empty())
+      stack.restart_broker(opt.broker_restart, results.back().connected,
+                           std::chrono::seconds(opt.restart_limit_s));
   } catch (const interrupted&) {
     std::printf("interrupted; cleaning up\n");
     rc = 130;
