@@ -45,21 +45,6 @@ http::response password_refused(const common::status& s,
   return http::error_response(400, s.code(), s.message());
 }
 
-http::response unknown_field(std::string_view k) {
-  return http::error_response(400, "unknown_field", "unknown field \"" + std::string(k) + "\"",
-                              {{"field", std::string(k)}});
-}
-
-http::response wrong_type(std::string_view k, std::string_view type) {
-  return http::error_response(400, "wrong_type", std::string(k) + " must be a " + std::string(type),
-                              {{"field", std::string(k)}, {"type", std::string(type)}});
-}
-
-http::response invalid_email() {
-  return http::error_response(400, "invalid_email",
-                              "email must be an address such as name@example.com");
-}
-
 http::response list_accounts(api_service::impl& m, http::request&, const caller& c, op_audit&) {
   auto list = m.ctx.db.list_accounts(c.comp.id);
   if (!list.ok()) return m.store_error(list.error(), "list_accounts");
@@ -104,7 +89,7 @@ http::response create_account(api_service::impl& m, http::request& req, const ca
     return http::error_response(400, "role_required", "role is required: choose one",
                                 {{"field", "role"}});
   }
-  if (!email || !security::valid_email_address(*email)) return invalid_email();
+  if (!email || !security::valid_email_address(*email)) return invalid_email("email");
   audit.target = *login_id;
   auto r = m.ctx.db.find_role(c.comp.id, *role_name);
   if (!r.ok()) {
@@ -165,7 +150,7 @@ http::response update_account(api_service::impl& m, http::request& req, const ca
       return unknown_field(k);
     }
   }
-  if (update.email && !security::valid_email_address(*update.email)) return invalid_email();
+  if (update.email && !security::valid_email_address(*update.email)) return invalid_email("email");
   auto current = m.ctx.db.get_account(c.comp.id, *id);
   if (!current.ok()) return m.store_error(current.error(), "get_account");
   audit.target = current->login_id;

@@ -9,6 +9,7 @@
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/email_address.h"
+#include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/security/password_change_rule.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/crypto.h"
@@ -23,15 +24,22 @@ std::optional<http::response> not_site_admin(const caller& c, std::string_view p
                                              op_audit& a) {
   if (c.comp.id == k_platform_company && c.has(permission)) return std::nullopt;
   a.detail = "denied: site administrator with " + std::string(permission) + " required";
-  return http::error_response(403, "forbidden", "site administrators only");
+  return http::error_response(403, "forbidden", "site administrators only",
+                              {{"permission", std::string(permission)}});
+}
+
+// 409 platform_company: the reserved company "platform" holds site administrators, nothing else.
+http::response platform_company(std::string_view message) {
+  return http::error_response(409, "platform_company", message,
+                              {{"company_id", std::string(k_platform_company)}});
 }
 
 // contract_end: ISO 8601 text or null (no end).
 std::variant<std::optional<std::int64_t>, http::response> contract_end(const cJSON* item) {
   if (cJSON_IsNull(item)) return std::optional<std::int64_t>{};
-  if (!cJSON_IsString(item)) return bad_request("contract_end must be an ISO 8601 time or null");
+  if (!cJSON_IsString(item)) return wrong_type(item->string, "string or null");
   auto t = common::parse_iso8601(item->valuestring);
-  if (!t.ok()) return bad_request("contract_end must be an ISO 8601 time or null");
+  if (!t.ok()) return invalid_time(item->string);
   return std::optional<std::int64_t>{common::to_unix_s(*t)};
 }
 
@@ -100,23 +108,42 @@ http::response create_company(api_service::impl& m, http::request& req, const ca
                                        : k == "administrator"       ? &admin_login
                                        : k == "administrator_email" ? &admin_email
                                                                     : nullptr;
-    if (slot == nullptr) return bad_request("unknown field \"" + std::string(k) + "\"");
-    if (!cJSON_IsString(item)) return bad_request(std::string(k) + " must be a string");
+    if (slot == nullptr) return unknown_field(k);
+    if (!cJSON_IsString(item)) return wrong_type(k, "string");
     *slot = item->valuestring;
   }
-  if (!id || !name) return bad_request("id and name are required");
+  if (!id) return field_required("id");
+  if (!name) return field_required("name");
+  if (!valid_line(*name, limits::k_max_name)) return invalid_name("name", limits::k_max_name);
+  if (admin_login) *admin_login = security::trim_login_id(*admin_login);
   if (admin_login && !valid_line(*admin_login, limits::k_max_name)) {
-    return bad_request("administrator must be a login id of 1..128 printable characters");
+    return http::error_response(400, "invalid_login_id",
+                                "administrator must be 1..128 printable characters",
+                                {{"field", "administrator"},
+                                 {"max_length", static_cast<std::int64_t>(limits::k_max_name)}});
   }
-  if (admin_login.has_value() != admin_email.has_value()) {
-    return bad_request("administrator and administrator_email go together");
-  }
+  // Every account has an address: the administrator comes with one.
+  if (admin_login && !admin_email) return field_required("administrator_email");
+  if (admin_email && !admin_login) return field_required("administrator");
   if (admin_email && !security::valid_email_address(*admin_email)) {
-    return bad_request("administrator_email must be an address such as name@example.com");
+    return invalid_email("administrator_email");
   }
   a.target = *id;
   auto created = m.ctx.db.create_company(*id, *name);
-  if (!created.ok()) return m.store_error(created.error(), "create_company");
+  if (!created.ok()) {
+    if (created.error().code() == k_conflict) {
+      return http::error_response(409, "company_id_taken", "a company with this id exists",
+                                  {{"company_id", *id}});
+    }
+    // The name passed above: the store refuses the id's form.
+    if (created.error().code() == k_invalid) {
+      return http::error_response(
+          400, "invalid_company_id",
+          "id must be 2..64 letters, digits, '-' or '_', starting with a letter or digit",
+          {{"max_length", static_cast<std::int64_t>(limits::k_max_company_id)}});
+    }
+    return m.store_error(created.error(), "create_company");
+  }
   if (end) {
     auto settings = created->settings;
     settings.contract_end_s = end;
@@ -160,18 +187,14 @@ http::response update_company(api_service::impl& m, http::request& req, const ca
   const cJSON* o = std::get<common::json_ptr>(body).get();
   std::optional<std::optional<std::int64_t>> end;
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
-    if (std::string_view(item->string) != "contract_end") {
-      return bad_request("unknown field \"" + std::string(item->string) + "\"");
-    }
+    if (std::string_view(item->string) != "contract_end") return unknown_field(item->string);
     auto v = contract_end(item);
     if (auto* bad = std::get_if<http::response>(&v)) return std::move(*bad);
     end = std::get<std::optional<std::int64_t>>(v);
   }
-  if (!end) return bad_request("contract_end is required");
+  if (!end) return field_required("contract_end");
   const auto& id = req.param("id");
-  if (id == k_platform_company) {
-    return http::error_response(409, "conflict", "the platform has no contract end");
-  }
+  if (id == k_platform_company) return platform_company("the platform has no contract end");
   auto co = m.ctx.db.get_company(id);
   if (!co.ok()) return m.store_error(co.error(), "get_company");
   auto settings = co->settings;
@@ -239,19 +262,23 @@ http::response assign_device(api_service::impl& m, http::request& req, const cal
                              op_audit& a) {
   if (auto refused = not_site_admin(c, "device.register", a)) return std::move(*refused);
   const auto& device_id = req.param("id");
-  if (!common::protocol::valid_device_id(device_id)) {
-    return bad_request("not a valid device id");
-  }
+  if (!common::protocol::valid_device_id(device_id)) return invalid_device_id("id");
   auto body = object_body(req);
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   const cJSON* o = std::get<common::json_ptr>(body).get();
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    std::string_view k = item->string;
+    if (k != "company_id" && k != "destination") return unknown_field(k);
+    if (!cJSON_IsString(item)) return wrong_type(k, "string");
+  }
   auto company_id = common::json_string(o, "company_id");
   auto dest = common::json_string(o, "destination");
-  if (!company_id || !dest || !valid_line(*dest, limits::k_max_name)) {
-    return bad_request("company_id and destination (strings) are required");
-  }
+  if (!company_id) return field_required("company_id");
+  if (!dest) return field_required("destination");
+  if (!valid_line(*dest, limits::k_max_name))
+    return invalid_name("destination", limits::k_max_name);
   if (*company_id == k_platform_company) {
-    return http::error_response(409, "conflict", "devices belong to customer companies");
+    return platform_company("devices belong to customer companies");
   }
   if (auto co = m.ctx.db.get_company(*company_id); !co.ok()) {
     return m.store_error(co.error(), "get_company");
@@ -259,7 +286,14 @@ http::response assign_device(api_service::impl& m, http::request& req, const cal
   auto d = m.ctx.db.ensure_destination(*company_id, *dest);
   if (!d.ok()) return m.store_error(d.error(), "ensure_destination");
   auto registered = m.ctx.db.register_device(*company_id, device_id, d->id);
-  if (!registered.ok()) return m.store_error(registered.error(), "register_device");
+  if (!registered.ok()) {
+    if (registered.error().code() == k_conflict) {
+      return http::error_response(409, "device_in_other_company",
+                                  "the device is registered to another company; unassign it first",
+                                  {{"device_id", device_id}});
+    }
+    return m.store_error(registered.error(), "register_device");
+  }
   a.detail = "company=" + *company_id + " destination=" + d->name;
   m.audit(*company_id, c.acct.login_id, "device.register", device_id, "success",
           "by site administrator, destination=" + d->name, c.client_ip);
@@ -272,9 +306,7 @@ http::response unassign_device(api_service::impl& m, http::request& req, const c
                                op_audit& a) {
   if (auto refused = not_site_admin(c, "device.register", a)) return std::move(*refused);
   const auto& device_id = req.param("id");
-  if (!common::protocol::valid_device_id(device_id)) {
-    return bad_request("not a valid device id");
-  }
+  if (!common::protocol::valid_device_id(device_id)) return invalid_device_id("id");
   auto left = m.ctx.db.unassign_device(device_id);
   if (!left.ok()) return m.store_error(left.error(), "unassign_device");
   a.detail = "company=" + *left;

@@ -26,6 +26,30 @@ namespace aterm::cloud::api {
 // 400 bad_request with `message`: a request the route cannot take as it is.
 http::response bad_request(std::string_view message);
 
+// ---- refusals of a request's fields: a stable code with the field and its bound as details ----
+
+// 400 unknown_field {field}: the body has a field the route does not take.
+http::response unknown_field(std::string_view field);
+// 400 wrong_type {field, type}: `type` is "string", "integer", "boolean", "array", "object".
+http::response wrong_type(std::string_view field, std::string_view type);
+// 400 field_required {field}.
+http::response field_required(std::string_view field);
+// 400 out_of_range {field, min, max}: an integer outside min..max (or not an integer).
+http::response out_of_range(std::string_view field, std::int64_t min, std::int64_t max);
+// 400 too_long {field, max_length} (characters).
+http::response too_long(std::string_view field, std::size_t max_length);
+// 400 invalid_value {field}: a value outside the field's vocabulary or format; `message` says
+// which values it takes.
+http::response invalid_value(std::string_view field, std::string_view message);
+// 400 invalid_name {field, max_length}: not 1..max_length characters without control characters.
+http::response invalid_name(std::string_view field, std::size_t max_length);
+// 400 invalid_time {field}: not an ISO 8601 time with `Z` or an offset.
+http::response invalid_time(std::string_view field);
+// 400 invalid_email {field}.
+http::response invalid_email(std::string_view field);
+// 400 invalid_device_id {field}: breaks the device id pattern.
+http::response invalid_device_id(std::string_view field);
+
 // The signed-in account behind a request that passed every check of a guarded route.
 struct caller {
   account acct;

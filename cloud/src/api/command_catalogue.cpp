@@ -13,24 +13,28 @@ namespace {
 // args are part of a message the broker caps at 64 KiB; leave room for the envelope.
 constexpr std::size_t k_max_args_bytes = 32 * 1024;
 
-common::status bad(std::string message) {
-  return common::status::error("bad_command", std::move(message));
+common::status command_refusal(std::string_view reason, std::string message) {
+  return common::status::error(std::string(reason), std::move(message));
 }
 
 }  // namespace
 
 common::result<validated_command> validate_command(std::string_view op, const cJSON* args) {
   const auto* spec = common::commands::find_op(op);
-  if (spec == nullptr) return bad("unknown op \"" + std::string(op) + "\"");
-  if (!spec->operator_issued)
-    return bad(std::string(op) + " is issued through /devices/{id}/technician-logins");
+  // The op is the client's text and may be large: the refusal does not echo it.
+  if (spec == nullptr) return command_refusal("unknown_op", "unknown op");
+  if (!spec->operator_issued) {
+    return command_refusal("not_operator_issued",
+                           std::string(op) + " is issued through /devices/{id}/technician-logins");
+  }
   auto checked = common::commands::check_args(*spec, args);
-  if (!checked.ok()) return bad(checked.error().message());
+  if (!checked.ok()) return command_refusal("bad_args", checked.error().message());
   validated_command v;
   v.op = std::string(op);
   v.args_json = common::print_json(checked->get());
   v.audit_warning = spec->audit_warning;
-  if (v.args_json.size() > k_max_args_bytes) return bad("args too large");
+  if (v.args_json.size() > k_max_args_bytes)
+    return command_refusal("args_too_large", "args too large");
   return v;
 }
 

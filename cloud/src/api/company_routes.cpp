@@ -6,6 +6,7 @@
 #include "account_routes.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/ip_allowlist.h"
+#include "aterm/cloud/security/limits.h"
 
 namespace aterm::cloud::api {
 
@@ -13,6 +14,23 @@ namespace {
 
 http::response get_company(api_service::impl&, http::request&, const caller& c, op_audit&) {
   return json_answer(200, company_json(c.comp));
+}
+
+// The allowlist rule's refusal with its detail: the 1-based line of the first bad entry, or the
+// bound that a too long list passed.
+http::response allowlist_refused(const common::status& s, const std::vector<std::string>& entries) {
+  if (s.code() == "too_many_cidrs") {
+    return http::error_response(
+        400, "too_many_cidrs", s.message(),
+        {{"max_entries", static_cast<std::int64_t>(security::limits::k_max_cidrs)}});
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (security::cidr::parse(entries[i]).ok()) continue;
+    return http::error_response(400, "bad_cidr", s.message(),
+                                {{"line", static_cast<std::int64_t>(i + 1)},
+                                 {"entry", entries[i].substr(0, limits::k_max_name)}});
+  }
+  return http::error_response(400, "bad_cidr", s.message());
 }
 
 http::response update_company(api_service::impl& m, http::request& req, const caller& c,
@@ -24,14 +42,14 @@ http::response update_company(api_service::impl& m, http::request& req, const ca
   for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
     std::string_view k = item->string;
     if (k == "ip_allowlist") {
-      if (!cJSON_IsArray(item)) return bad_request("ip_allowlist must be an array of CIDRs");
+      if (!cJSON_IsArray(item)) return wrong_type(k, "array");
       std::vector<std::string> entries;
       for (const cJSON* e = item->child; e != nullptr; e = e->next) {
-        if (!cJSON_IsString(e)) return bad_request("ip_allowlist must be an array of CIDRs");
+        if (!cJSON_IsString(e)) return wrong_type(k, "array of strings");
         entries.emplace_back(e->valuestring);
       }
       auto list = security::ip_allowlist::parse(entries);
-      if (!list.ok()) return http::error_response(400, list.error().code(), list.error().message());
+      if (!list.ok()) return allowlist_refused(list.error(), entries);
       auto self = security::ip_address::parse(c.client_ip);
       if (!self || !list->allows(*self)) {
         return http::error_response(409, "allowlist_excludes_caller",
@@ -42,13 +60,12 @@ http::response update_company(api_service::impl& m, http::request& req, const ca
     } else if (k == "technician_login_ttl_minutes") {
       auto v = common::json_int(std::get<common::json_ptr>(body).get(), item->string);
       if (!v || *v < 0 || *v > limits::k_max_technician_login_ttl_minutes) {
-        return bad_request("technician_login_ttl_minutes must be an integer 0.." +
-                           std::to_string(limits::k_max_technician_login_ttl_minutes));
+        return out_of_range(k, 0, limits::k_max_technician_login_ttl_minutes);
       }
       settings.technician_login_ttl_minutes = *v;
       detail += "technician_login_ttl_minutes=" + std::to_string(*v) + " ";
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
   if (auto s = m.ctx.db.update_company_settings(c.comp.id, settings); !s.ok()) {

@@ -32,7 +32,7 @@ http::response api_service::impl::list_devices(http::request& req, const caller&
   device_query q;
   q.q = req.query_value("q").value_or("");
   if (q.q.size() > limits::k_max_name) {
-    return http::error_response(400, "bad_request", "q is too long");
+    return too_long("q", limits::k_max_name);
   }
   if (auto online = req.query_value("online"); online && !online->empty()) {
     if (*online == "true" || *online == "1") {
@@ -42,20 +42,19 @@ http::response api_service::impl::list_devices(http::request& req, const caller&
     } else if (*online == "unknown") {
       q.presence = presence_state::unknown;
     } else {
-      return http::error_response(400, "bad_request", "online must be true, false or unknown");
+      return invalid_value("online", "online must be true, false or unknown");
     }
   }
   if (auto limit = req.query_value("limit"); limit && !limit->empty()) {
     auto n = parse_int(*limit);
     if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {
-      return http::error_response(400, "bad_request",
-                                  "limit must be 1.." + std::to_string(limits::k_max_page));
+      return out_of_range("limit", 1, static_cast<std::int64_t>(limits::k_max_page));
     }
     q.limit = static_cast<std::size_t>(*n);
   }
   q.cursor = req.query_value("cursor").value_or("");
   if (q.cursor.size() > k_max_cursor) {
-    return http::error_response(400, "bad_request", "bad cursor");
+    return invalid_value("cursor", "cursor must be a next_cursor this list answered");
   }
   auto page = ctx.db.list_devices(c.comp.id, q);
   if (!page.ok()) return store_error(page.error(), "list_devices");
@@ -93,9 +92,8 @@ http::response api_service::impl::device_history(http::request& req, const calle
   if (auto v = req.query_value("limit"); v && !v->empty()) {
     auto n = parse_int(*v);
     if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_state_history_per_device)) {
-      return http::error_response(
-          400, "bad_request",
-          "limit must be 1.." + std::to_string(limits::k_state_history_per_device));
+      return out_of_range("limit", 1,
+                          static_cast<std::int64_t>(limits::k_state_history_per_device));
     }
     limit = static_cast<std::size_t>(*n);
   }
@@ -128,15 +126,24 @@ http::response api_service::impl::create_command(http::request& req, const calle
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   const cJSON* o = std::get<common::json_ptr>(body).get();
   const cJSON* op = cJSON_GetObjectItemCaseSensitive(o, "op");
-  if (!cJSON_IsString(op)) return http::error_response(400, "bad_command", "op is required");
+  if (op == nullptr) return field_required("op");
+  if (!cJSON_IsString(op)) return wrong_type("op", "string");
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
-    if (k != "op" && k != "args" && k != "timeout_s") {
-      return http::error_response(400, "bad_command", "unknown field \"" + std::string(k) + "\"");
-    }
+    if (k != "op" && k != "args" && k != "timeout_s") return unknown_field(k);
   }
   auto valid = validate_command(op->valuestring, cJSON_GetObjectItemCaseSensitive(o, "args"));
-  if (!valid.ok()) return http::error_response(400, "bad_command", valid.error().message());
+  if (!valid.ok()) {
+    // The reason is the catalogue's; an unknown op is the client's text, possibly large, and is
+    // not echoed.
+    const auto& reason = valid.error().code();
+    if (reason == "unknown_op") {
+      return http::error_response(400, "bad_command", valid.error().message(),
+                                  {{"reason", reason}});
+    }
+    return http::error_response(400, "bad_command", valid.error().message(),
+                                {{"reason", reason}, {"op", std::string(op->valuestring)}});
+  }
   // Only an op of the catalogue reaches the access log: the request's text is not ours to keep.
   a.detail = "op=" + valid->op;
   if (valid->audit_warning) a.detail += " warning=destructive";
@@ -144,9 +151,7 @@ http::response api_service::impl::create_command(http::request& req, const calle
   if (const cJSON* t = cJSON_GetObjectItemCaseSensitive(o, "timeout_s"); t != nullptr) {
     if (!cJSON_IsNumber(t) || !common::json_is_integer(t) || t->valuedouble < 1 ||
         t->valuedouble > static_cast<double>(k_max_command_timeout_s)) {
-      return http::error_response(
-          400, "bad_command",
-          "timeout_s must be an integer 1.." + std::to_string(k_max_command_timeout_s));
+      return out_of_range("timeout_s", 1, k_max_command_timeout_s);
     }
     timeout = static_cast<std::int64_t>(t->valuedouble);
   }

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "api_internal.h"
+#include "aterm/cloud/limits.h"
 
 namespace aterm::cloud::api {
 
@@ -172,6 +173,67 @@ std::variant<common::json_ptr, http::response> object_body(const http::request& 
     return http::error_response(400, "bad_json", "the body must be a JSON object");
   }
   return std::move(parsed).value();
+}
+
+http::response unknown_field(std::string_view field) {
+  // The name is the client's text: cut, so a refusal never echoes a large body back.
+  std::string shown(field.substr(0, limits::k_max_name));
+  return http::error_response(400, "unknown_field", "unknown field \"" + shown + "\"",
+                              {{"field", shown}});
+}
+
+http::response wrong_type(std::string_view field, std::string_view type) {
+  return http::error_response(400, "wrong_type",
+                              std::string(field) + " must be a " + std::string(type),
+                              {{"field", std::string(field)}, {"type", std::string(type)}});
+}
+
+http::response field_required(std::string_view field) {
+  return http::error_response(400, "field_required", std::string(field) + " is required",
+                              {{"field", std::string(field)}});
+}
+
+http::response out_of_range(std::string_view field, std::int64_t min, std::int64_t max) {
+  return http::error_response(400, "out_of_range",
+                              std::string(field) + " must be an integer " + std::to_string(min) +
+                                  ".." + std::to_string(max),
+                              {{"field", std::string(field)}, {"min", min}, {"max", max}});
+}
+
+http::response too_long(std::string_view field, std::size_t max_length) {
+  return http::error_response(
+      400, "too_long", std::string(field) + " is too long",
+      {{"field", std::string(field)}, {"max_length", static_cast<std::int64_t>(max_length)}});
+}
+
+http::response invalid_value(std::string_view field, std::string_view message) {
+  return http::error_response(400, "invalid_value", message, {{"field", std::string(field)}});
+}
+
+http::response invalid_name(std::string_view field, std::size_t max_length) {
+  return http::error_response(
+      400, "invalid_name",
+      std::string(field) + " must be 1.." + std::to_string(max_length) +
+          " characters without control characters",
+      {{"field", std::string(field)}, {"max_length", static_cast<std::int64_t>(max_length)}});
+}
+
+http::response invalid_time(std::string_view field) {
+  return http::error_response(400, "invalid_time",
+                              std::string(field) + " must be an ISO 8601 time with Z or an offset",
+                              {{"field", std::string(field)}});
+}
+
+http::response invalid_email(std::string_view field) {
+  return http::error_response(400, "invalid_email",
+                              std::string(field) + " must be an address such as name@example.com",
+                              {{"field", std::string(field)}});
+}
+
+http::response invalid_device_id(std::string_view field) {
+  return http::error_response(400, "invalid_device_id",
+                              std::string(field) + " is not a valid device id",
+                              {{"field", std::string(field)}});
 }
 
 http::response json_answer(unsigned status, const common::json_ptr& body) {

@@ -15,6 +15,16 @@ http::response no_role() {
   return http::error_response(404, "not_found", "no such role");
 }
 
+http::response role_name_taken(const std::string& name) {
+  return http::error_response(409, "role_name_taken", "a role of this name exists",
+                              {{"name", name}});
+}
+
+http::response role_built_in(const std::string& name) {
+  return http::error_response(409, "role_built_in", "built-in roles cannot be changed or deleted",
+                              {{"role", name}});
+}
+
 struct role_fields {
   std::optional<std::string> name;
   std::optional<std::vector<std::string>> permissions;
@@ -26,27 +36,29 @@ std::variant<role_fields, http::response> read_role_fields(const cJSON* o) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
     if (k == "name") {
-      if (!cJSON_IsString(item) || !valid_line(item->valuestring, limits::k_max_name)) {
-        return bad_request("name must be 1..128 printable characters");
+      if (!cJSON_IsString(item)) return wrong_type(k, "string");
+      if (!valid_line(item->valuestring, limits::k_max_name)) {
+        return invalid_name(k, limits::k_max_name);
       }
       f.name = item->valuestring;
     } else if (k == "permissions") {
-      if (!cJSON_IsArray(item)) return bad_request("permissions must be an array of names");
+      if (!cJSON_IsArray(item)) return wrong_type(k, "array");
       std::vector<std::string> perms;
       for (const cJSON* p = item->child; p != nullptr; p = p->next) {
-        if (!cJSON_IsString(p)) return bad_request("permissions must be an array of names");
+        if (!cJSON_IsString(p)) return wrong_type(k, "array of strings");
         bool known = false;
         for (auto name : k_permissions) known = known || name == p->valuestring;
         if (!known) {
-          return http::error_response(
-              400, "invalid",
-              "unknown permission \"" + std::string(p->valuestring).substr(0, 64) + "\"");
+          const std::string shown = std::string(p->valuestring).substr(0, limits::k_max_name);
+          return http::error_response(400, "unknown_permission",
+                                      "unknown permission \"" + shown + "\"",
+                                      {{"permission", shown}});
         }
         perms.emplace_back(p->valuestring);
       }
       f.permissions = std::move(perms);
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
   return f;
@@ -68,12 +80,16 @@ http::response create_role(api_service::impl& m, http::request& req, const calle
   auto fields = read_role_fields(std::get<common::json_ptr>(body).get());
   if (auto* bad = std::get_if<http::response>(&fields)) return std::move(*bad);
   auto& f = std::get<role_fields>(fields);
-  if (!f.name || !f.permissions) return bad_request("name and permissions are required");
+  if (!f.name) return field_required("name");
+  if (!f.permissions) return field_required("permissions");
   if (auto refused = security::judge_role_create(delegator_of(c), *f.permissions)) {
     return delegation_refused(*refused, a);
   }
   auto r = m.ctx.db.create_role(c.comp.id, *f.name, *f.permissions);
-  if (!r.ok()) return m.store_error(r.error(), "create_role");
+  if (!r.ok()) {
+    if (r.error().code() == k_conflict) return role_name_taken(*f.name);
+    return m.store_error(r.error(), "create_role");
+  }
   a.target = std::to_string(r->id);
   a.detail = "name=" + r->name + " permissions=" + std::to_string(r->permissions.size());
   return json_answer(201, role_json(*r));
@@ -92,8 +108,13 @@ http::response update_role(api_service::impl& m, http::request& req, const calle
   if (auto refused = security::judge_role_edit(delegator_of(c), *current, f.permissions)) {
     return delegation_refused(*refused, a);
   }
+  if (current->built_in) return role_built_in(current->name);
   auto r = m.ctx.db.update_role(c.comp.id, *id, f.name, f.permissions);
-  if (!r.ok()) return m.store_error(r.error(), "update_role");
+  if (!r.ok()) {
+    // Built-in roles were refused above: a conflict here is the name.
+    if (r.error().code() == k_conflict) return role_name_taken(f.name.value_or(current->name));
+    return m.store_error(r.error(), "update_role");
+  }
   a.detail = "name=" + r->name + " permissions=" + std::to_string(r->permissions.size());
   return json_answer(200, role_json(*r));
 }
@@ -106,8 +127,15 @@ http::response delete_role(api_service::impl& m, http::request& req, const calle
   if (auto refused = security::judge_role_edit(delegator_of(c), *current, std::nullopt)) {
     return delegation_refused(*refused, a);
   }
-  if (auto s = m.ctx.db.delete_role(c.comp.id, *id); !s.ok())
+  if (current->built_in) return role_built_in(current->name);
+  if (auto s = m.ctx.db.delete_role(c.comp.id, *id); !s.ok()) {
+    // Built-in roles were refused above: a conflict here is an account holding the role.
+    if (s.code() == k_conflict) {
+      return http::error_response(409, "role_in_use", "accounts hold this role",
+                                  {{"role", current->name}});
+    }
     return m.store_error(s, "delete_role");
+  }
   return no_content();
 }
 

@@ -50,7 +50,8 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     add_int(out.get(), "ttl_s", issue.ttl_s);
     return json_answer(201, out);
   }
-  return http::error_response(409, "conflict", "could not allocate a login id; try again");
+  return http::error_response(409, "login_id_unavailable",
+                              "could not allocate a login id; try again");
 }
 
 http::response api_service::impl::list_technician_logins(http::request& req, const caller& c,
@@ -86,7 +87,15 @@ http::response api_service::impl::revoke_technician_login(http::request& req, co
   auto cmd =
       ctx.db.revoke_technician_login(c.comp.id, device_id, login_id,
                                      security::revoke_command(*existing, c.acct.login_id, now_s()));
-  if (!cmd.ok()) return store_error(cmd.error(), "revoke_technician_login");
+  if (!cmd.ok()) {
+    // Used, expired or revoked meanwhile: the store decides in the transaction that revokes.
+    if (cmd.error().code() == k_conflict) {
+      return http::error_response(409, "technician_login_not_active",
+                                  "the technician login is no longer active",
+                                  {{"login_id", login_id}});
+    }
+    return store_error(cmd.error(), "revoke_technician_login");
+  }
   a.detail += " command=" + cmd->id;
   notify(device_id);
   auto out = json_object();

@@ -761,8 +761,147 @@ TEST_CASE("device history: a bad limit answers 400") {
     CAPTURE(bad);
     auto r = f.call("GET", std::string("/api/v1/devices/acme-r1/history?limit=") + bad, {}, &s);
     CHECK(r.status == 400);
-    CHECK(error_code(r) == "bad_request");
+    CHECK(error_code(r) == "out_of_range");
+    CHECK(common::json_string(parse(r).get(), "field") == "limit");
+    CHECK(common::json_int(parse(r).get(), "max") == 288);
   }
+}
+
+// What a refusal of the device, command, technician-login, company, role and admin routes answers:
+// its own code and the detail field the page words it with (never a generic bad_request,
+// invalid or conflict).
+struct refusal_case {
+  const char* method;
+  std::string target;
+  std::string body;
+  unsigned status;
+  const char* code;
+  const char* detail_key;  // nullptr: no detail checked
+  const char* detail;
+};
+
+void check_refusals(fixture& f, const session_cookies& s, const std::vector<refusal_case>& cases) {
+  for (const auto& c : cases) {
+    CAPTURE(c.method);
+    CAPTURE(c.target);
+    CAPTURE(c.body);
+    auto r = f.call(c.method, c.target, c.body, &s);
+    CHECK(r.status == c.status);
+    CHECK(error_code(r) == c.code);
+    if (c.detail_key != nullptr) {
+      auto body = parse(r);
+      const cJSON* v = cJSON_GetObjectItemCaseSensitive(body.get(), c.detail_key);
+      REQUIRE_MESSAGE(v != nullptr, r.body);
+      CHECK((cJSON_IsString(v) ? std::string(v->valuestring) : common::print_json(v)) == c.detail);
+    }
+  }
+}
+
+TEST_CASE("refusals of the device, company and role routes name a specific code and field") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  const std::string dev = "/api/v1/devices/acme-r1/commands";
+  check_refusals(
+      f, s,
+      {
+          {"GET", "/api/v1/devices?q=" + std::string(129, 'x'), "", 400, "too_long", "field", "q"},
+          {"GET", "/api/v1/devices?online=maybe", "", 400, "invalid_value", "field", "online"},
+          {"GET", "/api/v1/devices?limit=0", "", 400, "out_of_range", "field", "limit"},
+          {"GET", "/api/v1/devices?cursor=" + std::string(300, 'c'), "", 400, "invalid_value",
+           "field", "cursor"},
+          {"POST", dev, "{}", 400, "field_required", "field", "op"},
+          {"POST", dev, R"({"op":1})", 400, "wrong_type", "field", "op"},
+          {"POST", dev, R"({"op":"ping","x":1})", 400, "unknown_field", "field", "x"},
+          {"POST", dev, R"({"op":"nope"})", 400, "bad_command", "reason", "unknown_op"},
+          {"POST", dev, R"({"op":"technician_login.revoke","args":{"login_id":"T-x"}})", 400,
+           "bad_command", "reason", "not_operator_issued"},
+          {"POST", dev, R"({"op":"reboot","args":{"delay_s":"soon"}})", 400, "bad_command", "op",
+           "reboot"},
+          {"POST", dev, R"({"op":"ping","timeout_s":0})", 400, "out_of_range", "max", "86400"},
+          {"PATCH", "/api/v1/company", R"({"technician_login_ttl_minutes":-1})", 400,
+           "out_of_range", "field", "technician_login_ttl_minutes"},
+          {"PATCH", "/api/v1/company", R"({"ip_allowlist":"10.0.0.0/8"})", 400, "wrong_type",
+           "type", "array"},
+          {"PATCH", "/api/v1/company", R"({"ip_allowlist":["127.0.0.1/32","nope"]})", 400,
+           "bad_cidr", "line", "2"},
+          {"PATCH", "/api/v1/company", R"({"colour":"red"})", 400, "unknown_field", "field",
+           "colour"},
+          {"POST", "/api/v1/roles", R"({"name":"desk"})", 400, "field_required", "field",
+           "permissions"},
+          {"POST", "/api/v1/roles", R"({"name":"","permissions":[]})", 400, "invalid_name",
+           "max_length", "128"},
+          {"POST", "/api/v1/roles", R"({"name":"desk","permissions":["device.fly"]})", 400,
+           "unknown_permission", "permission", "device.fly"},
+      });
+
+  auto made =
+      f.call("POST", "/api/v1/roles", R"({"name":"desk","permissions":["device.read"]})", &s);
+  REQUIRE_MESSAGE(made.status == 201, made.body);
+  const auto desk = std::to_string(common::json_int(parse(made).get(), "id").value_or(0));
+  f.add_account("acme", "dora", "desk");
+  auto viewer = f.db->find_role("acme", "viewer");
+  REQUIRE(viewer.ok());
+  const auto viewer_id = std::to_string(viewer->id);
+  check_refusals(
+      f, s,
+      {
+          {"POST", "/api/v1/roles", R"({"name":"desk","permissions":["device.read"]})", 409,
+           "role_name_taken", "name", "desk"},
+          {"PATCH", "/api/v1/roles/" + viewer_id, R"({"name":"watcher"})", 409, "role_built_in",
+           "role", "viewer"},
+          {"DELETE", "/api/v1/roles/" + viewer_id, "", 409, "role_built_in", "role", "viewer"},
+          {"DELETE", "/api/v1/roles/" + desk, "", 409, "role_in_use", "role", "desk"},
+      });
+  // A refusal changed nothing.
+  CHECK(f.db->find_role("acme", "desk").ok());
+  CHECK(f.db->find_role("acme", "viewer")->name == "viewer");
+}
+
+TEST_CASE("refusals of the technician-login and site-administrator routes name a specific code") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  auto issued = f.call("POST", "/api/v1/devices/acme-r1/technician-logins", "{}", &s);
+  REQUIRE_MESSAGE(issued.status == 201, issued.body);
+  const auto login = common::json_string(parse(issued).get(), "login_id").value_or("");
+  const auto revoke = "/api/v1/devices/acme-r1/technician-logins/" + login;
+  REQUIRE(f.call("DELETE", revoke, "", &s).status == 200);
+  check_refusals(
+      f, s,
+      {{"DELETE", revoke, "", 409, "technician_login_not_active", "login_id", login.c_str()}});
+
+  REQUIRE(f.db->create_company("platform", "Platform").ok());
+  f.add_account("platform", "root", "administrator");
+  auto root = f.login("platform", "root");
+  check_refusals(
+      f, root,
+      {
+          {"POST", "/api/v1/admin/companies", R"({"name":"Beta"})", 400, "field_required", "field",
+           "id"},
+          {"POST", "/api/v1/admin/companies", R"({"id":"acme","name":"Again"})", 409,
+           "company_id_taken", "company_id", "acme"},
+          {"POST", "/api/v1/admin/companies", R"({"id":"-x","name":"Beta"})", 400,
+           "invalid_company_id", "max_length", "64"},
+          {"POST", "/api/v1/admin/companies", R"({"id":"beta","name":"Beta","administrator":"b"})",
+           400, "field_required", "field", "administrator_email"},
+          {"POST", "/api/v1/admin/companies",
+           R"({"id":"beta","name":"Beta","contract_end":"soon"})", 400, "invalid_time", "field",
+           "contract_end"},
+          {"PATCH", "/api/v1/admin/companies/platform", R"({"contract_end":null})", 409,
+           "platform_company", "company_id", "platform"},
+          {"POST", "/api/v1/admin/devices/acme-r9/assign",
+           R"({"company_id":"platform","destination":"x"})", 409, "platform_company", nullptr,
+           nullptr},
+          {"POST", "/api/v1/admin/devices/acme-r1/assign",
+           R"({"company_id":"other","destination":"x"})", 409, "device_in_other_company",
+           "device_id", "acme-r1"},
+          {"POST", "/api/v1/admin/devices/acme-r9/assign", R"({"company_id":"other"})", 400,
+           "field_required", "field", "destination"},
+      });
+  CHECK_FALSE(f.db->get_company("beta").ok());
+  // Anyone but a site administrator: 403 naming the permission.
+  check_refusals(
+      f, s,
+      {{"GET", "/api/v1/admin/companies", "", 403, "forbidden", "permission", "company.settings"}});
 }
 
 TEST_CASE("device history: another company's or a missing device answers 404") {

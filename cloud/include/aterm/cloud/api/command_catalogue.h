@@ -17,7 +17,8 @@ struct validated_command {
 };
 // Checks `op` against the command table and `args` (nullptr: absent) against its arguments.
 // Ops the cloud issues itself (technician_login.*) are refused: they go through their own routes.
-// Error "bad_command" naming the problem.
+// The error's code is the reason (the API answers it as 400 bad_command {reason}): unknown_op,
+// not_operator_issued, bad_args (the message names the argument) or args_too_large.
 common::result<validated_command> validate_command(std::string_view op, const cJSON* args);
 
 // GET /api/v1/commands/catalogue, what the dashboard builds its command form from: the ops an
