@@ -87,15 +87,24 @@ export function message_box() {
   return box;
 }
 
-// An API error in the user's language: the stable code's own words, filled from the answer's
-// detail fields (e.g. {min_length}); the English message only for a code the page does not know.
+// An API error in the user's language: the stable code's own words (error.<code>.<reason> when
+// the answer names a reason the page has words for), filled from the answer's detail fields (e.g.
+// {min_length}; a {field} by its label field.<name> where there is one); the English message
+// only for a code the page does not know.
 export function error_text(err) {
   const code = err?.code;
   if (code) {
-    const key = `error.${code}`;
-    const vars = { ...(err.details ?? {}), n: err.details?.moves?.length ?? '' };
-    const text = t(key, vars);
-    if (text !== key) return text;
+    const details = err.details ?? {};
+    const vars = { ...details, n: details.moves?.length ?? '' };
+    if (typeof details.field === 'string') {
+      const label = `field.${details.field}`;
+      if (t(label) !== label) vars.field = t(label);
+    }
+    const keys = typeof details.reason === 'string' ? [`error.${code}.${details.reason}`] : [];
+    for (const key of [...keys, `error.${code}`]) {
+      const text = t(key, vars);
+      if (text !== key) return text;
+    }
     if (err?.status === 403) return t('error.forbidden');
   }
   return t('common.error', { m: err?.message || code || String(err) });

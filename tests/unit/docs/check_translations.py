@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 """Every stable name the dashboard shows has a Japanese and an English entry in the page's
 dictionaries (cloud/web/js/i18n.js and i18n_terms.js): each error code the API answers (collected
-from the sources), each permission, built-in role, command op and status with a name and a
-one-line description, and each access-log action with a name and a description.
+from the sources), each reason of a bad_command and of a delegation refusal, each permission,
+built-in role, command op and status with a name and a one-line description, and each access-log
+action with a name and a description.
+
+The error codes come from every error_response/deny call of the API and HTTP sources. A call
+whose code is not a string literal must be one of RESOLVED, which says where its codes are
+declared; any other fails the check naming the call, so a new way of answering a code cannot
+slip past it.
 
     check_translations.py REPO      exit 1 naming every missing entry
     check_translations.py --self-test
@@ -12,23 +18,39 @@ import re
 import sys
 
 KEY = re.compile(r"^\s*'([^']+)'\s*:", re.M)
-ERROR_LITERAL = re.compile(r'(?:error_response|deny)\(\s*[^,()]*?,\s*"([a-z_]+)"', re.S)
+# Every call answering an error: the status and the code expression.
+ERROR_CALL = re.compile(r'\b(?:error_response|deny)\(\s*([^,()]*?(?:\([^()]*\))?[^,()]*?),'
+                        r'\s*([^,]+?)\s*,', re.S)
+LITERAL = re.compile(r'^"([a-z_]+)"$')
 # An error answer built as a row: {"error", "code"}.
 ERROR_ROW = re.compile(r'\{"error",\s*"([a-z_]+)"\}')
 STATUS_ERROR = re.compile(r'status::error\(\s*"([a-z_]+)"', re.S)
+# The catalogue's reasons of a 400 bad_command {reason}.
+COMMAND_REASON = re.compile(r'command_refusal\(\s*"([a-z_]+)"', re.S)
+# A name table row {enum::x, "name", ...}.
+TABLE_NAME = re.compile(r'\{\s*[a-z_]+::[a-z_]+,\s*"([a-z_]+)"', re.S)
 GUARDED = re.compile(r'guarded\(\s*"([a-z_.]+)"', re.S)
 AUDIT_CALL = re.compile(r'\b(?:audit|append_audit|failure)\((.*?)\);', re.S)
 ACTION = re.compile(r'"((?:[a-z_]+\.)+[a-z_]+|login|logout)"')
 ENUM_NAMES = re.compile(r'\{[a-z_:]+,\s*"([a-z_.]+)"\}')
 
-# Codes the API answers that are not a literal at an error_response call: the store's outcomes
-# (api service store_error), the JSON body parser and the page's own fallback for an answer
-# without a body.
-INDIRECT_CODES = {"not_found", "conflict", "invalid", "internal", "bad_json"}
-# status::error codes of the rules whose code the API answers as it is (password_refused,
-# unlock_refused); other status codes stay inside the daemon.
-ANSWERED_STATUS_FILES = ["cloud/src/security/password_policy.cpp",
-                         "cloud/src/security/lockout_policy.cpp"]
+# Calls whose code is not a literal, by file and code expression: where the codes they answer are
+# declared. ("status", FILE): the status::error codes of FILE (a rule whose code the API answers
+# as it is); ("constant", HEADER): the string constant of that name in HEADER; ("forwarded",):
+# a wrapper whose callers are themselves calls of this check (deny, error_response's overload).
+RESOLVED = {
+    ("cloud/src/api/accounts_routes.cpp", "s.code()"):
+        ("status", "cloud/src/security/password_policy.cpp"),
+    ("cloud/src/api/accounts_routes.cpp", "verdict.error().code()"):
+        ("status", "cloud/src/security/lockout_policy.cpp"),
+    ("cloud/src/api/service.cpp", "security::k_password_change_required"):
+        ("constant", "cloud/include/aterm/cloud/security/password_change_rule.h"),
+    ("cloud/src/api/service.cpp", "code"): ("forwarded",),
+    ("cloud/src/http/message.cpp", "std::string_view code"): ("forwarded",),
+    ("cloud/src/http/message.cpp", "code"): ("forwarded",),
+}
+# The refusals of the delegation rule, answered as 403 forbidden {reason}.
+DELEGATION_TABLE = "cloud/src/security/delegation_policy.cpp"
 
 
 def dictionaries(repo):
@@ -51,15 +73,47 @@ def sources(repo, *folders):
             yield p.read_text(encoding="utf-8")
 
 
-def wanted(repo):
-    keys = set()
-    for text in sources(repo, "cloud/src/api", "cloud/src/http"):
-        keys |= {f"error.{c}" for c in ERROR_LITERAL.findall(text)}
-        keys |= {f"error.{c}" for c in ERROR_ROW.findall(text)}
-    for f in ANSWERED_STATUS_FILES:
-        keys |= {f"error.{c}" for c in STATUS_ERROR.findall((repo / f).read_text(encoding="utf-8"))}
-    keys |= {f"error.{c}" for c in INDIRECT_CODES}
-    keys.add("error.password_change_required")
+def read(repo, f):
+    path = repo / f
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def error_codes(repo, unresolved):
+    """The codes every error_response/deny call answers; appends calls it cannot resolve."""
+    codes = set()
+    for folder in ("cloud/src/api", "cloud/src/http"):
+        for p in sorted((repo / folder).rglob("*.cpp")):
+            rel = p.relative_to(repo).as_posix()
+            text = p.read_text(encoding="utf-8")
+            codes |= set(ERROR_ROW.findall(text))
+            for m in ERROR_CALL.finditer(text):
+                expr = " ".join(m.group(2).split())
+                lit = LITERAL.match(expr)
+                if lit:
+                    codes.add(lit.group(1))
+                    continue
+                how = RESOLVED.get((rel, expr))
+                if how is None:
+                    line = text.count("\n", 0, m.start()) + 1
+                    unresolved.append(f"{rel}:{line}: error code `{expr}` is not a literal")
+                elif how[0] == "status":
+                    codes |= set(STATUS_ERROR.findall(read(repo, how[1])))
+                elif how[0] == "constant":
+                    name = expr.split("::")[-1]
+                    found = re.search(name + r'\s*=\s*"([a-z_]+)"', read(repo, how[1]))
+                    if found:
+                        codes.add(found.group(1))
+                    else:
+                        unresolved.append(f"{rel}: {expr} not found in {how[1]}")
+    return codes
+
+
+def wanted(repo, unresolved=None):
+    unresolved = [] if unresolved is None else unresolved
+    keys = {f"error.{c}" for c in error_codes(repo, unresolved)}
+    for text in sources(repo, "cloud/src/api"):
+        keys |= {f"error.bad_command.{r}" for r in COMMAND_REASON.findall(text)}
+    keys |= {f"error.forbidden.{r}" for r in TABLE_NAME.findall(read(repo, DELEGATION_TABLE))}
     model = (repo / "cloud/include/aterm/cloud/model.h").read_text(encoding="utf-8")
     perms = re.search(r"k_permissions = \{(.*?)\};", model, re.S).group(1)
     for p in re.findall(r'"([a-z_.]+)"', perms):
@@ -88,8 +142,8 @@ def wanted(repo):
 
 def check(repo):
     have = dictionaries(repo)
-    need = wanted(repo)
     missing = []
+    need = wanted(repo, missing)
     for lang in ("ja", "en"):
         missing += [f"{lang}: {k}" for k in sorted(need - have[lang])]
     return need, missing
@@ -102,7 +156,8 @@ def self_test():
         for f, text in {
             "cloud/web/js/i18n.js": "const dict = {\n  ja: {\n    'error.a': 'x',\n  },\n  en: {\n    'error.a': 'x',\n  },\n};\n",
             "cloud/web/js/i18n_terms.js": "export const terms_ja = {};\nexport const terms_en = {\n  'error.b': 'y',\n};\n",
-            "cloud/src/api/x.cpp": 'return http::error_response(400, "a", "m"); error_response(409,\n "b", "m");',
+            "cloud/src/api/x.cpp": 'return http::error_response(400, "a", "m"); error_response(409,\n "b", "m");'
+                                   ' error_response(400, s.code(), "m"); command_refusal("r", "m");',
             "cloud/src/http/y.cpp": "",
             "cloud/src/security/password_policy.cpp": "",
             "cloud/src/security/lockout_policy.cpp": "",
@@ -118,6 +173,8 @@ def self_test():
         assert "ja: error.a" not in missing, missing
         assert "en: perm.p.q.desc" in missing, missing
         assert "en: op.x.y.desc" in missing, missing
+        assert "en: error.bad_command.r" in missing, missing
+        assert any("x.cpp:2: error code `s.code()` is not a literal" in m for m in missing), missing
     print("self-test passed")
     return 0
 
@@ -128,7 +185,7 @@ def main():
     repo = pathlib.Path(sys.argv[1])
     need, missing = check(repo)
     for m in missing:
-        print("no translation:", m)
+        print(m if "not a literal" in m or "not found" in m else f"no translation: {m}")
     print(f"{len(need)} names checked, {len(missing)} entries missing")
     return 1 if missing else 0
 
