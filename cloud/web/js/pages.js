@@ -19,6 +19,8 @@ import {
   uptime,
   facts,
   confirm_action,
+  describe,
+  describe_options,
 } from './ui.js';
 
 // Presence and state refresh this often. The refreshes are background requests: they keep no
@@ -370,6 +372,8 @@ function command_form(ctx, id, presence, on_sent) {
     if (spec.warning) extra.append(h('p', { class: 'message notice' }, t('device.command.warning')));
   };
   op.addEventListener('change', show_extra);
+  const op_desc = h('small', { class: 'desc', id: 'command-op-desc' });
+  const show_op_desc = describe_options(op, (v) => `op.${v}`, op_desc);
   const box = message_box();
   box.id = 'command-status';
   const result = h('div', { id: 'command-result' });
@@ -380,12 +384,13 @@ function command_form(ctx, id, presence, on_sent) {
       for (const o of ops) op.append(h('option', { value: o.op }, op_label(o.op)));
       op.value = 'ping';
       show_extra();
+      show_op_desc();
     })
     .catch((err) => box.fail(err));
   const form = h(
     'form',
     { class: 'toolbar', id: 'command-form' },
-    field(t('device.command.op'), op),
+    field(t('device.command.op'), op, op_desc),
     extra,
     h('button', { type: 'submit', class: 'primary' }, t('device.command.send')),
   );
@@ -948,6 +953,8 @@ function accounts(ctx) {
   const role_select = select('role', [], '');
   role_select.id = 'account-role';
   role_select.required = true;
+  const role_desc = h('small', { class: 'desc', id: 'account-role-desc' });
+  const show_role_desc = describe_options(role_select, (v) => `role.${v}`, role_desc);
 
   async function load() {
     try {
@@ -956,9 +963,10 @@ function accounts(ctx) {
       // No role is preselected: the operator chooses one (the first would be administrator).
       role_select.replaceChildren(
         h('option', { value: '', disabled: true, selected: true }, t('accounts.role_choose')),
-        ...r.roles.map((x) => h('option', { value: x.name }, x.name)),
+        ...r.roles.map((x) => h('option', { value: x.name }, role_label(x.name))),
       );
       if (keep) role_select.value = keep;
+      show_role_desc();
       list.replaceChildren(
         table(
           null,
@@ -979,7 +987,7 @@ function accounts(ctx) {
           null,
           [t('roles.name'), t('roles.permissions'), ''],
           r.roles.map((x) => [
-            x.built_in ? h('span', { title: t(`role.${x.name}.desc`) }, `${role_label(x.name)} (${t('roles.built_in')})`) : x.name,
+            x.built_in ? h('span', {}, `${role_label(x.name)} (${t('roles.built_in')})`, describe(`role.${x.name}`)) : x.name,
             h('span', {}, x.permissions.map((p, i) => h('span', { class: 'perm', title: t(`perm.${p}.desc`), 'data-perm': p },
               (i ? ', ' : '') + t(`perm.${p}`)))),
             ctx.can('role.manage') && !x.built_in
@@ -1058,7 +1066,7 @@ function accounts(ctx) {
     const pw = input('password', { type: 'password', autocomplete: 'new-password', id: 'account-password' });
     const generated = h('div', { id: 'account-generated' });
     const form = h('form', { class: 'toolbar', id: 'account-form' },
-      field(t('accounts.login_id'), login), field(t('accounts.role'), role_select),
+      field(t('accounts.login_id'), login), field(t('accounts.role'), role_select, role_desc),
       field(t('accounts.email'), email), field(t('accounts.password_opt'), pw),
       h('button', { type: 'submit', class: 'primary' }, t('accounts.create')));
     form.addEventListener('submit', async (e) => {
@@ -1092,7 +1100,7 @@ function accounts(ctx) {
     api.get('/permissions').then((r) => {
       for (const p of r.permissions) {
         const cb = h('input', { type: 'checkbox', name: 'perm', value: p, id: `perm-${p}` });
-        perms.append(h('label', { for: cb.id, class: 'check', title: t(`perm.${p}.desc`) }, cb, t(`perm.${p}`)));
+        perms.append(h('label', { for: cb.id, class: 'check described' }, cb, t(`perm.${p}`), describe(`perm.${p}`)));
       }
     }, (err) => box.fail(err));
     const form = h('form', { id: 'role-form' }, field(t('roles.name'), name), perms,
@@ -1194,7 +1202,8 @@ function audit_actions() {
 function action_cell(name) {
   const key = k_action_prefix + name;
   const label = t(key);
-  return label === key ? name : h('span', { title: name, 'data-action': name }, label);
+  const desc = t(`${key}.desc`);
+  return label === key ? name : h('span', { title: desc === `${key}.desc` ? name : desc, 'data-action': name }, label);
 }
 
 // Newest first: what just happened is at the top; "older" pages back through the API's
@@ -1207,6 +1216,8 @@ function audit(ctx) {
   const account = input('account', { id: 'audit-account' });
   const action = select('action', [['', t('audit.action_all')], ...audit_actions()], '');
   action.id = 'audit-action';
+  const action_desc = h('small', { class: 'desc', id: 'audit-action-desc' });
+  describe_options(action, (v) => `${k_action_prefix}${v}`, action_desc)();
   const body = h('div', { id: 'audit-table' });
   const older = h('button', { type: 'button', id: 'audit-next' }, t('audit.older'));
   const newer = h('button', { type: 'button', id: 'audit-first' }, t('audit.newer'));
@@ -1243,7 +1254,7 @@ function audit(ctx) {
   }
   const form = h('form', { class: 'toolbar', id: 'audit-form' },
     field(t('audit.from'), from), field(t('audit.to'), to), field(t('audit.account'), account),
-    field(t('audit.action'), action), h('button', { type: 'submit' }, t('audit.filter')), csv);
+    field(t('audit.action'), action, action_desc), h('button', { type: 'submit' }, t('audit.filter')), csv);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     before = [];

@@ -24,9 +24,11 @@ function append(el, children) {
 
 let id_counter = 0;
 // A labelled form field: <label for> + control, wrapped in a div.
-export function field(label, control) {
+// `hint`: an optional caption under the control (e.g. the chosen option's description).
+export function field(label, control, hint = '') {
   if (!control.id) control.id = `f${++id_counter}`;
-  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+  if (hint && hint.id) control.setAttribute('aria-describedby', hint.id);
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hint);
 }
 
 export function input(name, attrs = {}) {
@@ -89,16 +91,17 @@ export function message_box() {
 
 // An API error in the user's language: the stable code's own words (error.<code>.<reason> when
 // the answer names a reason the page has words for), filled from the answer's detail fields (e.g.
-// {min_length}; a {field} by its label field.<name> where there is one); the English message
-// only for a code the page does not know.
+// {min_length}; a field, op, role or permission it names by the page's words for it); the
+// English message only for a code the page does not know.
 export function error_text(err) {
   const code = err?.code;
   if (code) {
     const details = err.details ?? {};
     const vars = { ...details, n: details.moves?.length ?? '' };
-    if (typeof details.field === 'string') {
-      const label = `field.${details.field}`;
-      if (t(label) !== label) vars.field = t(label);
+    // Names the answer carries are shown by their words where the page has them.
+    for (const [name, prefix] of [['field', 'field.'], ['op', 'device.command.op.'], ['role', 'role.'], ['permission', 'perm.']]) {
+      const label = `${prefix}${details[name]}`;
+      if (typeof details[name] === 'string' && t(label) !== label) vars[name] = t(label);
     }
     const keys = typeof details.reason === 'string' ? [`error.${code}.${details.reason}`] : [];
     for (const key of [...keys, `error.${code}`]) {
@@ -137,9 +140,32 @@ export function status_badge(s) {
   const bad = s === 'failed' || s === 'timed_out' || s === 'expired';
   return h(
     'span',
-    { class: `badge ${good ? 'online' : bad ? 'offline' : 'unknown'}`, 'data-status': s },
+    { class: `badge ${good ? 'online' : bad ? 'offline' : 'unknown'}`, 'data-status': s, title: t(`status.${s}.desc`) },
     t(`status.${s}`),
   );
+}
+
+// The one-line description of a stable name (`<key>.desc`) as a caption line, or '' when the
+// dictionary has none.
+export function describe(key, attrs = {}) {
+  const text = t(`${key}.desc`);
+  return text === `${key}.desc` ? '' : h('small', { class: 'desc', ...attrs }, text);
+}
+
+// Titles each option of `sel` with the description of `key_of(value)`, and keeps `caption`
+// showing the chosen option's description.
+export function describe_options(sel, key_of, caption) {
+  const show = () => {
+    for (const o of sel.options) {
+      const d = o.value ? t(`${key_of(o.value)}.desc`) : '';
+      if (d && d !== `${key_of(o.value)}.desc`) o.title = d;
+    }
+    const key = sel.value ? `${key_of(sel.value)}.desc` : '';
+    const text = key ? t(key) : '';
+    caption.textContent = text === key ? '' : text;
+  };
+  sel.addEventListener('change', show);
+  return show;
 }
 
 export function duration(seconds) {
