@@ -483,8 +483,10 @@ async function main() {
     // A full-page capture of a page that re-renders every few seconds can take long on a loaded
     // machine (one took over 30 s while other builds ran); it is a record, not a check.
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true, animations: 'disabled', timeout: 90_000 });
+    // $$eval finds the controls and then runs the check in a second step: a control the page
+    // removed in between (the idle log-off re-renders it) is no longer on the page.
     const unlabelled = await page.$$eval('input, select, textarea', (els) =>
-      els.filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')).map((e) => `${e.name}#${e.id}:${document.querySelectorAll(`label[for="${e.id}"]`).length}/${document.querySelectorAll(`[id="${e.id}"]`).length}`));
+      els.filter((e) => e.isConnected && e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')).map((e) => `${e.name}#${e.id}:${document.querySelectorAll(`label[for="${e.id}"]`).length}/${document.querySelectorAll(`[id="${e.id}"]`).length}`));
     if (unlabelled.length) check(false, `${name}: controls without a label: ${unlabelled}`);
   };
 
