@@ -1189,28 +1189,56 @@ class sql_store final : public store, public store_sql::shared_pool {
         });
   }
 
+  // The periodic sweep for every online device (store_port.h). Finding candidates reads the
+  // open commands (all queued ones, of offline routers too) and is done in a read transaction,
+  // which never holds up a writer; only the candidates, by id and checked again, are claimed in
+  // the write transaction. With 20,000 commands queued for offline routers the scan takes about
+  // 50 ms of CPU, which the write lock would otherwise add to every access-log write and ingest
+  // batch waiting behind it (bench_api).
   result<std::vector<bridge::outbound_command>> claim_for_online(
       const bridge::claim_request& request, std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
+    const std::string conditions =
+        "c.status IN ('queued', 'sent') AND c.deadline_s > ? "
+        "AND d.presence = 'online' "
+        "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch "
+        "OR COALESCE(c.claimed_at_ms, 0) <= ? OR c.claimed_by = ?) ";
+    auto bind_conditions = [&](query& q) {
+      q.bind(request.now_ms / 1000).bind(request.stale_before_ms);
+      // NULL equals nothing: without `own` no claim matches by its claimer.
+      if (request.own) {
+        q.bind(request.instance);
+      } else {
+        q.bind_null();
+      }
+    };
+    auto candidates = tx_.read<std::vector<std::string>>(
+        "claim_for_online", [&]() -> result<std::vector<std::string>> {
+          auto q = db_->prepare("SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
+                                "WHERE " +
+                                conditions + "ORDER BY c.seq LIMIT ?");
+          bind_conditions(q);
+          q.bind(limit);
+          std::vector<std::string> ids;
+          while (q.step()) ids.push_back(q.text(0));
+          return ids;
+        });
+    if (!candidates.ok()) return candidates.error();
+    if (candidates->empty()) return std::vector<bridge::outbound_command>{};
     return tx_.write<std::vector<bridge::outbound_command>>(
         "claim_for_online", [&]() -> result<std::vector<bridge::outbound_command>> {
-          auto q = db_->prepare(
-              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
-              "FROM commands c JOIN devices d ON d.id = c.device_id "
-              "WHERE c.status IN ('queued', 'sent') AND c.deadline_s > ? "
-              "AND d.presence = 'online' "
-              "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch "
-              "OR COALESCE(c.claimed_at_ms, 0) <= ? OR c.claimed_by = ?) "
-              "ORDER BY c.seq LIMIT ?");
-          q.bind(request.now_ms / 1000).bind(request.stale_before_ms);
-          // NULL equals nothing: without `own` no claim matches by its claimer.
-          if (request.own) {
-            q.bind(request.instance);
-          } else {
-            q.bind_null();
+          std::vector<bridge::outbound_command> out;
+          for (const auto& id : *candidates) {
+            // Another instance may have claimed it since the read: the conditions again.
+            auto q = db_->prepare(
+                "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
+                "FROM commands c JOIN devices d ON d.id = c.device_id WHERE c.id = ? AND " +
+                conditions);
+            q.bind(id);
+            bind_conditions(q);
+            for (auto& c : claim_locked(q, request)) out.push_back(std::move(c));
           }
-          q.bind(limit);
-          return claim_locked(q, request);
+          return out;
         });
   }
 
