@@ -860,6 +860,7 @@ async function main() {
     await adm.context().close();
 
     await account_management_checks({ new_page, shot, admin, site, line });
+    await notice_checks({ new_page, shot, admin, site });
 
     // -- idle log-off with a short setting ---------------------------------------------------
     await stop(cloud);
@@ -1038,6 +1039,69 @@ async function account_management_checks({ new_page, shot, admin, site, line }) 
     await shot(adm, `23-overview-${lang}`);
     await adm.context().close();
   }
+}
+
+// ---- planned maintenance and incident notices: the banner on every page, /status without a
+// login ------------------------------------------------------------------------------------
+
+async function notice_checks({ new_page, shot, admin, site }) {
+  const sign_in = async (p, company, login_id, password) => {
+    await p.goto(base + '/');
+    await p.fill('input[name=company_id]', company);
+    await p.fill('input[name=login_id]', login_id);
+    await p.fill('input[name=password]', password);
+    await p.click('#login-form button[type=submit]');
+  };
+  // The site administrator announces a window (30 days ahead) and an incident through the API
+  // the page holds a session and CSRF token for.
+  const adm = await new_page();
+  await sign_in(adm, 'platform', site.login_id, site.password);
+  await adm.waitForSelector('#nav-overview');
+  const day = 86400_000;
+  const posted = await adm.evaluate(async (times) => {
+    const api = await import('/js/api.js');
+    const m = await api.post('/admin/maintenance', {
+      starts_at: new Date(times.start).toISOString(), ends_at: new Date(times.end).toISOString(),
+      text_ja: 'ファームウェア配信基盤の更新', text_en: 'Firmware distribution upgrade',
+    });
+    const i = await api.post('/admin/incidents', {
+      status: 'investigating', text_ja: '一部の機器に接続できません', text_en: 'Some routers cannot connect',
+    });
+    return [m.id, i.id];
+  }, { start: Date.now() + 30 * day, end: Date.now() + 30 * day + 7200_000 });
+  check(posted.every((id) => id > 0), `site administrator announced maintenance and an incident ${posted}`);
+  await adm.context().close();
+
+  // Every page of a company administrator shows the banner, in the page's language.
+  const page = await new_page();
+  await page.goto(base + '/');
+  await page.waitForSelector('#maintenance-banner:has-text("ファームウェア配信基盤の更新")');
+  check(true, 'the banner shows on the login page');
+  await sign_in(page, 'acme', 'admin', admin.password);
+  await page.waitForSelector('#nav-devices');
+  for (const route of ['devices', 'destinations', 'accounts', 'company', 'audit', 'password']) {
+    await page.goto(`${base}/#/${route}`);
+    await page.waitForSelector(`#nav-${route}[aria-current=page]`);
+    await page.waitForSelector('#maintenance-banner:has-text("ファームウェア配信基盤の更新")');
+    check(true, `${route}: the maintenance banner is shown`);
+  }
+  await shot(page, '24-maintenance-banner');
+  await page.context().close();
+
+  // The status page without a login: the incident and the window, in both languages.
+  const pub = await new_page();
+  await pub.goto(base + '/status');
+  await pub.waitForSelector('#status-incidents li:has-text("一部の機器に接続できません")');
+  await pub.waitForSelector('#status-maintenance li:has-text("ファームウェア配信基盤の更新")');
+  check(true, '/status shows the incident and the window without a login');
+  await shot(pub, '25-status-ja');
+  await pub.click('button.lang');
+  await pub.waitForSelector('#status-maintenance li:has-text("Firmware distribution upgrade")');
+  check(/Some routers cannot connect/.test(await pub.textContent('#status-incidents')), '/status in English');
+  const csp = (await pub.request.get(base + '/status')).headers()['content-security-policy'] ?? '';
+  check(/script-src 'self'/.test(csp) && /frame-ancestors 'none'/.test(csp), '/status has the strict CSP');
+  await shot(pub, '25-status-en');
+  await pub.context().close();
 }
 
 let code = 0;

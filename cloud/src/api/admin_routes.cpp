@@ -16,15 +16,14 @@
 
 namespace aterm::cloud::api {
 
-namespace {
-
-// nullopt when `c` is a site administrator holding `permission`.
 std::optional<http::response> not_site_admin(const caller& c, std::string_view permission,
                                              op_audit& a) {
   if (c.comp.id == k_platform_company && c.has(permission)) return std::nullopt;
   a.detail = "denied: site administrator with " + std::string(permission) + " required";
   return http::error_response(403, "forbidden", "site administrators only");
 }
+
+namespace {
 
 // contract_end: ISO 8601 text or null (no end).
 std::variant<std::optional<std::int64_t>, http::response> contract_end(const cJSON* item) {

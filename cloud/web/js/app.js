@@ -5,6 +5,7 @@ import { t, lang, set_lang } from './i18n.js';
 import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } from './ui.js';
 import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
+import { maintenance_banner } from './notices.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
@@ -154,6 +155,8 @@ function show_login(reason) {
   forced = null;
   for (const c of state.cleanup.splice(0)) c();
   close_dialogs();
+  const login_banner = maintenance_banner();
+  state.cleanup.push(() => login_banner.stop());
   const box = message_box();
   const company = input('company_id', { required: true, autocomplete: 'organization' });
   const login_id = input('login_id', { required: true, autocomplete: 'username' });
@@ -200,6 +203,7 @@ function show_login(reason) {
       h('span', { class: 'brand' }, t('app.title')),
       h('div', { class: 'top-actions' }, lang_button()),
     ),
+    login_banner,
     h('main', { id: 'view' }, form),
   );
   (company.value ? login_id : company).focus();
@@ -311,7 +315,9 @@ function render() {
   );
   const view = h('main', { id: 'view', tabindex: '-1' });
   clear_errors_on_attempt(view);
-  app.replaceChildren(signed_in_header(state.me, () => logout(null)), nav, view);
+  const banner = maintenance_banner();
+  state.cleanup.push(() => banner.stop());
+  app.replaceChildren(signed_in_header(state.me, () => logout(null)), banner, nav, view);
   const ctx = {
     state,
     view,
