@@ -1052,24 +1052,34 @@ async function notice_checks({ new_page, shot, admin, site }) {
     await p.fill('input[name=password]', password);
     await p.click('#login-form button[type=submit]');
   };
-  // The site administrator announces a window (30 days ahead) and an incident through the API
-  // the page holds a session and CSRF token for.
+  // The site administrator's notices page: a window for tomorrow is refused without "urgent",
+  // one 30 days ahead is scheduled, and an incident posted.
   const adm = await new_page();
   await sign_in(adm, 'platform', site.login_id, site.password);
-  await adm.waitForSelector('#nav-overview');
+  await adm.waitForSelector('#nav-notices');
+  await adm.click('#nav-notices');
   const day = 86400_000;
-  const posted = await adm.evaluate(async (times) => {
-    const api = await import('/js/api.js');
-    const m = await api.post('/admin/maintenance', {
-      starts_at: new Date(times.start).toISOString(), ends_at: new Date(times.end).toISOString(),
-      text_ja: 'ファームウェア配信基盤の更新', text_en: 'Firmware distribution upgrade',
-    });
-    const i = await api.post('/admin/incidents', {
-      status: 'investigating', text_ja: '一部の機器に接続できません', text_en: 'Some routers cannot connect',
-    });
-    return [m.id, i.id];
-  }, { start: Date.now() + 30 * day, end: Date.now() + 30 * day + 7200_000 });
-  check(posted.every((id) => id > 0), `site administrator announced maintenance and an incident ${posted}`);
+  const jst_local = (ms) => new Date(ms + 9 * 3600_000).toISOString().slice(0, 16);
+  const schedule = async (from_ms) => {
+    await adm.fill('#maintenance-starts', jst_local(from_ms));
+    await adm.fill('#maintenance-ends', jst_local(from_ms + 7200_000));
+    await adm.fill('#maintenance-text-ja', 'ファームウェア配信基盤の更新');
+    await adm.fill('#maintenance-text-en', 'Firmware distribution upgrade');
+    await adm.click('#maintenance-form button[type=submit]');
+  };
+  await schedule(Date.now() + day);
+  await adm.waitForSelector('#notices-status.error');
+  check(/営業日/.test(await adm.textContent('#notices-status')), 'a window for tomorrow is refused: 3 business days ahead');
+  await schedule(Date.now() + 30 * day);
+  await adm.waitForSelector('#notices-status.ok');
+  check(true, `a window 30 days ahead is scheduled: ${await adm.textContent('#notices-status')}`);
+  await adm.selectOption('#incident-status', 'investigating');
+  await adm.fill('#incident-text-ja', '一部の機器に接続できません');
+  await adm.fill('#incident-text-en', 'Some routers cannot connect');
+  await adm.click('#incident-form button[type=submit]');
+  await adm.waitForSelector('#notices-open form[data-id]');
+  check(true, 'an incident is posted and listed for updates');
+  await shot(adm, '24-notices-admin');
   await adm.context().close();
 
   // Every page of a company administrator shows the banner, in the page's language.
@@ -1085,7 +1095,7 @@ async function notice_checks({ new_page, shot, admin, site }) {
     await page.waitForSelector('#maintenance-banner:has-text("ファームウェア配信基盤の更新")');
     check(true, `${route}: the maintenance banner is shown`);
   }
-  await shot(page, '24-maintenance-banner');
+  await shot(page, '24b-maintenance-banner');
   await page.context().close();
 
   // The status page without a login: the incident and the window, in both languages.

@@ -5,7 +5,7 @@ import { t, lang, set_lang } from './i18n.js';
 import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } from './ui.js';
 import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
-import { maintenance_banner } from './notices.js';
+import { maintenance_banner, notices_page } from './notices.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
@@ -24,6 +24,7 @@ const k_menu = [
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
   { route: 'audit', key: 'nav.audit', allowed: (s) => s.perms.has('audit.read') },
   { route: 'admin', key: 'nav.admin', allowed: (s) => s.site_admin },
+  { route: 'notices', key: 'nav.notices', allowed: (s) => s.site_admin && s.perms.has('company.settings') },
   { route: 'password', key: 'nav.password', allowed: () => true },
 ];
 
@@ -327,7 +328,8 @@ function render() {
     signed_out: session_ended,
   };
   const entry = allowed.find((m) => m.route === active);
-  const page = route === 'admin' ? admin_page : route === 'overview' ? overview_page : pages[route];
+  const page =
+    route === 'admin' ? admin_page : route === 'overview' ? overview_page : route === 'notices' ? notices_page : pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);
     return;
