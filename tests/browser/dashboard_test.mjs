@@ -863,6 +863,7 @@ async function main() {
 
     await account_management_checks({ new_page, shot, admin, site, line });
     await width_language_checks({ new_page, admin });
+    await notice_checks({ new_page, shot, admin, site });
 
     // -- idle log-off with a short setting ---------------------------------------------------
     await stop(cloud);
@@ -1115,6 +1116,79 @@ async function width_language_checks({ new_page, admin }) {
     await first_password_change(owner, made.password, `Fresh-Chosen-${l}-2026`);
     await owner.context().close();
   }
+}
+
+// ---- planned maintenance and incident notices: the banner on every page, /status without a
+// login ------------------------------------------------------------------------------------
+
+async function notice_checks({ new_page, shot, admin, site }) {
+  const sign_in = async (p, company, login_id, password) => {
+    await p.goto(base + '/');
+    await p.fill('input[name=company_id]', company);
+    await p.fill('input[name=login_id]', login_id);
+    await p.fill('input[name=password]', password);
+    await p.click('#login-form button[type=submit]');
+  };
+  // The site administrator's notices page: a window for tomorrow is refused without "urgent",
+  // one 30 days ahead is scheduled, and an incident posted.
+  const adm = await new_page();
+  await sign_in(adm, 'platform', site.login_id, site.password);
+  await adm.waitForSelector('#nav-notices');
+  await adm.click('#nav-notices');
+  const day = 86400_000;
+  const jst_local = (ms) => new Date(ms + 9 * 3600_000).toISOString().slice(0, 16);
+  const schedule = async (from_ms) => {
+    await adm.fill('#maintenance-starts', jst_local(from_ms));
+    await adm.fill('#maintenance-ends', jst_local(from_ms + 7200_000));
+    await adm.fill('#maintenance-text-ja', 'ファームウェア配信基盤の更新');
+    await adm.fill('#maintenance-text-en', 'Firmware distribution upgrade');
+    await adm.click('#maintenance-form button[type=submit]');
+  };
+  await schedule(Date.now() + day);
+  await adm.waitForSelector('#notices-status.error');
+  check(/営業日/.test(await adm.textContent('#notices-status')), 'a window for tomorrow is refused: 3 business days ahead');
+  await schedule(Date.now() + 30 * day);
+  await adm.waitForSelector('#notices-status.ok');
+  check(true, `a window 30 days ahead is scheduled: ${await adm.textContent('#notices-status')}`);
+  await adm.selectOption('#incident-status', 'investigating');
+  await adm.fill('#incident-text-ja', '一部の機器に接続できません');
+  await adm.fill('#incident-text-en', 'Some routers cannot connect');
+  await adm.click('#incident-form button[type=submit]');
+  await adm.waitForSelector('#notices-open form[data-id]');
+  check(true, 'an incident is posted and listed for updates');
+  await shot(adm, '24-notices-admin');
+  await adm.context().close();
+
+  // Every page of a company administrator shows the banner, in the page's language.
+  const page = await new_page();
+  await page.goto(base + '/');
+  await page.waitForSelector('#maintenance-banner:has-text("ファームウェア配信基盤の更新")');
+  check(true, 'the banner shows on the login page');
+  await sign_in(page, 'acme', 'admin', admin.password);
+  await page.waitForSelector('#nav-devices');
+  for (const route of ['devices', 'destinations', 'accounts', 'company', 'audit', 'password']) {
+    await page.goto(`${base}/#/${route}`);
+    await page.waitForSelector(`#nav-${route}[aria-current=page]`);
+    await page.waitForSelector('#maintenance-banner:has-text("ファームウェア配信基盤の更新")');
+    check(true, `${route}: the maintenance banner is shown`);
+  }
+  await shot(page, '24b-maintenance-banner');
+  await page.context().close();
+
+  // The status page without a login: the incident and the window, in both languages.
+  const pub = await new_page();
+  await pub.goto(base + '/status');
+  await pub.waitForSelector('#status-incidents li:has-text("一部の機器に接続できません")');
+  await pub.waitForSelector('#status-maintenance li:has-text("ファームウェア配信基盤の更新")');
+  check(true, '/status shows the incident and the window without a login');
+  await shot(pub, '25-status-ja');
+  await pub.click('button.lang');
+  await pub.waitForSelector('#status-maintenance li:has-text("Firmware distribution upgrade")');
+  check(/Some routers cannot connect/.test(await pub.textContent('#status-incidents')), '/status in English');
+  const csp = (await pub.request.get(base + '/status')).headers()['content-security-policy'] ?? '';
+  check(/script-src 'self'/.test(csp) && /frame-ancestors 'none'/.test(csp), '/status has the strict CSP');
+  await shot(pub, '25-status-en');
+  await pub.context().close();
 }
 
 let code = 0;

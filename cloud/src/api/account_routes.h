@@ -54,6 +54,11 @@ http::response delegation_refused(security::delegation_refusal r, op_audit& audi
 account_check delegation_check(const caller& c, security::account_change change,
                                std::optional<security::delegation_refusal>& refused);
 
+// nullopt when `c` is a site administrator (company platform) holding `permission`; else 403
+// forbidden, with the reason in the access log's detail.
+std::optional<http::response> not_site_admin(const caller& c, std::string_view permission,
+                                             op_audit& a);
+
 void register_role_routes(api_service::impl& m, http::router& r, const std::string& base);
 void register_company_routes(api_service::impl& m, http::router& r, const std::string& base);
 void register_audit_routes(api_service::impl& m, http::router& r, const std::string& base);

@@ -17,9 +17,6 @@
 
 namespace aterm::cloud::api {
 
-namespace {
-
-// nullopt when `c` is a site administrator holding `permission`.
 std::optional<http::response> not_site_admin(const caller& c, std::string_view permission,
                                              op_audit& a) {
   if (c.comp.id == k_platform_company && c.has(permission)) return std::nullopt;
@@ -33,6 +30,8 @@ http::response platform_company(std::string_view message) {
   return http::error_response(409, "platform_company", message,
                               {{"company_id", std::string(k_platform_company)}});
 }
+
+namespace {
 
 // contract_end: ISO 8601 text or null (no end).
 std::variant<std::optional<std::int64_t>, http::response> contract_end(const cJSON* item) {

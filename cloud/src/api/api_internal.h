@@ -137,6 +137,9 @@ struct api_service::impl {
 // The account, role, permission, company, audit and /admin routes (accounts_routes.cpp and its
 // siblings, declared in account_routes.h), registered under `base`.
 void register_account_admin_routes(api_service::impl& m, http::router& r, const std::string& base);
+// Planned maintenance and incident notices (notice_routes.cpp): the site administrators'
+// /admin/maintenance and /admin/incidents, and the public GET /status.
+void register_notice_routes(api_service::impl& m, http::router& r, const std::string& base);
 
 // ---- JSON helpers ----
 

@@ -339,6 +339,7 @@ void api_service::register_routes(http::router& r) {
   r.add("POST", base + "/destinations/{id}/devices",
         m->guarded("device.register", "device.register", bind(&impl::register_devices)));
   register_account_admin_routes(*m, r, base);
+  register_notice_routes(*m, r, base);
 }
 
 std::unique_ptr<api_service> register_api_routes(http::router& r, api_context ctx) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "aterm/cloud/http/server.h"
+#include "aterm/cloud/notices/notice_rules.h"
 #include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
@@ -84,6 +85,7 @@ common::config_schema cloud_config_schema() {
   for (auto& k : security::security_config_schema()) s.push_back(std::move(k));
   for (auto& k : security::device_claim_config_schema()) s.push_back(std::move(k));
   for (auto& k : security::hashing_pool_config_schema()) s.push_back(std::move(k));
+  for (auto& k : notices::notices_config_schema()) s.push_back(std::move(k));
   return s;
 }
 

@@ -127,6 +127,12 @@ int serve(const common::config& config) {
   if (!api) return 1;
   http::static_files files(http::static_dir_from(config));
   http::register_static_files(routes, files);
+  // The public status page (docs/http-api.md): a page of the dashboard's folder at a fixed path.
+  routes.add("GET", "/status", [&files](http::request& req) {
+    http::request page = req;
+    page.path = "/status.html";
+    return files.serve(page);
+  });
   auto settings = http::server_settings_from(config);
   if (!settings.ok()) {
     common::log(log_level::error, "serve", "bad http settings",

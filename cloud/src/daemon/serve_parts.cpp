@@ -1,6 +1,7 @@
 #include "serve_parts.h"
 
 #include "aterm/cloud/api/api.h"
+#include "aterm/cloud/notices/notice_rules.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/common/log.h"
 #include "daemon_tasks.h"
@@ -41,6 +42,13 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
   holder->hashing = std::make_unique<security::password_hashing_pool>(
       security::hashing_pool_settings_from(config));
   settings.public_origin = config.get_string("http.public_origin");
+  auto notice_rules = notices::notice_settings_from(config);
+  if (!notice_rules.ok()) {
+    common::log(common::log_level::error, "serve", "cannot read notices.holidays_file",
+                {{"error", notice_rules.error().to_string()}});
+    return nullptr;
+  }
+  settings.notices = std::move(*notice_rules);
   api::api_context ctx{db, clock, metrics, std::move(settings), std::move(notify_command)};
   ctx.password_hashing = holder->hashing.get();
   holder->service = api::register_api_routes(r, std::move(ctx));

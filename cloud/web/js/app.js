@@ -5,6 +5,7 @@ import { t, lang, set_lang } from './i18n.js';
 import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } from './ui.js';
 import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
+import { maintenance_banner, notices_page } from './notices.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
@@ -23,6 +24,7 @@ const k_menu = [
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
   { route: 'audit', key: 'nav.audit', allowed: (s) => s.perms.has('audit.read') },
   { route: 'admin', key: 'nav.admin', allowed: (s) => s.site_admin },
+  { route: 'notices', key: 'nav.notices', allowed: (s) => s.site_admin && s.perms.has('company.settings') },
   { route: 'password', key: 'nav.password', allowed: () => true },
 ];
 
@@ -154,6 +156,8 @@ function show_login(reason) {
   forced = null;
   for (const c of state.cleanup.splice(0)) c();
   close_dialogs();
+  const login_banner = maintenance_banner();
+  state.cleanup.push(() => login_banner.stop());
   const box = message_box();
   const company = input('company_id', { required: true, autocomplete: 'organization' });
   const login_id = input('login_id', { required: true, autocomplete: 'username' });
@@ -200,6 +204,7 @@ function show_login(reason) {
       h('span', { class: 'brand' }, t('app.title')),
       h('div', { class: 'top-actions' }, lang_button()),
     ),
+    login_banner,
     h('main', { id: 'view' }, form),
   );
   (company.value ? login_id : company).focus();
@@ -311,7 +316,9 @@ function render() {
   );
   const view = h('main', { id: 'view', tabindex: '-1' });
   clear_errors_on_attempt(view);
-  app.replaceChildren(signed_in_header(state.me, () => logout(null)), nav, view);
+  const banner = maintenance_banner();
+  state.cleanup.push(() => banner.stop());
+  app.replaceChildren(signed_in_header(state.me, () => logout(null)), banner, nav, view);
   const ctx = {
     state,
     view,
@@ -321,7 +328,8 @@ function render() {
     signed_out: session_ended,
   };
   const entry = allowed.find((m) => m.route === active);
-  const page = route === 'admin' ? admin_page : route === 'overview' ? overview_page : pages[route];
+  const page =
+    route === 'admin' ? admin_page : route === 'overview' ? overview_page : route === 'notices' ? notices_page : pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);
     return;

@@ -1,60 +1,12 @@
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "aterm/cloud/mail/mail.h"
+#include "aterm/test/smtp_server.h"
 #include "jobs_env.h"
 
 namespace aterm::test::jobs {
 
 namespace {
-
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::vector<std::string> messages(const fs::path& maildir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  if (!fs::exists(maildir / "new", ec)) return out;
-  for (const auto& e : fs::directory_iterator(maildir / "new")) out.push_back(read_file(e.path()));
-  return out;
-}
-
-// A real SMTP server: Debian's python3-aiosmtpd writing each message into a maildir, with the
-// envelope in X-MailFrom / X-RcptTo headers.
-// With `pki`, the server offers STARTTLS with the dev server certificate and refuses mail
-// without it.
-std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs::path& log,
-                                     const dev_pki* pki = nullptr) {
-  // -dd: every command the server receives is in its log (">> b'EHLO ...'").
-  std::vector<std::string> argv{
-      "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-dd", "-l", "127.0.0.1:" + std::to_string(port)};
-  if (pki != nullptr) {
-    for (auto a : {std::string("--tlscert"), pki->server_cert().string(), std::string("--tlskey"),
-                   pki->server_key().string()}) {
-      argv.push_back(a);
-    }
-  }
-  for (auto a : {std::string("-c"), std::string("aiosmtpd.handlers.Mailbox"), maildir.string()}) {
-    argv.push_back(a);
-  }
-  auto p = std::make_unique<process>(argv, log);
-  if (!wait_until([&] { return accepts(port); }, 20s)) {
-    throw std::runtime_error("aiosmtpd did not start: " + p->log());
-  }
-  return p;
-}
 
 // The daemon's configuration for `serve`: mail to `smtp_url` with the `mail_extra` members (each
 // followed by a comma), jobs every 100 ms, HTTPS and MQTT of its own.
@@ -127,7 +79,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   fs::path maildir = env.dir / "maildir";
   auto smtp = smtp_server(smtp_port, maildir, env.dir / "smtp.log");
   daemon = serve(env, 1);
-  REQUIRE_MESSAGE(wait_until([&] { return messages(maildir).size() == 2; }, 30s),
+  REQUIRE_MESSAGE(wait_until([&] { return maildir_messages(maildir).size() == 2; }, 30s),
                   (daemon->log() + smtp->log()));
   CHECK(wait_until(
       [&] {
@@ -135,7 +87,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
       },
       10s));
   bool saw_gina = false;
-  for (const auto& m : messages(maildir)) {
+  for (const auto& m : maildir_messages(maildir)) {
     CAPTURE(m);
     CHECK(m.find("From: <aterm-cloud@example.com>") != std::string::npos);
     CHECK(m.find("X-MailFrom: aterm-cloud@example.com") != std::string::npos);
@@ -155,7 +107,7 @@ TEST_CASE("reminder mails reach a real SMTP server after a daemon restart while 
   CHECK(saw_gina);
   // Sent once: a further pass sends nothing more.
   CHECK(daemon->stop() == 0);
-  CHECK(messages(maildir).size() == 2);
+  CHECK(maildir_messages(maildir).size() == 2);
 }
 
 TEST_CASE("smtp_without_starttls_is_refused") {
@@ -178,7 +130,7 @@ TEST_CASE("smtp_without_starttls_is_refused") {
   CHECK(daemon->stop() == 0);
   INFO("daemon log:\n" << daemon->log() << "\nrelay log:\n" << smtp->log());
   // Nothing reached the relay: no AUTH, no MAIL, no message; both stay queued.
-  CHECK(messages(maildir).empty());
+  CHECK(maildir_messages(maildir).empty());
   CHECK(smtp->log().find(">> b'AUTH") == std::string::npos);
   CHECK(smtp->log().find(">> b'MAIL") == std::string::npos);
   CHECK(env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NULL") == 2);
@@ -191,7 +143,8 @@ TEST_CASE("smtp_without_starttls_is_refused") {
   // The same relay on loopback with mail.allow_plaintext_loopback: delivered.
   configure_serve(env, pki, mqtt, smtp_port, credentials + R"( "allow_plaintext_loopback": true,)");
   daemon = serve(env, 1);
-  CHECK_MESSAGE(wait_until([&] { return messages(maildir).size() == 2; }, 30s), daemon->log());
+  CHECK_MESSAGE(wait_until([&] { return maildir_messages(maildir).size() == 2; }, 30s),
+                daemon->log());
   CHECK(wait_until(
       [&] {
         return env.scalar("SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL") == 2;
@@ -221,13 +174,13 @@ TEST_CASE("the SMTP sender uses STARTTLS when offered and checks the server cert
     s.ca = pki.ca().string();
     auto sent = cloud::mail::make_smtp_sender(s)->send("cloud@example.com", m.to, *data);
     CHECK_MESSAGE(sent.ok(), sent.to_string());
-    CHECK(wait_until([&] { return messages(maildir).size() == 1; }, 10s));
+    CHECK(wait_until([&] { return maildir_messages(maildir).size() == 1; }, 10s));
   }
   SUBCASE("unknown CA: refused, nothing sent in the clear") {
     auto sent = cloud::mail::make_smtp_sender(s)->send("cloud@example.com", m.to, *data);
     CHECK_FALSE(sent.ok());
     CHECK(sent.code() == "smtp");
-    CHECK(messages(maildir).empty());
+    CHECK(maildir_messages(maildir).empty());
   }
 }
 

@@ -21,6 +21,7 @@ SOURCES = [
     "cloud/src/security/settings.cpp",
     "cloud/src/security/device_claim.cpp",
     "cloud/src/security/password_hashing_pool.cpp",
+    "cloud/src/notices/notice_rules.cpp",
     "agent/src/agent_config.cpp",
 ]
 DOC = "docs/configuration.md"

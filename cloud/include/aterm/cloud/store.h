@@ -27,6 +27,7 @@
 
 #include "aterm/bridge/store_port.h"
 #include "aterm/cloud/model.h"
+#include "aterm/cloud/notices/notice.h"
 #include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/security/shared_counters.h"
 #include "aterm/common/clock.h"
@@ -55,6 +56,10 @@ using account_check = std::function<status(const account_facts&)>;
 // them as stored (the lock rule, security/lockout_policy.h); the store writes what it returns.
 // Read and written in one transaction, every failure counts once, whichever instance saw it.
 using lock_decision = std::function<account_lock_state(const account_lock_state&)>;
+
+// The announcement mail of a notice as stored (notices/notice_rules.h), made inside the
+// transaction that stores it; the store fills in the recipients and times.
+using notice_announcement = std::function<mail_message(const notice&)>;
 
 // The store also keeps the security rules' counters and leases (security/shared_counters.h:
 // add_counter_event, counter_events, take_lease, take_verification_lease,
@@ -250,6 +255,23 @@ class store : public bridge::store_port, public security::shared_counters {
                                      const std::string& detail) = 0;
   virtual result<std::vector<alarm>> list_alarms(std::size_t limit) = 0;
   virtual result<std::int64_t> enqueue_mail(const mail_message& m) = 0;
+
+  // ---- notices: planned maintenance and incidents (site-level; notice_store.cpp) ----
+  // Written once for both engines on the store's connection pool; a store without one answers
+  // k_store. The mail `announce` makes of the notice as stored (its id set) is queued to every
+  // company administrator (the accounts with the administrator role of every company but
+  // platform, each address once) in the transaction that stores the notice.
+  // Stores `n` (an incident with its first update, n.updates[0]) and announces it.
+  virtual result<notice_posted> post_notice(const notice& n, const notice_announcement& announce);
+  // The incident's next update: its status and text become `u`'s, `u` joins its updates, and
+  // it is announced. k_not_found: no such incident; k_conflict: it is resolved.
+  virtual result<notice_posted> update_incident(std::int64_t id, const notice_update& u,
+                                                const notice_announcement& announce);
+  virtual result<notice> get_notice(std::int64_t id);
+  // Newest first (maintenance by start, incidents by posting), at most `limit`: unresolved
+  // incidents, resolved ones updated at or after `since_s`, and maintenance windows ending at
+  // or after `since_s`.
+  virtual result<std::vector<notice>> list_notices(std::int64_t since_s, std::size_t limit);
 };
 
 struct store_options {

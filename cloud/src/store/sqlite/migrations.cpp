@@ -329,6 +329,34 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 13: the service document's notices, planned maintenance windows and incidents with
+// their updates (site-level: no company column).
+constexpr const char* k_schema_13 = R"sql(
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('maintenance', 'incident')),
+  status TEXT NOT NULL,
+  urgent INTEGER NOT NULL DEFAULT 0,
+  starts_at_s INTEGER NOT NULL DEFAULT 0,
+  ends_at_s INTEGER NOT NULL DEFAULT 0,
+  text_ja TEXT NOT NULL,
+  text_en TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  updated_at_s INTEGER NOT NULL
+);
+CREATE INDEX notices_updated ON notices(updated_at_s);
+CREATE TABLE notice_updates (
+  id INTEGER PRIMARY KEY,
+  notice_id INTEGER NOT NULL REFERENCES notices(id),
+  status TEXT NOT NULL,
+  text_ja TEXT NOT NULL,
+  text_en TEXT NOT NULL,
+  at_s INTEGER NOT NULL
+);
+CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -350,6 +378,7 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
 };
 
 int user_version(sql::connection& db) {

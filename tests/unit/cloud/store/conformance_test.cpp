@@ -115,6 +115,11 @@ constexpr coverage k_coverage[] = {
     {"store::create_alarm", k_here},
     {"store::list_alarms", k_here},
     {"store::enqueue_mail", k_here},
+    // notices
+    {"store::post_notice", k_here},
+    {"store::update_incident", k_here},
+    {"store::get_notice", k_here},
+    {"store::list_notices", k_here},
     // the bridge's store_port
     {"store_port::apply_batch", k_here},
     {"store_port::claim_due", k_store_test},
@@ -408,6 +413,74 @@ TEST_CASE("conformance: run_operation commits the change and its record together
   CHECK(refused.code() == cloud::k_conflict);
   CHECK(f.db->get_company("globex").error().code() == cloud::k_not_found);
   CHECK(f.db->get_audit_head()->seq == head->seq + 1);
+}
+
+TEST_CASE(
+    "conformance: notices are stored with their updates and mailed to company administrators") {
+  fixture f;
+  f.company_with("acme", {});
+  f.company_with("globex", {});
+  REQUIRE(f.db->create_account({"acme", "ada", "ada@acme.example", "administrator", "h"}).ok());
+  REQUIRE(f.db->create_account({"acme", "vic", "vic@acme.example", "viewer", "h"}).ok());
+  REQUIRE(f.db->create_account({"globex", "gus", "gus@globex.example", "administrator", "h"}).ok());
+  REQUIRE(f.db->create_account({"globex", "gil", "ada@acme.example", "administrator", "h"}).ok());
+  auto announce = [](const cloud::notice& n) {
+    cloud::mail_message m;
+    m.subject = "notice " + std::to_string(n.id);
+    m.body = n.text.en;
+    return m;
+  };
+  cloud::notice w;
+  w.kind = cloud::notice_kind::maintenance;
+  w.text = {"保守", "upkeep"};
+  w.starts_at_s = k_t0 + 86400;
+  w.ends_at_s = k_t0 + 90000;
+  w.created_by = "root";
+  w.created_at_s = k_t0;
+  auto posted = f.db->post_notice(w, announce);
+  REQUIRE_MESSAGE(posted.ok(), posted.error().to_string());
+  // ada (twice as an address, once queued) and gus; not the viewer.
+  CHECK(posted->mails_queued == 2);
+  CHECK(posted->posted.id > 0);
+  CHECK(posted->posted.text.ja == "保守");
+
+  cloud::notice i;
+  i.kind = cloud::notice_kind::incident;
+  i.status = cloud::incident_status::investigating;
+  i.text = {"調査中", "looking"};
+  i.created_at_s = k_t0 + 10;
+  i.updates.push_back({k_t0 + 10, i.status, i.text});
+  auto inc = f.db->post_notice(i, announce);
+  REQUIRE(inc.ok());
+  auto upd = f.db->update_incident(
+      inc->posted.id, {k_t0 + 20, cloud::incident_status::resolved, {"解決", "fixed"}}, announce);
+  REQUIRE_MESSAGE(upd.ok(), upd.error().to_string());
+  CHECK(upd->posted.status == cloud::incident_status::resolved);
+  REQUIRE(upd->posted.updates.size() == 2);
+  CHECK(upd->posted.updates[1].text.en == "fixed");
+  auto again = f.db->update_incident(
+      inc->posted.id, {k_t0 + 30, cloud::incident_status::monitoring, {"x", "x"}}, announce);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == cloud::k_conflict);
+  CHECK(f.db->update_incident(posted->posted.id, {k_t0, cloud::incident_status::resolved, {}},
+                              announce)
+            .error()
+            .code() == cloud::k_not_found);
+
+  auto one = f.db->get_notice(inc->posted.id);
+  REQUIRE(one.ok());
+  CHECK(one->updates.size() == 2);
+  auto all = f.db->list_notices(k_t0, 10);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].kind == cloud::notice_kind::maintenance);
+  // Past the window's end and the incident's resolution: nothing is current any more.
+  auto later = f.db->list_notices(k_t0 + 100000, 10);
+  REQUIRE(later.ok());
+  CHECK(later->empty());
+  auto due = f.port->due_mail(k_t0 + 100, 48, 100);
+  REQUIRE(due.ok());
+  CHECK(due->size() == 6);
 }
 
 TEST_CASE("conformance: alarms newest first, mail queued, sent, retried and purged") {

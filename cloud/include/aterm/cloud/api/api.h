@@ -18,6 +18,7 @@
 
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
+#include "aterm/cloud/notices/notice_rules.h"
 #include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
 #include "aterm/cloud/security/settings.h"
@@ -43,6 +44,10 @@ struct api_settings {
   // The dashboard's origin for the login CSRF rule (http.public_origin); empty: "https://" + the
   // request's Host header. Default: empty.
   std::string public_origin;
+  // notices.*: the holiday list and lead time of planned maintenance. Not read by
+  // api_settings_from (the holidays are a file): the daemon fills it with
+  // notices::notice_settings_from. Default: no holidays, 3 business days.
+  notices::notice_settings notices;
 };
 
 // REQUIRES: `c` was loaded with the cloud's schema (security_config_schema() and mail.alarm_to).
