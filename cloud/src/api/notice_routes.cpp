@@ -134,14 +134,12 @@ http::response schedule_maintenance(api_service::impl& m, http::request& req, co
     case notices::window_refusal::none:
       break;
     case notices::window_refusal::bad_window:
-      return http::error_response(400, std::string(to_string(check.refusal)),
-                                  "ends_at must be after starts_at");
+      return http::error_response(400, "bad_window", "ends_at must be after starts_at");
     case notices::window_refusal::in_the_past:
-      return http::error_response(400, std::string(to_string(check.refusal)),
-                                  "the window has already ended");
+      return http::error_response(400, "window_in_past", "the window has already ended");
     case notices::window_refusal::too_soon:
       a.detail = "refused: announced after " + notices::format_day(check.last_day);
-      return http::error_response(400, std::string(to_string(check.refusal)),
+      return http::error_response(400, "maintenance_too_soon",
                                   "planned maintenance starting " + jst(*b.starts_at_s) +
                                       " must be announced by " +
                                       notices::format_day(check.last_day) + " (JST), " +
