@@ -83,7 +83,8 @@ TEST_CASE("offline_credential_issued_while_broker_down_is_accepted_exactly_once"
   }));
 }
 
-TEST_CASE("forged_offline_credentials_are_refused") {
+// One router (one stack) for the refusals: forged, expired, revoked, used by the other path.
+TEST_CASE("forged_expired_and_revoked_offline_credentials_are_refused") {
   offline_router r("dev-offline-2");
   const auto other = crypto::random_bytes(tc::k_secret_bytes);
   const auto now = now_s();
@@ -98,19 +99,34 @@ TEST_CASE("forged_offline_credentials_are_refused") {
   CHECK(r.a.login_check(longer, pw) == 1);
   // The genuine one still works: the forgeries were refused on their own ids.
   CHECK(r.a.login_check(id, pw) == 0);
-}
 
-TEST_CASE("expired_offline_credential_is_refused") {
-  offline_router r("dev-offline-3");
+  // Expired.
   const auto [old_id, old_pw] = r.credential(now_s() - 61 * 60, k_class_60);
   CHECK(r.a.login_check(old_id, old_pw) == 1);
   // Issued in the future beyond technician.max_clock_skew_s (300 s) is refused too.
   const auto [future_id, future_pw] = r.credential(now_s() + 20 * 60, k_class_60);
   CHECK(r.a.login_check(future_id, future_pw) == 1);
   REQUIRE(
-      t::wait_until([&] { return r.s.cloud.events(r.id, "technician_login.failed").size() == 2; }));
-  CHECK(r.s.cloud.events(r.id, "technician_login.failed")[0].fields_json.find("expired") !=
+      t::wait_until([&] { return r.s.cloud.events(r.id, "technician_login.failed").size() == 5; }));
+  CHECK(r.s.cloud.events(r.id, "technician_login.failed")[3].fields_json.find("expired") !=
         std::string::npos);
+
+  // Revoked while online.
+  const auto [rid, rpw] = r.credential(now_s(), k_class_60);
+  r.s.cloud.command(r.id, "rv1", "technician_login.revoke", R"({"login_id":")" + rid + R"("})");
+  auto rv = r.s.cloud.result(r.id, "rv1");
+  REQUIRE(rv.has_value());
+  CHECK(rv->status == proto::result_status::ok);
+  CHECK(r.a.login_check(rid, rpw) == 1);
+  // Delivered by install while online and used there: the offline path refuses it after.
+  const auto [both_id, both_pw] = r.credential(now_s(), k_class_60);
+  r.s.cloud.command(r.id, "in1", "technician_login.install",
+                    install_args(both_id, both_pw, now_s() + 3600, 3600));
+  auto in = r.s.cloud.result(r.id, "in1");
+  REQUIRE(in.has_value());
+  REQUIRE(in->status == proto::result_status::ok);
+  CHECK(r.a.login_check(both_id, both_pw) == 0);
+  CHECK(r.a.login_check(both_id, both_pw) == 1);
 }
 
 TEST_CASE("offline_credential_with_untrusted_clock_needs_issue_after_last_trusted_time") {
@@ -152,23 +168,4 @@ TEST_CASE("guessing_over_many_offline_login_ids_hits_the_router_wide_limit") {
   CHECK(r.a.login_check(id, pw) == 1);
   CHECK(read_text(r.a.data_dir() / "technician-state.json").find("\"window_failures\":5") !=
         std::string::npos);
-}
-
-TEST_CASE("offline_credential_revoked_online_is_refused_and_install_shares_the_record") {
-  offline_router r("dev-offline-6");
-  const auto [id, pw] = r.credential(now_s(), k_class_60);
-  r.s.cloud.command(r.id, "rv1", "technician_login.revoke", R"({"login_id":")" + id + R"("})");
-  auto rv = r.s.cloud.result(r.id, "rv1");
-  REQUIRE(rv.has_value());
-  CHECK(rv->status == proto::result_status::ok);
-  CHECK(r.a.login_check(id, pw) == 1);
-  // Delivered by install while online and used there: the offline path refuses it after.
-  const auto [both_id, both_pw] = r.credential(now_s(), k_class_60);
-  r.s.cloud.command(r.id, "in1", "technician_login.install",
-                    install_args(both_id, both_pw, now_s() + 3600, 3600));
-  auto in = r.s.cloud.result(r.id, "in1");
-  REQUIRE(in.has_value());
-  REQUIRE(in->status == proto::result_status::ok);
-  CHECK(r.a.login_check(both_id, both_pw) == 0);
-  CHECK(r.a.login_check(both_id, both_pw) == 1);
 }

@@ -269,6 +269,12 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required BIGINT NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 14: offline technician credentials name the technician they were issued to, so the
+// access log records their issue and the router's reports under that name.
+constexpr const char* k_schema_14 = R"sql(
+ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -283,6 +289,8 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {14, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_14},
 };
 
 void require_postgres(sql::connection& db) {

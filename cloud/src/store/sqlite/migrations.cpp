@@ -329,6 +329,12 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 14: offline technician credentials name the technician they were issued to, so the
+// access log records their issue and the router's reports under that name.
+constexpr const char* k_schema_14 = R"sql(
+ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -350,6 +356,8 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {14, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_14},
 };
 
 int user_version(sql::connection& db) {
