@@ -50,7 +50,9 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     }
     if (!checked) {
       return http::error_response(400, "bad_request",
-                                  "technician_name must be a name of at most 64 characters");
+                                  "technician_name must be a name of at most 64 characters",
+                                  {{"field", std::string("technician_name")},
+                                   {"max_length", std::int64_t{64}}});
     }
     who.technician_name = std::move(*checked);
   }
