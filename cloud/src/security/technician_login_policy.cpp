@@ -143,7 +143,8 @@ std::optional<std::string> technician_name_of(std::string_view typed) {
   while (!typed.empty() && (typed.back() == ' ' || typed.back() == '\t')) typed.remove_suffix(1);
   if (typed.size() > k_max_technician_name * 4) return std::nullopt;
   std::size_t chars = 0;
-  for (unsigned char ch : typed) {
+  for (char c : typed) {
+    const auto ch = static_cast<unsigned char>(c);
     if (ch < 0x20 || ch == 0x7f) return std::nullopt;
     if ((ch & 0xc0) != 0x80) ++chars;
   }

@@ -20,7 +20,7 @@ namespace {
 constexpr std::int64_t k_now = 1'800'000'000;
 
 cloud::technician_event_facts held(std::string_view type, std::int64_t in_window = 0) {
-  return {type, true, in_window};
+  return {type, true, in_window, "", "{}"};
 }
 
 }  // namespace
@@ -125,7 +125,7 @@ TEST_CASE("technician logins: what each event does to the login and the access l
   CHECK(locked.outcome == "locked");
 
   // A login the device does not hold changes nothing; past the rate the login still changes.
-  auto foreign = sec::technician_event_effect({"technician_login.used", false, 0}, s);
+  auto foreign = sec::technician_event_effect({"technician_login.used", false, 0, "", "{}"}, s);
   CHECK_FALSE(foreign.status.has_value());
   CHECK_FALSE(foreign.count_failure);
   CHECK_FALSE(foreign.record);
