@@ -71,6 +71,9 @@ constexpr key_row k_keys[] = {
     int_key("dedupe.entries", 1000, 1, 100000),
     int_key("clock.trust_floor", k_default_trust_floor, 0),
     bool_key("clock.require_sync", false),
+    int_key("technician.failure_limit", 10, 1, 1000),
+    int_key("technician.failure_window_s", 600, 1, 86400),
+    int_key("technician.max_clock_skew_s", 300, 0, 86400),
     text_key("wan_interface"),
     text_key("dhcp_leases"),
     text_key("model"),
@@ -160,6 +163,9 @@ common::result<router_settings> router_settings_from(const common::config& c) {
   r.dedupe_entries = static_cast<std::size_t>(c.get_int("dedupe.entries"));
   r.clock_trust_floor = c.get_int("clock.trust_floor");
   r.clock_require_sync = c.get_bool("clock.require_sync");
+  r.technician_failure_limit = static_cast<int>(c.get_int("technician.failure_limit"));
+  r.technician_failure_window_s = c.get_int("technician.failure_window_s");
+  r.technician_max_clock_skew_s = c.get_int("technician.max_clock_skew_s");
   r.sim_reboot = std::chrono::seconds(c.get_int("sim.reboot_s"));
   r.shutdown_timeout = std::chrono::milliseconds(c.get_int("shutdown_timeout_ms"));
   auto& l = r.linux_backend;
@@ -198,6 +204,17 @@ common::result<simulate_settings> simulate_settings_from(const common::config& c
                          c.source() +
                              ": simulate needs simulate.cert_dir or simulate.ca_cert + "
                              "simulate.ca_key");
+  return r;
+}
+
+offline_rules technician_rules(const router_settings& s) {
+  offline_rules r;
+  r.device_id = s.device_id;
+  r.failure_limit = s.technician_failure_limit;
+  r.failure_window_s = s.technician_failure_window_s;
+  r.max_clock_skew_s = s.technician_max_clock_skew_s;
+  r.trust_floor = s.clock_trust_floor;
+  r.require_sync = s.clock_require_sync;
   return r;
 }
 

@@ -110,7 +110,8 @@ int login_check(const std::string& config_path, const std::string& login_id,
     return 2;
   }
   auto& clock = common::system_clock::instance();
-  auto store = login_store::open(settings->data_dir / "logins.json", clock, read_boot_id());
+  auto store = login_store::open(settings->data_dir / "logins.json", clock, read_boot_id(),
+                                 technician_rules(*settings));
   if (!store.ok()) {
     fail_log("login-check", store.error().to_string());
     return 2;

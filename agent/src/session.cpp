@@ -71,7 +71,8 @@ common::result<std::unique_ptr<router_agent>> router_agent::create(event_loop& l
                  {"skipped", static_cast<std::uint64_t>(journal->skipped_at_load())}});
   auto box = outbox::open(s.data_dir / "outbox.journal", s.outbox);
   if (!box.ok()) return box.error();
-  auto logins = login_store::open(s.data_dir / "logins.json", clock, read_boot_id());
+  auto logins =
+      login_store::open(s.data_dir / "logins.json", clock, read_boot_id(), technician_rules(s));
   if (!logins.ok()) return logins.error();
   std::unique_ptr<router_agent> a(new router_agent(loop, clock, std::move(s), std::move(be),
                                                    std::move(*journal), std::move(*box),

@@ -45,6 +45,8 @@ constexpr std::array k_install_args{
     arg_spec{"expires_at", arg_type::integer, true, 0, lim::k_max_timestamp_s},
     arg_spec{"ttl_s", arg_type::integer, true, 1, lim::k_max_login_ttl_s}};
 constexpr std::array k_revoke_args{arg_spec{"login_id", arg_type::login_id, true}};
+constexpr std::array k_secret_args{arg_spec{
+    "secret", arg_type::hex, true, lim::k_technician_secret_hex, lim::k_technician_secret_hex}};
 
 constexpr std::array<std::string_view, 1> k_ping_fields{"pong"};
 constexpr std::array<std::string_view, 2> k_config_get_fields{"rev", "values"};
@@ -75,6 +77,8 @@ constexpr std::array k_ops{
     op_spec{op_id::technician_login_install, "technician_login.install", k_install_args,
             k_no_fields, capability::logins, false, false},
     op_spec{op_id::technician_login_revoke, "technician_login.revoke", k_revoke_args, k_no_fields,
+            capability::logins, false, false},
+    op_spec{op_id::technician_login_secret, "technician_login.secret", k_secret_args, k_no_fields,
             capability::logins, false, false},
 };
 

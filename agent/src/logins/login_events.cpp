@@ -34,7 +34,11 @@ std::vector<std::pair<std::string, std::string>> login_events(std::string_view l
     case login_store::outcome::expired:
       add(event_type::technician_login_failed, fields("expired", false));
       break;
+    case login_store::outcome::used:
+      add(event_type::technician_login_failed, fields("already_used", false));
+      break;
     case login_store::outcome::unknown:
+    case login_store::outcome::throttled:
       break;  // nothing to attribute the attempt to; logged by the caller
   }
   return out;
@@ -44,6 +48,10 @@ bool router_agent::check_login(std::string_view login_id, std::string_view passw
   const auto r = logins_.check(login_id, password);
   if (r.result == login_store::outcome::unknown)
     common::log(common::log_level::info, "agent", "login check for an unknown login id",
+                {{"device", s_.device_id}});
+  if (r.result == login_store::outcome::throttled)
+    common::log(common::log_level::warn, "agent",
+                "login check refused: too many failed technician logins on this router",
                 {{"device", s_.device_id}});
   for (auto& [type, fields] : login_events(login_id, r)) queue_event(type, std::move(fields));
   return r.result == login_store::outcome::accepted;

@@ -60,6 +60,8 @@ op_handler handler_for(cmd::op_id id) {
       return run_technician_login_install;
     case cmd::op_id::technician_login_revoke:
       return run_technician_login_revoke;
+    case cmd::op_id::technician_login_secret:
+      return run_technician_login_secret;
   }
   return nullptr;
 }

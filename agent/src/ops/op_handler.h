@@ -32,5 +32,6 @@ op_outcome run_factory_reset(op_context& ctx, const cJSON* args);
 op_outcome run_log_tail(op_context& ctx, const cJSON* args);
 op_outcome run_technician_login_install(op_context& ctx, const cJSON* args);
 op_outcome run_technician_login_revoke(op_context& ctx, const cJSON* args);
+op_outcome run_technician_login_secret(op_context& ctx, const cJSON* args);
 
 }  // namespace aterm::agent::ops

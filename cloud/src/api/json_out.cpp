@@ -102,7 +102,10 @@ namespace {
 // The args an API reader may see. technician_login.install carries the credential's salt,
 // iterations and hash for the router (DESIGN.md section 4); the API answers only what the
 // technician-login list shows, so a device.read holder cannot attack the password offline.
+// technician_login.secret carries the router's per-device secret, from which every offline
+// credential of the router follows: none of it is shown.
 common::json_ptr command_args(const command_record& c) {
+  if (c.op == "technician_login.secret") return json_object();
   if (c.op != "technician_login.install") return common::json_ptr(parsed_or_null(c.args_json));
   common::json_limits l;
   l.max_bytes = 1024 * 1024;
@@ -153,7 +156,8 @@ common::json_ptr to_json(const technician_login& t) {
                    {"expires_at_s", t.expires_at_s},
                    {"failed_count", t.failed_count},
                    {"install_command_id", t.install_command_id},
-                   {"created_by", t.created_by}});
+                   {"created_by", t.created_by},
+                   {"technician_name", t.technician_name}});
 }
 
 common::json_ptr account_json(const account& a) {

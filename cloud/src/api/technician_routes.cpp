@@ -11,6 +11,10 @@ namespace {
 
 // A duplicate id among 32^8 is rare; a few tries make it vanish.
 constexpr int k_login_id_attempts = 4;
+// The default of the agent's technician.max_clock_skew_s: a router accepts a credential this
+// long before its issue time, so a revoked one stays usable offline this much past its expiry
+// in the worst case of a router clock running fast.
+constexpr std::int64_t k_router_clock_skew_s = 300;
 
 http::response feature_disabled() {
   return http::error_response(403, "feature_disabled",
@@ -32,22 +36,52 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     return store_error(d.error(), "get_device");
   }
 
-  auto issue =
-      security::issue_technician_login(c.comp.id, device_id, c.acct.login_id,
-                                       ctx.settings.technician_login_iterations, now_s(), *ttl_s);
+  security::technician_login_request who{c.comp.id, device_id, c.acct.login_id, ""};
+  if (!req.body.empty()) {
+    auto body = object_body(req);
+    if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+    const cJSON* o = std::get<common::json_ptr>(body).get();
+    const cJSON* name = cJSON_GetObjectItemCaseSensitive(o, "technician_name");
+    std::optional<std::string> checked;
+    if (name == nullptr || cJSON_IsNull(name)) {
+      checked = "";
+    } else if (cJSON_IsString(name)) {
+      checked = security::technician_name_of(name->valuestring);
+    }
+    if (!checked) {
+      return http::error_response(400, "bad_request",
+                                  "technician_name must be a name of at most 64 characters",
+                                  {{"field", std::string("technician_name")},
+                                   {"max_length", std::int64_t{64}}});
+    }
+    who.technician_name = std::move(*checked);
+  }
+  const auto& key = ctx.settings.technician_key;
+  const auto iterations = ctx.settings.technician_login_iterations;
+  auto issue = security::issue_technician_login(who, key, iterations, now_s(), *ttl_s);
+  if (!key.empty()) {
+    // Repeated with every issue: a router that missed it (or was reset) gets it when it next
+    // connects, and holds it for the next time it is offline.
+    auto sent = ctx.db.create_command(
+        c.comp.id, security::technician_secret_command(device_id, key, c.acct.login_id, now_s(),
+                                                       ctx.settings.technician_secret_delivery_s));
+    if (!sent.ok()) return store_error(sent.error(), "create_command");
+  }
   for (int attempt = 0; attempt < k_login_id_attempts; ++attempt) {
-    if (attempt > 0) security::renew_login_id(issue);
+    if (attempt > 0) security::renew_login_id(issue, key, iterations);
     auto created = ctx.db.create_technician_login(issue.login, issue.install);
     if (!created.ok()) {
       if (created.error().code() == k_conflict) continue;
       return store_error(created.error(), "create_technician_login");
     }
     a.detail = "login_id=" + created->login_id + " command=" + created->install_command_id;
+    if (!who.technician_name.empty()) a.detail += " technician=" + who.technician_name;
     notify(device_id);
     auto out = to_json(*created);
     // The plaintext is answered once, here, and never stored or logged.
     add_string(out.get(), "password", issue.password);
     add_int(out.get(), "ttl_s", issue.ttl_s);
+    add_bool(out.get(), "offline", !key.empty());
     return json_answer(201, out);
   }
   return http::error_response(409, "login_id_unavailable",
@@ -103,6 +137,11 @@ http::response api_service::impl::revoke_technician_login(http::request& req, co
   add_string(out.get(), "device_id", device_id);
   add_string(out.get(), "status", "revoked");
   add_string(out.get(), "revoke_command_id", cmd->id);
+  if (!ctx.settings.technician_key.empty()) {
+    // An offline router cannot learn of the revoke: until then it could still accept it.
+    add_int(out.get(), "offline_usable_until",
+            security::offline_usable_until_s(*existing, k_router_clock_skew_s));
+  }
   return json_answer(200, out);
 }
 

@@ -68,6 +68,10 @@ common::config_schema cloud_config_schema() {
       // The access log's key and anchors; "" = <db>.audit-key, <db>.audit-anchors.
       str("security.audit_key_file"),
       str("security.audit_anchor_file"),
+      // Offline technician logins: the key the per-device secrets derive from ("" = off, logins
+      // are delivered by install only), and how long a router's secret waits for it.
+      str("security.technician_key_file"),
+      num("security.technician_secret_delivery_s", 7 * k_day_s, 60, 365 * k_day_s),
       // Retention and lifecycle (DESIGN.md section 5).
       num("retention.audit_days", 365, 1, k_max_days),
       num("retention.inactive_reminder_days", 180, 1, k_max_days),

@@ -7,18 +7,22 @@
 #include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
+#include "aterm/common/technician_credential.h"
 
 namespace aterm::cloud::security {
 
 namespace {
 
 namespace crypto = common::crypto;
+namespace tc = common::technician_credential;
 
 // Login ids are read out over the phone: capitals and digits without look-alikes.
 constexpr std::string_view k_login_id_alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 constexpr std::size_t k_login_id_chars = 8;
 constexpr std::size_t k_password_chars = 12;
 constexpr std::size_t k_salt_bytes = 16;
+// A technician's name is shown in the dashboard and the access log; a person's name fits.
+constexpr std::size_t k_max_technician_name = 64;
 constexpr std::size_t k_hash_bytes = 32;
 // A revoke is worth delivering for at least this long, even for a login about to expire.
 constexpr std::int64_t k_min_revoke_life_s = 60;
@@ -47,41 +51,130 @@ std::optional<std::int64_t> technician_login_ttl_s(const company_settings& s) {
   return s.technician_login_ttl_minutes * 60;
 }
 
-technician_login_issue issue_technician_login(const std::string& company_id,
-                                              const std::string& device_id,
-                                              const std::string& created_by,
+namespace {
+
+// Sets the password of the login as it stands (its id included) and its hash.
+void set_password(technician_login_issue& issue, std::span<const std::uint8_t> key,
+                  std::uint32_t iterations) {
+  technician_login& t = issue.login;
+  if (key.empty()) {
+    issue.password = crypto::generate_password(k_password_chars);
+  } else {
+    const auto secret = tc::device_secret(key, t.device_id);
+    issue.password = tc::password(secret, t.device_id, t.login_id);
+  }
+  const auto salt = crypto::random_bytes(k_salt_bytes);
+  t.salt_hex = crypto::to_hex(salt);
+  t.iterations = iterations;
+  t.hash_hex = crypto::to_hex(pbkdf2_sha256_fast(issue.password, salt, iterations, k_hash_bytes));
+}
+
+void set_login_id(technician_login_issue& issue, std::span<const std::uint8_t> key) {
+  technician_login& t = issue.login;
+  if (key.empty()) {
+    t.login_id = new_login_id();
+    return;
+  }
+  tc::fields f;
+  f.issue_minute =
+      std::clamp<std::int64_t>((t.issued_at_s - tc::k_epoch_s) / 60, 0, tc::k_max_issue_minute);
+  f.ttl_class = tc::ttl_class_for(issue.ttl_s / 60);
+  f.counter = crypto::random_below(tc::k_max_counter + 1);
+  t.login_id = tc::encode_login_id(f);
+  // The router counts the lifetime from the issue minute in the id.
+  issue.ttl_s = f.ttl_s();
+  t.expires_at_s = f.issued_at_s() + f.ttl_s();
+}
+
+}  // namespace
+
+technician_login_issue issue_technician_login(const technician_login_request& r,
+                                              std::span<const std::uint8_t> technician_key,
                                               std::uint32_t iterations, std::int64_t now_s,
                                               std::int64_t ttl_s) {
   technician_login_issue issue;
-  issue.password = crypto::generate_password(k_password_chars);
-  const auto salt = crypto::random_bytes(k_salt_bytes);
-  const auto hash = pbkdf2_sha256_fast(issue.password, salt, iterations, k_hash_bytes);
   issue.ttl_s = ttl_s;
-
   technician_login& t = issue.login;
-  t.login_id = new_login_id();
-  t.company_id = company_id;
-  t.device_id = device_id;
-  t.salt_hex = crypto::to_hex(salt);
-  t.iterations = iterations;
-  t.hash_hex = crypto::to_hex(hash);
+  t.company_id = r.company_id;
+  t.device_id = r.device_id;
   t.issued_at_s = now_s;
   t.expires_at_s = now_s + ttl_s;
-  t.created_by = created_by;
+  t.created_by = r.created_by;
+  t.technician_name = r.technician_name;
+  set_login_id(issue, technician_key);
+  set_password(issue, technician_key, iterations);
 
   new_command& install = issue.install;
-  install.device_id = device_id;
+  install.device_id = r.device_id;
   install.op = std::string(to_string(common::commands::op_id::technician_login_install));
   // Dropped, not delivered, once the login itself has expired.
   install.deadline_s = t.expires_at_s;
-  install.created_by = created_by;
+  install.created_by = r.created_by;
   encode_install(issue);
   return issue;
 }
 
-void renew_login_id(technician_login_issue& issue) {
-  issue.login.login_id = new_login_id();
+void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t> technician_key,
+                    std::uint32_t iterations) {
+  set_login_id(issue, technician_key);
+  if (!technician_key.empty()) set_password(issue, technician_key, iterations);
+  issue.install.deadline_s = issue.login.expires_at_s;
   encode_install(issue);
+}
+
+new_command technician_secret_command(const std::string& device_id,
+                                      std::span<const std::uint8_t> technician_key,
+                                      const std::string& created_by, std::int64_t now_s,
+                                      std::int64_t delivery_s) {
+  const auto secret = tc::device_secret(technician_key, device_id);
+  common::json_ptr args(cJSON_CreateObject());
+  cJSON_AddStringToObject(args.get(), "secret", crypto::to_hex(secret).c_str());
+  new_command c;
+  c.device_id = device_id;
+  c.op = std::string(to_string(common::commands::op_id::technician_login_secret));
+  c.args_json = common::print_json(args.get());
+  c.deadline_s = now_s + delivery_s;
+  c.created_by = created_by;
+  return c;
+}
+
+std::optional<std::string> technician_name_of(std::string_view typed) {
+  while (!typed.empty() && (typed.front() == ' ' || typed.front() == '\t')) typed.remove_prefix(1);
+  while (!typed.empty() && (typed.back() == ' ' || typed.back() == '\t')) typed.remove_suffix(1);
+  if (typed.size() > k_max_technician_name * 4) return std::nullopt;
+  std::size_t chars = 0;
+  for (char c : typed) {
+    const auto ch = static_cast<unsigned char>(c);
+    if (ch < 0x20 || ch == 0x7f) return std::nullopt;
+    if ((ch & 0xc0) != 0x80) ++chars;
+  }
+  if (chars > k_max_technician_name) return std::nullopt;
+  return std::string(typed);
+}
+
+std::int64_t offline_usable_until_s(const technician_login& login, std::int64_t skew_s) {
+  return login.expires_at_s + skew_s;
+}
+
+std::string technician_event_detail(std::string_view technician_name,
+                                    std::string_view event_fields_json) {
+  std::string out;
+  auto add = [&](std::string_view k, const std::string& v) {
+    if (!out.empty()) out += ' ';
+    out += k;
+    out += '=';
+    out += v;
+  };
+  if (!technician_name.empty()) add("technician", std::string(technician_name));
+  auto fields = common::parse_json(event_fields_json);
+  if (!fields.ok()) return out;
+  if (auto reason = common::json_string(fields->get(), "reason")) add("reason", *reason);
+  if (auto n = common::json_int(fields->get(), "failures")) add("failures", std::to_string(*n));
+  if (auto rev = common::json_int(fields->get(), "config_rev_before"))
+    add("config_rev_before", std::to_string(*rev));
+  if (auto rev = common::json_int(fields->get(), "config_rev_after"))
+    add("config_rev_after", std::to_string(*rev));
+  return out;
 }
 
 new_command revoke_command(const technician_login& login, const std::string& created_by,
@@ -113,6 +206,7 @@ technician_event_change technician_event_effect(const technician_event_facts& f,
     change.outcome = "locked";
   }
   change.record = verdict == device_event_verdict::record;
+  if (change.record) change.detail = technician_event_detail(f.technician_name, f.fields_json);
   return change;
 }
 

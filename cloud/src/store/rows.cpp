@@ -24,7 +24,7 @@ std::vector<std::string> from_json_array(const std::string& text) {
 
 const std::string k_login_select =
     "SELECT login_id, company_id, device_id, salt_hex, iterations, hash_hex, issued_at_s, "
-    "expires_at_s, status, failed_count, install_command_id, created_by "
+    "expires_at_s, status, failed_count, install_command_id, created_by, technician_name "
     "FROM technician_logins ";
 
 technician_login read_login(const query& q) {
@@ -41,6 +41,7 @@ technician_login read_login(const query& q) {
   t.failed_count = q.i64(9);
   t.install_command_id = q.text(10);
   t.created_by = q.text(11);
+  t.technician_name = q.text(12);
   return t;
 }
 

@@ -559,32 +559,34 @@ class sql_store final : public store, public store_sql::shared_pool {
     }
     if (install.device_id != login.device_id) return fail(k_invalid, "device mismatch");
     if (auto s = check_new_command(install); !s.ok()) return s;
-    return tx_.write<
-        technician_login>("create_technician_login", [&]() -> result<technician_login> {
-      auto d = device_locked(login.company_id, login.device_id);
-      if (!d.ok()) return d.error();
-      auto dup = db_->prepare("SELECT 1 FROM technician_logins WHERE login_id = ?");
-      dup.bind(login.login_id);
-      if (dup.step()) return fail(k_conflict, "login id exists");
-      auto cmd = insert_command_locked(login.company_id, install);
-      if (!cmd.ok()) return cmd.error();
-      db_->prepare(
-             "INSERT INTO technician_logins(login_id, company_id, device_id, salt_hex, "
-             "iterations, hash_hex, issued_at_s, expires_at_s, status, failed_count, "
-             "install_command_id, created_by) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'active', 0, ?, ?)")
-          .bind(login.login_id)
-          .bind(login.company_id)
-          .bind(login.device_id)
-          .bind(login.salt_hex)
-          .bind(login.iterations)
-          .bind(login.hash_hex)
-          .bind(login.issued_at_s)
-          .bind(login.expires_at_s)
-          .bind(cmd->id)
-          .bind(login.created_by)
-          .exec();
-      return login_locked(login.company_id, login.login_id);
-    });
+    return tx_.write<technician_login>(
+        "create_technician_login", [&]() -> result<technician_login> {
+          auto d = device_locked(login.company_id, login.device_id);
+          if (!d.ok()) return d.error();
+          auto dup = db_->prepare("SELECT 1 FROM technician_logins WHERE login_id = ?");
+          dup.bind(login.login_id);
+          if (dup.step()) return fail(k_conflict, "login id exists");
+          auto cmd = insert_command_locked(login.company_id, install);
+          if (!cmd.ok()) return cmd.error();
+          db_->prepare(
+                 "INSERT INTO technician_logins(login_id, company_id, device_id, salt_hex, "
+                 "iterations, hash_hex, issued_at_s, expires_at_s, status, failed_count, "
+                 "install_command_id, created_by, technician_name) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'active', 0, ?, ?, ?)")
+              .bind(login.login_id)
+              .bind(login.company_id)
+              .bind(login.device_id)
+              .bind(login.salt_hex)
+              .bind(login.iterations)
+              .bind(login.hash_hex)
+              .bind(login.issued_at_s)
+              .bind(login.expires_at_s)
+              .bind(cmd->id)
+              .bind(login.created_by)
+              .bind(login.technician_name)
+              .exec();
+          return login_locked(login.company_id, login.login_id);
+        });
   }
 
   result<std::vector<technician_login>> list_technician_logins(const std::string& company_id,
@@ -1715,13 +1717,17 @@ class sql_store final : public store, public store_sql::shared_pool {
     }
     technician_event_facts facts;
     facts.type = e.type;
-    facts.login_held = db_->prepare(
-                              "SELECT 1 FROM technician_logins "
-                              "WHERE login_id = ? AND device_id = ? AND company_id = ?")
-                           .bind(login_id)
-                           .bind(m.device_id)
-                           .bind(company_id)
-                           .step();
+    std::string technician;
+    {
+      auto held = db_->prepare(
+          "SELECT technician_name FROM technician_logins "
+          "WHERE login_id = ? AND device_id = ? AND company_id = ?");
+      held.bind(login_id).bind(m.device_id).bind(company_id);
+      facts.login_held = held.step();
+      if (facts.login_held) technician = held.text(0);
+    }
+    facts.technician_name = technician;
+    facts.fields_json = e.fields_json;
     if (facts.login_held) {
       auto q = db_->prepare(
           "SELECT count(*) FROM audit_log WHERE action IN ('technician_login.used', "
@@ -1751,7 +1757,7 @@ class sql_store final : public store, public store_sql::shared_pool {
     if (!change.record) return false;
     store_sql::append_audit_record(*db_, sealing_key(),
                                    {company_id, "device:" + m.device_id, e.type, login_id,
-                                    std::string(change.outcome), "", ""},
+                                    std::string(change.outcome), change.detail, ""},
                                    m.received_ms);
     return true;
   }

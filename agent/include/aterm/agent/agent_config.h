@@ -38,6 +38,11 @@
 //   simulate.state_interval_ms 0 simulate only (`run` ignores it): each simulated router
 //                         publishes its state snapshot every this many ms, 10 .. 86400000, for
 //                         load tests; 0 = use state_interval_s
+//   technician.failure_limit 10  refused technician login checks per window, router-wide
+//                         (docs/security.md); beyond it every check is refused
+//   technician.failure_window_s 600  that window, on the monotonic clock
+//   technician.max_clock_skew_s 300  an offline credential is accepted this long before its
+//                         issue time (the cloud's clock and a trusted router clock differ)
 //   shutdown_timeout_ms   2000   how long a clean shutdown waits for the offline presence
 #pragma once
 
@@ -48,6 +53,7 @@
 
 #include "aterm/agent/backend.h"
 #include "aterm/agent/backoff.h"
+#include "aterm/agent/login_store.h"
 #include "aterm/agent/outbox.h"
 #include "aterm/common/config.h"
 
@@ -78,6 +84,9 @@ struct router_settings {
   std::size_t dedupe_entries = 1000;
   std::int64_t clock_trust_floor = k_default_trust_floor;
   bool clock_require_sync = false;
+  int technician_failure_limit = 10;
+  std::int64_t technician_failure_window_s = 600;
+  std::int64_t technician_max_clock_skew_s = 300;
   std::chrono::milliseconds sim_reboot{1000};
   std::chrono::milliseconds shutdown_timeout{2000};
   linux_backend_settings linux_backend;
@@ -86,6 +95,9 @@ struct router_settings {
 // Reads the router settings from a loaded configuration. Errors: "config_missing_key" for a
 // required key without a value, "config_bad_value" for a value out of its domain.
 common::result<router_settings> router_settings_from(const common::config& c);
+
+// The offline technician login rules of these settings.
+offline_rules technician_rules(const router_settings& s);
 
 // The `simulate` keys. Plain value.
 struct simulate_settings {

@@ -25,6 +25,10 @@ inline constexpr std::size_t k_max_store_file = 1024 * 1024;
 // Technician credentials held at once: a handful per router is normal, this bounds flash and the
 // work of a hostile installer.
 inline constexpr std::size_t k_max_logins = 32;
+// Login ids a router remembers as used, locked, revoked or failed (the single-use record): each
+// lives at most a day (the longest ttl), and refused attempts are bounded by the router-wide limit;
+// when full, the entry with fewest failures and no use is forgotten first.
+inline constexpr std::size_t k_max_login_records = 256;
 // Wrong passwords that invalidate a credential (DESIGN.md section 4).
 inline constexpr int k_login_max_failures = 5;
 // The technician_login.install bounds (login id, salt, iterations) are the command table's, in

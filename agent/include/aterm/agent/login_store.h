@@ -7,6 +7,21 @@
 // (data_dir/logins.json, mode 0600) is rewritten atomically on every change, and expired entries
 // are removed at load. Owned by the agent thread (or by `login-check` when no agent runs, under
 // the data_dir lock); not thread-safe.
+//
+// Offline credentials (common/technician_credential.h) need no install: when the router holds
+// its per-device secret (data_dir/technician-secret, mode 0600, from technician_login.secret),
+// a login id it does not hold is checked against the secret. Both paths share one single-use
+// record: a used, locked or revoked login id stays in logins.json (as an `offline` entry) until
+// its issue time + ttl has passed by a trusted clock, so neither path accepts it again. Rules of
+// the offline path, in this order:
+//   - router-wide, at most `failure_limit` refused attempts (any path, unknown ids included)
+//     per `failure_window_s` on the monotonic clock; beyond it every check is refused;
+//   - trusted clock: refused before issue - max_clock_skew_s and from issue + ttl; the last
+//     trusted time is persisted (data_dir/technician-state.json);
+//   - untrusted clock: only credentials issued after the last trusted time;
+//   - 5 wrong passwords lock the login id; the first success consumes it and opens a local
+//     session ending at min(issue + ttl, use + ttl) by a trusted clock, or use + ttl on the
+//     monotonic clock when the clock is not trusted.
 #pragma once
 
 #include <cstdint>
@@ -31,11 +46,37 @@ struct technician_login {
   int failures = 0;
 };
 
+// The offline path's settings (agent configuration `technician.*`, `clock.*`).
+struct offline_rules {
+  std::string device_id;
+  int failure_limit = 10;
+  std::int64_t failure_window_s = 600;
+  std::int64_t max_clock_skew_s = 300;
+  std::int64_t trust_floor = 0;
+  bool require_sync = false;
+};
+
+// A login id used, locked, revoked or failed on the router; kept until issue + ttl.
+struct login_record {
+  enum class state { open, used, locked, revoked };
+  std::string login_id;
+  std::int64_t expires_at = 0;  // issue + ttl, wall clock
+  int failures = 0;
+  state st = state::open;
+  std::int64_t session_until = 0;         // used, trusted clock: wall seconds; else 0
+  std::int64_t session_until_mono_s = 0;  // used, untrusted clock: seconds since boot; else 0
+};
+
 class login_store {
  public:
   // Errors: "io", "bad_json" (an unreadable file is an error, not an empty store).
   static common::result<login_store> open(const std::filesystem::path& file,
-                                          const common::clock& clock, std::string boot_id);
+                                          const common::clock& clock, std::string boot_id,
+                                          offline_rules rules = {});
+
+  // Stores the per-device secret (technician_login.secret args). Errors: bad_args, io.
+  common::status set_secret(std::string_view secret_hex);
+  bool has_secret() const { return !secret_.empty(); }
 
   // Installs (or replaces) from the technician_login.install args (JSON object text).
   // Errors (op_error of common/command_table.h): bad_args naming the field, or saying the login
@@ -44,7 +85,7 @@ class login_store {
   // Returns true when it existed. Errors: "io".
   common::result<bool> revoke(std::string_view login_id);
 
-  enum class outcome { accepted, wrong_password, locked, expired, unknown };
+  enum class outcome { accepted, wrong_password, locked, expired, unknown, throttled, used };
   struct check_result {
     outcome result = outcome::unknown;
     int failures = 0;  // wrong passwords so far (for wrong_password and locked)
@@ -57,6 +98,7 @@ class login_store {
   // Removes dead credentials (saving the file when any went); returns how many.
   std::size_t expire();
   std::size_t size() const { return logins_.size(); }
+  const login_record* record(std::string_view login_id) const;
   bool contains(std::string_view login_id) const;
 
  private:
@@ -64,11 +106,26 @@ class login_store {
       : file_(std::move(file)), clock_(&clock), boot_id_(std::move(boot_id)) {}
   bool dead(const technician_login& l) const;
   common::status save() const;
+  common::status save_state() const;
+  bool clock_trusted() const;
+  // Whether the router-wide limit refuses checks now (opens a new window when one has passed).
+  bool throttled();
+  void count_failure();
+  login_record& record_for(std::string_view login_id, std::int64_t expires_at);
+  void tombstone(std::string_view login_id, login_record::state st);
+  check_result check_offline(std::string_view login_id, std::string_view password);
 
   std::filesystem::path file_;
   const common::clock* clock_;
   std::string boot_id_;
   std::vector<technician_login> logins_;
+  offline_rules rules_;
+  std::vector<std::uint8_t> secret_;
+  std::vector<login_record> records_;
+  std::int64_t last_trusted_s_ = 0;
+  std::string window_boot_id_;
+  std::int64_t window_start_ns_ = 0;
+  int window_failures_ = 0;
 };
 
 // The kernel's boot id (/proc/sys/kernel/random/boot_id), or "" when unavailable.

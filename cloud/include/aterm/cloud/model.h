@@ -206,6 +206,7 @@ struct technician_login {
   std::int64_t failed_count = 0;   // technician_login.failed events seen
   std::string install_command_id;  // filled by the store
   std::string created_by;
+  std::string technician_name;  // who it was issued to; "" when the operator named nobody
 };
 
 // What the store reads, in the ingest transaction, when a registered device reports a
@@ -214,6 +215,8 @@ struct technician_event_facts {
   std::string_view type;               // e.g. "technician_login.used"
   bool login_held = false;             // the login id is one the company issued to this device
   std::int64_t records_in_window = 0;  // the device's event records within the rule's window
+  std::string_view technician_name;    // of the login held ("" when none or unnamed)
+  std::string_view fields_json;        // the event's fields
 };
 
 // What the rule decided from them; the store writes it in the same transaction.
@@ -223,6 +226,7 @@ struct technician_event_change {
   // Append an access-log record (action: the event type, result: `outcome`).
   bool record = false;
   std::string_view outcome;
+  std::string detail;  // the record's detail
 };
 
 // The cloud's rule for technician-login events, which the store applies in its ingest

@@ -297,6 +297,12 @@ CREATE TABLE notice_updates (
 CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
 )sql";
 
+// Schema 14: offline technician credentials name the technician they were issued to, so the
+// access log records their issue and the router's reports under that name.
+constexpr const char* k_schema_14 = R"sql(
+ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -312,6 +318,8 @@ const migration k_migrations[] = {
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
     {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
+    {14, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_14},
 };
 
 void require_postgres(sql::connection& db) {

@@ -357,6 +357,12 @@ CREATE TABLE notice_updates (
 CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
 )sql";
 
+// Schema 14: offline technician credentials name the technician they were issued to, so the
+// access log records their issue and the router's reports under that name.
+constexpr const char* k_schema_14 = R"sql(
+ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -379,6 +385,8 @@ const migration k_migrations[] = {
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
     {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
+    {14, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_14},
 };
 
 int user_version(sql::connection& db) {

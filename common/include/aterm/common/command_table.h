@@ -31,6 +31,7 @@ enum class op_id {
   log_tail,
   technician_login_install,
   technician_login_revoke,
+  technician_login_secret,
 };
 
 enum class arg_type {

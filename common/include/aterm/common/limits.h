@@ -55,5 +55,8 @@ inline constexpr long long k_max_login_salt_hex = 128;
 inline constexpr long long k_login_hash_hex = 64;
 // A technician login lives at most a day after receipt.
 inline constexpr long long k_max_login_ttl_s = 24 * 3600;
+// technician_login.secret: the per-device secret of offline technician credentials, 32 bytes
+// (common/technician_credential.h).
+inline constexpr long long k_technician_secret_hex = 64;
 
 }  // namespace aterm::common::limits

@@ -8,17 +8,19 @@
 #include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
+#include "aterm/common/technician_credential.h"
 
 namespace sec = aterm::cloud::security;
 namespace cloud = aterm::cloud;
 namespace crypto = aterm::common::crypto;
+namespace tc = aterm::common::technician_credential;
 
 namespace {
 
 constexpr std::int64_t k_now = 1'800'000'000;
 
 cloud::technician_event_facts held(std::string_view type, std::int64_t in_window = 0) {
-  return {type, true, in_window};
+  return {type, true, in_window, "", "{}"};
 }
 
 }  // namespace
@@ -33,7 +35,7 @@ TEST_CASE("technician logins: the company's ttl gives the lifetime, 0 turns the 
 }
 
 TEST_CASE("technician logins: an issued login holds only the hash of its one-time password") {
-  auto issue = sec::issue_technician_login("acme", "acme-r1", "alice", 1000, k_now, 300);
+  auto issue = sec::issue_technician_login({"acme", "acme-r1", "alice", ""}, {}, 1000, k_now, 300);
   const auto& t = issue.login;
   CHECK(t.login_id.size() == 10);
   CHECK(t.login_id.rfind("T-", 0) == 0);
@@ -52,12 +54,47 @@ TEST_CASE("technician logins: an issued login holds only the hash of its one-tim
 
   const std::string first_id = t.login_id;
   const std::string hash = t.hash_hex;
-  sec::renew_login_id(issue);
+  sec::renew_login_id(issue, {}, 1000);
   CHECK(issue.login.hash_hex == hash);
   CHECK(issue.install.args_json.find(issue.login.login_id) != std::string::npos);
   if (issue.login.login_id != first_id) {
     CHECK(issue.install.args_json.find(first_id) == std::string::npos);
   }
+}
+
+TEST_CASE("technician logins: with a technician key the login is an offline credential") {
+  const std::vector<std::uint8_t> key(32, 7);
+  auto issue = sec::issue_technician_login({"acme", "acme-r1", "alice", "Sato Hanako"}, key, 1000,
+                                           k_now, 3600);
+  const auto& t = issue.login;
+  const auto f = tc::decode_login_id(t.login_id);
+  REQUIRE(f.has_value());
+  CHECK(f->ttl_s() == 3600);
+  CHECK(f->issued_at_s() == k_now - k_now % 60);
+  CHECK(t.expires_at_s == f->issued_at_s() + 3600);
+  CHECK(t.technician_name == "Sato Hanako");
+  const auto secret = tc::device_secret(key, "acme-r1");
+  CHECK(issue.password == tc::password(secret, "acme-r1", t.login_id));
+  const auto salt = crypto::from_hex(t.salt_hex);
+  REQUIRE(salt.ok());
+  CHECK(crypto::to_hex(sec::pbkdf2_sha256_fast(issue.password, *salt, 1000, 32)) == t.hash_hex);
+  // A new id is a new credential: its password and hash follow.
+  const auto first_pw = issue.password;
+  sec::renew_login_id(issue, key, 1000);
+  CHECK(issue.password == tc::password(secret, "acme-r1", issue.login.login_id));
+  if (issue.login.login_id != t.login_id) CHECK(issue.password != first_pw);
+  // The router's secret travels only in its own command.
+  auto cmd = sec::technician_secret_command("acme-r1", key, "alice", k_now, 600);
+  CHECK(cmd.op == "technician_login.secret");
+  CHECK(cmd.deadline_s == k_now + 600);
+  CHECK(cmd.args_json.find(crypto::to_hex(secret)) != std::string::npos);
+  CHECK(issue.install.args_json.find(crypto::to_hex(secret)) == std::string::npos);
+  // Names: trimmed, bounded, no control characters.
+  CHECK(sec::technician_name_of("  Sato Hanako ") == "Sato Hanako");
+  CHECK_FALSE(sec::technician_name_of("a\nb").has_value());
+  CHECK_FALSE(sec::technician_name_of(std::string(65, 'x')).has_value());
+  CHECK(sec::technician_event_detail("Sato Hanako", R"({"login_id":"T-A","reason":"expired"})") ==
+        "technician=Sato Hanako reason=expired");
 }
 
 TEST_CASE("technician logins: a revoke outlives the login by at least a minute") {
@@ -88,7 +125,7 @@ TEST_CASE("technician logins: what each event does to the login and the access l
   CHECK(locked.outcome == "locked");
 
   // A login the device does not hold changes nothing; past the rate the login still changes.
-  auto foreign = sec::technician_event_effect({"technician_login.used", false, 0}, s);
+  auto foreign = sec::technician_event_effect({"technician_login.used", false, 0, "", "{}"}, s);
   CHECK_FALSE(foreign.status.has_value());
   CHECK_FALSE(foreign.count_failure);
   CHECK_FALSE(foreign.record);

@@ -658,11 +658,13 @@ TEST_CASE("conformance: the lifecycle port deletes stale device data and expired
   l.issued_at_s = k_t0;
   l.expires_at_s = k_t0 + 3600;
   l.created_by = "alice";
+  l.technician_name = "Sato Hanako";
   cloud::new_command install{"acme-r2", "technician_login.install", R"({"login_id":"T-ABCD2345"})",
                              k_t0 + 3600, "alice"};
   auto created = f.db->create_technician_login(l, install);
   REQUIRE_MESSAGE(created.ok(), created.error().to_string());
   CHECK_FALSE(created->install_command_id.empty());
+  CHECK(created->technician_name == "Sato Hanako");
   CHECK(f.port->expired_technician_logins(k_t0, k_t0 + 3599)->empty());
   auto expired = f.port->expired_technician_logins(k_t0, k_t0 + 3600);
   REQUIRE(expired.ok());

@@ -37,6 +37,14 @@ struct api_settings {
   std::int64_t default_command_timeout_s = 300;
   // PBKDF2 iterations of a technician one-time password (DESIGN.md section 4). Default: 10,000.
   std::uint32_t technician_login_iterations = 10000;
+  // The technician key (security.technician_key_file, kept outside the database): with it,
+  // technician logins are offline credentials under per-device secrets derived from it
+  // (docs/security.md). Not read by api_settings_from (the key is a file): the daemon fills it.
+  // Default: empty, logins are delivered by install only.
+  std::vector<std::uint8_t> technician_key;
+  // How long a technician_login.secret command waits for its router
+  // (security.technician_secret_delivery_s). Default: 7 days.
+  std::int64_t technician_secret_delivery_s = 7 * 86400;
   // device.*: the claim key and the claim throttle of POST /destinations/{id}/devices. Not read
   // by api_settings_from (the key is a file): the daemon fills it with
   // security::device_claim_settings_from. Default: no key, so no company can claim a device.

@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/security/settings.h"
@@ -33,15 +35,48 @@ struct technician_login_issue {
 // The lifetime of the company's technician logins; nullopt when it turned the feature off.
 std::optional<std::int64_t> technician_login_ttl_s(const company_settings& s);
 
-// A login of `device_id` issued at now_s by `created_by`, hashed with `iterations`.
-technician_login_issue issue_technician_login(const std::string& company_id,
-                                              const std::string& device_id,
-                                              const std::string& created_by,
+// Who asks and for whom: the operator's login and the technician's name (may be empty).
+struct technician_login_request {
+  std::string company_id;
+  std::string device_id;
+  std::string created_by;
+  std::string technician_name;
+};
+
+// A login of the request's device issued at now_s, hashed with `iterations`. With a technician
+// key (security.technician_key_file) the login is an offline credential
+// (common/technician_credential.h) under the device's secret, so the router also verifies it
+// without the install: its lifetime is the company's ttl rounded down to a ttl class. Without a
+// key the id and password are random and only the install delivers them.
+technician_login_issue issue_technician_login(const technician_login_request& r,
+                                              std::span<const std::uint8_t> technician_key,
                                               std::uint32_t iterations, std::int64_t now_s,
                                               std::int64_t ttl_s);
 
-// The same login under a fresh id (the store found the id taken); the secret stays.
-void renew_login_id(technician_login_issue& issue);
+// The same login under a fresh id (the store found the id taken): a random login gets a new id,
+// an offline credential a new counter and so a new password.
+void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t> technician_key,
+                    std::uint32_t iterations);
+
+// The technician_login.secret command giving `device_id` its per-device secret under the key,
+// deliverable until now_s + delivery_s.
+new_command technician_secret_command(const std::string& device_id,
+                                      std::span<const std::uint8_t> technician_key,
+                                      const std::string& created_by, std::int64_t now_s,
+                                      std::int64_t delivery_s);
+
+// A technician's name as typed: trimmed, 1..64 characters
+// without control characters; nullopt otherwise. Empty input gives "".
+std::optional<std::string> technician_name_of(std::string_view typed);
+
+// Until when an offline router could still accept a revoked credential: its issue time + ttl,
+// plus the clock skew routers allow.
+std::int64_t offline_usable_until_s(const technician_login& login, std::int64_t skew_s);
+
+// The access-log detail of a router's report on a login: the technician's name and the
+// reason, failures and configuration revisions the router gave.
+std::string technician_event_detail(std::string_view technician_name,
+                                    std::string_view event_fields_json);
 
 // The technician_login.revoke command of `login`.
 new_command revoke_command(const technician_login& login, const std::string& created_by,
