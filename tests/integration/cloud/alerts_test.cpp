@@ -1,8 +1,9 @@
 // Alerts against the real daemon, broker, router and SQLite: a router stopped longer than the
 // (shortened) offline rule raises exactly one alarm, which a real HTTPS webhook receiver gets
 // signed, again after it answered 500; the alarm is acknowledged with a comment, clears itself
-// when the router reconnects, and the "send test event" button reaches the receiver. Every wait
-// is a condition with a deadline.
+// when the router reconnects; a CPU rule raises one alarm for the router whose load stays above
+// it and none for the idle one; the "send test event" button reaches the receiver. One stack for
+// all of it. Every wait is a condition with a deadline.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -70,18 +71,17 @@ TEST_CASE("router_offline_past_the_rule_raises_one_alarm_signed_to_a_webhook_ret
   cloud_stack_options o;
   o.name = "integration-alerts";
   o.extra = R"("alerts": {"offline_after_s": 2, "interval_ms": 100, "webhook_ca": ")" +
-            receiver_ca.string() +
-            R"(", "webhook_retry_initial_s": 1, "webhook_retry_max_s": 1})";
+            receiver_ca.string() + R"(", "webhook_retry_initial_s": 1, "webhook_retry_max_s": 1})";
   cloud_stack s(o);
   // The receiver shows the dev server certificate; the cloud reads its CA file at each POST.
   fs::copy_file(s.pki().ca(), receiver_ca);
   const int port = free_port();
   const fs::path log = files / "received.jsonl";
-  process receiver({"/usr/bin/python3",
-                    (source_dir() / "tests/integration/cloud/webhook_receiver.py").string(),
-                    std::to_string(port), s.pki().server_cert().string(),
-                    s.pki().server_key().string(), log.string(), "1"},
-                   files / "receiver.log");
+  process receiver(
+      {"/usr/bin/python3", (source_dir() / "tests/integration/cloud/webhook_receiver.py").string(),
+       std::to_string(port), s.pki().server_cert().string(), s.pki().server_key().string(),
+       log.string(), "1"},
+      files / "receiver.log");
   REQUIRE(wait_until([&] { return receiver.log().find("listening") != std::string::npos; }, 20s));
 
   s.register_device("acme", "acme-a1");
@@ -90,9 +90,9 @@ TEST_CASE("router_offline_past_the_rule_raises_one_alarm_signed_to_a_webhook_ret
   REQUIRE(s.wait_for(c, "devices/acme-a1",
                      [](const http_answer& a) { return a.str("presence") == "online"; }));
 
-  auto hook = c.request("POST", "notification-channels",
-                        R"({"kind":"webhook","url":"https://localhost:)" + std::to_string(port) +
-                            R"(/hook"})");
+  auto hook = c.request(
+      "POST", "notification-channels",
+      R"({"kind":"webhook","url":"https://localhost:)" + std::to_string(port) + R"(/hook"})");
   REQUIRE_MESSAGE(hook.status == 201, hook.body);
   const std::string secret = hook.str("secret");
   REQUIRE(secret.size() == 64);
@@ -151,11 +151,38 @@ TEST_CASE("router_offline_past_the_rule_raises_one_alarm_signed_to_a_webhook_ret
       },
       20s));
 
+  // A CPU rule (load above 50 for 2 s): a router whose load stays at about 100 raises one
+  // cpu_load alarm; the idle router (load 0.05) none.
+  auto rules = c.request("PUT", "alert-rules",
+                         R"({"rules":[{"kind":"cpu_load","enabled":true,"threshold":5000,)"
+                         R"("window_s":2}]})");
+  REQUIRE_MESSAGE(rules.status == 200, rules.body);
+  CHECK(
+      c.request("PUT", "alert-rules", R"({"rules":[{"kind":"cpu_load","threshold":-1}]})").status ==
+      400);
+  fs::create_directories(s.agent_dir("acme-c1"));
+  std::ofstream(s.agent_dir("acme-c1") / "router.json")
+      << R"({"model":"Aterm-SIM","fw":"1.0.0","wan":{"ip":"198.51.100.11","up":true},)"
+         R"("lan_clients":3,"load1":100,"mem_total_kb":262144,"mem_free_kb":131072,)"
+         R"("config_rev":0,"config":{"wifi.ssid":"aterm-c1","wifi.channel":6}})";
+  s.register_device("acme", "acme-c1");
+  s.start_agent("acme-c1");
+  REQUIRE(s.wait_for(c, "alarms?state=open&kind=cpu_load",
+                     [](const http_answer& a) { return alarms_of(a).size() == 1; }));
+  REQUIRE(wait_until(
+      [&] {
+        auto d = deliveries(log);
+        return !d.empty() && d.back().body.find(R"("kind":"cpu_load")") != std::string::npos;
+      },
+      20s));
+  auto cpu = c.request("GET", "alarms?kind=cpu_load");
+  REQUIRE(alarms_of(cpu).size() == 1);
+  CHECK(field(alarms_of(cpu)[0], "device_id") == "acme-c1");
+
   auto channels = c.request("GET", "notification-channels");
   REQUIRE(channels.status == 200);
-  const cJSON* first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(channels.json.get(),
-                                                                           "channels"),
-                                          0);
+  const cJSON* first =
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(channels.json.get(), "channels"), 0);
   REQUIRE(first != nullptr);
   CHECK(field(first, "kind") == "webhook");
   const auto channel_id = common::json_int(first, "id").value_or(-1);
