@@ -744,6 +744,20 @@ TEST_CASE("conformance: the lifecycle port ends a company's contract") {
   f.account_of("acme", "alice");
   const std::int64_t ms = k_t0 * 1000;
   f.apply({presence("acme-r2", ms)});  // online: it stays as an unassigned device
+  // The company's alert rows go with it.
+  auto alerts = cloud::alerts::open_alert_store(*f.db);
+  REQUIRE(alerts.ok());
+  cloud::alerts::channel hook;
+  hook.company_id = "acme";
+  hook.kind = cloud::alerts::channel_kind::webhook;
+  hook.url = "https://hooks.example.com/acme";
+  REQUIRE((*alerts)->create_channel(hook, k_t0).ok());
+  REQUIRE((*alerts)->save_rules("acme", {{cloud::alerts::rule_kind::offline, true, 0, 60}}).ok());
+  cloud::alerts::alarm_record alarm;
+  alarm.company_id = "acme";
+  alarm.kind = "offline";
+  alarm.device_id = "acme-r1";
+  REQUIRE((*alerts)->raise_alarm(alarm, k_t0, {}).ok());
   cloud::company_settings s;
   s.contract_end_s = k_t0;
   REQUIRE(f.db->update_company_settings("acme", s).ok());
@@ -768,6 +782,9 @@ TEST_CASE("conformance: the lifecycle port ends a company's contract") {
   CHECK(f.db->get_company("globex").ok());
   CHECK(f.port->end_contract("acme", ms, k_t0).error().code() == cloud::k_not_found);
   CHECK(f.port->company_devices("acme")->empty());
+  CHECK((*alerts)->list_channels("acme")->empty());
+  CHECK((*alerts)->stored_rules("acme")->empty());
+  CHECK((*alerts)->list_alarms("acme", {})->empty());
 }
 
 TEST_CASE("conformance: the alert port keeps rules and one active alarm per router and rule") {
