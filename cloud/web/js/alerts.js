@@ -1,8 +1,10 @@
 // Alarms (docs/alerts.md): the list with filters (state, kind, router), acknowledging an open
 // alarm with a comment, and the open-alarm count in the page header, refreshed in the background.
+// For company.settings holders also the alert rules and the notification channels: mail to
+// chosen accounts, webhooks (the secret shown once) with a "send test event" button.
 import * as api from './api.js';
 import { t } from './i18n.js';
-import { h, field, input, select, table, message_box, jst } from './ui.js';
+import { h, field, input, select, table, message_box, jst, confirm_action } from './ui.js';
 
 const k_kinds = ['offline', 'cpu_load', 'memory_used', 'lan_clients', 'reboot_loop', 'firmware', 'login_failure_burst'];
 const k_states = ['open', 'acknowledged', 'cleared'];
@@ -110,4 +112,121 @@ export function alarms_page(ctx) {
   ctx.on_leave(() => clearInterval(timer));
   ctx.view.append(h('h1', {}, t('alarms.heading')), count, form, box, body);
   load();
+  if (ctx.can('company.settings')) {
+    ctx.view.append(rules_section(), channels_section());
+  }
+}
+
+// The company's rules: one row a kind, saved together.
+function rules_section() {
+  const box = message_box();
+  const body = h('div', { id: 'rules-table' });
+  const rows = [];
+  async function load() {
+    try {
+      const r = await api.get('/alert-rules');
+      rows.length = 0;
+      for (const rule of r.rules) {
+        const enabled = input('enabled', { type: 'checkbox', id: `rule-enabled-${rule.kind}`, 'aria-label': kind_label(rule.kind) });
+        enabled.checked = rule.enabled;
+        const threshold = input('threshold', { type: 'number', id: `rule-threshold-${rule.kind}`, value: String(rule.threshold), 'aria-label': t('rules.threshold') });
+        const window_s = input('window_s', { type: 'number', id: `rule-window-${rule.kind}`, value: String(rule.window_s), 'aria-label': t('rules.window') });
+        rows.push({ kind: rule.kind, enabled, threshold, window_s });
+      }
+      body.replaceChildren(table(null, [t('alarms.col_kind'), t('rules.enabled'), t('rules.threshold'), t('rules.window')],
+        rows.map((x) => [kind_label(x.kind), x.enabled, x.threshold, x.window_s])));
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  const form = h('form', { id: 'rules-form' }, body, h('button', { type: 'submit' }, t('common.save')), box);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const rules = rows.map((x) => ({ kind: x.kind, enabled: x.enabled.checked, threshold: Number(x.threshold.value), window_s: Number(x.window_s.value) }));
+    try {
+      await api.call('PUT', '/alert-rules', { rules });
+      box.ok(t('rules.saved'));
+    } catch (err) {
+      box.fail(err);
+    }
+  });
+  load();
+  return h('section', { id: 'rules' }, h('h2', {}, t('rules.heading')), h('p', {}, t('rules.help')), form);
+}
+
+// Notification channels: the list with a test event per webhook, and forms to add either kind.
+function channels_section() {
+  const box = message_box();
+  const list = h('div', { id: 'channel-list' });
+  const secret = h('div', { id: 'channel-secret' });
+  let accounts = [];
+  async function load() {
+    try {
+      const [c, a] = await Promise.all([api.get('/notification-channels'), api.get('/accounts').catch(() => ({ accounts: [] }))]);
+      accounts = a.accounts ?? [];
+      const login_of = (id) => accounts.find((x) => x.id === id)?.login_id ?? String(id);
+      list.replaceChildren(table(null, [t('channels.kind'), t('channels.target'), t('channels.status'), ''],
+        c.channels.map((ch) => [
+          t(`channels.kind.${ch.kind}`),
+          ch.kind === 'webhook' ? ch.url : ch.account_ids.map(login_of).join(', '),
+          ch.disabled ? t('channels.disabled') : ch.failing_since_s ? t('channels.failing') : t('channels.ok'),
+          h('span', { class: 'actions' },
+            ch.kind === 'webhook'
+              ? h('button', { type: 'button', id: `channel-test-${ch.id}`, onclick: () => send_test(ch) }, t('channels.test'))
+              : null,
+            h('button', { type: 'button', class: 'danger', id: `channel-delete-${ch.id}`, onclick: () => remove(ch) }, t('common.delete'))),
+        ])));
+      picker.replaceChildren(...accounts.map((x) => h('option', { value: String(x.id) }, `${x.login_id} <${x.email}>`)));
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  async function send_test(ch) {
+    try {
+      await api.post(`/notification-channels/${ch.id}/test`);
+      box.ok(t('channels.test_queued'));
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  async function remove(ch) {
+    if (!(await confirm_action(t('channels.confirm_delete', { x: ch.url || t('channels.kind.email') }), t('common.delete')))) return;
+    try {
+      await api.del(`/notification-channels/${ch.id}`);
+      load();
+    } catch (err) {
+      box.fail(err);
+    }
+  }
+  const url = input('url', { type: 'url', id: 'webhook-url', placeholder: 'https://', required: true });
+  const hook_form = h('form', { class: 'toolbar', id: 'webhook-form' }, field(t('channels.url'), url),
+    h('button', { type: 'submit' }, t('channels.add_webhook')));
+  hook_form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const made = await api.post('/notification-channels', { kind: 'webhook', url: url.value.trim() });
+      url.value = '';
+      // The secret is answered this once: shown until the operator closes it, never stored.
+      const close = h('button', { type: 'button', id: 'channel-secret-close', onclick: () => secret.replaceChildren() }, t('channels.secret_close'));
+      secret.replaceChildren(h('p', {}, t('channels.secret_once')), h('code', { id: 'channel-secret-value' }, made.secret), close);
+      load();
+    } catch (err) {
+      box.fail(err);
+    }
+  });
+  const picker = h('select', { name: 'accounts', multiple: true, id: 'email-accounts' });
+  const mail_form = h('form', { class: 'toolbar', id: 'email-channel-form' }, field(t('channels.accounts'), picker),
+    h('button', { type: 'submit' }, t('channels.add_email')));
+  mail_form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const ids = [...picker.selectedOptions].map((o) => Number(o.value));
+    try {
+      await api.post('/notification-channels', { kind: 'email', account_ids: ids });
+      load();
+    } catch (err) {
+      box.fail(err);
+    }
+  });
+  load();
+  return h('section', { id: 'channels' }, h('h2', {}, t('channels.heading')), list, box, secret, hook_form, mail_form);
 }
