@@ -930,6 +930,25 @@ async function alarm_checks(page, shot) {
   const after = Number(await page.getAttribute('#alarm-count', 'data-count'));
   check(after === before - 1, `header count drops to ${after}`);
   await shot(page, '25-alarms-acknowledged');
+
+  // A webhook: its secret shown once, then a test event queued from its button; a rule saved.
+  await page.fill('#webhook-url', 'https://127.0.0.1:9/aterm-hook');
+  await page.click('#webhook-form button[type=submit]');
+  const secret = (await page.textContent('#channel-secret-value')).trim();
+  check(/^[0-9a-f]{64}$/.test(secret), 'webhook created, its secret shown once');
+  await page.click('#channel-secret-close');
+  await page.waitForSelector('#channel-secret-value', { state: 'detached' });
+  const test_button = page.locator('#channel-list button[id^=channel-test-]');
+  await test_button.first().click();
+  await page.waitForSelector('#channels .message.ok');
+  check(!(await page.content()).includes(secret), 'send test event queued; the secret is no longer on the page');
+  await page.uncheck('#rule-enabled-offline');
+  await page.check('#rule-enabled-offline');
+  await page.fill('#rule-window-cpu_load', '600');
+  await page.click('#rules-form button[type=submit]');
+  await page.waitForSelector('#rules .message.ok');
+  check(true, 'alert rules saved from the page');
+  await shot(page, '26-alert-rules-channels');
 }
 
 // ---- forced password change, account management, CSV moves, the site administrator's first
