@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "aterm/cloud/alerts/limits.h"
 #include "aterm/cloud/mail/mail.h"
@@ -29,7 +30,12 @@ std::size_t discard(char*, std::size_t size, std::size_t count, void*) {
 
 class https_poster final : public webhook_poster {
  public:
-  explicit https_poster(webhook_settings s) : settings_(std::move(s)) {}
+  explicit https_poster(webhook_settings s) : settings_(std::move(s)) {
+    // curl_global_init is not thread-safe: once, from the thread that builds the daemon's tasks
+    // (libcurl counts its calls, so the mail sender's own call does no harm).
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  }
 
   common::status post(const std::string& url, const std::string& body,
                       const std::string& signature) override {
