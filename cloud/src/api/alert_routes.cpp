@@ -118,8 +118,9 @@ http::response put_rules(api_service::impl& m, http::request& req, const caller&
         return bad_request("unknown field \"" + std::string(k) + "\"");
       }
     }
+    // check_rule refuses with al::k_bad_rule only.
     if (auto s = al::check_rule(r); !s.ok()) {
-      return http::error_response(400, s.code(), s.message());
+      return http::error_response(400, "bad_rule", s.message());
     }
     detail += std::string(to_string(r.kind)) + (r.enabled ? "=on " : "=off ");
     changed.push_back(r);
@@ -249,8 +250,9 @@ http::response create_channel(api_service::impl& m, http::request& req, const ca
                          std::to_string(al::limits::k_max_channel_accounts) + " accounts");
     }
   } else {
+    // check_webhook_url refuses with al::k_bad_webhook_url only.
     if (auto s = al::check_webhook_url(ch.url); !s.ok()) {
-      return http::error_response(400, s.code(), s.message());
+      return http::error_response(400, "bad_webhook_url", s.message());
     }
     auto k = webhook_key(m);
     if (!k.ok()) return m.store_error(k.error(), "webhook_key");
