@@ -172,10 +172,12 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
-// The store without schema 12 (the alerts' tables and alarm columns), for a test that rewinds
-// the schema further.
-std::string undo_schema_12() {
+// The store without the schemas after 9 (12: the alerts' tables and alarm columns; 13: the
+// notices), for a test that rewinds the schema further.
+std::string undo_schemas_after_9() {
   return std::string(
+             "DROP TABLE notice_updates;"
+             "DROP TABLE notices;"
              "DROP TABLE webhook_outbox;"
              "DROP TABLE notification_channels;"
              "DROP TABLE alert_rules;"
@@ -185,12 +187,12 @@ std::string undo_schema_12() {
              "ALTER TABLE alarms DROP COLUMN acknowledged_by;"
              "ALTER TABLE alarms DROP COLUMN ack_comment;"
              "ALTER TABLE alarms DROP COLUMN cleared_at_s;") +
-         (on_postgres() ? "DELETE FROM schema_migrations WHERE version = 12;" : "");
+         (on_postgres() ? "DELETE FROM schema_migrations WHERE version > 9;" : "");
 }
 
 // The store as schema 8 left it: no forced-change column, no case-folded index.
 std::string back_to_schema_8() {
-  return undo_schema_12() +
+  return undo_schemas_after_9() +
          std::string(
              "DROP INDEX accounts_login_id_folded;"
              "ALTER TABLE accounts DROP COLUMN password_change_required;") +
@@ -1210,7 +1212,7 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   f.db.reset();
   // The schema 3 layout of state_history and devices, with rows as the old store left them.
   const std::int64_t ms = k_t0 * 1000;
-  std::string sql = "BEGIN;" + undo_schema_12() +
+  std::string sql = "BEGIN;" + undo_schemas_after_9() +
                     "DROP TABLE counter_events;"
                     "DROP TABLE leases;"
                     "DROP TABLE verification_leases;"
@@ -1263,7 +1265,7 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
       "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
   std::string error;
   REQUIRE_MESSAGE(
-      f.raw_exec("BEGIN;" + undo_schema_12() +
+      f.raw_exec("BEGIN;" + undo_schemas_after_9() +
                      "DROP TABLE counter_events;"
                      "DROP TABLE leases;"
                      "DROP TABLE verification_leases;"
