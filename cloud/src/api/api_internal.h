@@ -140,6 +140,8 @@ void register_account_admin_routes(api_service::impl& m, http::router& r, const 
 // Planned maintenance and incident notices (notice_routes.cpp): the site administrators'
 // /admin/maintenance and /admin/incidents, and the public GET /status.
 void register_notice_routes(api_service::impl& m, http::router& r, const std::string& base);
+// Alert rules, alarms and notification channels (alert_routes.cpp), under `base`.
+void register_alert_routes(api_service::impl& m, http::router& r, const std::string& base);
 
 // ---- JSON helpers ----
 

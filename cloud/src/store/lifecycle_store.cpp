@@ -364,6 +364,18 @@ class lifecycle_store final : public lifecycle_port {
       db_->prepare("DELETE FROM device_claim_failures WHERE company_id = ?")
           .bind(company_id)
           .exec();
+      // The alerts' rows: alarms, rules, channels (mail addresses by account, webhook URLs) and
+      // their undelivered events.
+      db_->prepare(
+             "DELETE FROM webhook_outbox WHERE channel_id IN "
+             "(SELECT id FROM notification_channels WHERE company_id = ?)")
+          .bind(company_id)
+          .exec();
+      for (const char* table : {"notification_channels", "alert_rules", "alarms"}) {
+        db_->prepare(std::string("DELETE FROM ") + table + " WHERE company_id = ?")
+            .bind(company_id)
+            .exec();
+      }
       out.destinations = static_cast<std::size_t>(
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();

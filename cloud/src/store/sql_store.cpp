@@ -255,7 +255,7 @@ class sql_store final : public store, public store_sql::shared_pool {
               });
           count(
               "SELECT company_id, count(*) FROM alarms WHERE acknowledged_at_s IS NULL "
-              "GROUP BY company_id",
+              "AND cleared_at_s IS NULL GROUP BY company_id",
               [](company_summary& s, const sql::query& c) { s.open_alarms = c.i64(1); });
           count(
               "SELECT company_id, count(*) FROM accounts WHERE lock_reason IN "

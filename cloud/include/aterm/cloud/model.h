@@ -407,7 +407,7 @@ struct company_summary {
   company comp;
   std::int64_t devices = 0;          // registered to the company
   std::int64_t online = 0;           // of those, presence online
-  std::int64_t open_alarms = 0;      // not acknowledged
+  std::int64_t open_alarms = 0;      // neither acknowledged nor cleared
   std::int64_t locked_accounts = 0;  // locked now (a failed-logins lock that ran out is none)
 };
 

@@ -329,6 +329,53 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 12: alerts (docs/alerts.md). An alarm names its router and its life (acknowledged by
+// whom, with a comment; cleared); at most one alarm per company, router and rule is active
+// (not cleared), a unique key so instances judging the same router raise it once. A company's
+// rules, its notification channels and the webhook outbox. A webhook's secret is derived from
+// its salt under a key outside the database (alerts/alert_port.h); the salt alone signs nothing.
+constexpr const char* k_schema_12 = R"sql(
+ALTER TABLE alarms ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN cleared_at_s INTEGER;
+CREATE UNIQUE INDEX alarms_active_router ON alarms(company_id, device_id, kind)
+  WHERE cleared_at_s IS NULL AND device_id <> '';
+CREATE INDEX alarms_company ON alarms(company_id, id);
+CREATE TABLE alert_rules (
+  company_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  threshold INTEGER NOT NULL,
+  window_s INTEGER NOT NULL,
+  PRIMARY KEY (company_id, kind)
+);
+CREATE TABLE notification_channels (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  account_ids TEXT NOT NULL DEFAULT '[]',
+  url TEXT NOT NULL DEFAULT '',
+  salt TEXT NOT NULL DEFAULT '',
+  created_at_s INTEGER NOT NULL,
+  failing_since_s INTEGER,
+  disabled_at_s INTEGER
+);
+CREATE INDEX notification_channels_company ON notification_channels(company_id);
+CREATE TABLE webhook_outbox (
+  id INTEGER PRIMARY KEY,
+  channel_id INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  sent_at_s INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_s INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  test_event INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox(sent_at_s, next_attempt_s);
+)sql";
+
 // Schema 13: the service document's notices, planned maintenance windows and incidents with
 // their updates (site-level: no company column).
 constexpr const char* k_schema_13 = R"sql(
@@ -384,6 +431,10 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {12,
+     "alerts: alarms per router with acknowledgement and clearing (alarms_active_router), "
+     "alert_rules, notification_channels, webhook_outbox",
+     k_schema_12},
     {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
     {14, "technician logins name their technician (technician_logins.technician_name)",
      k_schema_14},

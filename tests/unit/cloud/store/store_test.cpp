@@ -172,9 +172,28 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
+// The store without the schemas after 9 (12: the alerts' tables and alarm columns; 13: the
+// notices), for a test that rewinds the schema further.
+std::string undo_schemas_after_9() {
+  return std::string(
+             "DROP TABLE notice_updates;"
+             "DROP TABLE notices;"
+             "DROP TABLE webhook_outbox;"
+             "DROP TABLE notification_channels;"
+             "DROP TABLE alert_rules;"
+             "DROP INDEX alarms_active_router;"
+             "DROP INDEX alarms_company;"
+             "ALTER TABLE alarms DROP COLUMN device_id;"
+             "ALTER TABLE alarms DROP COLUMN acknowledged_by;"
+             "ALTER TABLE alarms DROP COLUMN ack_comment;"
+             "ALTER TABLE alarms DROP COLUMN cleared_at_s;") +
+         (on_postgres() ? "DELETE FROM schema_migrations WHERE version > 9;" : "");
+}
+
 // The store as schema 8 left it: no forced-change column, no case-folded index.
 std::string back_to_schema_8() {
-  return std::string(
+  return undo_schemas_after_9() +
+         std::string(
              "DROP INDEX accounts_login_id_folded;"
              "ALTER TABLE accounts DROP COLUMN password_change_required;") +
          (on_postgres() ? "DELETE FROM schema_migrations WHERE version = 9;"
@@ -1193,23 +1212,22 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   f.db.reset();
   // The schema 3 layout of state_history and devices, with rows as the old store left them.
   const std::int64_t ms = k_t0 * 1000;
-  std::string sql =
-      "BEGIN;"
-      "DROP TABLE counter_events;"
-      "DROP TABLE leases;"
-      "DROP TABLE verification_leases;"
-      "ALTER TABLE commands DROP COLUMN claimed_by;"
-      "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
-      "ALTER TABLE commands DROP COLUMN claim_epoch;"
-      "ALTER TABLE devices DROP COLUMN online_epoch;"
-      "DROP INDEX accounts_login_id_folded;"
-      "ALTER TABLE accounts DROP COLUMN password_change_required;"
-      "DROP TABLE device_claim_failures;"
-      "DROP TABLE state_history;"
-      "ALTER TABLE devices DROP COLUMN state_count;"
-      "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
-      "received_ms INTEGER NOT NULL, state_json TEXT NOT NULL);"
-      "CREATE INDEX state_history_device ON state_history(device_id, id);";
+  std::string sql = "BEGIN;" + undo_schemas_after_9() +
+                    "DROP TABLE counter_events;"
+                    "DROP TABLE leases;"
+                    "DROP TABLE verification_leases;"
+                    "ALTER TABLE commands DROP COLUMN claimed_by;"
+                    "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
+                    "ALTER TABLE commands DROP COLUMN claim_epoch;"
+                    "ALTER TABLE devices DROP COLUMN online_epoch;"
+                    "DROP INDEX accounts_login_id_folded;"
+                    "ALTER TABLE accounts DROP COLUMN password_change_required;"
+                    "DROP TABLE device_claim_failures;"
+                    "DROP TABLE state_history;"
+                    "ALTER TABLE devices DROP COLUMN state_count;"
+                    "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
+                    "received_ms INTEGER NOT NULL, state_json TEXT NOT NULL);"
+                    "CREATE INDEX state_history_device ON state_history(device_id, id);";
   for (int i = 1; i <= 3; ++i) {
     for (const char* dev : {"acme-r1", "acme-r2"}) {
       if (i == 3 && std::string(dev) == "acme-r2") continue;
@@ -1247,21 +1265,21 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
       "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
   std::string error;
   REQUIRE_MESSAGE(
-      f.raw_exec("BEGIN;"
-                 "DROP TABLE counter_events;"
-                 "DROP TABLE leases;"
-                 "DROP TABLE verification_leases;"
-                 "ALTER TABLE devices DROP COLUMN online_epoch;"
-                 "DROP INDEX accounts_login_id_folded;"
-                 "ALTER TABLE accounts DROP COLUMN password_change_required;"
-                 "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
-                 "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
-                 "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
-                 "result_json TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', "
-                 "attempts INTEGER NOT NULL DEFAULT 0, created_at_s INTEGER NOT NULL, "
-                 "deadline_s INTEGER NOT NULL, sent_at_s INTEGER, finished_at_s INTEGER, "
-                 "created_by TEXT NOT NULL DEFAULT '');"
-                 "INSERT INTO commands_v5(rowid, " +
+      f.raw_exec("BEGIN;" + undo_schemas_after_9() +
+                     "DROP TABLE counter_events;"
+                     "DROP TABLE leases;"
+                     "DROP TABLE verification_leases;"
+                     "ALTER TABLE devices DROP COLUMN online_epoch;"
+                     "DROP INDEX accounts_login_id_folded;"
+                     "ALTER TABLE accounts DROP COLUMN password_change_required;"
+                     "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
+                     "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
+                     "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
+                     "result_json TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', "
+                     "attempts INTEGER NOT NULL DEFAULT 0, created_at_s INTEGER NOT NULL, "
+                     "deadline_s INTEGER NOT NULL, sent_at_s INTEGER, finished_at_s INTEGER, "
+                     "created_by TEXT NOT NULL DEFAULT '');"
+                     "INSERT INTO commands_v5(rowid, " +
                      cols + ") SELECT 10 - seq, " + cols +
                      " FROM commands;"
                      "DROP TABLE commands;"
