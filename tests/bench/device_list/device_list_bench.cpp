@@ -24,6 +24,7 @@
 
 #include <unistd.h>
 
+#include "../bench_figures.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/test/pg_cluster.h"
@@ -67,14 +68,12 @@ std::string fill_sql(bool postgres, int n, std::int64_t first_destination) {
          cols + " FROM n;COMMIT;ANALYZE;";
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
+
+static int usage() {
+  std::fprintf(stderr, "usage: bench_device_list [--postgres] [--devices N] [--pages P]\n");
+  return 2;
+}
 
 int main(int argc, char** argv) {
   options opt;
@@ -83,12 +82,15 @@ int main(int argc, char** argv) {
     if (a == "--postgres") {
       opt.postgres = true;
     } else if (a == "--devices" && i + 1 < argc) {
-      opt.devices = std::max(7, std::atoi(argv[++i]));
+      std::size_t n = 0;
+      if (!aterm::bench::parse_size(argv[++i], n) || n < 7) return usage();
+      opt.devices = static_cast<int>(n);
     } else if (a == "--pages" && i + 1 < argc) {
-      opt.pages = std::max(1, std::atoi(argv[++i]));
+      std::size_t n = 0;
+      if (!aterm::bench::parse_size(argv[++i], n) || n < 1) return usage();
+      opt.pages = static_cast<int>(n);
     } else {
-      std::fprintf(stderr, "usage: bench_device_list [--postgres] [--devices N] [--pages P]\n");
-      return 2;
+      return usage();
     }
   }
   aterm::test::temp_dir tmp("bench-device-list");
@@ -193,8 +195,8 @@ int main(int argc, char** argv) {
     double sum = 0;
     for (double v : ms) sum += v;
     std::printf("%-48s %6zu %8zu %8.2f %8.2f %8.2f %8.2f\n", f.name, ms.size(), devices,
-                sum / static_cast<double>(ms.size()), percentile(ms, 0.5), percentile(ms, 0.99),
-                *std::max_element(ms.begin(), ms.end()));
+                sum / static_cast<double>(ms.size()), aterm::bench::percentile(ms, 0.5),
+                aterm::bench::percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()));
   }
   return 0;
 }
