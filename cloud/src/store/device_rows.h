@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "aterm/cloud/model.h"
 #include "sql/sql.h"
@@ -23,15 +24,22 @@ device read_device(const query& q);
 // cursor: devices_company (company_id, id), or the index of the page's most selective equality
 // filter: devices_company_destination, _firmware, _model or _presence (company_id, column, id),
 // so a page costs its own rows, not the fleet. Every other filter (the substring search, a
-// second equality, last seen, WAN prefix) is tested on the rows of a window of at most
-// limits::k_max_device_scan index entries after the cursor, written so no planner uses an index
-// for it.
+// second equality, last seen, WAN prefix) is tested on the rows of a window of index entries
+// after the cursor (device_list_sql::scan), written so no planner uses an index for it.
+// Sorts after every device id (ids start with a letter or digit; byte order in both engines): the
+// end of a window that runs to the last device.
+inline constexpr std::string_view k_after_every_id = "~";
+
 struct device_list_sql {
-  // Only when the page has such a filter: the id `k_max_device_scan` entries after the cursor,
-  // where the page's scan stops. Binds: bind_device_window, k_max_device_scan - 1 (the offset).
+  // Only when the page has such a filter: the id `scan` entries after the cursor, where the
+  // page's walk stops. Binds: bind_device_window, scan - 1 (the offset).
   std::string scan_end;
-  // Binds: bind_device_window, [scan end or NULL twice, bind_device_rest], limit + 1.
+  // Binds: bind_device_window, [scan end (k_after_every_id when none), bind_device_rest],
+  // limit + 1. The end is a bound of the index range, so the walk stops there.
   std::string page;
+  // The window's size: limits::k_max_device_scan for the id search alone (answered from the
+  // index), limits::k_max_device_filter_scan when a filter reads the rows.
+  std::size_t scan = 0;
 };
 device_list_sql list_devices_sql(sql::dialect dialect, const device_query& filter);
 // company_id, the indexed equality (if any), the cursor.

@@ -486,14 +486,14 @@ class sql_store final : public store, public store_sql::shared_pool {
       if (windowed) {
         auto e = db_->prepare(sql.scan_end);
         store_sql::bind_device_window(e, company_id, query_in);
-        e.bind(limits::k_max_device_scan - 1);
+        e.bind(sql.scan - 1);
         if (e.step()) scan_end = e.text(0);
       }
       device_page page;
       auto q = db_->prepare(sql.page);
       store_sql::bind_device_window(q, company_id, query_in);
       if (windowed) {
-        for (int i = 0; i < 2; ++i) q.bind(scan_end);
+        q.bind(scan_end ? std::string_view(*scan_end) : store_sql::k_after_every_id);
         store_sql::bind_device_rest(q, query_in);
       }
       q.bind(limit + 1);
