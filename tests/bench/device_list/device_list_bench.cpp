@@ -50,7 +50,7 @@ std::string fill_sql(bool postgres, int n, std::int64_t first_destination) {
       "'WX' || (i % 5), '1.' || (i % 8) || '.0', " + std::to_string(first_destination) +
       " + (i % 10), CASE WHEN i % 10 = 0 THEN 'online' WHEN i % 10 <= 3 THEN 'offline' ELSE "
       "'unknown' END, " +
-      std::to_string(k_now_ms) + " - (i % 30) * 86400000 - i, " +
+      std::to_string(k_now_ms) + " - CAST(i % 30 AS BIGINT) * 86400000 - i, " +
       "'10.' || (i % 256) || '.' || (i / 256 % 256) || '.1', 0";
   const std::string insert =
       "INSERT INTO devices(id, company_id, model, firmware, destination_id, presence, "
