@@ -183,9 +183,11 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
-// The store as schema 8 left it: no forced-change column, no case-folded index.
-// Undoes schema 11 (the fleet's columns and indexes), for the tests that rewind to an older one.
-const char* const k_undo_schema_11 =
+// Undoes schemas 13 (notices) and 11 (the fleet's columns and indexes), for the tests that rewind
+// to an older one.
+const char* const k_undo_schemas_11_13 =
+    "DROP TABLE notice_updates;"
+    "DROP TABLE notices;"
     "DROP INDEX devices_company_destination;"
     "DROP INDEX devices_company_model;"
     "DROP INDEX devices_company_firmware;"
@@ -197,11 +199,12 @@ const char* const k_undo_schema_11 =
     "ALTER TABLE devices DROP COLUMN profile_rev;"
     "ALTER TABLE destinations DROP COLUMN profile_hash;";
 
+// The store as schema 8 left it: no forced-change column, no case-folded index.
 std::string back_to_schema_8() {
-  return std::string(k_undo_schema_11) +
+  return std::string(k_undo_schemas_11_13) +
          "DROP INDEX accounts_login_id_folded;"
          "ALTER TABLE accounts DROP COLUMN password_change_required;" +
-         (on_postgres() ? "DELETE FROM schema_migrations WHERE version IN (9, 11);"
+         (on_postgres() ? "DELETE FROM schema_migrations WHERE version IN (9, 11, 13);"
                         : "PRAGMA user_version = 8;");
 }
 
@@ -1254,7 +1257,7 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   f.db.reset();
   // The schema 3 layout of state_history and devices, with rows as the old store left them.
   const std::int64_t ms = k_t0 * 1000;
-  std::string sql = "BEGIN;" + std::string(k_undo_schema_11) +
+  std::string sql = "BEGIN;" + std::string(k_undo_schemas_11_13) +
                     "DROP TABLE counter_events;"
                     "DROP TABLE leases;"
                     "DROP TABLE verification_leases;"
@@ -1307,7 +1310,7 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
       "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
   std::string error;
   REQUIRE_MESSAGE(
-      f.raw_exec("BEGIN;" + std::string(k_undo_schema_11) +
+      f.raw_exec("BEGIN;" + std::string(k_undo_schemas_11_13) +
                      "DROP TABLE counter_events;"
                      "DROP TABLE leases;"
                      "DROP TABLE verification_leases;"
