@@ -745,6 +745,7 @@ async function main() {
 
     await operator_checks(page, shot);
     await alarm_checks(page, shot);
+    await fleet_checks(page, shot);
 
     // -- company settings: a bad CIDR refused, good values saved and shown after a reload ------
     await page.click('#nav-company');
@@ -1266,3 +1267,30 @@ if (failures) {
 if (!keep && !failures) fs.rmSync(dir, { recursive: true, force: true });
 log(failures ? `${failures} failure(s); files kept in ${dir}` : 'all passed');
 process.exit(code);
+
+// ---- fleet: the summary, the filters beyond presence, the profile column and the configuration
+// editor. On the running stack after operator_checks: the simulated routers are online.
+async function fleet_checks(page, shot) {
+  const links = () => page.$$eval('#device-table tbody a.device-link', (a) => a.map((x) => x.textContent));
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('#summary-online');
+  const online = Number((await page.textContent('#summary-online')).match(/\d+/)[0]);
+  check(online > 0, `fleet summary: ${online} routers online`);
+  await page.waitForSelector('#device-table [data-profile]');
+  check(true, 'the device list shows each router\'s profile status');
+  await page.fill('#filter-firmware', 'no-such-firmware');
+  await page.click('form[role=search] button[type=submit]');
+  await wait_until('the firmware filter to empty the table', async () => (await links()).length === 0);
+  await page.fill('#filter-firmware', '');
+  await page.fill('#filter-wan', 'zz');
+  await page.click('form[role=search] button[type=submit]');
+  await page.waitForSelector('p.message.error');
+  check(true, 'a bad WAN prefix is refused with a message');
+  await page.fill('#filter-wan', '');
+  await page.click('form[role=search] button[type=submit]');
+  await wait_until('the unfiltered list again', async () => (await links()).length > 0);
+  await shot(page, '30-fleet-devices');
+  await page.goto(`${base}/#/destinations`);
+  await page.waitForSelector('#dest-profiles textarea');
+  check(true, 'a configuration editor per destination');
+}

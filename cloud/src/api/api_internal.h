@@ -114,6 +114,11 @@ struct api_service::impl {
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 
   http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
+  // The fleet's routes (fleet_routes.cpp). export_devices answers list_devices' format=csv.
+  http::response export_devices(device_query q, const caller& c, op_audit& a);
+  http::response remove_device(http::request& req, const caller& c, op_audit& a);
+  http::response fleet_summary_route(http::request& req, const caller& c, op_audit& a);
+
   http::response list_technician_logins(http::request& req, const caller& c, op_audit& a);
   http::response revoke_technician_login(http::request& req, const caller& c, op_audit& a);
 
@@ -142,6 +147,13 @@ void register_account_admin_routes(api_service::impl& m, http::router& r, const 
 void register_notice_routes(api_service::impl& m, http::router& r, const std::string& base);
 // Alert rules, alarms and notification channels (alert_routes.cpp), under `base`.
 void register_alert_routes(api_service::impl& m, http::router& r, const std::string& base);
+
+// The device list's filters (GET /devices and its CSV export): q, online, model, firmware,
+// destination, last_seen_before, last_seen_after and wan_prefix (docs/http-api.md), each read
+// through `value` (nullopt or "": not given). A bad value answers 400 with the code of its kind
+// (invalid_value, invalid_name, invalid_time, too_long) naming the parameter as `field`.
+using filter_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+std::variant<device_query, http::response> parse_device_filter(const filter_lookup& value);
 
 // ---- JSON helpers ----
 

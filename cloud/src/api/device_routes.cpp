@@ -28,23 +28,13 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 
 }  // namespace
 
-http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit&) {
-  device_query q;
-  q.q = req.query_value("q").value_or("");
-  if (q.q.size() > limits::k_max_name) {
-    return too_long("q", limits::k_max_name);
-  }
-  if (auto online = req.query_value("online"); online && !online->empty()) {
-    if (*online == "true" || *online == "1") {
-      q.presence = presence_state::online;
-    } else if (*online == "false" || *online == "0") {
-      q.presence = presence_state::offline;
-    } else if (*online == "unknown") {
-      q.presence = presence_state::unknown;
-    } else {
-      return invalid_value("online", "online must be true, false or unknown");
-    }
-  }
+http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit& a) {
+  auto filter = parse_device_filter([&](std::string_view name) { return req.query_value(name); });
+  if (auto* bad = std::get_if<http::response>(&filter)) return std::move(*bad);
+  auto& q = std::get<device_query>(filter);
+  const auto format = req.query_value("format").value_or("json");
+  if (format == "csv") return export_devices(std::move(q), c, a);
+  if (format != "json") return invalid_value("format", "format must be json or csv");
   if (auto limit = req.query_value("limit"); limit && !limit->empty()) {
     auto n = parse_int(*limit);
     if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {

@@ -322,6 +322,10 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.history", "device.read", bind(&impl::device_history)));
   r.add("PATCH", base + "/devices/{id}",
         m->guarded("device.move", "device.register", bind(&impl::move_device)));
+  r.add("DELETE", base + "/devices/{id}",
+        m->guarded("device.remove", "device.register", bind(&impl::remove_device)));
+  r.add("GET", base + "/fleet/summary",
+        m->guarded("fleet.summary", "device.read", bind(&impl::fleet_summary_route), false));
   r.add("POST", base + "/devices/{id}/commands",
         m->guarded("command.create", "device.command", bind(&impl::create_command)));
   // Before /commands/{cmd_id}: the first matching route answers.

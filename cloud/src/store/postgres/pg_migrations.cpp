@@ -350,6 +350,24 @@ constexpr const char* k_schema_14 = R"sql(
 ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 11, as SQLite's: the fleet's filter columns and profile state (sqlite/migrations.cpp,
+// schema 11).
+constexpr const char* k_schema_11 = R"sql(
+ALTER TABLE devices ADD COLUMN model TEXT COLLATE "C";
+ALTER TABLE devices ADD COLUMN firmware TEXT COLLATE "C";
+ALTER TABLE devices ADD COLUMN wan_ip TEXT COLLATE "C";
+ALTER TABLE devices ADD COLUMN profile_command_id TEXT COLLATE "C";
+ALTER TABLE devices ADD COLUMN profile_hash TEXT COLLATE "C";
+ALTER TABLE devices ADD COLUMN profile_rev BIGINT;
+ALTER TABLE destinations ADD COLUMN profile_hash TEXT COLLATE "C";
+UPDATE devices SET model = state_json::jsonb ->> 'model', firmware = state_json::jsonb ->> 'fw',
+  wan_ip = state_json::jsonb -> 'wan' ->> 'ip'
+  WHERE state_json IS NOT NULL;
+CREATE INDEX devices_company_destination ON devices(company_id, destination_id, id);
+CREATE INDEX devices_company_model ON devices(company_id, model, id);
+CREATE INDEX devices_company_firmware ON devices(company_id, firmware, id);
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -364,6 +382,10 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {11,
+     "fleet: device list filters by index (devices.model, firmware, wan_ip), configuration "
+     "profiles applied per device (devices.profile_*)",
+     k_schema_11},
     {12,
      "alerts: alarms per router with acknowledgement and clearing (alarms_active_router), "
      "alert_rules, notification_channels, webhook_outbox",

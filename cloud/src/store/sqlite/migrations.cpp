@@ -410,6 +410,29 @@ constexpr const char* k_schema_14 = R"sql(
 ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Schema 11: the fleet. The device list's filters read columns of the latest state (model,
+// firmware, WAN address; written with the state, filled here from the stored one) through
+// indexes that hold the company, the column and the id, so a filtered page walks its rows in
+// id order. A destination's configuration profile is applied by one config.set at a time: the
+// device keeps that command's id and what it carries (the profile's hash, the config_rev it
+// leads to); a destination keeps its profile's hash (security/config_profile.h), set when its
+// settings are saved.
+constexpr const char* k_schema_11 = R"sql(
+ALTER TABLE devices ADD COLUMN model TEXT;
+ALTER TABLE devices ADD COLUMN firmware TEXT;
+ALTER TABLE devices ADD COLUMN wan_ip TEXT;
+ALTER TABLE devices ADD COLUMN profile_command_id TEXT;
+ALTER TABLE devices ADD COLUMN profile_hash TEXT;
+ALTER TABLE devices ADD COLUMN profile_rev INTEGER;
+ALTER TABLE destinations ADD COLUMN profile_hash TEXT;
+UPDATE devices SET model = json_extract(state_json, '$.model'),
+  firmware = json_extract(state_json, '$.fw'), wan_ip = json_extract(state_json, '$.wan.ip')
+  WHERE state_json IS NOT NULL AND json_valid(state_json);
+CREATE INDEX devices_company_destination ON devices(company_id, destination_id, id);
+CREATE INDEX devices_company_model ON devices(company_id, model, id);
+CREATE INDEX devices_company_firmware ON devices(company_id, firmware, id);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -431,6 +454,10 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {11,
+     "fleet: device list filters by index (devices.model, firmware, wan_ip), configuration "
+     "profiles applied per device (devices.profile_*)",
+     k_schema_11},
     {12,
      "alerts: alarms per router with acknowledgement and clearing (alarms_active_router), "
      "alert_rules, notification_channels, webhook_outbox",

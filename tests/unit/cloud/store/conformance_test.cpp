@@ -69,6 +69,9 @@ constexpr coverage k_coverage[] = {
     {"store::list_devices", k_store_test},
     {"store::state_history", k_store_test},
     {"store::list_unassigned_devices", k_store_test},
+    // fleet
+    {"store::remove_device", k_store_test},
+    {"store::summarize_fleet", k_store_test},
     // commands
     {"store::create_command", k_store_test},
     {"store::get_command", k_store_test},
