@@ -329,12 +329,12 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-// Schema 12: alerts (docs/alerts.md). An alarm names its router and its life (acknowledged by
+// Schema 11: alerts (docs/alerts.md). An alarm names its router and its life (acknowledged by
 // whom, with a comment; cleared); at most one alarm per company, router and rule is active
 // (not cleared), a unique key so instances judging the same router raise it once. A company's
 // rules, its notification channels and the webhook outbox. A webhook's secret is derived from
 // its salt under a key outside the database (alerts/alert_port.h); the salt alone signs nothing.
-constexpr const char* k_schema_12 = R"sql(
+constexpr const char* k_schema_11 = R"sql(
 ALTER TABLE alarms ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE alarms ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE alarms ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
@@ -376,9 +376,9 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox(sent_at_s, next_attempt_s);
 )sql";
 
-// Schema 13: the service document's notices, planned maintenance windows and incidents with
+// Schema 12: the service document's notices, planned maintenance windows and incidents with
 // their updates (site-level: no company column).
-constexpr const char* k_schema_13 = R"sql(
+constexpr const char* k_schema_12 = R"sql(
 CREATE TABLE notices (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('maintenance', 'incident')),
@@ -404,20 +404,20 @@ CREATE TABLE notice_updates (
 CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
 )sql";
 
-// Schema 14: offline technician credentials name the technician they were issued to, so the
+// Schema 13: offline technician credentials name the technician they were issued to, so the
 // access log records their issue and the router's reports under that name.
-constexpr const char* k_schema_14 = R"sql(
+constexpr const char* k_schema_13 = R"sql(
 ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
 )sql";
 
-// Schema 11: the fleet. The device list's filters read columns of the latest state (model,
+// Schema 10: the fleet. The device list's filters read columns of the latest state (model,
 // firmware, WAN address; written with the state, filled here from the stored one) through
 // indexes that hold the company, the column and the id, so a filtered page walks its rows in
 // id order. A destination's configuration profile is applied by one config.set at a time: the
 // device keeps that command's id and what it carries (the profile's hash, the config_rev it
 // leads to); a destination keeps its profile's hash (security/config_profile.h), set when its
 // settings are saved.
-constexpr const char* k_schema_11 = R"sql(
+constexpr const char* k_schema_10 = R"sql(
 ALTER TABLE devices ADD COLUMN model TEXT;
 ALTER TABLE devices ADD COLUMN firmware TEXT;
 ALTER TABLE devices ADD COLUMN wan_ip TEXT;
@@ -454,17 +454,17 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
-    {11,
+    {10,
      "fleet: device list filters by index (devices.model, firmware, wan_ip), configuration "
      "profiles applied per device (devices.profile_*)",
-     k_schema_11},
-    {12,
+     k_schema_10},
+    {11,
      "alerts: alarms per router with acknowledgement and clearing (alarms_active_router), "
      "alert_rules, notification_channels, webhook_outbox",
-     k_schema_12},
-    {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
-    {14, "technician logins name their technician (technician_logins.technician_name)",
-     k_schema_14},
+     k_schema_11},
+    {12, "planned maintenance and incident notices (notices, notice_updates)", k_schema_12},
+    {13, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_13},
 };
 
 int user_version(sql::connection& db) {

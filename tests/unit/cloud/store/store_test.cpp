@@ -183,8 +183,8 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
-// The store without the schemas after 9 (11: the fleet's filter columns and profile state; 12:
-// the alerts' tables and alarm columns; 13: the notices; 14: the technician's name), for a test
+// The store without the schemas after 9 (10: the fleet's filter columns and profile state; 11:
+// the alerts' tables and alarm columns; 12: the notices; 13: the technician's name), for a test
 // that rewinds the schema further.
 std::string undo_schemas_after_9() {
   return std::string(
