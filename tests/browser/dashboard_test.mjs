@@ -916,6 +916,13 @@ async function alarm_checks(page, shot) {
   const id = form_id.replace('alarm-ack-form-', '');
   const before = Number(await page.getAttribute('#alarm-count', 'data-count'));
   check(before >= 1, `header counts ${before} open alarm(s)`);
+  // The fleet summary of the first page counts the same open alarms.
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('#summary-alarms[data-count]', { state: 'attached' });
+  const summarized = Number(await page.getAttribute('#summary-alarms', 'data-count'));
+  check(summarized === before, `the fleet summary counts ${summarized} open alarm(s)`);
+  await page.goto(`${base}/#/alarms`);
+  await page.waitForSelector(`#alarm-ack-form-${id}`);
   await shot(page, '24-alarms-open');
   await page.fill(`#alarm-comment-${id}`, comment);
   await page.click(`#alarm-ack-${id}`);

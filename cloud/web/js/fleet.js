@@ -52,12 +52,24 @@ export function export_button(params) {
   return b;
 }
 
-// Online, offline, unknown and firmware versions of the company's routers.
+// Online, offline, unknown and firmware versions of the company's routers, and their open alarms.
 export function fleet_summary(background = false) {
   const box = h('section', { id: 'fleet-summary', class: 'summary', 'aria-label': t('fleet.summary') });
+  // The page asks for the count on its own, as the header does: a background request, no operation.
+  const alarms = h('a', { href: '#/alarms', class: 'badge offline', id: 'summary-alarms', hidden: true });
+  api
+    .poll('/alarms' + api.query({ state: 'open', limit: 1 }))
+    .then((r) => {
+      alarms.dataset.count = String(r.open_count);
+      alarms.textContent = t('alarms.open_count', { n: r.open_count });
+      alarms.hidden = false;
+    })
+    .catch(() => {});
   (background ? api.poll : api.get)('/fleet/summary')
     .then((s) => {
       box.replaceChildren(
+        alarms,
+        ' ',
         h('span', { class: 'badge online', id: 'summary-online' }, t('fleet.online_n', { n: s.online })),
         ' ',
         h('span', { class: 'badge offline', id: 'summary-offline' }, t('fleet.offline_n', { n: s.offline })),
