@@ -321,6 +321,18 @@ bool json_is_integer(const cJSON* node) {
          d < 9223372036854775808.0;
 }
 
+std::optional<std::size_t> line_characters(std::string_view s) {
+  if (!valid_utf8(s)) return std::nullopt;
+  std::size_t characters = 0;
+  for (const char raw : s) {
+    const auto ch = static_cast<unsigned char>(raw);
+    if (ch < 0x20 || ch == 0x7f) return std::nullopt;
+    // Every byte but a UTF-8 continuation byte starts a character.
+    if ((ch & 0xc0) != 0x80) ++characters;
+  }
+  return characters;
+}
+
 bool valid_utf8(std::string_view s) {
   std::uint32_t cp = 0;
   for (std::size_t i = 0; i < s.size();) {

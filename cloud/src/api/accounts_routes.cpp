@@ -326,15 +326,8 @@ std::optional<std::int64_t> id_param(const http::request& req, std::string_view 
 }
 
 bool valid_line(std::string_view s, std::size_t max) {
-  if (s.empty() || !common::valid_utf8(s)) return false;
-  std::size_t characters = 0;
-  for (const char raw : s) {
-    const auto ch = static_cast<unsigned char>(raw);
-    if (ch < 0x20 || ch == 0x7f) return false;
-    // Every byte but a UTF-8 continuation byte starts a character.
-    if ((ch & 0xc0) != 0x80) ++characters;
-  }
-  return characters <= max;
+  const auto characters = common::line_characters(s);
+  return characters && *characters > 0 && *characters <= max;
 }
 
 common::json_ptr account_detail_json(const account& a, std::int64_t now_s) {

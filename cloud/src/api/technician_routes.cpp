@@ -2,6 +2,7 @@
 // are security/technician_login_policy.h.
 
 #include "api_internal.h"
+#include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/common/protocol.h"
 
@@ -49,10 +50,13 @@ http::response api_service::impl::create_technician_login(http::request& req, co
       checked = security::technician_name_of(name->valuestring);
     }
     if (!checked) {
-      return http::error_response(400, "bad_request",
-                                  "technician_name must be a name of at most 64 characters",
-                                  {{"field", std::string("technician_name")},
-                                   {"max_length", std::int64_t{64}}});
+      return http::error_response(
+          400, "invalid_name",
+          "technician_name must be at most " +
+              std::to_string(cloud::limits::k_max_technician_name) +
+              " characters without control characters",
+          {{"field", std::string("technician_name")},
+           {"max_length", static_cast<std::int64_t>(cloud::limits::k_max_technician_name)}});
     }
     who.technician_name = std::move(*checked);
   }

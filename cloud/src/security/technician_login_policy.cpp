@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/device_event_audit.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/common/command_table.h"
@@ -21,8 +22,6 @@ constexpr std::string_view k_login_id_alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ234567
 constexpr std::size_t k_login_id_chars = 8;
 constexpr std::size_t k_password_chars = 12;
 constexpr std::size_t k_salt_bytes = 16;
-// A technician's name is shown in the dashboard and the access log; a person's name fits.
-constexpr std::size_t k_max_technician_name = 64;
 constexpr std::size_t k_hash_bytes = 32;
 // A revoke is worth delivering for at least this long, even for a login about to expire.
 constexpr std::int64_t k_min_revoke_life_s = 60;
@@ -141,14 +140,8 @@ new_command technician_secret_command(const std::string& device_id,
 std::optional<std::string> technician_name_of(std::string_view typed) {
   while (!typed.empty() && (typed.front() == ' ' || typed.front() == '\t')) typed.remove_prefix(1);
   while (!typed.empty() && (typed.back() == ' ' || typed.back() == '\t')) typed.remove_suffix(1);
-  if (typed.size() > k_max_technician_name * 4) return std::nullopt;
-  std::size_t chars = 0;
-  for (char c : typed) {
-    const auto ch = static_cast<unsigned char>(c);
-    if (ch < 0x20 || ch == 0x7f) return std::nullopt;
-    if ((ch & 0xc0) != 0x80) ++chars;
-  }
-  if (chars > k_max_technician_name) return std::nullopt;
+  const auto characters = common::line_characters(typed);
+  if (!characters || *characters > limits::k_max_technician_name) return std::nullopt;
   return std::string(typed);
 }
 

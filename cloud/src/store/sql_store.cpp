@@ -1253,9 +1253,10 @@ class sql_store final : public store, public store_sql::shared_pool {
     };
     auto candidates = tx_.read<std::vector<std::string>>(
         "claim_for_online", [&]() -> result<std::vector<std::string>> {
-          auto q = db_->prepare("SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
-                                "WHERE " +
-                                conditions + "ORDER BY c.seq LIMIT ?");
+          auto q = db_->prepare(
+              "SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
+              "WHERE " +
+              conditions + "ORDER BY c.seq LIMIT ?");
           bind_conditions(q);
           q.bind(limit);
           std::vector<std::string> ids;

@@ -48,6 +48,9 @@ inline constexpr std::size_t k_max_json_column = 64 * 1024;
 // Generated first passwords (accounts created without one): 16 characters of a 56-letter
 // alphabet, about 93 bits, answered once.
 inline constexpr std::size_t k_generated_password_length = 16;
+// Characters of the technician's name a login is issued to: it is shown in the dashboard and
+// the access log, and a person's name fits.
+inline constexpr std::size_t k_max_technician_name = 64;
 // A technician login lives at most a day; the document's default is 60 minutes.
 inline constexpr std::int64_t k_max_technician_login_ttl_minutes = 24 * 60;
 // Statements cached per connection (each distinct SQL text is prepared once).

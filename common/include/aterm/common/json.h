@@ -49,4 +49,8 @@ bool json_is_integer(const cJSON* node);
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view s);
 
+// The characters of `s` as one line of text a person typed (a name, a label): well-formed UTF-8
+// without control characters. nullopt for anything else.
+std::optional<std::size_t> line_characters(std::string_view s);
+
 }  // namespace aterm::common
