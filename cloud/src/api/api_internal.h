@@ -111,6 +111,12 @@ struct api_service::impl {
   // The device's stored state snapshots, oldest first: {"history":[{ts_ms, state}, ...]}.
   http::response device_history(http::request& req, const caller& c, op_audit& a);
   http::response create_command(http::request& req, const caller& c, op_audit& a);
+  // PUT /devices/{id}/tags {"tags": [...]}: replaces the router's tags (check_tags).
+  http::response set_device_tags(http::request& req, const caller& c, op_audit& a);
+  // Adds "tags" (sorted, [] when none) to each object of the array `json_devices`, which holds
+  // `devices` in order.
+  common::status add_device_tags(const std::string& company_id, const std::vector<device>& devices,
+                                 cJSON* json_devices);
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 
   http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
@@ -133,6 +139,16 @@ struct api_service::impl {
   security::failure_burst_detector burst;
   security::session_policy sessions;
 };
+
+// A query parameter of a device-list filter by name; nullopt when absent.
+using query_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+// The device list's filter (GET /devices: q, online, tag, limit, cursor) from `value`; 400 for a
+// bad one. Fleet jobs resolve a {"query": {...}} target with the same function.
+std::variant<device_query, http::response> device_query_from(const query_lookup& value);
+
+// The fleet-job routes (job_routes.cpp): /jobs, /jobs/{id}, /jobs/{id}/devices,
+// /jobs/{id}/cancel, registered under `base`.
+void register_job_routes(api_service::impl& m, http::router& r, const std::string& base);
 
 // The account, role, permission, company, audit and /admin routes (accounts_routes.cpp and its
 // siblings, declared in account_routes.h), registered under `base`.

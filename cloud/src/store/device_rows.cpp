@@ -27,12 +27,17 @@ device read_device(const query& q) {
   return d;
 }
 
-device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search) {
+device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search, bool by_tag) {
   // Distinct texts per filter (not "? IS NULL OR ..." terms) so the planner sees the presence
   // equality and picks the index that holds it.
   std::string where = "d.company_id = ? ";
   if (by_presence) where += "AND d.presence = ? ";
   where += "AND d.id > ? ";
+  if (by_tag) {
+    where +=
+        "AND EXISTS (SELECT 1 FROM device_tags g WHERE g.device_id = d.id AND g.tag = ? "
+        "AND g.company_id = d.company_id) ";
+  }
   device_list_sql out;
   if (search) {
     out.scan_end = "SELECT d.id FROM devices d WHERE " + where + "ORDER BY d.id LIMIT 1 OFFSET ?";
@@ -50,6 +55,8 @@ void release_device(connection& db, const std::string& device_id) {
   db.prepare("DELETE FROM state_history WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM commands WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM technician_logins WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM device_tags WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM fleet_job_devices WHERE device_id = ?").bind(device_id).exec();
   db.prepare(
         "UPDATE devices SET company_id = NULL, destination_id = NULL, registered_at_s = NULL, "
         "state_json = NULL, state_received_ms = NULL, state_count = 0 WHERE id = ?")

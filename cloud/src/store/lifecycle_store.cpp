@@ -364,6 +364,11 @@ class lifecycle_store final : public lifecycle_port {
       db_->prepare("DELETE FROM device_claim_failures WHERE company_id = ?")
           .bind(company_id)
           .exec();
+      for (const char* table : {"fleet_job_devices", "fleet_jobs", "device_tags"}) {
+        db_->prepare(std::string("DELETE FROM ") + table + " WHERE company_id = ?")
+            .bind(company_id)
+            .exec();
+      }
       out.destinations = static_cast<std::size_t>(
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();

@@ -21,6 +21,7 @@
 #include "audit_rows.h"
 #include "device_rows.h"
 #include "engine.h"
+#include "fleet_store.h"
 #include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
@@ -63,10 +64,6 @@ bool valid_company_id(std::string_view id) {
 
 bool valid_display_name(std::string_view s) {
   return !s.empty() && s.size() <= limits::k_max_name_bytes && common::valid_utf8(s);
-}
-
-std::string new_command_id() {
-  return "c-" + crypto::to_hex(crypto::random_bytes(limits::k_command_id_bytes));
 }
 
 command_status final_status_of(protocol::result_status s) {
@@ -176,12 +173,13 @@ bool valid_json_object(const std::string& text) {
   return parsed.ok() && cJSON_IsObject(parsed->get());
 }
 
-class sql_store final : public store, public store_sql::shared_pool {
+class sql_store final : public store_sql::fleet_store, public store_sql::shared_pool {
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
             std::optional<secret_key> audit_key)
-      : tx_(std::move(pool), "store"),
+      : fleet_store(pool, clock),
+        tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
         technician_events_(std::move(technician_events)),
@@ -442,11 +440,13 @@ class sql_store final : public store, public store_sql::shared_pool {
       const bool search = !query_in.q.empty();
       const std::string presence =
           query_in.presence ? std::string(to_string(*query_in.presence)) : std::string();
-      auto sql = store_sql::list_devices_sql(db_->kind(), query_in.presence.has_value(), search);
+      auto sql = store_sql::list_devices_sql(db_->kind(), query_in.presence.has_value(), search,
+                                             !query_in.tag.empty());
       auto bind_filter = [&](query& q) {
         q.bind(company_id);
         if (query_in.presence) q.bind(presence);
         q.bind(query_in.cursor);
+        if (!query_in.tag.empty()) q.bind(query_in.tag);
       };
       // Where this page's search stops (limits.h); none when fewer devices remain.
       std::optional<std::string> scan_end;
@@ -1537,19 +1537,7 @@ class sql_store final : public store, public store_sql::shared_pool {
 
   result<command_record> insert_command_locked(const std::string& company_id,
                                                const new_command& c) {
-    std::string id = new_command_id();
-    db_->prepare(
-           "INSERT INTO commands(id, company_id, device_id, op, args_json, status, "
-           "created_at_s, deadline_s, created_by) VALUES(?, ?, ?, ?, ?, 'queued', ?, ?, ?)")
-        .bind(id)
-        .bind(company_id)
-        .bind(c.device_id)
-        .bind(c.op)
-        .bind(c.args_json)
-        .bind(clock_.now_s())
-        .bind(c.deadline_s)
-        .bind(c.created_by)
-        .exec();
+    std::string id = store_sql::insert_queued_command(*db_, company_id, c, clock_.now_s());
     auto q = db_->prepare(k_command_cols + "WHERE id = ?");
     q.bind(id);
     q.step();

@@ -6,6 +6,7 @@ import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } 
 import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
 import { maintenance_banner, notices_page } from './notices.js';
+import { jobs_page } from './jobs.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
@@ -20,6 +21,7 @@ const k_menu = [
     key: 'nav.destinations',
     allowed: (s) => !s.site_admin && (s.perms.has('destination.manage') || s.perms.has('device.register')),
   },
+  { route: 'jobs', key: 'nav.jobs', allowed: (s) => !s.site_admin && s.perms.has('device.read') },
   { route: 'accounts', key: 'nav.accounts', allowed: (s) => s.perms.has('account.read') },
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
   { route: 'audit', key: 'nav.audit', allowed: (s) => s.perms.has('audit.read') },
@@ -329,7 +331,7 @@ function render() {
   };
   const entry = allowed.find((m) => m.route === active);
   const page =
-    route === 'admin' ? admin_page : route === 'overview' ? overview_page : route === 'notices' ? notices_page : pages[route];
+    route === 'admin' ? admin_page : route === 'overview' ? overview_page : route === 'notices' ? notices_page : route === 'jobs' ? jobs_page : pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);
     return;

@@ -112,6 +112,7 @@ struct device_query {
   std::optional<presence_state> presence;
   std::size_t limit = 50;  // clamped to limits::k_max_page
   std::string cursor;      // next_cursor of the previous page; "" = first page
+  std::string tag;         // only devices carrying this tag (exact); "" = any
 };
 
 struct device_page {
@@ -241,10 +242,11 @@ struct technician_event_rule {
 // ---- roles, accounts, sessions ----
 
 // The permission catalogue (DESIGN.md section 6).
-inline constexpr std::array<std::string_view, 10> k_permissions = {
-    "device.read",        "device.command",  "device.technician_login", "device.register",
-    "destination.manage", "account.read",    "account.manage",          "role.manage",
-    "audit.read",         "company.settings"};
+inline constexpr std::array<std::string_view, 11> k_permissions = {
+    "device.read",      "device.command",     "device.technician_login",
+    "device.register",  "destination.manage", "account.read",
+    "account.manage",   "role.manage",        "audit.read",
+    "company.settings", "job.manage"};
 
 // Built-in roles, present in every company (company_id "" in the store, read-only).
 inline constexpr std::string_view k_role_administrator = "administrator";

@@ -329,6 +329,52 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Schema 10: fleet jobs (a job and one row per router it names, released into commands by the
+// scheduler's tick) and device tags, each looked up by company and tag in device id order; the
+// built-in administrator and operator roles gain job.manage.
+constexpr const char* k_schema_10 = R"sql(
+CREATE TABLE fleet_jobs (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  args_json TEXT NOT NULL,
+  target_json TEXT NOT NULL,
+  per_minute INTEGER NOT NULL,
+  max_in_flight INTEGER NOT NULL,
+  abort_pct INTEGER,
+  abort_min INTEGER NOT NULL,
+  deadline_s INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  finished_at_s INTEGER
+);
+CREATE INDEX fleet_jobs_company ON fleet_jobs(company_id, id);
+CREATE INDEX fleet_jobs_state ON fleet_jobs(state, id);
+CREATE TABLE fleet_job_devices (
+  job_id INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  company_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  command_id TEXT,
+  released_at_ms INTEGER,
+  PRIMARY KEY (job_id, device_id)
+);
+CREATE INDEX fleet_job_devices_state ON fleet_job_devices(job_id, state, device_id);
+CREATE INDEX fleet_job_devices_device ON fleet_job_devices(device_id);
+CREATE TABLE device_tags (
+  company_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (device_id, tag)
+);
+CREATE INDEX device_tags_company_tag ON device_tags(company_id, tag, device_id);
+UPDATE roles SET permissions = replace(permissions, '"company.settings"]',
+  '"company.settings","job.manage"]') WHERE company_id = '' AND name = 'administrator';
+UPDATE roles SET permissions = replace(permissions, '"account.read"]',
+  '"account.read","job.manage"]') WHERE company_id = '' AND name = 'operator';
+
 // Schema 13: the service document's notices, planned maintenance windows and incidents with
 // their updates (site-level: no company column).
 constexpr const char* k_schema_13 = R"sql(
@@ -384,6 +430,10 @@ const migration k_migrations[] = {
      "forced password change (accounts.password_change_required); login ids trimmed and unique "
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
+    {10,
+     "fleet jobs and their routers (fleet_jobs, fleet_job_devices); device tags (device_tags); "
+     "job.manage for the built-in administrator and operator",
+     k_schema_10},
     {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
     {14, "technician logins name their technician (technician_logins.technician_name)",
      k_schema_14},
