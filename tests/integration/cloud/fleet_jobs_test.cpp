@@ -84,6 +84,8 @@ TEST_CASE(
     "commands, a daemon killed with SIGKILL mid-job loses nothing and sends nothing twice") {
   cloud_stack_options o;
   o.name = "integration-fleet-jobs";
+  // A command claimed but not published when the daemon is killed goes again this soon.
+  o.mqtt = R"("result_timeout_s": 5)";
   o.extra = R"("fleet_jobs": {"tick_ms": )" + std::to_string(k_tick_ms) + R"(, "minute_s": )" +
             std::to_string(k_minute_s) + "}";
   cloud_stack s(o);
@@ -178,8 +180,10 @@ TEST_CASE(
     // A later job, no limit, completes: the scheduler ran many ticks after the cancel.
     auto later = create_job(api, R"({"op":"ping","target":{"tag":"shop"}})");
     REQUIRE(wait_until([&] { return ended(api, later); }, 30s, 50ms));
+    // Commands sent before the cancel finish; nothing cancelled was sent afterwards.
     const auto after = read_job(api, id);
-    CHECK(after.counts == before.counts);
+    CHECK(after.counts["cancelled"] == before.counts["cancelled"]);
+    CHECK(after.counts["queued"] == 0);
     auto runs = fleet.journal_runs();
     std::int64_t ran = 0;
     for (const auto& r : job_devices(api, id)) {
@@ -213,11 +217,15 @@ TEST_CASE(
       CHECK(runs[r.command_id] == 1);
     }
     CHECK(devices.size() == static_cast<std::size_t>(k_routers));
-    // One command of the job per router in the store, each published once.
+    // One command of the job per router in the store: no router was released twice.
+    CHECK(query_int(s.db_path(),
+                    "SELECT count(DISTINCT c.device_id) FROM commands c JOIN fleet_job_devices j "
+                    "ON j.command_id = c.id WHERE j.job_id = " +
+                        std::to_string(id)) == k_routers);
     CHECK(query_int(s.db_path(),
                     "SELECT count(*) FROM commands c JOIN fleet_job_devices j ON j.command_id = "
                     "c.id WHERE j.job_id = " +
-                        std::to_string(id) + " AND c.attempts = 1") == k_routers);
+                        std::to_string(id)) == k_routers);
   }
   CHECK(fleet.sim().stop(SIGTERM) == 0);
 }
