@@ -47,7 +47,7 @@ std::variant<device_query, http::response> device_query_from(const query_lookup&
   }
   q.tag = value("tag").value_or("");
   if (q.tag.size() > limits::k_max_tag_bytes) {
-    return http::error_response(400, "bad_request", "tag is too long");
+    return too_long("tag", limits::k_max_tag_bytes);
   }
   if (auto limit = value("limit"); limit && !limit->empty()) {
     auto n = parse_int(*limit);
