@@ -175,13 +175,13 @@ TEST_CASE(
     REQUIRE_MESSAGE(cancelled.status == 200, cancelled.body);
     CHECK(cancelled.str("state") == "cancelled");
     CHECK(api.request("POST", "jobs/" + std::to_string(id) + "/cancel").status == 409);
-    const auto before = read_job(api, id);
+    auto before = read_job(api, id);
     CHECK(before.counts["cancelled"] >= k_routers - 4);
     // A later job, no limit, completes: the scheduler ran many ticks after the cancel.
     auto later = create_job(api, R"({"op":"ping","target":{"tag":"shop"}})");
     REQUIRE(wait_until([&] { return ended(api, later); }, 30s, 50ms));
     // Commands sent before the cancel finish; nothing cancelled was sent afterwards.
-    const auto after = read_job(api, id);
+    auto after = read_job(api, id);
     CHECK(after.counts["cancelled"] == before.counts["cancelled"]);
     CHECK(after.counts["queued"] == 0);
     auto runs = fleet.journal_runs();
