@@ -374,6 +374,7 @@ UPDATE roles SET permissions = replace(permissions, '"company.settings"]',
   '"company.settings","job.manage"]') WHERE company_id = '' AND name = 'administrator';
 UPDATE roles SET permissions = replace(permissions, '"account.read"]',
   '"account.read","job.manage"]') WHERE company_id = '' AND name = 'operator';
+)sql";
 
 // Schema 13: the service document's notices, planned maintenance windows and incidents with
 // their updates (site-level: no company column).
