@@ -191,6 +191,8 @@ function write_cloud_config(security) {
     device: { claim_key_file: path.join(pki, 'claim.key') },
     // A shortened rollout minute, so a job at 10 per minute finishes in seconds.
     fleet_jobs: { tick_ms: 200, minute_s: 3 },
+    // A router stopped for 2 s raises its offline alarm (alarm_checks).
+    alerts: { offline_after_s: 2, interval_ms: 200 },
   });
 }
 
@@ -744,6 +746,8 @@ async function main() {
     await wait_page(1, '');
 
     await operator_checks(page, shot);
+    await alarm_checks(page, shot);
+    await fleet_checks(page, shot);
 
     // -- company settings: a bad CIDR refused, good values saved and shown after a reload ------
     await page.click('#nav-company');
@@ -895,6 +899,60 @@ async function main() {
   } finally {
     await browser.close();
   }
+}
+
+// ---- alarms: the technician's router, stopped earlier, has an open offline alarm; the
+// administrator acknowledges it with a comment from the alarm list, and the header's count
+// drops. Runs on the one stack, signed in as acme's administrator.
+async function alarm_checks(page, shot) {
+  const comment = '現地確認中 / checking on site';
+  let form_id = null;
+  await wait_until('the offline alarm of tech-r1', async () => {
+    await page.goto(`${base}/#/alarms`);
+    await page.reload();
+    await page.waitForSelector('#alarm-open-count[data-count]');
+    const row = page.locator('#alarm-table tr', { has: page.locator('a:text-is("tech-r1")') });
+    if ((await row.count()) === 0) return false;
+    form_id = await row.locator('form').getAttribute('id');
+    return form_id !== null;
+  });
+  const id = form_id.replace('alarm-ack-form-', '');
+  const before = Number(await page.getAttribute('#alarm-count', 'data-count'));
+  check(before >= 1, `header counts ${before} open alarm(s)`);
+  await shot(page, '24-alarms-open');
+  await page.fill(`#alarm-comment-${id}`, comment);
+  await page.click(`#alarm-ack-${id}`);
+  await page.waitForSelector(`#alarm-ack-form-${id}`, { state: 'detached' });
+  check(true, 'alarm acknowledged from the list');
+  await page.selectOption('#alarm-filter-state', 'acknowledged');
+  await page.waitForSelector(`#alarm-acked-${id}`);
+  const acked = await page.textContent(`#alarm-acked-${id}`);
+  check(acked.includes('admin') && acked.includes(comment), `acknowledged by admin with the comment: ${acked}`);
+  check(await page.getAttribute(`#alarm-state-${id} .badge`, 'data-state') === 'acknowledged', 'state shown as acknowledged');
+  await page.reload();
+  await page.waitForSelector('#alarm-count[data-count]', { state: 'attached' });
+  const after = Number(await page.getAttribute('#alarm-count', 'data-count'));
+  check(after === before - 1, `header count drops to ${after}`);
+  await shot(page, '25-alarms-acknowledged');
+
+  // A webhook: its secret shown once, then a test event queued from its button; a rule saved.
+  await page.fill('#webhook-url', 'https://127.0.0.1:9/aterm-hook');
+  await page.click('#webhook-form button[type=submit]');
+  const secret = (await page.textContent('#channel-secret-value')).trim();
+  check(/^[0-9a-f]{64}$/.test(secret), 'webhook created, its secret shown once');
+  await page.click('#channel-secret-close');
+  await page.waitForSelector('#channel-secret-value', { state: 'detached' });
+  const test_button = page.locator('#channel-list button[id^=channel-test-]');
+  await test_button.first().click();
+  await page.waitForSelector('#channels .message.ok');
+  check(!(await page.content()).includes(secret), 'send test event queued; the secret is no longer on the page');
+  await page.uncheck('#rule-enabled-offline');
+  await page.check('#rule-enabled-offline');
+  await page.fill('#rule-window-cpu_load', '600');
+  await page.click('#rules-form button[type=submit]');
+  await page.waitForSelector('#rules .message.ok');
+  check(true, 'alert rules saved from the page');
+  await shot(page, '26-alert-rules-channels');
 }
 
 // ---- forced password change, account management, CSV moves, the site administrator's first
@@ -1297,3 +1355,30 @@ if (failures) {
 if (!keep && !failures) fs.rmSync(dir, { recursive: true, force: true });
 log(failures ? `${failures} failure(s); files kept in ${dir}` : 'all passed');
 process.exit(code);
+
+// ---- fleet: the summary, the filters beyond presence, the profile column and the configuration
+// editor. On the running stack after operator_checks: the simulated routers are online.
+async function fleet_checks(page, shot) {
+  const links = () => page.$$eval('#device-table tbody a.device-link', (a) => a.map((x) => x.textContent));
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('#summary-online');
+  const online = Number((await page.textContent('#summary-online')).match(/\d+/)[0]);
+  check(online > 0, `fleet summary: ${online} routers online`);
+  await page.waitForSelector('#device-table [data-profile]');
+  check(true, 'the device list shows each router\'s profile status');
+  await page.fill('#filter-firmware', 'no-such-firmware');
+  await page.click('form[role=search] button[type=submit]');
+  await wait_until('the firmware filter to empty the table', async () => (await links()).length === 0);
+  await page.fill('#filter-firmware', '');
+  await page.fill('#filter-wan', 'zz');
+  await page.click('form[role=search] button[type=submit]');
+  await page.waitForSelector('p.message.error');
+  check(true, 'a bad WAN prefix is refused with a message');
+  await page.fill('#filter-wan', '');
+  await page.click('form[role=search] button[type=submit]');
+  await wait_until('the unfiltered list again', async () => (await links()).length > 0);
+  await shot(page, '30-fleet-devices');
+  await page.goto(`${base}/#/destinations`);
+  await page.waitForSelector('#dest-profiles textarea');
+  check(true, 'a configuration editor per destination');
+}

@@ -120,6 +120,11 @@ struct api_service::impl {
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 
   http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
+  // The fleet's routes (fleet_routes.cpp). export_devices answers list_devices' format=csv.
+  http::response export_devices(device_query q, const caller& c, op_audit& a);
+  http::response remove_device(http::request& req, const caller& c, op_audit& a);
+  http::response fleet_summary_route(http::request& req, const caller& c, op_audit& a);
+
   http::response list_technician_logins(http::request& req, const caller& c, op_audit& a);
   http::response revoke_technician_login(http::request& req, const caller& c, op_audit& a);
 
@@ -140,12 +145,6 @@ struct api_service::impl {
   security::session_policy sessions;
 };
 
-// A query parameter of a device-list filter by name; nullopt when absent.
-using query_lookup = std::function<std::optional<std::string>(std::string_view name)>;
-// The device list's filter (GET /devices: q, online, tag, limit, cursor) from `value`; 400 for a
-// bad one. Fleet jobs resolve a {"query": {...}} target with the same function.
-std::variant<device_query, http::response> device_query_from(const query_lookup& value);
-
 // The fleet-job routes (job_routes.cpp): /jobs, /jobs/{id}, /jobs/{id}/devices,
 // /jobs/{id}/cancel, registered under `base`.
 void register_job_routes(api_service::impl& m, http::router& r, const std::string& base);
@@ -156,6 +155,20 @@ void register_account_admin_routes(api_service::impl& m, http::router& r, const 
 // Planned maintenance and incident notices (notice_routes.cpp): the site administrators'
 // /admin/maintenance and /admin/incidents, and the public GET /status.
 void register_notice_routes(api_service::impl& m, http::router& r, const std::string& base);
+// Alert rules, alarms and notification channels (alert_routes.cpp), under `base`.
+void register_alert_routes(api_service::impl& m, http::router& r, const std::string& base);
+
+// The device list's filters (GET /devices and its CSV export): q, online, model, firmware,
+// destination, last_seen_before, last_seen_after, wan_prefix and tag (docs/http-api.md), each
+// read through `value` (nullopt or "": not given). A bad value answers 400 with the code of its
+// kind (invalid_value, invalid_name, invalid_time, too_long) naming the parameter as `field`.
+// Fleet jobs resolve a {"query": {...}} target with the same function.
+using filter_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+std::variant<device_query, http::response> parse_device_filter(const filter_lookup& value);
+// A cursor-paged list's limit (1..limits::k_max_page) and cursor (a next_cursor the list
+// answered), read through `value` into `limit` and `cursor` where given; 400 for a bad one.
+std::optional<http::response> parse_page(const filter_lookup& value, std::size_t& limit,
+                                         std::string& cursor);
 
 // ---- JSON helpers ----
 

@@ -16,8 +16,6 @@ namespace aterm::cloud::api {
 
 namespace {
 
-constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
-
 std::optional<std::int64_t> non_negative(const std::string& s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -83,7 +81,7 @@ http::response read_audit(api_service::impl& m, http::request& req, const caller
     http::response res;
     res.status = 200;
     res.content_type = "text/csv; charset=utf-8";
-    res.body = std::string(k_utf8_bom) + security::audit_csv_header();
+    res.body = std::string(security::k_utf8_bom) + security::audit_csv_header();
     for (const auto& r : *records) res.body += security::audit_csv_row(r);
     res.set_header("Content-Disposition", "attachment; filename=\"audit-" + c.comp.id + ".csv\"");
     if (next) res.set_header(next_header, std::to_string(*next));

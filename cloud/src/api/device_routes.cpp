@@ -28,39 +28,20 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 
 }  // namespace
 
-std::variant<device_query, http::response> device_query_from(const query_lookup& value) {
-  device_query q;
-  q.q = value("q").value_or("");
-  if (q.q.size() > limits::k_max_name) {
-    return too_long("q", limits::k_max_name);
-  }
-  if (auto online = value("online"); online && !online->empty()) {
-    if (*online == "true" || *online == "1") {
-      q.presence = presence_state::online;
-    } else if (*online == "false" || *online == "0") {
-      q.presence = presence_state::offline;
-    } else if (*online == "unknown") {
-      q.presence = presence_state::unknown;
-    } else {
-      return invalid_value("online", "online must be true, false or unknown");
-    }
-  }
-  q.tag = value("tag").value_or("");
-  if (q.tag.size() > limits::k_max_tag_bytes) {
-    return too_long("tag", limits::k_max_tag_bytes);
-  }
-  if (auto limit = value("limit"); limit && !limit->empty()) {
-    auto n = parse_int(*limit);
+std::optional<http::response> parse_page(const filter_lookup& value, std::size_t& limit,
+                                         std::string& cursor) {
+  if (auto v = value("limit"); v && !v->empty()) {
+    auto n = parse_int(*v);
     if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {
       return out_of_range("limit", 1, static_cast<std::int64_t>(limits::k_max_page));
     }
-    q.limit = static_cast<std::size_t>(*n);
+    limit = static_cast<std::size_t>(*n);
   }
-  q.cursor = value("cursor").value_or("");
-  if (q.cursor.size() > k_max_cursor) {
+  cursor = value("cursor").value_or("");
+  if (cursor.size() > k_max_cursor) {
     return invalid_value("cursor", "cursor must be a next_cursor this list answered");
   }
-  return q;
+  return std::nullopt;
 }
 
 common::status api_service::impl::add_device_tags(const std::string& company_id,
@@ -84,10 +65,15 @@ common::status api_service::impl::add_device_tags(const std::string& company_id,
   return {};
 }
 
-http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit&) {
-  auto parsed = device_query_from([&](std::string_view name) { return req.query_value(name); });
-  if (auto* bad = std::get_if<http::response>(&parsed)) return std::move(*bad);
-  const auto& q = std::get<device_query>(parsed);
+http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit& a) {
+  const filter_lookup value = [&](std::string_view name) { return req.query_value(name); };
+  auto filter = parse_device_filter(value);
+  if (auto* bad = std::get_if<http::response>(&filter)) return std::move(*bad);
+  auto& q = std::get<device_query>(filter);
+  const auto format = req.query_value("format").value_or("json");
+  if (format == "csv") return export_devices(std::move(q), c, a);
+  if (format != "json") return invalid_value("format", "format must be json or csv");
+  if (auto bad = parse_page(value, q.limit, q.cursor)) return std::move(*bad);
   auto page = ctx.db.list_devices(c.comp.id, q);
   if (!page.ok()) return store_error(page.error(), "list_devices");
   auto out = json_object();

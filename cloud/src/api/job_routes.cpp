@@ -219,13 +219,10 @@ class job_routes {
             "status must be queued, sent, succeeded, failed, timed_out or cancelled");
       }
     }
-    auto parsed = device_query_from([&](std::string_view name) -> std::optional<std::string> {
-      if (name == "limit" || name == "cursor") return req.query_value(name);
-      return std::nullopt;
-    });
-    if (auto* bad = std::get_if<http::response>(&parsed)) return std::move(*bad);
-    q.limit = std::get<device_query>(parsed).limit;
-    q.cursor = std::get<device_query>(parsed).cursor;
+    if (auto bad = parse_page([&](std::string_view name) { return req.query_value(name); }, q.limit,
+                              q.cursor)) {
+      return std::move(*bad);
+    }
     auto page = m_.ctx.db.list_job_devices(c.comp.id, *id, q);
     if (!page.ok()) return m_.store_error(page.error(), "list_job_devices");
     auto arr = json_array();
@@ -302,7 +299,7 @@ class job_routes {
           return bad_job("query holds device-list filters as strings");
         }
       }
-      auto parsed = device_query_from([&](std::string_view name) -> std::optional<std::string> {
+      auto parsed = parse_device_filter([&](std::string_view name) -> std::optional<std::string> {
         const cJSON* f = cJSON_GetObjectItemCaseSensitive(v, std::string(name).c_str());
         if (!cJSON_IsString(f)) return std::nullopt;
         return std::string(f->valuestring);

@@ -3,6 +3,7 @@
 
 #include "api_internal.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/config_profile.h"
 
 namespace aterm::cloud::api {
 
@@ -83,6 +84,17 @@ void append_item(cJSON* array, common::json_ptr child) {
   cJSON_AddItemToArray(array, child.release());
 }
 
+namespace {
+
+// The device's configuration profile: {status, reason} (security/config_profile.h).
+common::json_ptr profile_json(const device_profile& p) {
+  auto view = security::profile_state(p);
+  return json_row({{"status", security::to_string(view.sync)},
+                   json_field::text_or_null("reason", view.reason)});
+}
+
+}  // namespace
+
 common::json_ptr to_json(const device& d) {
   return json_row({{"id", d.id},
                    {"destination_id", d.destination_id},
@@ -94,7 +106,8 @@ common::json_ptr to_json(const device& d) {
                    {"state", json_text{d.state_json}},
                    {"state_received_ms", d.state_received_ms},
                    {"registered_at_s", d.registered_at_s},
-                   {"first_seen_ms", d.first_seen_ms}});
+                   {"first_seen_ms", d.first_seen_ms},
+                   {"profile", profile_json(d.profile)}});
 }
 
 namespace {

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "api_internal.h"
+#include "aterm/cloud/alerts/alert_evaluator.h"
+#include "aterm/cloud/alerts/webhook.h"
 #include "aterm/cloud/security/built_in_roles.h"
 #include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/cloud/security/password_change_rule.h"
@@ -59,6 +61,10 @@ api_settings api_settings_from(const common::config& c) {
   api_settings s;
   s.security = security::security_settings_from(c);
   if (c.has("mail.alarm_to")) s.alarm_mail_to = c.get_string("mail.alarm_to");
+  if (c.has("alerts.offline_after_s"))
+    s.alert_offline_after_s = c.get_int("alerts.offline_after_s");
+  if (c.has("db") && c.has("alerts.webhook_key_file"))
+    s.webhook_key_file = alerts::webhook_key_path(c);
   return s;
 }
 
@@ -107,7 +113,20 @@ void api_service::impl::raise_alarms(const std::vector<security::alarm_event>& a
     common::log(common::log_level::warn, "api", "login failure burst",
                 {{"company", company}, {"failures", a.failures}});
     ctx.metrics.get_counter("aterm_api_alarms_total", "Attack alarms raised").inc();
-    if (auto r = ctx.db.create_alarm(company, "login_failure_burst", detail); !r.ok()) {
+    // The same path as the routers' alarms: stored, and queued to the company's channels (the
+    // platform's for a platform-wide burst).
+    alerts::alarm_record record;
+    record.company_id = company;
+    record.kind = "login_failure_burst";
+    record.detail = detail;
+    auto port = alerts::open_alert_store(ctx.db);
+    auto r = port.ok()
+                 ? (*port)->raise_alarm(record, now_s(),
+                                        [](const alerts::alarm_record& a, std::string_view event) {
+                                          return alerts::notice_for(a, event, a.created_at_s);
+                                        })
+                 : common::result<std::optional<alerts::alarm_record>>(port.error());
+    if (!r.ok()) {
       common::log(common::log_level::error, "api", "alarm not stored",
                   {{"error", r.error().to_string()}});
     }
@@ -305,6 +324,10 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.move", "device.register", bind(&impl::move_device)));
   r.add("PUT", base + "/devices/{id}/tags",
         m->guarded("device.tags", "device.register", bind(&impl::set_device_tags)));
+  r.add("DELETE", base + "/devices/{id}",
+        m->guarded("device.remove", "device.register", bind(&impl::remove_device)));
+  r.add("GET", base + "/fleet/summary",
+        m->guarded("fleet.summary", "device.read", bind(&impl::fleet_summary_route), false));
   r.add("POST", base + "/devices/{id}/commands",
         m->guarded("command.create", "device.command", bind(&impl::create_command)));
   // Before /commands/{cmd_id}: the first matching route answers.
@@ -343,6 +366,7 @@ void api_service::register_routes(http::router& r) {
   register_job_routes(*m, r, base);
   register_account_admin_routes(*m, r, base);
   register_notice_routes(*m, r, base);
+  register_alert_routes(*m, r, base);
 }
 
 std::unique_ptr<api_service> register_api_routes(http::router& r, api_context ctx) {

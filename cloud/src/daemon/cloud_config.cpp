@@ -81,6 +81,17 @@ common::config_schema cloud_config_schema() {
       num("retention.technician_login_retention_s", 3600, 1, 365 * k_day_s),
       num("retention.mail_sent_days", 30, 1, k_max_days),
       num("retention.missing_email_notice_days", 30, 1, k_max_days),
+      // Alerts (docs/alerts.md): the offline rule's default window (the service's 30 minutes),
+      // how often routers are judged, and webhook delivery.
+      num("alerts.offline_after_s", 1800, 1, 7 * k_day_s),
+      num("alerts.interval_ms", 30000, 10, 3600000),
+      // "" = <db>.webhook-key; on PostgreSQL <security.audit_key_file>.webhook
+      str("alerts.webhook_key_file"),
+      str("alerts.webhook_ca"),  // "" = the system's CAs
+      num("alerts.webhook_timeout_s", 10, 1, 600),
+      num("alerts.webhook_retry_initial_s", 60, 1, k_day_s),
+      num("alerts.webhook_retry_max_s", 3600, 1, 7 * k_day_s),
+      num("alerts.webhook_disable_after_s", 3 * k_day_s, 1, 365 * k_day_s),
       // Scheduler of `serve`.
       num("jobs.tick_ms", 1000, 10, 3600000),
       num("jobs.interval_s", 3600, 1, 7 * k_day_s),

@@ -2,8 +2,11 @@
 
 #include <memory>
 
+#include "aterm/cloud/alerts/alert_evaluator.h"
+#include "aterm/cloud/alerts/webhook.h"
 #include "aterm/cloud/jobs/lifecycle.h"
 #include "aterm/cloud/mail/mail.h"
+#include "aterm/cloud/security/key_file.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::jobs {
@@ -16,6 +19,10 @@ struct daemon_jobs {
   lifecycle_settings settings;
   std::unique_ptr<mail::sender> smtp;
   std::unique_ptr<mail::outbox_worker> outbox;
+  std::unique_ptr<alerts::alert_port> alert_port;
+  std::unique_ptr<alerts::alert_evaluator> evaluator;
+  std::unique_ptr<alerts::webhook_poster> poster;
+  std::unique_ptr<alerts::webhook_worker> webhooks;
 };
 
 }  // namespace
@@ -33,6 +40,17 @@ common::result<std::vector<periodic_task>> daemon_tasks(const common::config& co
   jobs->outbox = std::make_unique<mail::outbox_worker>(*jobs->port, *jobs->smtp,
                                                        mail::outbox_settings_from(config), clock);
   bool mail_enabled = !config.get_string("mail.smtp_url").empty();
+  auto alert_port = alerts::open_alert_store(db);
+  if (!alert_port.ok()) return alert_port.error();
+  jobs->alert_port = std::move(alert_port).value();
+  jobs->evaluator = std::make_unique<alerts::alert_evaluator>(
+      db, *jobs->alert_port, alerts::alert_settings_from(config), clock);
+  auto webhook = alerts::webhook_settings_from(config);
+  auto webhook_keys = security::load_or_create_keyring(webhook.key_file);
+  if (!webhook_keys.ok()) return webhook_keys.error();
+  jobs->poster = alerts::make_https_poster(webhook);
+  jobs->webhooks = std::make_unique<alerts::webhook_worker>(*jobs->alert_port, *jobs->poster,
+                                                            webhook_keys->back(), webhook, clock);
 
   std::vector<periodic_task> tasks;
   tasks.push_back(
@@ -64,6 +82,16 @@ common::result<std::vector<periodic_task>> daemon_tasks(const common::config& co
     tasks.push_back({"mail", std::chrono::milliseconds(config.get_int("jobs.tick_ms")),
                      [jobs] { (void)jobs->outbox->run_once(); }});
   }
+  tasks.push_back(
+      {"alerts", std::chrono::milliseconds(config.get_int("alerts.interval_ms")), [jobs] {
+         auto e = jobs->evaluator->run_once();
+         if (e.failures > 0) {
+           common::log(common::log_level::warn, "alerts", "evaluation had failures",
+                       {{"failures", e.failures}});
+         }
+       }});
+  tasks.push_back({"webhooks", std::chrono::milliseconds(config.get_int("jobs.tick_ms")),
+                   [jobs] { (void)jobs->webhooks->run_once(); }});
   return tasks;
 }
 

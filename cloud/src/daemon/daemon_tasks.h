@@ -1,5 +1,6 @@
 // What `serve` runs of the jobs: the lifecycle sweep (lifecycle.h) every jobs.interval_s, and
-// the technician-login deletion (audited) and the mail outbox worker (mail.h) every jobs.tick_ms.
+// the technician-login deletion (audited), the mail outbox worker (mail.h) and the webhook outbox
+// worker (alerts/webhook.h) every jobs.tick_ms, and the alert evaluator every alerts.interval_ms.
 // All run on the scheduler's thread, on the jobs' lifecycle port opened here on the store's
 // connection pool.
 #pragma once

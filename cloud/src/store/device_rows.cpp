@@ -1,12 +1,18 @@
 #include "device_rows.h"
 
+#include "aterm/cloud/limits.h"
+#include "aterm/common/json.h"
+
 namespace aterm::cloud::store_sql {
 
 const std::string k_device_select =
     "SELECT d.id, COALESCE(d.company_id, ''), d.destination_id, COALESCE(t.name, ''), "
     "d.presence, d.agent_version, d.last_seen_ms, COALESCE(d.state_json, ''), "
-    "d.state_received_ms, d.registered_at_s, d.first_seen_ms "
-    "FROM devices d LEFT JOIN destinations t ON t.id = d.destination_id ";
+    "d.state_received_ms, d.registered_at_s, d.first_seen_ms, COALESCE(d.model, ''), "
+    "COALESCE(d.firmware, ''), COALESCE(d.wan_ip, ''), COALESCE(t.profile_hash, ''), "
+    "COALESCE(d.profile_hash, ''), d.profile_rev, COALESCE(c.status, ''), COALESCE(c.error, '') "
+    "FROM devices d LEFT JOIN destinations t ON t.id = d.destination_id "
+    "LEFT JOIN commands c ON c.id = d.profile_command_id ";
 
 device read_device(const query& q) {
   device d;
@@ -24,31 +30,128 @@ device read_device(const query& q) {
   d.state_received_ms = q.opt_i64(8);
   d.registered_at_s = q.opt_i64(9);
   d.first_seen_ms = q.opt_i64(10);
+  d.model = q.text(11);
+  d.firmware = q.text(12);
+  d.wan_ip = q.text(13);
+  d.profile.wanted_hash = q.text(14);
+  d.profile.sent_hash = q.text(15);
+  d.profile.sent_rev = q.opt_i64(16);
+  d.profile.sent_status = q.text(17);
+  d.profile.sent_error = q.text(18);
+  if (!d.state_json.empty() && !d.profile.wanted_hash.empty()) {
+    // Validated on ingest; only a profile compares the router's revision.
+    auto state = common::parse_json(d.state_json);
+    if (state.ok()) d.profile.reported_rev = common::json_int(state->get(), "config_rev");
+  }
   return d;
 }
 
-device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search, bool by_tag) {
-  // Distinct texts per filter (not "? IS NULL OR ..." terms) so the planner sees the presence
+namespace {
+
+// The filter whose index a page walks: the most selective equality the query holds.
+enum class device_index { company, destination, firmware, model, presence };
+
+device_index index_of(const device_query& f) {
+  if (f.destination_id) return device_index::destination;
+  if (f.firmware) return device_index::firmware;
+  if (f.model) return device_index::model;
+  if (f.presence) return device_index::presence;
+  return device_index::company;
+}
+
+std::string presence_text(const device_query& f) {
+  return f.presence ? std::string(to_string(*f.presence)) : std::string();
+}
+
+}  // namespace
+
+device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
+  // Distinct texts per filter (not "? IS NULL OR ..." terms) so the planner sees the indexed
   // equality and picks the index that holds it.
+  const auto index = index_of(f);
   std::string where = "d.company_id = ? ";
-  if (by_presence) where += "AND d.presence = ? ";
+  switch (index) {
+    case device_index::destination:
+      where += "AND d.destination_id = ? ";
+      break;
+    case device_index::firmware:
+      where += "AND d.firmware = ? ";
+      break;
+    case device_index::model:
+      where += "AND d.model = ? ";
+      break;
+    case device_index::presence:
+      where += "AND d.presence = ? ";
+      break;
+    case device_index::company:
+      break;
+  }
   where += "AND d.id > ? ";
-  if (by_tag) {
-    where +=
+  // The other filters: "+ 0" and "|| ''" keep a planner off their indexes, so the page stays on
+  // the window's index and its cost bounded.
+  std::string rest;
+  if (!f.q.empty()) {
+    rest += dialect == sql::dialect::postgres ? "AND strpos(lower(d.id), lower(?)) > 0 "
+                                              : "AND instr(lower(d.id), lower(?)) > 0 ";
+  }
+  const std::size_t id_search = rest.size();
+  if (f.firmware && index != device_index::firmware) rest += "AND d.firmware || '' = ? ";
+  if (f.model && index != device_index::model) rest += "AND d.model || '' = ? ";
+  if (f.presence && index != device_index::presence) rest += "AND d.presence || '' = ? ";
+  if (f.last_seen_before_ms) rest += "AND d.last_seen_ms + 0 < ? ";
+  if (f.last_seen_after_ms) rest += "AND d.last_seen_ms + 0 >= ? ";
+  // length(?) of the text itself: PostgreSQL's substr takes an int4, not the int8 of a bound
+  // integer.
+  if (f.wan_prefix) rest += "AND substr(d.wan_ip, 1, length(?)) = ? ";
+  // A tag is a lookup in device_tags' primary key (device_id, tag) per row of the window.
+  if (f.tag) {
+    rest +=
         "AND EXISTS (SELECT 1 FROM device_tags g WHERE g.device_id = d.id AND g.tag = ? "
         "AND g.company_id = d.company_id) ";
   }
   device_list_sql out;
-  if (search) {
+  // A filter past the id search reads the rows: a shorter walk.
+  const bool reads_rows = rest.size() > id_search;
+  out.scan = reads_rows ? limits::k_max_device_filter_scan : limits::k_max_device_scan;
+  if (!rest.empty()) {
     out.scan_end = "SELECT d.id FROM devices d WHERE " + where + "ORDER BY d.id LIMIT 1 OFFSET ?";
-    // The substring test on the id alone is answered from the index; only matches read the
-    // table.
-    where += dialect == sql::dialect::postgres
-                 ? "AND (? IS NULL OR d.id <= ?) AND strpos(lower(d.id), lower(?)) > 0 "
-                 : "AND (? IS NULL OR d.id <= ?) AND instr(lower(d.id), lower(?)) > 0 ";
+    where += "AND d.id <= ? " + rest;
   }
   out.page = k_device_select + "WHERE " + where + "ORDER BY d.id LIMIT ?";
   return out;
+}
+
+void bind_device_window(query& q, const std::string& company_id, const device_query& f) {
+  q.bind(company_id);
+  switch (index_of(f)) {
+    case device_index::destination:
+      q.bind(*f.destination_id);
+      break;
+    case device_index::firmware:
+      q.bind(*f.firmware);
+      break;
+    case device_index::model:
+      q.bind(*f.model);
+      break;
+    case device_index::presence:
+      q.bind(presence_text(f));
+      break;
+    case device_index::company:
+      break;
+  }
+  q.bind(f.cursor);
+}
+
+void bind_device_rest(query& q, const device_query& f) {
+  const auto index = index_of(f);
+  if (!f.q.empty()) q.bind(f.q);
+  if (f.firmware && index != device_index::firmware) q.bind(*f.firmware);
+  if (f.model && index != device_index::model) q.bind(*f.model);
+  if (f.presence && index != device_index::presence) q.bind(presence_text(f));
+  if (f.last_seen_before_ms) q.bind(*f.last_seen_before_ms);
+  if (f.last_seen_after_ms) q.bind(*f.last_seen_after_ms);
+  if (f.wan_prefix) q.bind(*f.wan_prefix).bind(*f.wan_prefix);
+  if (f.tag) q.bind(*f.tag);
 }
 
 void release_device(connection& db, const std::string& device_id) {
@@ -59,7 +162,8 @@ void release_device(connection& db, const std::string& device_id) {
   db.prepare("DELETE FROM fleet_job_devices WHERE device_id = ?").bind(device_id).exec();
   db.prepare(
         "UPDATE devices SET company_id = NULL, destination_id = NULL, registered_at_s = NULL, "
-        "state_json = NULL, state_received_ms = NULL, state_count = 0 WHERE id = ?")
+        "state_json = NULL, state_received_ms = NULL, state_count = 0, "
+        "profile_command_id = NULL, profile_hash = NULL, profile_rev = NULL WHERE id = ?")
       .bind(device_id)
       .exec();
 }

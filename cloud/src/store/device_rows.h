@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "aterm/cloud/model.h"
 #include "sql/sql.h"
@@ -19,19 +20,32 @@ using sql::query;
 extern const std::string k_device_select;
 device read_device(const query& q);
 
-// The statements of one list_devices page. Every one walks an index in id order from the cursor:
-// devices_company (company_id, id), or devices_company_presence (company_id, presence, id) when
-// the page filters on presence, so a page costs its own rows, not the fleet. A tag filter keeps
-// the rows whose tag is found in the primary key of device_tags (device_id, tag).
+// The statements of one list_devices page. Every one walks one index in id order from the
+// cursor: devices_company (company_id, id), or the index of the page's most selective equality
+// filter: devices_company_destination, _firmware, _model or _presence (company_id, column, id),
+// so a page costs its own rows, not the fleet. Every other filter (the substring search, a
+// second equality, last seen, WAN prefix, tag) is tested on the rows of a window of index entries
+// after the cursor (device_list_sql::scan), written so no planner uses an index for it.
+// Sorts after every device id (ids start with a letter or digit; byte order in both engines): the
+// end of a window that runs to the last device.
+inline constexpr std::string_view k_after_every_id = "~";
+
 struct device_list_sql {
-  // Only for a search: the id `k_max_device_scan` entries after the cursor, where the page's scan
-  // stops. Binds: company_id, [presence], cursor, [tag], k_max_device_scan - 1 (the offset).
+  // Only when the page has such a filter: the id `scan` entries after the cursor, where the
+  // page's walk stops. Binds: bind_device_window, scan - 1 (the offset).
   std::string scan_end;
-  // Binds: company_id, [presence], cursor, [tag], [scan end or NULL twice, q], limit + 1.
+  // Binds: bind_device_window, [scan end (k_after_every_id when none), bind_device_rest],
+  // limit + 1. The end is a bound of the index range, so the walk stops there.
   std::string page;
+  // The window's size: limits::k_max_device_scan for the id search alone (answered from the
+  // index), limits::k_max_device_filter_scan when a filter reads the rows.
+  std::size_t scan = 0;
 };
-device_list_sql list_devices_sql(sql::dialect dialect, bool by_presence, bool search,
-                                 bool by_tag = false);
+device_list_sql list_devices_sql(sql::dialect dialect, const device_query& filter);
+// company_id, the indexed equality (if any), the cursor.
+void bind_device_window(query& q, const std::string& company_id, const device_query& filter);
+// The filters tested on the window's rows, in the order list_devices_sql wrote them.
+void bind_device_rest(query& q, const device_query& filter);
 
 // The device leaves its company (unassign, contract end): its row drops the company,
 // destination and latest state, and the tenancy's state history, commands, technician logins,

@@ -1,50 +1,43 @@
-// The store's fleet jobs and tags (store.h, "fleet jobs and tags"), written once against the SQL
-// seam like the rest of the store. The store (sql_store.cpp) derives from it, so these methods
-// run on the store's pool and join the thread's running operation (store::run_operation).
-// Thread-safe like the store.
+// The fleet's store methods (store.h, "fleet" block) as statements on one connection, written
+// once for both engines; sql_store.cpp runs each in its transaction.
+// REQUIRES of every function: inside a transaction of `db` (a write one where it changes rows).
 #pragma once
 
-#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
-#include "aterm/cloud/store.h"
-#include "sql/transactions.h"
+#include "aterm/cloud/model.h"
+#include "aterm/common/status.h"
+#include "sql/sql.h"
 
 namespace aterm::cloud::store_sql {
 
-class fleet_store : public store {
- public:
-  fleet_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock);
+using sql::connection;
 
-  result<std::vector<std::string>> set_device_tags(const std::string& company_id,
-                                                   const std::string& device_id,
-                                                   std::vector<std::string> tags) override;
-  result<std::map<std::string, std::vector<std::string>>> device_tags(
-      const std::string& company_id, std::span<const std::string> device_ids) override;
-  result<fleet_job> create_job(const std::string& company_id, const new_job& job) override;
-  result<std::vector<fleet_job>> list_jobs(const std::string& company_id,
-                                           std::size_t limit) override;
-  result<fleet_job> get_job(const std::string& company_id, std::int64_t job_id) override;
-  result<job_device_page> list_job_devices(const std::string& company_id, std::int64_t job_id,
-                                           const job_device_query& query) override;
-  result<fleet_job> cancel_job(const std::string& company_id, std::int64_t job_id) override;
-  result<job_tick> release_jobs(std::int64_t now_ms, std::int64_t minute_ms) override;
+// store::remove_device.
+common::status remove_device(connection& db, const std::string& company_id,
+                             const std::string& device_id);
+// store::summarize_fleet.
+fleet_summary summarize_fleet(connection& db, const std::string& company_id);
 
- private:
-  result<fleet_job> job_locked(const std::string& company_id, std::int64_t job_id);
-  job_counts counts_locked(std::int64_t job_id);
-  void replace_tags_locked(const std::string& company_id, const std::string& device_id,
-                           const std::vector<std::string>& tags);
-  // Cancels the job's queued routers and its released commands not yet claimed.
-  void cancel_unsent_locked(std::int64_t job_id, std::int64_t now_s, const std::string& why);
-  void finish_locked(std::int64_t job_id, job_state state, const std::string& reason,
-                     std::int64_t now_s);
-  // One running job's share of a tick; true when it ended.
-  bool tick_job_locked(const fleet_job& job, std::int64_t now_ms, std::int64_t minute_ms,
-                       std::int64_t& budget, job_tick& out);
-
-  sql::transactions fleet_tx_;
-  sql::current_connection fleet_db_{fleet_tx_};  // used only inside fleet_tx_'s transactions
-  const common::clock& fleet_clock_;
+// Configuration profiles (security/config_profile.h).
+// Keeps the hash of the profile of `settings_json` (NULL: none) with destination `id`.
+// REQUIRES: settings_json passed security::profile_of.
+void set_destination_profile(connection& db, std::int64_t id, const std::string& settings_json);
+// The ids of the destination's devices.
+std::vector<std::string> destination_devices(connection& db, std::int64_t id);
+// The config.set a registered device needs now to reach its destination's profile.
+struct profile_command {
+  std::string company_id;
+  new_command command;
+  std::string hash;  // of the profile it carries
+  std::int64_t next_rev = 0;
 };
+std::optional<profile_command> profile_command_due(connection& db, const std::string& device_id,
+                                                   std::int64_t now_s);
+// The device's profile command is `command_id`, carrying `due`.
+void record_profile_command(connection& db, const std::string& device_id,
+                            const std::string& command_id, const profile_command& due);
 
 }  // namespace aterm::cloud::store_sql

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/config_profile.h"
 #include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
@@ -22,6 +23,7 @@
 #include "device_rows.h"
 #include "engine.h"
 #include "fleet_store.h"
+#include "job_store.h"
 #include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
@@ -151,8 +153,8 @@ destination read_destination(const query& q) {
 std::string upsert_device_sql(sql::dialect dialect) {
   const std::string greatest = dialect == sql::dialect::postgres ? "GREATEST" : "max";
   return "INSERT INTO devices(id, last_seen_ms, first_seen_ms, presence, agent_version, "
-         "state_json, state_received_ms, state_count) "
-         "VALUES(?, ?, ?, COALESCE(?, 'unknown'), COALESCE(?, ''), ?, ?, ?) "
+         "state_json, state_received_ms, state_count, model, firmware, wan_ip) "
+         "VALUES(?, ?, ?, COALESCE(?, 'unknown'), COALESCE(?, ''), ?, ?, ?, ?, ?, ?) "
          "ON CONFLICT(id) DO UPDATE SET "
          "last_seen_ms = " +
          greatest +
@@ -162,7 +164,13 @@ std::string upsert_device_sql(sql::dialect dialect) {
          "agent_version = COALESCE(?, devices.agent_version), "
          "state_json = COALESCE(excluded.state_json, devices.state_json), "
          "state_received_ms = COALESCE(excluded.state_received_ms, devices.state_received_ms), "
-         "state_count = devices.state_count + excluded.state_count "
+         "state_count = devices.state_count + excluded.state_count, "
+         "model = CASE WHEN excluded.state_json IS NULL THEN devices.model ELSE excluded.model "
+         "END, "
+         "firmware = CASE WHEN excluded.state_json IS NULL THEN devices.firmware "
+         "ELSE excluded.firmware END, "
+         "wan_ip = CASE WHEN excluded.state_json IS NULL THEN devices.wan_ip ELSE excluded.wan_ip "
+         "END "
          "RETURNING COALESCE(company_id, ''), state_count";
 }
 const std::string k_upsert_device_sqlite = upsert_device_sql(sql::dialect::sqlite);
@@ -173,12 +181,12 @@ bool valid_json_object(const std::string& text) {
   return parsed.ok() && cJSON_IsObject(parsed->get());
 }
 
-class sql_store final : public store_sql::fleet_store, public store_sql::shared_pool {
+class sql_store final : public store_sql::job_store, public store_sql::shared_pool {
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
             std::optional<secret_key> audit_key)
-      : fleet_store(pool, clock),
+      : job_store(pool, clock),
         tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
@@ -253,7 +261,7 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
               });
           count(
               "SELECT company_id, count(*) FROM alarms WHERE acknowledged_at_s IS NULL "
-              "GROUP BY company_id",
+              "AND cleared_at_s IS NULL GROUP BY company_id",
               [](company_summary& s, const sql::query& c) { s.open_alarms = c.i64(1); });
           count(
               "SELECT company_id, count(*) FROM accounts WHERE lock_reason IN "
@@ -288,6 +296,9 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
     if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
     std::string settings = settings_json.empty() ? "{}" : settings_json;
     if (!valid_json_object(settings)) return fail(k_invalid, "settings must be a JSON object");
+    if (auto p = security::profile_of(settings); !p.ok()) {
+      return fail(k_invalid, p.error().message());
+    }
     return tx_.write<destination>("create_destination", [&]() -> result<destination> {
       return create_destination_locked(company_id, name, settings);
     });
@@ -316,6 +327,11 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
     if (settings_json && !valid_json_object(*settings_json)) {
       return fail(k_invalid, "settings must be a JSON object");
     }
+    if (settings_json) {
+      if (auto p = security::profile_of(*settings_json); !p.ok()) {
+        return fail(k_invalid, p.error().message());
+      }
+    }
     return tx_.write<destination>("update_destination", [&]() -> result<destination> {
       auto current = destination_locked(company_id, id);
       if (!current.ok()) return current;
@@ -329,6 +345,14 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
           .bind(settings_json.value_or(current->settings_json))
           .bind(id)
           .exec();
+      if (settings_json) {
+        // A changed profile goes out to the destination's routers now; one offline gets it
+        // when it connects (its command waits in the outbox, or is queued again then).
+        store_sql::set_destination_profile(*db_, id, *settings_json);
+        for (const auto& device_id : store_sql::destination_devices(*db_, id)) {
+          apply_profile_locked(device_id);
+        }
+      }
       return destination_locked(company_id, id);
     });
   }
@@ -402,6 +426,22 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
     });
   }
 
+  // ---- fleet (fleet_store.cpp) ----
+
+  status remove_device(const std::string& company_id, const std::string& device_id) override {
+    return tx_.write_status("remove_device", [&]() -> result<bool> {
+      auto removed = store_sql::remove_device(*db_, company_id, device_id);
+      if (!removed.ok()) return removed;
+      return true;
+    });
+  }
+
+  result<fleet_summary> summarize_fleet(const std::string& company_id) override {
+    return tx_.read<fleet_summary>("summarize_fleet", [&]() -> result<fleet_summary> {
+      return store_sql::summarize_fleet(*db_, company_id);
+    });
+  }
+
   result<claim_failures> count_claim_failures(const std::string& company_id,
                                               std::int64_t since_s) override {
     return tx_.read<claim_failures>("count_claim_failures", [&]() -> result<claim_failures> {
@@ -437,31 +477,22 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
                                    const device_query& query_in) override {
     std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
     return tx_.read<device_page>("list_devices", [&]() -> result<device_page> {
-      const bool search = !query_in.q.empty();
-      const std::string presence =
-          query_in.presence ? std::string(to_string(*query_in.presence)) : std::string();
-      auto sql = store_sql::list_devices_sql(db_->kind(), query_in.presence.has_value(), search,
-                                             !query_in.tag.empty());
-      auto bind_filter = [&](query& q) {
-        q.bind(company_id);
-        if (query_in.presence) q.bind(presence);
-        q.bind(query_in.cursor);
-        if (!query_in.tag.empty()) q.bind(query_in.tag);
-      };
-      // Where this page's search stops (limits.h); none when fewer devices remain.
+      auto sql = store_sql::list_devices_sql(db_->kind(), query_in);
+      const bool windowed = !sql.scan_end.empty();
+      // Where this page's scan stops (limits.h); none when fewer devices remain.
       std::optional<std::string> scan_end;
-      if (search) {
+      if (windowed) {
         auto e = db_->prepare(sql.scan_end);
-        bind_filter(e);
-        e.bind(limits::k_max_device_scan - 1);
+        store_sql::bind_device_window(e, company_id, query_in);
+        e.bind(sql.scan - 1);
         if (e.step()) scan_end = e.text(0);
       }
       device_page page;
       auto q = db_->prepare(sql.page);
-      bind_filter(q);
-      if (search) {
-        for (int i = 0; i < 2; ++i) q.bind(scan_end);
-        q.bind(query_in.q);
+      store_sql::bind_device_window(q, company_id, query_in);
+      if (windowed) {
+        q.bind(scan_end ? std::string_view(*scan_end) : store_sql::k_after_every_id);
+        store_sql::bind_device_rest(q, query_in);
       }
       q.bind(limit + 1);
       while (q.step()) page.devices.push_back(read_device(q));
@@ -1164,6 +1195,10 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
           }
         }
       }
+      // A state reports the router's config_rev: its destination's profile may be due.
+      for (const auto& d : devices) {
+        if (d.state && !d.company.empty()) apply_profile_locked(std::string(d.id));
+      }
       std::sort(out.came_online.begin(), out.came_online.end());
       return out;
     });
@@ -1216,9 +1251,10 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
     };
     auto candidates = tx_.read<std::vector<std::string>>(
         "claim_for_online", [&]() -> result<std::vector<std::string>> {
-          auto q = db_->prepare("SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
-                                "WHERE " +
-                                conditions + "ORDER BY c.seq LIMIT ?");
+          auto q = db_->prepare(
+              "SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
+              "WHERE " +
+              conditions + "ORDER BY c.seq LIMIT ?");
           bind_conditions(q);
           q.bind(limit);
           std::vector<std::string> ids;
@@ -1494,7 +1530,9 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
         "INSERT INTO destinations(company_id, name, settings_json, created_at_s) "
         "VALUES(?, ?, ?, ?) RETURNING id");
     q.bind(company_id).bind(name).bind(settings).bind(clock_.now_s());
-    return destination_locked(company_id, inserted_id(q));
+    const auto id = inserted_id(q);
+    store_sql::set_destination_profile(*db_, id, settings);
+    return destination_locked(company_id, id);
   }
 
   // An unassigned or unknown device joins the company, one of the company moves to the
@@ -1525,7 +1563,18 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
           .bind(clock_.now_s())
           .exec();
     }
+    apply_profile_locked(device_id);
     return device_locked(company_id, device_id);
+  }
+
+  // Queues the config.set that brings the device to its destination's profile, when one is
+  // due (security/config_profile.h), through the command outbox like any command.
+  void apply_profile_locked(const std::string& device_id) {
+    auto due = store_sql::profile_command_due(*db_, device_id, clock_.now_s());
+    if (!due) return;
+    auto cmd = insert_command_locked(due->company_id, due->command);
+    if (!cmd.ok()) return;
+    store_sql::record_profile_command(*db_, device_id, cmd->id, *due);
   }
 
   result<device> device_locked(const std::string& company_id, const std::string& device_id) {
@@ -1642,12 +1691,21 @@ class sql_store final : public store_sql::fleet_store, public store_sql::shared_
     }
     std::optional<std::string> state;
     std::optional<std::int64_t> state_ms;
+    // The fleet filters' columns (device_rows.h), as the latest state reports them.
+    std::optional<std::string> model;
+    std::optional<std::string> firmware;
+    std::optional<std::string> wan_ip;
     if (d.state) {
       state = d.state->payload;
       state_ms = d.state->received_ms;
+      const auto& snap = std::get<protocol::state_snapshot>(d.state->body);
+      model = snap.model;
+      firmware = snap.fw;
+      wan_ip = snap.wan_ip;
     }
     q.bind(d.id).bind(d.last_ms).bind(d.first_ms).bind(presence).bind(agent).bind(state);
-    q.bind(state_ms).bind(d.states).bind(presence).bind(agent);
+    q.bind(state_ms).bind(d.states).bind(model).bind(firmware).bind(wan_ip);
+    q.bind(presence).bind(agent);
     if (!q.step()) throw db_error("device upsert returned no row", "");
     d.company = q.text(0);
     d.last_n = q.i64(1) - d.states;

@@ -7,6 +7,7 @@ import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
 import { maintenance_banner, notices_page } from './notices.js';
 import { jobs_page } from './jobs.js';
+import { alarms_page, alarm_count_badge } from './alerts.js';
 
 const app = document.getElementById('app');
 const state = { me: null, perms: new Set(), site_admin: false, idle_ms: 0, cleanup: [] };
@@ -22,6 +23,7 @@ const k_menu = [
     allowed: (s) => !s.site_admin && (s.perms.has('destination.manage') || s.perms.has('device.register')),
   },
   { route: 'jobs', key: 'nav.jobs', allowed: (s) => !s.site_admin && s.perms.has('device.read') },
+  { route: 'alarms', key: 'nav.alarms', allowed: (s) => s.perms.has('device.read') },
   { route: 'accounts', key: 'nav.accounts', allowed: (s) => s.perms.has('account.read') },
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
   { route: 'audit', key: 'nav.audit', allowed: (s) => s.perms.has('audit.read') },
@@ -320,7 +322,8 @@ function render() {
   clear_errors_on_attempt(view);
   const banner = maintenance_banner();
   state.cleanup.push(() => banner.stop());
-  app.replaceChildren(signed_in_header(state.me, () => logout(null)), banner, nav, view);
+  const header = signed_in_header(state.me, () => logout(null));
+  app.replaceChildren(header, banner, nav, view);
   const ctx = {
     state,
     view,
@@ -330,8 +333,9 @@ function render() {
     signed_out: session_ended,
   };
   const entry = allowed.find((m) => m.route === active);
-  const page =
-    route === 'admin' ? admin_page : route === 'overview' ? overview_page : route === 'notices' ? notices_page : route === 'jobs' ? jobs_page : pages[route];
+  if (state.perms.has('device.read')) header.querySelector('.top-actions').prepend(alarm_count_badge(ctx));
+  const pages_more = { admin: admin_page, overview: overview_page, notices: notices_page, alarms: alarms_page, jobs: jobs_page };
+  const page = pages_more[route] ?? pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);
     return;

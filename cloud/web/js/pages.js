@@ -23,6 +23,14 @@ import {
   describe,
   describe_options,
 } from './ui.js';
+import {
+  fleet_filters,
+  export_button,
+  fleet_summary,
+  profile_badge,
+  remove_device_button,
+  profile_editor,
+} from './fleet.js';
 
 // Presence and state refresh this often. The refreshes are background requests: they keep no
 // session alive and are not access-log records.
@@ -63,6 +71,8 @@ function devices(ctx) {
     '',
   );
   filter.id = 'device-filter';
+  const fleet = fleet_filters(() => restart());
+  const summary = h('div', {}, fleet_summary());
   const box = message_box();
   const body = h('div', { id: 'device-table' });
   const count = h('span', { class: 'muted', id: 'device-count', 'aria-live': 'polite' });
@@ -87,6 +97,7 @@ function devices(ctx) {
           api.query({
             q: search.value.trim(),
             online: filter.value,
+            ...fleet.params(),
             limit: k_page_size,
             cursor: pages_walked[pages_walked.length - 1].cursor,
           }),
@@ -116,6 +127,7 @@ function devices(ctx) {
             t('devices.col.destination'),
             t('devices.col.model'),
             t('devices.col.fw'),
+            t('devices.col.profile'),
           ],
           list.map((d) => [
             h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.id),
@@ -124,10 +136,12 @@ function devices(ctx) {
             d.destination || '—',
             d.state?.model ?? '—',
             d.state?.fw ?? '—',
+            profile_badge(d.profile),
           ]),
         ),
       );
       box.clear();
+      if (background) summary.replaceChildren(fleet_summary(true));
     } catch (err) {
       if (mine === generation) box.fail(err);
     }
@@ -141,7 +155,9 @@ function devices(ctx) {
     { class: 'toolbar', role: 'search' },
     field(t('devices.search'), search),
     field(t('devices.filter'), filter),
+    fleet.element,
     h('button', { type: 'submit' }, t('common.search')),
+    export_button(() => ({ q: search.value.trim(), online: filter.value, ...fleet.params() })),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -160,6 +176,7 @@ function devices(ctx) {
   });
   ctx.view.append(
     h('h1', {}, t('devices.heading')),
+    summary,
     form,
     box,
     body,
@@ -655,6 +672,7 @@ function device(ctx) {
             [t('devices.col.last_seen'), jst(d.last_seen_ms)],
             [t('devices.col.destination'), d.destination || '—'],
             [t('device.agent'), d.agent_version || '—'],
+            [t('devices.col.profile'), h('span', { id: 'device-profile' }, profile_badge(d.profile))],
           ],
           { id: 'device-facts' },
         ),
@@ -696,6 +714,9 @@ function device(ctx) {
   }
   ctx.view.append(h('section', {}, h('h2', {}, t('device.history')), history));
   if (ctx.can('device.technician_login')) ctx.view.append(technician_section(ctx, id).section);
+  if (ctx.can('device.register')) {
+    ctx.view.append(remove_device_button(id, () => location.replace('#/devices')));
+  }
   load_history().then(load);
   every(ctx, k_device_refresh_ms, load);
 }
@@ -753,6 +774,12 @@ function destinations(ctx) {
           ]),
         ),
       );
+      if (ctx.can('destination.manage')) {
+        profiles.replaceChildren(
+          h('h2', {}, t('profile.heading')),
+          ...r.destinations.map((d) => profile_editor(d, load)),
+        );
+      }
       move_to.replaceChildren(...r.destinations.map((d) => h('option', { value: d.id }, d.name)));
       names = new Map(r.destinations.map((d) => [String(d.id), d.name]));
     } catch (err) {
@@ -763,7 +790,8 @@ function destinations(ctx) {
   const move_to = select('destination_id', [], '');
   move_to.id = 'move-destination';
 
-  ctx.view.append(h('h1', {}, t('dest.heading')), box, list);
+  const profiles = h('section', { id: 'dest-profiles' });
+  ctx.view.append(h('h1', {}, t('dest.heading')), box, list, profiles);
   if (ctx.can('destination.manage')) {
     const name = input('name', { required: true, maxlength: 128, id: 'dest-name' });
     const form = h('form', { class: 'toolbar', id: 'dest-form' }, field(t('dest.name'), name),

@@ -13,6 +13,16 @@ inline constexpr std::size_t k_max_page = 500;
 // the company's devices in id order (~20 ms in the unit test), so a 100k fleet is searched in
 // 5 pages and no request holds the store's one connection for a whole-fleet scan.
 inline constexpr std::size_t k_max_device_scan = 20000;
+// The fleet filters a page tests on the devices' rows (a second equality, last seen, WAN prefix)
+// read each row of the walk, not only the index: one page examines at most this many devices
+// (~5 ms on SQLite, bench_device_list), so a page stays within 20 ms at 100k routers.
+inline constexpr std::size_t k_max_device_filter_scan = 5000;
+// Firmware versions the fleet summary lists: a dashboard tile, not a report (the CSV export
+// has every device's).
+inline constexpr std::size_t k_max_summary_firmware = 20;
+// How long a configuration profile's config.set waits in the outbox for its router: a router
+// offline longer gets a new one when it connects (its state reports its config_rev then).
+inline constexpr std::int64_t k_profile_command_timeout_s = 3600;
 // Latest-state history kept per device: enough for a day at the default 5-minute interval
 // without letting one chatty device grow the database.
 inline constexpr std::size_t k_state_history_per_device = 288;

@@ -86,6 +86,18 @@ constexpr std::string_view to_string(presence_state p) {
   return model_detail::name_of(k_presence_names, p);
 }
 
+// What the store knows of one router and its destination's configuration profile
+// (security/config_profile.h decides from it).
+struct device_profile {
+  std::string wanted_hash;                   // the destination's profile; "" none
+  std::optional<std::int64_t> reported_rev;  // config_rev of the router's latest state
+  std::string sent_hash;                     // the profile of the last config.set queued; "" none
+  std::optional<std::int64_t> sent_rev;      // the revision that config.set leads to
+  // That command's status (command_status names); "" when there is none or it was deleted.
+  std::string sent_status;
+  std::string sent_error;  // its error, when it failed
+};
+
 struct device {
   std::string id;
   std::string company_id;  // empty: unassigned (seen but not registered)
@@ -98,6 +110,11 @@ struct device {
   std::optional<std::int64_t> state_received_ms;
   std::optional<std::int64_t> registered_at_s;  // nullopt while unassigned
   std::optional<std::int64_t> first_seen_ms;    // nullopt until the device connected once
+  // From the latest state snapshot; "" when it has none.
+  std::string model;
+  std::string firmware;
+  std::string wan_ip;
+  device_profile profile;
 };
 
 // A company's wrong device claims inside the throttle's window (docs/device-claim.md).
@@ -112,7 +129,15 @@ struct device_query {
   std::optional<presence_state> presence;
   std::size_t limit = 50;  // clamped to limits::k_max_page
   std::string cursor;      // next_cursor of the previous page; "" = first page
-  std::string tag;         // only devices carrying this tag (exact); "" = any
+  // Fleet filters, all combinable (AND); nullopt = any. Model, firmware and WAN address are
+  // those of the latest state snapshot; a device without one matches none of them.
+  std::optional<std::string> model;     // exactly this model
+  std::optional<std::string> firmware;  // exactly this firmware version
+  std::optional<std::int64_t> destination_id;
+  std::optional<std::int64_t> last_seen_before_ms;  // last_seen_ms < this; never seen: no match
+  std::optional<std::int64_t> last_seen_after_ms;   // last_seen_ms >= this
+  std::optional<std::string> wan_prefix;            // the WAN address starts with this text
+  std::optional<std::string> tag;                   // carries this tag (exactly)
 };
 
 struct device_page {
@@ -121,6 +146,17 @@ struct device_page {
   // devices per page, so its page may hold fewer than `limit` devices (even none) and still
   // have a next_cursor: where it stopped.
   std::string next_cursor;
+};
+
+// A company's fleet at a glance (the dashboard's first page).
+struct fleet_summary {
+  std::int64_t devices = 0;
+  std::int64_t online = 0;
+  std::int64_t offline = 0;
+  std::int64_t unknown = 0;
+  // Devices per firmware version ("" : no state yet), most devices first, at most
+  // limits::k_max_summary_firmware versions.
+  std::vector<std::pair<std::string, std::int64_t>> firmware;
 };
 
 struct state_history_entry {
@@ -409,7 +445,7 @@ struct company_summary {
   company comp;
   std::int64_t devices = 0;          // registered to the company
   std::int64_t online = 0;           // of those, presence online
-  std::int64_t open_alarms = 0;      // not acknowledged
+  std::int64_t open_alarms = 0;      // neither acknowledged nor cleared
   std::int64_t locked_accounts = 0;  // locked now (a failed-logins lock that ran out is none)
 };
 

@@ -135,6 +135,14 @@ class store : public bridge::store_port, public security::shared_counters {
   // Site-level: devices seen but registered to no company.
   virtual result<std::vector<device>> list_unassigned_devices(std::size_t limit) = 0;
 
+  // ---- fleet: device removal and summary (fleet_store.cpp) ----
+  // The company removes one of its devices: it leaves the company as with unassign_device (the
+  // tenancy's state, history, commands, technician logins and profile state deleted, presence
+  // kept). k_not_found for a device that is not the company's.
+  virtual status remove_device(const std::string& company_id, const std::string& device_id) = 0;
+  // The company's devices counted by presence and by firmware version.
+  virtual result<fleet_summary> summarize_fleet(const std::string& company_id) = 0;
+
   // ---- commands ----
   // Commits a queued command for a device of the company (k_not_found otherwise). The id is
   // generated here. The bridge publishes it once the caller notifies it (or on its next poll).
@@ -252,7 +260,7 @@ class store : public bridge::store_port, public security::shared_counters {
   virtual result<std::int64_t> count_failed_logins(const std::string& company_id,
                                                    std::int64_t since_ms) = 0;
 
-  // ---- fleet jobs and tags (fleet.h, implemented in store/fleet_store.cpp) ----
+  // ---- fleet jobs and tags (fleet.h, implemented in store/job_store.cpp) ----
   // Replaces the router's tags (check_tags; k_invalid otherwise) and answers them sorted;
   // k_not_found for a router not registered to the company.
   virtual result<std::vector<std::string>> set_device_tags(const std::string& company_id,

@@ -329,10 +329,114 @@ constexpr const char* k_schema_9 = R"sql(
 ALTER TABLE accounts ADD COLUMN password_change_required INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-// Schema 10: fleet jobs (a job and one row per router it names, released into commands by the
+// Schema 11: alerts (docs/alerts.md). An alarm names its router and its life (acknowledged by
+// whom, with a comment; cleared); at most one alarm per company, router and rule is active
+// (not cleared), a unique key so instances judging the same router raise it once. A company's
+// rules, its notification channels and the webhook outbox. A webhook's secret is derived from
+// its salt under a key outside the database (alerts/alert_port.h); the salt alone signs nothing.
+constexpr const char* k_schema_11 = R"sql(
+ALTER TABLE alarms ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN cleared_at_s INTEGER;
+CREATE UNIQUE INDEX alarms_active_router ON alarms(company_id, device_id, kind)
+  WHERE cleared_at_s IS NULL AND device_id <> '';
+CREATE INDEX alarms_company ON alarms(company_id, id);
+CREATE TABLE alert_rules (
+  company_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  threshold INTEGER NOT NULL,
+  window_s INTEGER NOT NULL,
+  PRIMARY KEY (company_id, kind)
+);
+CREATE TABLE notification_channels (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  account_ids TEXT NOT NULL DEFAULT '[]',
+  url TEXT NOT NULL DEFAULT '',
+  salt TEXT NOT NULL DEFAULT '',
+  created_at_s INTEGER NOT NULL,
+  failing_since_s INTEGER,
+  disabled_at_s INTEGER
+);
+CREATE INDEX notification_channels_company ON notification_channels(company_id);
+CREATE TABLE webhook_outbox (
+  id INTEGER PRIMARY KEY,
+  channel_id INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  sent_at_s INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_s INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  test_event INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox(sent_at_s, next_attempt_s);
+)sql";
+
+// Schema 12: the service document's notices, planned maintenance windows and incidents with
+// their updates (site-level: no company column).
+constexpr const char* k_schema_12 = R"sql(
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('maintenance', 'incident')),
+  status TEXT NOT NULL,
+  urgent INTEGER NOT NULL DEFAULT 0,
+  starts_at_s INTEGER NOT NULL DEFAULT 0,
+  ends_at_s INTEGER NOT NULL DEFAULT 0,
+  text_ja TEXT NOT NULL,
+  text_en TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  updated_at_s INTEGER NOT NULL
+);
+CREATE INDEX notices_updated ON notices(updated_at_s);
+CREATE TABLE notice_updates (
+  id INTEGER PRIMARY KEY,
+  notice_id INTEGER NOT NULL REFERENCES notices(id),
+  status TEXT NOT NULL,
+  text_ja TEXT NOT NULL,
+  text_en TEXT NOT NULL,
+  at_s INTEGER NOT NULL
+);
+CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
+)sql";
+
+// Schema 13: offline technician credentials name the technician they were issued to, so the
+// access log records their issue and the router's reports under that name.
+constexpr const char* k_schema_13 = R"sql(
+ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Schema 10: the fleet. The device list's filters read columns of the latest state (model,
+// firmware, WAN address; written with the state, filled here from the stored one) through
+// indexes that hold the company, the column and the id, so a filtered page walks its rows in
+// id order. A destination's configuration profile is applied by one config.set at a time: the
+// device keeps that command's id and what it carries (the profile's hash, the config_rev it
+// leads to); a destination keeps its profile's hash (security/config_profile.h), set when its
+// settings are saved.
+constexpr const char* k_schema_10 = R"sql(
+ALTER TABLE devices ADD COLUMN model TEXT;
+ALTER TABLE devices ADD COLUMN firmware TEXT;
+ALTER TABLE devices ADD COLUMN wan_ip TEXT;
+ALTER TABLE devices ADD COLUMN profile_command_id TEXT;
+ALTER TABLE devices ADD COLUMN profile_hash TEXT;
+ALTER TABLE devices ADD COLUMN profile_rev INTEGER;
+ALTER TABLE destinations ADD COLUMN profile_hash TEXT;
+UPDATE devices SET model = json_extract(state_json, '$.model'),
+  firmware = json_extract(state_json, '$.fw'), wan_ip = json_extract(state_json, '$.wan.ip')
+  WHERE state_json IS NOT NULL AND json_valid(state_json);
+CREATE INDEX devices_company_destination ON devices(company_id, destination_id, id);
+CREATE INDEX devices_company_model ON devices(company_id, model, id);
+CREATE INDEX devices_company_firmware ON devices(company_id, firmware, id);
+)sql";
+
+// Schema 14: fleet jobs (a job and one row per router it names, released into commands by the
 // scheduler's tick) and device tags, each looked up by company and tag in device id order; the
 // built-in administrator and operator roles gain job.manage.
-constexpr const char* k_schema_10 = R"sql(
+constexpr const char* k_schema_14 = R"sql(
 CREATE TABLE fleet_jobs (
   id INTEGER PRIMARY KEY,
   company_id TEXT NOT NULL,
@@ -376,40 +480,6 @@ UPDATE roles SET permissions = replace(permissions, '"account.read"]',
   '"account.read","job.manage"]') WHERE company_id = '' AND name = 'operator';
 )sql";
 
-// Schema 13: the service document's notices, planned maintenance windows and incidents with
-// their updates (site-level: no company column).
-constexpr const char* k_schema_13 = R"sql(
-CREATE TABLE notices (
-  id INTEGER PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN ('maintenance', 'incident')),
-  status TEXT NOT NULL,
-  urgent INTEGER NOT NULL DEFAULT 0,
-  starts_at_s INTEGER NOT NULL DEFAULT 0,
-  ends_at_s INTEGER NOT NULL DEFAULT 0,
-  text_ja TEXT NOT NULL,
-  text_en TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  created_at_s INTEGER NOT NULL,
-  updated_at_s INTEGER NOT NULL
-);
-CREATE INDEX notices_updated ON notices(updated_at_s);
-CREATE TABLE notice_updates (
-  id INTEGER PRIMARY KEY,
-  notice_id INTEGER NOT NULL REFERENCES notices(id),
-  status TEXT NOT NULL,
-  text_ja TEXT NOT NULL,
-  text_en TEXT NOT NULL,
-  at_s INTEGER NOT NULL
-);
-CREATE INDEX notice_updates_notice ON notice_updates(notice_id, id);
-)sql";
-
-// Schema 14: offline technician credentials name the technician they were issued to, so the
-// access log records their issue and the router's reports under that name.
-constexpr const char* k_schema_14 = R"sql(
-ALTER TABLE technician_logins ADD COLUMN technician_name TEXT NOT NULL DEFAULT '';
-)sql";
-
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -432,11 +502,19 @@ const migration k_migrations[] = {
      "without regard to case (accounts_login_id_folded)",
      k_schema_9, &sql::fold_account_login_ids},
     {10,
+     "fleet: device list filters by index (devices.model, firmware, wan_ip), configuration "
+     "profiles applied per device (devices.profile_*)",
+     k_schema_10},
+    {11,
+     "alerts: alarms per router with acknowledgement and clearing (alarms_active_router), "
+     "alert_rules, notification_channels, webhook_outbox",
+     k_schema_11},
+    {12, "planned maintenance and incident notices (notices, notice_updates)", k_schema_12},
+    {13, "technician logins name their technician (technician_logins.technician_name)",
+     k_schema_13},
+    {14,
      "fleet jobs and their routers (fleet_jobs, fleet_job_devices); device tags (device_tags); "
      "job.manage for the built-in administrator and operator",
-     k_schema_10},
-    {13, "planned maintenance and incident notices (notices, notice_updates)", k_schema_13},
-    {14, "technician logins name their technician (technician_logins.technician_name)",
      k_schema_14},
 };
 

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aterm/cloud/alerts/alert_port.h"
 #include "aterm/cloud/jobs/lifecycle_port.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
@@ -68,6 +69,9 @@ constexpr coverage k_coverage[] = {
     {"store::list_devices", k_store_test},
     {"store::state_history", k_store_test},
     {"store::list_unassigned_devices", k_store_test},
+    // fleet
+    {"store::remove_device", k_store_test},
+    {"store::summarize_fleet", k_store_test},
     // commands
     {"store::create_command", k_store_test},
     {"store::get_command", k_store_test},
@@ -169,6 +173,22 @@ constexpr coverage k_coverage[] = {
     {"outbox_port::due_mail", k_here},
     {"outbox_port::mark_mail_sent", k_here},
     {"outbox_port::mark_mail_failed", k_here},
+    // the alerts' alert_port
+    {"alert_port::stored_rules", k_here},
+    {"alert_port::save_rules", k_here},
+    {"alert_port::active_router_alarms", k_here},
+    {"alert_port::raise_alarm", k_here},
+    {"alert_port::clear_alarm", k_here},
+    {"alert_port::list_alarms", k_here},
+    {"alert_port::count_open_alarms", k_here},
+    {"alert_port::acknowledge_alarm", k_here},
+    {"alert_port::create_channel", k_here},
+    {"alert_port::list_channels", k_here},
+    {"alert_port::delete_channel", k_here},
+    {"alert_port::queue_webhook_event", k_here},
+    {"alert_port::due_webhooks", k_here},
+    {"alert_port::mark_webhook_sent", k_here},
+    {"alert_port::mark_webhook_failed", k_here},
 };
 
 // The interfaces whose methods k_coverage must list: header (from the source tree), class.
@@ -182,6 +202,7 @@ constexpr interface_header k_interfaces[] = {
     {"cloud/include/aterm/cloud/security/shared_counters.h", "shared_counters"},
     {"cloud/include/aterm/cloud/jobs/lifecycle_port.h", "lifecycle_port"},
     {"cloud/include/aterm/cloud/mail/mail.h", "outbox_port"},
+    {"cloud/include/aterm/cloud/alerts/alert_port.h", "alert_port"},
 };
 
 struct fixture {
@@ -737,6 +758,20 @@ TEST_CASE("conformance: the lifecycle port ends a company's contract") {
   f.account_of("acme", "alice");
   const std::int64_t ms = k_t0 * 1000;
   f.apply({presence("acme-r2", ms)});  // online: it stays as an unassigned device
+  // The company's alert rows go with it.
+  auto alerts = cloud::alerts::open_alert_store(*f.db);
+  REQUIRE(alerts.ok());
+  cloud::alerts::channel hook;
+  hook.company_id = "acme";
+  hook.kind = cloud::alerts::channel_kind::webhook;
+  hook.url = "https://hooks.example.com/acme";
+  REQUIRE((*alerts)->create_channel(hook, k_t0).ok());
+  REQUIRE((*alerts)->save_rules("acme", {{cloud::alerts::rule_kind::offline, true, 0, 60}}).ok());
+  cloud::alerts::alarm_record alarm;
+  alarm.company_id = "acme";
+  alarm.kind = "offline";
+  alarm.device_id = "acme-r1";
+  REQUIRE((*alerts)->raise_alarm(alarm, k_t0, {}).ok());
   cloud::company_settings s;
   s.contract_end_s = k_t0;
   REQUIRE(f.db->update_company_settings("acme", s).ok());
@@ -761,6 +796,164 @@ TEST_CASE("conformance: the lifecycle port ends a company's contract") {
   CHECK(f.db->get_company("globex").ok());
   CHECK(f.port->end_contract("acme", ms, k_t0).error().code() == cloud::k_not_found);
   CHECK(f.port->company_devices("acme")->empty());
+  CHECK((*alerts)->list_channels("acme")->empty());
+  CHECK((*alerts)->stored_rules("acme")->empty());
+  CHECK((*alerts)->list_alarms("acme", {})->empty());
+}
+
+TEST_CASE("conformance: the alert port keeps rules and one active alarm per router and rule") {
+  namespace al = cloud::alerts;
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {});
+  auto opened = al::open_alert_store(*f.db);
+  REQUIRE_MESSAGE(opened.ok(), opened.error().to_string());
+  auto& port = **opened;
+
+  REQUIRE(port.save_rules("acme", {{al::rule_kind::cpu_load, true, 150, 60}}).ok());
+  REQUIRE(port.save_rules("acme", {{al::rule_kind::cpu_load, false, 250, 120}}).ok());
+  auto rules = port.stored_rules("acme");
+  REQUIRE(rules.ok());
+  REQUIRE(rules->size() == 1);
+  CHECK((*rules)[0].threshold == 250);
+  CHECK_FALSE((*rules)[0].enabled);
+  CHECK(port.stored_rules("globex")->empty());
+
+  int notices = 0;
+  al::notice_of notice = [&](const al::alarm_record&, std::string_view event) {
+    ++notices;
+    return al::alarm_notice{R"({"type":")" + std::string(event) + R"("})", "s", "b"};
+  };
+  al::alarm_record a;
+  a.company_id = "acme";
+  a.kind = "offline";
+  a.device_id = "acme-r1";
+  a.detail = "offline for 1800 s";
+  auto raised = port.raise_alarm(a, k_t0, notice);
+  REQUIRE_MESSAGE(raised.ok(), raised.error().to_string());
+  REQUIRE(raised->has_value());
+  CHECK((*raised)->state() == al::alarm_state::open);
+  // A second raise of the same router and rule (another instance, the next tick) is none.
+  auto again = port.raise_alarm(a, k_t0 + 1, notice);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->has_value());
+  CHECK(notices == 0);  // no channels yet
+  CHECK(port.count_open_alarms("acme").value() == 1);
+  CHECK(port.count_open_alarms("globex").value() == 0);
+  auto active = port.active_router_alarms("acme");
+  REQUIRE(active.ok());
+  REQUIRE(active->size() == 1);
+
+  // Another company can neither see nor acknowledge it.
+  CHECK(port.acknowledge_alarm("globex", (*raised)->id, "eve", "", k_t0).error().code() ==
+        cloud::k_not_found);
+  auto acked = port.acknowledge_alarm("acme", (*raised)->id, "admin", "on site", k_t0 + 2);
+  REQUIRE(acked.ok());
+  CHECK(acked->state() == al::alarm_state::acknowledged);
+  CHECK(acked->acknowledged_by == "admin");
+  CHECK(acked->comment == "on site");
+  CHECK(port.acknowledge_alarm("acme", (*raised)->id, "admin", "", k_t0 + 3).error().code() ==
+        cloud::k_conflict);
+  CHECK(port.count_open_alarms("acme").value() == 0);
+
+  CHECK(port.clear_alarm("acme", (*raised)->id, k_t0 + 4, notice).value());
+  CHECK_FALSE(port.clear_alarm("acme", (*raised)->id, k_t0 + 5, notice).value());
+  CHECK(port.active_router_alarms("acme")->empty());
+  // Once cleared, the same router and rule may raise a new alarm.
+  auto next = port.raise_alarm(a, k_t0 + 6, notice);
+  REQUIRE(next.ok());
+  CHECK(next->has_value());
+
+  al::alarm_filter cleared;
+  cleared.state = al::alarm_state::cleared;
+  auto list = port.list_alarms("acme", cleared);
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().cleared_at_s == k_t0 + 4);
+  al::alarm_filter by_device;
+  by_device.device_id = "acme-r1";
+  CHECK(port.list_alarms("acme", by_device)->size() == 2);
+  CHECK(port.list_alarms("globex", by_device)->empty());
+}
+
+TEST_CASE("conformance: the alert port's channels and webhook outbox") {
+  namespace al = cloud::alerts;
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {});
+  auto lou = f.account_of("acme", "lou");
+  auto gus = f.account_of("globex", "gus");
+  auto opened = al::open_alert_store(*f.db);
+  REQUIRE(opened.ok());
+  auto& port = **opened;
+
+  al::channel mail;
+  mail.company_id = "acme";
+  mail.kind = al::channel_kind::email;
+  mail.account_ids = {gus.id};
+  CHECK(port.create_channel(mail, k_t0).error().code() == cloud::k_not_found);
+  mail.account_ids = {lou.id};
+  REQUIRE(port.create_channel(mail, k_t0).ok());
+  al::channel hook;
+  hook.company_id = "acme";
+  hook.kind = al::channel_kind::webhook;
+  hook.url = "https://hooks.example.com/a";
+  hook.salt = "00ff";
+  auto made = port.create_channel(hook, k_t0);
+  REQUIRE_MESSAGE(made.ok(), made.error().to_string());
+  auto channels = port.list_channels("acme");
+  REQUIRE(channels.ok());
+  REQUIRE(channels->size() == 2);
+  CHECK(channels->front().account_ids == std::vector<std::int64_t>{lou.id});
+  CHECK(port.list_channels("globex")->empty());
+
+  al::alarm_record a;
+  a.company_id = "acme";
+  a.kind = "cpu_load";
+  a.device_id = "acme-r1";
+  auto raised = port.raise_alarm(a, k_t0, [](const al::alarm_record&, std::string_view event) {
+    return al::alarm_notice{R"({"type":")" + std::string(event) + R"("})", "subject", "body"};
+  });
+  REQUIRE(raised.ok());
+  auto due = f.port->due_mail(k_t0 + 1, 10, 10);
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().to == "lou@example.com");
+
+  auto hooks = port.due_webhooks(k_t0, 10);
+  REQUIRE(hooks.ok());
+  REQUIRE(hooks->size() == 1);
+  CHECK(hooks->front().payload == R"({"type":"alarm.raised"})");
+  CHECK(hooks->front().salt == "00ff");
+  CHECK(hooks->front().url == hook.url);
+
+  // Failing since k_t0; disabled once that is 100 s ago, after which only test events go out.
+  REQUIRE(port.mark_webhook_failed(hooks->front().id, "HTTP 500", k_t0 + 10, k_t0, 100).ok());
+  CHECK(port.due_webhooks(k_t0 + 5, 10)->empty());
+  REQUIRE(port.due_webhooks(k_t0 + 10, 10)->size() == 1);
+  REQUIRE(
+      port.mark_webhook_failed(hooks->front().id, "HTTP 500", k_t0 + 200, k_t0 + 100, 100).ok());
+  auto disabled = port.list_channels("acme");
+  REQUIRE(disabled.ok());
+  CHECK(disabled->back().disabled_at_s == k_t0 + 100);
+  CHECK(port.due_webhooks(k_t0 + 300, 10)->empty());
+  CHECK(port.queue_webhook_event("globex", made->id, "{}", k_t0).code() == cloud::k_not_found);
+  CHECK(port.queue_webhook_event("acme", channels->front().id, "{}", k_t0).code() ==
+        cloud::k_invalid);
+  REQUIRE(port.queue_webhook_event("acme", made->id, R"({"type":"test"})", k_t0 + 300).ok());
+  auto test = port.due_webhooks(k_t0 + 300, 10);
+  REQUIRE(test.ok());
+  REQUIRE(test->size() == 1);
+  REQUIRE(port.mark_webhook_sent(test->front().id, k_t0 + 301).ok());
+  auto healthy = port.list_channels("acme");
+  CHECK_FALSE(healthy->back().disabled_at_s.has_value());
+  CHECK_FALSE(healthy->back().failing_since_s.has_value());
+  // The event that failed is due again now that the channel is enabled.
+  CHECK(port.due_webhooks(k_t0 + 301, 10)->size() == 1);
+
+  CHECK(port.delete_channel("globex", made->id).code() == cloud::k_not_found);
+  REQUIRE(port.delete_channel("acme", made->id).ok());
+  CHECK(port.due_webhooks(k_t0 + 400, 10)->empty());
 }
 
 TEST_CASE(

@@ -83,6 +83,17 @@ struct fixture {
   }
 };
 
+// A device list query of the search, presence filter, page size and cursor alone.
+cloud::device_query query_of(std::string q, std::optional<cloud::presence_state> presence,
+                             std::size_t limit, std::string cursor) {
+  cloud::device_query out;
+  out.q = std::move(q);
+  out.presence = presence;
+  out.limit = limit;
+  out.cursor = std::move(cursor);
+  return out;
+}
+
 bridge::device_message presence(const std::string& device, bool online, std::int64_t ms) {
   protocol::presence p{online, "1.0.0", ms / 1000};
   return {device, protocol::topic_kind::presence, ms, protocol::encode(p), p};
@@ -172,9 +183,43 @@ TEST_CASE("migrations: a database newer than the program is refused") {
   CHECK(s.error().message().find("newer") != std::string::npos);
 }
 
+// The store without the schemas after 9 (10: the fleet's filter columns and profile state; 11:
+// the alerts' tables and alarm columns; 12: the notices; 13: the technician's name; 14: the
+// fleet jobs and tags), for a test that rewinds the schema further.
+std::string undo_schemas_after_9() {
+  return std::string(
+             "DROP TABLE device_tags;"
+             "DROP TABLE fleet_job_devices;"
+             "DROP TABLE fleet_jobs;"
+             "DROP TABLE notice_updates;"
+             "DROP TABLE notices;"
+             "DROP TABLE webhook_outbox;"
+             "DROP TABLE notification_channels;"
+             "DROP TABLE alert_rules;"
+             "DROP INDEX alarms_active_router;"
+             "DROP INDEX alarms_company;"
+             "ALTER TABLE alarms DROP COLUMN device_id;"
+             "ALTER TABLE alarms DROP COLUMN acknowledged_by;"
+             "ALTER TABLE alarms DROP COLUMN ack_comment;"
+             "ALTER TABLE alarms DROP COLUMN cleared_at_s;"
+             "DROP INDEX devices_company_destination;"
+             "DROP INDEX devices_company_model;"
+             "DROP INDEX devices_company_firmware;"
+             "ALTER TABLE devices DROP COLUMN model;"
+             "ALTER TABLE devices DROP COLUMN firmware;"
+             "ALTER TABLE devices DROP COLUMN wan_ip;"
+             "ALTER TABLE devices DROP COLUMN profile_command_id;"
+             "ALTER TABLE devices DROP COLUMN profile_hash;"
+             "ALTER TABLE devices DROP COLUMN profile_rev;"
+             "ALTER TABLE destinations DROP COLUMN profile_hash;"
+             "ALTER TABLE technician_logins DROP COLUMN technician_name;") +
+         (on_postgres() ? "DELETE FROM schema_migrations WHERE version > 9;" : "");
+}
+
 // The store as schema 8 left it: no forced-change column, no case-folded index.
 std::string back_to_schema_8() {
-  return std::string(
+  return undo_schemas_after_9() +
+         std::string(
              "DROP INDEX accounts_login_id_folded;"
              "ALTER TABLE accounts DROP COLUMN password_change_required;") +
          (on_postgres() ? "DELETE FROM schema_migrations WHERE version = 9;"
@@ -297,7 +342,7 @@ TEST_CASE("apply_batch: presence, latest state and bounded history") {
   CHECK((*h)[2].state_json.find("\"seq\":4") != std::string::npos);
   apply(*f.db, {presence("acme-r1", false, k_t0 * 1000 + 10)});
   CHECK(f.db->get_device("acme", "acme-r1")->presence == cloud::presence_state::offline);
-  auto online = f.db->list_devices("acme", {"", cloud::presence_state::online, 50, ""});
+  auto online = f.db->list_devices("acme", query_of("", cloud::presence_state::online, 50, ""));
   CHECK(online->devices.empty());
 }
 
@@ -755,14 +800,14 @@ TEST_CASE("list_devices pages with a cursor and filters") {
   std::vector<std::string> seen;
   std::string cursor;
   do {
-    auto page = f.db->list_devices("acme", {"", std::nullopt, 3, cursor});
+    auto page = f.db->list_devices("acme", query_of("", std::nullopt, 3, cursor));
     REQUIRE(page.ok());
     CHECK(page->devices.size() <= 3);
     for (const auto& d : page->devices) seen.push_back(d.id);
     cursor = page->next_cursor;
   } while (!cursor.empty());
   CHECK(seen == ids);
-  CHECK(f.db->list_devices("acme", {"R3", std::nullopt, 50, ""})->devices.size() == 1);
+  CHECK(f.db->list_devices("acme", query_of("R3", std::nullopt, 50, ""))->devices.size() == 1);
 }
 
 TEST_CASE("list_devices filters on presence: online and offline and never known") {
@@ -785,7 +830,7 @@ TEST_CASE("list_devices filters on presence: online and offline and never known"
   };
   for (const auto& r : rows) {
     CAPTURE(r.filter ? std::string(to_string(*r.filter)) : std::string("any"));
-    auto page = f.db->list_devices("acme", {"", r.filter, 50, ""});
+    auto page = f.db->list_devices("acme", query_of("", r.filter, 50, ""));
     REQUIRE(page.ok());
     std::vector<std::string> ids;
     for (const auto& d : page->devices) ids.push_back(d.id);
@@ -793,7 +838,7 @@ TEST_CASE("list_devices filters on presence: online and offline and never known"
     CHECK(page->next_cursor.empty());
   }
   // Filter, search and cursor together.
-  auto p1 = f.db->list_devices("acme", {"ON", cloud::presence_state::online, 1, ""});
+  auto p1 = f.db->list_devices("acme", query_of("ON", cloud::presence_state::online, 1, ""));
   REQUIRE(p1.ok());
   REQUIRE(p1->devices.size() == 1);
   CHECK(p1->devices[0].id == "acme-on");
@@ -944,7 +989,7 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
     }
     std::size_t pages = 0;
     auto start = std::chrono::steady_clock::now();
-    auto seen = walk(*f.db, {r.q, r.presence, r.limit, ""}, &pages);
+    auto seen = walk(*f.db, query_of(r.q, r.presence, r.limit, ""), &pages);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();
@@ -963,20 +1008,29 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
   // The plans of the very statements the store runs, on its file.
   if (on_postgres()) return;
   const std::string& path = f.path;
+  auto filter = [](bool by_presence, bool search) {
+    cloud::device_query q;
+    if (by_presence) q.presence = cloud::presence_state::online;
+    if (search) q.q = "r1";
+    return q;
+  };
   auto all = query_plan(
-      path, cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, false, false).page);
+      path,
+      cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, filter(false, false)).page);
   CAPTURE(joined(all));
   CHECK(plan_has(all, "USING INDEX devices_company (company_id=? AND id>?)"));
   CHECK_FALSE(plan_scans(all));
   auto online = query_plan(
-      path, cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, true, false).page);
+      path,
+      cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, filter(true, false)).page);
   CAPTURE(joined(online));
   CHECK(plan_has(online,
                  "USING INDEX devices_company_presence (company_id=? AND presence=? AND "
                  "id>?)"));
   CHECK_FALSE(plan_scans(online));
   for (bool by_presence : {false, true}) {
-    auto sql = cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, by_presence, true);
+    auto sql =
+        cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, filter(by_presence, true));
     auto end = query_plan(path, sql.scan_end);
     auto page = query_plan(path, sql.page);
     CAPTURE(joined(end));
@@ -986,6 +1040,34 @@ TEST_CASE("list_devices at 100k devices: cursor pages by index with no duplicate
     CHECK_FALSE(plan_scans(end));
     CHECK(plan_has(page, by_presence ? "USING INDEX devices_company_presence"
                                      : "USING INDEX devices_company"));
+    CHECK_FALSE(plan_scans(page));
+  }
+  // Each fleet filter walks its own index; the others are tested on the window's rows.
+  struct indexed {
+    cloud::device_query q;
+    const char* index;
+  };
+  cloud::device_query by_model;
+  by_model.model = "M";
+  by_model.wan_prefix = "10.";
+  cloud::device_query by_firmware;
+  by_firmware.firmware = "1.0";
+  by_firmware.model = "M";
+  cloud::device_query by_destination;
+  by_destination.destination_id = 1;
+  by_destination.firmware = "1.0";
+  by_destination.last_seen_after_ms = 1;
+  for (const auto& [q, index] : {indexed{by_model, "devices_company_model"},
+                                 indexed{by_firmware, "devices_company_firmware"},
+                                 indexed{by_destination, "devices_company_destination"}}) {
+    auto sql = cloud::store_sql::list_devices_sql(cloud::sql::dialect::sqlite, q);
+    auto end = query_plan(path, sql.scan_end);
+    auto page = query_plan(path, sql.page);
+    CAPTURE(joined(end));
+    CAPTURE(joined(page));
+    CHECK(plan_has(end, std::string("COVERING INDEX ") + index));
+    CHECK(plan_has(page, std::string("USING INDEX ") + index));
+    CHECK_FALSE(plan_scans(end));
     CHECK_FALSE(plan_scans(page));
   }
 }
@@ -1193,23 +1275,22 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   f.db.reset();
   // The schema 3 layout of state_history and devices, with rows as the old store left them.
   const std::int64_t ms = k_t0 * 1000;
-  std::string sql =
-      "BEGIN;"
-      "DROP TABLE counter_events;"
-      "DROP TABLE leases;"
-      "DROP TABLE verification_leases;"
-      "ALTER TABLE commands DROP COLUMN claimed_by;"
-      "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
-      "ALTER TABLE commands DROP COLUMN claim_epoch;"
-      "ALTER TABLE devices DROP COLUMN online_epoch;"
-      "DROP INDEX accounts_login_id_folded;"
-      "ALTER TABLE accounts DROP COLUMN password_change_required;"
-      "DROP TABLE device_claim_failures;"
-      "DROP TABLE state_history;"
-      "ALTER TABLE devices DROP COLUMN state_count;"
-      "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
-      "received_ms INTEGER NOT NULL, state_json TEXT NOT NULL);"
-      "CREATE INDEX state_history_device ON state_history(device_id, id);";
+  std::string sql = "BEGIN;" + undo_schemas_after_9() +
+                    "DROP TABLE counter_events;"
+                    "DROP TABLE leases;"
+                    "DROP TABLE verification_leases;"
+                    "ALTER TABLE commands DROP COLUMN claimed_by;"
+                    "ALTER TABLE commands DROP COLUMN claimed_at_ms;"
+                    "ALTER TABLE commands DROP COLUMN claim_epoch;"
+                    "ALTER TABLE devices DROP COLUMN online_epoch;"
+                    "DROP INDEX accounts_login_id_folded;"
+                    "ALTER TABLE accounts DROP COLUMN password_change_required;"
+                    "DROP TABLE device_claim_failures;"
+                    "DROP TABLE state_history;"
+                    "ALTER TABLE devices DROP COLUMN state_count;"
+                    "CREATE TABLE state_history (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
+                    "received_ms INTEGER NOT NULL, state_json TEXT NOT NULL);"
+                    "CREATE INDEX state_history_device ON state_history(device_id, id);";
   for (int i = 1; i <= 3; ++i) {
     for (const char* dev : {"acme-r1", "acme-r2"}) {
       if (i == 3 && std::string(dev) == "acme-r2") continue;
@@ -1247,21 +1328,21 @@ TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") 
       "attempts, created_at_s, deadline_s, sent_at_s, finished_at_s, created_by";
   std::string error;
   REQUIRE_MESSAGE(
-      f.raw_exec("BEGIN;"
-                 "DROP TABLE counter_events;"
-                 "DROP TABLE leases;"
-                 "DROP TABLE verification_leases;"
-                 "ALTER TABLE devices DROP COLUMN online_epoch;"
-                 "DROP INDEX accounts_login_id_folded;"
-                 "ALTER TABLE accounts DROP COLUMN password_change_required;"
-                 "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
-                 "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
-                 "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
-                 "result_json TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', "
-                 "attempts INTEGER NOT NULL DEFAULT 0, created_at_s INTEGER NOT NULL, "
-                 "deadline_s INTEGER NOT NULL, sent_at_s INTEGER, finished_at_s INTEGER, "
-                 "created_by TEXT NOT NULL DEFAULT '');"
-                 "INSERT INTO commands_v5(rowid, " +
+      f.raw_exec("BEGIN;" + undo_schemas_after_9() +
+                     "DROP TABLE counter_events;"
+                     "DROP TABLE leases;"
+                     "DROP TABLE verification_leases;"
+                     "ALTER TABLE devices DROP COLUMN online_epoch;"
+                     "DROP INDEX accounts_login_id_folded;"
+                     "ALTER TABLE accounts DROP COLUMN password_change_required;"
+                     "CREATE TABLE commands_v5 (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, "
+                     "device_id TEXT NOT NULL, op TEXT NOT NULL, args_json TEXT NOT NULL, "
+                     "status TEXT NOT NULL, result_status TEXT NOT NULL DEFAULT '', "
+                     "result_json TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', "
+                     "attempts INTEGER NOT NULL DEFAULT 0, created_at_s INTEGER NOT NULL, "
+                     "deadline_s INTEGER NOT NULL, sent_at_s INTEGER, finished_at_s INTEGER, "
+                     "created_by TEXT NOT NULL DEFAULT '');"
+                     "INSERT INTO commands_v5(rowid, " +
                      cols + ") SELECT 10 - seq, " + cols +
                      " FROM commands;"
                      "DROP TABLE commands;"
@@ -1405,4 +1486,127 @@ TEST_CASE("verification leases: counted per account, admitted by the caller, end
   CHECK(seen.back() == 0);
   CHECK(f.db->take_verification_lease("globex", acct->id, 2000, 5000, at_most_two).error().code() ==
         cloud::k_not_found);
+}
+
+namespace {
+
+bridge::device_message fleet_state(const std::string& device, std::int64_t ms,
+                                   const std::string& model, const std::string& fw,
+                                   const std::string& wan) {
+  protocol::state_snapshot s;
+  s.ts = ms / 1000;
+  s.seq = 1;
+  s.model = model;
+  s.fw = fw;
+  s.wan_ip = wan;
+  return {device, protocol::topic_kind::state, ms, protocol::encode(s), s};
+}
+
+std::vector<std::string> ids_of(const cloud::device_page& page) {
+  std::vector<std::string> ids;
+  for (const auto& d : page.devices) ids.push_back(d.id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("list_devices combines the fleet filters and never crosses companies") {
+  fixture f;
+  f.company_with("acme", {"acme-a", "acme-b", "acme-c", "acme-d"});
+  f.company_with("globex", {"globex-a"});
+  auto west = f.db->create_destination("acme", "west", "{}");
+  REQUIRE(west.ok());
+  REQUIRE(f.db->register_device("acme", "acme-d", west->id).ok());
+  const std::int64_t ms = k_t0 * 1000;
+  apply(*f.db, {fleet_state("acme-a", ms, "WX3600HP", "2.0.0", "203.0.113.5"),
+                fleet_state("acme-b", ms + 10, "WX3600HP", "1.0.0", "203.0.113.6"),
+                fleet_state("acme-c", ms + 20, "WG1200", "2.0.0", "198.51.100.7"),
+                fleet_state("acme-d", ms + 30, "WX3600HP", "2.0.0", "203.0.113.8"),
+                fleet_state("globex-a", ms, "WX3600HP", "2.0.0", "203.0.113.9"),
+                presence("acme-a", true, ms + 40), presence("globex-a", true, ms)});
+  auto list = [&](cloud::device_query q) {
+    auto page = f.db->list_devices("acme", q);
+    REQUIRE(page.ok());
+    return ids_of(*page);
+  };
+  using ids = std::vector<std::string>;
+  cloud::device_query q;
+  q.firmware = "2.0.0";
+  CHECK(list(q) == ids{"acme-a", "acme-c", "acme-d"});
+  q.model = "WX3600HP";
+  CHECK(list(q) == ids{"acme-a", "acme-d"});
+  q.destination_id = west->id;
+  CHECK(list(q) == ids{"acme-d"});
+  q = {};
+  q.wan_prefix = "203.0.113.";
+  CHECK(list(q) == ids{"acme-a", "acme-b", "acme-d"});
+  q.presence = cloud::presence_state::online;
+  CHECK(list(q) == ids{"acme-a"});
+  q = {};
+  q.last_seen_after_ms = ms + 10;
+  q.last_seen_before_ms = ms + 30;
+  CHECK(list(q) == ids{"acme-b", "acme-c"});
+  q = {};
+  q.model = "WG1200";
+  q.q = "C";
+  CHECK(list(q) == ids{"acme-c"});
+  q.wan_prefix = "203.";
+  CHECK(list(q).empty());
+  // A filter that matches only another company's router answers nothing.
+  q = {};
+  q.wan_prefix = "203.0.113.9";
+  CHECK(list(q).empty());
+  // Filters and the cursor: pages of one.
+  q = {};
+  q.firmware = "2.0.0";
+  q.wan_prefix = "203";
+  q.limit = 1;
+  ids seen;
+  do {
+    auto page = f.db->list_devices("acme", q);
+    REQUIRE(page.ok());
+    for (const auto& d : page->devices) seen.push_back(d.id);
+    q.cursor = page->next_cursor;
+  } while (!q.cursor.empty());
+  CHECK(seen == ids{"acme-a", "acme-d"});
+  auto a = f.db->get_device("acme", "acme-a");
+  CHECK(a->model == "WX3600HP");
+  CHECK(a->firmware == "2.0.0");
+  CHECK(a->wan_ip == "203.0.113.5");
+}
+
+TEST_CASE("remove_device deletes the tenancy's data and only for its company") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {"globex-r1"});
+  apply(*f.db, {state("acme-r1", 1, k_t0 * 1000)});
+  auto cmd = f.command("acme", "acme-r1");
+  CHECK(f.db->remove_device("globex", "acme-r1").code() == cloud::k_not_found);
+  CHECK(f.db->get_device("acme", "acme-r1").ok());
+  REQUIRE(f.db->remove_device("acme", "acme-r1").ok());
+  CHECK(f.db->get_device("acme", "acme-r1").error().code() == cloud::k_not_found);
+  CHECK(f.db->get_command("acme", cmd.id).error().code() == cloud::k_not_found);
+  CHECK(f.db->remove_device("acme", "acme-r1").code() == cloud::k_not_found);
+  auto unassigned = f.db->list_unassigned_devices(10);
+  REQUIRE(unassigned->size() == 1);
+  CHECK(unassigned->front().state_json.empty());
+}
+
+TEST_CASE("summarize_fleet counts the company's devices by presence and firmware") {
+  fixture f;
+  f.company_with("acme", {"acme-a", "acme-b", "acme-c"});
+  f.company_with("globex", {"globex-a"});
+  const std::int64_t ms = k_t0 * 1000;
+  apply(*f.db, {fleet_state("acme-a", ms, "M", "2.0.0", "1.2.3.4"),
+                fleet_state("acme-b", ms, "M", "2.0.0", "1.2.3.5"), presence("acme-a", true, ms),
+                presence("acme-b", false, ms), presence("globex-a", true, ms)});
+  auto s = f.db->summarize_fleet("acme");
+  REQUIRE(s.ok());
+  CHECK(s->devices == 3);
+  CHECK(s->online == 1);
+  CHECK(s->offline == 1);
+  CHECK(s->unknown == 1);
+  REQUIRE(s->firmware.size() == 2);
+  CHECK(s->firmware[0] == std::pair<std::string, std::int64_t>{"2.0.0", 2});
+  CHECK(s->firmware[1] == std::pair<std::string, std::int64_t>{"", 1});
 }

@@ -33,6 +33,12 @@ struct api_settings {
   security::security_settings security;
   // Where attack-alarm mail goes (mail.alarm_to); empty: the alarm record only.
   std::string alarm_mail_to;
+  // alerts.offline_after_s: the offline rule's window of a company that set none (the rules
+  // answered by GET /alert-rules). Default: 1800 s.
+  std::int64_t alert_offline_after_s = 1800;
+  // alerts.webhook_key_file as resolved (alerts/webhook.h webhook_key_path): the key the
+  // secrets of new webhooks derive from. Empty: webhooks cannot be created.
+  std::string webhook_key_file;
   // Command lifetime when a request gives no timeout_s. Default: 300 s.
   std::int64_t default_command_timeout_s = 300;
   // PBKDF2 iterations of a technician one-time password (DESIGN.md section 4). Default: 10,000.

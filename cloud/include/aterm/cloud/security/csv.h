@@ -17,6 +17,9 @@
 
 namespace aterm::cloud::security {
 
+// Opens every CSV export: spreadsheet programs then read the file as UTF-8 (Japanese names).
+inline constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
+
 std::string csv_cell(std::string_view value);
 // Cells through csv_cell, joined with "," and ended with "\r\n".
 std::string csv_row(std::initializer_list<std::string_view> cells);
