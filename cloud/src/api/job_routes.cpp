@@ -3,6 +3,7 @@
 // command catalogue (tags.set, the cloud's own op, by the tag rule); its target is resolved
 // inside the caller's company alone; the scheduler releases its commands (store::release_jobs).
 // A create and a cancel are one access-log record each, however many routers they touch.
+#include <algorithm>
 #include <charconv>
 
 #include "api_internal.h"
@@ -294,17 +295,23 @@ class job_routes {
     } else if (kind == "query") {
       if (!cJSON_IsObject(v)) return bad_job("query must be an object of device-list filters");
       for (const cJSON* f = v->child; f != nullptr; f = f->next) {
-        std::string_view name = f->string;
-        if (name == "limit" || name == "cursor" || !cJSON_IsString(f)) {
-          return bad_job("query holds device-list filters as strings");
-        }
+        if (!cJSON_IsString(f)) return bad_job("query holds device-list filters as strings");
       }
+      // The names the parser reads: any other name (a misspelt filter, limit, cursor) is
+      // refused rather than ignored, which would widen the target.
+      std::vector<std::string> filters;
       auto parsed = parse_device_filter([&](std::string_view name) -> std::optional<std::string> {
-        const cJSON* f = cJSON_GetObjectItemCaseSensitive(v, std::string(name).c_str());
+        filters.emplace_back(name);
+        const cJSON* f = cJSON_GetObjectItemCaseSensitive(v, filters.back().c_str());
         if (!cJSON_IsString(f)) return std::nullopt;
         return std::string(f->valuestring);
       });
       if (auto* bad = std::get_if<http::response>(&parsed)) return std::move(*bad);
+      for (const cJSON* f = v->child; f != nullptr; f = f->next) {
+        if (std::find(filters.begin(), filters.end(), f->string) == filters.end()) {
+          return bad_job("query holds device-list filters only");
+        }
+      }
       auto q = std::get<device_query>(parsed);
       q.limit = limits::k_max_page;
       do {

@@ -253,6 +253,14 @@ TEST_CASE("a fleet job aimed at another company's router by id, tag or query tou
   auto by_query =
       acme.request("POST", "jobs", R"({"op":"reboot","target":{"query":{"q":"globex"}}})");
   CHECK_MESSAGE(by_query.status == 400, by_query.body);
+  auto by_query_tag =
+      acme.request("POST", "jobs", R"({"op":"reboot","target":{"query":{"tag":"rival"}}})");
+  CHECK_MESSAGE(by_query_tag.status == 400, by_query_tag.body);
+  // A name the device list does not filter on is refused, not ignored: ignored, it would aim
+  // the job at every router of the company.
+  auto misspelt =
+      acme.request("POST", "jobs", R"({"op":"reboot","target":{"query":{"tags":"mine"}}})");
+  CHECK_MESSAGE(misspelt.status == 400, misspelt.body);
   auto tags_by_id = acme.request(
       "POST", "jobs",
       R"({"op":"tags.set","args":{"tags":["taken"]},"target":{"device_ids":["globex-t1"]}})");
