@@ -189,6 +189,8 @@ function write_cloud_config(security) {
     security: { password_iterations: 1000, throttle_failures: 1000, alarm_failures: 5, ...security },
     backup: { dir: path.join(dir, 'backups') },
     device: { claim_key_file: path.join(pki, 'claim.key') },
+    // A shortened rollout minute, so a job at 10 per minute finishes in seconds.
+    fleet_jobs: { tick_ms: 200, minute_s: 3 },
     // A router stopped for 2 s raises its offline alarm (alarm_checks).
     alerts: { offline_after_s: 2, interval_ms: 200 },
   });
@@ -868,6 +870,7 @@ async function main() {
     await account_management_checks({ new_page, shot, admin, site, line });
     await width_language_checks({ new_page, admin });
     await notice_checks({ new_page, shot, admin, site });
+    await fleet_job_checks({ new_page, shot, admin });
 
     // -- idle log-off with a short setting ---------------------------------------------------
     await stop(cloud);
@@ -1254,6 +1257,91 @@ async function notice_checks({ new_page, shot, admin, site }) {
   check(/script-src 'self'/.test(csp) && /frame-ancestors 'none'/.test(csp), '/status has the strict CSP');
   await shot(pub, '25-status-en');
   await pub.context().close();
+}
+
+// ---- fleet jobs and tags (issue 16) -------------------------------------------------------
+// The stack's registered simulated routers (18, not the issue's 30: the one stack's fleet) are
+// tagged through a tags.set job, rebooted by tag at 10 per (shortened) minute while the progress
+// bar reaches 18/18, and a second, slower job is cancelled halfway.
+async function fleet_job_checks({ new_page, shot, admin }) {
+  const page = await new_page();
+  await page.goto(base + '/');
+  await page.fill('input[name=company_id]', 'acme');
+  await page.fill('input[name=login_id]', 'admin');
+  await page.fill('input[name=password]', admin.password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#nav-jobs');
+  await page.goto(base + '/#/jobs');
+  await page.waitForSelector('#job-form');
+  const routers = [];
+  for (let i = 1; i < k_sim_count; i++) routers.push(sim_id(i));
+  const n = routers.length;
+  const submit = async () => {
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
+    await page.click('#job-submit');
+    return (await answer).json();
+  };
+
+  await page.selectOption('#job-op', 'tags.set');
+  await page.selectOption('#job-target-kind', 'device_ids');
+  await page.fill('#job-target', routers.join(','));
+  await page.fill('#job-tags', 'floor1');
+  const tagged = await submit();
+  check(tagged.state === 'completed' && tagged.counts.succeeded === n, `tags.set job tagged ${n} routers at once`);
+
+  const done_of = (id) =>
+    page.$eval(`#job-${id} .job-progress`, (e) => [Number(e.dataset.done), Number(e.dataset.total), Number(e.dataset.succeeded)]);
+  await page.selectOption('#job-op', 'reboot');
+  await page.selectOption('#job-target-kind', 'tag');
+  await page.fill('#job-target', 'floor1');
+  await page.fill('#job-per-minute', '10');
+  const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
+  await page.click('#job-submit');
+  await page.click('#confirm-ok');
+  const reboot = await (await answer).json();
+  check(reboot.counts.total === n, `reboot job by tag takes the ${n} tagged routers`);
+  await page.waitForSelector(`#job-${reboot.id} .job-progress`);
+  await shot(page, '30-job-running');
+  await page.waitForFunction(
+    ([id, total]) => {
+      const e = document.querySelector(`#job-${id} .job-progress`);
+      return e && Number(e.dataset.succeeded) === total;
+    },
+    [reboot.id, n],
+    { timeout: 60_000 },
+  );
+  const [done, total] = await done_of(reboot.id);
+  check(done === n && total === n, `progress bar reached ${done}/${total}`);
+  await shot(page, '31-job-done');
+
+  await page.selectOption('#job-op', 'ping');
+  await page.fill('#job-per-minute', '2');
+  const slow = await submit();
+  await page.waitForFunction(
+    (id) => Number(document.querySelector(`#job-${id} .job-progress`)?.dataset.done ?? 0) >= 1,
+    slow.id,
+    { timeout: 60_000 },
+  );
+  await page.click(`#job-list button.job-cancel[data-job="${slow.id}"]`);
+  await page.click('#confirm-ok');
+  await page.waitForSelector(`#job-${slow.id}`);
+  await page.waitForFunction(
+    (id) => document.querySelector(`#job-${id}`)?.closest('tr')?.querySelector('.job-state')?.dataset.state === 'cancelled',
+    slow.id,
+  );
+  const cancelled = await page.$eval(`#job-${slow.id} .job-count[data-status=cancelled]`, (e) => e.textContent);
+  check(/[1-9]/.test(cancelled), `second job cancelled halfway: ${cancelled}`);
+  await shot(page, '32-job-cancelled');
+
+  // The router page shows its tags, and edits them.
+  await page.goto(`${base}/#/device/${sim_id(1)}`);
+  await page.waitForSelector('#device-tags-form');
+  check((await page.textContent('#device-tags')).includes('floor1'), 'router page shows its tags');
+  await page.fill('#device-tags-input', 'floor1, window');
+  await page.click('#device-tags-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#device-tags')?.textContent.includes('window'));
+  check(true, 'tags edited on the router page');
+  await page.context().close();
 }
 
 let code = 0;

@@ -111,6 +111,12 @@ struct api_service::impl {
   // The device's stored state snapshots, oldest first: {"history":[{ts_ms, state}, ...]}.
   http::response device_history(http::request& req, const caller& c, op_audit& a);
   http::response create_command(http::request& req, const caller& c, op_audit& a);
+  // PUT /devices/{id}/tags {"tags": [...]}: replaces the router's tags (check_tags).
+  http::response set_device_tags(http::request& req, const caller& c, op_audit& a);
+  // Adds "tags" (sorted, [] when none) to each object of the array `json_devices`, which holds
+  // `devices` in order.
+  common::status add_device_tags(const std::string& company_id, const std::vector<device>& devices,
+                                 cJSON* json_devices);
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 
   http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
@@ -139,6 +145,10 @@ struct api_service::impl {
   security::session_policy sessions;
 };
 
+// The fleet-job routes (job_routes.cpp): /jobs, /jobs/{id}, /jobs/{id}/devices,
+// /jobs/{id}/cancel, registered under `base`.
+void register_job_routes(api_service::impl& m, http::router& r, const std::string& base);
+
 // The account, role, permission, company, audit and /admin routes (accounts_routes.cpp and its
 // siblings, declared in account_routes.h), registered under `base`.
 void register_account_admin_routes(api_service::impl& m, http::router& r, const std::string& base);
@@ -149,11 +159,16 @@ void register_notice_routes(api_service::impl& m, http::router& r, const std::st
 void register_alert_routes(api_service::impl& m, http::router& r, const std::string& base);
 
 // The device list's filters (GET /devices and its CSV export): q, online, model, firmware,
-// destination, last_seen_before, last_seen_after and wan_prefix (docs/http-api.md), each read
-// through `value` (nullopt or "": not given). A bad value answers 400 with the code of its kind
-// (invalid_value, invalid_name, invalid_time, too_long) naming the parameter as `field`.
+// destination, last_seen_before, last_seen_after, wan_prefix and tag (docs/http-api.md), each
+// read through `value` (nullopt or "": not given). A bad value answers 400 with the code of its
+// kind (invalid_value, invalid_name, invalid_time, too_long) naming the parameter as `field`.
+// Fleet jobs resolve a {"query": {...}} target with the same function.
 using filter_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 std::variant<device_query, http::response> parse_device_filter(const filter_lookup& value);
+// A cursor-paged list's limit (1..limits::k_max_page) and cursor (a next_cursor the list
+// answered), read through `value` into `limit` and `cursor` where given; 400 for a bad one.
+std::optional<http::response> parse_page(const filter_lookup& value, std::size_t& limit,
+                                         std::string& cursor);
 
 // ---- JSON helpers ----
 

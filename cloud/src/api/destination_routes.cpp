@@ -52,7 +52,8 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
     return bad_request("\"" + shown + "\" is not a valid device id");
   }
   if (code != nullptr && !cJSON_IsString(code)) return bad_request("claim_code is a string");
-  return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : ""};
+  return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : "",
+                                std::nullopt};
 }
 
 // {"devices":[{"id","claim_code"}, ...]} (1..k_max_page) or {"device_id","claim_code"}.
@@ -307,6 +308,12 @@ http::response api_service::impl::register_devices(http::request& req, const cal
     }
     auto registered = ctx.db.claim_devices(c.comp.id, ids, *id);
     if (registered.ok()) {
+      // The upload's tags column, in the registration's operation: all or nothing with it.
+      for (const auto& one : list) {
+        if (!one.tags) continue;
+        auto tagged = ctx.db.set_device_tags(c.comp.id, one.device_id, *one.tags);
+        if (!tagged.ok()) return store_error(tagged.error(), "set_device_tags");
+      }
       auto out = json_object();
       auto arr = json_array();
       for (const auto& d : *registered) append_item(arr.get(), to_json(d));

@@ -1,5 +1,5 @@
-// GET /devices, GET /devices/{id}, GET /devices/{id}/history, POST /devices/{id}/commands,
-// GET /commands/{cmd_id}.
+// GET /devices, GET /devices/{id}, GET /devices/{id}/history, PUT /devices/{id}/tags,
+// POST /devices/{id}/commands, GET /commands/{cmd_id}.
 #include <algorithm>
 #include <charconv>
 
@@ -28,29 +28,60 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 
 }  // namespace
 
+std::optional<http::response> parse_page(const filter_lookup& value, std::size_t& limit,
+                                         std::string& cursor) {
+  if (auto v = value("limit"); v && !v->empty()) {
+    auto n = parse_int(*v);
+    if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {
+      return out_of_range("limit", 1, static_cast<std::int64_t>(limits::k_max_page));
+    }
+    limit = static_cast<std::size_t>(*n);
+  }
+  cursor = value("cursor").value_or("");
+  if (cursor.size() > k_max_cursor) {
+    return invalid_value("cursor", "cursor must be a next_cursor this list answered");
+  }
+  return std::nullopt;
+}
+
+common::status api_service::impl::add_device_tags(const std::string& company_id,
+                                                  const std::vector<device>& devices,
+                                                  cJSON* json_devices) {
+  std::vector<std::string> ids;
+  ids.reserve(devices.size());
+  for (const auto& d : devices) ids.push_back(d.id);
+  auto tags = ctx.db.device_tags(company_id, ids);
+  if (!tags.ok()) return tags.error();
+  std::size_t i = 0;
+  for (cJSON* item = json_devices->child; item != nullptr && i < ids.size();
+       item = item->next, ++i) {
+    auto arr = json_array();
+    if (auto found = tags->find(ids[i]); found != tags->end()) {
+      for (const auto& t : found->second)
+        append_item(arr.get(), common::json_ptr(cJSON_CreateString(t.c_str())));
+    }
+    add_item(item, "tags", std::move(arr));
+  }
+  return {};
+}
+
 http::response api_service::impl::list_devices(http::request& req, const caller& c, op_audit& a) {
-  auto filter = parse_device_filter([&](std::string_view name) { return req.query_value(name); });
+  const filter_lookup value = [&](std::string_view name) { return req.query_value(name); };
+  auto filter = parse_device_filter(value);
   if (auto* bad = std::get_if<http::response>(&filter)) return std::move(*bad);
   auto& q = std::get<device_query>(filter);
   const auto format = req.query_value("format").value_or("json");
   if (format == "csv") return export_devices(std::move(q), c, a);
   if (format != "json") return invalid_value("format", "format must be json or csv");
-  if (auto limit = req.query_value("limit"); limit && !limit->empty()) {
-    auto n = parse_int(*limit);
-    if (!n || *n < 1 || *n > static_cast<std::int64_t>(limits::k_max_page)) {
-      return out_of_range("limit", 1, static_cast<std::int64_t>(limits::k_max_page));
-    }
-    q.limit = static_cast<std::size_t>(*n);
-  }
-  q.cursor = req.query_value("cursor").value_or("");
-  if (q.cursor.size() > k_max_cursor) {
-    return invalid_value("cursor", "cursor must be a next_cursor this list answered");
-  }
+  if (auto bad = parse_page(value, q.limit, q.cursor)) return std::move(*bad);
   auto page = ctx.db.list_devices(c.comp.id, q);
   if (!page.ok()) return store_error(page.error(), "list_devices");
   auto out = json_object();
   auto arr = json_array();
   for (const auto& d : page->devices) append_item(arr.get(), to_json(d));
+  if (auto s = add_device_tags(c.comp.id, page->devices, arr.get()); !s.ok()) {
+    return store_error(s, "device_tags");
+  }
   add_item(out.get(), "devices", std::move(arr));
   if (page->next_cursor.empty()) {
     cJSON_AddItemToObject(out.get(), "next_cursor", cJSON_CreateNull());
@@ -68,6 +99,14 @@ http::response api_service::impl::get_device(http::request& req, const caller& c
   auto d = ctx.db.get_device(c.comp.id, id);
   if (!d.ok()) return store_error(d.error(), "get_device");
   auto out = to_json(*d);
+  {
+    auto one = json_array();
+    append_item(one.get(), json_object());
+    if (auto s = add_device_tags(c.comp.id, {*d}, one.get()); !s.ok()) {
+      return store_error(s, "device_tags");
+    }
+    add_item(out.get(), "tags", common::json_ptr(cJSON_DetachItemFromObject(one->child, "tags")));
+  }
   auto recent = ctx.db.list_commands(c.comp.id, id, k_device_recent_commands);
   if (!recent.ok()) return store_error(recent.error(), "list_commands");
   auto arr = json_array();
@@ -159,6 +198,42 @@ http::response api_service::impl::create_command(http::request& req, const calle
   a.detail += " command=" + created->id;
   notify(id);
   return json_answer(202, to_json(*created));
+}
+
+http::response api_service::impl::set_device_tags(http::request& req, const caller& c,
+                                                  op_audit& a) {
+  auto body = object_body(req);
+  if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
+  const cJSON* o = std::get<common::json_ptr>(body).get();
+  for (const cJSON* item = o->child; item != nullptr; item = item->next) {
+    if (std::string_view(item->string) != "tags") {
+      return http::error_response(400, "unknown_field",
+                                  "unknown field \"" + std::string(item->string) + "\"");
+    }
+  }
+  const cJSON* arr = cJSON_GetObjectItemCaseSensitive(o, "tags");
+  if (!cJSON_IsArray(arr)) return http::error_response(400, "bad_tags", "tags must be an array");
+  std::vector<std::string> tags;
+  for (const cJSON* t = arr->child; t != nullptr; t = t->next) {
+    if (!cJSON_IsString(t)) return http::error_response(400, "bad_tags", "every tag is a string");
+    tags.emplace_back(t->valuestring);
+  }
+  if (auto s = check_tags(tags); !s.ok()) {
+    return http::error_response(400, "bad_tags", s.message());
+  }
+  const auto& id = req.param("id");
+  if (!common::protocol::valid_device_id(id)) {
+    return http::error_response(404, "not_found", "no such device");
+  }
+  auto set = ctx.db.set_device_tags(c.comp.id, id, std::move(tags));
+  if (!set.ok()) return store_error(set.error(), "set_device_tags");
+  a.detail = "tags=" + std::to_string(set->size());
+  auto out = json_object();
+  auto list = json_array();
+  for (const auto& t : *set)
+    append_item(list.get(), common::json_ptr(cJSON_CreateString(t.c_str())));
+  add_item(out.get(), "tags", std::move(list));
+  return json_answer(200, out);
 }
 
 http::response api_service::impl::get_command(http::request& req, const caller& c, op_audit&) {

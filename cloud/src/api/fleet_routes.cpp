@@ -87,6 +87,10 @@ std::variant<device_query, http::response> parse_device_filter(const filter_look
     }
     q.wan_prefix = *v;
   }
+  if (auto v = value("tag"); v && !v->empty()) {
+    if (v->size() > limits::k_max_tag_bytes) return too_long("tag", limits::k_max_tag_bytes);
+    q.tag = *v;
+  }
   return q;
 }
 

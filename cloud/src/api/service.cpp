@@ -322,6 +322,8 @@ void api_service::register_routes(http::router& r) {
         m->guarded("device.history", "device.read", bind(&impl::device_history)));
   r.add("PATCH", base + "/devices/{id}",
         m->guarded("device.move", "device.register", bind(&impl::move_device)));
+  r.add("PUT", base + "/devices/{id}/tags",
+        m->guarded("device.tags", "device.register", bind(&impl::set_device_tags)));
   r.add("DELETE", base + "/devices/{id}",
         m->guarded("device.remove", "device.register", bind(&impl::remove_device)));
   r.add("GET", base + "/fleet/summary",
@@ -361,6 +363,7 @@ void api_service::register_routes(http::router& r) {
         m->guarded("destination.delete", "destination.manage", bind(&impl::delete_destination)));
   r.add("POST", base + "/destinations/{id}/devices",
         m->guarded("device.register", "device.register", bind(&impl::register_devices)));
+  register_job_routes(*m, r, base);
   register_account_admin_routes(*m, r, base);
   register_notice_routes(*m, r, base);
   register_alert_routes(*m, r, base);

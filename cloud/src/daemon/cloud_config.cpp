@@ -95,6 +95,10 @@ common::config_schema cloud_config_schema() {
       // Scheduler of `serve`.
       num("jobs.tick_ms", 1000, 10, 3600000),
       num("jobs.interval_s", 3600, 1, 7 * k_day_s),
+      // Fleet jobs: how often the scheduler releases their commands, and the "minute" of a
+      // rollout's per_minute (DESIGN.md's minute; tests shorten it).
+      num("fleet_jobs.tick_ms", 1000, 10, 600000),
+      num("fleet_jobs.minute_s", 60, 1, 3600),
   };
   for (auto& k : http::server_config_keys()) s.push_back(std::move(k));
   for (auto& k : security::security_config_schema()) s.push_back(std::move(k));
@@ -132,6 +136,8 @@ scheduler_settings scheduler_settings_from(const common::config& c) {
   scheduler_settings s;
   s.tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
   s.sweep_interval = std::chrono::seconds(c.get_int("jobs.interval_s"));
+  s.fleet_tick = std::chrono::milliseconds(c.get_int("fleet_jobs.tick_ms"));
+  s.fleet_minute = std::chrono::seconds(c.get_int("fleet_jobs.minute_s"));
   return s;
 }
 

@@ -182,6 +182,22 @@ int serve(const common::config& config) {
   jobs.every(
       "metrics", timing.tick, [&] { publish_bridge_metrics(mqtt.metrics(), metrics); },
       scheduler::run_scope::each_instance);
+  // Fleet jobs release their routers' commands into the outbox; the store's transaction keeps
+  // two instances from releasing one router twice, and the bridge publishes what was released.
+  jobs.every("fleet_jobs", timing.fleet_tick, [&] {
+    const auto minute_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(timing.fleet_minute).count();
+    auto tick = db->release_jobs(clock.now_ms(), minute_ms);
+    if (!tick.ok()) {
+      common::log(log_level::error, "serve", "fleet jobs not released",
+                  {{"error", tick.error().to_string()}});
+      return;
+    }
+    if (tick->released > 0) mqtt.notify_command("");
+    for (auto id : tick->finished) {
+      common::log(log_level::info, "serve", "fleet job ended", {{"job", id}});
+    }
+  });
   for (auto& sweep : lifecycle_sweeps(config, *db, clock)) {
     auto period =
         sweep.period.count() > 0

@@ -9,7 +9,8 @@ std::vector<std::string> built_in_permissions(std::string_view role_name) {
     return {k_permissions.begin(), k_permissions.end()};
   }
   if (role_name == k_role_operator) {
-    return {"device.read", "device.command", "device.technician_login", "account.read"};
+    return {"device.read", "device.command", "device.technician_login", "account.read",
+            "job.manage"};
   }
   if (role_name == k_role_viewer) return {"device.read"};
   return {};

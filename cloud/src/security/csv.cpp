@@ -1,5 +1,6 @@
 #include "aterm/cloud/security/csv.h"
 
+#include "aterm/cloud/fleet.h"
 #include "aterm/common/clock.h"
 
 namespace aterm::cloud::security {
@@ -128,13 +129,28 @@ common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_vie
     };
     auto comma = line.find(',');
     if (line_no == 1 && is_header_cell(trim_cell(line.substr(0, comma)))) continue;
-    if (comma == std::string_view::npos || line.find(',', comma + 1) != std::string_view::npos) {
-      return bad("expected device_id,claim_code");
+    const auto second = comma == std::string_view::npos ? comma : line.find(',', comma + 1);
+    if (comma == std::string_view::npos || (second != std::string_view::npos &&
+                                            line.find(',', second + 1) != std::string_view::npos)) {
+      return bad("expected device_id,claim_code[,tags]");
     }
     std::string_view id = trim_cell(line.substr(0, comma));
-    std::string_view code = trim_cell(line.substr(comma + 1));
+    std::string_view code = trim_cell(line.substr(comma + 1, second - comma - 1));
     if (out.size() == max_rows) return bad("more than " + std::to_string(max_rows) + " devices");
-    out.push_back({std::string(id), std::string(code)});
+    device_claim claim{std::string(id), std::string(code), std::nullopt};
+    if (second != std::string_view::npos) {
+      std::vector<std::string> tags;
+      std::string_view rest = trim_cell(line.substr(second + 1));
+      while (!rest.empty()) {
+        auto semi = rest.find(';');
+        auto tag = trim_cell(rest.substr(0, semi));
+        if (!tag.empty()) tags.emplace_back(tag);
+        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      }
+      if (auto s = check_tags(tags); !s.ok()) return bad(s.message());
+      claim.tags = std::move(tags);
+    }
+    out.push_back(std::move(claim));
   }
   if (out.empty()) return common::status::error("bad_csv", "no device_id,claim_code line");
   return out;

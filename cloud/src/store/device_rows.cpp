@@ -103,6 +103,12 @@ device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
   // length(?) of the text itself: PostgreSQL's substr takes an int4, not the int8 of a bound
   // integer.
   if (f.wan_prefix) rest += "AND substr(d.wan_ip, 1, length(?)) = ? ";
+  // A tag is a lookup in device_tags' primary key (device_id, tag) per row of the window.
+  if (f.tag) {
+    rest +=
+        "AND EXISTS (SELECT 1 FROM device_tags g WHERE g.device_id = d.id AND g.tag = ? "
+        "AND g.company_id = d.company_id) ";
+  }
   device_list_sql out;
   // A filter past the id search reads the rows: a shorter walk.
   const bool reads_rows = rest.size() > id_search;
@@ -145,12 +151,15 @@ void bind_device_rest(query& q, const device_query& f) {
   if (f.last_seen_before_ms) q.bind(*f.last_seen_before_ms);
   if (f.last_seen_after_ms) q.bind(*f.last_seen_after_ms);
   if (f.wan_prefix) q.bind(*f.wan_prefix).bind(*f.wan_prefix);
+  if (f.tag) q.bind(*f.tag);
 }
 
 void release_device(connection& db, const std::string& device_id) {
   db.prepare("DELETE FROM state_history WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM commands WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM technician_logins WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM device_tags WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM fleet_job_devices WHERE device_id = ?").bind(device_id).exec();
   db.prepare(
         "UPDATE devices SET company_id = NULL, destination_id = NULL, registered_at_s = NULL, "
         "state_json = NULL, state_received_ms = NULL, state_count = 0, "

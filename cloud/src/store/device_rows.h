@@ -24,7 +24,7 @@ device read_device(const query& q);
 // cursor: devices_company (company_id, id), or the index of the page's most selective equality
 // filter: devices_company_destination, _firmware, _model or _presence (company_id, column, id),
 // so a page costs its own rows, not the fleet. Every other filter (the substring search, a
-// second equality, last seen, WAN prefix) is tested on the rows of a window of index entries
+// second equality, last seen, WAN prefix, tag) is tested on the rows of a window of index entries
 // after the cursor (device_list_sql::scan), written so no planner uses an index for it.
 // Sorts after every device id (ids start with a letter or digit; byte order in both engines): the
 // end of a window that runs to the last device.
@@ -48,10 +48,10 @@ void bind_device_window(query& q, const std::string& company_id, const device_qu
 void bind_device_rest(query& q, const device_query& filter);
 
 // The device leaves its company (unassign, contract end): its row drops the company,
-// destination and latest state, and the tenancy's state history, commands and technician logins
-// are deleted, so the next company that registers it reads nothing of them. Presence, agent
-// version and times seen stay: they describe the device, and the unassigned list shows them.
-// REQUIRES: inside a write transaction of `db`.
+// destination and latest state, and the tenancy's state history, commands, technician logins,
+// tags and places in fleet jobs are deleted, so the next company that registers it reads nothing of
+// them. Presence, agent version and times seen stay: they describe the device, and the unassigned
+// list shows them. REQUIRES: inside a write transaction of `db`.
 void release_device(connection& db, const std::string& device_id);
 
 }  // namespace aterm::cloud::store_sql

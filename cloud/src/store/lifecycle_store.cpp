@@ -365,13 +365,14 @@ class lifecycle_store final : public lifecycle_port {
           .bind(company_id)
           .exec();
       // The alerts' rows: alarms, rules, channels (mail addresses by account, webhook URLs) and
-      // their undelivered events.
+      // their undelivered events; the fleet jobs with their routers, and the tags.
       db_->prepare(
              "DELETE FROM webhook_outbox WHERE channel_id IN "
              "(SELECT id FROM notification_channels WHERE company_id = ?)")
           .bind(company_id)
           .exec();
-      for (const char* table : {"notification_channels", "alert_rules", "alarms"}) {
+      for (const char* table : {"notification_channels", "alert_rules", "alarms",
+                                "fleet_job_devices", "fleet_jobs", "device_tags"}) {
         db_->prepare(std::string("DELETE FROM ") + table + " WHERE company_id = ?")
             .bind(company_id)
             .exec();

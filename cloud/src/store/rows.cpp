@@ -1,6 +1,7 @@
 #include "rows.h"
 
 #include "aterm/cloud/limits.h"
+#include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 
 namespace aterm::cloud::store_sql {
@@ -70,6 +71,25 @@ account read_account(const query& q) {
   a.locked_at_s = q.opt_i64(14);
   a.password_change_required = q.i64(15) != 0;
   return a;
+}
+
+std::string insert_queued_command(connection& db, const std::string& company_id,
+                                  const new_command& c, std::int64_t now_s) {
+  std::string id =
+      "c-" + common::crypto::to_hex(common::crypto::random_bytes(limits::k_command_id_bytes));
+  db.prepare(
+        "INSERT INTO commands(id, company_id, device_id, op, args_json, status, created_at_s, "
+        "deadline_s, created_by) VALUES(?, ?, ?, ?, ?, 'queued', ?, ?, ?)")
+      .bind(id)
+      .bind(company_id)
+      .bind(c.device_id)
+      .bind(c.op)
+      .bind(c.args_json)
+      .bind(now_s)
+      .bind(c.deadline_s)
+      .bind(c.created_by)
+      .exec();
+  return id;
 }
 
 }  // namespace aterm::cloud::store_sql

@@ -28,4 +28,9 @@ account read_account(const query& q);
 extern const std::string k_login_select;
 technician_login read_login(const query& q);
 
+// Commits `c` as a queued command of the company created at `now_s` (the outbox publishes it
+// through a claim); answers its generated id ("c-" + hex). REQUIRES: inside a write transaction.
+std::string insert_queued_command(connection& db, const std::string& company_id,
+                                  const new_command& c, std::int64_t now_s);
+
 }  // namespace aterm::cloud::store_sql

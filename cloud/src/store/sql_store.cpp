@@ -23,6 +23,7 @@
 #include "device_rows.h"
 #include "engine.h"
 #include "fleet_store.h"
+#include "job_store.h"
 #include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
@@ -65,10 +66,6 @@ bool valid_company_id(std::string_view id) {
 
 bool valid_display_name(std::string_view s) {
   return !s.empty() && s.size() <= limits::k_max_name_bytes && common::valid_utf8(s);
-}
-
-std::string new_command_id() {
-  return "c-" + crypto::to_hex(crypto::random_bytes(limits::k_command_id_bytes));
 }
 
 command_status final_status_of(protocol::result_status s) {
@@ -184,12 +181,13 @@ bool valid_json_object(const std::string& text) {
   return parsed.ok() && cJSON_IsObject(parsed->get());
 }
 
-class sql_store final : public store, public store_sql::shared_pool {
+class sql_store final : public store_sql::job_store, public store_sql::shared_pool {
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
             std::optional<secret_key> audit_key)
-      : tx_(std::move(pool), "store"),
+      : job_store(pool, clock),
+        tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
         technician_events_(std::move(technician_events)),
@@ -1588,19 +1586,7 @@ class sql_store final : public store, public store_sql::shared_pool {
 
   result<command_record> insert_command_locked(const std::string& company_id,
                                                const new_command& c) {
-    std::string id = new_command_id();
-    db_->prepare(
-           "INSERT INTO commands(id, company_id, device_id, op, args_json, status, "
-           "created_at_s, deadline_s, created_by) VALUES(?, ?, ?, ?, ?, 'queued', ?, ?, ?)")
-        .bind(id)
-        .bind(company_id)
-        .bind(c.device_id)
-        .bind(c.op)
-        .bind(c.args_json)
-        .bind(clock_.now_s())
-        .bind(c.deadline_s)
-        .bind(c.created_by)
-        .exec();
+    std::string id = store_sql::insert_queued_command(*db_, company_id, c, clock_.now_s());
     auto q = db_->prepare(k_command_cols + "WHERE id = ?");
     q.bind(id);
     q.step();

@@ -6,6 +6,7 @@ import { h, field, input, message_box, clear_errors_on_attempt, close_dialogs } 
 import { pages } from './pages.js';
 import { admin_page, overview_page } from './admin.js';
 import { maintenance_banner, notices_page } from './notices.js';
+import { jobs_page } from './jobs.js';
 import { alarms_page, alarm_count_badge } from './alerts.js';
 
 const app = document.getElementById('app');
@@ -21,6 +22,7 @@ const k_menu = [
     key: 'nav.destinations',
     allowed: (s) => !s.site_admin && (s.perms.has('destination.manage') || s.perms.has('device.register')),
   },
+  { route: 'jobs', key: 'nav.jobs', allowed: (s) => !s.site_admin && s.perms.has('device.read') },
   { route: 'alarms', key: 'nav.alarms', allowed: (s) => s.perms.has('device.read') },
   { route: 'accounts', key: 'nav.accounts', allowed: (s) => s.perms.has('account.read') },
   { route: 'company', key: 'nav.company', allowed: (s) => s.perms.has('company.settings') },
@@ -332,7 +334,7 @@ function render() {
   };
   const entry = allowed.find((m) => m.route === active);
   if (state.perms.has('device.read')) header.querySelector('.top-actions').prepend(alarm_count_badge(ctx));
-  const pages_more = { admin: admin_page, overview: overview_page, notices: notices_page, alarms: alarms_page };
+  const pages_more = { admin: admin_page, overview: overview_page, notices: notices_page, alarms: alarms_page, jobs: jobs_page };
   const page = pages_more[route] ?? pages[route];
   if (!entry || !page) {
     location.replace(`#/${allowed[0].route}`);

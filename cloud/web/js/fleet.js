@@ -21,6 +21,7 @@ export function fleet_filters(on_change) {
   const after = input('last_seen_after', { type: 'datetime-local', id: 'filter-seen-after' });
   const before = input('last_seen_before', { type: 'datetime-local', id: 'filter-seen-before' });
   const wan = input('wan_prefix', { id: 'filter-wan', maxlength: 45, placeholder: '203.0.113.' });
+  const tag = input('tag', { id: 'filter-tag', maxlength: 64 });
   destination.addEventListener('change', on_change);
   const params = () => ({
     model: model.value.trim(),
@@ -29,6 +30,7 @@ export function fleet_filters(on_change) {
     last_seen_after: jst_input_to_iso(after.value),
     last_seen_before: jst_input_to_iso(before.value),
     wan_prefix: wan.value.trim(),
+    tag: tag.value.trim(),
   });
   const element = h(
     'div',
@@ -39,6 +41,7 @@ export function fleet_filters(on_change) {
     field(t('fleet.seen_after'), after),
     field(t('fleet.seen_before'), before),
     field(t('fleet.wan_prefix'), wan),
+    field(t('fleet.tag'), tag),
   );
   return { element, params };
 }

@@ -2,6 +2,7 @@
 // password change, company settings, access log. Each page gets `ctx` from app.js: `view` to
 // fill, `args` from the route, `on_leave` for timers, `can(permission)`.
 import * as api from './api.js';
+import { tag_editor } from './jobs.js';
 import { t, lang, dictionaries } from './i18n.js';
 import {
   h,
@@ -620,6 +621,7 @@ function device(ctx) {
   const info = h('div', {});
   const charts = h('div', {});
   const state_view = h('div', { id: 'device-state-fields' });
+  const tags_view = h('div', {});
   // The snapshot as the router sent it, for support staff: closed unless asked for.
   const raw_pre = h('pre', { class: 'state', id: 'device-state' });
   const raw = h('details', { id: 'device-raw' }, h('summary', {}, t('device.raw')), raw_pre);
@@ -675,6 +677,8 @@ function device(ctx) {
           { id: 'device-facts' },
         ),
       );
+      // Once: a refresh must not replace what the user is typing into the tag editor.
+      if (!tags_view.firstChild) tags_view.append(tag_editor(ctx, id, d.tags ?? []));
       state_view.replaceChildren(state_facts(s, d.state_received_ms));
       raw_pre.textContent = JSON.stringify(s, null, 2);
       if (d.state_received_ms) add_point(d.state_received_ms, s);
@@ -701,6 +705,7 @@ function device(ctx) {
     h('h1', {}, t('device.heading', { id })),
     box,
     info,
+    tags_view,
     h('section', {}, h('h2', {}, t('device.chart')), charts, history_note),
     h('section', {}, h('h2', {}, t('device.state')), state_view, raw),
   );

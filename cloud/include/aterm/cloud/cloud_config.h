@@ -32,6 +32,10 @@ struct scheduler_settings {
   std::chrono::milliseconds tick{1000};  // jobs.tick_ms
   // The lifecycle sweep runs this often. Default: 1 h.
   std::chrono::seconds sweep_interval{3600};  // jobs.interval_s
+  // Fleet jobs release their commands this often (store::release_jobs). Default: 1 s.
+  std::chrono::milliseconds fleet_tick{1000};  // fleet_jobs.tick_ms
+  // The minute of a fleet job's rollout per_minute. Default: 60 s.
+  std::chrono::seconds fleet_minute{60};  // fleet_jobs.minute_s
 };
 scheduler_settings scheduler_settings_from(const common::config& c);
 

@@ -70,4 +70,21 @@ inline constexpr int k_transaction_attempts = 6;
 inline constexpr std::chrono::milliseconds k_transaction_backoff_first{50};
 inline constexpr std::chrono::milliseconds k_transaction_backoff_max{800};
 
+// Tags are short labels shown as chips in one dashboard line; a router carries a handful.
+inline constexpr std::size_t k_max_tag_bytes = 64;
+inline constexpr std::size_t k_max_tags_per_device = 32;
+// A fleet job names at most this many routers by id in its request (a larger fleet is named by
+// destination, tag or query); one request body stays under the server's body limit.
+inline constexpr std::size_t k_max_job_device_ids = 10000;
+// A job's routers resolved from a device-list query: the largest fleet one job takes.
+inline constexpr std::size_t k_max_job_devices = 200000;
+// Commands one scheduler tick releases over every job: the tick's write transaction stays short
+// (about 10 ms of inserts on SQLite), and the next tick continues.
+inline constexpr std::size_t k_max_job_release_per_tick = 2000;
+// Jobs listed per request, newest first.
+inline constexpr std::size_t k_max_jobs_listed = 200;
+// The longest a job stays open for routers to come online: a week covers a shop closed over a
+// long weekend.
+inline constexpr std::int64_t k_max_job_deadline_s = 7 * 86400;
+
 }  // namespace aterm::cloud::limits

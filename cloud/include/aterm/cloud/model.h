@@ -137,6 +137,7 @@ struct device_query {
   std::optional<std::int64_t> last_seen_before_ms;  // last_seen_ms < this; never seen: no match
   std::optional<std::int64_t> last_seen_after_ms;   // last_seen_ms >= this
   std::optional<std::string> wan_prefix;            // the WAN address starts with this text
+  std::optional<std::string> tag;                   // carries this tag (exactly)
 };
 
 struct device_page {
@@ -277,10 +278,11 @@ struct technician_event_rule {
 // ---- roles, accounts, sessions ----
 
 // The permission catalogue (DESIGN.md section 6).
-inline constexpr std::array<std::string_view, 10> k_permissions = {
-    "device.read",        "device.command",  "device.technician_login", "device.register",
-    "destination.manage", "account.read",    "account.manage",          "role.manage",
-    "audit.read",         "company.settings"};
+inline constexpr std::array<std::string_view, 11> k_permissions = {
+    "device.read",      "device.command",     "device.technician_login",
+    "device.register",  "destination.manage", "account.read",
+    "account.manage",   "role.manage",        "audit.read",
+    "company.settings", "job.manage"};
 
 // Built-in roles, present in every company (company_id "" in the store, read-only).
 inline constexpr std::string_view k_role_administrator = "administrator";

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "aterm/bridge/store_port.h"
+#include "aterm/cloud/fleet.h"
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/notices/notice.h"
 #include "aterm/cloud/security/settings.h"
@@ -257,6 +259,41 @@ class store : public bridge::store_port, public security::shared_counters {
   // Failed logins ("login"/"failure" records) since `since_ms`; company "" = all companies.
   virtual result<std::int64_t> count_failed_logins(const std::string& company_id,
                                                    std::int64_t since_ms) = 0;
+
+  // ---- fleet jobs and tags (fleet.h, implemented in store/job_store.cpp) ----
+  // Replaces the router's tags (check_tags; k_invalid otherwise) and answers them sorted;
+  // k_not_found for a router not registered to the company.
+  virtual result<std::vector<std::string>> set_device_tags(const std::string& company_id,
+                                                           const std::string& device_id,
+                                                           std::vector<std::string> tags) = 0;
+  // The tags of each of `device_ids` registered to the company, sorted; a router without tags
+  // (or of another company) has no entry.
+  virtual result<std::map<std::string, std::vector<std::string>>> device_tags(
+      const std::string& company_id, std::span<const std::string> device_ids) = 0;
+  // Commits the job and one queued row per router of the company that `job.target` names, in
+  // one transaction. A device id that is not the company's: k_not_found naming none; a target
+  // matching no router: k_invalid. A tags.set job (k_tags_set_op, args {"tags": [...]}) sets
+  // the tags of every router at once and is completed when answered; any other op is released
+  // by release_jobs.
+  virtual result<fleet_job> create_job(const std::string& company_id, const new_job& job) = 0;
+  // Newest first, at most `limit`, with counts.
+  virtual result<std::vector<fleet_job>> list_jobs(const std::string& company_id,
+                                                   std::size_t limit) = 0;
+  virtual result<fleet_job> get_job(const std::string& company_id, std::int64_t job_id) = 0;
+  virtual result<job_device_page> list_job_devices(const std::string& company_id,
+                                                   std::int64_t job_id,
+                                                   const job_device_query& query) = 0;
+  // A running job becomes cancelled: its queued routers and its released commands no instance
+  // has claimed yet are cancelled (the outbox never publishes them); sent ones run to their
+  // end. k_conflict when the job already ended.
+  virtual result<fleet_job> cancel_job(const std::string& company_id, std::int64_t job_id) = 0;
+  // The scheduler's tick over every company's running jobs, in one write transaction (so two
+  // instances never release a router twice): ends jobs whose failure threshold tripped
+  // (aborted), marks queued routers past the deadline timed_out, releases queued routers that
+  // are online into the outbox within each job's rollout (per_minute per `minute_ms` window,
+  // max_in_flight, at most limits::k_max_job_release_per_tick), and completes jobs with nothing
+  // left queued or in flight.
+  virtual result<job_tick> release_jobs(std::int64_t now_ms, std::int64_t minute_ms) = 0;
 
   // ---- alarms and mail (site-level) ----
   virtual result<alarm> create_alarm(const std::string& company_id, const std::string& kind,

@@ -433,6 +433,53 @@ CREATE INDEX devices_company_model ON devices(company_id, model, id);
 CREATE INDEX devices_company_firmware ON devices(company_id, firmware, id);
 )sql";
 
+// Schema 14: fleet jobs (a job and one row per router it names, released into commands by the
+// scheduler's tick) and device tags, each looked up by company and tag in device id order; the
+// built-in administrator and operator roles gain job.manage.
+constexpr const char* k_schema_14 = R"sql(
+CREATE TABLE fleet_jobs (
+  id INTEGER PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  args_json TEXT NOT NULL,
+  target_json TEXT NOT NULL,
+  per_minute INTEGER NOT NULL,
+  max_in_flight INTEGER NOT NULL,
+  abort_pct INTEGER,
+  abort_min INTEGER NOT NULL,
+  deadline_s INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_at_s INTEGER NOT NULL,
+  finished_at_s INTEGER
+);
+CREATE INDEX fleet_jobs_company ON fleet_jobs(company_id, id);
+CREATE INDEX fleet_jobs_state ON fleet_jobs(state, id);
+CREATE TABLE fleet_job_devices (
+  job_id INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  company_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  command_id TEXT,
+  released_at_ms INTEGER,
+  PRIMARY KEY (job_id, device_id)
+);
+CREATE INDEX fleet_job_devices_state ON fleet_job_devices(job_id, state, device_id);
+CREATE INDEX fleet_job_devices_device ON fleet_job_devices(device_id);
+CREATE TABLE device_tags (
+  company_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (device_id, tag)
+);
+CREATE INDEX device_tags_company_tag ON device_tags(company_id, tag, device_id);
+UPDATE roles SET permissions = replace(permissions, '"company.settings"]',
+  '"company.settings","job.manage"]') WHERE company_id = '' AND name = 'administrator';
+UPDATE roles SET permissions = replace(permissions, '"account.read"]',
+  '"account.read","job.manage"]') WHERE company_id = '' AND name = 'operator';
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -465,6 +512,10 @@ const migration k_migrations[] = {
     {12, "planned maintenance and incident notices (notices, notice_updates)", k_schema_12},
     {13, "technician logins name their technician (technician_logins.technician_name)",
      k_schema_13},
+    {14,
+     "fleet jobs and their routers (fleet_jobs, fleet_job_devices); device tags (device_tags); "
+     "job.manage for the built-in administrator and operator",
+     k_schema_14},
 };
 
 int user_version(sql::connection& db) {

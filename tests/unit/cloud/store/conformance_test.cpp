@@ -115,6 +115,15 @@ constexpr coverage k_coverage[] = {
     {"store::read_audit_chain", k_store_test},
     {"store::get_audit_head", k_here},
     {"store::count_failed_logins", k_store_test},
+    // fleet jobs and tags
+    {"store::set_device_tags", k_here},
+    {"store::device_tags", k_here},
+    {"store::create_job", k_here},
+    {"store::list_jobs", k_here},
+    {"store::get_job", k_here},
+    {"store::list_job_devices", k_here},
+    {"store::cancel_job", k_here},
+    {"store::release_jobs", k_here},
     // alarms and mail
     {"store::create_alarm", k_here},
     {"store::list_alarms", k_here},
@@ -945,6 +954,83 @@ TEST_CASE("conformance: the alert port's channels and webhook outbox") {
   CHECK(port.delete_channel("globex", made->id).code() == cloud::k_not_found);
   REQUIRE(port.delete_channel("acme", made->id).ok());
   CHECK(port.due_webhooks(k_t0 + 400, 10)->empty());
+}
+
+TEST_CASE(
+    "conformance: fleet jobs release online routers within the rollout, tags stay in the "
+    "company") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2", "acme-r3"});
+  f.company_with("globex", {"globex-r1"});
+  auto tagged = f.db->set_device_tags("acme", "acme-r1", {"shop", "east"});
+  REQUIRE(tagged.ok());
+  CHECK(*tagged == std::vector<std::string>{"east", "shop"});
+  REQUIRE(f.db->set_device_tags("acme", "acme-r2", {"shop"}).ok());
+  CHECK(f.db->set_device_tags("acme", "globex-r1", {"shop"}).error().code() == cloud::k_not_found);
+  CHECK(f.db->set_device_tags("acme", "acme-r3", {"=cmd"}).error().code() == cloud::k_invalid);
+  const std::vector<std::string> ids = {"acme-r1", "acme-r2", "globex-r1"};
+  auto tags = f.db->device_tags("acme", ids);
+  REQUIRE(tags.ok());
+  CHECK(tags->size() == 2);
+  CHECK(tags->count("globex-r1") == 0);
+  cloud::device_query by_tag;
+  by_tag.tag = "shop";
+  auto listed = f.db->list_devices("acme", by_tag);
+  REQUIRE(listed.ok());
+  CHECK(listed->devices.size() == 2);
+
+  // Another company's router by id: refused, nothing stored.
+  cloud::new_job foreign;
+  foreign.op = "ping";
+  foreign.target.device_ids = {"acme-r1", "globex-r1"};
+  foreign.deadline_s = k_t0 + 600;
+  CHECK(f.db->create_job("acme", foreign).error().code() == cloud::k_not_found);
+  CHECK(f.db->list_jobs("acme", 10)->empty());
+
+  cloud::new_job j;
+  j.op = "ping";
+  j.target.tag = "shop";
+  j.rollout.per_minute = 1;
+  j.deadline_s = k_t0 + 600;
+  auto job = f.db->create_job("acme", j);
+  REQUIRE_MESSAGE(job.ok(), job.error().to_string());
+  CHECK(job->counts.queued == 2);
+  // Offline routers wait; online ones go out one per minute.
+  auto none = f.db->release_jobs(k_t0 * 1000, 60000);
+  REQUIRE(none.ok());
+  CHECK(none->released == 0);
+  f.apply({presence("acme-r1", k_t0 * 1000), presence("acme-r2", k_t0 * 1000)});
+  auto first = f.db->release_jobs(k_t0 * 1000 + 1, 60000);
+  REQUIRE(first.ok());
+  CHECK(first->released == 1);
+  CHECK(f.db->release_jobs(k_t0 * 1000 + 59000, 60000)->released == 0);
+  CHECK(f.db->release_jobs(k_t0 * 1000 + 61000, 60000)->released == 1);
+  auto sent = f.db->list_job_devices("acme", job->id, {cloud::job_device_status::sent, 50, ""});
+  REQUIRE(sent.ok());
+  CHECK(sent->devices.size() == 2);
+  CHECK(!sent->devices.front().command_id.empty());
+  CHECK(f.db->get_job("globex", job->id).error().code() == cloud::k_not_found);
+  auto cancelled = f.db->cancel_job("acme", job->id);
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->state == cloud::job_state::cancelled);
+  // Both commands were queued (no instance claimed them): the cancel stops them.
+  CHECK(cancelled->counts.cancelled == 2);
+  CHECK(f.db->cancel_job("acme", job->id).error().code() == cloud::k_conflict);
+  CHECK(f.db->get_job("acme", job->id)->state == cloud::job_state::cancelled);
+
+  // tags.set runs in the cloud at once.
+  cloud::new_job t;
+  t.op = std::string(cloud::k_tags_set_op);
+  t.args_json = R"({"tags":["west"]})";
+  t.target.device_ids = {"acme-r3"};
+  t.deadline_s = k_t0 + 600;
+  auto done = f.db->create_job("acme", t);
+  REQUIRE(done.ok());
+  CHECK(done->state == cloud::job_state::completed);
+  CHECK(done->counts.succeeded == 1);
+  const std::vector<std::string> r3 = {"acme-r3"};
+  CHECK(f.db->device_tags("acme", r3)->at("acme-r3") == std::vector<std::string>{"west"});
+  CHECK(f.db->list_jobs("acme", 10)->size() == 2);
 }
 
 TEST_CASE("conformance: every method of the store's interfaces has a conformance case") {

@@ -184,10 +184,13 @@ TEST_CASE("migrations: a database newer than the program is refused") {
 }
 
 // The store without the schemas after 9 (10: the fleet's filter columns and profile state; 11:
-// the alerts' tables and alarm columns; 12: the notices; 13: the technician's name), for a test
-// that rewinds the schema further.
+// the alerts' tables and alarm columns; 12: the notices; 13: the technician's name; 14: the
+// fleet jobs and tags), for a test that rewinds the schema further.
 std::string undo_schemas_after_9() {
   return std::string(
+             "DROP TABLE device_tags;"
+             "DROP TABLE fleet_job_devices;"
+             "DROP TABLE fleet_jobs;"
              "DROP TABLE notice_updates;"
              "DROP TABLE notices;"
              "DROP TABLE webhook_outbox;"

@@ -35,10 +35,12 @@ std::string audit_csv_header();
 std::string audit_csv_row(const audit_record& r);
 
 // A device-claim upload (docs/device-claim.md): one `device_id,claim_code` line per device,
-// CRLF or LF, an optional first header line ("device_id,claim_code"), blank lines
-// skipped, cells trimmed of spaces and of one pair of surrounding quotes. At most `max_rows`
-// devices. Error "bad_csv" naming the first bad line ("line 3: ..."); the codes are not checked
-// here (security/device_claim.h does), only that each line has its two cells.
+// optionally a third cell of tags separated by semicolons (`device_id,claim_code,tags`), CRLF or
+// LF, an optional first header line ("device_id,claim_code[,tags]"), blank lines skipped, cells
+// and tags trimmed of spaces and of one pair of surrounding quotes. At most `max_rows` devices.
+// Error "bad_csv" naming the first bad line ("line 3: ..."), also for tags the tag rule refuses
+// (check_tags); the codes are not checked here (security/device_claim.h does), only that each
+// line has its cells.
 common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_view text,
                                                                  std::size_t max_rows);
 

@@ -38,6 +38,9 @@ common::result<device_claim_settings> device_claim_settings_from(const common::c
 struct device_claim {
   std::string device_id;
   std::string claim_code;
+  // The CSV upload's optional third column: the router's tags once it is registered; nullopt
+  // when the line has no such column.
+  std::optional<std::vector<std::string>> tags;
 };
 
 // True when every code is its device's code under `settings.key` (false without a key). Checks
