@@ -256,8 +256,10 @@ class lifecycle_store final : public lifecycle_port {
   result<std::int64_t> sent_mail_purge_candidates(std::int64_t sent_until_s) override {
     return tx_.read<std::int64_t>("sent_mail_purge_candidates", [&]() -> result<std::int64_t> {
       auto q = db_->prepare(
-          "SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?");
-      q.bind(sent_until_s);
+          "SELECT (SELECT count(*) FROM mail_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= "
+          "?) "
+          "+ (SELECT count(*) FROM webhook_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?)");
+      q.bind(sent_until_s).bind(sent_until_s);
       q.step();
       return q.i64(0);
     });
@@ -269,6 +271,10 @@ class lifecycle_store final : public lifecycle_port {
           db_->prepare("DELETE FROM mail_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?")
               .bind(sent_until_s)
               .exec();
+      // A delivered webhook event is outgoing mail of another kind: same retention.
+      n += db_->prepare("DELETE FROM webhook_outbox WHERE sent_at_s IS NOT NULL AND sent_at_s <= ?")
+               .bind(sent_until_s)
+               .exec();
       if (n == 0) return n;
       store_sql::append_audit_record(
           *db_, sealing_key(),

@@ -950,6 +950,11 @@ TEST_CASE("conformance: the alert port's channels and webhook outbox") {
   CHECK_FALSE(healthy->back().failing_since_s.has_value());
   // The event that failed is due again now that the channel is enabled.
   CHECK(port.due_webhooks(k_t0 + 301, 10)->size() == 1);
+  // A delivered event is purged with sent mail; the one still due stays.
+  CHECK(*f.port->sent_mail_purge_candidates(k_t0 + 300) == 0);
+  CHECK(*f.port->sent_mail_purge_candidates(k_t0 + 301) == 1);
+  CHECK(*f.port->purge_sent_mail(k_t0 + 301, k_t0 + 302) == 1);
+  CHECK(port.due_webhooks(k_t0 + 302, 10)->size() == 1);
 
   CHECK(port.delete_channel("globex", made->id).code() == cloud::k_not_found);
   REQUIRE(port.delete_channel("acme", made->id).ok());

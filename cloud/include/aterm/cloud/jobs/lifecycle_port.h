@@ -109,7 +109,8 @@ class lifecycle_port : public mail::outbox_port {
   virtual result<audit_purge_outcome> purge_audit(std::int64_t before_ms, std::int64_t now_ms) = 0;
 
   // ---- mail outbox retention ----
-  // Messages sent at or before sent_until_s: what purge_sent_mail would delete.
+  // Messages (mail and webhook deliveries) sent at or before sent_until_s: what purge_sent_mail
+  // would delete.
   virtual result<std::int64_t> sent_mail_purge_candidates(std::int64_t sent_until_s) = 0;
   // Deletes the messages sent at or before sent_until_s and, when there were any, appends
   // "mail.purge" in the same transaction. Unsent messages stay, whatever their attempts.
