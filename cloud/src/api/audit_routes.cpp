@@ -41,7 +41,7 @@ http::response read_audit(api_service::impl& m, http::request& req, const caller
   for (const char* key : {"from", "to"}) {
     if (auto v = req.query_value(key)) {
       auto t = common::parse_iso8601(*v);
-      if (!t.ok()) return bad_request(std::string(key) + " must be an ISO 8601 time");
+      if (!t.ok()) return invalid_time(key);
       (std::string_view(key) == "from" ? q.from_ms : q.to_ms) = common::to_unix_ms(*t);
     }
   }
@@ -49,25 +49,30 @@ http::response read_audit(api_service::impl& m, http::request& req, const caller
   if (auto v = req.query_value("action")) q.action = *v;
   if (auto v = req.query_value("after_seq")) {
     auto n = non_negative(*v);
-    if (!n) return bad_request("after_seq must be a non-negative integer");
+    if (!n) return invalid_value("after_seq", "after_seq must be a non-negative integer");
     q.after_seq = *n;
   }
   if (auto v = req.query_value("before_seq")) {
     auto n = non_negative(*v);
-    if (!n) return bad_request("before_seq must be a non-negative integer");
+    if (!n) return invalid_value("before_seq", "before_seq must be a non-negative integer");
     q.before_seq = *n;
   }
   if (auto v = req.query_value("order")) {
-    if (*v != "oldest" && *v != "newest") return bad_request("order must be oldest or newest");
+    if (*v != "oldest" && *v != "newest") {
+      return invalid_value("order", "order must be oldest or newest");
+    }
     q.newest_first = *v == "newest";
   }
   if (auto v = req.query_value("limit")) {
     auto n = non_negative(*v);
-    if (!n || *n == 0) return bad_request("limit must be a positive integer");
+    // Larger limits are cut to the page size, so only the lower bound is refused.
+    if (!n || *n == 0) return invalid_value("limit", "limit must be a positive integer");
     q.limit = std::min(static_cast<std::size_t>(*n), limits::k_max_audit_page);
   }
   std::string format = req.query_value("format").value_or("json");
-  if (format != "json" && format != "csv") return bad_request("format must be json or csv");
+  if (format != "json" && format != "csv") {
+    return invalid_value("format", "format must be json or csv");
+  }
 
   auto records = m.ctx.db.list_audit(c.comp.id, q);
   if (!records.ok()) return m.store_error(records.error(), "list_audit");

@@ -24,6 +24,16 @@ std::optional<std::int64_t> destination_id(const http::request& req) {
 
 constexpr std::string_view k_confirm_moves = "confirm_moves";
 
+// 400 bad_device_count {field, min, max}: a registration names 1..limits::k_max_page devices.
+http::response bad_device_count(int n) {
+  return http::error_response(400, "bad_device_count",
+                              "devices holds 1.." + std::to_string(limits::k_max_page) +
+                                  " devices, not " + std::to_string(n),
+                              {{"field", "devices"},
+                               {"min", std::int64_t{1}},
+                               {"max", static_cast<std::int64_t>(limits::k_max_page)}});
+}
+
 http::response no_destination() {
   return http::error_response(404, "not_found", "no such destination");
 }
@@ -41,17 +51,15 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
     std::string_view k = item->string;
     if (k != id_key && k != "claim_code" &&
         !(std::string_view(id_key) == "device_id" && k == k_confirm_moves)) {
-      return bad_request("unknown field \"" + std::string(k.substr(0, 40)) + "\": a device is {" +
-                         id_key + ", claim_code}");
+      return unknown_field(k);
     }
   }
   const cJSON* id = cJSON_GetObjectItemCaseSensitive(o, id_key);
   const cJSON* code = cJSON_GetObjectItemCaseSensitive(o, "claim_code");
-  if (!cJSON_IsString(id) || !common::protocol::valid_device_id(id->valuestring)) {
-    std::string shown = cJSON_IsString(id) ? std::string(id->valuestring).substr(0, 80) : "";
-    return bad_request("\"" + shown + "\" is not a valid device id");
-  }
-  if (code != nullptr && !cJSON_IsString(code)) return bad_request("claim_code is a string");
+  if (id == nullptr) return field_required(id_key);
+  if (!cJSON_IsString(id)) return wrong_type(id_key, "string");
+  if (!common::protocol::valid_device_id(id->valuestring)) return invalid_device_id(id_key);
+  if (code != nullptr && !cJSON_IsString(code)) return wrong_type("claim_code", "string");
   return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : "",
                                 std::nullopt};
 }
@@ -68,18 +76,16 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
   }
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     if (item != many && std::string_view(item->string) != k_confirm_moves) {
-      return bad_request("devices must be the only field besides confirm_moves");
+      return unknown_field(item->string);
     }
   }
-  if (!cJSON_IsArray(many)) {
-    return bad_request("devices must be an array of {id, claim_code}");
-  }
+  if (!cJSON_IsArray(many)) return wrong_type("devices", "array");
   const int n = cJSON_GetArraySize(many);
   if (n < 1 || static_cast<std::size_t>(n) > limits::k_max_page) {
-    return bad_request("devices holds 1.." + std::to_string(limits::k_max_page) + " devices");
+    return bad_device_count(n);
   }
   for (const cJSON* d = many->child; d != nullptr; d = d->next) {
-    if (!cJSON_IsObject(d)) return bad_request("each of devices is an object {id, claim_code}");
+    if (!cJSON_IsObject(d)) return wrong_type("devices", "array of objects");
     auto one = read_claim(d, "id");
     if (auto* bad = std::get_if<http::response>(&one)) return std::move(*bad);
     out.push_back(std::move(std::get<security::device_claim>(one)));
@@ -98,20 +104,23 @@ std::variant<destination_fields, http::response> read_fields(const cJSON* o) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
     if (k == "name") {
-      if (!cJSON_IsString(item) || !valid_line(item->valuestring, limits::k_max_name)) {
-        return bad_request("name must be 1..128 printable characters");
+      if (!cJSON_IsString(item)) return wrong_type(k, "string");
+      if (!valid_line(item->valuestring, limits::k_max_name)) {
+        return invalid_name(k, limits::k_max_name);
       }
       f.name = item->valuestring;
     } else if (k == "settings") {
-      if (!cJSON_IsObject(item)) {
-        return bad_request("settings must be an object");
-      }
+      if (!cJSON_IsObject(item)) return wrong_type(k, "object");
       f.settings_json = common::print_json(item);
       if (f.settings_json->size() > k_max_settings_bytes) {
-        return bad_request("settings too large");
+        return http::error_response(
+            400, "settings_too_large",
+            "settings must be at most " + std::to_string(k_max_settings_bytes) + " bytes as JSON",
+            {{"field", "settings"},
+             {"max_bytes", static_cast<std::int64_t>(k_max_settings_bytes)}});
       }
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
   return f;
@@ -136,11 +145,25 @@ std::variant<std::vector<security::device_claim>, http::response> claims_of(
     const http::request& req) {
   const std::string* type = req.header("content-type");
   if (type != nullptr && type->rfind("text/csv", 0) == 0) {
-    auto rows = security::parse_device_claim_csv(req.body, limits::k_max_page);
-    if (!rows.ok()) return bad_request(rows.error().message());
+    std::size_t line = 0;
+    auto rows = security::parse_device_claim_csv(req.body, limits::k_max_page, &line);
+    if (!rows.ok()) {
+      if (line == 0) {
+        return http::error_response(
+            400, "empty_csv", rows.error().message(),
+            {{"max_devices", static_cast<std::int64_t>(limits::k_max_page)}});
+      }
+      return http::error_response(400, "bad_csv", rows.error().message(),
+                                  {{"line", static_cast<std::int64_t>(line)},
+                                   {"max_devices", static_cast<std::int64_t>(limits::k_max_page)}});
+    }
     for (const auto& r : *rows) {
       if (!common::protocol::valid_device_id(r.device_id)) {
-        return bad_request("\"" + r.device_id.substr(0, 80) + "\" is not a valid device id");
+        // The id is the uploader's own text, cut so the answer never echoes a large body.
+        const std::string shown = r.device_id.substr(0, limits::k_max_name);
+        return http::error_response(400, "invalid_device_id",
+                                    "\"" + shown + "\" is not a valid device id",
+                                    {{"field", "device_id"}, {"device_id", shown}});
       }
     }
     return std::move(*rows);
@@ -160,11 +183,7 @@ http::response api_service::impl::move_device(http::request& req, const caller& 
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   const cJSON* o = std::get<common::json_ptr>(body).get();
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
-    if (std::string_view(item->string) != "destination_id") {
-      return http::error_response(400, "unknown_field",
-                                  "unknown field \"" + std::string(item->string) + "\"",
-                                  {{"field", std::string(item->string)}});
-    }
+    if (std::string_view(item->string) != "destination_id") return unknown_field(item->string);
   }
   auto to = common::json_int(o, "destination_id");
   if (!to || *to <= 0) {
@@ -200,7 +219,7 @@ http::response api_service::impl::create_destination(http::request& req, const c
   auto fields = read_fields(std::get<common::json_ptr>(body).get());
   if (auto* bad = std::get_if<http::response>(&fields)) return std::move(*bad);
   auto& f = std::get<destination_fields>(fields);
-  if (!f.name) return bad_request("name is required");
+  if (!f.name) return field_required("name");
   auto d = ctx.db.create_destination(c.comp.id, *f.name, f.settings_json.value_or("{}"));
   if (!d.ok()) return store_error(d.error(), "create_destination");
   a.target = std::to_string(d->id);

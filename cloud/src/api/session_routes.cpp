@@ -164,13 +164,15 @@ http::response api_service::impl::login(http::request& req) {
   auto body = object_body(req);
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   const cJSON* o = std::get<common::json_ptr>(body).get();
+  // Refused by the request alone, before any lookup: not a failed login.
+  for (const char* field : {"company_id", "login_id", "password"}) {
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(o, field);
+    if (item == nullptr) return field_required(field);
+    if (!cJSON_IsString(item)) return wrong_type(field, "string");
+  }
   auto company_id = common::json_string(o, "company_id");
   auto login_id = common::json_string(o, "login_id");
   auto password = common::json_string(o, "password");
-  if (!company_id || !login_id || !password) {
-    return http::error_response(400, "bad_request",
-                                "company_id, login_id and password (strings) are required");
-  }
   auto a = std::make_shared<login_attempt>();
   a->company_id = *company_id;
   a->login_id = security::trim_login_id(*login_id);

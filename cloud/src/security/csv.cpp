@@ -114,7 +114,8 @@ bool is_header_cell(std::string_view c) {
 }  // namespace
 
 common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_view text,
-                                                                 std::size_t max_rows) {
+                                                                 std::size_t max_rows,
+                                                                 std::size_t* refused_line) {
   std::vector<device_claim> out;
   std::size_t line_no = 0;
   while (!text.empty()) {
@@ -125,6 +126,7 @@ common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_vie
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim_cell(line).empty()) continue;
     const auto bad = [&](const std::string& why) {
+      if (refused_line != nullptr) *refused_line = line_no;
       return common::status::error("bad_csv", "line " + std::to_string(line_no) + ": " + why);
     };
     auto comma = line.find(',');
@@ -152,7 +154,10 @@ common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_vie
     }
     out.push_back(std::move(claim));
   }
-  if (out.empty()) return common::status::error("bad_csv", "no device_id,claim_code line");
+  if (out.empty()) {
+    if (refused_line != nullptr) *refused_line = 0;
+    return common::status::error("bad_csv", "no device_id,claim_code line");
+  }
   return out;
 }
 

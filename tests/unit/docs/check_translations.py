@@ -10,6 +10,12 @@ whose code is not a string literal must be one of RESOLVED, which says where its
 declared; any other fails the check naming the call, so a new way of answering a code cannot
 slip past it.
 
+The field names an error names (`field.<name>`, shown by the page's words for the field) come the
+same way: the first argument of each refusal helper (field_required, wrong_type, invalid_name, ...)
+and each {"field", ...} detail row. A name that is not a string literal must be one of
+RESOLVED_FIELDS, which says where in its file the names it takes are written; any other fails the
+check naming the call.
+
     check_translations.py REPO      exit 1 naming every missing entry
     check_translations.py --self-test
 """
@@ -20,7 +26,7 @@ import sys
 KEY = re.compile(r"^\s*'([^']+)'\s*:", re.M)
 # Every call answering an error: the status and the code expression.
 ERROR_CALL = re.compile(r'\b(?:error_response|deny)\(\s*([^,()]*?(?:\([^()]*\))?[^,()]*?),'
-                        r'\s*([^,]+?)\s*,', re.S)
+                        r'\s*(?P<expr>[^,]+?)\s*,', re.S)
 LITERAL = re.compile(r'^"([a-z_]+)"$')
 # An error answer built as a row: {"error", "code"}.
 ERROR_ROW = re.compile(r'\{"error",\s*"([a-z_]+)"\}')
@@ -48,6 +54,37 @@ RESOLVED = {
     ("cloud/src/api/service.cpp", "code"): ("forwarded",),
     ("cloud/src/http/message.cpp", "std::string_view code"): ("forwarded",),
     ("cloud/src/http/message.cpp", "code"): ("forwarded",),
+}
+# The refusal helpers of json_out.cpp whose first argument is the field the answer names.
+FIELD_CALL = re.compile(r'\b(?:wrong_type|field_required|out_of_range|too_long|invalid_value|'
+                        r'invalid_name|invalid_time|invalid_email|invalid_device_id)\(\s*'
+                        r'(?P<expr>[^,()]*?(?:\([^()]*\))?[^,()]*?)\s*[,)]', re.S)
+# A detail row naming the field: {"field", EXPR}.
+FIELD_ROW = re.compile(r'\{"field",\s*(?P<expr>[^{}]+?)\s*\}', re.S)
+FIELD_LITERAL = re.compile(r'^(?:std::string(?:_view)?\()?"([a-z_]+)"\)?$')
+# Field expressions that are not literals, by file and expression: a pattern whose matches in
+# that file hold the names the expression takes (as string literals), or ("forwarded",) for the
+# helpers' own parameters and ("client",) for a name the client sent (unknown_field), which the
+# page shows as sent.
+RESOLVED_FIELDS = {
+    ("cloud/src/api/json_out.cpp", "std::string_view field"): ("forwarded",),
+    ("cloud/src/api/json_out.cpp", "std::string(field)"): ("forwarded",),
+    ("cloud/src/api/json_out.cpp", "shown"): ("client",),
+    # A body field, named by the key it was read under: the keys the route compares it with.
+    ("cloud/src/api/accounts_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/admin_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/company_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/roles_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/destination_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/admin_routes.cpp", "item->string"): ("pattern", r'k == "contract_end"'),
+    # read_claim(object, "id" or "device_id").
+    ("cloud/src/api/destination_routes.cpp", "id_key"):
+        ("pattern", r'read_claim\([a-z]+,\s*"[a-z_]+"\)'),
+    # The device-list filters read in pairs {"model", &q.model}.
+    ("cloud/src/api/fleet_routes.cpp", "name"): ("pattern", r'std::pair\{"[a-z_]+"'),
+    ("cloud/src/api/audit_routes.cpp", "key"): ("pattern", r'const char\* key : \{[^}]*\}'),
+    ("cloud/src/api/session_routes.cpp", "field"):
+        ("pattern", r'const char\* field : \{[^}]*\}'),
 }
 # The refusals of the delegation rule, answered as 403 forbidden {reason}.
 DELEGATION_TABLE = "cloud/src/security/delegation_policy.cpp"
@@ -78,39 +115,64 @@ def read(repo, f):
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def error_codes(repo, unresolved):
-    """The codes every error_response/deny call answers; appends calls it cannot resolve."""
-    codes = set()
+def traced(repo, patterns, literal, resolved, what, unresolved):
+    """The names the expression (group "expr") of each match of `patterns` in the API and HTTP
+    sources stands for: a literal's own, or those its entry of `resolved` declares as
+    resolve(how, expr, file text) answers them. Appends each expression it cannot resolve."""
+    names = set()
     for folder in ("cloud/src/api", "cloud/src/http"):
         for p in sorted((repo / folder).rglob("*.cpp")):
             rel = p.relative_to(repo).as_posix()
             text = p.read_text(encoding="utf-8")
-            codes |= set(ERROR_ROW.findall(text))
-            for m in ERROR_CALL.finditer(text):
-                expr = " ".join(m.group(2).split())
-                lit = LITERAL.match(expr)
+            for m in (m for pattern in patterns for m in pattern.finditer(text)):
+                expr = " ".join(m.group("expr").split())
+                lit = literal.match(expr)
+                how = None if lit else resolved.get((rel, expr))
                 if lit:
-                    codes.add(lit.group(1))
-                    continue
-                how = RESOLVED.get((rel, expr))
-                if how is None:
+                    names.add(lit.group(1))
+                elif how is None:
                     line = text.count("\n", 0, m.start()) + 1
-                    unresolved.append(f"{rel}:{line}: error code `{expr}` is not a literal")
-                elif how[0] == "status":
-                    codes |= set(STATUS_ERROR.findall(read(repo, how[1])))
-                elif how[0] == "constant":
-                    name = expr.split("::")[-1]
-                    found = re.search(name + r'\s*=\s*"([a-z_]+)"', read(repo, how[1]))
-                    if found:
-                        codes.add(found.group(1))
-                    else:
-                        unresolved.append(f"{rel}: {expr} not found in {how[1]}")
-    return codes
+                    unresolved.append(f"{rel}:{line}: {what} `{expr}` is not a literal")
+                else:
+                    names |= resolve(repo, rel, how, expr, text, unresolved)
+    return names
+
+
+def resolve(repo, rel, how, expr, text, unresolved):
+    """The names an entry of RESOLVED or RESOLVED_FIELDS declares for `expr` of file `rel`."""
+    if how[0] == "status":
+        return set(STATUS_ERROR.findall(read(repo, how[1])))
+    if how[0] == "constant":
+        found = re.search(expr.split("::")[-1] + r'\s*=\s*"([a-z_]+)"', read(repo, how[1]))
+        if not found:
+            unresolved.append(f"{rel}: {expr} not found in {how[1]}")
+        return {found.group(1)} if found else set()
+    if how[0] == "pattern":
+        found = re.findall(how[1], text)
+        if not found:
+            unresolved.append(f"{rel}: `{expr}`: no match of {how[1]}")
+        return {name for match in found for name in re.findall(r'"([a-z_]+)"', match)}
+    return set()
+
+
+def error_codes(repo, unresolved):
+    """The codes every error_response/deny call answers and every {"error", ...} row names."""
+    codes = set()
+    for text in sources(repo, "cloud/src/api", "cloud/src/http"):
+        codes |= set(ERROR_ROW.findall(text))
+    return codes | traced(repo, [ERROR_CALL], LITERAL, RESOLVED, "error code", unresolved)
+
+
+def error_fields(repo, unresolved):
+    """The field names error answers name."""
+    return traced(repo, [FIELD_CALL, FIELD_ROW], FIELD_LITERAL, RESOLVED_FIELDS, "field name",
+                  unresolved)
 
 
 def wanted(repo, unresolved=None):
     unresolved = [] if unresolved is None else unresolved
     keys = {f"error.{c}" for c in error_codes(repo, unresolved)}
+    keys |= {f"field.{f}" for f in error_fields(repo, unresolved)}
     for text in sources(repo, "cloud/src/api"):
         keys |= {f"error.bad_command.{r}" for r in COMMAND_REASON.findall(text)}
     keys |= {f"error.forbidden.{r}" for r in TABLE_NAME.findall(read(repo, DELEGATION_TABLE))}
@@ -157,7 +219,10 @@ def self_test():
             "cloud/web/js/i18n.js": "const dict = {\n  ja: {\n    'error.a': 'x',\n  },\n  en: {\n    'error.a': 'x',\n  },\n};\n",
             "cloud/web/js/i18n_terms.js": "export const terms_ja = {};\nexport const terms_en = {\n  'error.b': 'y',\n};\n",
             "cloud/src/api/x.cpp": 'return http::error_response(400, "a", "m"); error_response(409,\n "b", "m");'
-                                   ' error_response(400, s.code(), "m"); command_refusal("r", "m");',
+                                   ' error_response(400, s.code(), "m"); command_refusal("r", "m");'
+                                   ' field_required("f_a"); error_response(400, "a", "m", {{"field", "f_b"}});'
+                                   '\n wrong_type(k, "string");',
+            "cloud/src/api/audit_routes.cpp": 'for (const char* key : {"from", "to"}) invalid_time(key);',
             "cloud/src/http/y.cpp": "",
             "cloud/src/security/password_policy.cpp": "",
             "cloud/src/security/lockout_policy.cpp": "",
@@ -175,6 +240,9 @@ def self_test():
         assert "en: op.x.y.desc" in missing, missing
         assert "en: error.bad_command.r" in missing, missing
         assert any("x.cpp:2: error code `s.code()` is not a literal" in m for m in missing), missing
+        assert "en: field.f_a" in missing and "ja: field.f_b" in missing, missing
+        assert "ja: field.from" in missing and "en: field.to" in missing, missing
+        assert any("x.cpp:3: field name `k` is not a literal" in m for m in missing), missing
     print("self-test passed")
     return 0
 

@@ -9,6 +9,7 @@
 #include "aterm/cloud/api/api.h"
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
+#include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/password_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
@@ -104,13 +105,14 @@ struct fixture {
 
   http::response call(const std::string& method, const std::string& target,
                       const std::string& body = {}, const session_cookies* s = nullptr,
-                      bool with_csrf = true, const std::string& ip = "127.0.0.1") {
+                      bool with_csrf = true, const std::string& ip = "127.0.0.1",
+                      const std::string& content_type = "application/json") {
     http::request req;
     req.method = method;
     req.target = target;
     req.body = body;
     // As the dashboard and every API client send a body (POST /session requires it).
-    if (!body.empty()) req.headers["content-type"] = "application/json";
+    if (!body.empty()) req.headers["content-type"] = content_type;
     req.peer_address = ip;
     req.client_address = ip;
     if (s != nullptr) {
@@ -904,6 +906,80 @@ TEST_CASE("refusals of the technician-login and site-administrator routes name a
   check_refusals(
       f, s,
       {{"GET", "/api/v1/admin/companies", "", 403, "forbidden", "permission", "company.settings"}});
+}
+
+TEST_CASE("refusals of the destination, access-log and session routes name a specific code") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  const std::string dest = "/api/v1/destinations/" + std::to_string(f.acme_dest);
+  const std::string reg = dest + "/devices";
+  std::string too_many = R"({"devices":[)";
+  for (std::size_t i = 0; i <= cloud::limits::k_max_page; ++i) {
+    too_many += (i ? "," : "") + std::string(R"({"id":"r","claim_code":"c"})");
+  }
+  too_many += "]}";
+  check_refusals(
+      f, s,
+      {
+          {"POST", "/api/v1/destinations", "{}", 400, "field_required", "field", "name"},
+          {"POST", "/api/v1/destinations", R"({"name":""})", 400, "invalid_name", "max_length",
+           "128"},
+          {"POST", "/api/v1/destinations", R"({"name":7})", 400, "wrong_type", "field", "name"},
+          {"POST", "/api/v1/destinations", R"({"nom":"x"})", 400, "unknown_field", "field", "nom"},
+          {"PATCH", dest, R"({"settings":[]})", 400, "wrong_type", "type", "object"},
+          {"PATCH", dest, R"({"settings":{"a":")" + std::string(17 * 1024, 'a') + R"("}})", 400,
+           "settings_too_large", "max_bytes", "16384"},
+          {"POST", reg, R"({"claim_code":"c"})", 400, "field_required", "field", "device_id"},
+          {"POST", reg, R"({"device_id":"a/b"})", 400, "invalid_device_id", "field", "device_id"},
+          {"POST", reg, R"({"device_id":"router-1","claim_code":1})", 400, "wrong_type", "field",
+           "claim_code"},
+          {"POST", reg, R"({"device_ids":["r"]})", 400, "unknown_field", "field", "device_ids"},
+          {"POST", reg, R"({"devices":{}})", 400, "wrong_type", "field", "devices"},
+          {"POST", reg, R"({"devices":[]})", 400, "bad_device_count", "max", "500"},
+          {"POST", reg, too_many, 400, "bad_device_count", "field", "devices"},
+          {"POST", reg, R"({"devices":["r"]})", 400, "wrong_type", "type", "array of objects"},
+          {"POST", reg, R"({"devices":[{"id":"a b"}]})", 400, "invalid_device_id", "field", "id"},
+          {"POST", reg, R"({"devices":[],"x":1})", 400, "unknown_field", "field", "x"},
+          {"PATCH", "/api/v1/devices/acme-r1", R"({"to":1})", 400, "unknown_field", "field", "to"},
+          {"GET", "/api/v1/audit?from=yesterday", "", 400, "invalid_time", "field", "from"},
+          {"GET", "/api/v1/audit?to=1", "", 400, "invalid_time", "field", "to"},
+          {"GET", "/api/v1/audit?after_seq=-1", "", 400, "invalid_value", "field", "after_seq"},
+          {"GET", "/api/v1/audit?before_seq=x", "", 400, "invalid_value", "field", "before_seq"},
+          {"GET", "/api/v1/audit?order=random", "", 400, "invalid_value", "field", "order"},
+          {"GET", "/api/v1/audit?limit=0", "", 400, "invalid_value", "field", "limit"},
+          {"GET", "/api/v1/audit?format=xml", "", 400, "invalid_value", "field", "format"},
+      });
+  // A CSV upload names the line it cannot read, or that it holds no device line at all.
+  auto csv = [&](const std::string& text) {
+    return f.call("POST", reg, text, &s, true, "127.0.0.1", "text/csv");
+  };
+  auto bad_line = csv("device_id,claim_code\nr-1,AAAA\nr-2\n");
+  CHECK(bad_line.status == 400);
+  CHECK(error_code(bad_line) == "bad_csv");
+  CHECK(common::json_int(parse(bad_line).get(), "line") == 3);
+  auto empty = csv("device_id,claim_code\n");
+  CHECK(error_code(empty) == "empty_csv");
+  auto bad_id = csv("r-1,AAAA\nr 2,BBBB\n");
+  CHECK(error_code(bad_id) == "invalid_device_id");
+  CHECK(common::json_string(parse(bad_id).get(), "device_id") == "r 2");
+  CHECK_FALSE(f.db->get_device("acme", "r-1").ok());
+
+  // Sign-in: each missing or mistyped field by name, and none of them counts as a failed login.
+  check_refusals(
+      f, s,
+      {
+          {"POST", "/api/v1/session", R"({"login_id":"alice","password":"x"})", 400,
+           "field_required", "field", "company_id"},
+          {"POST", "/api/v1/session", R"({"company_id":"acme","password":"x"})", 400,
+           "field_required", "field", "login_id"},
+          {"POST", "/api/v1/session", R"({"company_id":"acme","login_id":"alice"})", 400,
+           "field_required", "field", "password"},
+          {"POST", "/api/v1/session", R"({"company_id":"acme","login_id":"alice","password":1})",
+           400, "wrong_type", "field", "password"},
+      });
+  std::size_t failures = 0;
+  for (const auto& r : f.audit("acme")) failures += r.action == "login" && r.result == "failure";
+  CHECK(failures == 0);
 }
 
 TEST_CASE("device history: another company's or a missing device answers 404") {

@@ -24,8 +24,8 @@ std::string code_of(const sec::device_claim_settings& s, const std::string& id) 
 
 TEST_CASE("possession is proven only when every code is right") {
   const auto s = with_key();
-  const std::vector<sec::device_claim> right = {{"r-001", code_of(s, "r-001")},
-                                                {"r-002", code_of(s, "r-002")}};
+  const std::vector<sec::device_claim> right = {{"r-001", code_of(s, "r-001"), std::nullopt},
+                                                {"r-002", code_of(s, "r-002"), std::nullopt}};
   CHECK(sec::proves_possession(s, right));
   auto one_wrong = right;
   one_wrong[1].claim_code = code_of(s, "r-001");
@@ -64,19 +64,22 @@ TEST_CASE("claim CSV: device_id,claim_code lines") {
   struct row {
     const char* text;
     const char* error;
+    std::size_t line;  // 0: no device line
   };
   const row bad[] = {
-      {"r-001\n", "line 1"},
-      {"r-001,A\nr-002,B,C\n", "line 2"},
-      {"", "no device_id"},
-      {"device_id,claim_code\n", "no device_id"},
-      {"a,1\nb,2\nc,3\n", "line 3: more than 2"},
+      {"r-001\n", "line 1", 1},
+      {"r-001,A\nr-002,B,C,D\n", "line 2", 2},
+      {"", "no device_id", 0},
+      {"device_id,claim_code\n", "no device_id", 0},
+      {"a,1\nb,2\nc,3\n", "line 3: more than 2", 3},
   };
   for (const auto& r : bad) {
     CAPTURE(r.text);
-    auto out = sec::parse_device_claim_csv(r.text, 2);
+    std::size_t line = 99;
+    auto out = sec::parse_device_claim_csv(r.text, 2, &line);
     REQUIRE_FALSE(out.ok());
     CHECK(out.error().code() == "bad_csv");
     CHECK(out.error().message().find(r.error) != std::string::npos);
+    CHECK(line == r.line);
   }
 }

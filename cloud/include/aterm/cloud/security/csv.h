@@ -40,8 +40,9 @@ std::string audit_csv_row(const audit_record& r);
 // and tags trimmed of spaces and of one pair of surrounding quotes. At most `max_rows` devices.
 // Error "bad_csv" naming the first bad line ("line 3: ..."), also for tags the tag rule refuses
 // (check_tags); the codes are not checked here (security/device_claim.h does), only that each
-// line has its cells.
-common::result<std::vector<device_claim>> parse_device_claim_csv(std::string_view text,
-                                                                 std::size_t max_rows);
+// line has its cells. When refused and `refused_line` is given, it receives the 1-based line the
+// error names, 0 when the upload holds no device line at all.
+common::result<std::vector<device_claim>> parse_device_claim_csv(
+    std::string_view text, std::size_t max_rows, std::size_t* refused_line = nullptr);
 
 }  // namespace aterm::cloud::security
