@@ -206,18 +206,46 @@ async function start_cloud() {
   await wait_started('cloud', cloud, 'serve: started', cloud_starts);
 }
 
+// A picture of the operator's guide (with --doc-images): the visible part of `page`, after
+// scrolling `at` (a selector) to the middle when given.
+async function doc_shot(page, name, at) {
+  if (!doc_images) return;
+  fs.mkdirSync(doc_images, { recursive: true });
+  if (at) await page.$eval(at, (e) => e.scrollIntoView({ block: 'center' }));
+  await page.screenshot({ path: path.join(doc_images, `${name}.png`), animations: 'disabled', timeout: 90_000 });
+}
+
+// Real refusals of the destination, registration, access-log and sign-in routes, worded by the
+// page's own error text in language `l`: each code's words with the field by its label, never
+// the server's English message or a bare field name.
+async function refusals_in_words(page, l, where) {
+  const want = {
+    ja: ['「名前」を入力してください。', '項目「設定」の形式が正しくありません。', '「並び順」の値が正しくありません。',
+      '一度に登録できる機器は 1〜500 台です。', '「ログインID」を入力してください。'],
+    en: ['Enter “name”.', 'The field “settings” has the wrong type.', 'The value of “order” is not valid.',
+      'Register 1 to 500 devices at a time.', 'Enter “login ID”.'],
+  }[l];
+  const said = await page.evaluate(async () => {
+    const api = await import('/js/api.js');
+    const { error_text } = await import('/js/ui.js');
+    const words = async (f) => f().then(() => 'accepted', error_text);
+    const dest = (await api.get('/destinations')).destinations[0].id;
+    return [
+      await words(() => api.post('/destinations', {})),
+      await words(() => api.post('/destinations', { name: 'x', settings: [] })),
+      await words(() => api.get('/audit?order=sideways')),
+      await words(() => api.post(`/destinations/${dest}/devices`, { devices: [] })),
+      await words(() => api.post('/session', { company_id: 'acme' })),
+    ];
+  });
+  check(JSON.stringify(said) === JSON.stringify(want), `${where}: refusals in words with the field's label: ${said.join(' ')}`);
+}
+
 // ---- operator safety and readability: confirmations, command wording, the router page, the
 // access log, limits. One function on the running stack (no second fleet), at 1280 px and 390 px,
 // in Japanese and English. Runs after the CSV upload: new-router-1 is registered and has never
 // connected, and the technician's router has been stopped.
 async function operator_checks(page, shot) {
-  // `at`: an element to scroll to the middle of the picture first.
-  const doc_shot = async (name, at) => {
-    if (!doc_images) return;
-    fs.mkdirSync(doc_images, { recursive: true });
-    if (at) await page.$eval(at, (e) => e.scrollIntoView({ block: 'center' }));
-    await page.screenshot({ path: path.join(doc_images, `${name}.png`), animations: 'disabled', timeout: 90_000 });
-  };
   const set_lang = async (l) => {
     if ((await page.getAttribute('html', 'lang')) !== l) {
       await page.click('#lang-toggle');
@@ -249,7 +277,7 @@ async function operator_checks(page, shot) {
   check(/\d+(日|時間|分)/.test(facts_text) && /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST/.test(facts_text) &&
     /198\.51\.100\.10/.test(facts_text) && /MB/.test(facts_text), `router page: uptime, JST time, WAN address, memory: ${facts_text}`);
   check(!(await page.isVisible('#device-state')), 'router page: the raw JSON is hidden until asked for');
-  await doc_shot('router', '#device-state-fields');
+  await doc_shot(page, 'router', '#device-state-fields');
   await page.click('#device-raw summary');
   check(await page.isVisible('#device-state'), 'router page: the toggle shows the raw JSON');
   await page.click('#device-raw summary');
@@ -266,7 +294,7 @@ async function operator_checks(page, shot) {
   check(/「ping 診断」が完了しました/.test(await page.textContent('#command-status')), 'command status says it completed');
   await page.waitForSelector('#device-history dl.facts.result');
   check(true, 'command history shows results as labelled fields');
-  await doc_shot('command-result', '#command-form');
+  await doc_shot(page, 'command-result', '#command-form');
 
   // -- reboot asks first, naming the router; cancel sends nothing -----------------------------
   await page.selectOption('#command-op', 'reboot');
@@ -274,7 +302,7 @@ async function operator_checks(page, shot) {
   await page.waitForSelector('#confirm-dialog[open]');
   const ask = await page.textContent('#confirm-text');
   check(ask.includes(sim_id(2)) && ask.includes('再起動'), `reboot asks first, naming the router: ${ask}`);
-  await doc_shot('confirm-reboot');
+  await doc_shot(page, 'confirm-reboot');
   await page.click('#confirm-cancel');
   await page.waitForSelector('#confirm-dialog', { state: 'detached' });
   check(posts('/commands') === 1, `cancel sent no reboot (command POSTs: ${posts('/commands')})`);
@@ -305,6 +333,10 @@ async function operator_checks(page, shot) {
   // -- technician login at 390 px: issue and revoke ask first, the revoke button is in view ---
   await page.setViewportSize({ width: 390, height: 844 });
   await device_page(k_tech_device);
+  await page.waitForSelector('#device-state-fields dt');
+  const labels_phone = await page.$$eval('#device-state-fields dt', (dt) => dt.map((x) => x.textContent));
+  check(['Model', 'Firmware', 'Uptime'].every((x) => labels_phone.includes(x)) && !labels_phone.some((x) => /[^\x00-\x7f]/.test(x)),
+    `router page in English at 390 px: labelled fields ${labels_phone}`);
   await page.click('#tech-issue');
   await page.waitForSelector('#confirm-dialog[open]');
   check((await page.textContent('#confirm-text')).includes(k_tech_device), 'issue asks first, naming the router (en, 390 px)');
@@ -332,6 +364,7 @@ async function operator_checks(page, shot) {
   await page.goto(`${base}/#/accounts`);
   await page.waitForSelector('#account-role option[value=viewer]', { state: 'attached' });
   check((await page.inputValue('#account-role')) === '', 'new account: no role chosen in advance');
+  await doc_shot(page, 'accounts');
   await page.fill('#account-login', 'no-role');
   await page.fill('#account-email', 'no-role@acme.example');
   await page.click('#account-form button[type=submit]');
@@ -362,12 +395,18 @@ async function operator_checks(page, shot) {
     const r = await fetch(url, { headers: { Accept: 'application/json' } });
     return (await r.json()).records.map((x) => x.seq);
   }, `/api/v1/audit?order=newest&limit=5&${q}`);
+  // The device list's own refresh: marked background by the page, and no row.
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('tbody a.device-link');
   const list_before = await newest('action=device.list');
+  const own_poll = await page.waitForResponse((r) => /\/api\/v1\/devices(\?|$)/.test(r.url()) &&
+    r.request().headers()['x-aterm-background'] === '1', { timeout: 30_000 });
   await page.evaluate(async () => {
     for (let i = 0; i < 3; i++) await fetch('/api/v1/devices', { headers: { 'X-Aterm-Background': '1' } });
   });
   const list_after = await newest('action=device.list');
-  check(JSON.stringify(list_before) === JSON.stringify(list_after), 'background polls add no access-log row');
+  check(own_poll.ok() && JSON.stringify(list_before) === JSON.stringify(list_after),
+    'the page\'s own refresh is marked background; background polls add no access-log row');
   await page.evaluate(async () => {
     await fetch('/api/v1/devices');
   });
@@ -388,7 +427,10 @@ async function operator_checks(page, shot) {
     });
     check(label !== 'command.create' && /[^\x00-\x7f]/.test(label) === (l === 'ja'),
       `${l} ${width}px: the action filter offers "${label}" and shows only commands`);
-    if (l === 'ja') await doc_shot('access-log');
+    const results = await page.$$eval('#audit-table tbody [data-result]', (s) => s.map((x) => x.textContent));
+    check(results.length > 0 && results.every((x) => (l === 'ja' ? /^[^\x00-\x7f]+$/ : /^[a-z]+$/).test(x)),
+      `${l} ${width}px: the results in words: ${[...new Set(results)]}`);
+    if (l === 'ja') await doc_shot(page, 'access-log');
   }
   const bom = await page.evaluate(async () => {
     const b = new Uint8Array(await (await fetch(document.querySelector('#audit-csv').href)).arrayBuffer());
@@ -403,10 +445,10 @@ async function operator_checks(page, shot) {
   if (doc_images) {
     await page.goto(`${base}/#/devices`);
     await page.waitForSelector('tbody a.device-link');
-    await doc_shot('devices');
+    await doc_shot(page, 'devices');
     await page.goto(`${base}/#/destinations`);
     await page.waitForSelector('#dest-list td');
-    await doc_shot('destinations');
+    await doc_shot(page, 'destinations');
   }
   page.off('request', on_request);
 }
@@ -996,7 +1038,17 @@ async function account_management_checks({ new_page, shot, admin, site, line }) 
     const w = words[lang];
     const page = await new_page({ width, height: 900 });
     let prompt_answer;
-    page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? prompt_answer : undefined));
+    // Every question the page asks; `dismiss` answers the next ones with "cancel".
+    const asked = [];
+    let dismiss = false;
+    page.on('dialog', (d) => {
+      asked.push(d.message());
+      return dismiss ? d.dismiss() : d.accept(d.type() === 'prompt' ? prompt_answer : undefined);
+    });
+    const account_changes = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && /\/api\/v1\/accounts\/\d+/.test(r.url())) account_changes.push(r.url());
+    });
     const sign_in = async (p, company, login_id, password) => {
       await p.goto(base + '/');
       if (lang === 'en' && (await p.getAttribute('html', 'lang')) !== 'en') await p.click('#lang-toggle');
@@ -1030,12 +1082,20 @@ async function account_management_checks({ new_page, shot, admin, site, line }) 
     await page.click('#account-form button[type=submit]');
     await page.waitForFunction((re) => new RegExp(re).test(document.querySelector('#accounts-status')?.textContent ?? ''), w.taken.source);
     check(!w.english.test(await page.textContent('#accounts-status')), `${lang}: login_id_taken in words, case ignored`);
+    await refusals_in_words(page, lang, `${lang} ${width}px`);
 
-    // Role change, disable and enable, each confirmed naming the account.
+    // Role change, disable and enable, each confirmed naming the account; cancel sends nothing.
+    dismiss = true;
+    await row.locator('.account-disable').click();
+    await wait_until('the disable question', async () => asked.length > 0);
+    dismiss = false;
+    check(asked[0].includes(login_id) && account_changes.length === 0 && (await row.locator('.account-disable').count()) === 1,
+      `${lang}: disable asks first, naming the account; cancel sends nothing: ${asked[0]}`);
     await row.locator('select').selectOption('viewer');
     await row.locator('.account-role-change').click();
     await row.locator(`td:text-is("${w.viewer}")`).waitFor();
-    check(true, `${lang}: role changed to ${w.viewer}`);
+    check(asked.length === 2 && asked[1].includes(login_id) && asked[1].includes(w.viewer),
+      `${lang}: role changed to ${w.viewer} after a question naming both: ${asked[1]}`);
     await row.locator('.account-disable').click();
     await row.locator('.account-enable').waitFor();
     check((await row.textContent()).includes(w.disabled), `${lang}: account disabled`);
@@ -1108,6 +1168,7 @@ async function account_management_checks({ new_page, shot, admin, site, line }) 
     const adm_overflow = await adm.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(adm_overflow <= 1, `${lang}: overview without horizontal overflow at ${width}px (${adm_overflow}px)`);
     await shot(adm, `23-overview-${lang}`);
+    if (lang === 'ja') await doc_shot(adm, 'overview');
     await adm.context().close();
   }
 }
@@ -1166,6 +1227,7 @@ async function width_language_checks({ new_page, admin }) {
     // The op by its words, not its id.
     check(w.bad_args.test(refused) && !refused.includes('diag.ping') && !w.english.test(refused.replace(w.bad_args, '')),
       `${l} ${width}px: bad_command in words: ${refused}`);
+    await refusals_in_words(page, l, `${l} ${width}px`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `${l} ${width}px: router page without horizontal overflow (${overflow}px)`);
 

@@ -562,6 +562,12 @@ export const terms_ja = {
   'field.technician_name': '技術者名',
   'field.to': '終了日時',
   'field.wan_prefix': 'WAN アドレスの先頭',
+  // The result column of the access log.
+  'audit.result.success': '成功',
+  'audit.result.failure': '失敗',
+  'audit.result.denied': '拒否',
+  'audit.result.locked': 'ロック',
+  'audit.result.ok': '正常',
 };
 
 export const terms_en = {
@@ -1123,4 +1129,10 @@ export const terms_en = {
   'field.technician_name': 'technician name',
   'field.to': 'to',
   'field.wan_prefix': 'WAN address prefix',
+  // The result column of the access log.
+  'audit.result.success': 'success',
+  'audit.result.failure': 'failure',
+  'audit.result.denied': 'denied',
+  'audit.result.locked': 'locked',
+  'audit.result.ok': 'ok',
 };

@@ -1239,6 +1239,12 @@ function action_cell(name) {
   return label === key ? name : h('span', { title: desc === `${key}.desc` ? name : desc, 'data-action': name }, label);
 }
 
+// A record's result by its word, the stored value kept as data-result.
+function result_cell(name) {
+  const key = `audit.result.${name}`;
+  return h('span', { 'data-result': name }, t(key) === key ? name : t(key));
+}
+
 // Newest first: what just happened is at the top; "older" pages back through the API's
 // before_seq cursor.
 function audit(ctx) {
@@ -1277,7 +1283,7 @@ function audit(ctx) {
           null,
           [t('audit.col.seq'), t('audit.col.time'), t('audit.col.actor'), t('audit.col.action'), t('audit.col.target'),
             t('audit.col.result'), t('audit.col.detail'), t('audit.col.ip')],
-          r.records.map((x) => [String(x.seq), jst(x.ts_ms), x.actor, action_cell(x.action), x.target, x.result, x.detail, x.source_ip]),
+          r.records.map((x) => [String(x.seq), jst(x.ts_ms), x.actor, action_cell(x.action), x.target, result_cell(x.result), x.detail, x.source_ip]),
         ),
       );
       box.clear();

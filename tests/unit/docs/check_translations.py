@@ -2,8 +2,8 @@
 """Every stable name the dashboard shows has a Japanese and an English entry in the page's
 dictionaries (cloud/web/js/i18n.js and i18n_terms.js): each error code the API answers (collected
 from the sources), each reason of a bad_command and of a delegation refusal, each permission,
-built-in role, command op and status with a name and a one-line description, and each access-log
-action with a name and a description.
+built-in role, command op and status with a name and a one-line description, each access-log
+action with a name and a description, and each result an access-log record is written with.
 
 The error codes come from every error_response/deny call of the API and HTTP sources. A call
 whose code is not a string literal must be one of RESOLVED, which says where its codes are
@@ -38,6 +38,8 @@ TABLE_NAME = re.compile(r'\{\s*[a-z_]+::[a-z_]+,\s*"([a-z_]+)"', re.S)
 GUARDED = re.compile(r'guarded\(\s*"([a-z_.]+)"', re.S)
 AUDIT_CALL = re.compile(r'\b(?:audit|append_audit|failure)\((.*?)\);', re.S)
 ACTION = re.compile(r'"((?:[a-z_]+\.)+[a-z_]+|login|logout)"')
+# An access-log record's result set by name (`outcome = "locked"`, `r.result = "ok"`).
+RESULT_SET = re.compile(r'\b(?:outcome|result)\s*=\s*"([a-z_]+)"')
 ENUM_NAMES = re.compile(r'\{[a-z_:]+,\s*"([a-z_.]+)"\}')
 
 # Calls whose code is not a literal, by file and code expression: where the codes they answer are
@@ -169,6 +171,42 @@ def error_fields(repo, unresolved):
                   unresolved)
 
 
+def top_level_args(text):
+    """The comma-separated arguments of a call's text, commas inside brackets and strings kept."""
+    args, depth, current, quoted = [], 0, "", False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        current += c
+        if quoted:
+            if c == "\\" and i + 1 < len(text):
+                current += text[i + 1]
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append(current[:-1].strip())
+            current = ""
+        i += 1
+    args.append(current.strip())
+    return args
+
+
+def audit_result_arg(call):
+    """The result argument (the fifth: company, actor, action, target, result) of an access-log
+    call, also of one taking a braced audit_entry; "" when it has none."""
+    args = top_level_args(call)
+    if len(args) == 1 and args[0].startswith("{") and args[0].endswith("}"):
+        args = top_level_args(args[0][1:-1])
+    return args[4] if len(args) >= 5 else ""
+
+
 def wanted(repo, unresolved=None):
     unresolved = [] if unresolved is None else unresolved
     keys = {f"error.{c}" for c in error_codes(repo, unresolved)}
@@ -189,12 +227,16 @@ def wanted(repo, unresolved=None):
     for op in set(re.findall(r'op_spec\{op_id::\w+,\s*"([a-z_.]+)"', table)):
         keys |= {f"device.command.op.{op}", f"op.{op}.desc"}
     actions = set()
+    results = set()
     for text in sources(repo, "cloud/src", "broker-bridge/src"):
         actions |= set(GUARDED.findall(text))
+        results |= set(RESULT_SET.findall(text))
         for call in AUDIT_CALL.findall(text):
             found = ACTION.findall(call)
             if found:
                 actions.add(found[0])
+            results |= set(re.findall(r'"([a-z_]+)"', audit_result_arg(call)))
+    keys |= {f"audit.result.{r}" for r in results}
     actions |= {"technician_login.used", "technician_login.failed", "technician_login.locked",
                 "technician_login.install"}
     for a in actions:
@@ -228,7 +270,8 @@ def self_test():
             "cloud/src/security/lockout_policy.cpp": "",
             "cloud/include/aterm/cloud/model.h": 'k_permissions = {"p.q"};',
             "common/src/command_table.cpp": 'op_spec{op_id::x, "x.y", a},',
-            "broker-bridge/src/z.cpp": "",
+            "broker-bridge/src/z.cpp": 'm.audit(c, a, "x.y", t, ok ? "success" : "refused", "d, e");'
+                                       ' db.append_audit({c, "system", "x.z", "", "purged", d});',
         }.items():
             (repo / f).parent.mkdir(parents=True, exist_ok=True)
             (repo / f).write_text(text, encoding="utf-8")
@@ -243,6 +286,9 @@ def self_test():
         assert "en: field.f_a" in missing and "ja: field.f_b" in missing, missing
         assert "ja: field.from" in missing and "en: field.to" in missing, missing
         assert any("x.cpp:3: field name `k` is not a literal" in m for m in missing), missing
+        for r in ("success", "refused", "purged"):
+            assert f"ja: audit.result.{r}" in missing, missing
+        assert not any("audit.result.d" in m for m in missing), missing
     print("self-test passed")
     return 0
 
