@@ -221,9 +221,9 @@ async function doc_shot(page, name, at) {
 async function refusals_in_words(page, l, where) {
   const want = {
     ja: ['「名前」を入力してください。', '項目「設定」の形式が正しくありません。', '「並び順」の値が正しくありません。',
-      '一度に登録できる機器は 1〜500 台です。', '「ログインID」を入力してください。'],
+      '「機器の一覧」は 1〜500 件で指定してください。', '「ログインID」を入力してください。'],
     en: ['Enter “name”.', 'The field “settings” has the wrong type.', 'The value of “order” is not valid.',
-      'Register 1 to 500 devices at a time.', 'Enter “login ID”.'],
+      'Give 1 to 500 entries in “device list”.', 'Enter “login ID”.'],
   }[l];
   const said = await page.evaluate(async () => {
     const api = await import('/js/api.js');

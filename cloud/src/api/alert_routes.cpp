@@ -87,7 +87,8 @@ http::response put_rules(api_service::impl& m, http::request& req, const caller&
   if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
   const cJSON* list =
       cJSON_GetObjectItemCaseSensitive(std::get<common::json_ptr>(body).get(), "rules");
-  if (!cJSON_IsArray(list)) return bad_request("rules must be an array");
+  if (list == nullptr) return field_required("rules");
+  if (!cJSON_IsArray(list)) return wrong_type("rules", "array");
   auto port = port_of(m);
   if (!port) return no_port();
   auto stored = port->stored_rules(c.comp.id);
@@ -96,10 +97,10 @@ http::response put_rules(api_service::impl& m, http::request& req, const caller&
   std::vector<al::alert_rule> changed;
   std::string detail;
   for (const cJSON* item = list->child; item != nullptr; item = item->next) {
-    if (!cJSON_IsObject(item)) return bad_request("each rule must be an object");
+    if (!cJSON_IsObject(item)) return wrong_type("rules", "array of objects");
     auto kind_name = common::json_string(item, "kind");
     auto kind = kind_name ? al::parse_rule_kind(*kind_name) : std::nullopt;
-    if (!kind) return bad_request("unknown rule kind");
+    if (!kind) return invalid_value("kind", "kind must be a rule kind of GET /alert-rules");
     al::alert_rule r;
     for (const auto& cur : current) {
       if (cur.kind == *kind) r = cur;
@@ -108,14 +109,14 @@ http::response put_rules(api_service::impl& m, http::request& req, const caller&
       std::string_view k = f->string;
       if (k == "kind") continue;
       if (k == "enabled") {
-        if (!cJSON_IsBool(f)) return bad_request("enabled must be true or false");
+        if (!cJSON_IsBool(f)) return wrong_type(k, "boolean");
         r.enabled = cJSON_IsTrue(f) != 0;
       } else if (k == "threshold" || k == "window_s") {
         auto v = common::json_int(item, f->string);
-        if (!v) return bad_request(std::string(k) + " must be an integer");
+        if (!v) return wrong_type(k, "integer");
         (k == "threshold" ? r.threshold : r.window_s) = *v;
       } else {
-        return bad_request("unknown field \"" + std::string(k) + "\"");
+        return unknown_field(k);
       }
     }
     // check_rule refuses with al::k_bad_rule only.
@@ -138,7 +139,7 @@ http::response list_alarms(api_service::impl& m, http::request& req, const calle
   al::alarm_filter f;
   if (auto s = req.query_value("state"); s && !s->empty()) {
     f.state = al::parse_alarm_state(*s);
-    if (!f.state) return bad_request("state must be open, acknowledged or cleared");
+    if (!f.state) return invalid_value("state", "state must be open, acknowledged or cleared");
   }
   f.kind = req.query_value("kind").value_or("");
   f.device_id = req.query_value("device").value_or("");
@@ -147,7 +148,7 @@ http::response list_alarms(api_service::impl& m, http::request& req, const calle
     long long n = std::strtoll(v->c_str(), &end, 10);
     if (end == v->c_str() || *end != '\0' || n < 1 ||
         n > static_cast<long long>(al::limits::k_max_alarm_page)) {
-      return bad_request("limit must be 1.." + std::to_string(al::limits::k_max_alarm_page));
+      return out_of_range("limit", 1, static_cast<std::int64_t>(al::limits::k_max_alarm_page));
     }
     f.limit = static_cast<std::size_t>(n);
   }
@@ -174,15 +175,12 @@ http::response acknowledge(api_service::impl& m, http::request& req, const calle
   const cJSON* o = std::get<common::json_ptr>(body).get();
   std::string comment;
   for (const cJSON* f = o->child; f != nullptr; f = f->next) {
-    if (std::string_view(f->string) != "comment") {
-      return bad_request("unknown field \"" + std::string(f->string) + "\"");
-    }
-    if (!cJSON_IsString(f)) return bad_request("comment must be text");
+    if (std::string_view(f->string) != "comment") return unknown_field(f->string);
+    if (!cJSON_IsString(f)) return wrong_type("comment", "string");
     comment = f->valuestring;
   }
   if (!comment.empty() && !valid_line(comment, al::limits::k_max_comment)) {
-    return bad_request("comment must be one line of at most " +
-                       std::to_string(al::limits::k_max_comment) + " characters");
+    return invalid_name("comment", al::limits::k_max_comment);
   }
   auto port = port_of(m);
   if (!port) return no_port();
@@ -223,31 +221,31 @@ http::response create_channel(api_service::impl& m, http::request& req, const ca
   ch.company_id = c.comp.id;
   auto kind_name = common::json_string(o, "kind");
   auto kind = kind_name ? al::parse_channel_kind(*kind_name) : std::nullopt;
-  if (!kind) return bad_request("kind must be email or webhook");
+  if (!kind_name) return field_required("kind");
+  if (!kind) return invalid_value("kind", "kind must be email or webhook");
   ch.kind = *kind;
   for (const cJSON* f = o->child; f != nullptr; f = f->next) {
     std::string_view k = f->string;
     if (k == "kind") continue;
     if (k == "account_ids" && ch.kind == al::channel_kind::email) {
-      if (!cJSON_IsArray(f)) return bad_request("account_ids must be an array of account ids");
+      if (!cJSON_IsArray(f)) return wrong_type(k, "array");
       for (const cJSON* e = f->child; e != nullptr; e = e->next) {
         if (!common::json_is_integer(e) || e->valuedouble < 1) {
-          return bad_request("account_ids must be an array of account ids");
+          return wrong_type(k, "array of account ids");
         }
         ch.account_ids.push_back(static_cast<std::int64_t>(e->valuedouble));
       }
     } else if (k == "url" && ch.kind == al::channel_kind::webhook) {
-      if (!cJSON_IsString(f)) return bad_request("url must be text");
+      if (!cJSON_IsString(f)) return wrong_type(k, "string");
       ch.url = f->valuestring;
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
   std::optional<secret_key> key;
   if (ch.kind == al::channel_kind::email) {
     if (ch.account_ids.empty() || ch.account_ids.size() > al::limits::k_max_channel_accounts) {
-      return bad_request("account_ids must name 1.." +
-                         std::to_string(al::limits::k_max_channel_accounts) + " accounts");
+      return bad_count("account_ids", ch.account_ids.size(), al::limits::k_max_channel_accounts);
     }
   } else {
     // check_webhook_url refuses with al::k_bad_webhook_url only.

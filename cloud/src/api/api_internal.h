@@ -49,6 +49,8 @@ http::response invalid_time(std::string_view field);
 http::response invalid_email(std::string_view field);
 // 400 invalid_device_id {field}: breaks the device id pattern.
 http::response invalid_device_id(std::string_view field);
+// 400 bad_count {field, min 1, max}: a list of `count` entries, not 1..max.
+http::response bad_count(std::string_view field, std::size_t count, std::size_t max);
 
 // The signed-in account behind a request that passed every check of a guarded route.
 struct caller {

@@ -24,16 +24,6 @@ std::optional<std::int64_t> destination_id(const http::request& req) {
 
 constexpr std::string_view k_confirm_moves = "confirm_moves";
 
-// 400 bad_device_count {field, min, max}: a registration names 1..limits::k_max_page devices.
-http::response bad_device_count(int n) {
-  return http::error_response(400, "bad_device_count",
-                              "devices holds 1.." + std::to_string(limits::k_max_page) +
-                                  " devices, not " + std::to_string(n),
-                              {{"field", "devices"},
-                               {"min", std::int64_t{1}},
-                               {"max", static_cast<std::int64_t>(limits::k_max_page)}});
-}
-
 http::response no_destination() {
   return http::error_response(404, "not_found", "no such destination");
 }
@@ -82,7 +72,7 @@ std::variant<std::vector<security::device_claim>, http::response> read_claims(co
   if (!cJSON_IsArray(many)) return wrong_type("devices", "array");
   const int n = cJSON_GetArraySize(many);
   if (n < 1 || static_cast<std::size_t>(n) > limits::k_max_page) {
-    return bad_device_count(n);
+    return bad_count("devices", static_cast<std::size_t>(n), limits::k_max_page);
   }
   for (const cJSON* d = many->child; d != nullptr; d = d->next) {
     if (!cJSON_IsObject(d)) return wrong_type("devices", "array of objects");

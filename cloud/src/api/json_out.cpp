@@ -253,6 +253,15 @@ http::response invalid_device_id(std::string_view field) {
                               {{"field", std::string(field)}});
 }
 
+http::response bad_count(std::string_view field, std::size_t count, std::size_t max) {
+  return http::error_response(400, "bad_count",
+                              std::string(field) + " holds 1.." + std::to_string(max) +
+                                  " entries, not " + std::to_string(count),
+                              {{"field", std::string(field)},
+                               {"min", std::int64_t{1}},
+                               {"max", static_cast<std::int64_t>(max)}});
+}
+
 http::response json_answer(unsigned status, const common::json_ptr& body) {
   return http::json_response(status, body.get());
 }

@@ -78,9 +78,14 @@ std::variant<notice_body, http::response> read_notice_body(const http::request& 
   for (const cJSON* item = std::get<common::json_ptr>(body)->child; item; item = item->next) {
     std::string_view k = item->string;
     if (k == "text_ja" || k == "text_en") {
-      if (!cJSON_IsString(item) || !valid_text(item->valuestring)) {
-        return bad_request(std::string(k) + " must be 1.." + std::to_string(nl::k_max_text_bytes) +
-                           " bytes of text");
+      if (!cJSON_IsString(item)) return wrong_type(k, "string");
+      if (!valid_text(item->valuestring)) {
+        return http::error_response(
+            400, "invalid_text",
+            std::string(k) + " must be 1.." + std::to_string(nl::k_max_text_bytes) +
+                " bytes of text without control characters but line breaks",
+            {{"field", std::string(k)},
+             {"max_bytes", static_cast<std::int64_t>(nl::k_max_text_bytes)}});
       }
       (k == "text_ja" ? out.text.ja : out.text.en) = item->valuestring;
       (k == "text_ja" ? has_ja : has_en) = true;
@@ -88,25 +93,26 @@ std::variant<notice_body, http::response> read_notice_body(const http::request& 
       auto t = cJSON_IsString(item) ? common::parse_iso8601(item->valuestring)
                                     : common::result<common::wall_time>(
                                           common::status::error("bad_time", "not a string"));
-      if (!t.ok()) return bad_request(std::string(k) + " must be an ISO 8601 time");
+      if (!t.ok()) return invalid_time(k);
       (k == "starts_at" ? out.starts_at_s : out.ends_at_s) = common::to_unix_s(*t);
     } else if (maintenance && k == "urgent") {
-      if (!cJSON_IsBool(item)) return bad_request("urgent must be true or false");
+      if (!cJSON_IsBool(item)) return wrong_type(k, "boolean");
       out.urgent = cJSON_IsTrue(item) != 0;
     } else if (!maintenance && k == "status") {
       out.status = cJSON_IsString(item) ? parse_incident_status(item->valuestring) : std::nullopt;
       if (!out.status) {
-        return bad_request("status must be investigating, identified, monitoring or resolved");
+        return invalid_value("status",
+                             "status must be investigating, identified, monitoring or resolved");
       }
     } else {
-      return bad_request("unknown field \"" + std::string(k) + "\"");
+      return unknown_field(k);
     }
   }
-  if (!has_ja || !has_en) return bad_request("text_ja and text_en are required");
-  if (maintenance && (!out.starts_at_s || !out.ends_at_s)) {
-    return bad_request("starts_at and ends_at are required");
-  }
-  if (!maintenance && !out.status) return bad_request("status is required");
+  if (!has_ja) return field_required("text_ja");
+  if (!has_en) return field_required("text_en");
+  if (maintenance && !out.starts_at_s) return field_required("starts_at");
+  if (maintenance && !out.ends_at_s) return field_required("ends_at");
+  if (!maintenance && !out.status) return field_required("status");
   return out;
 }
 

@@ -59,7 +59,7 @@ RESOLVED = {
 }
 # The refusal helpers of json_out.cpp whose first argument is the field the answer names.
 FIELD_CALL = re.compile(r'\b(?:wrong_type|field_required|out_of_range|too_long|invalid_value|'
-                        r'invalid_name|invalid_time|invalid_email|invalid_device_id)\(\s*'
+                        r'invalid_name|invalid_time|invalid_email|invalid_device_id|bad_count)\(\s*'
                         r'(?P<expr>[^,()]*?(?:\([^()]*\))?[^,()]*?)\s*[,)]', re.S)
 # A detail row naming the field: {"field", EXPR}.
 FIELD_ROW = re.compile(r'\{"field",\s*(?P<expr>[^{}]+?)\s*\}', re.S)
@@ -78,6 +78,10 @@ RESOLVED_FIELDS = {
     ("cloud/src/api/company_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
     ("cloud/src/api/roles_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
     ("cloud/src/api/destination_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/alert_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/notice_routes.cpp", "k"): ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
+    ("cloud/src/api/notice_routes.cpp", "std::string(k)"):
+        ("pattern", r'\bk\s*[!=]=\s*"[a-z_]+"'),
     ("cloud/src/api/admin_routes.cpp", "item->string"): ("pattern", r'k == "contract_end"'),
     # read_claim(object, "id" or "device_id").
     ("cloud/src/api/destination_routes.cpp", "id_key"):

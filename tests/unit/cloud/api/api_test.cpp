@@ -935,8 +935,8 @@ TEST_CASE("refusals of the destination, access-log and session routes name a spe
            "claim_code"},
           {"POST", reg, R"({"device_ids":["r"]})", 400, "unknown_field", "field", "device_ids"},
           {"POST", reg, R"({"devices":{}})", 400, "wrong_type", "field", "devices"},
-          {"POST", reg, R"({"devices":[]})", 400, "bad_device_count", "max", "500"},
-          {"POST", reg, too_many, 400, "bad_device_count", "field", "devices"},
+          {"POST", reg, R"({"devices":[]})", 400, "bad_count", "max", "500"},
+          {"POST", reg, too_many, 400, "bad_count", "field", "devices"},
           {"POST", reg, R"({"devices":["r"]})", 400, "wrong_type", "type", "array of objects"},
           {"POST", reg, R"({"devices":[{"id":"a b"}]})", 400, "invalid_device_id", "field", "id"},
           {"POST", reg, R"({"devices":[],"x":1})", 400, "unknown_field", "field", "x"},
@@ -980,6 +980,68 @@ TEST_CASE("refusals of the destination, access-log and session routes name a spe
   std::size_t failures = 0;
   for (const auto& r : f.audit("acme")) failures += r.action == "login" && r.result == "failure";
   CHECK(failures == 0);
+}
+
+TEST_CASE("refusals of the alert and notice routes name a specific code") {
+  fixture f;
+  auto s = f.login("acme", "alice");
+  check_refusals(
+      f, s,
+      {
+          {"PUT", "/api/v1/alert-rules", "{}", 400, "field_required", "field", "rules"},
+          {"PUT", "/api/v1/alert-rules", R"({"rules":{}})", 400, "wrong_type", "field", "rules"},
+          {"PUT", "/api/v1/alert-rules", R"({"rules":[{"kind":"fire"}]})", 400, "invalid_value",
+           "field", "kind"},
+          {"PUT", "/api/v1/alert-rules", R"({"rules":[{"kind":"cpu_load","enabled":1}]})", 400,
+           "wrong_type", "type", "boolean"},
+          {"PUT", "/api/v1/alert-rules", R"({"rules":[{"kind":"cpu_load","threshold":"x"}]})", 400,
+           "wrong_type", "field", "threshold"},
+          {"PUT", "/api/v1/alert-rules", R"({"rules":[{"kind":"cpu_load","x":1}]})", 400,
+           "unknown_field", "field", "x"},
+          {"GET", "/api/v1/alarms?state=burning", "", 400, "invalid_value", "field", "state"},
+          {"GET", "/api/v1/alarms?limit=0", "", 400, "out_of_range", "field", "limit"},
+          {"POST", "/api/v1/alarms/1/acknowledge", R"({"comment":5})", 400, "wrong_type", "field",
+           "comment"},
+          {"POST", "/api/v1/alarms/1/acknowledge", R"({"comment":"a\nb"})", 400, "invalid_name",
+           "field", "comment"},
+          {"POST", "/api/v1/notification-channels", "{}", 400, "field_required", "field", "kind"},
+          {"POST", "/api/v1/notification-channels", R"({"kind":"fax"})", 400, "invalid_value",
+           "field", "kind"},
+          {"POST", "/api/v1/notification-channels", R"({"kind":"email","account_ids":[]})", 400,
+           "bad_count", "field", "account_ids"},
+          {"POST", "/api/v1/notification-channels", R"({"kind":"email","account_ids":["a"]})", 400,
+           "wrong_type", "field", "account_ids"},
+          {"POST", "/api/v1/notification-channels", R"({"kind":"webhook","url":1})", 400,
+           "wrong_type", "field", "url"},
+      });
+
+  REQUIRE(f.db->create_company("platform", "Platform").ok());
+  f.add_account("platform", "root", "administrator");
+  auto root = f.login("platform", "root");
+  const std::string window =
+      R"("starts_at":"2030-01-01T00:00:00Z","ends_at":"2030-01-01T01:00:00Z")";
+  check_refusals(
+      f, root,
+      {
+          {"POST", "/api/v1/admin/maintenance", R"({"text_ja":"a",)" + window + "}", 400,
+           "field_required", "field", "text_en"},
+          {"POST", "/api/v1/admin/maintenance", R"({"text_ja":"","text_en":"b",)" + window + "}",
+           400, "invalid_text", "field", "text_ja"},
+          {"POST", "/api/v1/admin/maintenance", R"({"text_ja":"a","text_en":"b"})", 400,
+           "field_required", "field", "starts_at"},
+          {"POST", "/api/v1/admin/maintenance",
+           R"({"text_ja":"a","text_en":"b","starts_at":"soon","ends_at":"later"})", 400,
+           "invalid_time", "field", "starts_at"},
+          {"POST", "/api/v1/admin/maintenance",
+           R"({"text_ja":"a","text_en":"b","urgent":"yes",)" + window + "}", 400, "wrong_type",
+           "field", "urgent"},
+          {"POST", "/api/v1/admin/incidents", R"({"text_ja":"a","text_en":"b"})", 400,
+           "field_required", "field", "status"},
+          {"POST", "/api/v1/admin/incidents", R"({"text_ja":"a","text_en":"b","status":"on fire"})",
+           400, "invalid_value", "field", "status"},
+          {"POST", "/api/v1/admin/incidents", R"({"text_ja":"a","text_en":"b","x":1})", 400,
+           "unknown_field", "field", "x"},
+      });
 }
 
 TEST_CASE("device history: another company's or a missing device answers 404") {
