@@ -8,7 +8,6 @@
 #include "aterm/agent/limits.h"
 #include "aterm/agent/router_agent.h"
 #include "aterm/common/log.h"
-#include "aterm/common/tcp_nodelay.h"
 #include "router_agent_internal.h"
 
 #ifndef ATERM_AGENT_VERSION
@@ -242,7 +241,7 @@ void router_agent::schedule_reconnect(const std::string& why) {
 }
 
 void router_agent::on_connected() {
-  // Paho may report one connect twice (token listener and client callback): act once.
+  // A connect is reported once; a late report after a reboot or shutdown is ignored.
   if (!connecting_ || connected_) return;
   connecting_ = false;
   release_gate();
@@ -251,7 +250,6 @@ void router_agent::on_connected() {
   connected_at_ = clock_.mono();
   ++stats_.connects;
   common::log(log_level::info, "agent", "connected", {{"device", s_.device_id}});
-  common::set_tcp_nodelay_for_peer_port(link_->port());
   auto st = link_->subscribe(proto::topic(s_.device_id, proto::topic_kind::cmd));
   if (!st.ok())
     common::log(log_level::warn, "agent", "subscribe failed",

@@ -57,4 +57,30 @@ inline constexpr std::int64_t k_max_simulate_state_interval_ms = 86400000;
 // Commands waiting for the agent thread; beyond it a flood is dropped and counted.
 inline constexpr std::size_t k_max_pending_messages = 10000;
 
+// The MQTT link (src/mqtt_link.cpp).
+// Largest packet taken from the broker: its max_packet_size (broker-bridge/mosquitto), so nothing
+// longer arrives from a sound broker and a longer one ends the connection before it is buffered.
+inline constexpr std::size_t k_max_mqtt_packet = 131072;
+// Bytes queued for the link's thread: twice the outbox, so a stalled socket cannot grow memory
+// without bound while every legitimate burst still fits.
+inline constexpr std::size_t k_max_mqtt_queued_bytes = 2 * k_outbox_bytes;
+// Publishes waiting for PUBACK: far above the outbox window plus presence and snapshots, far
+// below the 65,535 packet ids MQTT has.
+inline constexpr std::size_t k_max_mqtt_unacked = 1000;
+// One read from the TLS layer: a small message whole, a large one in a few reads.
+inline constexpr std::size_t k_mqtt_read_chunk = 4096;
+// The link thread's stack: mbedTLS's handshake needs tens of KiB; a fleet in one process
+// (`simulate`, 10,000 links) must not reserve 8 MiB each. Sanitizers grow every frame.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr std::size_t k_mqtt_thread_stack = 4 * 1024 * 1024;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr std::size_t k_mqtt_thread_stack = 4 * 1024 * 1024;
+#else
+inline constexpr std::size_t k_mqtt_thread_stack = 256 * 1024;
+#endif
+#else
+inline constexpr std::size_t k_mqtt_thread_stack = 256 * 1024;
+#endif
+
 }  // namespace aterm::agent::limits

@@ -1,9 +1,13 @@
-// The adapter around Paho MQTT C++ (issue 3): one TLS MQTT 3.1.1 session with the device
-// certificate, the broker certificate always verified against the configured CA, clean session
-// off, QoS 1, a retained Last Will, Paho's automatic reconnect off (router_agent owns the
-// backoff). Paho exceptions stop here and become status values.
-// Threads: the methods are called from the agent thread. The handlers run on Paho's threads and
-// must only enqueue (post to the event_loop); they may run until the link is destroyed.
+// The agent's MQTT client: one TLS 1.2 MQTT 3.1.1 session with the device certificate, the
+// broker certificate always verified against the configured CA and its name against the host of
+// the URI, clean session off, QoS 1, a retained Last Will, no automatic reconnect (router_agent
+// owns the backoff). Written on mbedTLS (src/mqtt/) so the router carries no MQTT or OpenSSL
+// library; failures become status values.
+// Threads: the methods are called from the agent thread. Each session has one I/O thread of its
+// own that sleeps in poll() until the socket, the agent or the keepalive needs it; the handlers
+// run on that thread and must only enqueue (post to the event_loop). They may run until the link
+// is destroyed. When a session ends every publish not yet acknowledged is reported failed
+// (published(tag, false)), before `lost`; the outbox sends those again on the next connection.
 #pragma once
 
 #include <chrono>
@@ -39,24 +43,25 @@ struct mqtt_link_handlers {
 
 class mqtt_link {
  public:
-  // Errors: "mqtt" when Paho refuses the URI or client id.
+  // Errors: "mqtt" when the URI is not ssl://host:port or a field is beyond MQTT's bounds.
   static common::result<std::unique_ptr<mqtt_link>> create(mqtt_link_settings s,
                                                            mqtt_link_handlers h);
   ~mqtt_link();
   mqtt_link(const mqtt_link&) = delete;
   mqtt_link& operator=(const mqtt_link&) = delete;
 
-  // Starts an asynchronous connect; the outcome arrives through connected / connect_failed.
+  // Starts an asynchronous connect (TCP, TLS, CONNECT/CONNACK within connect_timeout_s); the
+  // outcome arrives through connected / connect_failed. Errors: "mqtt" while a session is up.
   common::status connect();
   common::status subscribe(const std::string& topic);
-  // QoS 1. `tag` comes back through `published`.
+  // QoS 1. `tag` comes back through `published`. Errors: "mqtt" when not connected or the send
+  // queue is full (limits.h).
   common::status publish(const std::string& topic, const std::string& payload, bool retained,
                          std::uint64_t tag);
-  // Disconnects; waits up to `wait` for the DISCONNECT to go out (0 = do not wait).
+  // Sends DISCONNECT (so the broker keeps the Last Will back), waiting up to `wait` for it to go
+  // out, and ends the session; no `lost` follows.
   void disconnect(std::chrono::milliseconds wait);
   bool is_connected() const;
-  // The broker port of the URI (for TCP_NODELAY), or -1.
-  int port() const;
 
  private:
   struct impl;
