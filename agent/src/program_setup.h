@@ -33,9 +33,9 @@ class data_dir_lock {
   int fd_ = -1;
 };
 
-// Signals: SIGTERM and SIGINT are blocked in every thread (before any thread starts, so Paho's
-// threads inherit the mask) and read from a signalfd that the agent thread watches, so no thread
-// sits waiting for them. Also ignores SIGPIPE.
+// Signals: SIGTERM and SIGINT are blocked in every thread (before any thread starts, so the MQTT
+// link's threads inherit the mask) and read from a signalfd that the agent thread watches, so no
+// thread sits waiting for them. Also ignores SIGPIPE.
 class signal_source {
  public:
   signal_source();
@@ -60,8 +60,8 @@ common::result<std::unique_ptr<backend>> make_backend(const router_settings& s,
 common::result<common::config> load_agent_config(const std::string& path);
 
 // Memory of a one-router process (`run`; issue 8's private-dirty budget): one malloc arena for
-// all threads, so the TLS state Paho's thread builds does not hold an arena of its own. Call
-// before any thread starts. No-op outside glibc.
+// all threads, so the TLS state the MQTT link's thread builds does not hold an arena of its own.
+// Call before any thread starts. No-op outside glibc.
 void use_one_malloc_arena();
 // Returns the free pages of every malloc arena to the kernel (what a TLS handshake allocated
 // and freed). No-op outside glibc.

@@ -304,8 +304,7 @@ void router_agent::do_reboot() {
   if (!backend_->simulated_reboot()) return;  // the system takes the process down
   // A simulated reboot: the session drops (offline presence, as the Last Will would say), the
   // router is away for sim.reboot_s, then boots and reconnects with a new client.
-  // Unacknowledged outbox entries go again then. (Reusing the Paho client right after a
-  // disconnect with a publish in flight sometimes left the next connect without an answer.)
+  // Unacknowledged outbox entries go again then.
   rebooting_ = true;
   release_gate();
   if (connected_) publish_presence(false, k_untracked_tag);

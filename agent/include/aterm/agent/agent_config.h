@@ -32,8 +32,8 @@
 //   diag.traceroute_program /usr/bin/traceroute  linux: diag.traceroute when hooks.diag is empty
 //   diag.dns_program      /usr/bin/host  linux: diag.dns when hooks.diag is empty
 //   sim.reboot_s          1      sim: how long a simulated reboot keeps the router offline
-//   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp; Paho C
-//                         sets up every TLS connection under one process-wide lock)
+//   simulate.connect_per_s 50    simulate: connection attempts started per second (ramp: TLS
+//                         handshakes cost the broker and this process CPU)
 //   simulate.connecting_max 16   simulate: routers in the middle of connecting at once
 //   simulate.state_interval_ms 0 simulate only (`run` ignores it): each simulated router
 //                         publishes its state snapshot every this many ms, 10 .. 86400000, for

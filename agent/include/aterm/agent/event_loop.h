@@ -1,8 +1,8 @@
 // The agent's one thread of state (issue 3): a task queue, timers and watched file descriptors
-// run by a single thread. Paho callbacks and the local socket thread only post() here; every
-// router_agent, its stores and its backend are touched only by tasks of this loop. One loop
-// serves one router (`run`) or a whole simulated fleet (`simulate`), so a fleet needs no thread
-// per router. Signals arrive as a watched signalfd, so no thread waits for them either.
+// run by a single thread. The MQTT links' threads and the local socket thread only post() here;
+// every router_agent, its stores and its backend are touched only by tasks of this loop. One loop
+// serves one router (`run`) or a whole simulated fleet (`simulate`), so a fleet's state has one
+// owner. Signals arrive as a watched signalfd, so no thread waits for them either.
 // post(), try_post(), schedule(), cancel() and stop() are thread-safe; watch() and run() belong
 // to the loop's thread (watch() may also be called before run()).
 #pragma once

@@ -29,7 +29,7 @@ int print_claim_code(const std::string& config_path, std::ostream& out);
 
 #if ATERM_AGENT_SIMULATE
 // `aterm-agent simulate --config F --count N [--id-prefix P]`: N sim routers in one process,
-// all on one event_loop thread (Paho C adds its own two shared threads). Router i is
+// all on one event_loop thread (each connected router adds its MQTT link's I/O thread). Router i is
 // "<P><i, 5 digits>" with its data under data_dir/<id>/; its certificate comes from
 // simulate.cert_dir/<id>.pem|.key or is minted from simulate.ca_cert + simulate.ca_key and
 // written 0600 under data_dir/<id>/tls/. Simulated routers have no local socket.

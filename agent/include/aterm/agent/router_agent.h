@@ -2,10 +2,10 @@
 // backoff), state publishing (state_publisher.cpp), the command runner with the never-twice
 // journal and the outbox (command_runner.cpp, ops dispatched through op_dispatch.h), technician
 // logins (logins/) and the device backend.
-// Thread: every method, and every object it owns, belongs to the event_loop's thread. Paho
-// callbacks only post to that loop (try_post, so a flood is dropped and counted, not queued
-// without bound). Lifetime: the loop must stop running before a router_agent is destroyed, and
-// must outlive it.
+// Thread: every method, and every object it owns, belongs to the event_loop's thread. The
+// MQTT link's callbacks only post to that loop (try_post, so a flood is dropped and counted, not
+// queued without bound). Lifetime: the loop must stop running before a router_agent is destroyed,
+// and must outlive it.
 #pragma once
 
 #include <chrono>
@@ -44,9 +44,8 @@ std::vector<std::pair<std::string, std::string>> login_events(std::string_view l
                                                               const login_store::check_result& r);
 
 // Bounds how many routers of one process are in the middle of connecting (TCP + TLS + CONNECT).
-// Paho C sets up every TLS connection on its one receive thread, so a fleet that starts more
-// handshakes than that thread finishes within connect_timeout_s only produces timeouts and
-// retries. Owned by the agent thread.
+// A fleet in one process that starts more TLS handshakes than its cores finish within
+// connect_timeout_s only produces timeouts and retries. Owned by the agent thread.
 class connect_gate {
  public:
   explicit connect_gate(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
@@ -105,7 +104,7 @@ class router_agent {
                login_store logins);
 
   // What the MQTT link reports, carried to the agent thread as one kind of task (one posted
-  // callable for every Paho callback keeps the router build small).
+  // callable for every link callback keeps the router build small).
   struct link_event {
     enum class kind { connected, connect_failed, lost, message, published };
     kind k;
@@ -114,7 +113,7 @@ class router_agent {
     std::uint64_t tag = 0;  // published
     bool ok = false;        // published
   };
-  // From Paho's thread: queues `e` for the router behind `weak` (try_post: a flood is dropped
+  // From the link's thread: queues `e` for the router behind `weak` (try_post: a flood is dropped
   // and counted).
   static void post_link_event(const std::weak_ptr<router_agent*>& weak, event_loop& loop,
                               link_event e);
