@@ -8,6 +8,7 @@
 
 namespace mqtt = aterm::agent::mqtt;
 using namespace std::string_literals;
+using namespace std::string_view_literals;
 
 TEST_CASE("the remaining length decodes one to four bytes and refuses a fifth") {
   struct row {
@@ -92,10 +93,10 @@ TEST_CASE("malformed packets from the broker are errors") {
     mqtt::publish_view v;
     CHECK(mqtt::parse_publish(p, v) == mqtt::codec_error::malformed);
   }
-  mqtt::packet connack{mqtt::packet_type::connack, 0, "\x00"s};
+  mqtt::packet connack{mqtt::packet_type::connack, 0, "\x00"sv};
   mqtt::connack_view c;
   CHECK(mqtt::parse_connack(connack, c) == mqtt::codec_error::malformed);
-  mqtt::packet qos2{mqtt::packet_type::publish, 0x04, "\x00\x01t\x00\x01"s};
+  mqtt::packet qos2{mqtt::packet_type::publish, 0x04, "\x00\x01t\x00\x01"sv};
   mqtt::publish_view v;
   CHECK(mqtt::parse_publish(qos2, v) == mqtt::codec_error::unexpected);
 }
