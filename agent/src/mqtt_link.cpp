@@ -411,13 +411,8 @@ void mqtt_link::impl::session_loop(mqtt::tls_channel& ch) {
     bool blocked = false;
     if (!write_some(ch, blocked, cause)) return end_session(ch, cause);
 
-    for (;;) {
-      std::size_t got = 0;
-      const auto st = ch.read(buf.data(), buf.size(), got, cause);
-      if (st == mqtt::io_state::closed) return end_session(ch, "the broker closed the connection");
-      if (st == mqtt::io_state::failed) return end_session(ch, cause);
-      if (st != mqtt::io_state::done) break;
-      reader_.feed(buf.data(), got);
+    // Packets that came with the CONNACK are already in reader_: handled before the first read.
+    for (std::size_t got = 0;; got = 0) {
       for (;;) {
         mqtt::packet p;
         const auto e = reader_.next(p);
@@ -427,6 +422,11 @@ void mqtt_link::impl::session_loop(mqtt::tls_channel& ch) {
                              std::string("protocol error from the broker: ") + mqtt::to_string(e));
         if (!handle(p, cause)) return end_session(ch, cause);
       }
+      const auto st = ch.read(buf.data(), buf.size(), got, cause);
+      if (st == mqtt::io_state::closed) return end_session(ch, "the broker closed the connection");
+      if (st == mqtt::io_state::failed) return end_session(ch, cause);
+      if (st != mqtt::io_state::done) break;
+      reader_.feed(buf.data(), got);
     }
     // Acknowledgements the packets just read asked for go out before sleeping.
     if (!out_.empty() && !blocked) continue;
