@@ -4,11 +4,13 @@
 // arrived it is left alone for --seconds, and the bench prints, per thread and in total, the
 // times the kernel put it on a CPU (the third field of /proc/PID/task/TID/schedstat: run time,
 // wait time, timeslices) and its voluntary context switches, per minute, next to the floor that
-// keepalive and state alone need. Under qemu-user the emulator's own threads are counted too.
+// keepalive and state alone need, and the process's resident memory at the end (under qemu-user
+// the emulator's with the guest's). Under qemu-user the emulator's own threads are counted too.
 // Prints figures only.
 //
-//   bench_agent_idle [--seconds N] [--keepalive S] [--state-interval S] [--cross]
-//     defaults 300 s, keepalive 60 s, state every 300 s, the native agent
+//   bench_agent_idle [--seconds N] [--keepalive S] [--state-interval S] [--cross] [--agent PATH]
+//     defaults 300 s, keepalive 60 s, state every 300 s, the native agent of this build (--agent:
+//     another aterm-agent binary, e.g. an earlier build to compare with)
 #include <mqtt/async_client.h>
 
 #include <atomic>
@@ -70,7 +72,7 @@ std::map<std::string, task_counts> sample(pid_t pid) {
 int usage() {
   std::fprintf(stderr,
                "usage: bench_agent_idle [--seconds N] [--keepalive S] [--state-interval S] "
-               "[--cross]\n");
+               "[--cross] [--agent PATH]\n");
   return 64;
 }
 
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
   int keepalive = 60;
   int state_interval = 300;
   bool cross = false;
+  std::string agent_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> int { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -92,6 +95,8 @@ int main(int argc, char** argv) {
       state_interval = value();
     } else if (a == "--cross") {
       cross = true;
+    } else if (a == "--agent" && i + 1 < argc) {
+      agent_path = argv[++i];
     } else {
       return usage();
     }
@@ -115,9 +120,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> agent_argv;
   if (cross) {
     agent_argv = {"qemu-mipsel", "-L", (src / "build-sysroot" / "mipsel").string(),
-                  (src / "build-mipsel" / "agent" / "aterm-agent").string()};
+                  agent_path.empty() ? (src / "build-mipsel" / "agent" / "aterm-agent").string()
+                                     : agent_path};
   } else {
-    agent_argv = {aterm::test::binary("agent/aterm-agent").string()};
+    agent_argv = {agent_path.empty() ? aterm::test::binary("agent/aterm-agent").string()
+                                     : agent_path};
   }
   agent_argv.insert(agent_argv.end(), {"run", "--config", config.string()});
 
@@ -170,5 +177,9 @@ int main(int argc, char** argv) {
       "total: %.1f wake-ups/min, %.1f voluntary switches/min; keepalive and state alone: "
       "about %.1f/min\n",
       total, total_voluntary, floor);
+  const auto status = read_file(fs::path("/proc") / std::to_string(agent.pid()) / "status");
+  std::printf("memory at the end: VmRSS %lld KB, RssAnon %lld KB, threads %lld\n",
+              status_field(status, "VmRSS"), status_field(status, "RssAnon"),
+              status_field(status, "Threads"));
   return 0;
 }
