@@ -13,6 +13,7 @@ int usage() {
   std::fputs(
       "usage: aterm-agent run --config FILE\n"
       "       aterm-agent login-check --config FILE --login-id ID   (password on stdin)\n"
+      "       aterm-agent login-logout --config FILE --login-id ID\n"
       "       aterm-agent claim-code --config FILE\n",
       stderr);
 #if ATERM_AGENT_SIMULATE
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
   if (cmd == "login-check") {
     if (login_id.empty()) return usage();
     return aterm::agent::login_check(config, login_id, std::cin);
+  }
+  if (cmd == "login-logout") {
+    if (login_id.empty()) return usage();
+    return aterm::agent::login_logout(config, login_id);
   }
   if (cmd == "claim-code") return aterm::agent::print_claim_code(config, std::cout);
   if (cmd == "simulate") {

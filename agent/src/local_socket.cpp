@@ -63,7 +63,7 @@ void send_all(int fd, const std::string& s) {
 }  // namespace
 
 common::result<std::unique_ptr<local_socket_server>> local_socket_server::start(
-    event_loop& loop, local_socket_settings s, checker check) {
+    event_loop& loop, local_socket_settings s, checker check, logouter logout) {
   sockaddr_un addr;
   if (!fill_addr(s.path, addr))
     return status::error("io", "local_socket path is empty or too long");
@@ -104,17 +104,18 @@ common::result<std::unique_ptr<local_socket_server>> local_socket_server::start(
     return status::error("io", "listen: " + err);
   }
   std::unique_ptr<local_socket_server> srv(
-      new local_socket_server(loop, std::move(s), std::move(check), fd, gid));
+      new local_socket_server(loop, std::move(s), std::move(check), std::move(logout), fd, gid));
   local_socket_server* p = srv.get();
   loop.watch(fd, [p] { p->on_accept(); });
   return srv;
 }
 
 local_socket_server::local_socket_server(event_loop& loop, local_socket_settings s, checker check,
-                                         int fd, unsigned gid)
+                                         logouter logout, int fd, unsigned gid)
     : loop_(loop),
       s_(std::move(s)),
       check_(std::move(check)),
+      logout_(std::move(logout)),
       fd_(fd),
       gid_(gid),
       self_(std::make_shared<local_socket_server*>(this)) {}
@@ -192,10 +193,16 @@ std::string local_socket_server::answer_for(const std::string& raw) {
     id = common::json_string(parsed->get(), "login_id");
     pw = common::json_string(parsed->get(), "password");
   }
-  if (!op || *op != "login.check" || !id || !pw || id->size() > limits::k_max_login_id ||
-      pw->size() > limits::k_max_password)
-    return "{\"ok\":false,\"error\":\"bad_request\"}\n";
-  return check_(*id, *pw) ? "{\"ok\":true}\n" : "{\"ok\":false}\n";
+  const std::string bad = "{\"ok\":false,\"error\":\"bad_request\"}\n";
+  if (!op || !id || id->size() > limits::k_max_login_id) return bad;
+  bool ok = false;
+  if (*op == "login.check" && pw && pw->size() <= limits::k_max_password)
+    ok = check_(*id, *pw);
+  else if (*op == "login.logout" && !pw && logout_)
+    ok = logout_(*id);
+  else
+    return bad;
+  return ok ? "{\"ok\":true}\n" : "{\"ok\":false}\n";
 }
 
 void local_socket_server::finish(int conn, const std::string& answer) {
@@ -209,10 +216,10 @@ void local_socket_server::finish(int conn, const std::string& answer) {
   conns_.erase(it);
 }
 
-common::result<login_answer> ask_login_check(const std::filesystem::path& socket_path,
-                                             const std::string& login_id,
-                                             const std::string& password,
-                                             std::chrono::milliseconds timeout) {
+common::result<login_answer> ask_agent(const std::filesystem::path& socket_path,
+                                       const std::string& login_id,
+                                       const std::optional<std::string>& password,
+                                       std::chrono::milliseconds timeout) {
   sockaddr_un addr;
   if (!fill_addr(socket_path, addr)) return login_answer::no_agent;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -224,9 +231,9 @@ common::result<login_answer> ask_login_check(const std::filesystem::path& socket
     return login_answer::no_agent;
   }
   common::json_ptr req(cJSON_CreateObject());
-  cJSON_AddStringToObject(req.get(), "op", "login.check");
+  cJSON_AddStringToObject(req.get(), "op", password ? "login.check" : "login.logout");
   cJSON_AddStringToObject(req.get(), "login_id", login_id.c_str());
-  cJSON_AddStringToObject(req.get(), "password", password.c_str());
+  if (password) cJSON_AddStringToObject(req.get(), "password", password->c_str());
   send_all(fd, common::print_json(req.get()) + "\n");
   std::string answer;
   const bool got = read_request(fd, answer, std::chrono::steady_clock::now() + timeout);

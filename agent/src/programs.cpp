@@ -52,7 +52,8 @@ int run_agent(const std::string& config_path) {
     ls.group = cfg.get_string("local_socket_group");
     auto srv = local_socket_server::start(
         loop, ls,
-        [a](const std::string& id, const std::string& pw) { return a->check_login(id, pw); });
+        [a](const std::string& id, const std::string& pw) { return a->check_login(id, pw); },
+        [a](const std::string& id) { return a->logout_login(id); });
     if (!srv.ok()) {
       fail_log("local socket", srv.error().to_string());
       return 1;
@@ -75,31 +76,24 @@ int run_agent(const std::string& config_path) {
   return 0;
 }
 
-int login_check(const std::string& config_path, const std::string& login_id,
-                std::istream& password_in) {
-  ::signal(SIGPIPE, SIG_IGN);
-  auto cfg = load_agent_config(config_path);
-  if (!cfg.ok()) {
-    fail_log("bad configuration", cfg.error().to_string());
-    return 2;
-  }
-  std::string password;
-  std::getline(password_in, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  if (password.size() > limits::k_max_password || login_id.size() > limits::k_max_login_id)
-    return 1;
+namespace {
 
-  const auto& sock_path = cfg->get_string("local_socket");
+// What login-check and login-logout do once the password (if any) is read: ask the running
+// agent, or when none runs, work on the store under the data_dir lock, queueing the events in
+// the outbox for the agent's next start. `password` nullopt: end the session of `login_id`.
+// Exit 0 accepted (or ended), 1 refused (or no open session), 2 error.
+int ask_or_act(const common::config& cfg, const std::string& login_id,
+               const std::optional<std::string>& password) {
+  const auto& sock_path = cfg.get_string("local_socket");
   if (!sock_path.empty()) {
-    auto asked = ask_login_check(sock_path, login_id, password, std::chrono::seconds(15));
+    auto asked = ask_agent(sock_path, login_id, password, std::chrono::seconds(15));
     if (!asked.ok()) {
       fail_log("login-check", asked.error().to_string());
       return 2;
     }
     if (*asked != login_answer::no_agent) return *asked == login_answer::accepted ? 0 : 1;
   }
-  // No agent listening: check the store ourselves, under the data_dir lock.
-  auto settings = router_settings_from(*cfg);
+  auto settings = router_settings_from(cfg);
   if (!settings.ok()) {
     fail_log("bad configuration", settings.error().to_string());
     return 2;
@@ -121,10 +115,51 @@ int login_check(const std::string& config_path, const std::string& login_id,
     fail_log("login-check", box.error().to_string());
     return 2;
   }
-  const auto r = store->check(login_id, password);
-  for (auto& [type, fields] : login_events(login_id, r))
+  // The configuration revision the events report; unknown without a backend.
+  std::optional<std::int64_t> rev;
+  if (auto be = make_backend(*settings, clock); be.ok()) rev = (*be)->read_state().config_rev;
+  auto queue = [&](const std::string& type, std::string fields) {
     (void)box->push(outbox::kind::event, proto::encode(proto::event{clock.now_s(), type, fields}));
+  };
+  if (!password) {
+    const auto ended = store->logout(login_id);
+    if (!ended) return 1;
+    auto [type, fields] = session_end_event(*ended, rev);
+    queue(type, std::move(fields));
+    return 0;
+  }
+  const auto r = store->check(login_id, *password, rev);
+  for (auto& [type, fields] : login_events(login_id, r, rev)) queue(type, std::move(fields));
   return r.result == login_store::outcome::accepted ? 0 : 1;
+}
+
+}  // namespace
+
+int login_check(const std::string& config_path, const std::string& login_id,
+                std::istream& password_in) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto cfg = load_agent_config(config_path);
+  if (!cfg.ok()) {
+    fail_log("bad configuration", cfg.error().to_string());
+    return 2;
+  }
+  std::string password;
+  std::getline(password_in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.size() > limits::k_max_password || login_id.size() > limits::k_max_login_id)
+    return 1;
+  return ask_or_act(*cfg, login_id, password);
+}
+
+int login_logout(const std::string& config_path, const std::string& login_id) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto cfg = load_agent_config(config_path);
+  if (!cfg.ok()) {
+    fail_log("bad configuration", cfg.error().to_string());
+    return 2;
+  }
+  if (login_id.size() > limits::k_max_login_id) return 1;
+  return ask_or_act(*cfg, login_id, std::nullopt);
 }
 
 int print_claim_code(const std::string& config_path, std::ostream& out) {

@@ -77,6 +77,7 @@ common::result<std::unique_ptr<router_agent>> router_agent::create(event_loop& l
                                                    std::move(*journal), std::move(*box),
                                                    std::move(*logins)));
   a->queue_boot_event();
+  a->report_ended_sessions();  // those a reboot or a stop ended
   return a;
 }
 

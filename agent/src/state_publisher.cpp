@@ -76,6 +76,7 @@ void router_agent::publish_snapshot() {
 void router_agent::poll_state() {
   poll_timer_ = schedule_self(std::chrono::duration_cast<std::chrono::milliseconds>(s_.state_poll),
                               &router_agent::poll_state);
+  report_ended_sessions();
   logins_.expire();
   if (!connected_) return;
   if (significant(backend_->read_state()) != last_significant_) snapshot_requested();

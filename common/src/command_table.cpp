@@ -301,12 +301,13 @@ bool valid_login_id(std::string_view id) {
 
 namespace {
 
-constexpr std::array<std::pair<event_type, std::string_view>, 5> k_events{{
+constexpr std::array<std::pair<event_type, std::string_view>, 6> k_events{{
     {event_type::boot, "boot"},
     {event_type::config_changed, "config.changed"},
     {event_type::technician_login_used, "technician_login.used"},
     {event_type::technician_login_failed, "technician_login.failed"},
     {event_type::technician_login_locked, "technician_login.locked"},
+    {event_type::technician_login_ended, "technician_login.ended"},
 }};
 
 constexpr std::array<std::pair<op_error, std::string_view>, 5> k_errors{{

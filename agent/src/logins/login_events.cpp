@@ -6,8 +6,9 @@
 
 namespace aterm::agent {
 
-std::vector<std::pair<std::string, std::string>> login_events(std::string_view login_id,
-                                                              const login_store::check_result& r) {
+std::vector<std::pair<std::string, std::string>> login_events(
+    std::string_view login_id, const login_store::check_result& r,
+    std::optional<std::int64_t> config_rev) {
   using common::commands::event_type;
   std::vector<std::pair<std::string, std::string>> out;
   auto fields = [&](const char* reason, bool with_failures) {
@@ -15,6 +16,8 @@ std::vector<std::pair<std::string, std::string>> login_events(std::string_view l
     cJSON_AddStringToObject(f.get(), "login_id", std::string(login_id).c_str());
     if (reason) cJSON_AddStringToObject(f.get(), "reason", reason);
     if (with_failures) cJSON_AddNumberToObject(f.get(), "failures", r.failures);
+    if (r.result == login_store::outcome::accepted && config_rev)
+      cJSON_AddNumberToObject(f.get(), "config_rev_before", static_cast<double>(*config_rev));
     return common::print_json(f.get());
   };
   auto add = [&](event_type t, std::string f) {
@@ -44,8 +47,23 @@ std::vector<std::pair<std::string, std::string>> login_events(std::string_view l
   return out;
 }
 
+std::pair<std::string, std::string> session_end_event(const ended_session& e,
+                                                      std::optional<std::int64_t> config_rev) {
+  common::json_ptr f(cJSON_CreateObject());
+  cJSON_AddStringToObject(f.get(), "login_id", e.login_id.c_str());
+  cJSON_AddStringToObject(f.get(), "reason", std::string(to_string(e.why)).c_str());
+  if (e.config_rev_before)
+    cJSON_AddNumberToObject(f.get(), "config_rev_before",
+                            static_cast<double>(*e.config_rev_before));
+  if (config_rev)
+    cJSON_AddNumberToObject(f.get(), "config_rev_after", static_cast<double>(*config_rev));
+  return {std::string(to_string(common::commands::event_type::technician_login_ended)),
+          common::print_json(f.get())};
+}
+
 bool router_agent::check_login(std::string_view login_id, std::string_view password) {
-  const auto r = logins_.check(login_id, password);
+  const auto rev = backend_->read_state().config_rev;
+  const auto r = logins_.check(login_id, password, rev);
   if (r.result == login_store::outcome::unknown)
     common::log(common::log_level::info, "agent", "login check for an unknown login id",
                 {{"device", s_.device_id}});
@@ -53,8 +71,26 @@ bool router_agent::check_login(std::string_view login_id, std::string_view passw
     common::log(common::log_level::warn, "agent",
                 "login check refused: too many failed technician logins on this router",
                 {{"device", s_.device_id}});
-  for (auto& [type, fields] : login_events(login_id, r)) queue_event(type, std::move(fields));
+  for (auto& [type, fields] : login_events(login_id, r, rev)) queue_event(type, std::move(fields));
   return r.result == login_store::outcome::accepted;
+}
+
+bool router_agent::logout_login(std::string_view login_id) {
+  const auto ended = logins_.logout(login_id);
+  if (!ended) return false;
+  auto [type, fields] = session_end_event(*ended, backend_->read_state().config_rev);
+  queue_event(type, std::move(fields));
+  return true;
+}
+
+void router_agent::report_ended_sessions() {
+  const auto ended = logins_.end_sessions();
+  if (ended.empty()) return;
+  const auto rev = backend_->read_state().config_rev;
+  for (const auto& e : ended) {
+    auto [type, fields] = session_end_event(e, rev);
+    queue_event(type, std::move(fields));
+  }
 }
 
 }  // namespace aterm::agent

@@ -106,6 +106,9 @@ common::result<login_store> login_store::open(const std::filesystem::path& file,
       r.st = parse_state(common::json_string(item, "state").value_or("open"));
       r.session_until = common::json_int(item, "session_until").value_or(0);
       r.session_until_mono_s = common::json_int(item, "session_until_mono_s").value_or(0);
+      r.session_open = common::json_bool(item, "session_open").value_or(false);
+      r.session_boot_id = common::json_string(item, "session_boot_id").value_or("");
+      r.config_rev_before = common::json_int(item, "config_rev_before");
       store.records_.push_back(std::move(r));
       continue;
     }
@@ -157,7 +160,8 @@ std::size_t login_store::expire() {
     const auto records_before = records_.size();
     records_.erase(std::remove_if(records_.begin(), records_.end(),
                                   [&](const login_record& r) {
-                                    return r.expires_at <= now && r.session_until <= now;
+                                    return !r.session_open && r.expires_at <= now &&
+                                           r.session_until <= now;
                                   }),
                    records_.end());
     removed += records_before - records_.size();
@@ -199,6 +203,12 @@ common::status login_store::save() const {
     if (r.session_until_mono_s != 0)
       cJSON_AddNumberToObject(o, "session_until_mono_s",
                               static_cast<double>(r.session_until_mono_s));
+    if (r.session_open) {
+      cJSON_AddBoolToObject(o, "session_open", 1);
+      cJSON_AddStringToObject(o, "session_boot_id", r.session_boot_id.c_str());
+    }
+    if (r.config_rev_before)
+      cJSON_AddNumberToObject(o, "config_rev_before", static_cast<double>(*r.config_rev_before));
     cJSON_AddItemToArray(arr.get(), o);
   }
   return journal_file::write_atomic(file_, common::print_json(arr.get()), 0600);
@@ -328,7 +338,8 @@ common::result<bool> login_store::revoke(std::string_view login_id) {
   return true;
 }
 
-login_store::check_result login_store::check(std::string_view login_id, std::string_view password) {
+login_store::check_result login_store::check(std::string_view login_id, std::string_view password,
+                                             std::optional<std::int64_t> config_rev) {
   if (throttled()) return {outcome::throttled, 0};
   if (clock_trusted() && clock_->now_s() > last_trusted_s_) {
     last_trusted_s_ = clock_->now_s();
@@ -337,7 +348,7 @@ login_store::check_result login_store::check(std::string_view login_id, std::str
   auto it = std::find_if(logins_.begin(), logins_.end(),
                          [&](const technician_login& l) { return l.login_id == login_id; });
   if (it == logins_.end()) {
-    const auto r = check_offline(login_id, password);
+    const auto r = check_offline(login_id, password, config_rev);
     if (r.result != outcome::accepted) count_failure();
     return r;
   }
@@ -349,8 +360,15 @@ login_store::check_result login_store::check(std::string_view login_id, std::str
   }
   const auto derived = crypto::pbkdf2_hmac_sha256(password, it->salt, it->iterations, 32);
   if (password.size() <= limits::k_max_password && crypto::constant_time_equal(derived, it->hash)) {
+    const auto expires_at = it->expires_at;
+    const auto until_mono_s = it->mono_deadline_ns / k_ns;
     logins_.erase(it);  // single use
-    tombstone(login_id, login_record::state::used);
+    // The record outlives the credential as long as the offline path could still accept it.
+    const auto f = tc::decode_login_id(login_id);
+    auto& r =
+        record_for(login_id, f ? std::max(expires_at, f->issued_at_s() + f->ttl_s()) : expires_at);
+    r.st = login_record::state::used;
+    open_session(r, expires_at, until_mono_s, config_rev);
     if (!save().ok()) return {outcome::wrong_password, 0};
     return {outcome::accepted, 0};
   }
@@ -367,7 +385,8 @@ login_store::check_result login_store::check(std::string_view login_id, std::str
 }
 
 login_store::check_result login_store::check_offline(std::string_view login_id,
-                                                     std::string_view password) {
+                                                     std::string_view password,
+                                                     std::optional<std::int64_t> config_rev) {
   if (secret_.empty()) return {outcome::unknown, 0};
   const auto f = tc::decode_login_id(login_id);
   if (!f) return {outcome::unknown, 0};
@@ -394,13 +413,61 @@ login_store::check_result login_store::check_offline(std::string_view login_id,
   }
   auto& r = record_for(login_id, issued + ttl);
   r.st = login_record::state::used;
-  if (trusted)
-    r.session_until = std::min(issued + ttl, now + ttl);
-  else
-    r.session_until_mono_s = mono_ns(*clock_) / k_ns + ttl;
+  open_session(r, std::min(issued + ttl, now + ttl), mono_ns(*clock_) / k_ns + ttl, config_rev);
   // Refused when the use cannot be recorded: the credential must not work twice.
   if (!save().ok()) return {outcome::wrong_password, 0};
   return {outcome::accepted, 0};
+}
+
+void login_store::open_session(login_record& r, std::int64_t until_s, std::int64_t until_mono_s,
+                               std::optional<std::int64_t> config_rev) {
+  r.session_until = clock_trusted() ? until_s : 0;
+  r.session_until_mono_s = until_mono_s;
+  r.session_open = true;
+  r.session_boot_id = boot_id_;
+  r.config_rev_before = config_rev;
+}
+
+std::optional<ended_session> login_store::logout(std::string_view login_id) {
+  auto it = std::find_if(records_.begin(), records_.end(), [&](const login_record& r) {
+    return r.login_id == login_id && r.session_open;
+  });
+  if (it == records_.end()) return std::nullopt;
+  it->session_open = false;
+  (void)save();
+  return ended_session{it->login_id, ended_session::reason::logout, it->config_rev_before};
+}
+
+std::vector<ended_session> login_store::end_sessions() {
+  std::vector<ended_session> out;
+  const bool trusted = clock_trusted();
+  const auto now = clock_->now_s();
+  const auto mono_s = mono_ns(*clock_) / k_ns;
+  for (auto& r : records_) {
+    if (!r.session_open) continue;
+    ended_session e{r.login_id, ended_session::reason::expired, r.config_rev_before};
+    if (r.session_boot_id != boot_id_)
+      e.why = ended_session::reason::reboot;
+    else if (mono_s < r.session_until_mono_s &&
+             !(trusted && r.session_until != 0 && now >= r.session_until))
+      continue;
+    r.session_open = false;
+    out.push_back(std::move(e));
+  }
+  if (!out.empty()) (void)save();
+  return out;
+}
+
+std::string_view to_string(ended_session::reason r) {
+  switch (r) {
+    case ended_session::reason::logout:
+      return "logout";
+    case ended_session::reason::expired:
+      return "expired";
+    case ended_session::reason::reboot:
+      return "reboot";
+  }
+  return "expired";
 }
 
 }  // namespace aterm::agent

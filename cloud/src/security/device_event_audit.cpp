@@ -23,7 +23,7 @@ device_event_verdict judge_device_event(const device_event_facts& f,
 
 bool technician_login_event(std::string_view type) {
   return type == "technician_login.used" || type == "technician_login.failed" ||
-         type == "technician_login.locked";
+         type == "technician_login.locked" || type == "technician_login.ended";
 }
 
 }  // namespace aterm::cloud::security

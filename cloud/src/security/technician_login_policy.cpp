@@ -194,6 +194,8 @@ technician_event_change technician_event_effect(const technician_event_facts& f,
   } else if (f.type == "technician_login.failed") {
     change.count_failure = true;
     change.outcome = "failure";
+  } else if (f.type == "technician_login.ended") {
+    change.outcome = "ended";  // the local session's end changes nothing of the login
   } else {
     change.status = technician_login_status::locked;
     change.outcome = "locked";

@@ -1777,7 +1777,8 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     if (facts.login_held) {
       auto q = db_->prepare(
           "SELECT count(*) FROM audit_log WHERE action IN ('technician_login.used', "
-          "'technician_login.failed', 'technician_login.locked') AND ts_ms > ? AND actor = ?");
+          "'technician_login.failed', 'technician_login.locked', 'technician_login.ended') "
+          "AND ts_ms > ? AND actor = ?");
       q.bind(m.received_ms - static_cast<std::int64_t>(technician_events_.window.count()) * 1000)
           .bind("device:" + m.device_id);
       if (q.step()) facts.records_in_window = q.i64(0);

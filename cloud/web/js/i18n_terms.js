@@ -584,6 +584,10 @@ export const terms_ja = {
   'audit.result.denied': '拒否',
   'audit.result.locked': 'ロック',
   'audit.result.ok': '正常',
+  // The end of a technician's local session on the router.
+  'action.technician_login.ended': '技術者ログインのセッション終了',
+  'action.technician_login.ended.desc': 'ルーターで技術者のセッションが終わった（ログアウト・期限切れ・再起動）',
+  'audit.result.ended': '終了',
 };
 
 export const terms_en = {
@@ -1167,4 +1171,8 @@ export const terms_en = {
   'audit.result.denied': 'denied',
   'audit.result.locked': 'locked',
   'audit.result.ok': 'ok',
+  // The end of a technician's local session on the router.
+  'action.technician_login.ended': 'Technician session ended',
+  'action.technician_login.ended.desc': 'The technician\'s session on the router ended (logout, expiry or reboot)',
+  'audit.result.ended': 'ended',
 };

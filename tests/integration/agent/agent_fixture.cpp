@@ -176,6 +176,12 @@ int agent_process::login_check(const std::string& login_id, const std::string& p
       .exit_code;
 }
 
+int agent_process::login_logout(const std::string& login_id) const {
+  return t::run({t::binary("agent/aterm-agent").string(), "login-logout", "--config",
+                 config_.string(), "--login-id", login_id})
+      .exit_code;
+}
+
 std::string install_args(const std::string& login_id, const std::string& password,
                          std::int64_t expires_at, std::int64_t ttl_s) {
   namespace crypto = aterm::common::crypto;

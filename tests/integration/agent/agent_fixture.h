@@ -75,6 +75,8 @@ class agent_process {
   const std::string& id() const { return id_; }
   // `aterm-agent login-check` with the password on stdin; the exit code.
   int login_check(const std::string& login_id, const std::string& password) const;
+  // `aterm-agent login-logout`; the exit code.
+  int login_logout(const std::string& login_id) const;
 
  private:
   std::string id_;

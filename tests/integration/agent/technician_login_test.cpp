@@ -97,6 +97,22 @@ TEST_CASE("expiry via a short ttl_s") {
   CHECK(r->status == proto::result_status::rejected);
 }
 
+TEST_CASE("the local session ends with the credential and is reported once, with revisions") {
+  login_agent l;
+  l.install("i1", "T-sess0001", "Abc234defGH9", 2);
+  CHECK(l.a.login_check("T-sess0001", "Abc234defGH9") == 0);
+  // Reported by the running agent within state_poll_s of the end (receipt + ttl_s).
+  REQUIRE(t::wait_until(
+      [&] { return l.s.cloud.events("dev-login", "technician_login.ended").size() == 1; }, 10s));
+  const auto ended = l.s.cloud.events("dev-login", "technician_login.ended")[0].fields_json;
+  CHECK(ended.find(R"("login_id":"T-sess0001")") != std::string::npos);
+  CHECK(ended.find(R"("reason":"expired")") != std::string::npos);
+  CHECK(ended.find(R"("config_rev_before":)") != std::string::npos);
+  CHECK(ended.find(R"("config_rev_after":)") != std::string::npos);
+  // Ended once: a logout after it finds no session.
+  CHECK(l.a.login_logout("T-sess0001") == 1);
+}
+
 TEST_CASE("revoke ends a login early") {
   login_agent l;
   l.install("i1", "T-revoke01", "Abc234defGH9");

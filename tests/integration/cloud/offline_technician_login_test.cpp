@@ -1,7 +1,8 @@
 // Offline technician credentials end to end (docs/security.md, "Offline technician logins"): the
 // real daemon issues them under a technician key file, the real agent receives its per-device
 // secret over MQTT, and with the broker stopped `aterm-agent login-check` accepts a credential
-// issued afterwards, once; the reports reach the access log under the technician's name.
+// issued afterwards, once, and `aterm-agent login-logout` ends the technician's local session;
+// the reports reach the access log under the technician's name.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -65,6 +66,13 @@ TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_te
   CHECK(check("Wrong234pass") == 1);
   CHECK(check(password) == 0);
   CHECK(check(password) == 1);
+  auto logout = [&] {
+    return run({binary("agent/aterm-agent").string(), "login-logout", "--config",
+                s.agent_config("acme-t1").string(), "--login-id", login_id})
+        .exit_code;
+  };
+  CHECK(logout() == 0);
+  CHECK(logout() == 1);  // the session ended once
 
   s.mqtt().start();
   cloud::store_options o;
@@ -85,6 +93,15 @@ TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_te
   CHECK(records("technician_login.used")[0].detail.find("technician=Sato Hanako") !=
         std::string::npos);
   REQUIRE(wait_until([&] { return records("technician_login.failed").size() == 2; }, 20s));
+  // The end of the local session, with the configuration revisions at the use and at the end.
+  REQUIRE(wait_until([&] { return records("technician_login.ended").size() == 1; }, 20s));
+  const auto ended = records("technician_login.ended")[0];
+  CHECK(ended.result == "ended");
+  CHECK(ended.detail.find("technician=Sato Hanako") != std::string::npos);
+  CHECK(ended.detail.find("reason=logout") != std::string::npos);
+  CHECK(ended.detail.find("config_rev_before=") != std::string::npos);
+  CHECK(ended.detail.find("config_rev_after=") != std::string::npos);
+  CHECK(ended.detail.find(password) == std::string::npos);
   // The issue names the technician too.
   cloud::audit_query q;
   auto all = (*db)->list_audit("acme", q);

@@ -1,8 +1,8 @@
 // The router build of the agent (scripts/cross-build mipsel → build-mipsel/agent/aterm-agent)
 // running under qemu-user against a real Mosquitto on 127.0.0.1, driven by a test "cloud" that
-// connects with the cloud's identity: connect, state, a command, a repeated command and a
-// technician login. The binary and its sysroot are taken from the source tree, or from
-// ATERM_CROSS_AGENT and ATERM_SYSROOT when set.
+// connects with the cloud's identity: connect, state, a command, a repeated command, a
+// technician login, and the core cases of offline credentials. The binary and its sysroot are taken
+// from the source tree, or from ATERM_CROSS_AGENT and ATERM_SYSROOT when set.
 #include <doctest/doctest.h>
 
 #include <mqtt/async_client.h>
@@ -17,6 +17,7 @@
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
 #include "aterm/common/protocol.h"
+#include "aterm/common/technician_credential.h"
 #include "aterm/test/support.h"
 
 namespace {
@@ -24,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace proto = aterm::common::protocol;
 namespace crypto = aterm::common::crypto;
+namespace tc = aterm::common::technician_credential;
 using namespace std::chrono_literals;
 using aterm::test::wait_until;
 
@@ -293,4 +295,44 @@ TEST_CASE("cross agent under qemu: a technician login is accepted once") {
     CHECK(m.payload.find(password) == std::string::npos);
     CHECK(m.payload.find(crypto::to_hex(hash)) == std::string::npos);
   }
+}
+
+TEST_CASE("cross agent under qemu: offline credentials with the broker stopped") {
+  rig r;
+  INFO("agent log: ", r.agent_log());
+  REQUIRE(r.await_online());
+  const auto secret = crypto::random_bytes(tc::k_secret_bytes);
+  r.cloud.send(make_command("c-secret-1", "technician_login.secret",
+                            R"({"secret":")" + crypto::to_hex(secret) + R"("})"));
+  auto stored = r.cloud.await_final("c-secret-1");
+  REQUIRE(stored.has_value());
+  REQUIRE_MESSAGE(stored->status == proto::result_status::ok, stored->error);
+  r.broker.stop();
+
+  constexpr unsigned k_class_60 = 4;  // tc::k_ttl_class_minutes[4] == 60
+  const auto minute = (unix_now() - tc::k_epoch_s) / 60;
+  auto check = [&](const std::string& login_id, const std::string& password) {
+    auto argv = agent_argv({"login-check", "--config", r.config.string(), "--login-id", login_id});
+    return aterm::test::run(argv, password + "\n", {}, k_deadline).exit_code;
+  };
+  // Issued after the broker went away: accepted exactly once.
+  const auto id = tc::encode_login_id({minute, k_class_60, 1});
+  const auto password = tc::password(secret, r.device, id);
+  CHECK(check(id, password) == 0);
+  CHECK(check(id, password) == 1);
+  // Forged: another router's secret, a changed issue time, a longer ttl class.
+  const auto other = crypto::random_bytes(tc::k_secret_bytes);
+  const auto forged = tc::encode_login_id({minute, k_class_60, 2});
+  CHECK(check(forged, tc::password(other, r.device, forged)) == 1);
+  const auto genuine = tc::encode_login_id({minute - 30, k_class_60, 3});
+  const auto genuine_pw = tc::password(secret, r.device, genuine);
+  CHECK(check(tc::encode_login_id({minute, k_class_60, 3}), genuine_pw) == 1);
+  CHECK(check(tc::encode_login_id({minute - 30, 7, 3}), genuine_pw) == 1);
+  // Expired: issued 61 minutes ago with a 60-minute lifetime.
+  const auto old = tc::encode_login_id({minute - 61, k_class_60, 4});
+  CHECK(check(old, tc::password(secret, r.device, old)) == 1);
+  // The technician leaves: the session the use opened ends once.
+  const auto logout = agent_argv({"login-logout", "--config", r.config.string(), "--login-id", id});
+  CHECK(aterm::test::run(logout, "", {}, k_deadline).exit_code == 0);
+  CHECK(aterm::test::run(logout, "", {}, k_deadline).exit_code == 1);
 }

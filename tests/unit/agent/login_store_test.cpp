@@ -169,3 +169,42 @@ TEST_CASE("install refuses bad arguments") {
   CHECK(dead.message().find("expired") != std::string::npos);
   CHECK(s->size() == 0);
 }
+
+TEST_CASE("a use opens a local session that ends once: at logout, at its end, or at a reboot") {
+  using reason = aterm::agent::ended_session::reason;
+  temp_dir t{"unit-agent"};
+  aterm::common::manual_clock clock(k_start);
+  auto s = login_store::open(t.path() / "logins.json", clock, "boot-1");
+  REQUIRE(s.ok());
+  REQUIRE(s->install(install_args("T-LGTA2345", "pw-a", 1800003600)).ok());
+  REQUIRE(s->install(install_args("T-LGTB2345", "pw-b", 1800000600, 600)).ok());
+  REQUIRE(s->install(install_args("T-LGTC2345", "pw-c", 1800003600)).ok());
+  CHECK_FALSE(s->logout("T-LGTA2345").has_value());  // not used yet: no session
+  REQUIRE(s->check("T-LGTA2345", "pw-a", 7).result == outcome::accepted);
+  REQUIRE(s->check("T-LGTB2345", "pw-b", 7).result == outcome::accepted);
+  REQUIRE(s->check("T-LGTC2345", "pw-c").result == outcome::accepted);
+  CHECK(s->end_sessions().empty());
+
+  auto out = s->logout("T-LGTA2345");
+  REQUIRE(out.has_value());
+  CHECK(out->why == reason::logout);
+  CHECK(out->config_rev_before == 7);
+  CHECK_FALSE(s->logout("T-LGTA2345").has_value());
+
+  // B ends with its credential (600 s); C's end is reported after a reboot, by the next start.
+  clock.advance(601s);
+  auto ended = s->end_sessions();
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].login_id == "T-LGTB2345");
+  CHECK(ended[0].why == reason::expired);
+  CHECK(s->end_sessions().empty());
+  s->expire();  // a record whose session is open is kept
+  auto rebooted = login_store::open(t.path() / "logins.json", clock, "boot-2");
+  REQUIRE(rebooted.ok());
+  auto after = rebooted->end_sessions();
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].login_id == "T-LGTC2345");
+  CHECK(after[0].why == reason::reboot);
+  CHECK_FALSE(after[0].config_rev_before.has_value());
+  CHECK(rebooted->end_sessions().empty());
+}

@@ -97,7 +97,7 @@ TEST_CASE("check_args: defaults filled, bounds, types, unknown and missing argum
 TEST_CASE("event types and op errors have one string form each") {
   for (auto e : {cmd::event_type::boot, cmd::event_type::config_changed,
                  cmd::event_type::technician_login_used, cmd::event_type::technician_login_failed,
-                 cmd::event_type::technician_login_locked})
+                 cmd::event_type::technician_login_locked, cmd::event_type::technician_login_ended})
     CHECK(cmd::parse_event_type(to_string(e)) == e);
   CHECK(to_string(cmd::event_type::config_changed) == "config.changed");
   for (auto e : {cmd::op_error::bad_args, cmd::op_error::stale_rev, cmd::op_error::unsupported,

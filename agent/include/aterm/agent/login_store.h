@@ -22,10 +22,16 @@
 //   - 5 wrong passwords lock the login id; the first success consumes it and opens a local
 //     session ending at min(issue + ttl, use + ttl) by a trusted clock, or use + ttl on the
 //     monotonic clock when the clock is not trusted.
+//
+// The local session a success opens (on either path; an installed login's ends with the
+// credential) is kept in the login id's record with the configuration revision at the use, until
+// logout() or end_sessions() closes it: at its end by either clock, or at a reboot (the router's
+// UI sessions do not survive one). A record with an open session is never dropped.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,8 +70,20 @@ struct login_record {
   int failures = 0;
   state st = state::open;
   std::int64_t session_until = 0;         // used, trusted clock: wall seconds; else 0
-  std::int64_t session_until_mono_s = 0;  // used, untrusted clock: seconds since boot; else 0
+  std::int64_t session_until_mono_s = 0;  // used: seconds since boot `session_boot_id`; else 0
+  bool session_open = false;              // the local session the use opened has not ended
+  std::string session_boot_id;
+  std::optional<std::int64_t> config_rev_before;  // at the use, when the backend told it
 };
+
+// A local session that ended: what its technician_login.ended event reports.
+struct ended_session {
+  enum class reason { logout, expired, reboot };
+  std::string login_id;
+  reason why = reason::expired;
+  std::optional<std::int64_t> config_rev_before;
+};
+std::string_view to_string(ended_session::reason r);
 
 class login_store {
  public:
@@ -92,8 +110,17 @@ class login_store {
   };
   // Verifies in constant time and updates the store (consumes on success, invalidates at the
   // 5th failure). An I/O failure while saving refuses the login (the credential must not be
-  // usable twice because a write failed).
-  check_result check(std::string_view login_id, std::string_view password);
+  // usable twice because a write failed). A success opens the local session, remembering
+  // `config_rev` (the router's configuration revision now, when known).
+  check_result check(std::string_view login_id, std::string_view password,
+                     std::optional<std::int64_t> config_rev = std::nullopt);
+
+  // Ends the open local session of `login_id` (the technician logged out); nullopt when it has
+  // none. Saved before returning.
+  std::optional<ended_session> logout(std::string_view login_id);
+  // Ends every open session past its end (by the monotonic clock of its boot, or by a trusted
+  // wall clock) or opened before a reboot; saved before returning.
+  std::vector<ended_session> end_sessions();
 
   // Removes dead credentials (saving the file when any went); returns how many.
   std::size_t expire();
@@ -113,7 +140,12 @@ class login_store {
   void count_failure();
   login_record& record_for(std::string_view login_id, std::int64_t expires_at);
   void tombstone(std::string_view login_id, login_record::state st);
-  check_result check_offline(std::string_view login_id, std::string_view password);
+  check_result check_offline(std::string_view login_id, std::string_view password,
+                             std::optional<std::int64_t> config_rev);
+  // Opens the session of a use ending at `until_mono_s` (seconds since boot) and, when the
+  // clock is trusted, at `until_s`.
+  void open_session(login_record& r, std::int64_t until_s, std::int64_t until_mono_s,
+                    std::optional<std::int64_t> config_rev);
 
   std::filesystem::path file_;
   const common::clock* clock_;

@@ -20,6 +20,12 @@ int run_agent(const std::string& config_path);
 int login_check(const std::string& config_path, const std::string& login_id,
                 std::istream& password_in);
 
+// `aterm-agent login-logout --config F --login-id ID`: the technician left the router's UI; ends
+// the local session the login opened (technician_login.ended), through the running agent or,
+// when none runs, on the store itself as login-check does.
+// Exit 0 ended, 1 no open session of that id, 2 error.
+int login_logout(const std::string& config_path, const std::string& login_id);
+
 // `aterm-agent claim-code --config F`: prints the router's claim code (docs/device-claim.md) in
 // label form on `out`, from claim_code_file (default: data_dir/claim-code), the file the
 // factory provisions with the code printed on the label. The code is for the owner of the

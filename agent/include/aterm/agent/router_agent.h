@@ -39,9 +39,15 @@ const char* agent_version();
 // `trust_floor` and, when `require_sync`, the kernel reports NTP synchronisation.
 bool clock_trustworthy(const common::clock& clock, std::int64_t trust_floor, bool require_sync);
 
-// The events a login check produces: (type, fields JSON) in publishing order. Pure.
-std::vector<std::pair<std::string, std::string>> login_events(std::string_view login_id,
-                                                              const login_store::check_result& r);
+// The events a login check produces: (type, fields JSON) in publishing order; a use carries
+// `config_rev` (the configuration revision at the use) when known. Pure.
+std::vector<std::pair<std::string, std::string>> login_events(
+    std::string_view login_id, const login_store::check_result& r,
+    std::optional<std::int64_t> config_rev = std::nullopt);
+// The technician_login.ended event of `e`, with the revision when it ended (`config_rev`, when
+// known). Pure.
+std::pair<std::string, std::string> session_end_event(const ended_session& e,
+                                                      std::optional<std::int64_t> config_rev);
 
 // Bounds how many routers of one process are in the middle of connecting (TCP + TLS + CONNECT).
 // A fleet in one process that starts more TLS handshakes than its cores finish within
@@ -93,6 +99,9 @@ class router_agent {
   // login.check from the local socket or login-check: verifies, updates the store, queues the
   // technician_login.used / .failed / .locked event. True when accepted.
   bool check_login(std::string_view login_id, std::string_view password);
+  // login.logout from the local socket or login-logout: ends the technician's local session and
+  // queues technician_login.ended. False when `login_id` has no open session.
+  bool logout_login(std::string_view login_id);
 
   const std::string& device_id() const { return s_.device_id; }
   bool connected() const { return connected_; }
@@ -153,6 +162,8 @@ class router_agent {
   void do_reboot();
 
   void queue_boot_event();
+  // Queues technician_login.ended for every local session that ended (login_store::end_sessions).
+  void report_ended_sessions();
   // Ends a shutdown once the offline presence is acknowledged or its wait ran out.
   void finish_shutdown();
 

@@ -101,6 +101,7 @@ enum class event_type {
   technician_login_used,
   technician_login_failed,
   technician_login_locked,
+  technician_login_ended,  // the local session a use opened ended (logout, expiry, reboot)
 };
 std::string_view to_string(event_type t);
 std::optional<event_type> parse_event_type(std::string_view s);

@@ -51,6 +51,7 @@ TEST_CASE("device events: only held logins, and at most max_records per window")
   CHECK(sec::judge_device_event({true, 3}, s) == sec::device_event_verdict::rate_limited);
   CHECK(sec::to_string(sec::device_event_verdict::rate_limited) == "rate_limited");
   CHECK(sec::technician_login_event("technician_login.failed"));
+  CHECK(sec::technician_login_event("technician_login.ended"));
   CHECK_FALSE(sec::technician_login_event("boot"));
 }
 

@@ -123,6 +123,11 @@ TEST_CASE("technician logins: what each event does to the login and the access l
   auto locked = sec::technician_event_effect(held("technician_login.locked"), s);
   CHECK(locked.status == cloud::technician_login_status::locked);
   CHECK(locked.outcome == "locked");
+  auto ended = sec::technician_event_effect(held("technician_login.ended"), s);
+  CHECK_FALSE(ended.status.has_value());
+  CHECK_FALSE(ended.count_failure);
+  CHECK(ended.record);
+  CHECK(ended.outcome == "ended");
 
   // A login the device does not hold changes nothing; past the rate the login still changes.
   auto foreign = sec::technician_event_effect({"technician_login.used", false, 0, "", "{}"}, s);

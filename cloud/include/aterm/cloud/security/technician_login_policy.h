@@ -86,8 +86,8 @@ new_command revoke_command(const technician_login& login, const std::string& cre
 
 // What a technician-login event changes, from the facts the store read: nothing for a login the
 // device does not hold; otherwise used -> status used, locked -> status locked (each from active
-// only), failed -> one more failure; and an access-log record unless the device is past its
-// rate (device_event_audit.h).
+// only), failed -> one more failure, ended (the local session a use opened) -> no change; and an
+// access-log record unless the device is past its rate (device_event_audit.h).
 technician_event_change technician_event_effect(const technician_event_facts& f,
                                                 const device_event_settings& s);
 
