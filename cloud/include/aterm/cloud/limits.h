@@ -20,6 +20,8 @@ inline constexpr std::size_t k_max_device_filter_scan = 5000;
 // Firmware versions the fleet summary lists: a dashboard tile, not a report (the CSV export
 // has every device's).
 inline constexpr std::size_t k_max_summary_firmware = 20;
+// Running jobs the fleet summary shows with their progress: a tile, the Jobs page lists them all.
+inline constexpr std::size_t k_max_summary_jobs = 5;
 // How long a configuration profile's config.set waits in the outbox for its router: a router
 // offline longer gets a new one when it connects (its state reports its config_rev then).
 inline constexpr std::int64_t k_profile_command_timeout_s = 3600;
