@@ -17,6 +17,10 @@ inline constexpr std::size_t k_max_device_scan = 20000;
 // read each row of the walk, not only the index: one page examines at most this many devices
 // (~5 ms on SQLite, bench_device_list), so a page stays within 20 ms at 100k routers.
 inline constexpr std::size_t k_max_device_filter_scan = 5000;
+// The first part of such a walk (the parts double up to the whole window): small enough that
+// PostgreSQL walks the window's index in id order and stops at a full page instead of reading
+// and sorting the whole window (bench_api --postgres, destination + online + model).
+inline constexpr std::size_t k_first_device_window = 250;
 // Firmware versions the fleet summary lists: a dashboard tile, not a report (the CSV export
 // has every device's).
 inline constexpr std::size_t k_max_summary_firmware = 20;
