@@ -1,9 +1,16 @@
 // What the benchmarks share to read their options and print their figures.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace aterm::bench {
@@ -24,6 +31,30 @@ inline double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
+}
+
+// A process's CPU time so far and resident memory, from /proc.
+struct proc_sample {
+  double cpu_s = 0;  // user + system
+  long rss_kb = 0;
+};
+
+inline std::optional<proc_sample> sample_proc(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  if (f.size() < 13) return std::nullopt;
+  proc_sample s;
+  // Fields 14 and 15 of proc(5) (utime, stime); f[0] is field 3.
+  s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) s.rss_kb = std::strtol(line.c_str() + 6, nullptr, 10);
+  return s;
 }
 
 }  // namespace aterm::bench

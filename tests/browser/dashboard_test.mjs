@@ -1,5 +1,5 @@
 // The dashboard in a real browser (issue 7): playwright-core drives Debian's chromium headless
-// against the real aterm-cloud, Mosquitto and a simulated fleet of 20 routers (19 in one
+// against the real aterm-cloud, Mosquitto and a simulated fleet of 32 routers (31 in one
 // `aterm-agent simulate`, one `aterm-agent run` with a local socket for login-check), all on
 // 127.0.0.1 with free ports in a temp folder of its own.
 //
@@ -37,16 +37,18 @@ const keep = process.argv.includes('--keep');
 const doc_images = arg('doc-images', null);
 
 const k_wait = 30_000;
-const k_sim_count = 19;
+// 30 registered (the fleet job the issue asks for: 30 routers by tag) and one unassigned; one
+// simulate process runs them all.
+const k_sim_count = 31;
 const k_prefix = 'sim-r';
 const k_tech_device = 'tech-r1';
 // `simulate` numbers its routers from 1.
 const sim_id = (i) => `${k_prefix}${String(i).padStart(5, '0')}`;
 const k_unassigned = sim_id(k_sim_count);
-// Registered through the CSV upload and never connected: presence "unknown". With the 18 registered
+// Registered through the CSV upload and never connected: presence "unknown". With the 30 registered
 // simulated routers, the technician's router and two more from the CSV they make 151 devices, so
 // the device list has four pages of 50.
-const k_never_count = 130;
+const k_never_count = 118;
 const never_id = (i) => `x-never-${String(i).padStart(4, '0')}`;
 const k_page_size = 50;
 const k_new_password = 'Aterm-Changed-2026!';
@@ -587,7 +589,7 @@ async function main() {
     await page.waitForSelector('#nav-devices[aria-current=page]');
     check(true, 'logged in with the keyboard only');
     check(!(await page.$('#nav-admin')), 'no site-administration menu for a company administrator');
-    await wait_until('18 simulated routers online', async () =>
+    await wait_until(`${k_sim_count - 1} simulated routers online`, async () =>
       (await page.$$('tbody .badge.online')).length >= k_sim_count - 1);
     check(true, 'device list shows the simulated routers online');
     const tech_row = page.locator('tr', { has: page.locator(`a:text-is("${k_tech_device}")`) });
@@ -1322,9 +1324,11 @@ async function notice_checks({ new_page, shot, admin, site }) {
 }
 
 // ---- fleet jobs and tags (issue 16) -------------------------------------------------------
-// The stack's registered simulated routers (18, not the issue's 30: the one stack's fleet) are
-// tagged through a tags.set job, rebooted by tag at 10 per (shortened) minute while the progress
-// bar reaches 18/18, and a second, slower job is cancelled halfway.
+// The stack's 30 registered simulated routers are tagged through a tags.set job; the device list,
+// filtered by that tag, selects every router matching the filter and opens the Jobs page
+// prefilled (op, args, rollout, the filter as target); the reboot goes out at 10 per (shortened)
+// minute while the progress bar reaches 30/30. A second, slower job from the page's checkboxes
+// shows in the first page's fleet summary while it runs and is cancelled halfway.
 async function fleet_job_checks({ new_page, shot, admin }) {
   const page = await new_page();
   await page.goto(base + '/');
@@ -1351,17 +1355,40 @@ async function fleet_job_checks({ new_page, shot, admin }) {
   const tagged = await submit();
   check(tagged.state === 'completed' && tagged.counts.succeeded === n, `tags.set job tagged ${n} routers at once`);
 
+  // The device list filtered by the tag: every router matching the filter, then "create a job".
+  const by_tag = async () => {
+    await page.goto(`${base}/#/devices`);
+    await page.waitForSelector('#device-selection');
+    await page.fill('#filter-tag', 'floor1');
+    await page.click('form[role=search] button[type=submit]');
+    await page.waitForFunction((k) => document.querySelectorAll('#device-table tbody input.device-select').length === k, n);
+  };
+  await by_tag();
+  await page.click('#select-matching');
+  await page.waitForSelector('#device-selected[data-count=filter]');
+  check(await page.$$eval('#device-table tbody input.device-select', (b) => b.every((x) => x.checked && x.disabled)),
+    'every router matching the filter is selected');
+  await page.selectOption('#selection-op', 'reboot');
+  await shot(page, '29-devices-selected-by-filter');
+  await page.click('#job-from-selection');
+  await page.waitForSelector('#job-prefill:not([hidden])');
+  const prefill = {
+    kind: await page.inputValue('#job-target-kind'),
+    target: await page.inputValue('#job-target'),
+    op: await page.inputValue('#job-op'),
+    per_minute: await page.inputValue('#job-per-minute'),
+    abort: await page.inputValue('#job-abort-pct'),
+  };
+  check(prefill.kind === 'query' && JSON.parse(prefill.target).tag === 'floor1' && prefill.op === 'reboot' &&
+    prefill.per_minute === '10' && prefill.abort !== '', `Jobs page prefilled from the filter: ${JSON.stringify(prefill)}`);
+
   const done_of = (id) =>
     page.$eval(`#job-${id} .job-progress`, (e) => [Number(e.dataset.done), Number(e.dataset.total), Number(e.dataset.succeeded)]);
-  await page.selectOption('#job-op', 'reboot');
-  await page.selectOption('#job-target-kind', 'tag');
-  await page.fill('#job-target', 'floor1');
-  await page.fill('#job-per-minute', '10');
   const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
   await page.click('#job-submit');
   await page.click('#confirm-ok');
   const reboot = await (await answer).json();
-  check(reboot.counts.total === n, `reboot job by tag takes the ${n} tagged routers`);
+  check(reboot.counts.total === n && reboot.rollout.per_minute === 10, `reboot job by the tag filter takes the ${n} tagged routers at 10 a minute`);
   await page.waitForSelector(`#job-${reboot.id} .job-progress`);
   await shot(page, '30-job-running');
   await page.waitForFunction(
@@ -1376,14 +1403,31 @@ async function fleet_job_checks({ new_page, shot, admin }) {
   check(done === n && total === n, `progress bar reached ${done}/${total}`);
   await shot(page, '31-job-done');
 
-  await page.selectOption('#job-op', 'ping');
+  // The second job: this page's checkboxes, a ping at 2 a minute.
+  await by_tag();
+  await page.check('#select-page');
+  await page.waitForSelector(`#device-selected[data-count="${n}"]`);
+  await page.selectOption('#selection-op', 'ping');
+  await page.click('#job-from-selection');
+  await page.waitForSelector('#job-prefill:not([hidden])');
+  check((await page.inputValue('#job-target-kind')) === 'device_ids' && (await page.inputValue('#job-target')).split(',').length === n,
+    `Jobs page prefilled with the ${n} selected routers`);
   await page.fill('#job-per-minute', '2');
   const slow = await submit();
+  check(slow.counts.total === n, `ping job of the ${n} selected routers created`);
   await page.waitForFunction(
     (id) => Number(document.querySelector(`#job-${id} .job-progress`)?.dataset.done ?? 0) >= 1,
     slow.id,
     { timeout: 60_000 },
   );
+  // The first page's fleet summary shows the running job with its progress.
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector(`#summary-jobs .summary-job[data-job="${slow.id}"] .job-progress`);
+  const running = await page.$eval('#summary-jobs', (e) => [Number(e.dataset.count), e.textContent]);
+  check(running[0] >= 1 && running[1].includes(`/${n}`), `fleet summary: running jobs ${running[0]}, ${running[1]}`);
+  await shot(page, '31b-summary-running-job');
+  await page.click('#summary-jobs-link');
+  await page.waitForSelector(`#job-list button.job-cancel[data-job="${slow.id}"]`);
   await page.click(`#job-list button.job-cancel[data-job="${slow.id}"]`);
   await page.click('#confirm-ok');
   await page.waitForSelector(`#job-${slow.id}`);

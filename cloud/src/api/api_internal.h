@@ -150,6 +150,8 @@ struct api_service::impl {
 // The fleet-job routes (job_routes.cpp): /jobs, /jobs/{id}, /jobs/{id}/devices,
 // /jobs/{id}/cancel, registered under `base`.
 void register_job_routes(api_service::impl& m, http::router& r, const std::string& base);
+// A job as the job routes and the fleet summary answer it (docs/http-api.md, "Fleet jobs").
+common::json_ptr job_json(const fleet_job& j);
 
 // The account, role, permission, company, audit and /admin routes (accounts_routes.cpp and its
 // siblings, declared in account_routes.h), registered under `base`.

@@ -1,6 +1,6 @@
 // The fleet's routes: the device list's filters (parse_device_filter), the inventory export
 // (GET /devices?format=csv), device removal (DELETE /devices/{id}) and the fleet summary
-// (GET /fleet/summary).
+// (GET /fleet/summary, with the company's running jobs).
 #include <charconv>
 
 #include "api_internal.h"
@@ -143,11 +143,17 @@ http::response api_service::impl::fleet_summary_route(http::request&, const call
   for (const auto& [version, n] : s->firmware) {
     append_item(firmware.get(), json_row({{"firmware", version}, {"devices", n}}));
   }
+  auto running = ctx.db.summarize_running_jobs(c.comp.id, limits::k_max_summary_jobs);
+  if (!running.ok()) return store_error(running.error(), "summarize_running_jobs");
+  auto jobs = json_array();
+  for (const auto& j : running->jobs) append_item(jobs.get(), job_json(j));
   return json_answer(200, json_row({{"devices", s->devices},
                                     {"online", s->online},
                                     {"offline", s->offline},
                                     {"unknown", s->unknown},
-                                    {"firmware", std::move(firmware)}}));
+                                    {"firmware", std::move(firmware)},
+                                    {"running_jobs", running->count},
+                                    {"jobs", std::move(jobs)}}));
 }
 
 }  // namespace aterm::cloud::api

@@ -30,32 +30,6 @@ http::response bad_job(std::string message) {
   return http::error_response(400, "bad_job", message);
 }
 
-common::json_ptr job_json(const fleet_job& j) {
-  const auto& r = j.rollout;
-  const auto& n = j.counts;
-  return json_row({{"id", j.id},
-                   {"op", j.op},
-                   {"args", json_text{j.args_json}},
-                   {"target", json_text{j.target_json}},
-                   {"rollout", json_row({{"per_minute", r.per_minute},
-                                         {"max_in_flight", r.max_in_flight},
-                                         {"abort_if_failed_pct", r.abort_if_failed_pct},
-                                         {"abort_min_devices", r.abort_min_devices}})},
-                   {"deadline_s", j.deadline_s},
-                   {"state", to_string(j.state)},
-                   {"reason", j.reason},
-                   {"created_by", j.created_by},
-                   {"created_at_s", j.created_at_s},
-                   {"finished_at_s", j.finished_at_s},
-                   {"counts", json_row({{"queued", n.queued},
-                                        {"sent", n.sent},
-                                        {"succeeded", n.succeeded},
-                                        {"failed", n.failed},
-                                        {"timed_out", n.timed_out},
-                                        {"cancelled", n.cancelled},
-                                        {"total", n.total()}})}});
-}
-
 // A non-negative integer member of `o` no larger than `max`; nullopt when absent.
 std::variant<std::optional<std::int64_t>, http::response> int_member(const cJSON* o,
                                                                      const char* key,
@@ -114,6 +88,32 @@ std::variant<job_rollout, http::response> rollout_of(const cJSON* o) {
 }
 
 }  // namespace
+
+common::json_ptr job_json(const fleet_job& j) {
+  const auto& r = j.rollout;
+  const auto& n = j.counts;
+  return json_row({{"id", j.id},
+                   {"op", j.op},
+                   {"args", json_text{j.args_json}},
+                   {"target", json_text{j.target_json}},
+                   {"rollout", json_row({{"per_minute", r.per_minute},
+                                         {"max_in_flight", r.max_in_flight},
+                                         {"abort_if_failed_pct", r.abort_if_failed_pct},
+                                         {"abort_min_devices", r.abort_min_devices}})},
+                   {"deadline_s", j.deadline_s},
+                   {"state", to_string(j.state)},
+                   {"reason", j.reason},
+                   {"created_by", j.created_by},
+                   {"created_at_s", j.created_at_s},
+                   {"finished_at_s", j.finished_at_s},
+                   {"counts", json_row({{"queued", n.queued},
+                                        {"sent", n.sent},
+                                        {"succeeded", n.succeeded},
+                                        {"failed", n.failed},
+                                        {"timed_out", n.timed_out},
+                                        {"cancelled", n.cancelled},
+                                        {"total", n.total()}})}});
+}
 
 namespace {
 

@@ -31,8 +31,9 @@ device read_device(const query& q);
 inline constexpr std::string_view k_after_every_id = "~";
 
 struct device_list_sql {
-  // Only when the page has such a filter: the id `scan` entries after the cursor, where the
-  // page's walk stops. Binds: bind_device_window, scan - 1 (the offset).
+  // Only when the page has such a filter: the id a part of the walk's entries after the cursor,
+  // where that part stops (the store walks `scan` entries at most, in parts that double from
+  // limits::k_first_device_window). Binds: bind_device_window, the part's size - 1 (the offset).
   std::string scan_end;
   // Binds: bind_device_window, [scan end (k_after_every_id when none), bind_device_rest],
   // limit + 1. The end is a bound of the index range, so the walk stops there.

@@ -278,6 +278,27 @@ result<fleet_job> job_store::get_job(const std::string& company_id, std::int64_t
   return job_tx_.read<fleet_job>("get_job", [&] { return job_locked(company_id, job_id); });
 }
 
+result<running_jobs> job_store::summarize_running_jobs(const std::string& company_id,
+                                                       std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, limits::k_max_summary_jobs);
+  return job_tx_.read<running_jobs>("summarize_running_jobs", [&]() -> result<running_jobs> {
+    running_jobs out;
+    // fleet_jobs_company (company_id, id): a company's jobs, newest first; few are running.
+    auto n = job_db_->prepare(
+        "SELECT count(*) FROM fleet_jobs WHERE company_id = ? AND state = 'running'");
+    n.bind(company_id);
+    if (n.step()) out.count = n.i64(0);
+    while (n.step()) {
+    }
+    auto q = job_db_->prepare(
+        k_job_cols + "WHERE company_id = ? AND state = 'running' ORDER BY id DESC LIMIT ?");
+    q.bind(company_id).bind(limit);
+    while (q.step()) out.jobs.push_back(read_job(q));
+    for (auto& j : out.jobs) j.counts = counts_locked(j.id);
+    return out;
+  });
+}
+
 result<job_device_page> job_store::list_job_devices(const std::string& company_id,
                                                     std::int64_t job_id,
                                                     const job_device_query& query) {

@@ -24,6 +24,8 @@ class job_store : public store {
   result<std::vector<fleet_job>> list_jobs(const std::string& company_id,
                                            std::size_t limit) override;
   result<fleet_job> get_job(const std::string& company_id, std::int64_t job_id) override;
+  result<running_jobs> summarize_running_jobs(const std::string& company_id,
+                                              std::size_t limit) override;
   result<job_device_page> list_job_devices(const std::string& company_id, std::int64_t job_id,
                                            const job_device_query& query) override;
   result<fleet_job> cancel_job(const std::string& company_id, std::int64_t job_id) override;

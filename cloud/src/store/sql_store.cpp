@@ -478,24 +478,47 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
     return tx_.read<device_page>("list_devices", [&]() -> result<device_page> {
       auto sql = store_sql::list_devices_sql(db_->kind(), query_in);
-      const bool windowed = !sql.scan_end.empty();
-      // Where this page's scan stops (limits.h); none when fewer devices remain.
-      std::optional<std::string> scan_end;
-      if (windowed) {
-        auto e = db_->prepare(sql.scan_end);
-        store_sql::bind_device_window(e, company_id, query_in);
-        e.bind(sql.scan - 1);
-        if (e.step()) scan_end = e.text(0);
-      }
       device_page page;
-      auto q = db_->prepare(sql.page);
-      store_sql::bind_device_window(q, company_id, query_in);
-      if (windowed) {
+      if (sql.scan_end.empty()) {
+        auto q = db_->prepare(sql.page);
+        store_sql::bind_device_window(q, company_id, query_in);
+        q.bind(limit + 1);
+        while (q.step()) page.devices.push_back(read_device(q));
+        if (page.devices.size() > limit) {
+          page.devices.pop_back();
+          page.next_cursor = page.devices.back().id;
+        }
+        return page;
+      }
+      // The window of `sql.scan` devices is walked in parts that double from
+      // limits::k_first_device_window: a filter that matches often fills the page from the first
+      // part, and a small part keeps PostgreSQL on the window's index in id order (over a large
+      // one it reads the whole window through a bitmap and sorts it, ~30 ms at 5,000 rows).
+      device_query part = query_in;
+      std::size_t examined = 0;
+      std::size_t step = limits::k_first_device_window;
+      // Where the last part ended; none once the company's devices ran out.
+      std::optional<std::string> scan_end;
+      for (;;) {
+        step = std::min(step, sql.scan - examined);
+        auto e = db_->prepare(sql.scan_end);
+        store_sql::bind_device_window(e, company_id, part);
+        e.bind(step - 1);
+        scan_end.reset();
+        if (e.step()) scan_end = e.text(0);
+        while (e.step()) {
+        }
+        auto q = db_->prepare(sql.page);
+        store_sql::bind_device_window(q, company_id, part);
         q.bind(scan_end ? std::string_view(*scan_end) : store_sql::k_after_every_id);
         store_sql::bind_device_rest(q, query_in);
+        q.bind(limit + 1 - page.devices.size());
+        while (q.step()) page.devices.push_back(read_device(q));
+        examined += step;
+        if (page.devices.size() > limit || !scan_end || examined >= sql.scan) break;
+        part.cursor = *scan_end;
+        step *= 2;
       }
-      q.bind(limit + 1);
-      while (q.step()) page.devices.push_back(read_device(q));
       if (page.devices.size() > limit) {
         page.devices.pop_back();
         page.next_cursor = page.devices.back().id;

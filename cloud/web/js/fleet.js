@@ -1,7 +1,8 @@
 // The fleet's parts of the company pages (pages.js places them): the device list's filters and
-// its inventory export, the fleet summary, a router's configuration-profile status and its
+// its inventory export, the fleet summary (with the running jobs' progress), a router's configuration-profile status and its
 // removal, and the configuration editor of a destination's profile.
 import * as api from './api.js';
+import { progress_bar } from './jobs.js';
 import { t } from './i18n.js';
 import { h, field, input, select, jst_input_to_iso, confirm_action, message_box } from './ui.js';
 
@@ -55,7 +56,29 @@ export function export_button(params) {
   return b;
 }
 
-// Online, offline, unknown and firmware versions of the company's routers, and their open alarms.
+// The running jobs of the summary: how many (a link to the Jobs page) and the progress of the
+// newest few (GET /fleet/summary answers at most 5).
+function running_jobs(s) {
+  const box = h('div', { id: 'summary-jobs', 'data-count': String(s.running_jobs ?? 0) });
+  box.append(h('a', { href: '#/jobs', id: 'summary-jobs-link' }, t('fleet.jobs_running', { n: s.running_jobs ?? 0 })));
+  for (const j of s.jobs ?? []) {
+    const c = j.counts;
+    const done = c.succeeded + c.failed + c.timed_out + c.cancelled;
+    box.append(
+      h(
+        'div',
+        { class: 'summary-job', 'data-job': String(j.id) },
+        h('span', { 'data-op': j.op }, t('fleet.job_line', { id: j.id, op: j.op })),
+        progress_bar(j),
+        h('span', { class: 'muted' }, `${done}/${c.total}`),
+      ),
+    );
+  }
+  return box;
+}
+
+// Online, offline, unknown and firmware versions of the company's routers, their open alarms and
+// their running jobs.
 export function fleet_summary(background = false) {
   const box = h('section', { id: 'fleet-summary', class: 'summary', 'aria-label': t('fleet.summary') });
   // The page asks for the count on its own, as the header does: a background request, no operation.
@@ -86,6 +109,7 @@ export function fleet_summary(background = false) {
             list: s.firmware.map((f) => `${f.firmware || '—'}: ${f.devices}`).join(', ') || '—',
           }),
         ),
+        running_jobs(s),
       );
     })
     .catch(() => {});

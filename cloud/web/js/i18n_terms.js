@@ -588,6 +588,21 @@ export const terms_ja = {
   'action.technician_login.ended': '技術者ログインのセッション終了',
   'action.technician_login.ended.desc': 'ルーターで技術者のセッションが終わった（ログアウト・期限切れ・再起動）',
   'audit.result.ended': '終了',
+  // ---- jobs from the device list's selection, running jobs in the fleet summary ----
+  'job.target.query': 'デバイス一覧の絞り込み条件（JSON）',
+  'job.args': '引数（JSON、tags.set 以外）',
+  'job.bad_json': '対象または引数の JSON が正しくありません。',
+  'job.prefill_selection': 'デバイス一覧で選んだ {n} 台の機器が対象です。',
+  'job.prefill_filter': 'デバイス一覧の絞り込み条件 {v} に合う機器が対象です。',
+  'select.matching': '絞り込み条件に合う機器をすべて選択',
+  'select.clear': '選択を解除',
+  'select.create_job': 'ジョブを作成…',
+  'select.count': '{n} 台を選択中',
+  'select.count_matching': '絞り込み条件に合う機器をすべて選択中',
+  'select.one': '{id} を選択',
+  'select.page': 'このページの機器をすべて選択',
+  'fleet.jobs_running': '実行中のジョブ {n} 件',
+  'fleet.job_line': 'ジョブ {id}（{op}）',
 };
 
 export const terms_en = {
@@ -1175,4 +1190,19 @@ export const terms_en = {
   'action.technician_login.ended': 'Technician session ended',
   'action.technician_login.ended.desc': 'The technician\'s session on the router ended (logout, expiry or reboot)',
   'audit.result.ended': 'ended',
+  // ---- jobs from the device list's selection, running jobs in the fleet summary ----
+  'job.target.query': 'Device-list filter (JSON)',
+  'job.args': 'Arguments (JSON, not for tags.set)',
+  'job.bad_json': 'The target or the arguments are not valid JSON.',
+  'job.prefill_selection': 'The {n} routers selected in the device list.',
+  'job.prefill_filter': 'The routers matching the device-list filter {v}.',
+  'select.matching': 'Select every router matching the filter',
+  'select.clear': 'Clear the selection',
+  'select.create_job': 'Create a job…',
+  'select.count': '{n} selected',
+  'select.count_matching': 'Every router matching the filter is selected',
+  'select.one': 'Select {id}',
+  'select.page': 'Select every router of this page',
+  'fleet.jobs_running': '{n} running jobs',
+  'fleet.job_line': 'Job {id} ({op})',
 };

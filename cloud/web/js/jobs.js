@@ -1,6 +1,7 @@
 // Fleet jobs and tags (docs/http-api.md, "Fleet jobs" and "Tags"): the Jobs page (create a job
-// for the routers of a tag, a device-list filter or a list of ids; each job's progress bar with
-// its counts per status, live; cancel), and the tag editor of the router page.
+// for the routers of a tag, a device-list filter or a list of ids, prefilled by the device list's
+// selection; each job's progress bar with its counts per status, live; cancel), the progress bar
+// the fleet summary shows too, and the tag editor of the router page.
 import * as api from './api.js';
 import { t } from './i18n.js';
 import { h, field, input, select, table, message_box, jst, confirm_action } from './ui.js';
@@ -11,6 +12,17 @@ const k_job_refresh_ms = 2000;
 const k_statuses = ['queued', 'sent', 'succeeded', 'failed', 'timed_out', 'cancelled'];
 const k_job_ops = ['reboot', 'ping', 'state.refresh', 'log.tail', 'tags.set'];
 
+// What the device list hands over to the Jobs page it opens ({target, op, args, rollout}, each
+// optional): kept in this module, not in the URL or storage, and taken by the next Jobs page.
+let handover = null;
+
+// Opens the Jobs page with its form filled from `prefill`: target ({device_ids}, {tag},
+// {query}), op, args and rollout as POST /jobs takes them.
+export function open_jobs_page(prefill) {
+  handover = prefill;
+  location.hash = '#/jobs';
+}
+
 // Tags typed as one line: separated by commas or semicolons, trimmed, empties dropped.
 export function parse_tags(text) {
   return text
@@ -19,7 +31,7 @@ export function parse_tags(text) {
     .filter((s) => s.length > 0);
 }
 
-function progress_bar(job) {
+export function progress_bar(job) {
   const c = job.counts;
   const done = c.succeeded + c.failed + c.timed_out + c.cancelled;
   const bar = h('div', {
@@ -75,12 +87,14 @@ export function jobs_page(ctx) {
       ['tag', t('job.target.tag')],
       ['device_ids', t('job.target.ids')],
       ['online', t('job.target.online')],
+      ['query', t('job.target.query')],
     ],
     'tag',
   );
   kind.id = 'job-target-kind';
   const value = input('target', { id: 'job-target' });
   const tags = input('tags', { id: 'job-tags', placeholder: t('job.tags_hint') });
+  const args = input('args', { id: 'job-args', placeholder: '{"delay_s": 2}' });
   const per_minute = input('per_minute', { type: 'number', min: '0', id: 'job-per-minute', value: '0' });
   const max_in_flight = input('max_in_flight', { type: 'number', min: '0', id: 'job-max-in-flight', value: '0' });
   const abort_pct = input('abort_pct', { type: 'number', min: '1', max: '100', id: 'job-abort-pct' });
@@ -89,6 +103,34 @@ export function jobs_page(ctx) {
   if (ctx.args[0] === 'ids' && ctx.args[1]) {
     kind.value = 'device_ids';
     value.value = decodeURIComponent(ctx.args[1]);
+  }
+  const prefill = handover;
+  handover = null;
+  const prefilled = h('p', { class: 'muted', id: 'job-prefill', hidden: true });
+  if (prefill) {
+    const target = prefill.target || {};
+    if (target.device_ids) {
+      kind.value = 'device_ids';
+      value.value = target.device_ids.join(',');
+    } else if (target.tag !== undefined) {
+      kind.value = 'tag';
+      value.value = target.tag;
+    } else if (target.query) {
+      kind.value = 'query';
+      value.value = JSON.stringify(target.query);
+    }
+    if (prefill.op) op.value = prefill.op;
+    if (prefill.args && prefill.op === 'tags.set') tags.value = (prefill.args.tags || []).join(', ');
+    else if (prefill.args) args.value = JSON.stringify(prefill.args);
+    const r = prefill.rollout || {};
+    if (r.per_minute !== undefined) per_minute.value = String(r.per_minute);
+    if (r.max_in_flight !== undefined) max_in_flight.value = String(r.max_in_flight);
+    if (r.abort_if_failed_pct !== undefined) abort_pct.value = String(r.abort_if_failed_pct);
+    prefilled.dataset.kind = kind.value;
+    prefilled.textContent = target.device_ids
+      ? t('job.prefill_selection', { n: target.device_ids.length })
+      : t('job.prefill_filter', { v: value.value });
+    prefilled.hidden = false;
   }
 
   async function load(background = false) {
@@ -134,7 +176,9 @@ export function jobs_page(ctx) {
     field(t('job.op'), op),
     field(t('job.target'), kind),
     field(t('job.target_value'), value),
+    prefilled,
     field(t('job.tags'), tags),
+    field(t('job.args'), args),
     field(t('job.per_minute'), per_minute),
     field(t('job.max_in_flight'), max_in_flight),
     field(t('job.abort_pct'), abort_pct),
@@ -143,12 +187,22 @@ export function jobs_page(ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     box.clear();
-    const target =
-      kind.value === 'tag'
-        ? { tag: value.value.trim() }
-        : kind.value === 'device_ids'
-          ? { device_ids: parse_tags(value.value) }
-          : { query: { online: 'true', q: value.value.trim() } };
+    let target;
+    let job_args;
+    try {
+      target =
+        kind.value === 'tag'
+          ? { tag: value.value.trim() }
+          : kind.value === 'device_ids'
+            ? { device_ids: parse_tags(value.value) }
+            : kind.value === 'query'
+              ? { query: JSON.parse(value.value) }
+              : { query: { online: 'true', q: value.value.trim() } };
+      if (op.value !== 'tags.set' && args.value.trim()) job_args = JSON.parse(args.value);
+    } catch {
+      box.fail(new Error(t('job.bad_json')));
+      return;
+    }
     const rollout = {
       per_minute: Number(per_minute.value || 0),
       max_in_flight: Number(max_in_flight.value || 0),
@@ -156,6 +210,7 @@ export function jobs_page(ctx) {
     if (abort_pct.value) rollout.abort_if_failed_pct = Number(abort_pct.value);
     const body = { op: op.value, target, rollout };
     if (op.value === 'tags.set') body.args = { tags: parse_tags(tags.value) };
+    else if (job_args !== undefined) body.args = job_args;
     if (op.value === 'reboot' && !(await confirm_action(t('job.reboot_confirm'), t('job.submit')))) return;
     try {
       const j = await api.post('/jobs', body);

@@ -3,6 +3,7 @@
 // fill, `args` from the route, `on_leave` for timers, `can(permission)`.
 import * as api from './api.js';
 import { tag_editor } from './jobs.js';
+import { device_selection } from './job_selection.js';
 import { t, lang, dictionaries } from './i18n.js';
 import {
   h,
@@ -72,6 +73,8 @@ function devices(ctx) {
   );
   filter.id = 'device-filter';
   const fleet = fleet_filters(() => restart());
+  const params = () => ({ q: search.value.trim(), online: filter.value, ...fleet.params() });
+  const selection = ctx.can('job.manage') && ctx.can('device.command') ? device_selection(params) : null;
   const summary = h('div', {}, fleet_summary());
   const box = message_box();
   const body = h('div', { id: 'device-table' });
@@ -95,9 +98,7 @@ function devices(ctx) {
       const page = await (background ? api.poll : api.get)(
         '/devices' +
           api.query({
-            q: search.value.trim(),
-            online: filter.value,
-            ...fleet.params(),
+            ...params(),
             limit: k_page_size,
             cursor: pages_walked[pages_walked.length - 1].cursor,
           }),
@@ -121,6 +122,7 @@ function devices(ctx) {
         table(
           null,
           [
+            ...(selection ? [selection.heading(list.map((d) => d.id))] : []),
             t('devices.col.id'),
             t('devices.col.presence'),
             t('devices.col.last_seen'),
@@ -130,6 +132,7 @@ function devices(ctx) {
             t('devices.col.profile'),
           ],
           list.map((d) => [
+            ...(selection ? [selection.column(d.id)] : []),
             h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.id),
             presence_badge(d.presence),
             jst(d.last_seen_ms),
@@ -140,6 +143,7 @@ function devices(ctx) {
           ]),
         ),
       );
+      selection?.shown();
       box.clear();
       if (background) summary.replaceChildren(fleet_summary(true));
     } catch (err) {
@@ -148,6 +152,7 @@ function devices(ctx) {
   }
   const restart = () => {
     pages_walked = [{ cursor: '', before: 0 }];
+    selection?.reset();
     load();
   };
   const form = h(
@@ -157,7 +162,7 @@ function devices(ctx) {
     field(t('devices.filter'), filter),
     fleet.element,
     h('button', { type: 'submit' }, t('common.search')),
-    export_button(() => ({ q: search.value.trim(), online: filter.value, ...fleet.params() })),
+    export_button(params),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -178,6 +183,7 @@ function devices(ctx) {
     h('h1', {}, t('devices.heading')),
     summary,
     form,
+    selection?.element ?? '',
     box,
     body,
     h('div', { class: 'pager', role: 'navigation', 'aria-label': t('common.pager') }, prev, count, next),

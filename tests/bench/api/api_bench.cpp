@@ -17,8 +17,11 @@
 //
 // The fleet is written with the store's own calls (register_device, apply_batch of presence and
 // state messages as the bridge stores them) while the daemon is stopped, in transactions of
-// 1,000 routers; state payloads come from the agent's sim backend. Presence: every 10th router
-// online, 3 in 10 offline, the rest unknown. The access log is filled through the API itself.
+// 1,000 routers; state payloads come from the agent's sim backend, with 5 models (router i
+// reports WX(i % 5)). Presence: every 10th router online, 3 in 10 offline, the rest unknown.
+// acme's routers are spread over 7 destinations (router i in number i % 7), so a destination,
+// presence and model filter walks one destination's index and tests the other two on its rows;
+// every 4th router has the tag "floor1". The access log is filled through the API itself.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -50,6 +53,8 @@ using aterm::bench::parse_size;
 using aterm::bench::percentile;
 
 namespace {
+
+constexpr std::size_t k_destinations = 7;
 
 struct options {
   std::size_t devices = 100'000;
@@ -127,6 +132,13 @@ bool fill_store(const std::string& db, const options& opt, const t::fs::path& sc
     fleets.push_back({company, dest->id, std::string(company) == "acme" ? 1u : 7u,
                       std::string(company) == "acme" ? "" : "-g"});
   }
+  // acme's destinations 1..6 beside "default" (number 0).
+  std::vector<std::int64_t> acme_destinations = {fleets.front().destination};
+  for (std::size_t d = 1; d < k_destinations; ++d) {
+    auto dest = store->ensure_destination("acme", "dest-" + std::to_string(d));
+    if (!dest.ok()) return false;
+    acme_destinations.push_back(dest->id);
+  }
   constexpr std::size_t k_chunk = 1000;
   std::int64_t seq = 0;
   for (const auto& f : fleets) {
@@ -134,8 +146,15 @@ bool fill_store(const std::string& db, const options& opt, const t::fs::path& sc
       const std::size_t end = std::min(opt.devices, first + k_chunk * f.step);
       auto st = store->run_operation([&]() -> cloud::status {
         for (std::size_t i = first; i < end; i += f.step) {
-          auto r = store->register_device(f.company, router_id(i) + f.suffix, f.destination);
+          const bool acme = f.step == 1;
+          auto r =
+              store->register_device(f.company, router_id(i) + f.suffix,
+                                     acme ? acme_destinations[i % k_destinations] : f.destination);
           if (!r.ok()) return r.error();
+          if (acme && i % 4 == 0) {
+            auto t = store->set_device_tags(f.company, router_id(i), {"floor1"});
+            if (!t.ok()) return t.error();
+          }
         }
         return {};
       });
@@ -150,6 +169,7 @@ bool fill_store(const std::string& db, const options& opt, const t::fs::path& sc
         if (std::strcmp(presence, "unknown") == 0) continue;
         for (std::size_t h = 0; h < opt.history; ++h) {
           auto snap = (*sim)->read_state();
+          snap.model = "WX" + std::to_string(i % 5);
           snap.ts = clock.now_s();
           snap.seq = ++seq;
           std::string payload = protocol::encode(snap);
@@ -315,6 +335,26 @@ int main(int argc, char** argv) {
   print("devices: offline, 500 a page", walk(c, "devices?online=false&limit=500", opt.calls));
   print("devices: unknown, 500 a page", walk(c, "devices?online=unknown&limit=500", opt.calls));
   print("devices: search \"77\", 100 a page", walk(c, "devices?q=77&limit=100", opt.calls));
+  print("devices: model, 50 a page", walk(c, "devices?model=WX3", opt.calls));
+  print("devices: tag, 50 a page", walk(c, "devices?tag=floor1", opt.calls));
+  {
+    // Destination number 0 ("default") is the company's first.
+    auto d = c.request("GET", "destinations");
+    std::string first;
+    const cJSON* list =
+        d.json ? cJSON_GetObjectItemCaseSensitive(d.json.get(), "destinations") : nullptr;
+    for (const cJSON* x = list ? list->child : nullptr; x != nullptr; x = x->next) {
+      const cJSON* name = cJSON_GetObjectItemCaseSensitive(x, "name");
+      const cJSON* id = cJSON_GetObjectItemCaseSensitive(x, "id");
+      if (cJSON_IsString(name) && std::string(name->valuestring) == "default" &&
+          cJSON_IsNumber(id)) {
+        first = std::to_string(static_cast<long long>(id->valuedouble));
+      }
+    }
+    print("devices: destination + online + model",
+          walk(c, "devices?destination=" + first + "&online=true&model=WX0", opt.calls));
+    print("devices: tag + online, 50 a page", walk(c, "devices?tag=floor1&online=true", opt.calls));
+  }
   print("devices: search, no match", walk(c, "devices?q=zz&limit=100", opt.calls));
   {
     figures detail;

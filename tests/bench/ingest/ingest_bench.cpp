@@ -124,6 +124,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../bench_figures.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
 #include "aterm/common/json.h"
@@ -140,6 +141,8 @@ namespace fs = std::filesystem;
 namespace proto = aterm::common::protocol;
 using aterm::bench::mqtt_identity;
 using aterm::bench::mqtt_probe;
+using aterm::bench::proc_sample;
+using aterm::bench::sample_proc;
 using aterm::test::https_client;
 using aterm::test::process;
 using steady = std::chrono::steady_clock;
@@ -275,29 +278,6 @@ int run_subscriber(char** argv) {
 }
 
 // ---- /proc ------------------------------------------------------------------------------------
-
-struct proc_sample {
-  double cpu_s = 0;  // user + system
-  long rss_kb = 0;
-};
-
-std::optional<proc_sample> sample_proc(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string x; fields >> x;) f.push_back(x);
-  if (f.size() < 13) return std::nullopt;
-  proc_sample s;
-  // Fields 14 and 15 of proc(5) (utime, stime); f[0] is field 3.
-  s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.starts_with("VmRSS:")) s.rss_kb = std::strtol(line.c_str() + 6, nullptr, 10);
-  return s;
-}
 
 // The 1-minute load average: the host is shared, so figures come with it.
 double load_average() {

@@ -68,6 +68,9 @@ class cloud_stack {
   // Stops instance `instance` (0: the stack's own, as stop_cloud) with `sig`.
   void stop_instance(int instance, int sig = 15);
   bool cloud_running();
+  // The process id of the stack's own `aterm-cloud serve` (benchmarks sample its CPU and memory);
+  // -1 when it is not started.
+  pid_t cloud_pid() const { return cloud_ ? cloud_->pid() : -1; }
   std::string cloud_log() const;
 
   // `admin device register` under `company`.

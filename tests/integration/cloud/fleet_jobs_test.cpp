@@ -272,6 +272,20 @@ TEST_CASE("a fleet job aimed at another company's router by id, tag or query tou
   CHECK(acme.request("GET", "jobs/" + globex_job).status == 404);
   CHECK(acme.request("POST", "jobs/" + globex_job + "/cancel").status == 404);
   CHECK(globex.request("GET", "jobs/" + globex_job).str("state") == "running");
+  // The fleet summary shows a company its own running jobs, with their progress, and no other's.
+  auto mine = globex.request("GET", "fleet/summary");
+  REQUIRE(mine.status == 200);
+  CHECK(mine.num("running_jobs") == 1);
+  const cJSON* jobs = cJSON_GetObjectItemCaseSensitive(mine.json.get(), "jobs");
+  REQUIRE(cJSON_GetArraySize(jobs) == 1);
+  CHECK(cJSON_GetObjectItemCaseSensitive(jobs->child, "id")->valuedouble ==
+        static_cast<double>(own.num("id")));
+  CHECK(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(jobs->child, "counts"),
+                                         "total")
+            ->valuedouble == 1);
+  auto theirs = acme.request("GET", "fleet/summary");
+  CHECK(theirs.num("running_jobs") == 0);
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(theirs.json.get(), "jobs")) == 0);
 
   // Nothing of acme's reached globex's router: no command, no place in a job, its tag kept.
   CHECK(query_int(s.db_path(),

@@ -139,6 +139,12 @@ struct job_device_page {
   std::string next_cursor;          // "" on the last page
 };
 
+// A company's running jobs at a glance (the fleet summary of the dashboard's first page).
+struct running_jobs {
+  std::int64_t count = 0;       // every running job of the company
+  std::vector<fleet_job> jobs;  // the newest of them, with counts
+};
+
 // What one scheduler tick did over every running job.
 struct job_tick {
   std::int64_t released = 0;           // commands committed to the outbox

@@ -17,9 +17,15 @@ inline constexpr std::size_t k_max_device_scan = 20000;
 // read each row of the walk, not only the index: one page examines at most this many devices
 // (~5 ms on SQLite, bench_device_list), so a page stays within 20 ms at 100k routers.
 inline constexpr std::size_t k_max_device_filter_scan = 5000;
+// The first part of such a walk (the parts double up to the whole window): small enough that
+// PostgreSQL walks the window's index in id order and stops at a full page instead of reading
+// and sorting the whole window (bench_api --postgres, destination + online + model).
+inline constexpr std::size_t k_first_device_window = 250;
 // Firmware versions the fleet summary lists: a dashboard tile, not a report (the CSV export
 // has every device's).
 inline constexpr std::size_t k_max_summary_firmware = 20;
+// Running jobs the fleet summary shows with their progress: a tile, the Jobs page lists them all.
+inline constexpr std::size_t k_max_summary_jobs = 5;
 // How long a configuration profile's config.set waits in the outbox for its router: a router
 // offline longer gets a new one when it connects (its state reports its config_rev then).
 inline constexpr std::int64_t k_profile_command_timeout_s = 3600;

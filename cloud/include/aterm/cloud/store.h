@@ -280,6 +280,10 @@ class store : public bridge::store_port, public security::shared_counters {
   virtual result<std::vector<fleet_job>> list_jobs(const std::string& company_id,
                                                    std::size_t limit) = 0;
   virtual result<fleet_job> get_job(const std::string& company_id, std::int64_t job_id) = 0;
+  // How many jobs of the company are running, and the newest `limit` of them with counts
+  // (clamped to 1..limits::k_max_summary_jobs).
+  virtual result<running_jobs> summarize_running_jobs(const std::string& company_id,
+                                                      std::size_t limit) = 0;
   virtual result<job_device_page> list_job_devices(const std::string& company_id,
                                                    std::int64_t job_id,
                                                    const job_device_query& query) = 0;

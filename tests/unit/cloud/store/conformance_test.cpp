@@ -123,6 +123,7 @@ constexpr coverage k_coverage[] = {
     {"store::get_job", k_here},
     {"store::list_job_devices", k_here},
     {"store::cancel_job", k_here},
+    {"store::summarize_running_jobs", k_here},
     {"store::release_jobs", k_here},
     // alarms and mail
     {"store::create_alarm", k_here},
@@ -1015,6 +1016,13 @@ TEST_CASE(
   CHECK(sent->devices.size() == 2);
   CHECK(!sent->devices.front().command_id.empty());
   CHECK(f.db->get_job("globex", job->id).error().code() == cloud::k_not_found);
+  auto running = f.db->summarize_running_jobs("acme", 5);
+  REQUIRE(running.ok());
+  CHECK(running->count == 1);
+  REQUIRE(running->jobs.size() == 1);
+  CHECK(running->jobs.front().id == job->id);
+  CHECK(running->jobs.front().counts.sent == 2);
+  CHECK(f.db->summarize_running_jobs("globex", 5)->count == 0);
   auto cancelled = f.db->cancel_job("acme", job->id);
   REQUIRE(cancelled.ok());
   CHECK(cancelled->state == cloud::job_state::cancelled);
@@ -1036,6 +1044,9 @@ TEST_CASE(
   const std::vector<std::string> r3 = {"acme-r3"};
   CHECK(f.db->device_tags("acme", r3)->at("acme-r3") == std::vector<std::string>{"west"});
   CHECK(f.db->list_jobs("acme", 10)->size() == 2);
+  // Neither the cancelled nor the completed job is running.
+  CHECK(f.db->summarize_running_jobs("acme", 5)->count == 0);
+  CHECK(f.db->summarize_running_jobs("acme", 5)->jobs.empty());
 }
 
 TEST_CASE("conformance: every method of the store's interfaces has a conformance case") {
