@@ -186,8 +186,7 @@ class job_routes {
       auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
       if (ec != std::errc() || p != v->data() + v->size() || n < 1 ||
           n > static_cast<std::int64_t>(limits::k_max_jobs_listed)) {
-        return http::error_response(
-            400, "bad_request", "limit must be 1.." + std::to_string(limits::k_max_jobs_listed));
+        return out_of_range("limit", 1, static_cast<std::int64_t>(limits::k_max_jobs_listed));
       }
       limit = static_cast<std::size_t>(n);
     }
@@ -215,9 +214,8 @@ class job_routes {
     if (auto s = req.query_value("status"); s && !s->empty()) {
       q.status = parse_job_device_status(*s);
       if (!q.status) {
-        return http::error_response(
-            400, "bad_request",
-            "status must be queued, sent, succeeded, failed, timed_out or cancelled");
+        return invalid_value(
+            "status", "status must be queued, sent, succeeded, failed, timed_out or cancelled");
       }
     }
     if (auto bad = parse_page([&](std::string_view name) { return req.query_value(name); }, q.limit,
