@@ -14,6 +14,7 @@
 //   --warmup-s S       steady time after the fleet connected, before the window (default 10)
 //   --window-s S       measured window (default 30)
 //   --commands N       command round trips per phase, API and raw MQTT each (default 200)
+//   --poll-ms MS       pause between two status GETs of an API round trip (default 1)
 //   --connect-per-s N  simulate.connect_per_s (default 200)
 //   --no-nagle         skip the raw round trip without TCP_NODELAY (phase 1 only otherwise)
 //   --routers-per-process N  simulate processes of at most N routers (default and maximum
@@ -34,6 +35,8 @@
 //   --batch-delay-ms MS  the daemon's mqtt.batch_delay_ms: a batch waits MS after its first
 //                     message, as the bridge did before group commit (default 0: commit what
 //                     is queued as soon as the last commit ended)
+//   --dispatch-poll-ms MS  the daemon's mqtt.dispatch_poll_ms (default 1000, the daemon's own):
+//                      a command the API's notice did not send goes out at the next poll
 //   --max-minutes M    start no phase after M minutes (default 40)
 //   --broker-restart term|kill  after the last phase, stop Mosquitto with SIGTERM (a restart)
 //                      or SIGKILL (a crash: no Last Will) under the connected fleet and start it
@@ -124,6 +127,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "aterm/cloud/security/session_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
 #include "aterm/common/json.h"
@@ -368,6 +372,20 @@ struct latency {
   }
 };
 
+// The parts of the API round trips: the POST alone, one status GET alone, and how many GETs
+// a command took until its final status.
+struct api_parts {
+  latency post, get;
+  latency sent;  // POST sent -> the first GET that no longer answers `queued`
+  std::vector<double> polls;
+  double polls_mean() const {
+    if (polls.empty()) return std::nan("");
+    double sum = 0;
+    for (double p : polls) sum += p;
+    return sum / static_cast<double>(polls.size());
+  }
+};
+
 // Results the round-trip client waits for; filled on Paho's receive thread.
 class result_inbox {
  public:
@@ -408,6 +426,7 @@ struct options {
   int warmup_s = 10;
   int window_s = 30;
   int commands = 200;
+  int poll_ms = 1;  // the pause between two status GETs of an API round trip
   int connect_per_s = 200;
   bool nagle = true;
   int max_minutes = 40;
@@ -416,20 +435,21 @@ struct options {
   std::string db_dir;  // empty: the temp folder on disk
   std::string db;      // the daemon's db setting as given; empty: a file in db_dir
   bool postgres = false;
-  int batch_delay_ms = 0;  // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
-  int broker_restart = 0;  // 0: none; SIGTERM or SIGKILL: restart the broker after the phases
+  int batch_delay_ms = 0;       // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
+  int dispatch_poll_ms = 1000;  // the daemon's mqtt.dispatch_poll_ms (its default)
+  int broker_restart = 0;       // 0: none; SIGTERM or SIGKILL: restart the broker after the phases
   int restart_limit_s = 300;
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(
-      stderr,
-      "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
-      "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
-      "[--routers-per-process N] [--routers-on-disk] "
-      "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] [--max-minutes M] "
-      "[--broker-restart term|kill] [--restart-limit-s S] [--quick]\n",
-      why.c_str());
+  std::fprintf(stderr,
+               "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
+               "[--window-s S] [--commands N] [--poll-ms MS] [--connect-per-s N] [--no-nagle] "
+               "[--routers-per-process N] [--routers-on-disk] "
+               "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] "
+               "[--dispatch-poll-ms MS] [--max-minutes M] "
+               "[--broker-restart term|kill] [--restart-limit-s S] [--quick]\n",
+               why.c_str());
   std::exit(2);
 }
 
@@ -471,6 +491,8 @@ options parse(int argc, char** argv) {
       o.window_s = positive(value(), "--window-s");
     } else if (a == "--commands") {
       o.commands = positive(value(), "--commands");
+    } else if (a == "--poll-ms") {
+      o.poll_ms = positive(value(), "--poll-ms");
     } else if (a == "--connect-per-s") {
       o.connect_per_s = positive(value(), "--connect-per-s");
     } else if (a == "--no-nagle") {
@@ -489,6 +511,8 @@ options parse(int argc, char** argv) {
       o.routers_on_disk = true;
     } else if (a == "--batch-delay-ms") {
       o.batch_delay_ms = positive(value(), "--batch-delay-ms");
+    } else if (a == "--dispatch-poll-ms") {
+      o.dispatch_poll_ms = positive(value(), "--dispatch-poll-ms");
     } else if (a == "--max-minutes") {
       o.max_minutes = positive(value(), "--max-minutes");
     } else if (a == "--broker-restart") {
@@ -544,6 +568,7 @@ struct phase_result {
   double coalesced_rate = 0, shed_rate = 0;
   double batch_size = 0, batch_age_ms = 0, commit_ms = 0, batch_age_max_ms = 0, queue_depth = 0;
   latency cmd, raw, raw_nagle;
+  api_parts cmd_parts;
   std::map<std::string, double> cpu_pct;
   std::map<std::string, double> rss_mb;
   double load1 = 0;
@@ -603,7 +628,8 @@ class bench_stack {
                             R"(", "ca": ")" + pki_->ca().string() + R"(", "cert": ")" +
                             pki_->cloud_cert().string() + R"(", "key": ")" +
                             pki_->cloud_key().string() + R"(", "batch_delay_ms": )" +
-                            std::to_string(opt_.batch_delay_ms) + R"(},
+                            std::to_string(opt_.batch_delay_ms) + R"(, "dispatch_poll_ms": )" +
+                            std::to_string(opt_.dispatch_poll_ms) + R"(},
   "security": {"password_iterations": 1000)" +
                             server_keys + R"(},
   "device": {"claim_key_file": ")" +
@@ -963,9 +989,14 @@ bool final_status(const std::string& s) {
   return s == "succeeded" || s == "failed" || s == "timed_out" || s == "expired";
 }
 
-// Sequential API round trips: POST a ping, poll its status every 1 ms until final. Stops after
-// k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold the run.
-latency api_round_trips(https_client& api, const std::vector<std::string>& devices, int n) {
+// Sequential API round trips: POST a ping, poll its status every 1 ms until final, the way the
+// dashboard polls (a background read: x-aterm-background, neither an operation nor activity).
+// Stops after k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold
+// the run.
+latency api_round_trips(https_client& api, const std::vector<std::string>& devices, int n,
+                        std::chrono::milliseconds poll, api_parts& parts) {
+  const std::map<std::string, std::string> background{
+      {std::string(aterm::cloud::security::k_background_header), "1"}};
   latency out;
   const auto start = steady::now();
   for (int i = 0; i < n; ++i) {
@@ -982,13 +1013,24 @@ latency api_round_trips(https_client& api, const std::vector<std::string>& devic
       ++out.failures;
       continue;
     }
+    parts.post.ms.push_back(seconds(steady::now() - t0) * 1000.0);
     std::string status;
+    int polls = 0;
+    bool left_queue = false;
     while (steady::now() - t0 < 35s) {
       check_interrupt();
-      status = api.request("GET", "commands/" + id).str("status");
+      const auto g0 = steady::now();
+      status = api.request("GET", "commands/" + id, {}, background).str("status");
+      parts.get.ms.push_back(seconds(steady::now() - g0) * 1000.0);
+      ++polls;
+      if (!left_queue && status != "queued") {
+        left_queue = true;
+        parts.sent.ms.push_back(seconds(steady::now() - t0) * 1000.0);
+      }
       if (final_status(status)) break;
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(poll);
     }
+    parts.polls.push_back(polls);
     if (status == "succeeded")
       out.ms.push_back(seconds(steady::now() - t0) * 1000.0);
     else
@@ -1051,8 +1093,12 @@ void print_ingest(const phase_result& r) {
 }
 
 void print_round_trips(const phase_result& r) {
-  std::printf("  command round trip via API: %s\n  raw MQTT round trip, TCP_NODELAY: %s\n",
-              r.cmd.text().c_str(), r.raw.text().c_str());
+  std::printf(
+      "  command round trip via API: %s\n    its POST alone: %s\n    one status GET alone: %s\n"
+      "    until no longer queued: %s\n    status GETs per command: %.1f mean\n  raw MQTT round "
+      "trip, TCP_NODELAY: %s\n",
+      r.cmd.text().c_str(), r.cmd_parts.post.text().c_str(), r.cmd_parts.get.text().c_str(),
+      r.cmd_parts.sent.text().c_str(), r.cmd_parts.polls_mean(), r.raw.text().c_str());
   if (!r.raw_nagle.ms.empty() || r.raw_nagle.failures != 0)
     std::printf("  raw MQTT round trip, library default (no TCP_NODELAY on the bench client): %s\n",
                 r.raw_nagle.text().c_str());
@@ -1108,7 +1154,8 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
     r.stop_reason = "the cloud lists no online device";
     return r;
   }
-  r.cmd = api_round_trips(stack.api(), ids, opt.commands);
+  r.cmd = api_round_trips(stack.api(), ids, opt.commands, std::chrono::milliseconds(opt.poll_ms),
+                          r.cmd_parts);
   if (!rt) {
     rt = std::make_unique<mqtt_probe>(
         stack.rt_identity(), [&inbox](std::string_view, std::string_view p) { inbox.offer(p); });
