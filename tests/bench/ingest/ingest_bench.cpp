@@ -17,9 +17,12 @@
 //   --poll-ms MS       pause between two status GETs of an API round trip (default 1)
 //   --connect-per-s N  simulate.connect_per_s (default 200)
 //   --no-nagle         skip the raw round trip without TCP_NODELAY (phase 1 only otherwise)
-//   --routers-per-process N  simulate processes of at most N routers (default and maximum
-//                      10,000). Each process has one Paho send/receive thread pair for its
-//                      routers; at high rates smaller processes keep connects from starving.
+//   --routers-per-process N  simulate processes of at most N routers (default 500, maximum
+//                      10,000). Each process has one Paho send/receive thread pair for all its
+//                      routers, and Paho's receive thread does work per client on every turn:
+//                      with 2,500 routers a process stopped connecting at ~1,650 (4 processes
+//                      held 6,589 of 10,000 after 8 minutes, their main threads waiting for
+//                      Paho's lock while its receive thread ran).
 //   --routers-on-disk  keep the simulated routers' data folders (command journal, outbox,
 //                      certificates) in the temp folder on disk instead of /dev/shm
 //   --db-dir DIR       put the daemon's SQLite file in the (existing) folder DIR instead of the
@@ -152,6 +155,8 @@ using namespace std::chrono_literals;
 // aterm-agent simulate runs at most this many routers per process (agent limits.h
 // k_max_simulated); larger fleets run several processes.
 constexpr int k_max_routers_per_process = 10000;
+// The default size of a simulate process (see --routers-per-process).
+constexpr int k_default_routers_per_process = 500;
 // Device registration: the API takes at most this many ids per request (cloud limits k_max_page).
 constexpr std::size_t k_register_chunk = 500;
 // A fleet that gains less than 1 % of its routers in this long has stopped connecting.
@@ -435,7 +440,7 @@ struct options {
   bool nagle = true;
   int max_minutes = 40;
   bool routers_on_disk = false;
-  int routers_per_process = k_max_routers_per_process;
+  int routers_per_process = k_default_routers_per_process;
   std::string db_dir;  // empty: the temp folder on disk
   std::string db;      // the daemon's db setting as given; empty: a file in db_dir
   bool postgres = false;
