@@ -1,6 +1,7 @@
 // The service state, the checks every guarded route runs, the access log and the route table.
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "api_internal.h"
 #include "aterm/cloud/alerts/alert_evaluator.h"
@@ -25,6 +26,12 @@ bool state_changing(std::string_view method) {
 // The failed access-log append of the operation this thread runs (guarded), if any: an
 // operation and its records commit together or not at all.
 thread_local common::status* t_operation_audit = nullptr;
+
+// The bridge's notices of new commands of the operation this thread runs, if any: sent once it
+// has committed. A notice sent earlier lets the dispatcher look for the command before it
+// exists for other transactions, find nothing, and leave it to the next poll (up to
+// mqtt.dispatch_poll_ms later).
+thread_local std::vector<std::string>* t_operation_notices = nullptr;
 
 // The route's principal id, for the access log.
 std::string default_target(const http::request& req) {
@@ -100,6 +107,10 @@ http::response api_service::impl::store_error(const common::status& s, std::stri
 }
 
 void api_service::impl::notify(const std::string& device_id) {
+  if (t_operation_notices != nullptr) {
+    t_operation_notices->push_back(device_id);
+    return;
+  }
   if (ctx.notify_command) ctx.notify_command(device_id);
 }
 
@@ -277,19 +288,25 @@ http::response api_service::impl::as_operation(std::string_view action,
   // operation, whose route also answers, logs and counts outside the database).
   http::response res;
   common::status refused;
+  std::vector<std::string> notices;
   auto done = ctx.db.run_operation([&]() -> common::status {
     refused = common::status{};
+    notices.clear();
     t_operation_audit = &refused;
+    t_operation_notices = &notices;
     res = body();
     t_operation_audit = nullptr;
+    t_operation_notices = nullptr;
     return refused;
   });
   t_operation_audit = nullptr;
+  t_operation_notices = nullptr;
   if (!done.ok()) {
     common::log(common::log_level::error, "api", "operation undone",
                 {{"action", action}, {"error", done.to_string()}});
     return http::error_response(500, "internal", "internal error");
   }
+  for (const auto& device_id : notices) notify(device_id);
   return res;
 }
 

@@ -14,11 +14,15 @@
 //   --warmup-s S       steady time after the fleet connected, before the window (default 10)
 //   --window-s S       measured window (default 30)
 //   --commands N       command round trips per phase, API and raw MQTT each (default 200)
+//   --poll-ms MS       pause between two status GETs of an API round trip (default 1)
 //   --connect-per-s N  simulate.connect_per_s (default 200)
 //   --no-nagle         skip the raw round trip without TCP_NODELAY (phase 1 only otherwise)
-//   --routers-per-process N  simulate processes of at most N routers (default and maximum
-//                      10,000). Each process has one Paho send/receive thread pair for its
-//                      routers; at high rates smaller processes keep connects from starving.
+//   --routers-per-process N  simulate processes of at most N routers (default 500, maximum
+//                      10,000). Each process has one Paho send/receive thread pair for all its
+//                      routers, and Paho's receive thread does work per client on every turn:
+//                      with 2,500 routers a process stopped connecting at ~1,650 (4 processes
+//                      held 6,589 of 10,000 after 8 minutes, their main threads waiting for
+//                      Paho's lock while its receive thread ran).
 //   --routers-on-disk  keep the simulated routers' data folders (command journal, outbox,
 //                      certificates) in the temp folder on disk instead of /dev/shm
 //   --db-dir DIR       put the daemon's SQLite file in the (existing) folder DIR instead of the
@@ -34,6 +38,8 @@
 //   --batch-delay-ms MS  the daemon's mqtt.batch_delay_ms: a batch waits MS after its first
 //                     message, as the bridge did before group commit (default 0: commit what
 //                     is queued as soon as the last commit ended)
+//   --dispatch-poll-ms MS  the daemon's mqtt.dispatch_poll_ms (default 1000, the daemon's own):
+//                      a command the API's notice did not send goes out at the next poll
 //   --max-minutes M    start no phase after M minutes (default 40)
 //   --broker-restart term|kill  after the last phase, stop Mosquitto with SIGTERM (a restart)
 //                      or SIGKILL (a crash: no Last Will) under the connected fleet and start it
@@ -125,6 +131,7 @@
 #include <vector>
 
 #include "../bench_figures.h"
+#include "aterm/cloud/security/session_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
 #include "aterm/common/json.h"
@@ -151,10 +158,16 @@ using namespace std::chrono_literals;
 // aterm-agent simulate runs at most this many routers per process (agent limits.h
 // k_max_simulated); larger fleets run several processes.
 constexpr int k_max_routers_per_process = 10000;
+// The default size of a simulate process (see --routers-per-process).
+constexpr int k_default_routers_per_process = 500;
 // Device registration: the API takes at most this many ids per request (cloud limits k_max_page).
 constexpr std::size_t k_register_chunk = 500;
 // A fleet that gains less than 1 % of its routers in this long has stopped connecting.
 constexpr auto k_connect_stall = std::chrono::seconds(60);
+// How long the first router of new simulate processes may take to connect: each process mints
+// the certificates of all its routers before the first connects (an EC key and a signature
+// each, ~10 ms of CPU; 2,500 routers took ~3 minutes on a loaded 2-core host).
+constexpr auto k_first_connect_max = std::chrono::minutes(10);
 // The longest a fleet may take to connect, however steadily it progresses.
 constexpr auto k_connect_max = std::chrono::minutes(30);
 // The longest the API round trips of one phase may take (a command that times out costs 35 s).
@@ -348,6 +361,20 @@ struct latency {
   }
 };
 
+// The parts of the API round trips: the POST alone, one status GET alone, and how many GETs
+// a command took until its final status.
+struct api_parts {
+  latency post, get;
+  latency sent;  // POST sent -> the first GET that no longer answers `queued`
+  std::vector<double> polls;
+  double polls_mean() const {
+    if (polls.empty()) return std::nan("");
+    double sum = 0;
+    for (double p : polls) sum += p;
+    return sum / static_cast<double>(polls.size());
+  }
+};
+
 // Results the round-trip client waits for; filled on Paho's receive thread.
 class result_inbox {
  public:
@@ -388,28 +415,30 @@ struct options {
   int warmup_s = 10;
   int window_s = 30;
   int commands = 200;
+  int poll_ms = 1;  // the pause between two status GETs of an API round trip
   int connect_per_s = 200;
   bool nagle = true;
   int max_minutes = 40;
   bool routers_on_disk = false;
-  int routers_per_process = k_max_routers_per_process;
+  int routers_per_process = k_default_routers_per_process;
   std::string db_dir;  // empty: the temp folder on disk
   std::string db;      // the daemon's db setting as given; empty: a file in db_dir
   bool postgres = false;
-  int batch_delay_ms = 0;  // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
-  int broker_restart = 0;  // 0: none; SIGTERM or SIGKILL: restart the broker after the phases
+  int batch_delay_ms = 0;       // the daemon's mqtt.batch_delay_ms; 0 = group commit (the default)
+  int dispatch_poll_ms = 1000;  // the daemon's mqtt.dispatch_poll_ms (its default)
+  int broker_restart = 0;       // 0: none; SIGTERM or SIGKILL: restart the broker after the phases
   int restart_limit_s = 300;
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(
-      stderr,
-      "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
-      "[--window-s S] [--commands N] [--connect-per-s N] [--no-nagle] "
-      "[--routers-per-process N] [--routers-on-disk] "
-      "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] [--max-minutes M] "
-      "[--broker-restart term|kill] [--restart-limit-s S] [--quick]\n",
-      why.c_str());
+  std::fprintf(stderr,
+               "bench_ingest: %s\nusage: bench_ingest [--phases N[@MS],...] [--warmup-s S] "
+               "[--window-s S] [--commands N] [--poll-ms MS] [--connect-per-s N] [--no-nagle] "
+               "[--routers-per-process N] [--routers-on-disk] "
+               "[--db-dir DIR | --db URI-or-path | --postgres] [--batch-delay-ms MS] "
+               "[--dispatch-poll-ms MS] [--max-minutes M] "
+               "[--broker-restart term|kill] [--restart-limit-s S] [--quick]\n",
+               why.c_str());
   std::exit(2);
 }
 
@@ -451,6 +480,8 @@ options parse(int argc, char** argv) {
       o.window_s = positive(value(), "--window-s");
     } else if (a == "--commands") {
       o.commands = positive(value(), "--commands");
+    } else if (a == "--poll-ms") {
+      o.poll_ms = positive(value(), "--poll-ms");
     } else if (a == "--connect-per-s") {
       o.connect_per_s = positive(value(), "--connect-per-s");
     } else if (a == "--no-nagle") {
@@ -469,6 +500,8 @@ options parse(int argc, char** argv) {
       o.routers_on_disk = true;
     } else if (a == "--batch-delay-ms") {
       o.batch_delay_ms = positive(value(), "--batch-delay-ms");
+    } else if (a == "--dispatch-poll-ms") {
+      o.dispatch_poll_ms = positive(value(), "--dispatch-poll-ms");
     } else if (a == "--max-minutes") {
       o.max_minutes = positive(value(), "--max-minutes");
     } else if (a == "--broker-restart") {
@@ -524,6 +557,7 @@ struct phase_result {
   double coalesced_rate = 0, shed_rate = 0;
   double batch_size = 0, batch_age_ms = 0, commit_ms = 0, batch_age_max_ms = 0, queue_depth = 0;
   latency cmd, raw, raw_nagle;
+  api_parts cmd_parts;
   std::map<std::string, double> cpu_pct;
   std::map<std::string, double> rss_mb;
   double load1 = 0;
@@ -583,7 +617,8 @@ class bench_stack {
                             R"(", "ca": ")" + pki_->ca().string() + R"(", "cert": ")" +
                             pki_->cloud_cert().string() + R"(", "key": ")" +
                             pki_->cloud_key().string() + R"(", "batch_delay_ms": )" +
-                            std::to_string(opt_.batch_delay_ms) + R"(},
+                            std::to_string(opt_.batch_delay_ms) + R"(, "dispatch_poll_ms": )" +
+                            std::to_string(opt_.dispatch_poll_ms) + R"(},
   "security": {"password_iterations": 1000)" +
                             server_keys + R"(},
   "device": {"claim_key_file": ")" +
@@ -710,7 +745,8 @@ class bench_stack {
     const auto t0 = steady::now();
     auto last_report = t0;
     auto last_progress = t0;
-    std::uint64_t last_online = counters().online;
+    const std::uint64_t online_before = counters().online;
+    std::uint64_t last_online = online_before;
     const auto progress_step =
         std::max<std::uint64_t>(1, static_cast<std::uint64_t>(spec.routers) / 100);
     wait_for(
@@ -730,8 +766,12 @@ class bench_stack {
                         static_cast<unsigned long long>(online), spec.routers, seconds(now - t0));
             std::fflush(stdout);
           }
+          // Stalled only once the new routers began to connect: until then they are minting.
+          const bool began = online > online_before;
+          if (!began) last_progress = now;
           return online >= static_cast<std::uint64_t>(spec.routers) ||
-                 now - last_progress > k_connect_stall;
+                 (began && now - last_progress > k_connect_stall) ||
+                 (!began && now - t0 > k_first_connect_max);
         },
         k_connect_max, 100ms);
     std::printf("  fleet: %llu of %d routers online after %.1f s\n",
@@ -943,9 +983,14 @@ bool final_status(const std::string& s) {
   return s == "succeeded" || s == "failed" || s == "timed_out" || s == "expired";
 }
 
-// Sequential API round trips: POST a ping, poll its status every 1 ms until final. Stops after
-// k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold the run.
-latency api_round_trips(https_client& api, const std::vector<std::string>& devices, int n) {
+// Sequential API round trips: POST a ping, poll its status every 1 ms until final, the way the
+// dashboard polls (a background read: x-aterm-background, neither an operation nor activity).
+// Stops after k_round_trip_budget, so an overloaded daemon whose commands time out cannot hold
+// the run.
+latency api_round_trips(https_client& api, const std::vector<std::string>& devices, int n,
+                        std::chrono::milliseconds poll, api_parts& parts) {
+  const std::map<std::string, std::string> background{
+      {std::string(aterm::cloud::security::k_background_header), "1"}};
   latency out;
   const auto start = steady::now();
   for (int i = 0; i < n; ++i) {
@@ -962,13 +1007,24 @@ latency api_round_trips(https_client& api, const std::vector<std::string>& devic
       ++out.failures;
       continue;
     }
+    parts.post.ms.push_back(seconds(steady::now() - t0) * 1000.0);
     std::string status;
+    int polls = 0;
+    bool left_queue = false;
     while (steady::now() - t0 < 35s) {
       check_interrupt();
-      status = api.request("GET", "commands/" + id).str("status");
+      const auto g0 = steady::now();
+      status = api.request("GET", "commands/" + id, {}, background).str("status");
+      parts.get.ms.push_back(seconds(steady::now() - g0) * 1000.0);
+      ++polls;
+      if (!left_queue && status != "queued") {
+        left_queue = true;
+        parts.sent.ms.push_back(seconds(steady::now() - t0) * 1000.0);
+      }
       if (final_status(status)) break;
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(poll);
     }
+    parts.polls.push_back(polls);
     if (status == "succeeded")
       out.ms.push_back(seconds(steady::now() - t0) * 1000.0);
     else
@@ -1031,8 +1087,12 @@ void print_ingest(const phase_result& r) {
 }
 
 void print_round_trips(const phase_result& r) {
-  std::printf("  command round trip via API: %s\n  raw MQTT round trip, TCP_NODELAY: %s\n",
-              r.cmd.text().c_str(), r.raw.text().c_str());
+  std::printf(
+      "  command round trip via API: %s\n    its POST alone: %s\n    one status GET alone: %s\n"
+      "    until no longer queued: %s\n    status GETs per command: %.1f mean\n  raw MQTT round "
+      "trip, TCP_NODELAY: %s\n",
+      r.cmd.text().c_str(), r.cmd_parts.post.text().c_str(), r.cmd_parts.get.text().c_str(),
+      r.cmd_parts.sent.text().c_str(), r.cmd_parts.polls_mean(), r.raw.text().c_str());
   if (!r.raw_nagle.ms.empty() || r.raw_nagle.failures != 0)
     std::printf("  raw MQTT round trip, library default (no TCP_NODELAY on the bench client): %s\n",
                 r.raw_nagle.text().c_str());
@@ -1088,7 +1148,8 @@ phase_result measure(bench_stack& stack, const options& opt, const phase_spec& s
     r.stop_reason = "the cloud lists no online device";
     return r;
   }
-  r.cmd = api_round_trips(stack.api(), ids, opt.commands);
+  r.cmd = api_round_trips(stack.api(), ids, opt.commands, std::chrono::milliseconds(opt.poll_ms),
+                          r.cmd_parts);
   if (!rt) {
     rt = std::make_unique<mqtt_probe>(
         stack.rt_identity(), [&inbox](std::string_view, std::string_view p) { inbox.offer(p); });
