@@ -61,7 +61,7 @@ TEST_CASE("technician_password_read_from_the_mail_outbox") {
   auto smtp = smtp_server(smtp_port, mail_dir.path() / "maildir", mail_dir.path() / "smtp.log");
   const fs::path maildir = mail_dir.path() / "maildir";
   REQUIRE_MESSAGE(wait_until([&] { return maildir_messages(maildir).size() == 1; }, 30s),
-                  s.cloud_log() + smtp->log());
+                  (s.cloud_log() + smtp->log()));
   const auto message = maildir_messages(maildir).front();
   CHECK(message.find("X-RcptTo: sato@example.com") != std::string::npos);
   const auto text = decoded_body(message);
