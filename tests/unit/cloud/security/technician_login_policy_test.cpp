@@ -159,11 +159,11 @@ TEST_CASE("technician logins: records go `retention` after issue") {
   CHECK(sec::technician_login_purge_before_s(k_now, 3600) == k_now - 3600);
 }
 
-TEST_CASE("built-in roles: administrator all, operator four, viewer reads") {
+TEST_CASE("built-in roles: administrator all, operator five, viewer reads") {
   CHECK(sec::built_in_permissions("administrator").size() == cloud::k_permissions.size());
   CHECK(sec::built_in_permissions("operator") ==
         std::vector<std::string>{"device.read", "device.command", "device.technician_login",
-                                 "account.read"});
+                                 "account.read", "job.manage"});
   CHECK(sec::built_in_permissions("viewer") == std::vector<std::string>{"device.read"});
   CHECK(sec::built_in_permissions("auditor").empty());
 }
