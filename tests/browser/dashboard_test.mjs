@@ -188,7 +188,14 @@ function write_cloud_config(security) {
       dispatch_poll_ms: 100,
     },
     // alarm_failures: the test's failed logins (8 in company acme) raise the attack alarm.
-    security: { password_iterations: 1000, throttle_failures: 1000, alarm_failures: 5, ...security },
+    // technician_key_file: technician logins are offline credentials (technician_delivery_checks).
+    security: {
+      password_iterations: 1000,
+      throttle_failures: 1000,
+      alarm_failures: 5,
+      technician_key_file: path.join(dir, 'technician-key'),
+      ...security,
+    },
     backup: { dir: path.join(dir, 'backups') },
     device: { claim_key_file: path.join(pki, 'claim.key') },
     // A shortened rollout minute, so a job at 10 per minute finishes in seconds.
@@ -317,6 +324,7 @@ async function operator_checks(page, shot) {
   await page.fill('#command-arg-host', 'bad host!');
   await page.click('#command-form button[type=submit]');
   await page.waitForSelector('#command-status.error');
+  await page.fill('#tech-name', 'Tanaka');
   await page.click('#tech-issue');
   await page.waitForSelector('#confirm-dialog[open]');
   check(!(await page.$('.message.error')), 'the earlier error is cleared by the next attempt');
@@ -342,6 +350,7 @@ async function operator_checks(page, shot) {
   const labels_phone = await page.$$eval('#device-state-fields dt', (dt) => dt.map((x) => x.textContent));
   check(['Model', 'Firmware', 'Uptime'].every((x) => labels_phone.includes(x)) && !labels_phone.some((x) => /[^\x00-\x7f]/.test(x)),
     `router page in English at 390 px: labelled fields ${labels_phone}`);
+  await page.fill('#tech-name', 'Tanaka');
   await page.click('#tech-issue');
   await page.waitForSelector('#confirm-dialog[open]');
   check((await page.textContent('#confirm-text')).includes(k_tech_device), 'issue asks first, naming the router (en, 390 px)');
@@ -638,6 +647,7 @@ async function main() {
 
     // -- a technician login issued, shown once, accepted once by login-check -----------------
     await page.goto(`${base}/#/device/${k_tech_device}`);
+    await page.fill('#tech-name', 'Tanaka');
     await page.click('#tech-issue');
     await page.click('#confirm-ok');
     const password = (await page.textContent('#tech-password')).trim();
@@ -654,6 +664,7 @@ async function main() {
     check(second.status === 1, `login-check refuses it a second time (exit ${second.status})`);
 
     // A second login, revoked from the list before use: the router refuses it afterwards.
+    await page.fill('#tech-name', 'Tanaka');
     await page.click('#tech-issue');
     await page.click('#confirm-ok');
     const revoked_pw = (await page.textContent('#tech-password')).trim();
@@ -915,6 +926,7 @@ async function main() {
     await width_language_checks({ new_page, admin });
     await notice_checks({ new_page, shot, admin, site });
     await fleet_job_checks({ new_page, shot, admin });
+    await technician_delivery_checks({ new_page, shot, admin });
 
     // -- idle log-off with a short setting ---------------------------------------------------
     await stop(cloud);
@@ -1323,6 +1335,15 @@ async function notice_checks({ new_page, shot, admin, site }) {
   await pub.context().close();
 }
 
+// Signs `page` in as acme's administrator (its own password, set at the first sign-in).
+async function sign_in_acme_admin(page, admin) {
+  await page.goto(base + '/');
+  await page.fill('input[name=company_id]', 'acme');
+  await page.fill('input[name=login_id]', 'admin');
+  await page.fill('input[name=password]', admin.password);
+  await page.click('#login-form button[type=submit]');
+}
+
 // ---- fleet jobs and tags (issue 16) -------------------------------------------------------
 // The stack's 30 registered simulated routers are tagged through a tags.set job; the device list,
 // filtered by that tag, selects every router matching the filter and opens the Jobs page
@@ -1331,11 +1352,7 @@ async function notice_checks({ new_page, shot, admin, site }) {
 // shows in the first page's fleet summary while it runs and is cancelled halfway.
 async function fleet_job_checks({ new_page, shot, admin }) {
   const page = await new_page();
-  await page.goto(base + '/');
-  await page.fill('input[name=company_id]', 'acme');
-  await page.fill('input[name=login_id]', 'admin');
-  await page.fill('input[name=password]', admin.password);
-  await page.click('#login-form button[type=submit]');
+  await sign_in_acme_admin(page, admin);
   await page.waitForSelector('#nav-jobs');
   await page.goto(base + '/#/jobs');
   await page.waitForSelector('#job-form');
@@ -1494,4 +1511,47 @@ async function fleet_checks(page, shot) {
   await page.goto(`${base}/#/destinations`);
   await page.waitForSelector('#dest-profiles textarea');
   check(true, 'a configuration editor per destination');
+}
+
+// ---- technician logins delivered to a named technician: the form takes the name and an
+// optional e-mail address, the answer shows the login id and password once with a QR code of
+// both (read back with zbarimg), a reload shows the password no more, and revoking says until
+// when a router that is offline could still accept it. The technician's router is stopped by
+// now (operator_checks), as it would be when a technician is sent.
+async function technician_delivery_checks({ new_page, shot, admin }) {
+  const page = await new_page();
+  await sign_in_acme_admin(page, admin);
+  await page.waitForSelector('#nav-devices');
+  await page.goto(`${base}/#/device/${k_tech_device}`);
+  await page.waitForSelector('#tech-form');
+  await page.fill('#tech-name', '佐藤 花子');
+  await page.fill('#tech-email', 'sato@acme.example');
+  const answer = page.waitForResponse((r) => r.url().endsWith('/technician-logins') && r.request().method() === 'POST');
+  await page.click('#tech-issue');
+  await page.click('#confirm-ok');
+  const issued = await (await answer).json();
+  await page.waitForSelector('#tech-qr svg path');
+  const password = (await page.textContent('#tech-password')).trim();
+  check(password === issued.password && issued.offline === true, 'offline credential shown once with its password');
+  check((await page.textContent('#tech-mailed')).includes('sato@acme.example'), 'the panel says the login is mailed');
+  const d = await page.$eval('#tech-qr svg path', (p) => p.getAttribute('d'));
+  check(d.length > 100, `QR code drawn (${d.length} characters of path)`);
+  const png = path.join(dir, 'tech-qr.png');
+  await page.locator('#tech-qr svg').screenshot({ path: png });
+  const zbar = run('zbarimg', ['-q', '--raw', png]);
+  check(zbar.status === 0 && zbar.stdout.trim() === `${issued.login_id}\n${password}`,
+    `the QR code reads back as the login id and password (zbarimg exit ${zbar.status})`);
+  await shot(page, '33-technician-qr');
+  await page.reload();
+  await page.waitForSelector('#tech-list tbody tr');
+  check(!(await page.content()).includes(password), 'the password is not on the page after a reload');
+  const row = page.locator('#tech-list tr', { has: page.locator(`td:text-is("${issued.login_id}")`) });
+  check((await row.textContent()).includes('佐藤 花子'), 'the list names the technician');
+  await row.locator('button').click();
+  await page.click('#confirm-ok');
+  await page.waitForSelector('section[aria-labelledby=tech-h] p.message.ok');
+  const said = await page.textContent('section[aria-labelledby=tech-h] p.message.ok');
+  check(said.includes(issued.login_id) && /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST/.test(said),
+    `revoking says until when an offline router may still accept it: ${said}`);
+  await page.context().close();
 }

@@ -3,7 +3,10 @@
 
 #include "api_internal.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/email_address.h"
+#include "aterm/cloud/security/technician_delivery.h"
 #include "aterm/cloud/security/technician_login_policy.h"
+#include "aterm/common/log.h"
 #include "aterm/common/protocol.h"
 
 namespace aterm::cloud::api {
@@ -38,6 +41,7 @@ http::response api_service::impl::create_technician_login(http::request& req, co
   }
 
   security::technician_login_request who{c.comp.id, device_id, c.acct.login_id, ""};
+  std::string mail_to;
   if (!req.body.empty()) {
     auto body = object_body(req);
     if (auto* bad = std::get_if<http::response>(&body)) return std::move(*bad);
@@ -59,6 +63,20 @@ http::response api_service::impl::create_technician_login(http::request& req, co
            {"max_length", static_cast<std::int64_t>(cloud::limits::k_max_technician_name)}});
     }
     who.technician_name = std::move(*checked);
+    const cJSON* email = cJSON_GetObjectItemCaseSensitive(o, "email");
+    if (email != nullptr && !cJSON_IsNull(email)) {
+      if (!cJSON_IsString(email) || !security::valid_email_address(email->valuestring)) {
+        return http::error_response(400, "invalid_email",
+                                    "email must be an e-mail address (local@domain)",
+                                    {{"field", std::string("email")}});
+      }
+      mail_to = email->valuestring;
+    }
+  }
+  if (!mail_to.empty() && ctx.settings.technician_key.empty()) {
+    // Without the key outside the database the password could only wait in plain text.
+    return http::error_response(409, "technician_mail_unavailable",
+                                "mailing a technician login needs security.technician_key_file");
   }
   const auto& key = ctx.settings.technician_key;
   const auto iterations = ctx.settings.technician_login_iterations;
@@ -67,7 +85,7 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     // Repeated with every issue: a router that missed it (or was reset) gets it when it next
     // connects, and holds it for the next time it is offline.
     auto sent = ctx.db.create_command(
-        c.comp.id, security::technician_secret_command(device_id, key, c.acct.login_id, now_s(),
+        c.comp.id, security::technician_secret_command(device_id, c.acct.login_id, now_s(),
                                                        ctx.settings.technician_secret_delivery_s));
     if (!sent.ok()) return store_error(sent.error(), "create_command");
   }
@@ -82,6 +100,25 @@ http::response api_service::impl::create_technician_login(http::request& req, co
     if (!who.technician_name.empty()) a.detail += " technician=" + who.technician_name;
     notify(device_id);
     auto out = to_json(*created);
+    if (!mail_to.empty()) {
+      // Sealed before it is stored: only the outbox worker opens it, to send it.
+      auto mail =
+          security::sealed_technician_mail(*created, issue.password, issue.ttl_s, mail_to, key);
+      if (mail.ok()) {
+        mail->created_at_s = now_s();
+        mail->next_attempt_s = mail->created_at_s;
+      }
+      auto queued =
+          mail.ok() ? ctx.db.enqueue_mail(*mail) : common::result<std::int64_t>(mail.error());
+      if (!queued.ok()) {
+        // The login stands and the answer carries it once: the operator passes it on instead.
+        common::log(common::log_level::error, "api", "technician mail not queued",
+                    {{"login_id", created->login_id}, {"error", queued.error().to_string()}});
+      }
+      a.detail += std::string(" mail=") + (queued.ok() ? "queued" : "failed");
+      add_string(out.get(), "mail_to", mail_to);
+      add_bool(out.get(), "mail_queued", queued.ok());
+    }
     // The plaintext is answered once, here, and never stored or logged.
     add_string(out.get(), "password", issue.password);
     add_int(out.get(), "ttl_s", issue.ttl_s);

@@ -7,6 +7,7 @@
 #include "aterm/cloud/jobs/lifecycle.h"
 #include "aterm/cloud/mail/mail.h"
 #include "aterm/cloud/security/key_file.h"
+#include "aterm/cloud/security/technician_delivery.h"
 #include "aterm/common/log.h"
 
 namespace aterm::cloud::jobs {
@@ -37,8 +38,14 @@ common::result<std::vector<periodic_task>> daemon_tasks(const common::config& co
   jobs->port = std::move(port).value();
   jobs->settings = *settings;
   jobs->smtp = mail::make_smtp_sender(mail::smtp_settings_from(config));
-  jobs->outbox = std::make_unique<mail::outbox_worker>(*jobs->port, *jobs->smtp,
-                                                       mail::outbox_settings_from(config), clock);
+  auto outbox = mail::outbox_settings_from(config);
+  auto technician_key = security::technician_key_from(config);
+  if (!technician_key.ok()) return technician_key.error();
+  if (!technician_key->empty()) {
+    outbox.sealed_body_key = security::technician_mail_key(*technician_key);
+  }
+  jobs->outbox =
+      std::make_unique<mail::outbox_worker>(*jobs->port, *jobs->smtp, std::move(outbox), clock);
   bool mail_enabled = !config.get_string("mail.smtp_url").empty();
   auto alert_port = alerts::open_alert_store(db);
   if (!alert_port.ok()) return alert_port.error();

@@ -15,6 +15,7 @@
 #include "aterm/cloud/http/static_files.h"
 #include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/settings.h"
+#include "aterm/cloud/security/technician_delivery.h"
 #include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
@@ -105,6 +106,13 @@ int serve(const common::config& config) {
     return 1;
   }
   so.audit_key = ring->back();
+  auto technician_key = security::technician_key_from(config);
+  if (!technician_key.ok()) {
+    common::log(log_level::error, "serve", "cannot read security.technician_key_file",
+                {{"error", technician_key.error().to_string()}});
+    return 1;
+  }
+  so.publish_args = security::technician_secret_at_publish(std::move(*technician_key));
   auto opened = open_store(so, clock);
   if (!opened.ok()) {
     common::log(log_level::error, "serve", "cannot open the store",

@@ -2,8 +2,8 @@
 
 #include "aterm/cloud/api/api.h"
 #include "aterm/cloud/notices/notice_rules.h"
-#include "aterm/cloud/security/key_file.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
+#include "aterm/cloud/security/technician_delivery.h"
 #include "aterm/common/log.h"
 #include "daemon_tasks.h"
 
@@ -39,16 +39,13 @@ std::unique_ptr<api_handle> attach_api(http::router& r, const common::config& co
                 "device.claim_key_file is not set: companies cannot register devices, only site "
                 "administrators can assign them");
   }
-  if (const auto& key_file = config.get_string("security.technician_key_file"); !key_file.empty()) {
-    auto ring = security::load_or_create_keyring(key_file);
-    if (!ring.ok()) {
-      common::log(common::log_level::error, "serve", "cannot read security.technician_key_file",
-                  {{"error", ring.error().to_string()}});
-      return nullptr;
-    }
-    const auto& secret = ring->back().secret;
-    settings.technician_key.assign(secret.begin(), secret.end());
+  auto technician_key = security::technician_key_from(config);
+  if (!technician_key.ok()) {
+    common::log(common::log_level::error, "serve", "cannot read security.technician_key_file",
+                {{"error", technician_key.error().to_string()}});
+    return nullptr;
   }
+  settings.technician_key = std::move(*technician_key);
   settings.technician_secret_delivery_s = config.get_int("security.technician_secret_delivery_s");
   auto holder = std::make_unique<api_holder>();
   holder->hashing = std::make_unique<security::password_hashing_pool>(

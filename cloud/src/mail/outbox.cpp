@@ -38,7 +38,10 @@ outbox_run outbox_worker::run_once() {
     auto now = clock_.now();
     std::string message_id =
         common::crypto::to_hex(common::crypto::random_bytes(16)) + "@" + domain_of(settings_.from);
-    auto data = format_message(m, settings_.from, now, message_id);
+    // A sealed body is opened here only: the plain text lives in this pass's memory.
+    auto opened = open_body(m, settings_.sealed_body_key);
+    auto data = opened.ok() ? format_message(*opened, settings_.from, now, message_id)
+                            : common::result<std::string>(opened.error());
     common::status sent = data.ok() ? out_.send(settings_.from, m.to, *data) : data.error();
     std::int64_t now_s = common::to_unix_s(now);
     if (sent.ok()) {
@@ -48,6 +51,12 @@ outbox_run outbox_worker::run_once() {
         common::log(common::log_level::error, "mail", "sent mail not marked",
                     {{"id", m.id}, {"error", s.to_string()}});
         return run;
+      }
+      if (sealed_body(m)) {
+        if (auto s = port_.forget_mail_body(m.id); !s.ok()) {
+          common::log(common::log_level::error, "mail", "sealed body of a sent mail not blanked",
+                      {{"id", m.id}, {"error", s.to_string()}});
+        }
       }
       common::log(common::log_level::info, "mail", "sent", {{"id", m.id}});
       continue;

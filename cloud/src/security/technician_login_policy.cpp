@@ -121,20 +121,32 @@ void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t>
   encode_install(issue);
 }
 
-new_command technician_secret_command(const std::string& device_id,
-                                      std::span<const std::uint8_t> technician_key,
-                                      const std::string& created_by, std::int64_t now_s,
-                                      std::int64_t delivery_s) {
-  const auto secret = tc::device_secret(technician_key, device_id);
-  common::json_ptr args(cJSON_CreateObject());
-  cJSON_AddStringToObject(args.get(), "secret", crypto::to_hex(secret).c_str());
+new_command technician_secret_command(const std::string& device_id, const std::string& created_by,
+                                      std::int64_t now_s, std::int64_t delivery_s) {
   new_command c;
   c.device_id = device_id;
   c.op = std::string(to_string(common::commands::op_id::technician_login_secret));
-  c.args_json = common::print_json(args.get());
+  // The secret itself is filled in when the command is published
+  // (technician_secret_at_publish): whoever reads the database finds no secret in it.
+  c.args_json = "{}";
   c.deadline_s = now_s + delivery_s;
   c.created_by = created_by;
   return c;
+}
+
+command_args_at_publish technician_secret_at_publish(std::vector<std::uint8_t> technician_key) {
+  const std::string secret_op(to_string(common::commands::op_id::technician_login_secret));
+  return [key = std::move(technician_key), secret_op](
+             std::string_view device_id, std::string_view op, const std::string& stored) {
+    // Whatever the row holds, the router gets the secret of its own id under the key, or
+    // nothing it could use (the daemon has no key now: the agent refuses the empty args).
+    if (op != secret_op) return stored;
+    if (key.empty()) return std::string("{}");
+    const auto secret = tc::device_secret(key, std::string(device_id));
+    common::json_ptr args(cJSON_CreateObject());
+    cJSON_AddStringToObject(args.get(), "secret", crypto::to_hex(secret).c_str());
+    return common::print_json(args.get());
+  };
 }
 
 std::optional<std::string> technician_name_of(std::string_view typed) {

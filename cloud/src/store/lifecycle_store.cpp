@@ -436,6 +436,13 @@ class lifecycle_store final : public lifecycle_port {
     });
   }
 
+  status forget_mail_body(std::int64_t id) override {
+    return tx_.write_status("forget_mail_body", [&]() -> result<bool> {
+      db_->prepare("UPDATE mail_outbox SET body = '' WHERE id = ?").bind(id).exec();
+      return true;
+    });
+  }
+
   status mark_mail_failed(std::int64_t id, const std::string& error,
                           std::int64_t next_attempt_s) override {
     return tx_.write_status("mark_mail_failed", [&]() -> result<bool> {

@@ -185,12 +185,13 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
-            std::optional<secret_key> audit_key)
+            command_args_at_publish publish_args, std::optional<secret_key> audit_key)
       : job_store(pool, clock),
         tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
         technician_events_(std::move(technician_events)),
+        publish_args_(std::move(publish_args)),
         audit_key_(std::move(audit_key)) {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
@@ -1869,7 +1870,9 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     c.op = q.text(2);
     c.args_json = q.text(3);
     c.deadline = q.i64(4);
-    return {c.id, q.text(1), protocol::encode(c), c.deadline};
+    std::string device_id = q.text(1);
+    if (publish_args_) c.args_json = publish_args_(device_id, c.op, c.args_json);
+    return {c.id, std::move(device_id), protocol::encode(c), c.deadline};
   }
 
   const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
@@ -1879,6 +1882,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   const common::clock& clock_;
   std::size_t history_;
   technician_event_rule technician_events_;
+  command_args_at_publish publish_args_;
   std::optional<secret_key> audit_key_;
 };
 
@@ -1891,7 +1895,8 @@ result<std::unique_ptr<store>> open_store(const store_options& options,
   auto pool = store_sql::open_pool(options);
   if (!pool.ok()) return pool.error();
   auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
-                                       options.technician_events, options.audit_key);
+                                       options.technician_events, options.publish_args,
+                                       options.audit_key);
   if (auto st = s->start_keyed_chain(); !st.ok()) return st;
   return std::unique_ptr<store>(std::move(s));
 }

@@ -603,6 +603,15 @@ export const terms_ja = {
   'select.page': 'このページの機器をすべて選択',
   'fleet.jobs_running': '実行中のジョブ {n} 件',
   'fleet.job_line': 'ジョブ {id}（{op}）',
+  // ---- technician logins: delivery to the technician, QR code, offline revoke ----
+  'error.technician_mail_unavailable': '技術者ログインをメールで送るには、サーバーに技術者鍵（security.technician_key_file）の設定が必要です。',
+  'tech.name': '技術者の名前',
+  'tech.email': '技術者のメールアドレス（任意）',
+  'tech.email_hint': '入力すると、ログインID・パスワード・有効期限を日本語と英語でメールします。',
+  'tech.qr': 'ログインIDとパスワードの QR コード',
+  'tech.mailed': '{to} にメールで送ります。',
+  'tech.mail_failed': '{to} へのメールを送れませんでした。この画面の内容を技術者に伝えてください。',
+  'tech.revoked_offline': 'ワンタイムログイン {login} を取り消しました。オフラインのルーターは {until} まで受け付ける可能性があります。',
 };
 
 export const terms_en = {
@@ -1205,4 +1214,13 @@ export const terms_en = {
   'select.page': 'Select every router of this page',
   'fleet.jobs_running': '{n} running jobs',
   'fleet.job_line': 'Job {id} ({op})',
+  // ---- technician logins: delivery to the technician, QR code, offline revoke ----
+  'error.technician_mail_unavailable': 'Mailing a technician login needs the technician key (security.technician_key_file) on the server.',
+  'tech.name': 'Technician name',
+  'tech.email': 'Technician e-mail (optional)',
+  'tech.email_hint': 'When given, the login ID, password and expiry are mailed in Japanese and English.',
+  'tech.qr': 'QR code of the login ID and password',
+  'tech.mailed': 'Mailed to {to}.',
+  'tech.mail_failed': 'The mail to {to} could not be queued. Pass on what this panel shows.',
+  'tech.revoked_offline': 'One-time login {login} revoked. A router that is offline may still accept it until {until}.',
 };

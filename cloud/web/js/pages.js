@@ -4,6 +4,7 @@
 import * as api from './api.js';
 import { tag_editor } from './jobs.js';
 import { device_selection } from './job_selection.js';
+import { technician_section } from './technician.js';
 import { t, lang, dictionaries } from './i18n.js';
 import {
   h,
@@ -17,7 +18,6 @@ import {
   jst_input_to_iso,
   presence_badge,
   status_badge,
-  duration,
   uptime,
   facts,
   confirm_action,
@@ -467,130 +467,6 @@ function command_form(ctx, id, presence, on_sent) {
     }
   });
   return form;
-}
-
-function technician_section(ctx, id) {
-  const section = h('section', { 'aria-labelledby': 'tech-h' }, h('h2', { id: 'tech-h' }, t('tech.heading')));
-  const box = message_box();
-  const reveal = h('div', {});
-  const list = h('div', { id: 'tech-list' });
-  const base = `/devices/${encodeURIComponent(id)}/technician-logins`;
-
-  async function load() {
-    try {
-      const r = await api.get(base);
-      list.replaceChildren(
-        ...(r.enabled ? [] : [h('p', { class: 'muted' }, t('tech.disabled'))]),
-        table(
-          t('tech.active'),
-          [t('tech.login_id'), t('device.col.status'), t('tech.col.expires'), t('tech.col.failed'), t('device.col.by'), ''],
-          r.technician_logins.map((x) => [
-            x.login_id,
-            t(`tech.status.${x.status}`),
-            jst(x.expires_at_s * 1000),
-            String(x.failed_count),
-            x.created_by,
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'danger',
-                onclick: async () => {
-                  const ask = t('confirm.tech_revoke', { login: x.login_id, id });
-                  if (!(await confirm_action(ask, t('common.revoke')))) return;
-                  try {
-                    await api.del(`${base}/${encodeURIComponent(x.login_id)}`);
-                    box.ok(t('tech.revoked', { login: x.login_id }));
-                    load();
-                  } catch (err) {
-                    box.fail(err);
-                  }
-                },
-              },
-              t('common.revoke'),
-            ),
-          ]),
-        ),
-      );
-    } catch (err) {
-      box.fail(err);
-    }
-  }
-
-  // The password is shown once, with a countdown to expiry and a copy button; closing the panel
-  // removes it from the page for good.
-  function show_once(login) {
-    const pw = h('code', { class: 'secret', id: 'tech-password' }, login.password);
-    const left = h('p', { class: 'countdown', id: 'tech-countdown', 'aria-live': 'off' });
-    const copied = h('span', { role: 'status', class: 'muted' });
-    const tick = () => {
-      const s = login.expires_at_s - Date.now() / 1000;
-      left.textContent = s > 0 ? t('tech.expires_in', { t: duration(s) }) : t('tech.expired');
-      if (s <= 0) pw.textContent = '—';
-    };
-    tick();
-    const timer = setInterval(tick, 1000);
-    const close = () => {
-      clearInterval(timer);
-      reveal.replaceChildren();
-    };
-    ctx.on_leave(close);
-    reveal.replaceChildren(
-      h(
-        'div',
-        { class: 'card once', id: 'tech-once', role: 'region', 'aria-label': t('tech.heading') },
-        h('p', { class: 'warning' }, t('tech.once')),
-        h('dl', {},
-          h('dt', {}, t('tech.login_id')), h('dd', { id: 'tech-login-id' }, login.login_id),
-          h('dt', {}, t('tech.password')), h('dd', {}, pw)),
-        left,
-        h(
-          'div',
-          { class: 'actions' },
-          h(
-            'button',
-            {
-              type: 'button',
-              onclick: async () => {
-                try {
-                  await navigator.clipboard.writeText(login.password);
-                  copied.textContent = t('tech.copied');
-                } catch (err) {
-                  copied.textContent = error_text(err);
-                }
-              },
-            },
-            t('tech.copy'),
-          ),
-          h('button', { type: 'button', id: 'tech-close', onclick: close }, t('tech.done')),
-          copied,
-        ),
-      ),
-    );
-  }
-
-  const issue = h(
-    'button',
-    {
-      type: 'button',
-      class: 'primary',
-      id: 'tech-issue',
-      onclick: async () => {
-        box.clear();
-        if (!(await confirm_action(t('confirm.tech_issue', { id }), t('tech.issue')))) return;
-        try {
-          show_once(await api.post(base));
-          load();
-        } catch (err) {
-          box.fail(err.code === 'feature_disabled' ? { message: t('tech.disabled') } : err);
-        }
-      },
-    },
-    t('tech.issue'),
-  );
-  section.append(issue, box, reveal, list);
-  load();
-  return { section, load };
 }
 
 // The latest state snapshot as labelled fields (DESIGN.md section 3's snapshot); a field the

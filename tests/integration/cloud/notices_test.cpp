@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "aterm/common/clock.h"
-#include "aterm/common/crypto.h"
 #include "aterm/test/smtp_server.h"
 #include "aterm/test/sql.h"
 #include "cloud_stack.h"
@@ -21,26 +20,6 @@ namespace common = aterm::common;
 std::string iso_in(std::int64_t seconds_from_now) {
   return common::format_utc(
       common::from_unix_s(common::system_clock::instance().now_s() + seconds_from_now));
-}
-
-// The text of a received message: its base64 body decoded (mail/mime.cpp sends UTF-8 text as
-// base64).
-std::string decoded_body(const std::string& message) {
-  auto start = message.find("\n\n");
-  if (start == std::string::npos) start = message.find("\r\n\r\n");
-  REQUIRE(start != std::string::npos);
-  std::string b64;
-  for (char c : message.substr(start)) {
-    if (c == '+')
-      b64 += '-';
-    else if (c == '/')
-      b64 += '_';
-    else if (std::isalnum(static_cast<unsigned char>(c)) != 0)
-      b64 += c;
-  }
-  auto raw = common::crypto::base64url_decode(b64);
-  REQUIRE(raw.ok());
-  return {raw->begin(), raw->end()};
 }
 
 std::string maintenance(const std::string& starts, const std::string& ends, bool urgent) {

@@ -5,9 +5,12 @@
 // the reports reach the access log under the technician's name.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <fstream>
 
 #include "aterm/cloud/store.h"
+#include "aterm/common/crypto.h"
+#include "aterm/test/sql.h"
 #include "cloud_stack.h"
 
 using namespace aterm;
@@ -22,28 +25,40 @@ cloud_stack_options with_technician_key(const temp_dir& keys) {
   return o;
 }
 
-}  // namespace
-
-TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_technician") {
-  temp_dir keys("offline-technician-keys");
-  cloud_stack s(with_technician_key(keys));
-  s.register_device("acme", "acme-t1");
-  s.start_agent("acme-t1");
-  auto c = s.client("acme");
-  REQUIRE(s.wait_for(c, "devices/acme-t1", [](const http_answer& a) {
+// Starts `device` registered to acme and issues a login while it is online, which also gives the
+// router its secret; the issue's answer.
+http_answer issue_while_online(cloud_stack& s, https_client& c, const std::string& device) {
+  s.register_device("acme", device);
+  s.start_agent(device);
+  REQUIRE(s.wait_for(c, "devices/" + device, [](const http_answer& a) {
     return a.status == 200 && a.str("presence") == "online";
   }));
-  // The first issue, while online, also gives the router its secret.
-  auto first = c.request("POST", "devices/acme-t1/technician-logins",
+  auto first = c.request("POST", "devices/" + device + "/technician-logins",
                          R"({"technician_name":"Sato Hanako"})");
   INFO(first.body);
   REQUIRE(first.status == 201);
-  const auto secret_file = s.agent_config("acme-t1").parent_path() / "data" / "technician-secret";
+  return first;
+}
+
+// The secret the router keeps (64 hex digits), once it has it.
+std::string installed_secret(cloud_stack& s, const std::string& device) {
+  const auto secret_file = s.agent_config(device).parent_path() / "data" / "technician-secret";
   REQUIRE(
       wait_until([&] { return fs::exists(secret_file) && fs::file_size(secret_file) > 0; }, 20s));
   std::string secret_hex;
   std::ifstream(secret_file) >> secret_hex;
   REQUIRE(secret_hex.size() == 64);
+  return secret_hex;
+}
+
+}  // namespace
+
+TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_technician") {
+  temp_dir keys("offline-technician-keys");
+  cloud_stack s(with_technician_key(keys));
+  auto c = s.client("acme");
+  const auto first = issue_while_online(s, c, "acme-t1");
+  const auto secret_hex = installed_secret(s, "acme-t1");
   // The secret is the router's alone: the API never shows the command's arguments.
   auto shown = c.request("GET", "devices/acme-t1");
   CHECK(shown.body.find("technician_login.secret") != std::string::npos);
@@ -117,4 +132,43 @@ TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_te
   auto revoked = c.request("DELETE", "devices/acme-t1/technician-logins/" + first.str("login_id"));
   CHECK(revoked.status == 200);
   CHECK(revoked.num("offline_usable_until") >= first.num("expires_at_s"));
+}
+
+// The secret travels to the router in a command; whoever reads the database (the file, its
+// write-ahead log) after the router installed it finds it in no form: hex in either case,
+// base64, base64url or raw bytes.
+TEST_CASE("technician_secret_read_from_the_database_file") {
+  temp_dir keys("offline-technician-db-keys");
+  cloud_stack s(with_technician_key(keys));
+  auto c = s.client("acme");
+  const auto issued = issue_while_online(s, c, "acme-t3");
+  const auto secret_hex = installed_secret(s, "acme-t3");
+  const auto secret = common::crypto::from_hex(secret_hex);
+  REQUIRE(secret.ok());
+  // The command finished: its row stays like this until the retention purge.
+  REQUIRE(wait_until(
+      [&] {
+        return query_int(s.db_path(),
+                         "SELECT count(*) FROM commands WHERE op = 'technician_login.secret' "
+                         "AND status = 'succeeded'") == 1;
+      },
+      20s));
+  const std::string bytes = sqlite_file_bytes(s.db_path());
+  REQUIRE(bytes.size() > 4096);
+  std::string upper = secret_hex;
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  const std::string b64url = common::crypto::base64url_encode(*secret);
+  std::string b64 = b64url;
+  for (auto& ch : b64) ch = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+  INFO("secret ", secret_hex);
+  CHECK(bytes.find(secret_hex) == std::string::npos);
+  CHECK(bytes.find(upper) == std::string::npos);
+  CHECK(bytes.find(b64url) == std::string::npos);
+  CHECK(bytes.find(b64) == std::string::npos);
+  CHECK(bytes.find(std::string(secret->begin(), secret->end())) == std::string::npos);
+  // The router got it all the same: it accepts a credential issued under it.
+  auto check = run({binary("agent/aterm-agent").string(), "login-check", "--config",
+                    s.agent_config("acme-t3").string(), "--login-id", issued.str("login_id")},
+                   issued.str("password") + "\n");
+  CHECK(check.exit_code == 0);
 }

@@ -59,4 +59,26 @@ std::vector<std::string> maildir_messages(const fs::path& maildir) {
   return out;
 }
 
+std::string decoded_body(const std::string& message) {
+  auto start = message.find("\n\n");
+  if (start == std::string::npos) start = message.find("\r\n\r\n");
+  if (start == std::string::npos) return "";
+  static const std::string k_alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned buf = 0;
+  int bits = 0;
+  for (char c : message.substr(start)) {
+    const auto v = k_alphabet.find(c);
+    if (v == std::string::npos) continue;  // line ends and padding
+    buf = (buf << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xffU);
+    }
+  }
+  return out;
+}
+
 }  // namespace aterm::test

@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <fstream>
+#include <iterator>
 #include <string_view>
 
 namespace aterm::test {
@@ -97,6 +99,15 @@ std::int64_t query_int(const std::filesystem::path& db, const std::string& sql) 
   }
   sqlite3_close(h);
   return out;
+}
+
+std::string sqlite_file_bytes(const std::filesystem::path& db) {
+  std::string all;
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    std::ifstream in(db.string() + suffix, std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
 }
 
 }  // namespace aterm::test

@@ -275,6 +275,11 @@ struct technician_event_rule {
   std::function<technician_event_change(const technician_event_facts&)> decide;
 };
 
+// Fills in a command's arguments when the bridge builds its message: (device_id, op, stored
+// args) -> the args published. Called inside the claiming transaction; must be quick.
+using command_args_at_publish = std::function<std::string(
+    std::string_view device_id, std::string_view op, const std::string& stored_args)>;
+
 // ---- roles, accounts, sessions ----
 
 // The permission catalogue (DESIGN.md section 6).

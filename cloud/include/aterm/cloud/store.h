@@ -337,6 +337,10 @@ struct store_options {
   std::size_t state_history_per_device = 0;
   // What a technician-login event of a device changes (security/technician_login_policy.h).
   technician_event_rule technician_events;
+  // What a command's stored arguments become in the message the bridge publishes
+  // (security/technician_login_policy.h: a secret the database must not hold is filled in
+  // here). Empty: published as stored.
+  command_args_at_publish publish_args;
   // The access log's chain key (security/key_file.h, the last of security.audit_key_file).
   // Without one records are sealed with plain SHA-256 (tests of other rules). With one, opening
   // appends the key start when the chain is not yet under it (security/audit_chain.h).

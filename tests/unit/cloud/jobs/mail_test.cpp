@@ -220,3 +220,49 @@ TEST_CASE("plain SMTP only to a loopback relay, and only when allowed") {
 }
 
 }  // namespace aterm::cloud::jobs::test
+
+namespace aterm::cloud::jobs::test {
+
+TEST_CASE("a sealed mail body is opened only to be sent, then blanked") {
+  fixture f;
+  const auto key = common::crypto::random_bytes(32);
+  mail_message m;
+  m.to = "tech@example.com";
+  m.subject = "login";
+  m.body = "Password: Secret234pass";
+  const auto sealed = mail::seal_body(m, key);
+  CHECK(mail::sealed_body(sealed));
+  CHECK(sealed.body.find("Secret234pass") == std::string::npos);
+  // Bound to its row: another recipient, another key or a changed byte does not open it.
+  CHECK(mail::open_body(sealed, key)->body == m.body);
+  auto moved = sealed;
+  moved.to = "mallory@example.com";
+  CHECK(mail::open_body(moved, key).error().code() == "sealed_body_refused");
+  CHECK(mail::open_body(sealed, common::crypto::random_bytes(32)).error().code() ==
+        "sealed_body_refused");
+  auto changed = sealed;
+  changed.body.back() = changed.body.back() == 'A' ? 'B' : 'A';
+  CHECK_FALSE(mail::open_body(changed, key).ok());
+
+  REQUIRE(f.db->enqueue_mail(sealed).ok());
+  fake_sender smtp;
+  smtp.up = true;
+  mail::outbox_settings s;
+  s.retry_initial_s = 1;
+  {
+    // Without the key it is not sent (nor is anything else of it).
+    mail::outbox_worker keyless(*f.port, smtp, s, f.clock);
+    CHECK(keyless.run_once().failed == 1);
+    CHECK(smtp.sent.empty());
+  }
+  f.clock.advance(std::chrono::seconds(5));
+  s.sealed_body_key = key;
+  mail::outbox_worker worker(*f.port, smtp, s, f.clock);
+  CHECK(worker.run_once().sent == 1);
+  REQUIRE(smtp.sent.size() == 1);
+  CHECK(unbase64(smtp.sent[0].substr(smtp.sent[0].find("\r\n\r\n"))) == m.body);
+  CHECK(f.scalar("SELECT count(*) FROM mail_outbox WHERE body = '' AND sent_at_s IS NOT NULL") ==
+        1);
+}
+
+}  // namespace aterm::cloud::jobs::test

@@ -2,9 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include "aterm/cloud/mail/mail.h"
 #include "aterm/cloud/security/built_in_roles.h"
 #include "aterm/cloud/security/email_address.h"
 #include "aterm/cloud/security/password_policy.h"
+#include "aterm/cloud/security/technician_delivery.h"
 #include "aterm/common/command_table.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -83,12 +85,20 @@ TEST_CASE("technician logins: with a technician key the login is an offline cred
   sec::renew_login_id(issue, key, 1000);
   CHECK(issue.password == tc::password(secret, "acme-r1", issue.login.login_id));
   if (issue.login.login_id != t.login_id) CHECK(issue.password != first_pw);
-  // The router's secret travels only in its own command.
-  auto cmd = sec::technician_secret_command("acme-r1", key, "alice", k_now, 600);
+  // The router's secret travels only in its own command's message; the stored command holds none.
+  auto cmd = sec::technician_secret_command("acme-r1", "alice", k_now, 600);
   CHECK(cmd.op == "technician_login.secret");
   CHECK(cmd.deadline_s == k_now + 600);
-  CHECK(cmd.args_json.find(crypto::to_hex(secret)) != std::string::npos);
+  CHECK(cmd.args_json == "{}");
   CHECK(issue.install.args_json.find(crypto::to_hex(secret)) == std::string::npos);
+  const auto publish = sec::technician_secret_at_publish(key);
+  CHECK(publish("acme-r1", "technician_login.secret", cmd.args_json) ==
+        R"({"secret":")" + crypto::to_hex(secret) + R"("})");
+  // A row changed to name another secret still publishes the device's own.
+  CHECK(publish("acme-r1", "technician_login.secret", R"({"secret":"00"})") ==
+        R"({"secret":")" + crypto::to_hex(secret) + R"("})");
+  CHECK(publish("acme-r1", "ping", R"({"x":1})") == R"({"x":1})");
+  CHECK(sec::technician_secret_at_publish({})("acme-r1", "technician_login.secret", "{}") == "{}");
   // Names: trimmed, bounded, no control characters.
   CHECK(sec::technician_name_of("  Sato Hanako ") == "Sato Hanako");
   CHECK_FALSE(sec::technician_name_of("a\nb").has_value());
@@ -149,7 +159,7 @@ TEST_CASE("technician logins: records go `retention` after issue") {
   CHECK(sec::technician_login_purge_before_s(k_now, 3600) == k_now - 3600);
 }
 
-TEST_CASE("built-in roles: administrator all, operator the fleet's daily work, viewer reads") {
+TEST_CASE("built-in roles: administrator all, operator five, viewer reads") {
   CHECK(sec::built_in_permissions("administrator").size() == cloud::k_permissions.size());
   CHECK(sec::built_in_permissions("operator") ==
         std::vector<std::string>{"device.read", "device.command", "device.technician_login",
@@ -165,4 +175,35 @@ TEST_CASE("e-mail addresses: plausible ones only") {
   CHECK_FALSE(sec::valid_email_address("a b@example.com"));
   CHECK_FALSE(sec::valid_email_address("a@@example.com"));
   CHECK_FALSE(sec::valid_email_address("a@example.com."));
+}
+
+TEST_CASE("technician logins: the mail to the technician is bilingual and sealed") {
+  cloud::technician_login t;
+  t.login_id = "T-ABCD2345";
+  t.device_id = "acme-r1";
+  t.issued_at_s = k_now;
+  t.expires_at_s = k_now + 3600;
+  t.technician_name = "Sato Hanako";
+  const auto plain = sec::technician_login_mail(t, "Pass234word", 3600, "sato@example.com");
+  CHECK(plain.to == "sato@example.com");
+  CHECK(plain.subject.find("acme-r1") != std::string::npos);
+  for (const char* part :
+       {"ログインID: T-ABCD2345", "パスワード: Pass234word", "Login ID: T-ABCD2345",
+        "Password: Pass234word", "Sato Hanako", "+09:00", "60"}) {
+    CAPTURE(part);
+    CHECK(plain.body.find(part) != std::string::npos);
+  }
+  // Without the key there is nothing to seal it under: refused, not stored in plain text.
+  CHECK(
+      sec::sealed_technician_mail(t, "Pass234word", 3600, "sato@example.com", {}).error().code() ==
+      "technician_mail_unavailable");
+  const std::vector<std::uint8_t> key(32, 7);
+  auto sealed = sec::sealed_technician_mail(t, "Pass234word", 3600, "sato@example.com", key);
+  REQUIRE(sealed.ok());
+  CHECK(sealed->body.find("Pass234word") == std::string::npos);
+  const auto mail_key = sec::technician_mail_key(key);
+  CHECK(mail_key.size() == 32);
+  CHECK(cloud::mail::open_body(*sealed, mail_key)->body == plain.body);
+  // The mail key is not the technician key: opening under it fails.
+  CHECK_FALSE(cloud::mail::open_body(*sealed, key).ok());
 }

@@ -174,6 +174,7 @@ constexpr coverage k_coverage[] = {
     {"outbox_port::due_mail", k_here},
     {"outbox_port::mark_mail_sent", k_here},
     {"outbox_port::mark_mail_failed", k_here},
+    {"outbox_port::forget_mail_body", k_here},
     // the alerts' alert_port
     {"alert_port::stored_rules", k_here},
     {"alert_port::save_rules", k_here},
@@ -548,6 +549,12 @@ TEST_CASE("conformance: alarms newest first, mail queued, sent, retried and purg
   CHECK(due->front().attempts == 1);
   CHECK(due->front().last_error == "451 try later");
   CHECK(f.port->due_mail(k_t0 + 60, 1, 10)->empty());  // out of attempts
+  // A body blanked stays blank; the rest of its row is kept.
+  REQUIRE(f.port->forget_mail_body(*b).ok());
+  due = f.port->due_mail(k_t0 + 60, 5, 10);
+  REQUIRE(due->size() == 1);
+  CHECK(due->front().body.empty());
+  CHECK(due->front().to == "b@example.com");
 
   CHECK(*f.port->sent_mail_purge_candidates(k_t0) == 0);
   CHECK(*f.port->sent_mail_purge_candidates(k_t0 + 1) == 1);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,16 +92,36 @@ class outbox_port {
                                                              std::int64_t max_attempts,
                                                              std::size_t limit) = 0;
   virtual common::status mark_mail_sent(std::int64_t id, std::int64_t now_s) = 0;
+  // Blanks the body of a sent message whose text must not be kept (a sealed one).
+  virtual common::status forget_mail_body(std::int64_t id) = 0;
   // attempts + 1, last_error, next_attempt_s.
   virtual common::status mark_mail_failed(std::int64_t id, const std::string& error,
                                           std::int64_t next_attempt_s) = 0;
 };
+
+// Sealed bodies: a message carrying a secret (a technician's one-time password) waits in the
+// outbox with its body sealed (common/sealed_box.h, AES-256-GCM under a key kept outside the
+// database, bound to the recipient and subject), is opened only to be sent, and its body is
+// blanked once sent. A sealed body is k_sealed_body_prefix + base64url of the sealed box.
+inline constexpr std::string_view k_sealed_body_prefix = "aterm-sealed-v1:";
+
+// `m` with its body sealed under `key`. REQUIRES: key.size() == 32.
+mail_message seal_body(mail_message m, std::span<const std::uint8_t> key);
+// Whether `m`'s body is sealed.
+bool sealed_body(const mail_message& m);
+// `m` with its sealed body opened under `key`; error "sealed_body_refused" without the key it was
+// sealed with or when the row's recipient, subject or body changed. A message not sealed is
+// returned as is.
+common::result<mail_message> open_body(const mail_message& m, std::span<const std::uint8_t> key);
 
 struct outbox_settings {
   std::string from = "aterm-cloud@localhost";  // mail.from
   std::int64_t retry_initial_s = 60;           // mail.retry_initial_s. Default: 60 s.
   std::int64_t retry_max_s = 3600;             // mail.retry_max_s. Default: 1 h.
   std::int64_t max_attempts = 48;              // mail.max_attempts: then the message stays unsent
+  // The key sealed bodies open with (the daemon derives it from security.technician_key_file).
+  // Default: none: a sealed message fails with sealed_body_refused.
+  std::vector<std::uint8_t> sealed_body_key;
 };
 
 // Delay before attempt number `attempts + 1` after `attempts` failures (attempts >= 1):

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/security/settings.h"
@@ -58,12 +59,16 @@ technician_login_issue issue_technician_login(const technician_login_request& r,
 void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t> technician_key,
                     std::uint32_t iterations);
 
-// The technician_login.secret command giving `device_id` its per-device secret under the key,
-// deliverable until now_s + delivery_s.
-new_command technician_secret_command(const std::string& device_id,
-                                      std::span<const std::uint8_t> technician_key,
-                                      const std::string& created_by, std::int64_t now_s,
-                                      std::int64_t delivery_s);
+// The technician_login.secret command giving `device_id` its per-device secret, deliverable
+// until now_s + delivery_s. It is stored without the secret: technician_secret_at_publish()
+// fills it in when the bridge publishes it.
+new_command technician_secret_command(const std::string& device_id, const std::string& created_by,
+                                      std::int64_t now_s, std::int64_t delivery_s);
+
+// The store's publish hook (store_options::publish_args) that gives a technician_login.secret
+// command the device's secret under `technician_key` (common/technician_credential.h) in the
+// message only; every other command is published as stored.
+command_args_at_publish technician_secret_at_publish(std::vector<std::uint8_t> technician_key);
 
 // A technician's name as typed: trimmed, 1..64 characters
 // without control characters; nullopt otherwise. Empty input gives "".

@@ -19,4 +19,8 @@ std::unique_ptr<process> smtp_server(int port, const fs::path& maildir, const fs
 // The messages delivered into `maildir` so far, each as received (headers and body).
 std::vector<std::string> maildir_messages(const fs::path& maildir);
 
+// The text of a received message: its base64 body (the product's mail is UTF-8 text in base64)
+// decoded; "" when the message has no body.
+std::string decoded_body(const std::string& message);
+
 }  // namespace aterm::test
