@@ -94,9 +94,9 @@ common::status mqtt_link::create() {
   return {};
 }
 
-void mqtt_link::schedule_retry(const std::string& why) {
+void mqtt_link::schedule_retry(const std::string& why, bool grow) {
   const auto base = backoff_;
-  backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
+  if (grow) backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
   // Jitter in [base/2, base], so many bridges (or a restart) do not retry in step.
   std::uniform_int_distribution<long long> d(base.count() / 2,
                                              std::max<long long>(1, base.count()));
@@ -122,6 +122,7 @@ bool mqtt_link::maintain() {
     lost_.store(false);
     try {
       connect_token_ = client_->connect(options_, nullptr, listener_);
+      connect_started_ = clock_.mono();
       phase_ = phase::connecting;
     } catch (const mqtt::exception& e) {
       schedule_retry(e.what());
@@ -133,7 +134,9 @@ bool mqtt_link::maintain() {
       session_present_ = connect_token_->get_connect_response().is_session_present();
     } catch (const mqtt::exception& e) {
       connect_token_.reset();
-      schedule_retry(e.what());
+      // A broker that let the connect time out is alive but busy (a reconnect storm): the
+      // attempt itself waited connect_timeout, a longer backoff on top would only add to it.
+      schedule_retry(e.what(), clock_.mono() - connect_started_ < config_.connect_timeout);
       return false;
     }
     connect_token_.reset();

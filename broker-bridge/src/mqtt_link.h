@@ -77,7 +77,8 @@ class mqtt_link final : public command_publisher {
   enum class phase { idle, connecting, subscribing, up };
   enum class subscribe_outcome { pending, refused, granted };
 
-  void schedule_retry(const std::string& why);
+  // Sets the next attempt after a jittered backoff; `grow` doubles the backoff for the one after.
+  void schedule_retry(const std::string& why, bool grow = true);
   // Publishes one window and waits for its PUBACKs; false when any failed (stop there).
   bool publish_window(std::span<const outbound_command> commands,
                       std::vector<std::string>& accepted);
@@ -108,6 +109,7 @@ class mqtt_link final : public command_publisher {
   common::mono_time subscribe_started_;
   bool subscribe_slow_logged_ = false;
   common::mono_time next_attempt_;
+  common::mono_time connect_started_;
   std::chrono::milliseconds backoff_;
   std::minstd_rand jitter_;
   std::atomic<bool> up_{false};
