@@ -185,7 +185,7 @@ TEST_CASE("a slow SUBACK after a broker restart is awaited, not retried with a l
   t::broker broker{pki};
   fake_store store;
   constexpr auto connect_timeout = 1s;
-  slow_suback_proxy proxy(broker.port(), 2 * connect_timeout);
+  slow_suback_proxy proxy(broker.port(), connect_timeout + 500ms);
 
   bridge_config c;
   c.uri = proxy.uri();
