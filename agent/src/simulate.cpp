@@ -1,6 +1,10 @@
 // `aterm-agent simulate` (programs.h): only in builds with ATERM_AGENT_SIMULATE (host builds;
 // router builds leave it and the certificate minting out).
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "aterm/agent/agent_config.h"
@@ -25,6 +29,28 @@ std::string read_file(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many routers fit under it.
+// Each router holds its descriptors for as long as it runs, so a count that does not fit would
+// fail router by router at connect time, much later and far less clearly.
+std::int64_t routers_within_descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return limits::k_max_simulated;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      rl = raised;
+    } else {
+      common::log(log_level::warn, "simulate", "cannot raise the descriptor limit",
+                  {{"error", std::strerror(errno)}});
+    }
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return limits::k_max_simulated;
+  const auto soft = static_cast<std::int64_t>(std::min<rlim_t>(rl.rlim_cur, 1u << 30));
+  return std::max<std::int64_t>(0, soft - limits::k_simulate_reserved_descriptors) /
+         limits::k_descriptors_per_simulated_router;
+}
+
 }  // namespace
 
 int simulate(const std::string& config_path, long count, const std::string& id_prefix) {
@@ -33,6 +59,19 @@ int simulate(const std::string& config_path, long count, const std::string& id_p
   router_settings& base = setup.settings();
   if (count > limits::k_max_simulated) {
     fail_log("bad arguments", "--count above " + std::to_string(limits::k_max_simulated));
+    return 1;
+  }
+  const std::int64_t fit = routers_within_descriptor_limit();
+  if (count > fit) {
+    const std::int64_t needed = count * limits::k_descriptors_per_simulated_router +
+                                limits::k_simulate_reserved_descriptors;
+    std::fprintf(stderr,
+                 "aterm-agent simulate: --count %ld needs about %lld open files, the limit "
+                 "(RLIMIT_NOFILE, raised to its hard limit) allows %lld routers: run fewer "
+                 "routers per process or raise the hard limit (ulimit -Hn, LimitNOFILE=)\n",
+                 count, static_cast<long long>(needed), static_cast<long long>(fit));
+    fail_log("bad arguments", "--count above what the descriptor limit allows (" +
+                                  std::to_string(fit) + " routers)");
     return 1;
   }
   if (!proto::valid_device_id(id_prefix + "00000")) {

@@ -94,9 +94,9 @@ common::status mqtt_link::create() {
   return {};
 }
 
-void mqtt_link::schedule_retry(const std::string& why) {
+void mqtt_link::schedule_retry(const std::string& why, bool grow) {
   const auto base = backoff_;
-  backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
+  if (grow) backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
   // Jitter in [base/2, base], so many bridges (or a restart) do not retry in step.
   std::uniform_int_distribution<long long> d(base.count() / 2,
                                              std::max<long long>(1, base.count()));
@@ -111,48 +111,61 @@ void mqtt_link::schedule_retry(const std::string& why) {
 
 bool mqtt_link::maintain() {
   if (!client_) return false;
-  if (lost_.exchange(false) && phase_ == phase::up) {
+  if (lost_.exchange(false) && (phase_ == phase::up || phase_ == phase::subscribing)) {
     up_.store(false);
     metrics_.connected.store(false);
     metrics_.add(metrics_.connection_losses);
+    subscribe_tokens_.clear();
     schedule_retry("connection lost");
   }
   if (phase_ == phase::idle && clock_.mono() >= next_attempt_) {
     lost_.store(false);
     try {
       connect_token_ = client_->connect(options_, nullptr, listener_);
+      connect_started_ = clock_.mono();
       phase_ = phase::connecting;
     } catch (const mqtt::exception& e) {
       schedule_retry(e.what());
     }
   }
-  if (phase_ != phase::connecting || !connect_token_->is_complete()) return false;
-  bool session_present = false;
-  try {
-    connect_token_->try_wait();  // throws when the connect failed
-    session_present = connect_token_->get_connect_response().is_session_present();
-  } catch (const mqtt::exception& e) {
-    connect_token_.reset();
-    schedule_retry(e.what());
-    return false;
-  }
-  connect_token_.reset();
-  // Before subscribing: what arrives from here on reaches the bridge.
-  const std::int64_t subscribing_ms = clock_.now_ms();
-  if (!subscribe()) {
+  if (phase_ == phase::connecting && connect_token_->is_complete()) {
     try {
-      client_->disconnect()->wait_for(k_disconnect_wait);
-    } catch (const mqtt::exception&) {
-      // Already gone: the retry below reconnects either way.
+      connect_token_->try_wait();  // throws when the connect failed
+      session_present_ = connect_token_->get_connect_response().is_session_present();
+    } catch (const mqtt::exception& e) {
+      connect_token_.reset();
+      // A broker that let the connect time out is alive but busy (a reconnect storm): the
+      // attempt itself waited connect_timeout, a longer backoff on top would only add to it.
+      schedule_retry(e.what(), clock_.mono() - connect_started_ < config_.connect_timeout);
+      return false;
     }
-    schedule_retry("subscribe refused");
-    return false;
+    connect_token_.reset();
+    // Before subscribing: what arrives from here on reaches the bridge.
+    subscribing_ms_ = clock_.now_ms();
+    subscribe_started_ = clock_.mono();
+    subscribe_slow_logged_ = false;
+    phase_ = phase::subscribing;
+    if (!start_subscribe()) {
+      drop_connection("subscribe failed");
+      return false;
+    }
   }
+  if (phase_ != phase::subscribing) return false;
+  switch (check_subscribe()) {
+    case subscribe_outcome::pending:
+      return false;
+    case subscribe_outcome::refused:
+      drop_connection("subscribe refused");
+      return false;
+    case subscribe_outcome::granted:
+      break;
+  }
+  subscribe_tokens_.clear();
   // Paho C has no TCP_NODELAY option; Nagle adds ~40 ms per command hop (MEASURED.md).
   common::set_tcp_nodelay_for_peer_port(peer_port_);
   phase_ = phase::up;
   unsubscribed_since_.reset();
-  if (was_up_ && !session_present) unsubscribed_since_ = subscribing_ms;
+  if (was_up_ && !session_present_) unsubscribed_since_ = subscribing_ms_;
   was_up_ = true;
   backoff_ = config_.reconnect_min;
   up_.store(true);
@@ -161,14 +174,19 @@ bool mqtt_link::maintain() {
   common::log(log_level::info, k_component, "mqtt connected",
               {{"uri", config_.uri},
                {"shared", config_.shared_subscription},
-               {"session_present", session_present}});
+               {"session_present", session_present_},
+               {"subscribe_ms",
+                static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              clock_.mono() - subscribe_started_)
+                                              .count())}});
   return true;
 }
 
-bool mqtt_link::subscribe() {
+bool mqtt_link::start_subscribe() {
   // One SUBSCRIBE per filter: for a single filter Paho C fails the token when the broker
   // refuses it (granted 0x80), while Paho C++ 1.2.0's granted-QoS list over MQTT 3.1.1 is not
-  // usable (it reads garbage).
+  // usable (it reads garbage). They go out together, so their SUBACKs queue once, not in turn.
+  subscribe_tokens_.clear();
   for (auto kind : {protocol::topic_kind::presence, protocol::topic_kind::state,
                     protocol::topic_kind::result, protocol::topic_kind::event}) {
     std::string filter = protocol::topic_filter(kind);
@@ -179,12 +197,8 @@ bool mqtt_link::subscribe() {
       filter.insert(0, k_share_prefix);
     }
     try {
-      auto tok = client_->subscribe(filter, k_qos);
-      if (!tok->wait_for(config_.connect_timeout)) {
-        common::log(log_level::error, k_component, "mqtt subscribe timed out",
-                    {{"filter", filter}});
-        return false;
-      }
+      auto tok = client_->subscribe(filter, k_qos, nullptr, listener_);
+      subscribe_tokens_.emplace_back(std::move(filter), std::move(tok));
     } catch (const mqtt::exception& e) {
       common::log(log_level::error, k_component, "mqtt subscribe failed",
                   {{"filter", filter}, {"error", e.what()}});
@@ -192,6 +206,42 @@ bool mqtt_link::subscribe() {
     }
   }
   return true;
+}
+
+mqtt_link::subscribe_outcome mqtt_link::check_subscribe() {
+  bool pending = false;
+  for (const auto& [filter, tok] : subscribe_tokens_) {
+    if (!tok->is_complete()) {
+      pending = true;
+      continue;
+    }
+    try {
+      tok->try_wait();  // throws when the broker refused the filter
+    } catch (const mqtt::exception& e) {
+      common::log(log_level::error, k_component, "mqtt subscribe failed",
+                  {{"filter", filter}, {"error", e.what()}});
+      return subscribe_outcome::refused;
+    }
+  }
+  if (!pending) return subscribe_outcome::granted;
+  // Slow is not failed (mqtt_link.h); said once per connection, so an operator sees the wait.
+  if (!subscribe_slow_logged_ && clock_.mono() - subscribe_started_ >= config_.connect_timeout) {
+    subscribe_slow_logged_ = true;
+    common::log(log_level::warn, k_component, "mqtt subscribe slow, still waiting",
+                {{"uri", config_.uri},
+                 {"waited_s", static_cast<std::int64_t>(config_.connect_timeout.count())}});
+  }
+  return subscribe_outcome::pending;
+}
+
+void mqtt_link::drop_connection(const std::string& why) {
+  subscribe_tokens_.clear();
+  try {
+    client_->disconnect()->wait_for(k_disconnect_wait);
+  } catch (const mqtt::exception&) {
+    // Already gone: the retry below reconnects either way.
+  }
+  schedule_retry(why);
 }
 
 std::chrono::milliseconds mqtt_link::idle_for() const {
@@ -217,6 +267,7 @@ void mqtt_link::disconnect() {
     }
     connect_token_.reset();
   }
+  subscribe_tokens_.clear();
   client_->disable_callbacks();
   client_.reset();
   phase_ = phase::idle;

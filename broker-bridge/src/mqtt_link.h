@@ -2,6 +2,12 @@
 // (connect, subscribe, TCP_NODELAY, reconnect with jittered exponential backoff) and command
 // publishes. Every Paho exception is caught here and turned into a log line and a state.
 //
+// Neither the CONNACK wait nor the SUBACK wait blocks: maintain() starts them and finishes them
+// when Paho's listener reports. A SUBACK is awaited for as long as the connection lives: after a
+// broker restart it queues behind every router's reconnect, and giving up on it would only
+// reconnect into the same queue with a longer backoff. Only a refused SUBSCRIBE or a lost
+// connection is a failure.
+//
 // Thread: maintain(), publish() and disconnect() belong to the dispatch thread. Paho's
 // callbacks call the message sink and the wake function only. connected() is thread-safe.
 #pragma once
@@ -36,8 +42,9 @@ class mqtt_link final : public command_publisher {
 
   // Creates the client. Errors: "bad_config" (the URI).
   common::status create();
-  // Advances the connection: starts a connect when one is due, finishes a completed one
-  // (subscribe, TCP_NODELAY), notices a lost one. Returns true when the link just came up.
+  // Advances the connection: starts a connect when one is due, subscribes once it completed,
+  // finishes when every SUBACK arrived (TCP_NODELAY), notices a lost one. Returns true when the
+  // link just came up.
   bool maintain();
   // After maintain() returned true: when the link came up (unix ms) if it follows a lost one
   // and the broker kept no session for the bridge (a restarted broker, or a clean session), so
@@ -56,9 +63,10 @@ class mqtt_link final : public command_publisher {
   std::vector<std::string> publish(std::span<const outbound_command> commands) override;
 
  private:
-  class connect_listener final : public mqtt::iaction_listener {
+  // Wakes the dispatch thread when a CONNACK or a SUBACK arrived (or its request failed).
+  class wake_listener final : public mqtt::iaction_listener {
    public:
-    explicit connect_listener(std::function<void()>& wake) : wake_(wake) {}
+    explicit wake_listener(std::function<void()>& wake) : wake_(wake) {}
     void on_success(const mqtt::token&) override { wake_(); }
     void on_failure(const mqtt::token&) override { wake_(); }
 
@@ -66,13 +74,19 @@ class mqtt_link final : public command_publisher {
     std::function<void()>& wake_;
   };
 
-  enum class phase { idle, connecting, up };
+  enum class phase { idle, connecting, subscribing, up };
+  enum class subscribe_outcome { pending, refused, granted };
 
-  void schedule_retry(const std::string& why);
+  // Sets the next attempt after a jittered backoff; `grow` doubles the backoff for the one after.
+  void schedule_retry(const std::string& why, bool grow = true);
   // Publishes one window and waits for its PUBACKs; false when any failed (stop there).
   bool publish_window(std::span<const outbound_command> commands,
                       std::vector<std::string>& accepted);
-  bool subscribe();
+  // Sends one SUBSCRIBE per filter without waiting; false when Paho refused to send one.
+  bool start_subscribe();
+  subscribe_outcome check_subscribe();
+  // The connection is no use (a refused SUBSCRIBE): leave it and retry later.
+  void drop_connection(const std::string& why);
 
   bridge_config config_;
   common::clock& clock_;
@@ -80,14 +94,22 @@ class mqtt_link final : public command_publisher {
   message_sink on_message_;
   std::function<void()> wake_;
   std::function<void()> on_lost_;
-  connect_listener listener_;
+  wake_listener listener_;
   std::unique_ptr<mqtt::async_client> client_;
   mqtt::connect_options options_;
   int peer_port_ = 0;
 
   phase phase_ = phase::idle;
   mqtt::token_ptr connect_token_;
+  // While subscribing: one token per filter, the connection's session flag, and when the
+  // SUBSCRIBEs went out.
+  std::vector<std::pair<std::string, mqtt::token_ptr>> subscribe_tokens_;
+  bool session_present_ = false;
+  std::int64_t subscribing_ms_ = 0;
+  common::mono_time subscribe_started_;
+  bool subscribe_slow_logged_ = false;
   common::mono_time next_attempt_;
+  common::mono_time connect_started_;
   std::chrono::milliseconds backoff_;
   std::minstd_rand jitter_;
   std::atomic<bool> up_{false};

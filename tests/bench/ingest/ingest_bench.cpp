@@ -22,7 +22,9 @@
 //                      routers, and Paho's receive thread does work per client on every turn:
 //                      with 2,500 routers a process stopped connecting at ~1,650 (4 processes
 //                      held 6,589 of 10,000 after 8 minutes, their main threads waiting for
-//                      Paho's lock while its receive thread ran).
+//                      Paho's lock while its receive thread ran). A router holds two
+//                      descriptors: simulate refuses a count RLIMIT_NOFILE's hard limit cannot
+//                      hold (10,000 need ~20,064; this host allows 20,000).
 //   --routers-on-disk  keep the simulated routers' data folders (command journal, outbox,
 //                      certificates) in the temp folder on disk instead of /dev/shm
 //   --db-dir DIR       put the daemon's SQLite file in the (existing) folder DIR instead of the
@@ -101,6 +103,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,6 +177,9 @@ constexpr auto k_connect_max = std::chrono::minutes(30);
 constexpr auto k_round_trip_budget = std::chrono::seconds(120);
 // Below this much available memory no further phase starts.
 constexpr long k_min_available_mb = 1500;
+// Descriptors Mosquitto holds beside one per router: the bridge, the subscriber, the probes, its
+// listener, log and persistence files.
+constexpr rlim_t k_broker_reserved_descriptors = 64;
 
 // ---- interruption -------------------------------------------------------------------------
 
@@ -1189,6 +1195,36 @@ void print_summary(const std::vector<phase_result>& results, const options& opt)
 
 }  // namespace
 
+// Raises this process's RLIMIT_NOFILE soft limit to the hard one: Mosquitto, started by
+// scripts/broker from here, inherits it and holds one descriptor per router (the daemon and
+// simulate raise their own). Prints the limit; false when the largest fleet cannot fit.
+bool raise_descriptor_limit(const options& opt) {
+  int fleet = 0;
+  for (const auto& p : opt.phases) fleet = std::max(fleet, p.routers);
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return true;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  const rlim_t needed = static_cast<rlim_t>(fleet) + k_broker_reserved_descriptors;
+  if (rl.rlim_cur == RLIM_INFINITY) return true;
+  std::printf(
+      "descriptor limit (RLIMIT_NOFILE) %llu, hard %llu: the broker needs about %llu "
+      "for %d routers\n",
+      static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(rl.rlim_max),
+      static_cast<unsigned long long>(needed), fleet);
+  if (rl.rlim_cur >= needed) return true;
+  std::fprintf(stderr,
+               "bench_ingest: the descriptor limit %llu holds at most %llu routers at the broker; "
+               "raise the hard limit (ulimit -Hn) or measure fewer routers\n",
+               static_cast<unsigned long long>(rl.rlim_cur),
+               static_cast<unsigned long long>(
+                   rl.rlim_cur - std::min(rl.rlim_cur, k_broker_reserved_descriptors)));
+  return false;
+}
+
 int main(int argc, char** argv) {
   if (argc == 8 && std::string_view(argv[1]) == "--subscriber") {
     try {
@@ -1199,6 +1235,7 @@ int main(int argc, char** argv) {
     }
   }
   const options opt = parse(argc, argv);
+  if (!raise_descriptor_limit(opt)) return 1;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);

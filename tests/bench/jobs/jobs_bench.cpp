@@ -6,7 +6,9 @@
 // when it cannot measure. Not registered with CTest.
 //
 // Usage: bench_jobs [--routers N] [--connect-per-s N] [--connect-minutes M] [--postgres]
-//   --routers          simulated routers, one simulate process (default 10000, its maximum)
+//   --routers          simulated routers (default 10000, the maximum), in simulate processes of
+//                      at most 5,000 each: a simulated router holds two descriptors, and 10,000
+//                      in one process pass this host's RLIMIT_NOFILE of 20,000
 //   --connect-per-s    simulate.connect_per_s while the fleet connects (default 300)
 //   --connect-minutes  how long the fleet may take to connect (default 15); the job takes the
 //                      routers online then (a loaded host connects fewer), and says how many
@@ -46,6 +48,7 @@ using aterm::bench::sample_proc;
 namespace {
 
 constexpr const char* k_prefix = "job-r";
+constexpr std::size_t k_routers_per_process = 5000;
 constexpr auto k_job_limit = std::chrono::minutes(15);
 
 struct options {
@@ -73,9 +76,16 @@ bool parse_args(int argc, char** argv, options& o) {
   return o.routers >= 1 && o.routers <= 10000 && o.connect_per_s >= 1 && o.connect_minutes >= 1;
 }
 
+// Process p's --id-prefix: "job-r" and a letter per process.
+std::string process_prefix(std::size_t p) {
+  return std::string(k_prefix) + static_cast<char>('a' + p);
+}
+
+// Router i of 1..n as simulate numbers it: its process's prefix and its number there.
 std::string router_id(std::size_t i) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%s%05zu", k_prefix, i);
+  std::snprintf(buf, sizeof buf, "%s%05zu", process_prefix((i - 1) / k_routers_per_process).c_str(),
+                (i - 1) % k_routers_per_process + 1);
   return buf;
 }
 
@@ -181,15 +191,23 @@ int run(const options& opt) {
                         << R"("simulate":{"ca_cert":")" << s.pki().ca().string()
                         << R"(","ca_key":")" << s.pki().ca_key().string() << R"(","connect_per_s":)"
                         << opt.connect_per_s << "}}";
-  t::process sim({t::binary("agent/aterm-agent").string(), "simulate", "--config", config.string(),
-                  "--count", std::to_string(opt.routers), "--id-prefix", k_prefix},
-                 s.dir() / "sim.log");
+  std::vector<std::unique_ptr<t::process>> sims;
+  for (std::size_t from = 0, p = 0; from < opt.routers; from += k_routers_per_process, ++p) {
+    const std::size_t count = std::min(k_routers_per_process, opt.routers - from);
+    sims.push_back(std::make_unique<t::process>(
+        std::vector<std::string>{t::binary("agent/aterm-agent").string(), "simulate", "--config",
+                                 config.string(), "--count", std::to_string(count), "--id-prefix",
+                                 process_prefix(p)},
+        s.dir() / ("sim-" + std::to_string(p) + ".log")));
+  }
 
   auto api = s.client("acme");
   t0 = clock_type::now();
   std::int64_t online = 0;
   while (online < static_cast<std::int64_t>(opt.routers)) {
-    if (!sim.running()) throw std::runtime_error("simulate exited: " + sim.log());
+    for (auto& sim : sims) {
+      if (!sim->running()) throw std::runtime_error("simulate exited: " + sim->log());
+    }
     if (clock_type::now() - t0 >
         std::chrono::minutes(static_cast<std::int64_t>(opt.connect_minutes))) {
       std::printf("only %lld of %zu routers online after %.0f s; measuring with those\n",
@@ -289,7 +307,7 @@ int run(const options& opt) {
   load >> load1;
   std::printf("  host load average %s on %ld cores\n", load1.c_str(),
               ::sysconf(_SC_NPROCESSORS_ONLN));
-  sim.stop();
+  for (auto& sim : sims) sim->stop();
   return state == "completed" ? 0 : 1;
 }
 

@@ -136,3 +136,22 @@ TEST_CASE("simulate.state_interval_ms makes each router publish its state at tha
   for (std::size_t i = 1; i < states.size(); ++i) CHECK(states[i].seq > states[i - 1].seq);
   CHECK(sim.stop(SIGTERM) == 0);
 }
+
+TEST_CASE("simulate raises its descriptor limit and refuses up front a count that does not fit") {
+  // Soft 50, hard 100: raised to 100, that fits (100 - 64 reserved) / 2 = 18 routers. Refused
+  // before any router is made, so no broker is needed.
+  t::temp_dir dir{"aterm-sim-nofile"};
+  const auto cfg = dir / "sim.json";
+  std::ofstream(cfg) << R"({"broker":{"uri":"ssl://127.0.0.1:1","ca":")"
+                     << (dir / "ca.pem").string() << R"("},"data_dir":")"
+                     << (dir / "fleet").string() << R"(","simulate":{"ca_cert":")"
+                     << (dir / "ca.pem").string() << R"(","ca_key":")" << (dir / "ca.key").string()
+                     << R"("}})";
+  auto r = t::run({"/bin/sh", "-c", R"(ulimit -Sn 50 && ulimit -Hn 100 && exec "$0" "$@")",
+                   t::binary("agent/aterm-agent").string(), "simulate", "--config", cfg.string(),
+                   "--count", "20", "--id-prefix", "fleet-"});
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("--count 20 needs about 104 open files") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("allows 18 routers") != std::string::npos, r.err);
+  CHECK_FALSE(fs::exists(dir / "fleet" / "fleet-00001"));
+}

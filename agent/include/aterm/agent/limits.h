@@ -48,8 +48,14 @@ inline constexpr std::int64_t k_min_snapshot_period_ms = 1000;
 // answer fits one result message (64 KiB) with room for JSON escaping.
 inline constexpr std::size_t k_log_ring_bytes = 24 * 1024;
 inline constexpr std::size_t k_log_ring_lines = 500;
-// Simulated routers per process: 1,000 is the target, 20,000 is the fd limit of this machine.
+// Simulated routers per process: 1,000 is the target; each holds descriptors (below), so the
+// process's RLIMIT_NOFILE bounds the count too.
 inline constexpr std::int64_t k_max_simulated = 10000;
+// Descriptors a simulated router holds while it runs: its MQTT socket and its client's eventfd.
+inline constexpr std::int64_t k_descriptors_per_simulated_router = 2;
+// Descriptors of the simulate process itself: stdio, the event loop, signals, the lock, files
+// opened for a moment (certificates, journals).
+inline constexpr std::int64_t k_simulate_reserved_descriptors = 64;
 // simulate.state_interval_ms bounds: below 10 ms a router's snapshots would be paced by the
 // event loop, not the setting; above a day the key has no use over state_interval_s.
 inline constexpr std::int64_t k_min_simulate_state_interval_ms = 10;
