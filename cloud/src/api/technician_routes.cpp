@@ -81,43 +81,38 @@ http::response api_service::impl::create_technician_login(http::request& req, co
   const auto& key = ctx.settings.technician_key;
   const auto iterations = ctx.settings.technician_login_iterations;
   auto issue = security::issue_technician_login(who, key, iterations, now_s(), *ttl_s);
-  if (!key.empty()) {
-    // Repeated with every issue: a router that missed it (or was reset) gets it when it next
-    // connects, and holds it for the next time it is offline.
-    auto sent = ctx.db.create_command(
-        c.comp.id, security::technician_secret_command(device_id, c.acct.login_id, now_s(),
-                                                       ctx.settings.technician_secret_delivery_s));
-    if (!sent.ok()) return store_error(sent.error(), "create_command");
-  }
   for (int attempt = 0; attempt < k_login_id_attempts; ++attempt) {
     if (attempt > 0) security::renew_login_id(issue, key, iterations);
-    auto created = ctx.db.create_technician_login(issue.login, issue.install);
+    auto store_login = [&]() -> common::result<technician_login> {
+      if (mail_to.empty()) return ctx.db.create_technician_login(issue.login, issue.install);
+      // Sealed before it is stored: only the outbox worker opens it, to send it. The login and
+      // its mail are stored together or not at all.
+      auto mail =
+          security::sealed_technician_mail(issue.login, issue.password, issue.ttl_s, mail_to, key);
+      if (!mail.ok()) return mail.error();
+      mail->created_at_s = now_s();
+      mail->next_attempt_s = mail->created_at_s;
+      return ctx.db.create_technician_login_with_mail(issue.login, issue.install, *mail);
+    };
+    auto created = store_login();
     if (!created.ok()) {
       if (created.error().code() == k_conflict) continue;
       return store_error(created.error(), "create_technician_login");
+    }
+    if (!key.empty()) {
+      // The router normally has it since it was first seen; one that has not confirmed it yet
+      // gets it with this login's install, when it next connects.
+      auto sent = ctx.db.queue_technician_secret(c.comp.id, device_id);
+      if (!sent.ok()) return store_error(sent.error(), "queue_technician_secret");
     }
     a.detail = "login_id=" + created->login_id + " command=" + created->install_command_id;
     if (!who.technician_name.empty()) a.detail += " technician=" + who.technician_name;
     notify(device_id);
     auto out = to_json(*created);
     if (!mail_to.empty()) {
-      // Sealed before it is stored: only the outbox worker opens it, to send it.
-      auto mail =
-          security::sealed_technician_mail(*created, issue.password, issue.ttl_s, mail_to, key);
-      if (mail.ok()) {
-        mail->created_at_s = now_s();
-        mail->next_attempt_s = mail->created_at_s;
-      }
-      auto queued =
-          mail.ok() ? ctx.db.enqueue_mail(*mail) : common::result<std::int64_t>(mail.error());
-      if (!queued.ok()) {
-        // The login stands and the answer carries it once: the operator passes it on instead.
-        common::log(common::log_level::error, "api", "technician mail not queued",
-                    {{"login_id", created->login_id}, {"error", queued.error().to_string()}});
-      }
-      a.detail += std::string(" mail=") + (queued.ok() ? "queued" : "failed");
+      a.detail += " mail=queued";
       add_string(out.get(), "mail_to", mail_to);
-      add_bool(out.get(), "mail_queued", queued.ok());
+      add_bool(out.get(), "mail_queued", true);
     }
     // The plaintext is answered once, here, and never stored or logged.
     add_string(out.get(), "password", issue.password);

@@ -112,6 +112,8 @@ int serve(const common::config& config) {
                 {{"error", technician_key.error().to_string()}});
     return 1;
   }
+  so.technician_secret = security::technician_secret_rule_of(
+      *technician_key, config.get_int("security.technician_secret_delivery_s"));
   so.publish_args = security::technician_secret_at_publish(std::move(*technician_key));
   auto opened = open_store(so, clock);
   if (!opened.ok()) {

@@ -25,6 +25,8 @@ constexpr std::size_t k_salt_bytes = 16;
 constexpr std::size_t k_hash_bytes = 32;
 // A revoke is worth delivering for at least this long, even for a login about to expire.
 constexpr std::int64_t k_min_revoke_life_s = 60;
+// Names a key among the few an operator ever rotates through; reveals nothing of it.
+constexpr std::size_t k_key_id_bytes = 8;
 
 std::string new_login_id() {
   return "T-" + crypto::generate_from(k_login_id_alphabet, k_login_id_chars);
@@ -121,17 +123,41 @@ void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t>
   encode_install(issue);
 }
 
+std::string technician_key_id(std::span<const std::uint8_t> technician_key) {
+  if (technician_key.empty()) return "";
+  constexpr std::string_view label = "aterm-technician-key-id-v1";
+  const auto d = crypto::hmac_sha256(
+      technician_key, std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()));
+  return crypto::to_hex(std::span(d.data(), k_key_id_bytes));
+}
+
 new_command technician_secret_command(const std::string& device_id, const std::string& created_by,
-                                      std::int64_t now_s, std::int64_t delivery_s) {
+                                      std::int64_t now_s, std::int64_t delivery_s,
+                                      const std::string& key_id) {
   new_command c;
   c.device_id = device_id;
   c.op = std::string(to_string(common::commands::op_id::technician_login_secret));
   // The secret itself is filled in when the command is published
-  // (technician_secret_at_publish): whoever reads the database finds no secret in it.
-  c.args_json = "{}";
+  // (technician_secret_at_publish): whoever reads the database finds no secret in it, only
+  // which key it is derived under, recorded on the device when the router confirms it.
+  common::json_ptr args(cJSON_CreateObject());
+  cJSON_AddStringToObject(args.get(), "key_id", key_id.c_str());
+  c.args_json = common::print_json(args.get());
   c.deadline_s = now_s + delivery_s;
   c.created_by = created_by;
   return c;
+}
+
+technician_secret_rule technician_secret_rule_of(std::span<const std::uint8_t> technician_key,
+                                                 std::int64_t delivery_s) {
+  technician_secret_rule rule;
+  rule.key_id = technician_key_id(technician_key);
+  if (rule.key_id.empty()) return rule;
+  rule.command = [key_id = rule.key_id, delivery_s](const std::string& device_id,
+                                                    std::int64_t now_s) {
+    return technician_secret_command(device_id, "system", now_s, delivery_s, key_id);
+  };
+  return rule;
 }
 
 command_args_at_publish technician_secret_at_publish(std::vector<std::uint8_t> technician_key) {

@@ -158,6 +158,7 @@ void release_device(connection& db, const std::string& device_id) {
   db.prepare("DELETE FROM state_history WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM commands WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM technician_logins WHERE device_id = ?").bind(device_id).exec();
+  db.prepare("DELETE FROM technician_login_tombstones WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM device_tags WHERE device_id = ?").bind(device_id).exec();
   db.prepare("DELETE FROM fleet_job_devices WHERE device_id = ?").bind(device_id).exec();
   db.prepare(

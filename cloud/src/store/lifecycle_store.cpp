@@ -12,6 +12,7 @@
 #include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
+#include "technician_rows.h"
 
 namespace aterm::cloud::jobs {
 
@@ -212,6 +213,7 @@ class lifecycle_store final : public lifecycle_port {
                   .bind(t.company_id)
                   .exec();
       if (n == 0) return fail(k_not_found, "technician login " + t.login_id + " is gone");
+      store_sql::bury_technician_login_locked(*db_, t, now_s * 1000);
       store_sql::append_audit_record(*db_, sealing_key(),
                                      {t.company_id, "system", "technician_login.delete", t.login_id,
                                       "success", "device=" + t.device_id, ""},
@@ -231,6 +233,8 @@ class lifecycle_store final : public lifecycle_port {
   result<audit_purge_outcome> purge_audit(std::int64_t before_ms, std::int64_t now_ms) override {
     return tx_.write<audit_purge_outcome>("purge_audit", [&]() -> result<audit_purge_outcome> {
       audit_purge_outcome out;
+      // A purged login's reports are attributed while its issue is still in the access log.
+      store_sql::purge_technician_tombstones_locked(*db_, before_ms);
       auto first_kept = first_kept_locked(before_ms);
       std::int64_t n = purge_count_locked(first_kept);
       if (n == 0) return out;
@@ -357,6 +361,9 @@ class lifecycle_store final : public lifecycle_port {
       }
       db_->prepare("DELETE FROM commands WHERE company_id = ?").bind(company_id).exec();
       db_->prepare("DELETE FROM technician_logins WHERE company_id = ?").bind(company_id).exec();
+      db_->prepare("DELETE FROM technician_login_tombstones WHERE company_id = ?")
+          .bind(company_id)
+          .exec();
       for (const auto& [id, gone] : devices) {
         if (gone) {
           delete_device_data_locked(id, true);
@@ -475,6 +482,9 @@ class lifecycle_store final : public lifecycle_port {
     db_->prepare("DELETE FROM state_history WHERE device_id = ?").bind(device_id).exec();
     db_->prepare("DELETE FROM commands WHERE device_id = ?").bind(device_id).exec();
     db_->prepare("DELETE FROM technician_logins WHERE device_id = ?").bind(device_id).exec();
+    db_->prepare("DELETE FROM technician_login_tombstones WHERE device_id = ?")
+        .bind(device_id)
+        .exec();
     if (remove_row) {
       db_->prepare("DELETE FROM devices WHERE id = ?").bind(device_id).exec();
       return;

@@ -27,6 +27,7 @@
 #include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
+#include "technician_rows.h"
 
 namespace aterm::cloud {
 
@@ -185,13 +186,15 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
  public:
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
-            command_args_at_publish publish_args, std::optional<secret_key> audit_key)
+            command_args_at_publish publish_args, technician_secret_rule technician_secret,
+            std::optional<secret_key> audit_key)
       : job_store(pool, clock),
         tx_(std::move(pool), "store"),
         clock_(clock),
         history_(history),
         technician_events_(std::move(technician_events)),
         publish_args_(std::move(publish_args)),
+        technician_secret_(std::move(technician_secret)),
         audit_key_(std::move(audit_key)) {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
@@ -690,11 +693,44 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
 
   result<std::size_t> purge_technician_logins(std::int64_t issued_before_s) override {
     return tx_.write<std::size_t>("purge_technician_logins", [&]() -> result<std::size_t> {
+      store_sql::bury_technician_logins_locked(*db_, issued_before_s, clock_.now_ms());
       int n = db_->prepare("DELETE FROM technician_logins WHERE issued_at_s <= ?")
                   .bind(issued_before_s)
                   .exec();
       return static_cast<std::size_t>(n);
     });
+  }
+
+  // ---- technician secrets and mailed logins (technician_rows.h) ----
+
+  result<bool> queue_technician_secret(const std::string& company_id,
+                                       const std::string& device_id) override {
+    return tx_.write<bool>("queue_technician_secret", [&]() -> result<bool> {
+      if (auto d = device_locked(company_id, device_id); !d.ok()) return d.error();
+      return store_sql::queue_technician_secret_locked(*db_, technician_secret_, device_id,
+                                                       clock_.now_s());
+    });
+  }
+
+  result<std::string> technician_secret_key_id(const std::string& company_id,
+                                               const std::string& device_id) override {
+    return tx_.read<std::string>("technician_secret_key_id", [&] {
+      return store_sql::technician_secret_key_id_locked(*db_, company_id, device_id);
+    });
+  }
+
+  result<technician_login> create_technician_login_with_mail(const technician_login& login,
+                                                             const new_command& install,
+                                                             const mail_message& mail) override {
+    if (auto s = store_sql::check_technician_mail(mail); !s.ok()) return s;
+    return tx_.write<technician_login>("create_technician_login_with_mail",
+                                       [&]() -> result<technician_login> {
+                                         auto created = create_technician_login(login, install);
+                                         if (!created.ok()) return created;
+                                         if (auto queued = enqueue_mail(mail); !queued.ok())
+                                           return queued.error();
+                                         return created;
+                                       });
   }
 
   // ---- roles ----
@@ -1192,6 +1228,10 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
               .exec();
         }
         upsert_device_locked(d);
+        if (d.presence && d.presence->online) {
+          store_sql::queue_technician_secret_locked(*db_, technician_secret_, std::string(d.id),
+                                                    clock_.now_s());
+        }
         by_id.emplace(d.id, &d);
         if (d.company.empty()) ++out.unassigned;
         if (d.presence && d.presence->online) out.came_online.emplace_back(d.id);
@@ -1588,6 +1628,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
           .exec();
     }
     apply_profile_locked(device_id);
+    store_sql::queue_technician_secret_locked(*db_, technician_secret_, device_id, clock_.now_s());
     return device_locked(company_id, device_id);
   }
 
@@ -1766,6 +1807,9 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
                       .bind(r.id)
                       .exec();
     if (changed == 0) return false;
+    if (outcome == command_status::succeeded) {
+      store_sql::confirm_technician_secret_locked(*db_, m.device_id, op, r.id);
+    }
     store_sql::append_audit_record(*db_, sealing_key(),
                                    {company_id, "device:" + m.device_id, "command.result", r.id,
                                     std::string(to_string(outcome)), op, ""},
@@ -1795,6 +1839,12 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
       held.bind(login_id).bind(m.device_id).bind(company_id);
       facts.login_held = held.step();
       if (facts.login_held) technician = held.text(0);
+    }
+    if (!facts.login_held) {
+      // A late report on a purged login: the company still knows whom it issued it to.
+      auto buried = store_sql::technician_tombstone_locked(*db_, company_id, m.device_id, login_id);
+      facts.login_held = buried.has_value();
+      technician = buried.value_or("");
     }
     facts.technician_name = technician;
     facts.fields_json = e.fields_json;
@@ -1883,6 +1933,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   std::size_t history_;
   technician_event_rule technician_events_;
   command_args_at_publish publish_args_;
+  technician_secret_rule technician_secret_;
   std::optional<secret_key> audit_key_;
 };
 
@@ -1896,7 +1947,7 @@ result<std::unique_ptr<store>> open_store(const store_options& options,
   if (!pool.ok()) return pool.error();
   auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
                                        options.technician_events, options.publish_args,
-                                       options.audit_key);
+                                       options.technician_secret, options.audit_key);
   if (auto st = s->start_keyed_chain(); !st.ok()) return st;
   return std::unique_ptr<store>(std::move(s));
 }

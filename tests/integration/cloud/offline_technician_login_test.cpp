@@ -172,3 +172,101 @@ TEST_CASE("technician_secret_read_from_the_database_file") {
                    issued.str("password") + "\n");
   CHECK(check.exit_code == 0);
 }
+
+// A router connected once and was never issued a login; then its broker went away. It got its
+// secret when it was first seen, so a login issued now is accepted offline, once; and its
+// reports, arriving after the cloud purged the login's record, are still recorded under the
+// technician's name (and under no name the router could claim).
+TEST_CASE("offline_login_for_a_router_never_issued_one_is_accepted_and_reported_after_purge") {
+  temp_dir keys("offline-technician-seen-keys");
+  auto o = with_technician_key(keys);
+  o.extra = R"("retention": {"technician_login_retention_s": 1})";
+  cloud_stack s(o);
+  auto c = s.client("acme");
+  s.register_device("acme", "acme-t5");
+  s.start_agent("acme-t5");
+  REQUIRE(s.wait_for(c, "devices/acme-t5", [](const http_answer& a) {
+    return a.status == 200 && a.str("presence") == "online";
+  }));
+  (void)installed_secret(s, "acme-t5");
+  REQUIRE(wait_until(
+      [&] {
+        return query_int(s.db_path(),
+                         "SELECT count(*) FROM devices WHERE id = 'acme-t5' "
+                         "AND technician_secret_key_id <> ''") == 1;
+      },
+      20s));
+  CHECK(query_int(s.db_path(), "SELECT count(*) FROM technician_logins") == 0);
+  CHECK(query_int(s.db_path(),
+                  "SELECT count(*) FROM commands WHERE op = 'technician_login.secret'") == 1);
+
+  s.mqtt().stop();
+  auto issued = c.request("POST", "devices/acme-t5/technician-logins",
+                          R"({"technician_name":"Suzuki Ichiro"})");
+  INFO(issued.body);
+  REQUIRE(issued.status == 201);
+  const auto login_id = issued.str("login_id");
+  const auto config = s.agent_config("acme-t5").string();
+  auto check = [&] {
+    return run({binary("agent/aterm-agent").string(), "login-check", "--config", config,
+                "--login-id", login_id},
+               issued.str("password") + "\n")
+        .exit_code;
+  };
+  CHECK(check() == 0);
+  CHECK(check() == 1);
+  CHECK(run({binary("agent/aterm-agent").string(), "login-logout", "--config", config, "--login-id",
+             login_id})
+            .exit_code == 0);
+
+  // The login runs out and the cloud purges its record before the router is back.
+  CHECK(exec_sql(s.db_path(),
+                 "UPDATE technician_logins SET issued_at_s = issued_at_s - 7200, "
+                 "expires_at_s = issued_at_s - 3600 WHERE login_id = '" +
+                     login_id + "'") == "");
+  REQUIRE(wait_until(
+      [&] { return query_int(s.db_path(), "SELECT count(*) FROM technician_logins") == 0; }, 20s));
+  s.mqtt().start();
+  auto named = [&](const std::string& action) {
+    return query_int(s.db_path(), "SELECT count(*) FROM audit_log WHERE action = '" + action +
+                                      "' AND target = '" + login_id +
+                                      "' AND detail LIKE '%technician=Suzuki Ichiro%'");
+  };
+  REQUIRE(wait_until([&] { return named("technician_login.ended") == 1; }, 30s));
+  CHECK(named("technician_login.used") == 1);
+  // The record was deleted through the purge, which recorded it.
+  CHECK(query_int(s.db_path(),
+                  "SELECT count(*) FROM audit_log WHERE action = "
+                  "'technician_login.delete' AND target = '" +
+                      login_id + "'") == 1);
+}
+
+// A fault between storing a login and queueing its mail (the outbox refuses the row): the
+// operator gets an error and no login exists, no install is queued, no mail waits.
+TEST_CASE("technician_login_mail_fault_leaves_no_login") {
+  temp_dir keys("offline-technician-mail-fault-keys");
+  cloud_stack s(with_technician_key(keys));
+  auto c = s.client("acme");
+  s.register_device("acme", "acme-t6");
+  REQUIRE(exec_sql(s.db_path(),
+                   "CREATE TRIGGER mail_fault BEFORE INSERT ON mail_outbox "
+                   "BEGIN SELECT RAISE(ABORT, 'fault'); END;") == "");
+  auto issued = c.request("POST", "devices/acme-t6/technician-logins",
+                          R"({"technician_name":"Sato Hanako","email":"sato@example.com"})");
+  INFO(issued.body);
+  CHECK(issued.status >= 500);
+  CHECK(issued.body.find("password") == std::string::npos);
+  CHECK(query_int(s.db_path(), "SELECT count(*) FROM technician_logins") == 0);
+  CHECK(query_int(s.db_path(),
+                  "SELECT count(*) FROM commands WHERE op = 'technician_login.install'") == 0);
+  CHECK(query_int(s.db_path(), "SELECT count(*) FROM mail_outbox") == 0);
+  auto listed = c.request("GET", "devices/acme-t6/technician-logins");
+  CHECK(listed.body.find("T-") == std::string::npos);
+
+  REQUIRE(exec_sql(s.db_path(), "DROP TRIGGER mail_fault") == "");
+  auto again = c.request("POST", "devices/acme-t6/technician-logins",
+                         R"({"technician_name":"Sato Hanako","email":"sato@example.com"})");
+  CHECK(again.status == 201);
+  CHECK(query_int(s.db_path(), "SELECT count(*) FROM technician_logins") == 1);
+  CHECK(query_int(s.db_path(), "SELECT count(*) FROM mail_outbox") == 1);
+}

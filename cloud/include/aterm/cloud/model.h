@@ -275,6 +275,15 @@ struct technician_event_rule {
   std::function<technician_event_change(const technician_event_facts&)> decide;
 };
 
+// How the store gives each router of a company its per-device technician secret
+// (security/technician_login_policy.h makes it): when a router comes online while it has not
+// confirmed the secret of the key `key_id` names, one command() is queued for it, never two
+// pending at once; its success records key_id on the device. Empty key_id: no secret is sent.
+struct technician_secret_rule {
+  std::string key_id;  // names the daemon's technician key; never the key or a secret
+  std::function<new_command(const std::string& device_id, std::int64_t now_s)> command;
+};
+
 // Fills in a command's arguments when the bridge builds its message: (device_id, op, stored
 // args) -> the args published. Called inside the claiming transaction; must be quick.
 using command_args_at_publish = std::function<std::string(

@@ -175,6 +175,21 @@ class store : public bridge::store_port, public security::shared_counters {
   // Deletes every technician login issued at or before `issued_before_s`; returns how many.
   virtual result<std::size_t> purge_technician_logins(std::int64_t issued_before_s) = 0;
 
+  // ---- technician secrets and mailed logins (technician_store.cpp) ----
+  // Queues store_options::technician_secret's command for the device unless its router
+  // confirmed the secret of the current key or one is pending; true when it queued one.
+  // k_not_found for a foreign device.
+  virtual result<bool> queue_technician_secret(const std::string& company_id,
+                                               const std::string& device_id) = 0;
+  // The key id whose secret the device's router confirmed; "" when none.
+  virtual result<std::string> technician_secret_key_id(const std::string& company_id,
+                                                       const std::string& device_id) = 0;
+  // create_technician_login() and the mail to the technician in one transaction: both or
+  // neither. k_invalid for a mail without recipient, subject or body.
+  virtual result<technician_login> create_technician_login_with_mail(const technician_login& login,
+                                                                     const new_command& install,
+                                                                     const mail_message& mail) = 0;
+
   // ---- roles ----
   // Built-in roles first, then the company's own.
   virtual result<std::vector<role>> list_roles(const std::string& company_id) = 0;
@@ -337,6 +352,8 @@ struct store_options {
   std::size_t state_history_per_device = 0;
   // What a technician-login event of a device changes (security/technician_login_policy.h).
   technician_event_rule technician_events;
+  // Which routers get their technician secret when they come online (model.h). Empty: none.
+  technician_secret_rule technician_secret;
   // What a command's stored arguments become in the message the bridge publishes
   // (security/technician_login_policy.h: a secret the database must not hold is filled in
   // here). Empty: published as stored.

@@ -417,6 +417,23 @@ UPDATE roles SET permissions = replace(permissions, '"account.read"]',
   '"account.read","job.manage"]') WHERE company_id = '' AND name = 'operator';
 )sql";
 
+// Schema 15: a router's technician secret is sent when it comes online until it confirms it;
+// the device keeps the id of the key whose secret it confirmed (never the key or the secret).
+// A purged technician login leaves who it was issued to until the access log's retention, so
+// the router's late reports on it are still recorded under the technician's name.
+constexpr const char* k_schema_15 = R"sql(
+ALTER TABLE devices ADD COLUMN technician_secret_key_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE TABLE technician_login_tombstones (
+  company_id TEXT COLLATE "C" NOT NULL,
+  device_id TEXT COLLATE "C" NOT NULL,
+  login_id TEXT COLLATE "C" NOT NULL,
+  technician_name TEXT COLLATE "C" NOT NULL,
+  deleted_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (company_id, device_id, login_id)
+);
+CREATE INDEX technician_login_tombstones_deleted ON technician_login_tombstones(deleted_at_ms);
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -446,6 +463,10 @@ const migration k_migrations[] = {
      "fleet jobs and their routers (fleet_jobs, fleet_job_devices); device tags (device_tags); "
      "job.manage for the built-in administrator and operator",
      k_schema_14},
+    {15,
+     "technician secrets confirmed per device (devices.technician_secret_key_id); purged "
+     "technician logins' tombstones (technician_login_tombstones)",
+     k_schema_15},
 };
 
 void require_postgres(sql::connection& db) {

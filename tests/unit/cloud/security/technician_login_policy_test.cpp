@@ -86,10 +86,15 @@ TEST_CASE("technician logins: with a technician key the login is an offline cred
   CHECK(issue.password == tc::password(secret, "acme-r1", issue.login.login_id));
   if (issue.login.login_id != t.login_id) CHECK(issue.password != first_pw);
   // The router's secret travels only in its own command's message; the stored command holds none.
-  auto cmd = sec::technician_secret_command("acme-r1", "alice", k_now, 600);
+  const auto rule = sec::technician_secret_rule_of(key, 600);
+  CHECK(rule.key_id == sec::technician_key_id(key));
+  CHECK(rule.key_id.size() == 16);
+  CHECK(sec::technician_secret_rule_of({}, 600).key_id.empty());
+  CHECK_FALSE(sec::technician_secret_rule_of({}, 600).command);
+  auto cmd = rule.command("acme-r1", k_now);
   CHECK(cmd.op == "technician_login.secret");
   CHECK(cmd.deadline_s == k_now + 600);
-  CHECK(cmd.args_json == "{}");
+  CHECK(cmd.args_json == R"({"key_id":")" + rule.key_id + R"("})");
   CHECK(issue.install.args_json.find(crypto::to_hex(secret)) == std::string::npos);
   const auto publish = sec::technician_secret_at_publish(key);
   CHECK(publish("acme-r1", "technician_login.secret", cmd.args_json) ==

@@ -82,6 +82,10 @@ constexpr coverage k_coverage[] = {
     {"store::get_technician_login", k_store_test},
     {"store::revoke_technician_login", k_store_test},
     {"store::purge_technician_logins", k_store_test},
+    // technician secrets and mailed logins
+    {"store::queue_technician_secret", k_store_test},
+    {"store::technician_secret_key_id", k_store_test},
+    {"store::create_technician_login_with_mail", k_store_test},
     // roles
     {"store::list_roles", k_store_test},
     {"store::get_role", k_store_test},

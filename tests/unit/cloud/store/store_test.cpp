@@ -44,6 +44,8 @@ struct fixture {
   std::string path = test::test_db("store");  // a file path or a postgresql:// URI
   common::manual_clock clock{common::from_unix_s(k_t0)};
   std::unique_ptr<store> db;
+  // Which routers get their technician secret (none unless a case sets it and reopens).
+  cloud::technician_secret_rule secret_rule;
 
   fixture() { db = open(); }
 
@@ -53,6 +55,7 @@ struct fixture {
     o.state_history_per_device = history;
     // The service's technician-login rule with its default record limits.
     o.technician_events = cloud::security::technician_event_rule_of({});
+    o.technician_secret = secret_rule;
     auto s = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());
     return std::move(s).value();
@@ -185,9 +188,12 @@ TEST_CASE("migrations: a database newer than the program is refused") {
 
 // The store without the schemas after 9 (10: the fleet's filter columns and profile state; 11:
 // the alerts' tables and alarm columns; 12: the notices; 13: the technician's name; 14: the
-// fleet jobs and tags), for a test that rewinds the schema further.
+// fleet jobs and tags; 15: the technician secrets' key ids and the logins' tombstones), for a
+// test that rewinds the schema further.
 std::string undo_schemas_after_9() {
   return std::string(
+             "DROP TABLE technician_login_tombstones;"
+             "ALTER TABLE devices DROP COLUMN technician_secret_key_id;"
              "DROP TABLE device_tags;"
              "DROP TABLE fleet_job_devices;"
              "DROP TABLE fleet_jobs;"
@@ -1609,4 +1615,141 @@ TEST_CASE("summarize_fleet counts the company's devices by presence and firmware
   REQUIRE(s->firmware.size() == 2);
   CHECK(s->firmware[0] == std::pair<std::string, std::int64_t>{"2.0.0", 2});
   CHECK(s->firmware[1] == std::pair<std::string, std::int64_t>{"", 1});
+}
+
+// ---- technician secrets and mailed logins ----
+
+namespace {
+
+// The technician_login.secret commands of a device, newest first.
+std::vector<cloud::command_record> secret_commands(store& db, const std::string& company,
+                                                   const std::string& device) {
+  auto all = db.list_commands(company, device, 100);
+  REQUIRE_MESSAGE(all.ok(), all.error().to_string());
+  std::vector<cloud::command_record> out;
+  for (const auto& c : *all)
+    if (c.op == "technician_login.secret") out.push_back(c);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("technician secrets: sent when a router is registered or connects, until it confirms") {
+  fixture f;
+  const std::vector<std::uint8_t> key(32, 7);
+  f.secret_rule = cloud::security::technician_secret_rule_of(key, 600);
+  f.db.reset();
+  f.db = f.open();
+  f.company_with("acme", {"acme-r1"});
+  f.company_with("globex", {});
+  // Registration queues one; connecting while it is pending queues no second.
+  REQUIRE(secret_commands(*f.db, "acme", "acme-r1").size() == 1);
+  const auto first = secret_commands(*f.db, "acme", "acme-r1")[0];
+  CHECK(first.args_json.find(f.secret_rule.key_id) != std::string::npos);
+  const std::int64_t ms = k_t0 * 1000;
+  apply(*f.db, {presence("acme-r1", true, ms)});
+  CHECK(secret_commands(*f.db, "acme", "acme-r1").size() == 1);
+  CHECK(f.db->queue_technician_secret("acme", "acme-r1").value() == false);
+  CHECK(f.db->technician_secret_key_id("acme", "acme-r1").value().empty());
+  CHECK(f.db->queue_technician_secret("globex", "acme-r1").error().code() == cloud::k_not_found);
+  CHECK(f.db->technician_secret_key_id("globex", "acme-r1").error().code() == cloud::k_not_found);
+
+  // The router's success records the id of the key it got the secret under.
+  apply(*f.db, {result_of("acme-r1", first.id, protocol::result_status::ok, ms + 1)});
+  CHECK(f.db->technician_secret_key_id("acme", "acme-r1").value() == f.secret_rule.key_id);
+  apply(*f.db, {presence("acme-r1", false, ms + 2), presence("acme-r1", true, ms + 3)});
+  CHECK(secret_commands(*f.db, "acme", "acme-r1").size() == 1);
+  CHECK(f.db->queue_technician_secret("acme", "acme-r1").value() == false);
+
+  // Another key: the router gets the secret under it when it next connects.
+  f.secret_rule = cloud::security::technician_secret_rule_of(std::vector<std::uint8_t>(32, 9), 600);
+  f.db.reset();
+  f.db = f.open();
+  apply(*f.db, {presence("acme-r1", false, ms + 4), presence("acme-r1", true, ms + 5)});
+  auto again = secret_commands(*f.db, "acme", "acme-r1");
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].args_json.find(f.secret_rule.key_id) != std::string::npos);
+  apply(*f.db, {result_of("acme-r1", again[0].id, protocol::result_status::error, ms + 6)});
+  CHECK(f.db->technician_secret_key_id("acme", "acme-r1").value() != f.secret_rule.key_id);
+  // Once that one ended undelivered, the next connection queues another.
+  CHECK(f.db->queue_technician_secret("acme", "acme-r1").value() == true);
+
+  // Without a key no secret is ever queued.
+  f.secret_rule = {};
+  f.db.reset();
+  f.db = f.open();
+  auto dest = f.db->ensure_destination("globex", "default");
+  REQUIRE(f.db->register_device("globex", "globex-r1", dest->id).ok());
+  apply(*f.db, {presence("globex-r1", true, ms + 7)});
+  CHECK(secret_commands(*f.db, "globex", "globex-r1").empty());
+  CHECK(f.db->queue_technician_secret("globex", "globex-r1").value() == false);
+}
+
+TEST_CASE("technician-login events: a late report on a purged login keeps its technician's name") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2"});
+  auto [l, install] = login_of_acme_r1();
+  l.technician_name = "Sato Hanako";
+  REQUIRE(f.db->create_technician_login(l, install).ok());
+  REQUIRE(f.db->purge_technician_logins(k_t0).value() == 1);
+  const std::int64_t ms = (k_t0 + 7200) * 1000;
+  // The router that held it, late; the same id from another router and an id never issued.
+  auto out = apply(*f.db, {event_of("acme-r2", "technician_login.used", "T-ABCD2345", ms),
+                           event_of("acme-r1", "technician_login.used", "T-NOTISSUED", ms),
+                           event_of("acme-r1", "technician_login.ended", "T-ABCD2345", ms + 1)});
+  CHECK(out.unrecorded_event_devices == std::vector<std::string>{"acme-r2", "acme-r1"});
+  auto log = f.db->list_audit("acme", {});
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 1);
+  CHECK((*log)[0].action == "technician_login.ended");
+  CHECK((*log)[0].target == "T-ABCD2345");
+  CHECK((*log)[0].detail.find("technician=Sato Hanako") != std::string::npos);
+  // It stays purged.
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345").error().code() == cloud::k_not_found);
+}
+
+TEST_CASE("technician logins with mail: both stored, or neither when the mail fails") {
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  auto [l, install] = login_of_acme_r1();
+  cloud::mail_message mail;
+  mail.to = "tech@example.com";
+  mail.subject = "login";
+  mail.body = "sealed";
+  auto mails = [&] { return test::query_int(f.path, "SELECT count(*) FROM mail_outbox"); };
+  auto commands = [&] {
+    auto all = f.db->list_commands("acme", "acme-r1", 100);
+    REQUIRE_MESSAGE(all.ok(), all.error().to_string());
+    return all->size();
+  };
+
+  // Bad input: a clear error and nothing stored.
+  cloud::mail_message bad = mail;
+  bad.to.clear();
+  CHECK(f.db->create_technician_login_with_mail(l, install, bad).error().code() ==
+        cloud::k_invalid);
+  // A fault between the login and its mail (the outbox refuses the row) undoes the login too.
+  const std::string fault =
+      on_postgres()
+          ? "CREATE FUNCTION mail_fault() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'fault'; "
+            "END $$ LANGUAGE plpgsql; CREATE TRIGGER mail_fault BEFORE INSERT ON mail_outbox "
+            "FOR EACH ROW EXECUTE FUNCTION mail_fault();"
+          : "CREATE TRIGGER mail_fault BEFORE INSERT ON mail_outbox "
+            "BEGIN SELECT RAISE(ABORT, 'fault'); END;";
+  std::string error;
+  REQUIRE_MESSAGE(f.raw_exec(fault, &error), error);
+  CHECK_FALSE(f.db->create_technician_login_with_mail(l, install, mail).ok());
+  CHECK(f.db->get_technician_login("acme", "T-ABCD2345").error().code() == cloud::k_not_found);
+  CHECK(commands() == 0);
+  CHECK(mails() == 0);
+
+  REQUIRE_MESSAGE(
+      f.raw_exec("DROP TRIGGER mail_fault" + std::string(on_postgres() ? " ON mail_outbox" : ""),
+                 &error),
+      error);
+  auto made = f.db->create_technician_login_with_mail(l, install, mail);
+  REQUIRE_MESSAGE(made.ok(), made.error().to_string());
+  CHECK(made->login_id == "T-ABCD2345");
+  CHECK(commands() == 1);
+  CHECK(mails() == 1);
 }

@@ -59,11 +59,22 @@ technician_login_issue issue_technician_login(const technician_login_request& r,
 void renew_login_id(technician_login_issue& issue, std::span<const std::uint8_t> technician_key,
                     std::uint32_t iterations);
 
-// The technician_login.secret command giving `device_id` its per-device secret, deliverable
-// until now_s + delivery_s. It is stored without the secret: technician_secret_at_publish()
-// fills it in when the bridge publishes it.
+// Names the technician key (16 hex digits of an HMAC under it), so the store knows which
+// key's secret a router confirmed and sends it again after a key change; "" for no key.
+std::string technician_key_id(std::span<const std::uint8_t> technician_key);
+
+// The technician_login.secret command giving `device_id` its per-device secret under the key
+// `key_id` names, deliverable until now_s + delivery_s. It is stored with the key id and
+// without the secret: technician_secret_at_publish() fills it in when the bridge publishes it.
 new_command technician_secret_command(const std::string& device_id, const std::string& created_by,
-                                      std::int64_t now_s, std::int64_t delivery_s);
+                                      std::int64_t now_s, std::int64_t delivery_s,
+                                      const std::string& key_id);
+
+// The store's rule (store_options::technician_secret): every router of a company gets the
+// secret under `technician_key` when it is registered or comes online, until it confirms it;
+// each command deliverable for delivery_s. Empty (no secret sent) without a key.
+technician_secret_rule technician_secret_rule_of(std::span<const std::uint8_t> technician_key,
+                                                 std::int64_t delivery_s);
 
 // The store's publish hook (store_options::publish_args) that gives a technician_login.secret
 // command the device's secret under `technician_key` (common/technician_credential.h) in the
