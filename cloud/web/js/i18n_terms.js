@@ -614,6 +614,7 @@ export const terms_ja = {
   'tech.revoked_offline': 'ワンタイムログイン {login} を取り消しました。オフラインのルーターは {until} まで受け付ける可能性があります。',
   // ---- the CSV upload's tags column ----
   'dest.csv_tagged': '{n} 台にタグを設定しました。',
+  'field.tags': 'タグ',
 };
 
 export const terms_en = {
@@ -1227,4 +1228,5 @@ export const terms_en = {
   'tech.revoked_offline': 'One-time login {login} revoked. A router that is offline may still accept it until {until}.',
   // ---- the CSV upload's tags column ----
   'dest.csv_tagged': 'Tags set on {n} routers.',
+  'field.tags': 'tags',
 };
