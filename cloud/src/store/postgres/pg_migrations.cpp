@@ -419,7 +419,7 @@ UPDATE roles SET permissions = replace(permissions, '"account.read"]',
 
 // Version 16, as SQLite's (sqlite/migrations.cpp, schema 16): a job's progress as counters per
 // status (fleet_job_counts), kept by triggers in the transaction of every change to a router's row
-// or to its command's status, so reading a job's progress no longer counts its routers.
+// or to its command's status, so reading a job's progress reads six rows, not each of its routers.
 // fleet_job_status is job_store.cpp's k_status_expr for one row.
 constexpr const char* k_schema_16 = R"sql(
 CREATE TABLE fleet_job_counts (

@@ -482,7 +482,7 @@ UPDATE roles SET permissions = replace(permissions, '"account.read"]',
 
 // Schema 16: a job's progress as counters per status (fleet_job_counts), kept by triggers in the
 // transaction of every change to a router's row or to its command's status, whichever code makes
-// it, so reading a job's progress no longer counts its routers. The status is the one
+// it, so reading a job's progress reads six rows, not each of its routers. The status is the one
 // job_store.cpp derives from a row and its command (k_status_expr); a command changes the status
 // of a released row only. The jobs already stored are counted once here.
 constexpr const char* k_schema_16 = R"sql(
