@@ -57,4 +57,13 @@ inline std::optional<proc_sample> sample_proc(pid_t pid) {
   return s;
 }
 
+// "host load average L on N cores": the host's 1-minute load, which the figures depend on.
+inline std::string host_load() {
+  std::ifstream load("/proc/loadavg");
+  std::string load1;
+  load >> load1;
+  return "host load average " + load1 + " on " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) +
+         " cores";
+}
+
 }  // namespace aterm::bench

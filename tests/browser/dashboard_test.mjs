@@ -736,17 +736,31 @@ async function main() {
       name: 'devices.csv',
       mimeType: 'text/csv',
       // Line 3 is not a device id (refused in the page); line 60, another company's device, is
-      // refused by the API inside a batch even with its right code.
-      buffer: Buffer.from(['device_id,claim_code', line('new-router-1'), 'bad id!,AAAA-AAAA-AAAA-AAAA',
-        line('new-router-2'), ...never.slice(0, 55).map(line), line(k_taken), ...never.slice(55).map(line), ''].join('\n')),
+      // refused by the API inside a batch even with its right code; line 61's tags break the tag
+      // rule. Lines 2 and 4 carry a tags column (tags separated by ";").
+      buffer: Buffer.from(['device_id,claim_code,tags', `${line('new-router-1')},csv-east;csv-shop`,
+        'bad id!,AAAA-AAAA-AAAA-AAAA', `${line('new-router-2')},csv-east`, ...never.slice(0, 55).map(line),
+        line(k_taken), 'x-badtag-1,AAAA-AAAA-AAAA-AAAA,=sum', ...never.slice(55).map(line), ''].join('\n')),
     });
     await page.click('#register-csv-form button[type=submit]');
     await page.waitForSelector('#register-status.ok', { timeout: 60_000 });
     const line_errors = await page.$$eval('#csv-errors li', (li) => li.map((x) => x.textContent));
-    check(line_errors.length === 2 && /^3\D/.test(line_errors[0]) && /^60\D.*taken-r1/.test(line_errors[1]),
+    const [tag_words, tagged_words] = await page.evaluate(async () => {
+      const { t } = await import('/js/i18n.js');
+      return [t('error.bad_tags'), t('dest.csv_tagged', { n: 2 })];
+    });
+    check(line_errors.length === 3 && /^3\D/.test(line_errors[0]) && /^60\D.*taken-r1/.test(line_errors[1]) &&
+      /^61\D.*x-badtag-1/.test(line_errors[2]) && line_errors[2].includes(tag_words),
       `CSV upload: per-line errors ${line_errors}`);
-    check(new RegExp(`\\b${k_never_count + 2}\\b`).test(await page.textContent('#register-status')),
-      `CSV upload: ${k_never_count + 2} registered`);
+    const status_text = await page.textContent('#register-status');
+    check(new RegExp(`\\b${k_never_count + 2}\\b`).test(status_text), `CSV upload: ${k_never_count + 2} registered`);
+    const csv_tagged = await page.evaluate(async () => {
+      const api = await import('/js/api.js');
+      const ids = async (tag) => (await api.get(`/devices?tag=${tag}&limit=10`)).devices.map((d) => d.id).join(',');
+      return [await ids('csv-east'), await ids('csv-shop')];
+    });
+    check(csv_tagged[0] === 'new-router-1,new-router-2' && csv_tagged[1] === 'new-router-1' && status_text.includes(tagged_words),
+      `CSV upload: the tags column applied (${csv_tagged}; ${status_text})`);
     await shot(page, '08-destinations');
 
     // -- device list paging (API cursor) and the presence filters, 151 devices ----------------

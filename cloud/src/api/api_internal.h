@@ -51,6 +51,9 @@ http::response invalid_email(std::string_view field);
 http::response invalid_device_id(std::string_view field);
 // 400 bad_count {field, min 1, max}: a list of `count` entries, not 1..max.
 http::response bad_count(std::string_view field, std::size_t count, std::size_t max);
+// The tags of `arr` (a JSON array of strings the tag rule check_tags takes), or 400 bad_tags
+// saying what is wrong.
+std::variant<std::vector<std::string>, http::response> read_tags(const cJSON* arr);
 
 // The signed-in account behind a request that passed every check of a guarded route.
 struct caller {

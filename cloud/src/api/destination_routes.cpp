@@ -33,13 +33,15 @@ http::response claim_refused() {
   return http::error_response(404, "not_found", "no such device, or a wrong claim code");
 }
 
-// One {id, claim_code} pair (or the top-level {device_id, claim_code}). A missing or malformed
-// code is a wrong claim like any other (the same 404), not a 400 that would answer differently.
+// One {id, claim_code, tags?} (or the top-level {device_id, claim_code, tags?}): the tags, as a
+// CSV line's tags column, replace the router's tags once it is registered. A missing or
+// malformed code is a wrong claim like any other (the same 404), not a 400 that would answer
+// differently.
 std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
                                                                 const char* id_key) {
   for (const cJSON* item = o->child; item != nullptr; item = item->next) {
     std::string_view k = item->string;
-    if (k != id_key && k != "claim_code" &&
+    if (k != id_key && k != "claim_code" && k != "tags" &&
         !(std::string_view(id_key) == "device_id" && k == k_confirm_moves)) {
       return unknown_field(k);
     }
@@ -50,11 +52,18 @@ std::variant<security::device_claim, http::response> read_claim(const cJSON* o,
   if (!cJSON_IsString(id)) return wrong_type(id_key, "string");
   if (!common::protocol::valid_device_id(id->valuestring)) return invalid_device_id(id_key);
   if (code != nullptr && !cJSON_IsString(code)) return wrong_type("claim_code", "string");
-  return security::device_claim{id->valuestring, code != nullptr ? code->valuestring : "",
-                                std::nullopt};
+  security::device_claim claim{id->valuestring, code != nullptr ? code->valuestring : "",
+                               std::nullopt};
+  if (const cJSON* tags = cJSON_GetObjectItemCaseSensitive(o, "tags"); tags != nullptr) {
+    auto read = read_tags(tags);
+    if (auto* bad = std::get_if<http::response>(&read)) return std::move(*bad);
+    claim.tags = std::get<std::vector<std::string>>(std::move(read));
+  }
+  return claim;
 }
 
-// {"devices":[{"id","claim_code"}, ...]} (1..k_max_page) or {"device_id","claim_code"}.
+// {"devices":[{"id","claim_code","tags"?}, ...]} (1..k_max_page) or
+// {"device_id","claim_code","tags"?}.
 std::variant<std::vector<security::device_claim>, http::response> read_claims(const cJSON* o) {
   std::vector<security::device_claim> out;
   const cJSON* many = cJSON_GetObjectItemCaseSensitive(o, "devices");

@@ -211,16 +211,9 @@ http::response api_service::impl::set_device_tags(http::request& req, const call
                                   "unknown field \"" + std::string(item->string) + "\"");
     }
   }
-  const cJSON* arr = cJSON_GetObjectItemCaseSensitive(o, "tags");
-  if (!cJSON_IsArray(arr)) return http::error_response(400, "bad_tags", "tags must be an array");
-  std::vector<std::string> tags;
-  for (const cJSON* t = arr->child; t != nullptr; t = t->next) {
-    if (!cJSON_IsString(t)) return http::error_response(400, "bad_tags", "every tag is a string");
-    tags.emplace_back(t->valuestring);
-  }
-  if (auto s = check_tags(tags); !s.ok()) {
-    return http::error_response(400, "bad_tags", s.message());
-  }
+  auto read = read_tags(cJSON_GetObjectItemCaseSensitive(o, "tags"));
+  if (auto* bad = std::get_if<http::response>(&read)) return std::move(*bad);
+  auto tags = std::get<std::vector<std::string>>(std::move(read));
   const auto& id = req.param("id");
   if (!common::protocol::valid_device_id(id)) {
     return http::error_response(404, "not_found", "no such device");

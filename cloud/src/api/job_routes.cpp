@@ -141,13 +141,8 @@ class job_routes {
       if (auto bad = only_members(args, {"tags"}, "args")) return std::move(*bad);
       const cJSON* tags = cJSON_GetObjectItemCaseSensitive(args, "tags");
       if (!cJSON_IsArray(tags)) return bad_job("args must be {\"tags\": [...]}");
-      std::vector<std::string> list;
-      for (const cJSON* t = tags->child; t != nullptr; t = t->next) {
-        if (!cJSON_IsString(t)) return bad_job("every tag is a string");
-        list.emplace_back(t->valuestring);
-      }
-      if (auto s = check_tags(list); !s.ok())
-        return http::error_response(400, "bad_tags", s.message());
+      auto read = read_tags(tags);
+      if (auto* bad = std::get_if<http::response>(&read)) return std::move(*bad);
       job.op = std::string(k_tags_set_op);
       job.args_json = common::print_json(args);
     } else {

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "api_internal.h"
+#include "aterm/cloud/fleet.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/config_profile.h"
 
@@ -260,6 +261,17 @@ http::response bad_count(std::string_view field, std::size_t count, std::size_t 
                               {{"field", std::string(field)},
                                {"min", std::int64_t{1}},
                                {"max", static_cast<std::int64_t>(max)}});
+}
+
+std::variant<std::vector<std::string>, http::response> read_tags(const cJSON* arr) {
+  if (!cJSON_IsArray(arr)) return http::error_response(400, "bad_tags", "tags must be an array");
+  std::vector<std::string> tags;
+  for (const cJSON* t = arr->child; t != nullptr; t = t->next) {
+    if (!cJSON_IsString(t)) return http::error_response(400, "bad_tags", "every tag is a string");
+    tags.emplace_back(t->valuestring);
+  }
+  if (auto s = check_tags(tags); !s.ok()) return http::error_response(400, "bad_tags", s.message());
+  return tags;
 }
 
 http::response json_answer(unsigned status, const common::json_ptr& body) {

@@ -26,6 +26,7 @@ status fail(std::string_view code, std::string message) {
 
 // A router's status in its job, from its row and its command (docs/http-api.md, "Fleet jobs").
 // A released row whose command is gone (the router left and came back) counts as cancelled.
+// The counters of fleet_job_counts follow the same rule (the schema's triggers, schema 16).
 const std::string k_status_expr =
     "CASE WHEN j.state = 'pending' THEN 'queued' "
     "WHEN j.state <> 'released' THEN j.state "
@@ -116,11 +117,21 @@ result<std::map<std::string, std::vector<std::string>>> job_store::device_tags(
   using answer = std::map<std::string, std::vector<std::string>>;
   return job_tx_.read<answer>("device_tags", [&]() -> result<answer> {
     answer out;
-    for (const auto& id : device_ids) {
-      auto q = job_db_->prepare(
-          "SELECT tag FROM device_tags WHERE device_id = ? AND company_id = ? ORDER BY tag");
-      q.bind(id).bind(company_id);
-      while (q.step()) out[id].push_back(q.text(0));
+    // One query per chunk of a page, each id a seek in the primary key (device_id, tag).
+    // "|| ''" keeps the planner off device_tags_company_tag, which would walk every tag of the
+    // company for each id (SQLite takes it to read the tags already ordered).
+    constexpr std::size_t k_chunk = 100;
+    for (std::size_t first = 0; first < device_ids.size(); first += k_chunk) {
+      const auto chunk = device_ids.subspan(first, std::min(k_chunk, device_ids.size() - first));
+      std::string sql =
+          "SELECT device_id, tag FROM device_tags WHERE company_id || '' = ? AND "
+          "device_id IN (?";
+      for (std::size_t i = 1; i < chunk.size(); ++i) sql += ", ?";
+      sql += ") ORDER BY device_id, tag";
+      auto q = job_db_->prepare(sql);
+      q.bind(company_id);
+      for (const auto& id : chunk) q.bind(id);
+      while (q.step()) out[q.text(0)].push_back(q.text(1));
     }
     return out;
   });
@@ -129,9 +140,10 @@ result<std::map<std::string, std::vector<std::string>>> job_store::device_tags(
 // ---- jobs ----
 
 job_counts job_store::counts_locked(std::int64_t job_id) {
+  // Kept by the schema's triggers in every transaction that changes a row or its command
+  // (migrations, schema 16): a few rows per job, whatever its size.
   job_counts n;
-  auto q = job_db_->prepare("SELECT " + k_status_expr + ", count(*) " + k_job_device_from +
-                            "WHERE j.job_id = ? GROUP BY 1");
+  auto q = job_db_->prepare("SELECT status, n FROM fleet_job_counts WHERE job_id = ?");
   q.bind(job_id);
   while (q.step()) {
     auto status = parse_job_device_status(q.text(0)).value_or(job_device_status::failed);

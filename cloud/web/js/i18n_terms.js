@@ -612,6 +612,9 @@ export const terms_ja = {
   'tech.mailed': '{to} にメールで送ります。',
   'tech.mail_failed': '{to} へのメールを送れませんでした。この画面の内容を技術者に伝えてください。',
   'tech.revoked_offline': 'ワンタイムログイン {login} を取り消しました。オフラインのルーターは {until} まで受け付ける可能性があります。',
+  // ---- the CSV upload's tags column ----
+  'dest.csv_tagged': '{n} 台にタグを設定しました。',
+  'field.tags': 'タグ',
 };
 
 export const terms_en = {
@@ -1223,4 +1226,7 @@ export const terms_en = {
   'tech.mailed': 'Mailed to {to}.',
   'tech.mail_failed': 'The mail to {to} could not be queued. Pass on what this panel shows.',
   'tech.revoked_offline': 'One-time login {login} revoked. A router that is offline may still accept it until {until}.',
+  // ---- the CSV upload's tags column ----
+  'dest.csv_tagged': 'Tags set on {n} routers.',
+  'field.tags': 'tags',
 };

@@ -743,6 +743,8 @@ function destinations(ctx) {
         reg_box.fail(err);
       }
     });
+    // One CSV line as the API's claim: its tags only when the line has a tags column.
+    const claim = (x) => (x.tags ? { id: x.id, claim_code: x.code, tags: x.tags } : { id: x.id, claim_code: x.code });
     // Devices of a CSV that are already in another destination: listed, moved only on "move".
     const moves_box = h('div', { id: 'csv-moves' });
     const ask_moves = (held, dest) => {
@@ -759,7 +761,7 @@ function destinations(ctx) {
             for (let i = 0; i < held.length; i += k_register_batch) {
               const batch = held.slice(i, i + k_register_batch);
               try {
-                await api.post(`/destinations/${dest}/devices`, { devices: batch.map((x) => ({ id: x.id, claim_code: x.code })), confirm_moves: true });
+                await api.post(`/destinations/${dest}/devices`, { devices: batch.map(claim), confirm_moves: true });
                 moved += batch.length;
               } catch (err) {
                 fails.push(error_text(err));
@@ -778,11 +780,13 @@ function destinations(ctx) {
     const lines = h('ul', { class: 'line-errors', id: 'csv-errors' });
     const csv = h('form', { class: 'toolbar', id: 'register-csv-form' }, field(t('dest.csv'), file),
       h('button', { type: 'submit' }, t('dest.upload')));
-    // Lines are device_id,claim_code. Valid lines go to the API in batches (a 10,000-line file is
-    // 20 requests, not 10,000). A batch the API refuses (all or nothing, naming no device) is sent
-    // again line by line, so each failing line gets its own message; registering a line twice is
-    // harmless (it is already in this destination). Each wrong line counts toward the company's
-    // claim throttle.
+    // Lines are device_id,claim_code[,tags], the tags separated by ";" (the API's text/csv form):
+    // a line with a tags column replaces the router's tags once it is registered, an empty column
+    // removes them. Valid lines go to the API in batches (a 10,000-line file is 20 requests, not
+    // 10,000). A batch the API refuses (all or nothing, naming no device) is sent again line by
+    // line, so each failing line gets its own message (a wrong code, bad tags); registering a line
+    // twice is harmless (it is already in this destination). Each wrong code counts toward the
+    // company's claim throttle.
     csv.addEventListener('submit', async (e) => {
       e.preventDefault();
       lines.replaceChildren();
@@ -795,21 +799,32 @@ function destinations(ctx) {
       const rows = text.split(/\r?\n/);
       const cell = (c) => (c || '').trim().replace(/^"|"$/g, '');
       for (let i = 0; i < rows.length; i++) {
-        const [d, code] = rows[i].split(',').map(cell);
+        const cells = rows[i].split(',');
+        const [d, code] = cells.map(cell);
         if (!d || (i === 0 && /^device_id$/i.test(d))) continue;
-        if (k_device_id.test(d)) valid.push({ n: i + 1, id: d, code: code || '' });
-        else errors.push({ n: i + 1, m: `${d.slice(0, 80)}: ${t('dest.bad_id')}` });
+        if (!k_device_id.test(d)) {
+          errors.push({ n: i + 1, m: `${d.slice(0, 80)}: ${t('dest.bad_id')}` });
+          continue;
+        }
+        const row = { n: i + 1, id: d, code: code || '' };
+        // Everything after the second comma is the tags column, as the API reads it.
+        if (cells.length > 2) row.tags = cell(cells.slice(2).join(',')).split(';').map((x) => x.trim()).filter(Boolean);
+        valid.push(row);
       }
+      let tagged = 0;
       const dest = dest_select.value;
       let ok = 0;
       const held = [];
       for (let start = 0; start < valid.length; start += k_register_batch) {
         reg_box.note(t('dest.csv_progress', { done: start, all: valid.length }));
         let batch = valid.slice(start, start + k_register_batch);
-        const send = (b) => api.post(`/destinations/${dest}/devices`, { devices: b.map((x) => ({ id: x.id, claim_code: x.code })) });
+        const send = async (b) => {
+          await api.post(`/destinations/${dest}/devices`, { devices: b.map(claim) });
+          ok += b.length;
+          tagged += b.filter((x) => x.tags).length;
+        };
         try {
           await send(batch);
-          ok += batch.length;
           continue;
         } catch (err) {
           if (err.status === 401) return;
@@ -821,7 +836,6 @@ function destinations(ctx) {
             if (!batch.length) continue;
             try {
               await send(batch);
-              ok += batch.length;
               continue;
             } catch (again) {
               if (again.status === 401) return;
@@ -830,8 +844,7 @@ function destinations(ctx) {
         }
         for (const x of batch) {
           try {
-            await api.post(`/destinations/${dest}/devices`, { device_id: x.id, claim_code: x.code });
-            ok++;
+            await send([x]);
           } catch (err) {
             errors.push({ n: x.n, m: `${x.id}: ${error_text(err)}` });
           }
@@ -840,6 +853,7 @@ function destinations(ctx) {
       errors.sort((x, y) => x.n - y.n);
       lines.replaceChildren(...errors.map((x) => h('li', {}, t('dest.line', x))));
       reg_box.ok(t('dest.csv_summary', { ok, bad: errors.length }) +
+        (tagged ? ` ${t('dest.csv_tagged', { n: tagged })}` : '') +
         (held.length ? ` ${t('dest.moves_pending', { n: held.length })}` : ''));
       ask_moves(held, dest);
       load();

@@ -388,5 +388,6 @@ int main(int argc, char** argv) {
     }
     print("access log: one action, 100 a page", f);
   }
+  std::printf("%s\n", aterm::bench::host_load().c_str());
   return 0;
 }

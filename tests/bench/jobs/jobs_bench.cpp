@@ -302,11 +302,7 @@ int run(const options& opt) {
   }
   print("GET /jobs/{id} during the job", job_reads);
   print("GET /devices (50) during the job", device_pages);
-  std::ifstream load("/proc/loadavg");
-  std::string load1;
-  load >> load1;
-  std::printf("  host load average %s on %ld cores\n", load1.c_str(),
-              ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("  %s\n", aterm::bench::host_load().c_str());
   for (auto& sim : sims) sim->stop();
   return state == "completed" ? 0 : 1;
 }

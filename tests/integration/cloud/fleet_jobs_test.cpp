@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -71,6 +72,12 @@ std::int64_t create_job(https_client& c, const std::string& body) {
   auto a = c.request("POST", "jobs", body);
   REQUIRE_MESSAGE(a.status == 201, a.body);
   return a.num("id");
+}
+
+// The progress counters the store keeps equal a recount of the job's routers.
+void check_counts_exact(const std::filesystem::path& db, std::int64_t id) {
+  const auto differ = job_counts_differ(db, id);
+  CHECK_MESSAGE(differ.empty(), "job " << id << ": " << differ);
 }
 
 bool ended(https_client& c, std::int64_t id) {
@@ -142,6 +149,7 @@ TEST_CASE(
     }
     MESSAGE("released over " << (at.back() - at.front()) << " ms, at most " << most_in_flight
                              << " in flight");
+    check_counts_exact(s.db_path(), id);
   }
 
   {
@@ -157,6 +165,7 @@ TEST_CASE(
     CHECK(v.counts["failed"] >= 2);
     CHECK(v.counts["succeeded"] == 0);
     CHECK(v.counts["cancelled"] >= k_routers - 4);
+    check_counts_exact(s.db_path(), id);
     // The cancelled routers never received the command.
     auto runs = fleet.journal_runs();
     for (const auto& r : job_devices(api, id)) {
@@ -184,6 +193,8 @@ TEST_CASE(
     auto after = read_job(api, id);
     CHECK(after.counts["cancelled"] == before.counts["cancelled"]);
     CHECK(after.counts["queued"] == 0);
+    check_counts_exact(s.db_path(), id);
+    check_counts_exact(s.db_path(), later);
     auto runs = fleet.journal_runs();
     std::int64_t ran = 0;
     for (const auto& r : job_devices(api, id)) {
@@ -208,6 +219,7 @@ TEST_CASE(
     auto v = read_job(again, id);
     CHECK(v.state == "completed");
     CHECK(v.counts["succeeded"] == k_routers);
+    check_counts_exact(s.db_path(), id);
     auto runs = fleet.journal_runs();
     std::set<std::string> devices;
     for (const auto& r : job_devices(again, id)) {

@@ -101,6 +101,47 @@ std::int64_t query_int(const std::filesystem::path& db, const std::string& sql) 
   return out;
 }
 
+std::string job_counts_differ(const std::filesystem::path& db, std::int64_t job_id) {
+  // Recounted from the rows as docs/http-api.md ("Fleet jobs") defines a router's status,
+  // independently of the store's own expression. One query when they agree (each call opens a
+  // connection); the figures of each status only when they do not.
+  const std::string id = std::to_string(job_id);
+  const auto kept = [&](const std::string& status) {
+    return "COALESCE((SELECT sum(n) FROM fleet_job_counts WHERE job_id = " + id +
+           " AND status = " + status + "), 0)";
+  };
+  const auto counted = [&](const std::string& status) {
+    return "(SELECT count(*) FROM fleet_job_devices j LEFT JOIN commands c ON c.id = "
+           "j.command_id WHERE j.job_id = " +
+           id +
+           " AND CASE WHEN j.state = 'pending' THEN 'queued' WHEN j.state <> 'released' "
+           "THEN j.state WHEN c.status IS NULL THEN 'cancelled' WHEN c.status IN ('queued', "
+           "'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out' ELSE c.status END = " +
+           status + ")";
+  };
+  const char* const statuses[] = {"queued", "sent",      "succeeded",
+                                  "failed", "timed_out", "cancelled"};
+  std::string all;
+  for (const char* status : statuses) {
+    all += std::string(all.empty() ? "" : " UNION ALL ") + "SELECT '" + status + "' AS s";
+  }
+  if (query_int(db, "SELECT count(*) FROM (" + all + ") st WHERE " + kept("st.s") + " <> " +
+                        counted("st.s")) == 0) {
+    return "";
+  }
+  std::string out;
+  for (const char* status : statuses) {
+    const std::string quoted = std::string("'") + status + "'";
+    const auto k = query_int(db, "SELECT " + kept(quoted));
+    const auto c = query_int(db, "SELECT " + counted(quoted));
+    if (k != c) {
+      out += std::string(status) + ": kept " + std::to_string(k) + ", counted " +
+             std::to_string(c) + "; ";
+    }
+  }
+  return out.empty() ? "the recount failed" : out;
+}
+
 std::string sqlite_file_bytes(const std::filesystem::path& db) {
   std::string all;
   for (const char* suffix : {"", "-wal", "-journal"}) {

@@ -432,6 +432,78 @@ CREATE TABLE technician_login_tombstones (
   PRIMARY KEY (company_id, device_id, login_id)
 );
 CREATE INDEX technician_login_tombstones_deleted ON technician_login_tombstones(deleted_at_ms);
+// Version 16, as SQLite's (sqlite/migrations.cpp, schema 16): a job's progress as counters per
+// status (fleet_job_counts), kept by triggers in the transaction of every change to a router's row
+// or to its command's status, so reading a job's progress reads six rows, not each of its routers.
+// fleet_job_status is job_store.cpp's k_status_expr for one row.
+constexpr const char* k_schema_16 = R"sql(
+CREATE TABLE fleet_job_counts (
+  job_id BIGINT NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY (job_id, status)
+);
+CREATE INDEX fleet_job_devices_command ON fleet_job_devices(command_id)
+  WHERE command_id IS NOT NULL;
+CREATE INDEX fleet_job_devices_released ON fleet_job_devices(job_id, released_at_ms)
+  WHERE released_at_ms IS NOT NULL;
+CREATE FUNCTION fleet_job_status(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN $1 = 'pending' THEN 'queued' WHEN $1 <> 'released' THEN $1
+    WHEN $2 IS NULL THEN 'cancelled' WHEN $2 IN ('queued', 'sent') THEN 'sent'
+    WHEN $2 = 'expired' THEN 'timed_out' ELSE $2 END
+$$;
+CREATE FUNCTION fleet_job_count(bigint, text, bigint) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO fleet_job_counts AS f (job_id, status, n) VALUES($1, $2, $3)
+    ON CONFLICT (job_id, status) DO UPDATE SET n = f.n + EXCLUDED.n
+$$;
+INSERT INTO fleet_job_counts(job_id, status, n)
+  SELECT j.job_id, fleet_job_status(j.state, c.status), count(*)
+  FROM fleet_job_devices j LEFT JOIN commands c ON c.id = j.command_id GROUP BY 1, 2;
+CREATE FUNCTION fleet_job_devices_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    PERFORM fleet_job_count(OLD.job_id, fleet_job_status(OLD.state,
+      (SELECT status FROM commands WHERE id = OLD.command_id)), -1);
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    PERFORM fleet_job_count(NEW.job_id, fleet_job_status(NEW.state,
+      (SELECT status FROM commands WHERE id = NEW.command_id)), 1);
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER fleet_job_devices_counted
+  AFTER INSERT OR DELETE OR UPDATE OF state, command_id ON fleet_job_devices
+  FOR EACH ROW EXECUTE FUNCTION fleet_job_devices_count();
+CREATE FUNCTION fleet_job_commands_count() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  job BIGINT;
+  new_status TEXT := NULL;
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    new_status := NEW.status;
+  END IF;
+  FOR job IN SELECT job_id FROM fleet_job_devices
+      WHERE command_id = OLD.id AND state = 'released' LOOP
+    PERFORM fleet_job_count(job, fleet_job_status('released', OLD.status), -1);
+    PERFORM fleet_job_count(job, fleet_job_status('released', new_status), 1);
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER fleet_job_commands_recounted AFTER UPDATE OF status ON commands
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION fleet_job_commands_count();
+CREATE TRIGGER fleet_job_commands_uncounted AFTER DELETE ON commands
+  FOR EACH ROW EXECUTE FUNCTION fleet_job_commands_count();
+CREATE FUNCTION fleet_jobs_uncount() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM fleet_job_counts WHERE job_id = OLD.id;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER fleet_jobs_uncounted AFTER DELETE ON fleet_jobs
+  FOR EACH ROW EXECUTE FUNCTION fleet_jobs_uncount();
 )sql";
 
 const migration k_migrations[] = {
@@ -467,6 +539,11 @@ const migration k_migrations[] = {
      "technician secrets confirmed per device (devices.technician_secret_key_id); purged "
      "technician logins' tombstones (technician_login_tombstones)",
      k_schema_15},
+    {16,
+     "fleet job progress as counters per status kept by triggers (fleet_job_counts); job rows "
+     "found by command (fleet_job_devices_command) and by release time "
+     "(fleet_job_devices_released)",
+     k_schema_16},
 };
 
 void require_postgres(sql::connection& db) {

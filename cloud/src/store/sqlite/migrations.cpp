@@ -495,6 +495,90 @@ CREATE TABLE technician_login_tombstones (
   PRIMARY KEY (company_id, device_id, login_id)
 );
 CREATE INDEX technician_login_tombstones_deleted ON technician_login_tombstones(deleted_at_ms);
+// Schema 16: a job's progress as counters per status (fleet_job_counts), kept by triggers in the
+// transaction of every change to a router's row or to its command's status, whichever code makes
+// it, so reading a job's progress reads six rows, not each of its routers. The status is the one
+// job_store.cpp derives from a row and its command (k_status_expr); a command changes the status
+// of a released row only. The jobs already stored are counted once here.
+constexpr const char* k_schema_16 = R"sql(
+CREATE TABLE fleet_job_counts (
+  job_id INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (job_id, status)
+);
+CREATE INDEX fleet_job_devices_command ON fleet_job_devices(command_id)
+  WHERE command_id IS NOT NULL;
+CREATE INDEX fleet_job_devices_released ON fleet_job_devices(job_id, released_at_ms)
+  WHERE released_at_ms IS NOT NULL;
+INSERT INTO fleet_job_counts(job_id, status, n)
+  SELECT j.job_id, CASE WHEN j.state = 'pending' THEN 'queued'
+    WHEN j.state <> 'released' THEN j.state WHEN c.status IS NULL THEN 'cancelled'
+    WHEN c.status IN ('queued', 'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out'
+    ELSE c.status END, count(*)
+  FROM fleet_job_devices j LEFT JOIN commands c ON c.id = j.command_id GROUP BY 1, 2;
+CREATE TRIGGER fleet_job_devices_counted AFTER INSERT ON fleet_job_devices BEGIN
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT NEW.job_id, CASE WHEN NEW.state = 'pending' THEN 'queued'
+      WHEN NEW.state <> 'released' THEN NEW.state WHEN c.status IS NULL THEN 'cancelled'
+      WHEN c.status IN ('queued', 'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out'
+      ELSE c.status END, 1
+    FROM (SELECT 1) LEFT JOIN commands c ON c.id = NEW.command_id WHERE true
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER fleet_job_devices_uncounted AFTER DELETE ON fleet_job_devices BEGIN
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT OLD.job_id, CASE WHEN OLD.state = 'pending' THEN 'queued'
+      WHEN OLD.state <> 'released' THEN OLD.state WHEN c.status IS NULL THEN 'cancelled'
+      WHEN c.status IN ('queued', 'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out'
+      ELSE c.status END, -1
+    FROM (SELECT 1) LEFT JOIN commands c ON c.id = OLD.command_id WHERE true
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER fleet_job_devices_recounted AFTER UPDATE OF state, command_id ON fleet_job_devices
+BEGIN
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT OLD.job_id, CASE WHEN OLD.state = 'pending' THEN 'queued'
+      WHEN OLD.state <> 'released' THEN OLD.state WHEN c.status IS NULL THEN 'cancelled'
+      WHEN c.status IN ('queued', 'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out'
+      ELSE c.status END, -1
+    FROM (SELECT 1) LEFT JOIN commands c ON c.id = OLD.command_id WHERE true
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT NEW.job_id, CASE WHEN NEW.state = 'pending' THEN 'queued'
+      WHEN NEW.state <> 'released' THEN NEW.state WHEN c.status IS NULL THEN 'cancelled'
+      WHEN c.status IN ('queued', 'sent') THEN 'sent' WHEN c.status = 'expired' THEN 'timed_out'
+      ELSE c.status END, 1
+    FROM (SELECT 1) LEFT JOIN commands c ON c.id = NEW.command_id WHERE true
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER fleet_job_commands_recounted AFTER UPDATE OF status ON commands
+WHEN OLD.status IS NOT NEW.status BEGIN
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT job_id, CASE WHEN OLD.status IN ('queued', 'sent') THEN 'sent'
+      WHEN OLD.status = 'expired' THEN 'timed_out' ELSE OLD.status END, -1
+    FROM fleet_job_devices WHERE command_id = OLD.id AND state = 'released'
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT job_id, CASE WHEN NEW.status IN ('queued', 'sent') THEN 'sent'
+      WHEN NEW.status = 'expired' THEN 'timed_out' ELSE NEW.status END, 1
+    FROM fleet_job_devices WHERE command_id = NEW.id AND state = 'released'
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER fleet_job_commands_uncounted AFTER DELETE ON commands BEGIN
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT job_id, CASE WHEN OLD.status IN ('queued', 'sent') THEN 'sent'
+      WHEN OLD.status = 'expired' THEN 'timed_out' ELSE OLD.status END, -1
+    FROM fleet_job_devices WHERE command_id = OLD.id AND state = 'released'
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+  INSERT INTO fleet_job_counts(job_id, status, n)
+    SELECT job_id, 'cancelled', 1
+    FROM fleet_job_devices WHERE command_id = OLD.id AND state = 'released'
+    ON CONFLICT(job_id, status) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER fleet_jobs_uncounted AFTER DELETE ON fleet_jobs BEGIN
+  DELETE FROM fleet_job_counts WHERE job_id = OLD.id;
+END;
 )sql";
 
 const migration k_migrations[] = {
@@ -537,6 +621,11 @@ const migration k_migrations[] = {
      "technician secrets confirmed per device (devices.technician_secret_key_id); purged "
      "technician logins' tombstones (technician_login_tombstones)",
      k_schema_15},
+    {16,
+     "fleet job progress as counters per status kept by triggers (fleet_job_counts); job rows "
+     "found by command (fleet_job_devices_command) and by release time "
+     "(fleet_job_devices_released)",
+     k_schema_16},
 };
 
 int user_version(sql::connection& db) {

@@ -996,6 +996,19 @@ TEST_CASE("refusals of the destination, access-log and session routes name a spe
   CHECK(error_code(bad_id) == "invalid_device_id");
   CHECK(common::json_string(parse(bad_id).get(), "device_id") == "r 2");
   CHECK_FALSE(f.db->get_device("acme", "r-1").ok());
+  // A claim's tags (the dashboard's upload sends a line's tags column so) obey the tag rule
+  // before any claim is tried.
+  for (const char* tags : {R"("=sum")", R"(1)"}) {
+    CAPTURE(tags);
+    auto bad_tags = f.call(
+        "POST", reg,
+        std::string(R"({"devices":[{"id":"r-1","claim_code":"AAAA","tags":[)") + tags + "]}]}", &s);
+    CHECK(bad_tags.status == 400);
+    CHECK(error_code(bad_tags) == "bad_tags");
+  }
+  CHECK(error_code(f.call("POST", reg, R"({"device_id":"r-1","claim_code":"A","tags":"x"})", &s)) ==
+        "bad_tags");
+  CHECK_FALSE(f.db->get_device("acme", "r-1").ok());
 
   // Sign-in: each missing or mistyped field by name, and none of them counts as a failed login.
   check_refusals(

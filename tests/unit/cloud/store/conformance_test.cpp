@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -24,6 +25,7 @@
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
 #include "aterm/test/pg_cluster.h"
+#include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 
 namespace {
@@ -1058,6 +1060,76 @@ TEST_CASE(
   // Neither the cancelled nor the completed job is running.
   CHECK(f.db->summarize_running_jobs("acme", 5)->count == 0);
   CHECK(f.db->summarize_running_jobs("acme", 5)->jobs.empty());
+}
+
+TEST_CASE(
+    "conformance: a fleet job's progress counters equal a recount through every change of its "
+    "routers and their commands") {
+  fixture f;
+  f.company_with("acme", {"acme-r1", "acme-r2", "acme-r3", "acme-r4", "acme-r5"});
+  const std::int64_t t_ms = k_t0 * 1000;
+  auto exact = [&](std::int64_t id) {
+    const auto differ = test::job_counts_differ(f.db_uri, id);
+    CHECK_MESSAGE(differ.empty(), differ);
+  };
+  cloud::new_job j;
+  j.op = "ping";
+  j.target.device_ids = {"acme-r1", "acme-r2", "acme-r3", "acme-r4", "acme-r5"};
+  j.deadline_s = k_t0 + 600;
+  auto job = f.db->create_job("acme", j);
+  REQUIRE_MESSAGE(job.ok(), job.error().to_string());
+  exact(job->id);
+  f.apply({presence("acme-r1", t_ms), presence("acme-r2", t_ms), presence("acme-r3", t_ms),
+           presence("acme-r4", t_ms)});
+  CHECK(f.db->release_jobs(t_ms + 1, 60000)->released == 4);
+  exact(job->id);
+  bridge::claim_request claim;
+  claim.instance = "i1";
+  claim.now_ms = t_ms + 2;
+  std::map<std::string, std::string> command_of;
+  for (const char* d : {"acme-r1", "acme-r2", "acme-r3"}) {
+    auto claimed = f.db->claim_due(d, claim, 10);
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->size() == 1);
+    command_of[d] = claimed->front().id;
+  }
+  std::vector<std::string> ids;
+  for (const auto& [d, id] : command_of) ids.push_back(id);
+  REQUIRE(f.db->mark_sent(ids, k_t0).ok());
+  exact(job->id);
+  auto result_of = [&](const std::string& d, protocol::result_status st) {
+    protocol::command_result r{command_of[d], st, "{}", ""};
+    return bridge::device_message{d, protocol::topic_kind::result, t_ms + 3, protocol::encode(r),
+                                  r};
+  };
+  f.apply({result_of("acme-r1", protocol::result_status::ok),
+           result_of("acme-r2", protocol::result_status::error)});
+  exact(job->id);
+  // A router removed takes its row and its command; the queued command of one past its deadline
+  // expires.
+  REQUIRE(f.db->remove_device("acme", "acme-r3").ok());
+  exact(job->id);
+  REQUIRE(f.db->expire_overdue(k_t0 + 601).ok());
+  exact(job->id);
+  CHECK(f.db->release_jobs((k_t0 + 601) * 1000, 60000).ok());
+  exact(job->id);
+  auto done = f.db->get_job("acme", job->id);
+  REQUIRE(done.ok());
+  CHECK(done->counts.succeeded == 1);
+  CHECK(done->counts.failed == 1);
+  CHECK(done->counts.timed_out == 2);
+  CHECK(done->counts.total() == 4);
+
+  // A cancel stops a queued command and a pending row in one transaction.
+  j.target.device_ids = {"acme-r1", "acme-r2", "acme-r4", "acme-r5"};
+  auto second = f.db->create_job("acme", j);
+  REQUIRE(second.ok());
+  CHECK(f.db->release_jobs((k_t0 + 1) * 1000, 60000)->released == 3);
+  exact(second->id);
+  auto cancelled = f.db->cancel_job("acme", second->id);
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->counts.cancelled == 4);
+  exact(second->id);
 }
 
 TEST_CASE("conformance: every method of the store's interfaces has a conformance case") {

@@ -13,6 +13,9 @@ namespace aterm::test {
 std::string exec_sql(const std::filesystem::path& db, const std::string& sql);
 // The first column of the first row of `sql` as an integer (read-only); -1 on error or no row.
 std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);
+// "" when the progress counters the store keeps for fleet job `job_id` (fleet_job_counts) equal a
+// count of its routers by status, else each status that differs with both figures.
+std::string job_counts_differ(const std::filesystem::path& db, std::int64_t job_id);
 // Every byte someone holding a SQLite store's files reads: the file, its write-ahead log and its
 // rollback journal (those that exist), concatenated.
 std::string sqlite_file_bytes(const std::filesystem::path& db);
