@@ -26,25 +26,30 @@ dispatcher::dispatcher(dispatch_settings settings, store_port& store, command_pu
 void dispatcher::post_online(std::vector<std::string> devices) {
   {
     std::lock_guard lk(mu_);
-    for (auto& d : devices) {
-      if (online_.size() >= limits::k_max_pending_devices) {
-        overflow_ = true;
-        online_.clear();
-        break;
-      }
-      online_.insert(std::move(d));
-    }
+    for (auto& d : devices) add_due_locked(std::move(d));
   }
   cv_.notify_one();
 }
 
 void dispatcher::post_command(const std::string& device_id) {
-  (void)device_id;  // the store decides which devices are online, across instances
+  // Claimed like a device that came online (claim_due: one write transaction on the device's
+  // commands), not by a sweep of every open command: the store still decides whether the
+  // device is online, across instances.
   {
     std::lock_guard lk(mu_);
-    command_ = true;
+    add_due_locked(device_id);
   }
   cv_.notify_one();
+}
+
+void dispatcher::add_due_locked(std::string device) {
+  if (overflow_) return;
+  if (online_.size() >= limits::k_max_pending_devices) {
+    overflow_ = true;
+    online_.clear();
+    return;
+  }
+  online_.insert(std::move(device));
 }
 
 void dispatcher::post_reconnected(std::optional<std::int64_t> unsubscribed_since) {
@@ -79,8 +84,7 @@ void dispatcher::wake() {
 void dispatcher::wait(std::chrono::milliseconds max) {
   std::unique_lock lk(mu_);
   cv_.wait_for(lk, max, [&] {
-    return woken_ || command_ || reconnected_ || overflow_ || !online_.empty() ||
-           !state_unknown_.empty();
+    return woken_ || reconnected_ || overflow_ || !online_.empty() || !state_unknown_.empty();
   });
   woken_ = false;
 }
@@ -90,7 +94,6 @@ void dispatcher::step() {
   std::unordered_set<std::string> state_unknown;
   bool reconnected = false;
   bool overflow = false;
-  bool command = false;
   std::optional<std::int64_t> unsubscribed_since;
   {
     std::lock_guard lk(mu_);
@@ -99,8 +102,7 @@ void dispatcher::step() {
     unsubscribed_since.swap(unsubscribed_since_);
     reconnected = reconnected_;
     overflow = overflow_;
-    command = command_;
-    reconnected_ = overflow_ = command_ = false;
+    reconnected_ = overflow_ = false;
   }
   if (unsubscribed_since) {
     stale_before_ms_ = *unsubscribed_since;
@@ -115,7 +117,7 @@ void dispatcher::step() {
     request.own = true;
     auto due = store_.claim_for_online(request, limits::k_max_republish_after_reconnect);
     if (due) {
-      publish_and_mark(std::move(due).value());
+      publish_claims(std::move(due).value());
     } else {
       metrics_.add(metrics_.dispatch_errors);
       common::log(log_level::error, k_component, "claim_for_online failed",
@@ -127,6 +129,7 @@ void dispatcher::step() {
   } else if (connected && !online.empty()) {
     const auto request = claim(false);
     std::vector<outbound_command> all;
+    bool more = false;
     for (const auto& device : online) {
       auto due = store_.claim_due(device, request, limits::k_max_due_per_device);
       if (!due) {
@@ -135,11 +138,14 @@ void dispatcher::step() {
                     {{"device", device}, {"error", due.error().to_string()}});
         continue;
       }
+      more = more || due->size() >= limits::k_max_due_per_device;
       for (auto& c : due.value()) all.push_back(std::move(c));
     }
-    publish_and_mark(std::move(all));
+    publish_claims(std::move(all));
+    // A device with more than a page due (a burst of API commands) has the rest taken page by
+    // page now instead of at the next poll.
+    if (more) publish_claimed(false);
   }
-  if (connected && command) publish_claimed(false);
   refresh_missing_state(std::move(state_unknown), connected);
 
   if (clock_.mono() >= next_poll_) {
@@ -181,7 +187,7 @@ void dispatcher::publish_claimed(bool stale) {
     }
     const std::size_t n = claimed->size();
     if (n == 0) return;
-    if (publish_and_mark(std::move(claimed).value()) < n || n < limits::k_max_queued_per_poll) {
+    if (publish_claims(std::move(claimed).value()) < n || n < limits::k_max_queued_per_poll) {
       return;
     }
   }
@@ -245,7 +251,7 @@ void dispatcher::refresh_missing_state(std::unordered_set<std::string> devices, 
   if (queued_any) publish_claimed(false);
 }
 
-std::size_t dispatcher::publish_and_mark(std::vector<outbound_command> commands) {
+std::size_t dispatcher::publish_claims(std::vector<outbound_command> commands) {
   if (commands.empty()) return 0;
   auto accepted = publisher_.publish(commands);
   if (accepted.size() < commands.size()) {
@@ -263,16 +269,6 @@ std::size_t dispatcher::publish_and_mark(std::vector<outbound_command> commands)
           log_level::error, k_component, "release_claims failed",
           {{"commands", static_cast<std::uint64_t>(refused.size())}, {"error", st.to_string()}});
     }
-  }
-  if (accepted.empty()) return 0;
-  auto st = store_.mark_sent(accepted, clock_.now_s());
-  if (!st.ok()) {
-    // The broker has them and the claims stand; the attempt is only not counted.
-    metrics_.add(metrics_.dispatch_errors);
-    common::log(
-        log_level::error, k_component, "mark_sent failed",
-        {{"commands", static_cast<std::uint64_t>(accepted.size())}, {"error", st.to_string()}});
-    return 0;
   }
   metrics_.add(metrics_.commands_published, static_cast<std::uint64_t>(accepted.size()));
   return accepted.size();

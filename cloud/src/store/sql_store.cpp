@@ -1344,31 +1344,20 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
         });
   }
 
+  // Undoes the claim's count: a command whose only attempt this was is queued again, as if
+  // never claimed (right side of SET: the row's values before the update).
   status release_claims(std::span<const std::string> ids, const std::string& instance) override {
     return to_status(tx_.write<done>("release_claims", [&]() -> result<done> {
       for (const auto& id : ids) {
         db_->prepare(
-               "UPDATE commands SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE status END, "
+               "UPDATE commands SET status = CASE WHEN attempts <= 1 THEN 'queued' ELSE status "
+               "END, "
+               "sent_at_s = CASE WHEN attempts <= 1 THEN NULL ELSE sent_at_s END, "
+               "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
                "claimed_at_ms = 0, claim_epoch = 0 "
                "WHERE id = ? AND status = 'sent' AND claimed_by = ?")
             .bind(id)
             .bind(instance)
-            .exec();
-      }
-      return done{};
-    }));
-  }
-
-  // Counts every publish the broker accepted, also of a command whose result was stored first.
-  status mark_sent(std::span<const std::string> ids, std::int64_t now_s) override {
-    return to_status(tx_.write<done>("mark_sent", [&]() -> result<done> {
-      for (const auto& id : ids) {
-        db_->prepare(
-               "UPDATE commands SET "
-               "status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, "
-               "attempts = attempts + 1, sent_at_s = COALESCE(sent_at_s, ?) WHERE id = ?")
-            .bind(now_s)
-            .bind(id)
             .exec();
       }
       return done{};
@@ -1893,7 +1882,8 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   }
 
   // Claims every row of `q` (id, device_id, op, args_json, deadline_s, the device's
-  // online_epoch) for `request.instance`. REQUIRES: inside a write transaction.
+  // online_epoch) for `request.instance` and counts the publish attempt (store_port.h).
+  // REQUIRES: inside a write transaction.
   std::vector<bridge::outbound_command> claim_locked(query& q,
                                                      const bridge::claim_request& request) {
     std::vector<std::pair<bridge::outbound_command, std::int64_t>> rows;
@@ -1903,10 +1893,12 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     for (auto& [c, epoch] : rows) {
       db_->prepare(
              "UPDATE commands SET status = 'sent', claimed_by = ?, claimed_at_ms = ?, "
-             "claim_epoch = ? WHERE id = ?")
+             "claim_epoch = ?, attempts = attempts + 1, sent_at_s = COALESCE(sent_at_s, ?) "
+             "WHERE id = ?")
           .bind(request.instance)
           .bind(request.now_ms)
           .bind(epoch)
+          .bind(request.now_ms / 1000)
           .bind(c.id)
           .exec();
       out.push_back(std::move(c));

@@ -44,9 +44,6 @@ class no_commands_store : public bridge::store_port {
   aterm::common::status release_claims(std::span<const std::string>, const std::string&) override {
     return {};
   }
-  aterm::common::status mark_sent(std::span<const std::string>, std::int64_t) override {
-    return {};
-  }
   aterm::common::result<std::size_t> expire_overdue(std::int64_t) override {
     return std::size_t{0};
   }

@@ -188,8 +188,8 @@ bool apply_timed(cloud::store& s, const std::vector<bridge::device_message>& bat
   return true;
 }
 
-// Commands for `devices`, created and marked sent (the bridge published them): their results
-// are then real final results.
+// Commands for `devices`, created (a result ends a queued command as it ends a sent one): their
+// results are then real final results.
 bool open_commands(cloud::store& s, const std::vector<std::size_t>& devices,
                    const aterm::common::clock& clock, std::vector<std::string>& ids) {
   ids.clear();
@@ -201,10 +201,6 @@ bool open_commands(cloud::store& s, const std::vector<std::size_t>& devices,
       return false;
     }
     ids.push_back(r->id);
-  }
-  if (auto st = s.mark_sent(ids, clock.now_s()); !st.ok()) {
-    std::fprintf(stderr, "mark_sent failed: %s\n", st.to_string().c_str());
-    return false;
   }
   return true;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "aterm/bridge/limits.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/protocol.h"
 #include "fake_store.h"
@@ -143,17 +144,31 @@ TEST_CASE("a new command is published only when its device is online") {
   f.store.add_command("dev-aaaa", "c-on", k_start_s + 60);
   f.store.add_command("dev-bbbb", "c-off", k_start_s + 60);
   f.store.set_online("dev-aaaa", true);
+  const int sweeps = f.store.claim_for_online_calls();
   f.disp.post_command("dev-aaaa");
   f.disp.post_command("dev-bbbb");
   f.disp.step();
   CHECK(f.pub.ids() == std::vector<std::string>{"c-on"});
   CHECK(f.store.command("c-off").state == command_state::queued);
+  // Claimed on its device alone, in the one commit that also counts the publish.
+  CHECK(f.store.claim_for_online_calls() == sweeps);
+  CHECK(f.store.command("c-on").attempts == 1);
+
+  // A burst beyond one device's page goes out in the same step, not at the next poll.
+  for (std::size_t i = 0; i <= aterm::bridge::limits::k_max_due_per_device; ++i) {
+    f.store.add_command("dev-aaaa", "c-burst-" + std::to_string(i), k_start_s + 60);
+  }
+  f.pub.published.clear();
+  f.disp.post_command("dev-aaaa");
+  f.disp.step();
+  CHECK(f.pub.published.size() == aterm::bridge::limits::k_max_due_per_device + 1);
+  f.pub.published.clear();
   // A sent command is not re-published by notify or by the poll, only on reconnects.
   f.disp.post_command("dev-aaaa");
   f.disp.step();
   f.clock.advance(1s);
   f.disp.step();
-  CHECK(f.pub.ids() == std::vector<std::string>{"c-on"});
+  CHECK(f.pub.published.empty());
 }
 
 TEST_CASE("the poll runs every dispatch_poll: expire_overdue and queued commands") {

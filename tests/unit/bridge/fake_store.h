@@ -126,7 +126,8 @@ class fake_store final : public store_port {
           it->second.claimed_by != instance) {
         continue;
       }
-      if (it->second.attempts == 0) it->second.state = command_state::queued;
+      if (it->second.attempts <= 1) it->second.state = command_state::queued;
+      it->second.attempts = std::max(it->second.attempts - 1, 0);
       it->second.claimed_at_ms = 0;
       it->second.claim_epoch = 0;
     }
@@ -171,18 +172,6 @@ class fake_store final : public store_port {
       ++n;
     }
     return n;
-  }
-
-  common::status mark_sent(std::span<const std::string> ids, std::int64_t) override {
-    std::lock_guard lk(mu_);
-    for (const auto& id : ids) {
-      auto it = commands_.find(id);
-      if (it == commands_.end()) continue;
-      if (it->second.state == command_state::queued) it->second.state = command_state::sent;
-      ++it->second.attempts;
-      sent_log_.push_back(id);
-    }
-    return {};
   }
 
   common::result<std::size_t> expire_overdue(std::int64_t now_s) override {
@@ -346,6 +335,8 @@ class fake_store final : public store_port {
       c.claimed_by = request.instance;
       c.claimed_at_ms = request.now_ms;
       c.claim_epoch = epoch_[c.device_id];
+      ++c.attempts;
+      sent_log_.push_back(o.id);
     }
     return out;
   }

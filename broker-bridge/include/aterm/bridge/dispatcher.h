@@ -2,12 +2,15 @@
 // before it is published, published again on every reconnect of its device until a final
 // result arrives or its deadline passes, and published by one instance at a time: the dispatcher
 // publishes only what it claimed in the store (store_port::claim_due, claim_for_online)
-//  - the due commands of each device that came online (posted by ingest after its batch),
-//  - every queued command of online devices when the API posts a new command, and every poll,
+//  - the due commands of each device that came online (posted by ingest after its batch) and
+//    of each device the API posted a new command for (store_port::claim_due on that device:
+//    the claim is the one commit between the API's and the publish),
+//  - every queued command of online devices every poll,
 //  - every command it claimed itself after the bridge's own reconnect,
 //  - every command left sent without a final result for result_timeout (the router's journal
 //    answers a repeated id with its stored result), every poll;
-// it records a publish the broker accepted (mark_sent), gives up the claim of one it did not
+// the claim records the publish attempt, so nothing is committed between the broker's PUBACK and
+// the router's result; it gives up the claim of a command the broker did not accept
 // (release_claims), and every poll moves overdue commands to their final state.
 //
 // Missed snapshots: for devices ingest saw online without seeing their state, it asks the store
@@ -78,8 +81,8 @@ class dispatcher {
 
   // Thread-safe: devices that came online; their due commands are published.
   void post_online(std::vector<std::string> devices);
-  // Thread-safe: a command was committed for `device_id`; queued commands of online devices
-  // are published (the store knows which devices are online, across instances).
+  // Thread-safe: a command was committed for `device_id`; its due commands are published if
+  // it is online (the store knows which devices are online, across instances).
   void post_command(const std::string& device_id);
   // Thread-safe: the bridge (re)connected; every unfinished command of online devices is
   // published again. `unsubscribed_since` (unix ms): the broker kept no session for the bridge
@@ -101,9 +104,9 @@ class dispatcher {
   common::mono_time next_poll() const { return next_poll_; }
 
  private:
-  // Publishes claimed commands, marks the accepted ones sent and releases the others; returns
-  // how many were marked.
-  std::size_t publish_and_mark(std::vector<outbound_command> commands);
+  // Publishes claimed commands and releases the claims of those the broker did not accept;
+  // returns how many it accepted.
+  std::size_t publish_claims(std::vector<outbound_command> commands);
   // Claims and publishes the commands of online devices (store_port::claim_for_online), page
   // by page; `stale` also takes those whose result is overdue.
   void publish_claimed(bool stale);
@@ -111,6 +114,8 @@ class dispatcher {
   // Adds `devices` to state_pending_ (unless known or asked recently); asks the store about the
   // ones whose grace ended and publishes the state.refresh commands it queued.
   void refresh_missing_state(std::unordered_set<std::string> devices, bool connected);
+  // Under mu_: `device` has commands due (online_), or the full pass once online_ is full.
+  void add_due_locked(std::string device);
 
   dispatch_settings settings_;
   store_port& store_;
@@ -132,7 +137,6 @@ class dispatcher {
   std::unordered_set<std::string> online_;
   std::unordered_set<std::string> state_unknown_;
   bool overflow_ = false;  // online_ hit its limit: fall back to a full pass
-  bool command_ = false;
   bool reconnected_ = false;
   std::optional<std::int64_t> unsubscribed_since_;
   bool woken_ = false;

@@ -53,7 +53,7 @@ struct metrics_snapshot {
   std::uint64_t store_failures = 0;      // apply_batch calls that failed (each attempt)
   std::uint64_t store_lost = 0;          // messages dropped after every attempt failed
   std::uint64_t results_dropped = 0;     // results the store refused (also in bad[unknown_command])
-  std::uint64_t commands_published = 0;  // accepted by the broker (PUBACK), then mark_sent
+  std::uint64_t commands_published = 0;  // accepted by the broker (PUBACK)
   std::uint64_t publish_failures = 0;    // refused, timed out or not connected
   std::uint64_t commands_expired = 0;    // expire_overdue changes
   std::uint64_t dispatch_errors = 0;     // store calls of the dispatcher that failed

@@ -90,11 +90,16 @@ class store_port {
 
   // Each command is published by exactly one instance (DESIGN.md section 8): an instance claims
   // commands in the store (one write transaction moves each to `sent`, recording the claiming
-  // instance, the claim time and the device's connection it was claimed in) and publishes only
-  // what it claimed. The claim calls below return the commands whose deadline is after
-  // `now_ms`, oldest first, at most `limit`, for devices whose presence is online.
+  // instance, the claim time and the device's connection it was claimed in, and counts the
+  // publish attempt: attempts + 1, the first publish time) and publishes only what it claimed.
+  // Counting at the claim keeps the commit out of the round trip (no second one after the
+  // broker's PUBACK, which the router's result would wait behind); a claim whose publish the
+  // instance never made (it died first) counts as an attempt, like a publish that was lost. The
+  // claim calls below return the commands whose deadline is after `now_ms`, oldest first, at most
+  // `limit`, for devices whose presence is online.
 
-  // Commands of `device_id` due now that it came online: its queued ones, and its sent ones not
+  // Commands of `device_id` due now that it came online or that a command was queued for it:
+  // its queued ones, and its sent ones not
   // claimed since the device's current connection began (a publish the device may have missed
   // while it was away). Every instance sees the device's presence; only the first to ask for
   // this connection gets the sent ones.
@@ -104,13 +109,14 @@ class store_port {
 
   // The same for every online device, plus the re-claims `request` asks for: sent commands
   // without a final result claimed at or before `stale_before_ms`, and sent commands claimed by
-  // this instance (`own`, after its own MQTT reconnect). The dispatcher calls it every poll and
-  // when a command was committed, so a command queued through any instance is sent promptly.
+  // this instance (`own`, after its own MQTT reconnect). The dispatcher calls it every poll, so
+  // a command queued through another instance is sent even if that one cannot.
   virtual common::result<std::vector<outbound_command>> claim_for_online(
       const claim_request& request, std::size_t limit) = 0;
 
-  // The broker did not accept these claimed commands: the claims of `instance` on them end, so
-  // the next claim by any instance takes them again (one never published is queued again).
+  // The broker did not accept these claimed commands: the claims of `instance` on them end and
+  // their attempt is no longer counted, so the next claim by any instance takes them again (one
+  // never published is queued again).
   virtual common::status release_claims(std::span<const std::string> ids,
                                         const std::string& instance) = 0;
 
@@ -143,9 +149,6 @@ class store_port {
   // alone does not: a device may publish states without ever sending a presence). Returns
   // how many devices changed.
   virtual common::result<std::size_t> presence_unvouched(std::int64_t heard_before_ms) = 0;
-
-  // Records that these claimed commands were published (attempts + 1, first publish time).
-  virtual common::status mark_sent(std::span<const std::string> ids, std::int64_t now_s) = 0;
 
   // Final state for commands whose deadline passed: never published -> expired, published
   // without a final result -> timed_out. Returns how many changed.

@@ -147,7 +147,6 @@ constexpr coverage k_coverage[] = {
     {"store_port::release_claims", k_store_test},
     {"store_port::refresh_missing_state", k_here},
     {"store_port::presence_unvouched", k_here},
-    {"store_port::mark_sent", k_store_test},
     {"store_port::expire_overdue", k_store_test},
     // the security rules' shared_counters
     {"shared_counters::add_counter_event", k_store_test},

@@ -398,8 +398,11 @@ TEST_CASE("apply_batch: a command reaches exactly one final state") {
     fixture f;
     f.company_with("acme", {"acme-r1"});
     auto cmd = f.command("acme", "acme-r1");
-    std::vector<std::string> ids{cmd.id};
-    REQUIRE(f.db->mark_sent(ids, k_t0).ok());
+    apply(*f.db, {presence("acme-r1", true, k_t0 * 1000)});
+    bridge::claim_request claim;
+    claim.instance = "i-a";
+    claim.now_ms = k_t0 * 1000;
+    REQUIRE(f.db->claim_due("acme-r1", claim, 100)->size() == 1);
     std::size_t dropped = 0;
     for (auto st : t.results) {
       dropped += apply(*f.db, {result_of("acme-r1", cmd.id, st, k_t0 * 1000 + 5)})
@@ -432,7 +435,7 @@ TEST_CASE("apply_batch: results for unknown or another device's commands are dro
 }
 
 TEST_CASE("apply_batch: a result for a command never marked sent still ends it") {
-  // The daemon may publish and crash before mark_sent commits.
+  // A result ends a command whatever its state before (a router answers every id it gets).
   fixture f;
   f.company_with("acme", {"acme-r1"});
   auto cmd = f.command("acme", "acme-r1");
@@ -481,9 +484,9 @@ TEST_CASE("claims: one instance per publish, again per device connection, when o
   CHECK((*q2)[0].id == b.id);
   CHECK(f.db->claim_for_online(claim_by("i-a", k_t0), 100)->empty());
   CHECK(f.db->claim_due("acme-r1", claim_by("i-b", k_t0), 100)->empty());
-  std::vector<std::string> ids{a.id};
-  REQUIRE(f.db->mark_sent(ids, k_t0).ok());
+  // The claim counts the publish attempt: nothing is committed after the publish.
   CHECK(f.db->get_command("acme", a.id)->attempts == 1);
+  CHECK(f.db->get_command("acme", a.id)->sent_at_s == k_t0);
 
   // After its own reconnect an instance takes back what it claimed, not the other's.
   auto own = claim_by("i-a", k_t0 + 1);
@@ -511,15 +514,21 @@ TEST_CASE("claims: one instance per publish, again per device connection, when o
   CHECK(f.db->claim_due("acme-r1", claim_by("i-b", k_t0 + 31), 100)->empty());
   CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 31), 100)->empty());
 
-  // A publish the broker refused: only the claimer gives the claim up; one never published is
-  // queued again, and both go to the next claim.
-  std::vector<std::string> refused{a.id, b.id};
+  // A publish the broker refused: only the claimer gives the claim up and its attempt is no
+  // longer counted; one never published is queued again, and both go to the next claim.
+  auto d = f.command("acme", "acme-r1", 600);
+  REQUIRE(f.db->claim_due("acme-r1", claim_by("i-a", k_t0 + 31), 100)->size() == 1);
+  const auto a_attempts = f.db->get_command("acme", a.id)->attempts;
+  std::vector<std::string> refused{a.id, d.id};
   REQUIRE(f.db->release_claims(refused, "i-b").ok());
-  CHECK(status_of(b) == cloud::command_status::sent);
+  CHECK(status_of(d) == cloud::command_status::sent);
   CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 32), 100)->empty());
   REQUIRE(f.db->release_claims(refused, "i-a").ok());
   CHECK(status_of(a) == cloud::command_status::sent);
-  CHECK(status_of(b) == cloud::command_status::queued);
+  CHECK(f.db->get_command("acme", a.id)->attempts == a_attempts - 1);
+  CHECK(status_of(d) == cloud::command_status::queued);
+  CHECK(f.db->get_command("acme", d.id)->attempts == 0);
+  CHECK_FALSE(f.db->get_command("acme", d.id)->sent_at_s.has_value());
   CHECK(f.db->claim_for_online(claim_by("i-b", k_t0 + 32), 100)->size() == 2);
 
   // After 60 s: a (sent) timed out, c (never sent) expired, b still open.
