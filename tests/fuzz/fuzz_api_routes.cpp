@@ -21,6 +21,7 @@
 #include "aterm/cloud/http/metrics.h"
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/security/password_policy.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/security/session_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -63,6 +64,7 @@ common::manual_clock& fixed_clock() {
 
 cloud::store_options options_for(const fs::path& file) {
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = file.string();
   o.synchronous_full = false;
   return o;

@@ -19,6 +19,7 @@
 
 #include "aterm/cloud/jobs/backup.h"
 #include "aterm/cloud/jobs/backup_sidecar.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
@@ -69,6 +70,7 @@ struct pristine_backup {
     const fs::path& db = live;
     {
       cloud::store_options o;
+      o.rules = aterm::cloud::security::rules_for_store();
       o.db = db.string();
       o.audit_key = keys.audit_ring.back();
       o.synchronous_full = false;
@@ -143,6 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fs::remove(restored.string() + suffix);
   if (!jobs::restore_backup(*engine_of(restored), hostile->file, pristine.keys).ok()) return 0;
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = restored.string();
   o.synchronous_full = false;
   o.audit_key = pristine.keys.audit_ring.back();

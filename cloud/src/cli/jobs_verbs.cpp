@@ -8,6 +8,7 @@
 #include "aterm/cloud/security/anchor_file.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/key_file.h"
+#include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/json.h"
 
@@ -168,7 +169,7 @@ int account_unlock_verb(const cli::invocation& inv, std::ostream& out, std::ostr
   if (!ring.ok()) return refuse(err, ring.error().message());
   auto db = open_store(sealed_under(*cfg, ring->back()), common::system_clock::instance());
   if (!db.ok()) return refuse(err, db.error().to_string());
-  auto a = (*db)->find_account(*company, *login);
+  auto a = (*db)->find_account(*company, security::trim_login_id(*login));
   if (!a.ok())
     return refuse(err, "account " + *company + "/" + *login + ": " + a.error().to_string());
   if (a->locked == lock_reason::none) return refuse(err, "account " + *login + " is not locked");

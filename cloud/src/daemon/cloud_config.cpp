@@ -6,6 +6,7 @@
 #include "aterm/cloud/notices/notice_rules.h"
 #include "aterm/cloud/security/device_claim.h"
 #include "aterm/cloud/security/password_hashing_pool.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/security/settings.h"
 
 namespace aterm::cloud {
@@ -127,6 +128,7 @@ common::result<common::config> load_cloud_config(const std::string& path) {
 
 store_options store_options_from(const common::config& c) {
   store_options o;
+  o.rules = security::rules_for_store();
   o.db = c.get_string("db");
   o.pool_size = static_cast<std::size_t>(c.get_int("store.pool_size"));
   return o;

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <charconv>
 
+#include "aterm/cloud/security/audit_fields.h"
 #include "aterm/cloud/security/limits.h"
 #include "aterm/common/crypto.h"
 
@@ -376,6 +377,37 @@ chain_report verify_chain(std::span<const audit_record> records, const audit_hea
     if (!v.add(r)) break;
   }
   return v.finish(head);
+}
+
+namespace {
+
+class chain_rule final : public audit_chain_port {
+ public:
+  audit_entry bounded(const audit_entry& e) const override { return bounded_audit_entry(e); }
+  audit_head seal(audit_record& r, const audit_head& head, const secret_key* key) const override {
+    return seal_record(r, head, key);
+  }
+  bool sealed_with(const audit_record& r, const secret_key& key) const override {
+    return security::sealed_with(r, &key);
+  }
+  audit_record key_start(const std::string& key_id, std::int64_t ts_ms) const override {
+    return make_key_start(key_id, ts_ms);
+  }
+  audit_record key_rotation(const std::string& new_key_id, std::int64_t ts_ms) const override {
+    return make_key_rotation(new_key_id, ts_ms);
+  }
+  purge_start purge(const std::optional<audit_record>& first_kept, const audit_head& head,
+                    std::int64_t ts_ms) const override {
+    const checkpoint cp = purge_checkpoint(first_kept, head);
+    return {make_checkpoint(cp, ts_ms), cp.start_seq};
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const audit_chain_port> audit_chain_rule() {
+  static const auto rule = std::make_shared<const chain_rule>();
+  return rule;
 }
 
 }  // namespace aterm::cloud::security

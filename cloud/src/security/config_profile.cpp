@@ -92,4 +92,33 @@ std::optional<profile_action> profile_due(const device_profile& f, const config_
   return profile_action{common::print_json(args.get()), rev + 1};
 }
 
+namespace {
+
+class profile_rule final : public config_profile_port {
+ public:
+  common::result<std::optional<std::string>> profile_hash(
+      std::string_view settings_json) const override {
+    auto profile = profile_of(settings_json);
+    if (!profile.ok()) return profile.error();
+    if (!*profile) return std::optional<std::string>();
+    return std::optional<std::string>((*profile)->hash);
+  }
+
+  std::optional<due_command> due(const device_profile& f,
+                                 std::string_view settings_json) const override {
+    auto profile = profile_of(settings_json);
+    if (!profile.ok() || !*profile) return std::nullopt;
+    auto action = profile_due(f, **profile);
+    if (!action) return std::nullopt;
+    return due_command{std::move(action->args_json), action->next_rev, (*profile)->hash};
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const config_profile_port> config_profile_rule() {
+  static const auto rule = std::make_shared<const profile_rule>();
+  return rule;
+}
+
 }  // namespace aterm::cloud::security

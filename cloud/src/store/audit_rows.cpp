@@ -1,8 +1,5 @@
 #include "audit_rows.h"
 
-#include "aterm/cloud/security/audit_chain.h"
-#include "aterm/cloud/security/audit_fields.h"
-
 namespace aterm::cloud::store_sql {
 
 const std::string k_audit_select =
@@ -27,7 +24,7 @@ audit_record read_audit(const query& q) {
 
 audit_head read_audit_head(connection& db) {
   auto q = db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
-  if (!q.step()) return {0, std::string(security::k_genesis_hash)};
+  if (!q.step()) return {0, std::string(k_empty_chain_hash)};
   return {q.i64(0), q.text(1)};
 }
 
@@ -49,11 +46,10 @@ void insert_audit_record(connection& db, const audit_record& r) {
       .exec();
 }
 
-namespace {
-
-void seal_and_insert(connection& db, const secret_key* key, audit_record& r) {
+void seal_and_insert(connection& db, const audit_chain_port& chain, const secret_key* key,
+                     audit_record& r) {
   audit_head head = read_audit_head(db);
-  audit_head next = security::seal_record(r, head, key);
+  audit_head next = chain.seal(r, head, key);
   insert_audit_record(db, r);
   db.prepare(
         "INSERT INTO audit_head(id, seq, hash) VALUES(1, ?, ?) "
@@ -63,12 +59,10 @@ void seal_and_insert(connection& db, const secret_key* key, audit_record& r) {
       .exec();
 }
 
-}  // namespace
-
-audit_record append_audit_record(connection& db, const secret_key* key, const audit_entry& entry,
-                                 std::int64_t ts_ms) {
+audit_record append_audit_record(connection& db, const audit_sealing& sealing,
+                                 const audit_entry& entry, std::int64_t ts_ms) {
   // Every append of the store and the jobs passes here, so no caller escapes the size rule.
-  const audit_entry e = security::bounded_audit_entry(entry);
+  const audit_entry e = sealing.chain->bounded(entry);
   audit_record r;
   r.ts_ms = ts_ms;
   r.company_id = e.company_id;
@@ -78,25 +72,26 @@ audit_record append_audit_record(connection& db, const secret_key* key, const au
   r.result = e.result;
   r.detail = e.detail;
   r.source_ip = e.source_ip;
-  seal_and_insert(db, key, r);
+  seal_and_insert(db, *sealing.chain, sealing.key_or_null(), r);
   return r;
 }
 
-bool start_keyed_chain(connection& db, const secret_key& key, std::int64_t ts_ms) {
+bool start_keyed_chain(connection& db, const audit_sealing& sealing, std::int64_t ts_ms) {
+  if (!sealing.key) return false;
   audit_head head = read_audit_head(db);
   if (head.seq == 0) return false;
   auto q = db.prepare(k_audit_select + "WHERE seq = ?");
   q.bind(head.seq);
-  if (q.step() && security::sealed_with(read_audit(q), &key)) return false;
-  audit_record r = security::make_key_start(key.id, ts_ms);
-  seal_and_insert(db, &key, r);
+  if (q.step() && sealing.chain->sealed_with(read_audit(q), *sealing.key)) return false;
+  audit_record r = sealing.chain->key_start(sealing.key->id, ts_ms);
+  seal_and_insert(db, *sealing.chain, &*sealing.key, r);
   return true;
 }
 
-void append_key_rotation(connection& db, const secret_key& old_key, const std::string& new_key_id,
-                         std::int64_t ts_ms) {
-  audit_record r = security::make_key_rotation(new_key_id, ts_ms);
-  seal_and_insert(db, &old_key, r);
+void append_key_rotation(connection& db, const audit_sealing& sealing,
+                         const std::string& new_key_id, std::int64_t ts_ms) {
+  audit_record r = sealing.chain->key_rotation(new_key_id, ts_ms);
+  seal_and_insert(db, *sealing.chain, sealing.key_or_null(), r);
 }
 
 }  // namespace aterm::cloud::store_sql

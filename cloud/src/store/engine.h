@@ -18,6 +18,8 @@ class shared_pool {
  public:
   virtual ~shared_pool() = default;
   virtual std::shared_ptr<sql::connection_pool> pool() const = 0;
+  // The access log's rule the store was opened with (store_options::audit_chain).
+  virtual std::shared_ptr<const audit_chain_port> audit_chain() const = 0;
 };
 
 // True when `db` names a PostgreSQL database rather than a file.

@@ -2,7 +2,6 @@
 
 #include "aterm/bridge/store_port.h"
 #include "aterm/cloud/limits.h"
-#include "aterm/cloud/security/config_profile.h"
 #include "aterm/cloud/store.h"
 #include "device_rows.h"
 
@@ -46,10 +45,11 @@ fleet_summary summarize_fleet(connection& db, const std::string& company_id) {
   return out;
 }
 
-void set_destination_profile(connection& db, std::int64_t id, const std::string& settings_json) {
-  auto profile = security::profile_of(settings_json);
+void set_destination_profile(connection& db, const config_profile_port& profiles, std::int64_t id,
+                             const std::string& settings_json) {
+  auto profile = profiles.profile_hash(settings_json);
   std::optional<std::string> hash;
-  if (profile.ok() && *profile) hash = (*profile)->hash;
+  if (profile.ok()) hash = *profile;
   db.prepare("UPDATE destinations SET profile_hash = ? WHERE id = ?").bind(hash).bind(id).exec();
 }
 
@@ -61,7 +61,9 @@ std::vector<std::string> destination_devices(connection& db, std::int64_t id) {
   return out;
 }
 
-std::optional<profile_command> profile_command_due(connection& db, const std::string& device_id,
+std::optional<profile_command> profile_command_due(connection& db,
+                                                   const config_profile_port& profiles,
+                                                   const std::string& device_id,
                                                    std::int64_t now_s) {
   auto q = db.prepare(k_device_select + "WHERE d.id = ? AND d.company_id IS NOT NULL");
   q.bind(device_id);
@@ -73,18 +75,16 @@ std::optional<profile_command> profile_command_due(connection& db, const std::st
   auto settings = db.prepare("SELECT settings_json FROM destinations WHERE id = ?");
   settings.bind(*d.destination_id);
   if (!settings.step()) return std::nullopt;
-  auto profile = security::profile_of(settings.text(0));
+  auto action = profiles.due(d.profile, settings.text(0));
   while (settings.step()) {
   }
-  if (!profile.ok() || !*profile) return std::nullopt;
-  auto action = security::profile_due(d.profile, **profile);
   if (!action) return std::nullopt;
   profile_command out;
   out.company_id = d.company_id;
   out.command = new_command{device_id, "config.set", action->args_json,
                             now_s + limits::k_profile_command_timeout_s,
                             std::string(bridge::k_system_issuer)};
-  out.hash = (*profile)->hash;
+  out.hash = action->hash;
   out.next_rev = action->next_rev;
   return out;
 }

@@ -2,7 +2,6 @@
 // SQL seam like the store: the store's schema, its connection pool when opened on a store, and
 // the access-log append of audit_chain.h in the same transaction as each action.
 #include "aterm/cloud/jobs/lifecycle_port.h"
-#include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
@@ -37,14 +36,14 @@ std::string utc_ms(std::int64_t ms) {
 
 class lifecycle_store final : public lifecycle_port {
  public:
-  lifecycle_store(std::shared_ptr<sql::connection_pool> pool, std::optional<secret_key> audit_key)
-      : tx_(std::move(pool), "jobs"), audit_key_(std::move(audit_key)) {}
+  lifecycle_store(std::shared_ptr<sql::connection_pool> pool, store_sql::audit_sealing sealing)
+      : tx_(std::move(pool), "jobs"), sealing_(std::move(sealing)) {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
   status start_keyed_chain(std::int64_t now_ms) {
-    if (!audit_key_) return {};
+    if (!sealing_.key) return {};
     return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
-      return store_sql::start_keyed_chain(*db_, *audit_key_, now_ms);
+      return store_sql::start_keyed_chain(*db_, sealing_, now_ms);
     });
   }
 
@@ -74,7 +73,7 @@ class lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       if (reminder) enqueue_locked(*reminder, now_s);
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {a.company_id, "system", "account.inactivity_reminder", a.login_id, "success",
            reminder ? "mail queued" : "no mail address", ""},
           now_s * 1000);
@@ -101,7 +100,7 @@ class lifecycle_store final : public lifecycle_port {
     return tx_.write_status("record_missing_email_notice", [&]() -> result<bool> {
       for (const auto& m : notices) enqueue_locked(m, now_s);
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {company_id, "system", "account.missing_email_notice", company_id, "success", detail, ""},
           now_s * 1000);
       return true;
@@ -123,7 +122,7 @@ class lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       if (notice) enqueue_locked(*notice, now_s);
-      store_sql::append_audit_record(*db_, sealing_key(),
+      store_sql::append_audit_record(*db_, sealing_,
                                      {a.company_id, "system", "account.inactivity_lock", a.login_id,
                                       "success", notice ? "mail queued" : "no mail address", ""},
                                      now_s * 1000);
@@ -142,7 +141,7 @@ class lifecycle_store final : public lifecycle_port {
       if (n == 0) return fail(k_conflict, "account " + a.login_id + " changed");
       db_->prepare("DELETE FROM sessions WHERE account_id = ?").bind(a.id).exec();
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {a.company_id, "system", "account.inactivity_delete", a.login_id, "success", "", ""},
           now_s * 1000);
       return true;
@@ -183,7 +182,7 @@ class lifecycle_store final : public lifecycle_port {
       std::int64_t last_seen_ms = q.i64(1);
       delete_device_data_locked(device_id, company_id.empty());
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {company_or_platform(company_id), "system", "device.data_delete", device_id, "success",
            "last_seen=" + utc_ms(last_seen_ms), ""},
           now_s * 1000);
@@ -214,7 +213,7 @@ class lifecycle_store final : public lifecycle_port {
                   .exec();
       if (n == 0) return fail(k_not_found, "technician login " + t.login_id + " is gone");
       store_sql::bury_technician_login_locked(*db_, t, now_s * 1000);
-      store_sql::append_audit_record(*db_, sealing_key(),
+      store_sql::append_audit_record(*db_, sealing_,
                                      {t.company_id, "system", "technician_login.delete", t.login_id,
                                       "success", "device=" + t.device_id, ""},
                                      now_s * 1000);
@@ -239,17 +238,18 @@ class lifecycle_store final : public lifecycle_port {
       std::int64_t n = purge_count_locked(first_kept);
       if (n == 0) return out;
       audit_head head = store_sql::read_audit_head(*db_);
-      auto cp = security::purge_checkpoint(first_kept, head);
-      audit_record r = security::make_checkpoint(cp, now_ms);
-      audit_head next = security::seal_record(r, head, sealing_key());
+      auto start = sealing_.chain->purge(first_kept, head, now_ms);
+      audit_record& r = start.checkpoint;
+      audit_head next = sealing_.chain->seal(r, head, sealing_.key_or_null());
       store_sql::insert_audit_record(*db_, r);
       db_->prepare("UPDATE audit_head SET seq = ?, hash = ?, purge_before = ? WHERE id = 1")
           .bind(next.seq)
           .bind(next.hash)
-          .bind(cp.start_seq)
+          .bind(start.start_seq)
           .exec();
-      out.deleted = db_->prepare("DELETE FROM audit_log WHERE seq < ?").bind(cp.start_seq).exec();
-      out.start_seq = cp.start_seq;
+      out.deleted =
+          db_->prepare("DELETE FROM audit_log WHERE seq < ?").bind(start.start_seq).exec();
+      out.start_seq = start.start_seq;
       out.checkpoint_seq = r.seq;
       return out;
     });
@@ -281,7 +281,7 @@ class lifecycle_store final : public lifecycle_port {
                .exec();
       if (n == 0) return n;
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {std::string(k_platform_company), "system", "mail.purge", "mail_outbox", "success",
            "records=" + std::to_string(n) + " sent_until=" + utc_ms(sent_until_s * 1000), ""},
           now_s * 1000);
@@ -394,7 +394,7 @@ class lifecycle_store final : public lifecycle_port {
           db_->prepare("DELETE FROM destinations WHERE company_id = ?").bind(company_id).exec());
       db_->prepare("DELETE FROM companies WHERE id = ?").bind(company_id).exec();
       store_sql::append_audit_record(
-          *db_, sealing_key(),
+          *db_, sealing_,
           {company_id, "system", "company.contract_end", company_id, "success",
            "accounts=" + std::to_string(out.accounts.size()) +
                " destinations=" + std::to_string(out.destinations) +
@@ -408,7 +408,7 @@ class lifecycle_store final : public lifecycle_port {
 
   status append_audit(const audit_entry& e, std::int64_t now_ms) override {
     return tx_.write_status("append_audit", [&]() -> result<bool> {
-      store_sql::append_audit_record(*db_, sealing_key(), e, now_ms);
+      store_sql::append_audit_record(*db_, sealing_, e, now_ms);
       return true;
     });
   }
@@ -512,9 +512,9 @@ class lifecycle_store final : public lifecycle_port {
   }
 
   status rotate_audit_key(const std::string& new_key_id, std::int64_t now_ms) override {
-    if (!audit_key_) return fail(k_invalid, "no audit key to rotate from");
+    if (!sealing_.key) return fail(k_invalid, "no audit key to rotate from");
     return tx_.write_status("rotate_audit_key", [&]() -> result<bool> {
-      store_sql::append_key_rotation(*db_, *audit_key_, new_key_id, now_ms);
+      store_sql::append_key_rotation(*db_, sealing_, new_key_id, now_ms);
       return true;
     });
   }
@@ -524,16 +524,15 @@ class lifecycle_store final : public lifecycle_port {
         "audit_head_now", [&]() -> result<audit_head> { return store_sql::read_audit_head(*db_); });
   }
 
-  const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
-
   sql::transactions tx_;
   sql::current_connection db_{tx_};  // used only inside tx_'s transactions
-  std::optional<secret_key> audit_key_;
+  store_sql::audit_sealing sealing_;
 };
 
 result<std::unique_ptr<lifecycle_port>> open_on_pool(std::shared_ptr<sql::connection_pool> pool,
-                                                     std::optional<secret_key> audit_key) {
-  auto port = std::make_unique<lifecycle_store>(std::move(pool), std::move(audit_key));
+                                                     store_sql::audit_sealing sealing) {
+  if (!sealing.chain) return fail(k_invalid, "the store needs the access log's rule");
+  auto port = std::make_unique<lifecycle_store>(std::move(pool), std::move(sealing));
   if (auto st = port->start_keyed_chain(common::system_clock::instance().now_ms()); !st.ok()) {
     return st;
   }
@@ -543,16 +542,17 @@ result<std::unique_ptr<lifecycle_port>> open_on_pool(std::shared_ptr<sql::connec
 }  // namespace
 
 result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(const store_options& options) {
+  if (!options.rules.audit_chain) return fail(k_invalid, "the store needs the access log's rule");
   auto pool = store_sql::open_pool(options);
   if (!pool.ok()) return pool.error();
-  return open_on_pool(std::move(pool).value(), options.audit_key);
+  return open_on_pool(std::move(pool).value(), {options.rules.audit_chain, options.audit_key});
 }
 
 result<std::unique_ptr<lifecycle_port>> open_lifecycle_store(store& shared,
                                                              std::optional<secret_key> audit_key) {
   const auto* on_pool = dynamic_cast<const store_sql::shared_pool*>(&shared);
   if (on_pool == nullptr) return fail(k_invalid, "the store shares no connection pool");
-  return open_on_pool(on_pool->pool(), std::move(audit_key));
+  return open_on_pool(on_pool->pool(), {on_pool->audit_chain(), std::move(audit_key)});
 }
 
 }  // namespace aterm::cloud::jobs

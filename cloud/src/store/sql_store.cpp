@@ -13,8 +13,6 @@
 #include <unordered_set>
 
 #include "aterm/cloud/limits.h"
-#include "aterm/cloud/security/config_profile.h"
-#include "aterm/cloud/security/login_id.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/common/json.h"
@@ -187,6 +185,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
             command_args_at_publish publish_args, technician_secret_rule technician_secret,
+            store_rules rules,
             std::optional<secret_key> audit_key)
       : job_store(pool, clock),
         tx_(std::move(pool), "store"),
@@ -195,17 +194,19 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
         technician_events_(std::move(technician_events)),
         publish_args_(std::move(publish_args)),
         technician_secret_(std::move(technician_secret)),
-        audit_key_(std::move(audit_key)) {}
+        rules_(std::move(rules)),
+        sealing_{rules_.audit_chain, std::move(audit_key)} {}
 
   // Appends the key start when the chain is not yet under the key (audit_rows.h).
   status start_keyed_chain() {
-    if (!audit_key_) return {};
+    if (!sealing_.key) return {};
     return tx_.write_status("start_keyed_chain", [&]() -> result<bool> {
-      return store_sql::start_keyed_chain(*db_, *audit_key_, clock_.now_ms());
+      return store_sql::start_keyed_chain(*db_, sealing_, clock_.now_ms());
     });
   }
 
   std::shared_ptr<sql::connection_pool> pool() const override { return tx_.pool(); }
+  std::shared_ptr<const audit_chain_port> audit_chain() const override { return sealing_.chain; }
 
   // ---- companies ----
 
@@ -300,7 +301,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     if (!valid_display_name(name)) return fail(k_invalid, "bad destination name");
     std::string settings = settings_json.empty() ? "{}" : settings_json;
     if (!valid_json_object(settings)) return fail(k_invalid, "settings must be a JSON object");
-    if (auto p = security::profile_of(settings); !p.ok()) {
+    if (auto p = rules_.config_profiles->profile_hash(settings); !p.ok()) {
       return fail(k_invalid, p.error().message());
     }
     return tx_.write<destination>("create_destination", [&]() -> result<destination> {
@@ -332,7 +333,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
       return fail(k_invalid, "settings must be a JSON object");
     }
     if (settings_json) {
-      if (auto p = security::profile_of(*settings_json); !p.ok()) {
+      if (auto p = rules_.config_profiles->profile_hash(*settings_json); !p.ok()) {
         return fail(k_invalid, p.error().message());
       }
     }
@@ -352,7 +353,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
       if (settings_json) {
         // A changed profile goes out to the destination's routers now; one offline gets it
         // when it connects (its command waits in the outbox, or is queued again then).
-        store_sql::set_destination_profile(*db_, id, *settings_json);
+        store_sql::set_destination_profile(*db_, *rules_.config_profiles, id, *settings_json);
         for (const auto& device_id : store_sql::destination_devices(*db_, id)) {
           apply_profile_locked(device_id);
         }
@@ -808,9 +809,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   // ---- accounts ----
 
   result<account> create_account(const new_account& a) override {
-    if (!valid_display_name(a.login_id) || security::trim_login_id(a.login_id) != a.login_id) {
-      return fail(k_invalid, "bad login id");
-    }
+    if (!valid_display_name(a.login_id)) return fail(k_invalid, "bad login id");
     if (a.password_hash.empty()) return fail(k_invalid, "missing password hash");
     return tx_.write<account>("create_account", [&]() -> result<account> {
       if (auto c = company_locked(a.company_id); !c.ok()) return c.error();
@@ -843,7 +842,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     return tx_.read<account>("find_account", [&]() -> result<account> {
       auto q = db_->prepare(k_account_select +
                             "WHERE a.company_id = ? AND lower(a.login_id) = lower(?)");
-      q.bind(company_id).bind(security::trim_login_id(login_id));
+      q.bind(company_id).bind(login_id);
       if (!q.step()) return fail(k_not_found, "no such account");
       return read_account(q);
     });
@@ -1099,7 +1098,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
 
   result<audit_record> append_audit(const audit_entry& e) override {
     return tx_.write<audit_record>("append_audit", [&]() -> result<audit_record> {
-      return store_sql::append_audit_record(*db_, sealing_key(), e, clock_.now_ms());
+      return store_sql::append_audit_record(*db_, sealing_, e, clock_.now_ms());
     });
   }
 
@@ -1431,7 +1430,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
         });
   }
 
-  // ---- counters and leases of the security rules (security/shared_counters.h) ----
+  // ---- counters and leases of the security rules (shared_counters.h) ----
   // Lost on a power cut at worst (durability::relaxed): a counter then forgets a few events and
   // a lease ends early, which the rules tolerate; none of them is a record of the service.
 
@@ -1488,7 +1487,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
 
   result<std::optional<std::int64_t>> take_verification_lease(
       const std::string& company_id, std::int64_t account_id, std::int64_t now_ms,
-      std::int64_t until_ms, const security::verification_admission& admit) override {
+      std::int64_t until_ms, const verification_admission& admit) override {
     using lease = std::optional<std::int64_t>;
     return tx_.write<lease>(
         "take_verification_lease", sql::durability::relaxed, [&]() -> result<lease> {
@@ -1584,7 +1583,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
         "VALUES(?, ?, ?, ?) RETURNING id");
     q.bind(company_id).bind(name).bind(settings).bind(clock_.now_s());
     const auto id = inserted_id(q);
-    store_sql::set_destination_profile(*db_, id, settings);
+    store_sql::set_destination_profile(*db_, *rules_.config_profiles, id, settings);
     return destination_locked(company_id, id);
   }
 
@@ -1622,9 +1621,10 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   }
 
   // Queues the config.set that brings the device to its destination's profile, when one is
-  // due (security/config_profile.h), through the command outbox like any command.
+  // due (the store's config_profile_port), through the command outbox like any command.
   void apply_profile_locked(const std::string& device_id) {
-    auto due = store_sql::profile_command_due(*db_, device_id, clock_.now_s());
+    auto due =
+        store_sql::profile_command_due(*db_, *rules_.config_profiles, device_id, clock_.now_s());
     if (!due) return;
     auto cmd = insert_command_locked(due->company_id, due->command);
     if (!cmd.ok()) return;
@@ -1799,7 +1799,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     if (outcome == command_status::succeeded) {
       store_sql::confirm_technician_secret_locked(*db_, m.device_id, op, r.id);
     }
-    store_sql::append_audit_record(*db_, sealing_key(),
+    store_sql::append_audit_record(*db_, sealing_,
                                    {company_id, "device:" + m.device_id, "command.result", r.id,
                                     std::string(to_string(outcome)), op, ""},
                                    m.received_ms);
@@ -1865,7 +1865,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
           .exec();
     }
     if (!change.record) return false;
-    store_sql::append_audit_record(*db_, sealing_key(),
+    store_sql::append_audit_record(*db_, sealing_,
                                    {company_id, "device:" + m.device_id, e.type, login_id,
                                     std::string(change.outcome), change.detail, ""},
                                    m.received_ms);
@@ -1917,8 +1917,6 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     return {c.id, std::move(device_id), protocol::encode(c), c.deadline};
   }
 
-  const secret_key* sealing_key() const { return audit_key_ ? &*audit_key_ : nullptr; }
-
   sql::transactions tx_;
   sql::current_connection db_{tx_};  // used only inside tx_'s transactions
   const common::clock& clock_;
@@ -1926,7 +1924,8 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   technician_event_rule technician_events_;
   command_args_at_publish publish_args_;
   technician_secret_rule technician_secret_;
-  std::optional<secret_key> audit_key_;
+  store_rules rules_;
+  store_sql::audit_sealing sealing_;
 };
 
 }  // namespace
@@ -1935,11 +1934,15 @@ result<std::unique_ptr<store>> open_store(const store_options& options,
                                           const common::clock& clock) {
   std::size_t history = options.state_history_per_device == 0 ? limits::k_state_history_per_device
                                                               : options.state_history_per_device;
+  if (!options.rules.audit_chain || !options.rules.config_profiles) {
+    return fail(k_invalid, "the store needs its rules (store_options::rules)");
+  }
   auto pool = store_sql::open_pool(options);
   if (!pool.ok()) return pool.error();
   auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
                                        options.technician_events, options.publish_args,
-                                       options.technician_secret, options.audit_key);
+                                       options.technician_secret, options.rules,
+                                       options.audit_key);
   if (auto st = s->start_keyed_chain(); !st.ok()) return st;
   return std::unique_ptr<store>(std::move(s));
 }

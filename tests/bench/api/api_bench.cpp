@@ -36,6 +36,7 @@
 
 #include "../bench_figures.h"
 #include "aterm/agent/backend.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/json.h"
@@ -103,6 +104,7 @@ double seconds_since(clock_type::time_point t0) {
 bool fill_store(const std::string& db, const options& opt, const t::fs::path& scratch) {
   auto& clock = aterm::common::system_clock::instance();
   cloud::store_options so;
+  so.rules = aterm::cloud::security::rules_for_store();
   so.db = db;
   auto opened = cloud::open_store(so, clock);
   if (!opened.ok()) {

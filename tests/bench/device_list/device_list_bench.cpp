@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../bench_figures.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/test/pg_cluster.h"
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
   aterm::test::temp_dir tmp("bench-device-list");
   std::unique_ptr<aterm::test::pg_cluster> cluster;
   cloud::store_options so;
+  so.rules = aterm::cloud::security::rules_for_store();
   if (opt.postgres) {
     try {
       cluster = std::make_unique<aterm::test::pg_cluster>();

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "../bench_figures.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/test/pg_cluster.h"
@@ -97,6 +98,7 @@ double seconds_since(clock_type::time_point t0) {
 std::int64_t fill_store(const std::string& db, std::size_t n) {
   auto& clock = aterm::common::system_clock::instance();
   cloud::store_options so;
+  so.rules = aterm::cloud::security::rules_for_store();
   so.db = db;
   auto store = cloud::open_store(so, clock);
   if (!store.ok()) throw std::runtime_error("open: " + store.error().to_string());

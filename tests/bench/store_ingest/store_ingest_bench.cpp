@@ -43,6 +43,7 @@
 #include "../bench_figures.h"
 #include "aterm/agent/backend.h"
 #include "aterm/cloud/limits.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/protocol.h"
@@ -219,6 +220,7 @@ int main(int argc, char** argv) {
   aterm::test::temp_dir tmp("bench-store-ingest");
   std::unique_ptr<aterm::test::pg_cluster> cluster;
   cloud::store_options so;  // as `aterm-cloud serve` opens it: every default
+  so.rules = aterm::cloud::security::rules_for_store();
   // A database file this run creates, removed at exit; "" when the database is not ours to remove.
   fs::path own_file;
   if (opt.postgres) {

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/json.h"
 #include "aterm/test/support.h"
@@ -30,6 +31,7 @@ struct cli_env {
   }
   std::unique_ptr<cloud::store> open() const {
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = (dir / "cloud.db").string();
     auto s = cloud::open_store(o, common::system_clock::instance());
     REQUIRE(s.ok());

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "cloud_stack.h"
 
@@ -255,6 +256,7 @@ TEST_CASE("kill -9 of aterm-cloud with 200 commands in flight: each ends once, n
   }
   CHECK(ran == k_commands);
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = s.db_path().string();
   common::system_clock& clock = common::system_clock::instance();
   auto db = cloud::open_store(o, clock);
@@ -301,6 +303,7 @@ TEST_CASE("a technician login issued over the API is accepted once through the a
   CHECK(check(password) == 1);  // single use
 
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = s.db_path().string();
   auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());
@@ -321,6 +324,7 @@ TEST_CASE("an unregistered router lands in unassigned and no company sees it") {
   s.register_device("acme", "acme-r1");
   s.start_agent("stray-01");
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = s.db_path().string();
   auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());
@@ -410,6 +414,7 @@ TEST_CASE("malformed and hostile device payloads change nothing") {
   CHECK(d.str("presence") == "unknown");
   CHECK(command_status(c, queued) == "queued");
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = s.db_path().string();
   auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <fstream>
 
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "aterm/test/sql.h"
@@ -91,6 +92,7 @@ TEST_CASE("offline_technician_login_issued_while_the_broker_is_down_names_the_te
 
   s.mqtt().start();
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = s.db_path().string();
   auto db = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(db.ok());

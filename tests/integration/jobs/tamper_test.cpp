@@ -6,6 +6,7 @@
 #include "aterm/cloud/jobs/backup_sidecar.h"
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/key_file.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/crypto.h"
 #include "jobs_env.h"
@@ -74,6 +75,7 @@ cloud::secret_key some_other_key() {
 
 std::vector<cloud::audit_record> read_chain(const fs::path& db) {
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = db.string();
   auto s = cloud::open_store(o, common::system_clock::instance());
   REQUIRE(s.ok());

@@ -427,7 +427,10 @@ struct audit_record {
   std::string hash;       // hex HMAC-SHA-256(key, prev_hash bytes || canonical record)
 };
 
-// The chain's latest (seq, hash), kept apart from the records so a cut tail is detected.
+// The chain's latest (seq, hash), kept apart from the records so a cut tail is detected. An
+// empty chain's head is {0, k_empty_chain_hash}: h(0), 32 zero bytes as hex.
+inline constexpr std::string_view k_empty_chain_hash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 struct audit_head {
   std::int64_t seq = 0;
   std::string hash;

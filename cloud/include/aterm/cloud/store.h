@@ -31,7 +31,8 @@
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/notices/notice.h"
 #include "aterm/cloud/security/settings.h"
-#include "aterm/cloud/security/shared_counters.h"
+#include "aterm/cloud/shared_counters.h"
+#include "aterm/cloud/store_rules.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/status.h"
 
@@ -63,10 +64,10 @@ using lock_decision = std::function<account_lock_state(const account_lock_state&
 // transaction that stores it; the store fills in the recipients and times.
 using notice_announcement = std::function<mail_message(const notice&)>;
 
-// The store also keeps the security rules' counters and leases (security/shared_counters.h:
+// The store also keeps the security rules' counters and leases (shared_counters.h:
 // add_counter_event, counter_events, take_lease, take_verification_lease,
 // release_verification_lease), so every instance on one database counts alike.
-class store : public bridge::store_port, public security::shared_counters {
+class store : public bridge::store_port, public shared_counters {
  public:
   ~store() override = default;
 
@@ -208,10 +209,11 @@ class store : public bridge::store_port, public security::shared_counters {
 
   // ---- accounts ----
   // k_conflict for a login id taken in the company, compared without regard to ASCII case;
-  // k_invalid for an unknown role or a login id with surrounding spaces (callers trim).
+  // k_invalid for an unknown role or a bad login id. Callers trim what a person typed
+  // (security/login_id.h), as for find_account.
   virtual result<account> create_account(const new_account& a) = 0;
   virtual result<account> get_account(const std::string& company_id, std::int64_t account_id) = 0;
-  // The login id is compared without regard to ASCII case.
+  // The login id is compared as given (callers trim it) without regard to ASCII case.
   virtual result<account> find_account(const std::string& company_id,
                                        const std::string& login_id) = 0;
   virtual result<std::vector<account>> list_accounts(const std::string& company_id) = 0;
@@ -358,9 +360,12 @@ struct store_options {
   // (security/technician_login_policy.h: a secret the database must not hold is filled in
   // here). Empty: published as stored.
   command_args_at_publish publish_args;
+  // The rules the store applies in its own transactions. Required: the store holds no rule of
+  // its own.
+  store_rules rules;
   // The access log's chain key (security/key_file.h, the last of security.audit_key_file).
   // Without one records are sealed with plain SHA-256 (tests of other rules). With one, opening
-  // appends the key start when the chain is not yet under it (security/audit_chain.h).
+  // appends the key start when the chain is not yet under it.
   std::optional<secret_key> audit_key;
 };
 

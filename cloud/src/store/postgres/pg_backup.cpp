@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "aterm/cloud/jobs/limits.h"
-#include "aterm/cloud/security/audit_chain.h"
 #include "aterm/common/clock.h"
 #include "aterm/common/log.h"
 #include "audit_rows.h"

@@ -285,7 +285,7 @@ CREATE INDEX commands_company ON commands(company_id, device_id);
 )sql";
 
 // Schema 7: the security rules' counters and leases, shared by every instance on the database
-// (security/shared_counters.h): timed events per counter (a failed login of an address or a
+// (shared_counters.h): timed events per counter (a failed login of an address or a
 // company), named leases with a holder and an end (an alarm raised, a job run), and the
 // password verifications in flight per account. Expired rows are deleted as new ones arrive.
 constexpr const char* k_schema_7 = R"sql(

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "aterm/cloud/jobs/limits.h"
-#include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/store.h"
 #include "migrations.h"
 #include "sqlite_db.h"
@@ -179,7 +178,7 @@ class file_copy final : public jobs::backup_copy {
   common::result<audit_head> head() override {
     auto s = prepare(db_.get(), "SELECT seq, hash FROM audit_head WHERE id = 1");
     if (!s.ok()) return s.error();
-    audit_head h{0, std::string(security::k_genesis_hash)};
+    audit_head h{0, std::string(k_empty_chain_hash)};
     if (sqlite3_step(s->get()) == SQLITE_ROW) {
       h.seq = sqlite3_column_int64(s->get(), 0);
       h.hash = column_text(s->get(), 1);

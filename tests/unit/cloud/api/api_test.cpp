@@ -15,6 +15,7 @@
 #include "aterm/cloud/http/router.h"
 #include "aterm/cloud/limits.h"
 #include "aterm/cloud/security/password_policy.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/claim_code.h"
 #include "aterm/common/clock.h"
@@ -57,6 +58,7 @@ struct fixture {
 
   explicit fixture(std::function<void(api::api_settings&)> tweak = {}) {
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = db_uri;
     auto opened = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(opened.ok(), opened.error().to_string());

@@ -4,6 +4,7 @@
 
 #include "aterm/cloud/jobs/backup.h"
 #include "aterm/cloud/jobs/backup_sidecar.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/common/crypto.h"
 #include "jobs_fixture.h"
 
@@ -83,6 +84,7 @@ TEST_CASE("restore round trip and refusal of a corrupt backup" * doctest::skip(k
     auto r = restore_backup(*engine, b->file, f.settings.keys);
     REQUIRE_MESSAGE(r.ok(), r.error().to_string());
     store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = f.path();
     auto db = open_store(o, f.clock);
     REQUIRE(db.ok());

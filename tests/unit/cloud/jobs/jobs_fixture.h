@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aterm/cloud/jobs/lifecycle.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/test/pg_cluster.h"
 #include "aterm/test/sql.h"
@@ -33,6 +34,7 @@ struct fixture {
 
   fixture() {
     store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = path();
     auto s = open_store(o, clock);
     if (!s.ok()) throw std::runtime_error(s.error().to_string());

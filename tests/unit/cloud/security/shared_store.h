@@ -1,4 +1,4 @@
-// The store the security rules count through (security/shared_counters.h), for their unit tests:
+// The store the security rules count through (shared_counters.h), for their unit tests:
 // a real store on a fresh database of the suite's engine (aterm::test::test_db), opened once per
 // instance a test plays.
 #pragma once
@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
 #include "aterm/test/pg_cluster.h"
@@ -21,6 +22,7 @@ class shared_store {
   // A further connection to the same database, as another instance holds.
   std::unique_ptr<cloud::store> open() {
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = db_;
     auto s = cloud::open_store(o, clock_);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());

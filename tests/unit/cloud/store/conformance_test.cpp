@@ -22,6 +22,7 @@
 
 #include "aterm/cloud/alerts/alert_port.h"
 #include "aterm/cloud/jobs/lifecycle_port.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
 #include "aterm/test/pg_cluster.h"
@@ -206,7 +207,7 @@ struct interface_header {
 constexpr interface_header k_interfaces[] = {
     {"cloud/include/aterm/cloud/store.h", "store"},
     {"broker-bridge/include/aterm/bridge/store_port.h", "store_port"},
-    {"cloud/include/aterm/cloud/security/shared_counters.h", "shared_counters"},
+    {"cloud/include/aterm/cloud/shared_counters.h", "shared_counters"},
     {"cloud/include/aterm/cloud/jobs/lifecycle_port.h", "lifecycle_port"},
     {"cloud/include/aterm/cloud/mail/mail.h", "outbox_port"},
     {"cloud/include/aterm/cloud/alerts/alert_port.h", "alert_port"},
@@ -220,6 +221,7 @@ struct fixture {
 
   fixture() {
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = db_uri;
     auto s = cloud::open_store(o, clock);
     REQUIRE_MESSAGE(s.ok(), s.error().to_string());

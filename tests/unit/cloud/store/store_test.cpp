@@ -19,6 +19,7 @@
 #include "aterm/cloud/security/audit_chain.h"
 #include "aterm/cloud/security/built_in_roles.h"
 #include "aterm/cloud/security/lockout_policy.h"
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/security/technician_login_policy.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/protocol.h"
@@ -51,6 +52,7 @@ struct fixture {
 
   std::unique_ptr<store> open(std::size_t history = 0) {
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = path;
     o.state_history_per_device = history;
     // The service's technician-login rule with its default record limits.
@@ -179,6 +181,7 @@ TEST_CASE("migrations: a database newer than the program is refused") {
                                      "VALUES(999, 'a later program')"
                                    : "PRAGMA user_version = 999"));
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = f.path;
   auto s = cloud::open_store(o, f.clock);
   REQUIRE_FALSE(s.ok());
@@ -260,6 +263,7 @@ TEST_CASE("migrations: schema 9 trims login ids and refuses ids differing only i
   SUBCASE("two ids that differ only in case are named, and nothing changes") {
     REQUIRE_MESSAGE(f.raw_exec(back_to_schema_8() + with("OP1"), &error), error);
     cloud::store_options o;
+    o.rules = aterm::cloud::security::rules_for_store();
     o.db = f.path;
     auto refused = cloud::open_store(o, f.clock);
     REQUIRE_FALSE(refused.ok());

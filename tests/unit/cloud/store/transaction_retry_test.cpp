@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/log.h"
 #include "aterm/test/pg_cluster.h"
@@ -44,6 +45,7 @@ struct retry_log {
 std::unique_ptr<cloud::store> open(const std::string& db, const common::clock& clock,
                                    int busy_timeout_ms = 5000) {
   cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
   o.db = db;
   o.busy_timeout_ms = busy_timeout_ms;
   auto s = cloud::open_store(o, clock);

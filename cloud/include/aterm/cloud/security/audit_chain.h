@@ -49,11 +49,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "aterm/cloud/audit_chain_port.h"
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/security/key_file.h"
 #include "aterm/common/status.h"
@@ -61,8 +63,7 @@
 namespace aterm::cloud::security {
 
 // h(0): 32 zero bytes, as hex.
-inline constexpr std::string_view k_genesis_hash =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr std::string_view k_genesis_hash = k_empty_chain_hash;
 // The action of a checkpoint record.
 inline constexpr std::string_view k_checkpoint_action = "audit.checkpoint";
 // The actions of the key records, and the field of their detail ("key_id=<id>").
@@ -188,5 +189,9 @@ class chain_verifier {
 // verify_chain over records in memory (ordered by seq).
 chain_report verify_chain(std::span<const audit_record> records, const audit_head& head,
                           const keyring& ring = {}, const std::vector<audit_anchor>& anchors = {});
+
+// This file's rule as the store's audit_chain_port (audit_chain_port.h): every store is opened
+// with it (store_options::audit_chain), so the store seals nothing by a rule of its own.
+std::shared_ptr<const audit_chain_port> audit_chain_rule();
 
 }  // namespace aterm::cloud::security

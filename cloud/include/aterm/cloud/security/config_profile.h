@@ -9,10 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "aterm/cloud/config_profile_port.h"
 #include "aterm/cloud/model.h"
 #include "aterm/common/status.h"
 
@@ -44,5 +46,9 @@ struct profile_action {
   std::int64_t next_rev = 0;
 };
 std::optional<profile_action> profile_due(const device_profile& f, const config_profile& profile);
+
+// These functions as the store's config_profile_port (config_profile_port.h): every store is
+// opened with it (store_options::rules).
+std::shared_ptr<const config_profile_port> config_profile_rule();
 
 }  // namespace aterm::cloud::security

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "aterm/cloud/security/settings.h"
-#include "aterm/cloud/security/shared_counters.h"
+#include "aterm/cloud/shared_counters.h"
 #include "aterm/common/clock.h"
 
 namespace aterm::cloud::security {

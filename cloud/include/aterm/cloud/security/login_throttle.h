@@ -13,7 +13,7 @@
 
 #include "aterm/cloud/security/ip_allowlist.h"
 #include "aterm/cloud/security/settings.h"
-#include "aterm/cloud/security/shared_counters.h"
+#include "aterm/cloud/shared_counters.h"
 #include "aterm/common/clock.h"
 
 namespace aterm::cloud::security {

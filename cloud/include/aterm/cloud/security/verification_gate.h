@@ -16,7 +16,7 @@
 #include <string>
 
 #include "aterm/cloud/security/lockout_policy.h"
-#include "aterm/cloud/security/shared_counters.h"
+#include "aterm/cloud/shared_counters.h"
 
 namespace aterm::cloud::security {
 

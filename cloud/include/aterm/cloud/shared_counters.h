@@ -21,7 +21,7 @@
 #include "aterm/cloud/model.h"
 #include "aterm/common/status.h"
 
-namespace aterm::cloud::security {
+namespace aterm::cloud {
 
 // Decides, inside the transaction that takes a verification lease, whether one more password
 // verification of `current` (the account as that transaction read it) may start while
@@ -61,4 +61,4 @@ class shared_counters {
   virtual common::status release_verification_lease(std::int64_t lease_id) = 0;
 };
 
-}  // namespace aterm::cloud::security
+}  // namespace aterm::cloud
