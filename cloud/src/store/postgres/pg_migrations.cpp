@@ -432,6 +432,8 @@ CREATE TABLE technician_login_tombstones (
   PRIMARY KEY (company_id, device_id, login_id)
 );
 CREATE INDEX technician_login_tombstones_deleted ON technician_login_tombstones(deleted_at_ms);
+)sql";
+
 // Version 16, as SQLite's (sqlite/migrations.cpp, schema 16): a job's progress as counters per
 // status (fleet_job_counts), kept by triggers in the transaction of every change to a router's row
 // or to its command's status, so reading a job's progress reads six rows, not each of its routers.

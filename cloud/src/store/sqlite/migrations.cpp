@@ -495,6 +495,8 @@ CREATE TABLE technician_login_tombstones (
   PRIMARY KEY (company_id, device_id, login_id)
 );
 CREATE INDEX technician_login_tombstones_deleted ON technician_login_tombstones(deleted_at_ms);
+)sql";
+
 // Schema 16: a job's progress as counters per status (fleet_job_counts), kept by triggers in the
 // transaction of every change to a router's row or to its command's status, whichever code makes
 // it, so reading a job's progress reads six rows, not each of its routers. The status is the one

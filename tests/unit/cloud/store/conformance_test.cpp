@@ -1094,9 +1094,6 @@ TEST_CASE(
     REQUIRE(claimed->size() == 1);
     command_of[d] = claimed->front().id;
   }
-  std::vector<std::string> ids;
-  for (const auto& [d, id] : command_of) ids.push_back(id);
-  REQUIRE(f.db->mark_sent(ids, k_t0).ok());
   exact(job->id);
   auto result_of = [&](const std::string& d, protocol::result_status st) {
     protocol::command_result r{command_of[d], st, "{}", ""};
