@@ -30,7 +30,6 @@
 #include "aterm/cloud/fleet.h"
 #include "aterm/cloud/model.h"
 #include "aterm/cloud/notices/notice.h"
-#include "aterm/cloud/security/settings.h"
 #include "aterm/cloud/shared_counters.h"
 #include "aterm/cloud/store_rules.h"
 #include "aterm/common/clock.h"
