@@ -316,6 +316,20 @@ long available_mb() {
 
 // Mosquitto's pid: scripts/broker execs it, but the support library keeps the process private,
 // so it is found by its configuration file.
+// Waits until process `pid` has ended (gone, or a zombie whose descriptors are closed), at
+// most `limit`.
+void wait_until_gone(pid_t pid, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling /proc, no event
+  }
+}
+
 pid_t find_broker_pid(const fs::path& conf) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
@@ -824,6 +838,9 @@ class bench_stack {
       broker_->stop();
     }
     const auto down_at = steady::now();
+    // The killed broker's own process may still be closing thousands of sockets after its
+    // launcher ended, its port still bound: the new one starts once it is gone.
+    wait_until_gone(broker_pid_, std::chrono::seconds(60));
     const std::int64_t since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();

@@ -186,20 +186,26 @@ int run(const options& opt) {
 
   const t::fs::path shm = "/dev/shm";
   t::temp_dir routers("bench-jobs-routers", t::fs::is_directory(shm) ? shm : s.dir());
-  const t::fs::path config = s.dir() / "sim.json";
-  std::ofstream(config) << R"({"broker":{"uri":")" << s.mqtt().uri() << R"(","ca":")"
-                        << s.pki().ca().string() << R"("},"data_dir":")" << routers.path().string()
-                        << R"(","state_interval_s":3600,"reconnect":{"cap_s":15},)"
-                        << R"("simulate":{"ca_cert":")" << s.pki().ca().string()
-                        << R"(","ca_key":")" << s.pki().ca_key().string() << R"(","connect_per_s":)"
-                        << opt.connect_per_s << "}}";
+  // One data folder per simulate process: a process locks its folder, as an agent does.
+  auto config_for = [&](std::size_t p) {
+    const t::fs::path data = routers.path() / process_prefix(p);
+    t::fs::create_directories(data);
+    const t::fs::path config = s.dir() / ("sim-" + std::to_string(p) + ".json");
+    std::ofstream(config) << R"({"broker":{"uri":")" << s.mqtt().uri() << R"(","ca":")"
+                          << s.pki().ca().string() << R"("},"data_dir":")" << data.string()
+                          << R"(","state_interval_s":3600,"reconnect":{"cap_s":15},)"
+                          << R"("simulate":{"ca_cert":")" << s.pki().ca().string()
+                          << R"(","ca_key":")" << s.pki().ca_key().string()
+                          << R"(","connect_per_s":)" << opt.connect_per_s << "}}";
+    return config;
+  };
   std::vector<std::unique_ptr<t::process>> sims;
   for (std::size_t from = 0, p = 0; from < opt.routers; from += k_routers_per_process, ++p) {
     const std::size_t count = std::min(k_routers_per_process, opt.routers - from);
     sims.push_back(std::make_unique<t::process>(
         std::vector<std::string>{t::binary("agent/aterm-agent").string(), "simulate", "--config",
-                                 config.string(), "--count", std::to_string(count), "--id-prefix",
-                                 process_prefix(p)},
+                                 config_for(p).string(), "--count", std::to_string(count),
+                                 "--id-prefix", process_prefix(p)},
         s.dir() / ("sim-" + std::to_string(p) + ".log")));
   }
 
