@@ -185,8 +185,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   sql_store(std::shared_ptr<sql::connection_pool> pool, const common::clock& clock,
             std::size_t history, technician_event_rule technician_events,
             command_args_at_publish publish_args, technician_secret_rule technician_secret,
-            store_rules rules,
-            std::optional<secret_key> audit_key)
+            store_rules rules, std::optional<secret_key> audit_key)
       : job_store(pool, clock),
         tx_(std::move(pool), "store"),
         clock_(clock),
@@ -1941,8 +1940,7 @@ result<std::unique_ptr<store>> open_store(const store_options& options,
   if (!pool.ok()) return pool.error();
   auto s = std::make_unique<sql_store>(std::move(pool).value(), clock, history,
                                        options.technician_events, options.publish_args,
-                                       options.technician_secret, options.rules,
-                                       options.audit_key);
+                                       options.technician_secret, options.rules, options.audit_key);
   if (auto st = s->start_keyed_chain(); !st.ok()) return st;
   return std::unique_ptr<store>(std::move(s));
 }
