@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<t::pg_cluster> cluster;
   t::cloud_stack_options o;
   o.name = "bench-api";
+  o.short_timers = false;  // the daemon as deployed: its 1 s dispatch poll and job tick
   if (opt.postgres) {
     try {
       cluster = std::make_unique<t::pg_cluster>();

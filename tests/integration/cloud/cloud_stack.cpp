@@ -85,6 +85,10 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
                 (dir_ / "audit.anchors").string() + "\"";
     extra += R"("backup": {"key_file": ")" + (dir_ / "backup.key").string() + "\"},";
   }
+  std::string mqtt = options.short_timers ? R"(, "dispatch_poll_ms": 100)" : "";
+  if (!options.mqtt.empty()) mqtt += ", " + options.mqtt;
+  std::string jobs = options.short_timers ? R"("tick_ms": 100)" : "";
+  if (!options.jobs.empty()) jobs += (jobs.empty() ? "" : ", ") + options.jobs;
   std::string device = R"("claim_key_file": ")" + pki_->claim_key().string() + "\"";
   if (!options.device.empty()) device += ", " + options.device;
   write_file(config_, "{" + extra + R"(
@@ -107,14 +111,11 @@ cloud_stack::cloud_stack(cloud_stack_options options) : dir_(options.name) {
            "cert": ")" + pki_->cloud_cert().string() +
                           R"(",
            "key": ")" + pki_->cloud_key().string() +
-                          R"(",
-           "dispatch_poll_ms": 100)" +
-                          (options.mqtt.empty() ? "" : ", " + options.mqtt) + R"(},
+                          "\"" + mqtt + R"(},
   "security": {)" + security +
                           R"(},
   "device": {)" + device + R"(},
-  "jobs": {"tick_ms": 100)" +
-                          (options.jobs.empty() ? "" : ", " + options.jobs) +
+  "jobs": {)" + jobs +
                           R"(}
 })");
   auto init = cli({"admin", "init"});

@@ -46,6 +46,9 @@ struct cloud_stack_options {
   // The store's `db`: a file path or a postgresql:// URI (aterm::test::test_db). Default: "",
   // the file db_path() in the stack's folder.
   std::string db;
+  // false: mqtt.dispatch_poll_ms and jobs.tick_ms keep the daemon's defaults (1 s), for a
+  // benchmark that measures the daemon as deployed. Default: true (100 ms each).
+  bool short_timers = true;
 };
 
 class cloud_stack {
