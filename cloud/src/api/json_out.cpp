@@ -60,6 +60,10 @@ json_field::json_field(const char* key, const std::optional<std::int64_t>& v)
 
 json_field::json_field(const char* key, json_text v) : json_field(key, parsed_or_null(v.text)) {}
 
+json_field::json_field(const char* key, stored_json v)
+    : json_field(key, v.text.empty() ? cJSON_CreateNull()
+                                     : cJSON_CreateRaw(std::string(v.text).c_str())) {}
+
 json_field::json_field(const char* key, common::json_ptr v) : json_field(key, v.release()) {}
 
 json_field::json_field(const char* key, const std::vector<std::string>& v)
@@ -104,7 +108,7 @@ common::json_ptr to_json(const device& d) {
                    {"online", d.presence == presence_state::online},
                    {"agent_version", d.agent_version},
                    {"last_seen_ms", d.last_seen_ms},
-                   {"state", json_text{d.state_json}},
+                   {"state", stored_json{d.state_json}},
                    {"state_received_ms", d.state_received_ms},
                    {"registered_at_s", d.registered_at_s},
                    {"first_seen_ms", d.first_seen_ms},
