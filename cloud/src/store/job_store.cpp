@@ -117,22 +117,40 @@ result<std::map<std::string, std::vector<std::string>>> job_store::device_tags(
   using answer = std::map<std::string, std::vector<std::string>>;
   return job_tx_.read<answer>("device_tags", [&]() -> result<answer> {
     answer out;
-    // One query per chunk of a page, each id a seek in the primary key (device_id, tag).
+    if (device_ids.empty()) return out;
+    // One statement for any number of ids, each id a seek in the primary key (device_id, tag):
+    // a text per count (chunks of 1..100 "?") filled the connection's statement cache
+    // (limits::k_max_cached_statements), and on PostgreSQL each chunk was planned again.
     // "|| ''" keeps the planner off device_tags_company_tag, which would walk every tag of the
     // company for each id (SQLite takes it to read the tags already ordered).
-    constexpr std::size_t k_chunk = 100;
-    for (std::size_t first = 0; first < device_ids.size(); first += k_chunk) {
-      const auto chunk = device_ids.subspan(first, std::min(k_chunk, device_ids.size() - first));
-      std::string sql =
-          "SELECT device_id, tag FROM device_tags WHERE company_id || '' = ? AND "
-          "device_id IN (?";
-      for (std::size_t i = 1; i < chunk.size(); ++i) sql += ", ?";
-      sql += ") ORDER BY device_id, tag";
-      auto q = job_db_->prepare(sql);
-      q.bind(company_id);
-      for (const auto& id : chunk) q.bind(id);
-      while (q.step()) out[q.text(0)].push_back(q.text(1));
+    std::string ids;
+    std::string sql =
+        "SELECT device_id, tag FROM device_tags WHERE company_id || '' = ? AND device_id ";
+    if (job_db_->kind() == sql::dialect::postgres) {
+      // An array literal, each element quoted.
+      ids = "{";
+      for (const auto& id : device_ids) {
+        if (ids.size() > 1) ids += ',';
+        ids += '"';
+        for (char c : id) {
+          if (c == '"' || c == '\\') ids += '\\';
+          ids += c;
+        }
+        ids += '"';
+      }
+      ids += '}';
+      sql += "= ANY(CAST(? AS text[]))";
+    } else {
+      common::json_ptr array(cJSON_CreateArray());
+      for (const auto& id : device_ids) {
+        cJSON_AddItemToArray(array.get(), cJSON_CreateString(id.c_str()));
+      }
+      ids = common::print_json(array.get());
+      sql += "IN (SELECT value FROM json_each(?))";
     }
+    auto q = job_db_->prepare(sql + " ORDER BY device_id, tag");
+    q.bind(company_id).bind(ids);
+    while (q.step()) out[q.text(0)].push_back(q.text(1));
     return out;
   });
 }

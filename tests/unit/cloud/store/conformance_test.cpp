@@ -993,6 +993,21 @@ TEST_CASE(
   REQUIRE(tags.ok());
   CHECK(tags->size() == 2);
   CHECK(tags->count("globex-r1") == 0);
+  // Any number of ids goes in one statement: ids an array or JSON literal must escape, more
+  // than a page of unknown ones, and every count up to 150 on the same connection.
+  std::vector<std::string> many = {"x\"y", "x\\y", "x,y", "{x}"};
+  for (int i = 0; i < 600; ++i) many.push_back("none-" + std::to_string(i));
+  many.push_back("acme-r1");
+  auto all = f.db->device_tags("acme", many);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 1);
+  CHECK(all->at("acme-r1") == std::vector<std::string>{"east", "shop"});
+  for (std::size_t n = 1; n <= 150; ++n) {
+    auto some =
+        f.db->device_tags("acme", std::span<const std::string>(many).subspan(many.size() - n));
+    REQUIRE(some.ok());
+    CHECK(some->size() == 1);
+  }
   cloud::device_query by_tag;
   by_tag.tag = "shop";
   auto listed = f.db->list_devices("acme", by_tag);
