@@ -1,5 +1,7 @@
 #include "device_rows.h"
 
+#include <algorithm>
+
 #include "aterm/cloud/limits.h"
 #include "aterm/common/json.h"
 
@@ -113,12 +115,78 @@ device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
   // A filter past the id search reads the rows: a shorter walk.
   const bool reads_rows = rest.size() > id_search;
   out.scan = reads_rows ? limits::k_max_device_filter_scan : limits::k_max_device_scan;
+  if (!rest.empty() && !reads_rows && dialect == sql::dialect::postgres) {
+    // Ids hold no comma (protocol::valid_device_id).
+    out.id_window =
+        "SELECT string_agg(CASE WHEN strpos(lower(s.id), lower(?)) > 0 THEN s.id END, ','), "
+        "max(s.id), count(*) FROM (SELECT d.id FROM devices d WHERE " +
+        where + "ORDER BY d.id LIMIT ?) s";
+    std::string from_match = where;
+    from_match.replace(from_match.find("AND d.id > ? "), 13, "AND d.id >= ? ");
+    out.matches =
+        k_device_select + "WHERE " + from_match + "AND d.id <= ? " + rest + "ORDER BY d.id LIMIT ?";
+  }
   if (!rest.empty()) {
     out.scan_end = "SELECT d.id FROM devices d WHERE " + where + "ORDER BY d.id LIMIT 1 OFFSET ?";
     where += "AND d.id <= ? " + rest;
   }
   out.page = k_device_select + "WHERE " + where + "ORDER BY d.id LIMIT ?";
   return out;
+}
+
+device_page id_search_page(connection& db, const device_list_sql& sql,
+                           const std::string& company_id, const device_query& f,
+                           std::size_t limit) {
+  device_page page;
+  std::vector<std::string> matches;
+  // Where the last part ended; empty once the company's devices ran out.
+  std::string scan_end;
+  device_query part = f;
+  std::size_t examined = 0;
+  std::size_t step = limits::k_first_device_window;
+  for (;;) {
+    step = std::min(step, sql.scan - examined);
+    auto q = db.prepare(sql.id_window);
+    q.bind(f.q);
+    bind_device_window(q, company_id, part);
+    q.bind(step);
+    if (!q.step()) break;
+    const std::string found = q.text(0);
+    const std::string last = q.text(1);
+    const std::int64_t entries = q.i64(2);
+    while (q.step()) {
+    }
+    // The aggregate's order is the engine's: ids compare by bytes in both (k_after_every_id).
+    const std::size_t before = matches.size();
+    for (std::size_t at = 0; at < found.size();) {
+      const std::size_t comma = std::min(found.find(',', at), found.size());
+      matches.emplace_back(found, at, comma - at);
+      at = comma + 1;
+    }
+    std::sort(matches.begin() + static_cast<std::ptrdiff_t>(before), matches.end());
+    examined += step;
+    scan_end = entries == static_cast<std::int64_t>(step) ? last : std::string();
+    if (matches.size() > limit || scan_end.empty() || examined >= sql.scan) break;
+    part.cursor = scan_end;
+    step *= 2;
+  }
+  if (matches.size() > limit + 1) matches.resize(limit + 1);
+  if (!matches.empty()) {
+    auto q = db.prepare(sql.matches);
+    part.cursor = matches.front();
+    bind_device_window(q, company_id, part);
+    q.bind(matches.back());
+    bind_device_rest(q, f);
+    q.bind(matches.size());
+    while (q.step()) page.devices.push_back(read_device(q));
+  }
+  if (page.devices.size() > limit) {
+    page.devices.pop_back();
+    page.next_cursor = page.devices.back().id;
+  } else {
+    page.next_cursor = scan_end;
+  }
+  return page;
 }
 
 void bind_device_window(query& q, const std::string& company_id, const device_query& f) {

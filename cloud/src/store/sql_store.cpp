@@ -482,6 +482,9 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     std::size_t limit = std::clamp<std::size_t>(query_in.limit, 1, limits::k_max_page);
     return tx_.read<device_page>("list_devices", [&]() -> result<device_page> {
       auto sql = store_sql::list_devices_sql(db_->kind(), query_in);
+      if (!sql.id_window.empty()) {
+        return store_sql::id_search_page(*db_, sql, company_id, query_in, limit);
+      }
       device_page page;
       if (sql.scan_end.empty()) {
         auto q = db_->prepare(sql.page);
