@@ -35,33 +35,41 @@ connection_pool::lease* connection_pool::held() const {
 }
 
 connection_pool::lease& connection_pool::acquire() {
-  std::unique_ptr<connection> db;
+  connection* raw = nullptr;
   {
     std::unique_lock lock(mu_);
-    freed_.wait(lock,
-                [&] { return !idle_.empty() || idle_.size() + taken_.size() + opening_ < size_; });
+    const std::uint64_t mine = next_waiter_++;
+    waiting_.push_back(mine);
+    freed_.wait(lock, [&] {
+      return waiting_.front() == mine &&
+             (!idle_.empty() || idle_.size() + taken_.size() + opening_ < size_);
+    });
+    waiting_.pop_front();
+    // Counted as taken under the same lock that found it idle: in between, the next caller
+    // would count one connection fewer and open one more than `size`.
     if (!idle_.empty()) {
-      db = std::move(idle_.back());
+      raw = idle_.back().get();
+      taken_.push_back(std::move(idle_.back()));
       idle_.pop_back();
     } else {
       ++opening_;
     }
   }
-  if (!db) {
+  // The next in line may find a connection too.
+  freed_.notify_all();
+  if (raw == nullptr) {
+    std::unique_ptr<connection> db;
     try {
       db = factory_();
     } catch (...) {
       std::lock_guard lock(mu_);
       --opening_;
-      freed_.notify_one();
+      freed_.notify_all();
       throw;
     }
+    raw = db.get();
     std::lock_guard lock(mu_);
     --opening_;
-  }
-  connection* raw = db.get();
-  {
-    std::lock_guard lock(mu_);
     taken_.push_back(std::move(db));
   }
   auto& leases = thread_leases();
@@ -92,6 +100,11 @@ void connection_pool::release() noexcept {
     }
   }
   freed_.notify_all();
+}
+
+std::size_t connection_pool::waiting() const {
+  std::lock_guard lock(mu_);
+  return waiting_.size();
 }
 
 connection& transactions::db() const {

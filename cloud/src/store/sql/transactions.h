@@ -20,6 +20,8 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,21 +61,29 @@ class connection_pool {
   lease* held() const;
 
   // Takes a free connection (opening one while fewer than `size` are open, else waiting) and
-  // records the calling thread's lease on it. Throws db_error when the factory fails.
+  // records the calling thread's lease on it. Throws db_error when the factory fails. Callers
+  // are served in the order they came: a thread that releases and at once acquires again (the
+  // bridge's group commit, one batch after another on SQLite's one connection) queues behind the
+  // others instead of taking the connection back before a woken waiter runs (bench_ingest at
+  // 5,000 msg/s: a command's claim waited 2 s at p50).
   lease& acquire();
   // Ends the calling thread's lease; the connection goes back to the pool, or is dropped when
   // it is no longer healthy, and with it every idle one: the others to the same server are
   // likely dead too (a restart), and healthy() learns that only when one is used.
   void release() noexcept;
+  // How many callers wait in acquire() now.
+  std::size_t waiting() const;
 
  private:
   connection_factory factory_;
   std::size_t size_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<connection>> idle_;   // guarded by mu_
   std::vector<std::unique_ptr<connection>> taken_;  // leased now (guarded by mu_)
   std::size_t opening_ = 0;                         // factory calls under way (guarded by mu_)
+  std::deque<std::uint64_t> waiting_;               // acquire() calls in arrival order (mu_)
+  std::uint64_t next_waiter_ = 0;                   // guarded by mu_
 };
 
 class transactions {

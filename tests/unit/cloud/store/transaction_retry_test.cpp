@@ -8,8 +8,11 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
@@ -17,6 +20,8 @@
 #include "aterm/test/pg_cluster.h"
 #include "aterm/test/sql.h"
 #include "aterm/test/support.h"
+#include "sql/transactions.h"
+#include "sqlite/sqlite_db.h"
 
 namespace {
 
@@ -127,4 +132,38 @@ TEST_CASE(
   auto created = write.get();
   CHECK(retried);
   CHECK_MESSAGE(created.ok(), created.error().to_string());
+}
+
+TEST_CASE(
+    "the connection pool serves its callers in turn: one that releases and asks again at once "
+    "waits behind those already waiting") {
+  test::temp_dir dir("turns-sqlite");
+  const std::string path = (dir.path() / "store.db").string();
+  const cloud::sqlite::options o;
+  // SQLite's pool: one connection for every caller (store/engine.cpp).
+  cloud::sql::connection_pool pool([&] { return cloud::sqlite::open_connection(path, o); }, 1);
+  std::mutex mu;
+  std::vector<std::string> served;  // the order of the grants (guarded by mu)
+  auto take = [&](const std::string& who) {
+    pool.acquire();
+    std::lock_guard lk(mu);
+    served.push_back(who);
+  };
+  take("busy");
+  // Three callers come one after another while "busy" holds the connection.
+  std::vector<std::thread> waiters;
+  for (std::size_t i = 1; i <= 3; ++i) {
+    waiters.emplace_back([&, i] {
+      take("waiter-" + std::to_string(i));
+      pool.release();
+    });
+    REQUIRE(test::wait_until([&] { return pool.waiting() == i; }, 30s));
+  }
+  // The bridge's group commit: release, and at once the next batch asks again.
+  pool.release();
+  take("busy");
+  pool.release();
+  for (auto& t : waiters) t.join();
+  const std::vector<std::string> in_turn = {"busy", "waiter-1", "waiter-2", "waiter-3", "busy"};
+  CHECK(served == in_turn);
 }
