@@ -345,9 +345,10 @@ struct store_options {
   std::string db;
   // SQLite: synchronous FULL (durable commands and audit; cheap when batched, MEASURED.md).
   bool synchronous_full = true;
-  // SQLite: how long a statement waits for another process's lock on the file.
+  // SQLite: how long a writer waits for its turn, and a statement for another process's lock.
   int busy_timeout_ms = 5000;
-  // PostgreSQL: connections of this process to the database (SQLite always uses one).
+  // Connections of this process to the database: readers read beside the one writer (SQLite:
+  // writers take turns in the order they came, sqlite::write_turns).
   std::size_t pool_size = 4;
   // Latest-state history rows kept per device. Default: limits::k_state_history_per_device.
   std::size_t state_history_per_device = 0;

@@ -1,5 +1,7 @@
 #include "sqlite_db.h"
 
+#include <algorithm>
+
 #include "aterm/cloud/limits.h"
 
 namespace aterm::cloud::sqlite {
@@ -101,6 +103,7 @@ connection::connection(const std::string& path) {
 }
 
 connection::~connection() {
+  give_turn();
   cache_.clear();  // statements are finalized before the connection closes
   sqlite3_close(db_);
 }
@@ -131,7 +134,45 @@ void connection::exec_script(const char* sql) {
   }
 }
 
+bool write_turns::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  const std::uint64_t mine = next_++;
+  waiting_.push_back(mine);
+  const bool now = turn_.wait_for(lk, timeout, [&] { return !taken_ && waiting_.front() == mine; });
+  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), mine));
+  if (now) taken_ = true;
+  lk.unlock();
+  if (!now) turn_.notify_all();  // the next one may be first now
+  return now;
+}
+
+std::size_t write_turns::waiting() const {
+  std::lock_guard lk(mu_);
+  return waiting_.size();
+}
+
+void write_turns::give() noexcept {
+  {
+    std::lock_guard lk(mu_);
+    taken_ = false;
+  }
+  turn_.notify_all();
+}
+
+void connection::give_turn() noexcept {
+  if (!turn_taken_) return;
+  turn_taken_ = false;
+  turns_->give();
+}
+
 void connection::begin(bool write, sql::durability d) {
+  if (write && turns_) {
+    if (!turns_->take(turn_timeout_)) {
+      throw db_error("database is locked: no write turn within the busy timeout",
+                     std::to_string(SQLITE_BUSY), true);
+    }
+    turn_taken_ = true;
+  }
   if (d == sql::durability::relaxed) {
     std::int64_t level = k_synchronous_normal;
     {
@@ -147,18 +188,21 @@ void connection::begin(bool write, sql::durability d) {
     exec_script(write ? "BEGIN IMMEDIATE" : "BEGIN");
   } catch (...) {
     restore_synchronous();
+    give_turn();
     throw;
   }
 }
 
 void connection::commit() {
-  exec_script("COMMIT");
+  exec_script("COMMIT");  // a failure is followed by rollback(), which gives the turn
   restore_synchronous();
+  give_turn();
 }
 
 void connection::rollback() noexcept {
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   restore_synchronous();
+  give_turn();
 }
 
 void connection::restore_synchronous() noexcept {
@@ -168,8 +212,24 @@ void connection::restore_synchronous() noexcept {
   restore_synchronous_ = 0;
 }
 
+// One write_turns per file path while a connection to it lives.
+std::shared_ptr<write_turns> write_turns_of(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<write_turns>> by_path;
+  std::lock_guard lk(mu);
+  std::erase_if(by_path, [](const auto& e) { return e.second.expired(); });
+  auto& slot = by_path[path];
+  auto turns = slot.lock();
+  if (!turns) {
+    turns = std::make_shared<write_turns>();
+    slot = turns;
+  }
+  return turns;
+}
+
 std::unique_ptr<sql::connection> open_connection(const std::string& path, const options& o) {
   auto db = std::make_unique<connection>(path);
+  db->share_write_turns(write_turns_of(path), std::chrono::milliseconds(o.busy_timeout_ms));
   db->exec_script("PRAGMA foreign_keys = ON");
   sqlite3_busy_timeout(db->handle(), o.busy_timeout_ms);
   db->exec_script("PRAGMA journal_mode = WAL");

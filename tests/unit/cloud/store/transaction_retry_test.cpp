@@ -167,3 +167,40 @@ TEST_CASE(
   const std::vector<std::string> in_turn = {"busy", "waiter-1", "waiter-2", "waiter-3", "busy"};
   CHECK(served == in_turn);
 }
+
+TEST_CASE(
+    "sqlite: writers take turns in the order they came; one that commits and begins again at once "
+    "waits behind those already waiting") {
+  test::temp_dir dir("write-turns-sqlite");
+  const std::string path = (dir.path() / "store.db").string();
+  const cloud::sqlite::options o;
+  auto busy = cloud::sqlite::open_connection(path, o);
+  auto turns = cloud::sqlite::write_turns_of(path);
+  std::mutex mu;
+  std::vector<std::string> served;  // the order of the write transactions (guarded by mu)
+  auto record = [&](const std::string& who) {
+    std::lock_guard lk(mu);
+    served.push_back(who);
+  };
+  busy->begin(true, cloud::sql::durability::durable);
+  record("busy");
+  // Three writers on connections of their own come one after another.
+  std::vector<std::thread> writers;
+  for (std::size_t i = 1; i <= 3; ++i) {
+    writers.emplace_back([&, i] {
+      auto db = cloud::sqlite::open_connection(path, o);
+      db->begin(true, cloud::sql::durability::durable);
+      record("writer-" + std::to_string(i));
+      db->commit();
+    });
+    REQUIRE(test::wait_until([&] { return turns->waiting() == i; }, 30s));
+  }
+  // The bridge's group commit: commit, and at once the next batch begins.
+  busy->commit();
+  busy->begin(true, cloud::sql::durability::durable);
+  record("busy");
+  busy->commit();
+  for (auto& t : writers) t.join();
+  const std::vector<std::string> in_turn = {"busy", "writer-1", "writer-2", "writer-3", "busy"};
+  CHECK(served == in_turn);
+}
