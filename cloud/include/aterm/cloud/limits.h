@@ -65,9 +65,6 @@ inline constexpr std::size_t k_max_cached_statements = 256;
 // history pages of a 1,000-device fleet (2 MB, SQLite's default, left apply_batch reading most
 // pages back from the OS: bench_store_ingest 14 -> 10 us of CPU per state message).
 inline constexpr std::size_t k_sqlite_cache_kib = 32 * 1024;
-// SQLite reads the database through a memory map of up to this size instead of read(): the
-// device list's pages at 100k routers missed the page cache and copied each page from the OS.
-inline constexpr std::size_t k_sqlite_mmap_bytes = std::size_t{1} << 30;
 // A transaction the engine failed transiently (PostgreSQL: connection lost, server restarting,
 // serialization failure, deadlock; SQLite: busy or locked) runs at most this many times in all.
 // With the backoff below the attempts span about 1.5 s: a PostgreSQL restart (`pg_ctl restart

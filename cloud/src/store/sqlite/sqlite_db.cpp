@@ -234,7 +234,6 @@ std::unique_ptr<sql::connection> open_connection(const std::string& path, const 
   sqlite3_busy_timeout(db->handle(), o.busy_timeout_ms);
   db->exec_script("PRAGMA journal_mode = WAL");
   db->exec_script(("PRAGMA cache_size = -" + std::to_string(limits::k_sqlite_cache_kib)).c_str());
-  db->exec_script(("PRAGMA mmap_size = " + std::to_string(limits::k_sqlite_mmap_bytes)).c_str());
   db->exec_script(o.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   return db;
 }
