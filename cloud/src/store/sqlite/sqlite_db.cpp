@@ -166,13 +166,8 @@ void connection::give_turn() noexcept {
 }
 
 void connection::begin(bool write, sql::durability d) {
-  if (write && turns_) {
-    if (!turns_->take(turn_timeout_)) {
-      throw db_error("database is locked: no write turn within the busy timeout",
-                     std::to_string(SQLITE_BUSY), true);
-    }
-    turn_taken_ = true;
-  }
+  // The level is lowered before the write turn is taken, so that nothing between taking the
+  // turn and BEGIN can fail without giving it back.
   if (d == sql::durability::relaxed) {
     std::int64_t level = k_synchronous_normal;
     {
@@ -185,6 +180,13 @@ void connection::begin(bool write, sql::durability d) {
     }
   }
   try {
+    if (write && turns_) {
+      if (!turns_->take(turn_timeout_)) {
+        throw db_error("database is locked: no write turn within the busy timeout",
+                       std::to_string(SQLITE_BUSY), true);
+      }
+      turn_taken_ = true;
+    }
     exec_script(write ? "BEGIN IMMEDIATE" : "BEGIN");
   } catch (...) {
     restore_synchronous();

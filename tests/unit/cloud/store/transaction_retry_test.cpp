@@ -204,3 +204,36 @@ TEST_CASE(
   const std::vector<std::string> in_turn = {"busy", "writer-1", "writer-2", "writer-3", "busy"};
   CHECK(served == in_turn);
 }
+
+namespace {
+
+// Refuses to read or set PRAGMA synchronous on the connection it is installed on.
+int deny_synchronous(void*, int action, const char* name, const char*, const char*, const char*) {
+  const bool synchronous = name != nullptr && std::string_view(name) == "synchronous";
+  return action == SQLITE_PRAGMA && synchronous ? SQLITE_DENY : SQLITE_OK;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: a write transaction that fails before it begins gives its write turn back") {
+  test::temp_dir dir("write-turn-back-sqlite");
+  const std::string path = (dir.path() / "store.db").string();
+  cloud::sqlite::options o;
+  o.busy_timeout_ms = 300;  // the turn's timeout too
+  auto failing = cloud::sqlite::open_connection(path, o);
+  auto other = cloud::sqlite::open_connection(path, o);
+  sqlite3* handle = static_cast<cloud::sqlite::connection&>(*failing).handle();
+  // A relaxed transaction first reads and lowers the synchronous level: make that fail.
+  sqlite3_set_authorizer(handle, deny_synchronous, nullptr);
+  CHECK_THROWS_AS(failing->begin(true, cloud::sql::durability::relaxed), cloud::sql::db_error);
+  sqlite3_set_authorizer(handle, nullptr, nullptr);
+  // Nobody writes now: the other connection's turn comes at once.
+  REQUIRE_NOTHROW(other->begin(true, cloud::sql::durability::durable));
+  other->commit();
+  // And the failed one can write again, at its usual level.
+  REQUIRE_NOTHROW(failing->begin(true, cloud::sql::durability::relaxed));
+  failing->commit();
+  auto level = failing->prepare("PRAGMA synchronous");
+  REQUIRE(level.step());
+  CHECK(level.i64(0) == 2);  // FULL, as open_connection set it
+}
