@@ -1,5 +1,6 @@
 #include "aterm/common/json.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -205,8 +206,12 @@ std::size_t number_length(std::string_view text, std::size_t i) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char k_hex[] = "0123456789abcdef";
   out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain = 0;  // start of the run of characters that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -230,15 +235,12 @@ void append_json_string(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += k_hex[c >> 4];
-          out += k_hex[c & 0xF];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += k_hex[c >> 4];
+        out += k_hex[c & 0xF];
     }
   }
+  out.append(s, plain, s.size() - plain);
   out += '"';
 }
 
@@ -288,6 +290,81 @@ std::string print_json(const cJSON* node) {
   std::string out;
   print_node(node, out);
   return out;
+}
+
+void json_writer::separate() {
+  if (!first_) out_ += ',';
+  first_ = false;
+}
+
+json_writer& json_writer::begin_object() {
+  separate();
+  out_ += '{';
+  first_ = true;
+  return *this;
+}
+
+json_writer& json_writer::end_object() {
+  out_ += '}';
+  first_ = false;
+  return *this;
+}
+
+json_writer& json_writer::begin_array() {
+  separate();
+  out_ += '[';
+  first_ = true;
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  first_ = false;
+  return *this;
+}
+
+json_writer& json_writer::key(std::string_view k) {
+  separate();
+  detail::append_json_string(out_, k);
+  out_ += ':';
+  first_ = true;  // the value follows without a comma
+  return *this;
+}
+
+json_writer& json_writer::string(std::string_view v) {
+  separate();
+  detail::append_json_string(out_, v);
+  return *this;
+}
+
+json_writer& json_writer::number(std::int64_t v) {
+  separate();
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out_.append(buf, end);
+  return *this;
+}
+
+json_writer& json_writer::number(const std::optional<std::int64_t>& v) {
+  return v ? number(*v) : null();
+}
+
+json_writer& json_writer::boolean(bool v) {
+  separate();
+  out_ += v ? "true" : "false";
+  return *this;
+}
+
+json_writer& json_writer::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+
+json_writer& json_writer::raw(std::string_view json) {
+  separate();
+  out_ += json;
+  return *this;
 }
 
 std::optional<std::string> json_string(const cJSON* obj, const char* key) {

@@ -118,10 +118,9 @@ struct api_service::impl {
   http::response create_command(http::request& req, const caller& c, op_audit& a);
   // PUT /devices/{id}/tags {"tags": [...]}: replaces the router's tags (check_tags).
   http::response set_device_tags(http::request& req, const caller& c, op_audit& a);
-  // Adds "tags" (sorted, [] when none) to each object of the array `json_devices`, which holds
-  // `devices` in order.
-  common::status add_device_tags(const std::string& company_id, const std::vector<device>& devices,
-                                 cJSON* json_devices);
+  // Writes `devices` as an array of objects, each with its "tags" (sorted, [] when none).
+  common::status write_devices(const std::string& company_id, const std::vector<device>& devices,
+                               common::json_writer& w);
   http::response get_command(http::request& req, const caller& c, op_audit& a);
 
   http::response create_technician_login(http::request& req, const caller& c, op_audit& a);
@@ -183,13 +182,6 @@ std::optional<http::response> parse_page(const filter_lookup& value, std::size_t
 struct json_text {
   std::string_view text;
 };
-// JSON the store keeps only after parsing it: a router's state (the bridge stores a snapshot's
-// payload once protocol::decode accepted it). It goes into the answer as it is, unparsed; a
-// device list of 500 spent a fifth of its time parsing and printing the states again
-// (bench_api). Empty: null.
-struct stored_json {
-  std::string_view text;
-};
 
 // One key and value of an object built by json_row; the value becomes a cJSON node at once.
 class json_field {
@@ -202,7 +194,6 @@ class json_field {
   template <std::same_as<bool> B>  // bool only: no integer or pointer turns into one
   json_field(const char* key, B v) : key_(key), node_(cJSON_CreateBool(v ? 1 : 0)) {}
   json_field(const char* key, json_text v);
-  json_field(const char* key, stored_json v);
   json_field(const char* key, common::json_ptr v);
   // A string array.
   json_field(const char* key, const std::vector<std::string>& v);
@@ -230,6 +221,11 @@ void add_bool(cJSON* o, const char* key, bool v);
 void add_item(cJSON* o, const char* key, common::json_ptr child);
 void append_item(cJSON* array, common::json_ptr child);
 
+// A device's members, written into an object the caller began (and ends), in the order the API
+// answers them; lists of devices are written without a cJSON tree (bench_api: a page of 500
+// spent about a fifth of its time allocating nodes).
+void write_device_fields(common::json_writer& w, const device& d);
+// The device as one object, a raw cJSON node: append it or answer it, never add members to it.
 common::json_ptr to_json(const device& d);
 common::json_ptr to_json(const command_record& c);  // install args without salt or hash
 common::json_ptr to_json(const destination& d);
@@ -239,5 +235,7 @@ common::json_ptr account_json(const account& a);
 // The body as a JSON object; 400 response otherwise.
 std::variant<common::json_ptr, http::response> object_body(const http::request& req);
 http::response json_answer(unsigned status, const common::json_ptr& body);
+// The text `w` wrote, as the answer's body.
+http::response json_answer(unsigned status, common::json_writer& w);
 
 }  // namespace aterm::cloud::api

@@ -2,6 +2,9 @@
 // POST /devices/{id}/commands, GET /commands/{cmd_id}.
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "api_internal.h"
 #include "aterm/cloud/limits.h"
@@ -44,24 +47,36 @@ std::optional<http::response> parse_page(const filter_lookup& value, std::size_t
   return std::nullopt;
 }
 
-common::status api_service::impl::add_device_tags(const std::string& company_id,
-                                                  const std::vector<device>& devices,
-                                                  cJSON* json_devices) {
+namespace {
+
+void write_tags(common::json_writer& w,
+                const std::map<std::string, std::vector<std::string>>& tags_by_device,
+                const std::string& device_id) {
+  w.key("tags").begin_array();
+  if (auto found = tags_by_device.find(device_id); found != tags_by_device.end()) {
+    for (const auto& t : found->second) w.string(t);
+  }
+  w.end_array();
+}
+
+}  // namespace
+
+common::status api_service::impl::write_devices(const std::string& company_id,
+                                                const std::vector<device>& devices,
+                                                common::json_writer& w) {
   std::vector<std::string> ids;
   ids.reserve(devices.size());
   for (const auto& d : devices) ids.push_back(d.id);
   auto tags = ctx.db.device_tags(company_id, ids);
   if (!tags.ok()) return tags.error();
-  std::size_t i = 0;
-  for (cJSON* item = json_devices->child; item != nullptr && i < ids.size();
-       item = item->next, ++i) {
-    auto arr = json_array();
-    if (auto found = tags->find(ids[i]); found != tags->end()) {
-      for (const auto& t : found->second)
-        append_item(arr.get(), common::json_ptr(cJSON_CreateString(t.c_str())));
-    }
-    add_item(item, "tags", std::move(arr));
+  w.begin_array();
+  for (const auto& d : devices) {
+    w.begin_object();
+    write_device_fields(w, d);
+    write_tags(w, *tags, d.id);
+    w.end_object();
   }
+  w.end_array();
   return {};
 }
 
@@ -76,19 +91,18 @@ http::response api_service::impl::list_devices(http::request& req, const caller&
   if (auto bad = parse_page(value, q.limit, q.cursor)) return std::move(*bad);
   auto page = ctx.db.list_devices(c.comp.id, q);
   if (!page.ok()) return store_error(page.error(), "list_devices");
-  auto out = json_object();
-  auto arr = json_array();
-  for (const auto& d : page->devices) append_item(arr.get(), to_json(d));
-  if (auto s = add_device_tags(c.comp.id, page->devices, arr.get()); !s.ok()) {
+  common::json_writer w;
+  w.begin_object().key("devices");
+  if (auto s = write_devices(c.comp.id, page->devices, w); !s.ok()) {
     return store_error(s, "device_tags");
   }
-  add_item(out.get(), "devices", std::move(arr));
   if (page->next_cursor.empty()) {
-    cJSON_AddItemToObject(out.get(), "next_cursor", cJSON_CreateNull());
+    w.key("next_cursor").null();
   } else {
-    add_string(out.get(), "next_cursor", page->next_cursor);
+    w.key("next_cursor").string(page->next_cursor);
   }
-  return json_answer(200, out);
+  w.end_object();
+  return json_answer(200, w);
 }
 
 http::response api_service::impl::get_device(http::request& req, const caller& c, op_audit&) {
@@ -98,21 +112,20 @@ http::response api_service::impl::get_device(http::request& req, const caller& c
   }
   auto d = ctx.db.get_device(c.comp.id, id);
   if (!d.ok()) return store_error(d.error(), "get_device");
-  auto out = to_json(*d);
-  {
-    auto one = json_array();
-    append_item(one.get(), json_object());
-    if (auto s = add_device_tags(c.comp.id, {*d}, one.get()); !s.ok()) {
-      return store_error(s, "device_tags");
-    }
-    add_item(out.get(), "tags", common::json_ptr(cJSON_DetachItemFromObject(one->child, "tags")));
-  }
+  const std::string ids[] = {id};
+  auto tags = ctx.db.device_tags(c.comp.id, ids);
+  if (!tags.ok()) return store_error(tags.error(), "device_tags");
   auto recent = ctx.db.list_commands(c.comp.id, id, k_device_recent_commands);
   if (!recent.ok()) return store_error(recent.error(), "list_commands");
   auto arr = json_array();
   for (const auto& cmd : *recent) append_item(arr.get(), to_json(cmd));
-  add_item(out.get(), "recent_commands", std::move(arr));
-  return json_answer(200, out);
+  common::json_writer w;
+  w.begin_object();
+  write_device_fields(w, *d);
+  write_tags(w, *tags, id);
+  w.key("recent_commands").raw(common::print_json(arr.get()));
+  w.end_object();
+  return json_answer(200, w);
 }
 
 http::response api_service::impl::device_history(http::request& req, const caller& c, op_audit&) {

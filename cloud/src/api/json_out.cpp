@@ -60,10 +60,6 @@ json_field::json_field(const char* key, const std::optional<std::int64_t>& v)
 
 json_field::json_field(const char* key, json_text v) : json_field(key, parsed_or_null(v.text)) {}
 
-json_field::json_field(const char* key, stored_json v)
-    : json_field(key, v.text.empty() ? cJSON_CreateNull()
-                                     : cJSON_CreateRaw(std::string(v.text).c_str())) {}
-
 json_field::json_field(const char* key, common::json_ptr v) : json_field(key, v.release()) {}
 
 json_field::json_field(const char* key, const std::vector<std::string>& v)
@@ -89,30 +85,39 @@ void append_item(cJSON* array, common::json_ptr child) {
   cJSON_AddItemToArray(array, child.release());
 }
 
-namespace {
-
-// The device's configuration profile: {status, reason} (security/config_profile.h).
-common::json_ptr profile_json(const device_profile& p) {
-  auto view = security::profile_state(p);
-  return json_row({{"status", security::to_string(view.sync)},
-                   json_field::text_or_null("reason", view.reason)});
+void write_device_fields(common::json_writer& w, const device& d) {
+  const auto profile = security::profile_state(d.profile);
+  w.key("id").string(d.id);
+  w.key("destination_id").number(d.destination_id);
+  w.key("destination").string(d.destination_name);
+  w.key("presence").string(to_string(d.presence));
+  w.key("online").boolean(d.presence == presence_state::online);
+  w.key("agent_version").string(d.agent_version);
+  w.key("last_seen_ms").number(d.last_seen_ms);
+  // The bridge stores a snapshot's payload only once protocol::decode accepted it.
+  if (d.state_json.empty()) {
+    w.key("state").null();
+  } else {
+    w.key("state").raw(d.state_json);
+  }
+  w.key("state_received_ms").number(d.state_received_ms);
+  w.key("registered_at_s").number(d.registered_at_s);
+  w.key("first_seen_ms").number(d.first_seen_ms);
+  w.key("profile").begin_object().key("status").string(security::to_string(profile.sync));
+  if (profile.reason.empty()) {
+    w.key("reason").null();
+  } else {
+    w.key("reason").string(profile.reason);
+  }
+  w.end_object();
 }
 
-}  // namespace
-
 common::json_ptr to_json(const device& d) {
-  return json_row({{"id", d.id},
-                   {"destination_id", d.destination_id},
-                   {"destination", d.destination_name},
-                   {"presence", to_string(d.presence)},
-                   {"online", d.presence == presence_state::online},
-                   {"agent_version", d.agent_version},
-                   {"last_seen_ms", d.last_seen_ms},
-                   {"state", stored_json{d.state_json}},
-                   {"state_received_ms", d.state_received_ms},
-                   {"registered_at_s", d.registered_at_s},
-                   {"first_seen_ms", d.first_seen_ms},
-                   {"profile", profile_json(d.profile)}});
+  common::json_writer w;
+  w.begin_object();
+  write_device_fields(w, d);
+  w.end_object();
+  return common::json_ptr(cJSON_CreateRaw(w.take().c_str()));
 }
 
 namespace {
@@ -280,6 +285,13 @@ std::variant<std::vector<std::string>, http::response> read_tags(const cJSON* ar
 
 http::response json_answer(unsigned status, const common::json_ptr& body) {
   return http::json_response(status, body.get());
+}
+
+http::response json_answer(unsigned status, common::json_writer& w) {
+  http::response res;
+  res.status = status;
+  res.body = w.take();
+  return res;
 }
 
 }  // namespace aterm::cloud::api

@@ -170,3 +170,54 @@ TEST_CASE("typed field access") {
   CHECK_FALSE(json_bool(o, "n").has_value());
   CHECK_FALSE(json_bool(o, "missing").has_value());
 }
+
+TEST_CASE("json_writer writes what print_json prints, and reads back") {
+  json_writer w;
+  w.begin_object()
+      .key("id")
+      .string("rt-1")
+      .key("quote\"d")
+      .string("a\"b\\c\n\t\x01\x1f/\xc3\xa9")
+      .key("n")
+      .number(1767225600123)
+      .key("neg")
+      .number(-9223372036854775807 - 1)
+      .key("on")
+      .boolean(true)
+      .key("off")
+      .boolean(false)
+      .key("none")
+      .null()
+      .key("state")
+      .raw(R"({"wan":{"ip":"192.0.2.1"}})")
+      .key("empty")
+      .begin_array()
+      .end_array()
+      .key("tags")
+      .begin_array()
+      .string("")
+      .string("x")
+      .begin_object()
+      .end_object()
+      .begin_object()
+      .key("k")
+      .number(0)
+      .end_object()
+      .end_array()
+      .end_object();
+  const std::string text = w.take();
+  const std::string expected =
+      "{\"id\":\"rt-1\",\"quote\\\"d\":\"a\\\"b\\\\c\\n\\t\\u0001\\u001f/\xc3\xa9\","
+      "\"n\":1767225600123,\"neg\":-9223372036854775808,\"on\":true,\"off\":false,"
+      "\"none\":null,\"state\":{\"wan\":{\"ip\":\"192.0.2.1\"}},\"empty\":[],"
+      "\"tags\":[\"\",\"x\",{},{\"k\":0}]}";
+  CHECK(text == expected);
+  auto parsed = parse_json(text);
+  REQUIRE_MESSAGE(parsed.ok(), parsed.error().to_string());
+  CHECK(print_json(parsed->get()) == text);
+  CHECK(json_string(parsed->get(), "quote\"d") == "a\"b\\c\n\t\x01\x1f/\xc3\xa9");
+  // Two values in a row at the top (a caller's list of documents) are separated, too.
+  json_writer two;
+  two.begin_array().end_array().begin_object().end_object();
+  CHECK(two.take() == "[],{}");
+}
