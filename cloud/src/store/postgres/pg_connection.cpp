@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -163,6 +164,7 @@ class pg_statement final : public sql::statement {
   std::int64_t i64(int col) const override;
   std::string text(int col) const override;
   void reset() noexcept override;
+  const std::string& numbered_text() const { return text_; }
 
  private:
   void set(int index, std::optional<std::string> value, Oid type);
@@ -205,12 +207,15 @@ class pg_connection final : public sql::connection {
  private:
   // PQexec of text without parameters; throws db_error unless it completed.
   PGresult* exec_checked(const char* sql);
+  // Drops the cached statements no query uses, and their statements on the server.
+  void drop_unused_statements();
 
   PGconn* conn_ = nullptr;
   std::vector<std::string> secrets_;
   std::map<std::string, std::unique_ptr<pg_statement>, std::less<>> statements_;
   // Server-side statement names by numbered text + '\0' + parameter types.
   std::unordered_map<std::string, std::string> prepared_;
+  std::uint64_t prepared_count_ = 0;  // names are never used twice, also after a DEALLOCATE
 };
 
 // ---- pg_statement ----
@@ -371,8 +376,9 @@ PGresult* pg_connection::exec_checked(const char* sql) {
 sql::query pg_connection::prepare(std::string_view sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) {
+    if (statements_.size() >= limits::k_max_cached_statements) drop_unused_statements();
     if (statements_.size() >= limits::k_max_cached_statements) {
-      fail(k_too_many, "statement cache full at: " + quoted(sql));
+      fail(k_too_many, "statement cache full, every statement in use, at: " + quoted(sql));
     }
     int count = 0;
     std::string text = number_parameters(sql, count);
@@ -384,6 +390,22 @@ sql::query pg_connection::prepare(std::string_view sql) {
   return sql::query(*it->second);
 }
 
+void pg_connection::drop_unused_statements() {
+  std::unordered_set<std::string> dropped;  // numbered texts
+  std::erase_if(statements_, [&](const auto& e) {
+    if (e.second->in_use()) return false;
+    dropped.insert(e.second->numbered_text());
+    return true;
+  });
+  std::string deallocate;
+  std::erase_if(prepared_, [&](const auto& e) {
+    if (!dropped.contains(e.first.substr(0, e.first.find('\0')))) return false;
+    deallocate += "DEALLOCATE " + e.second + "; ";
+    return true;
+  });
+  if (!deallocate.empty()) PQclear(exec_checked(deallocate.c_str()));
+}
+
 PGresult* pg_connection::execute(const std::string& text,
                                  const std::vector<std::optional<std::string>>& values,
                                  const std::vector<Oid>& types) {
@@ -392,7 +414,7 @@ PGresult* pg_connection::execute(const std::string& text,
   for (Oid t : types) key += std::to_string(t) + ",";
   auto it = prepared_.find(key);
   if (it == prepared_.end()) {
-    std::string name = "aterm_" + std::to_string(prepared_.size() + 1);
+    std::string name = "aterm_" + std::to_string(++prepared_count_);
     PGresult* res =
         PQprepare(conn_, name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data());
     if (PQresultStatus(res) != PGRES_COMMAND_OK) fail(res, text);

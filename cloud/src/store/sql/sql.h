@@ -54,13 +54,23 @@ class statement {
   virtual std::string text(int col) const = 0;
   // Ready for the next use: results dropped, bindings cleared. Never throws.
   virtual void reset() noexcept = 0;
+
+  // Whether a query uses it now: a connection's cache drops only statements no query uses.
+  bool in_use() const { return queries_ > 0; }
+
+ private:
+  friend class query;
+  int queries_ = 0;
 };
 
 // One use of a cached statement (sequential binding); resets it when destroyed.
 class query {
  public:
-  explicit query(statement& s) : s_(&s) {}
-  ~query() { s_->reset(); }
+  explicit query(statement& s) : s_(&s) { ++s.queries_; }
+  ~query() {
+    s_->reset();
+    --s_->queries_;
+  }
   query(const query&) = delete;
   query& operator=(const query&) = delete;
 
@@ -128,7 +138,10 @@ class connection {
   virtual ~connection() = default;
   virtual dialect kind() const = 0;
 
-  // A statement prepared on first use and cached by its text. Throws db_error.
+  // A statement prepared on first use and cached by its text. A cache of
+  // limits::k_max_cached_statements texts first drops every statement no query uses (a long-lived
+  // daemon meets many texts: the device list's filters alone make dozens), so only a caller
+  // holding that many queries at once fails. Throws db_error.
   virtual query prepare(std::string_view sql) = 0;
   // Runs SQL text without parameters or results (schema, SAVEPOINT). Throws db_error.
   virtual void exec_script(const char* sql) = 0;

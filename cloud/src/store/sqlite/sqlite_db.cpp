@@ -112,7 +112,11 @@ sql::query connection::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     if (cache_.size() >= limits::k_max_cached_statements) {
-      throw db_error("statement cache full", std::to_string(SQLITE_ERROR));
+      std::erase_if(cache_, [](const auto& e) { return !e.second->in_use(); });
+    }
+    if (cache_.size() >= limits::k_max_cached_statements) {
+      throw db_error("statement cache full: every statement is in use",
+                     std::to_string(SQLITE_ERROR));
     }
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),

@@ -27,6 +27,9 @@
 #include "aterm/test/sql.h"
 #include "aterm/test/support.h"
 #include "device_rows.h"
+#include "engine.h"
+#include "sql/sql.h"
+#include "sql/transactions.h"
 
 namespace {
 
@@ -1779,4 +1782,38 @@ TEST_CASE("technician logins with mail: both stored, or neither when the mail fa
   CHECK(made->login_id == "T-ABCD2345");
   CHECK(commands() == 1);
   CHECK(mails() == 1);
+}
+
+TEST_CASE(
+    "a connection's full statement cache drops the statements no query uses, and one in use stays "
+    "and runs") {
+  cloud::store_options o;
+  o.rules = aterm::cloud::security::rules_for_store();
+  o.db = test::test_db("statement-cache");
+  o.pool_size = 1;
+  auto pool = cloud::store_sql::open_pool(o);
+  REQUIRE_MESSAGE(pool.ok(), pool.error().to_string());
+  cloud::sql::connection& db = *(*pool)->acquire().db;
+  auto value = [&](const std::string& text) {
+    auto q = db.prepare(text);
+    REQUIRE(q.step());
+    return q.i64(0);
+  };
+  // A query held across the cache's turnover, bound before it and run after it.
+  auto held = db.prepare("SELECT CAST(? AS BIGINT) + 1");
+  held.bind(std::int64_t{41});
+  // Twice as many other texts as the cache holds, each run once: before, the text after the
+  // cache's size failed with "statement cache full".
+  const std::size_t texts = 2 * cloud::limits::k_max_cached_statements;
+  for (std::size_t i = 0; i < texts; ++i) {
+    CHECK(value("SELECT " + std::to_string(i) + " + 0") == static_cast<std::int64_t>(i));
+  }
+  REQUIRE(held.step());
+  CHECK(held.i64(0) == 42);
+  // Dropped texts are prepared again and give their own answers (on PostgreSQL a server-side
+  // name is never given to a second statement).
+  for (std::size_t i = 0; i < 10; ++i) {
+    CHECK(value("SELECT " + std::to_string(i) + " + 0") == static_cast<std::int64_t>(i));
+  }
+  (*pool)->release();
 }
