@@ -36,6 +36,7 @@
 
 #include "../bench_figures.h"
 #include "aterm/agent/backend.h"
+#include "aterm/bridge/limits.h"
 #include "aterm/cloud/security/rules_for_store.h"
 #include "aterm/cloud/store.h"
 #include "aterm/common/clock.h"
@@ -238,6 +239,37 @@ void print(const char* kind, const figures& f) {
   std::fflush(stdout);
 }
 
+// The dispatcher's periodic sweep (claim_for_online, as dispatcher.cpp calls it every poll) over
+// the commands queued for offline routers: its time per call, in this process on the store while
+// the daemon is stopped. Nothing is claimable (every queued command's router is offline), so it
+// changes nothing. Printed in the server-time columns.
+bool time_sweep(const std::string& db, std::size_t calls) {
+  auto& clock = aterm::common::system_clock::instance();
+  cloud::store_options so;
+  so.rules = aterm::cloud::security::rules_for_store();
+  so.db = db;
+  auto opened = cloud::open_store(so, clock);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "open: %s\n", opened.error().to_string().c_str());
+    return false;
+  }
+  auto store = std::move(opened).value();
+  figures f;
+  for (std::size_t i = 0; i < calls; ++i) {
+    aterm::bridge::claim_request r;
+    r.instance = "bench-sweep";
+    r.now_ms = aterm::common::to_unix_ms(clock.now());
+    const auto t0 = clock_type::now();
+    auto claimed = store->claim_for_online(r, aterm::bridge::limits::k_max_queued_per_poll);
+    const double ms = seconds_since(t0) * 1000;
+    f.server_ms.push_back(ms);
+    f.round_trip_ms.push_back(ms);
+    if (!claimed.ok() || !claimed->empty()) ++f.failures;
+  }
+  print("dispatcher sweep, in-process", f);
+  return true;
+}
+
 std::string cursor_of(const t::http_answer& a, const char* field) {
   if (!a.json) return "";
   const cJSON* c = cJSON_GetObjectItemCaseSensitive(a.json.get(), field);
@@ -391,6 +423,8 @@ int main(int argc, char** argv) {
     }
     print("access log: one action, 100 a page", f);
   }
+  s.stop_cloud();
+  if (!time_sweep(db, opt.calls / 10)) return 1;
   std::printf("%s\n", aterm::bench::host_load().c_str());
   return 0;
 }
