@@ -140,7 +140,7 @@ TEST_CASE(
   test::temp_dir dir("turns-sqlite");
   const std::string path = (dir.path() / "store.db").string();
   const cloud::sqlite::options o;
-  // SQLite's pool: one connection for every caller (store/engine.cpp).
+  // A pool of one connection: every caller but one waits for it.
   cloud::sql::connection_pool pool([&] { return cloud::sqlite::open_connection(path, o); }, 1);
   std::mutex mu;
   std::vector<std::string> served;  // the order of the grants (guarded by mu)
