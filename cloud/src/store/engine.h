@@ -25,8 +25,8 @@ class shared_pool {
 // True when `db` names a PostgreSQL database rather than a file.
 bool is_postgres_uri(std::string_view db);
 
-// Opens the database, migrating it to this program's schema, and a pool of options.pool_size
-// connections (both engines; SQLite's writers take turns, sqlite::write_turns). k_store when the engine fails (the message
+// Opens the database, migrating it to this program's schema, and a pool of its connections
+// (SQLite: one; PostgreSQL: options.pool_size). k_store when the engine fails (the message
 // names the database, never a password).
 result<std::shared_ptr<sql::connection_pool>> open_pool(const store_options& options);
 

@@ -5,13 +5,16 @@
 // For every kind of call it prints p50/p99/max of the round trip and of the server's own time
 // (the Server-Timing header, docs/http-api.md). Prints figures; never passes or fails.
 //
-// Usage: bench_api [--devices N] [--history K] [--commands N] [--calls N] [--postgres]
+// Usage: bench_api [--devices N] [--history K] [--commands N] [--calls N] [--pool-size N]
+//                  [--postgres]
 //   --devices   acme's routers (default 100000); globex gets one for every 7, whose ids sort
 //               between acme's, so every index walk skips another company's rows
 //   --history   state snapshots stored per router (default 3; the store keeps up to 288)
 //   --commands  commands posted to offline routers before the measurement, each one an
 //               access-log record (default 20000)
 //   --calls     calls per kind (default 300)
+//   --pool-size the daemon's store.pool_size: PostgreSQL's connections (default 4; SQLite
+//               uses one)
 //   --postgres  the store on a throwaway PostgreSQL 15 cluster (the tests' pg_cluster) instead of
 //               a SQLite file
 //
@@ -63,6 +66,7 @@ struct options {
   std::size_t history = 3;
   std::size_t commands = 20'000;
   std::size_t calls = 300;
+  std::size_t pool_size = 0;  // 0: the daemon's default store.pool_size
   bool postgres = false;
 };
 
@@ -75,11 +79,12 @@ bool parse_args(int argc, char** argv, options& o) {
     }
     if (i + 1 >= argc) return false;
     const char* v = argv[++i];
-    std::size_t* target = a == "--devices"    ? &o.devices
-                          : a == "--history"  ? &o.history
-                          : a == "--commands" ? &o.commands
-                          : a == "--calls"    ? &o.calls
-                                              : nullptr;
+    std::size_t* target = a == "--devices"     ? &o.devices
+                          : a == "--history"   ? &o.history
+                          : a == "--commands"  ? &o.commands
+                          : a == "--calls"     ? &o.calls
+                          : a == "--pool-size" ? &o.pool_size
+                                               : nullptr;
     if (target == nullptr || !parse_size(v, *target)) return false;
   }
   return o.devices >= 1000 && o.calls > 0;
@@ -297,13 +302,16 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, opt)) {
     std::fprintf(stderr,
                  "usage: bench_api [--devices N>=1000] [--history K] [--commands N] [--calls N] "
-                 "[--postgres]\n");
+                 "[--pool-size N] [--postgres]\n");
     return 2;
   }
   std::unique_ptr<t::pg_cluster> cluster;
   t::cloud_stack_options o;
   o.name = "bench-api";
   o.short_timers = false;  // the daemon as deployed: its 1 s dispatch poll and job tick
+  if (opt.pool_size > 0) {
+    o.extra = R"("store": {"pool_size": )" + std::to_string(opt.pool_size) + "}";
+  }
   if (opt.postgres) {
     try {
       cluster = std::make_unique<t::pg_cluster>();

@@ -54,10 +54,12 @@ struct options {
 };
 
 // The turns of this process's writers on one file, first come, first served (open_connection
-// shares one per path). Readers need none: WAL lets them read beside the one writer. SQLite's
-// own busy handler polls with sleeps of up to 100 ms, so a writer behind one that commits back to
-// back (the bridge's group commit under load) would find the lock taken at every poll; here it
-// waits its turn. Other processes on the file still meet the busy handler. Thread-safe.
+// shares one per path): the store's pool holds one connection (store/engine.cpp), but a process
+// may open the file more than once (two stores, a test beside the daemon's store). Readers need
+// none: WAL lets them read beside the one writer. SQLite's own busy handler polls with sleeps of
+// up to 100 ms, so a writer behind one that commits back to back (the bridge's group commit
+// under load) would find the lock taken at every poll; here it waits its turn. Other processes
+// on the file still meet the busy handler. Thread-safe.
 class write_turns {
  public:
   // Waits for the caller's turn; false when it did not come within `timeout`.
