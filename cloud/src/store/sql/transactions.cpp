@@ -38,13 +38,10 @@ connection_pool::lease& connection_pool::acquire() {
   connection* raw = nullptr;
   {
     std::unique_lock lock(mu_);
-    const std::uint64_t mine = next_waiter_++;
-    waiting_.push_back(mine);
-    freed_.wait(lock, [&] {
-      return waiting_.front() == mine &&
-             (!idle_.empty() || idle_.size() + taken_.size() + opening_ < size_);
-    });
-    waiting_.pop_front();
+    ++waiting_;
+    freed_.wait(lock,
+                [&] { return !idle_.empty() || idle_.size() + taken_.size() + opening_ < size_; });
+    --waiting_;
     // Counted as taken under the same lock that found it idle: in between, the next caller
     // would count one connection fewer and open one more than `size`.
     if (!idle_.empty()) {
@@ -55,8 +52,6 @@ connection_pool::lease& connection_pool::acquire() {
       ++opening_;
     }
   }
-  // The next in line may find a connection too.
-  freed_.notify_all();
   if (raw == nullptr) {
     std::unique_ptr<connection> db;
     try {
@@ -104,7 +99,7 @@ void connection_pool::release() noexcept {
 
 std::size_t connection_pool::waiting() const {
   std::lock_guard lock(mu_);
-  return waiting_.size();
+  return waiting_;
 }
 
 connection& transactions::db() const {
