@@ -508,6 +508,13 @@ CREATE TRIGGER fleet_jobs_uncounted AFTER DELETE ON fleet_jobs
   FOR EACH ROW EXECUTE FUNCTION fleet_jobs_uncount();
 )sql";
 
+// Version 17, as SQLite's: the dispatcher's sweep (claim_for_online, every poll) checks the
+// router of every open command, also of the thousands queued for offline routers, by this index
+// instead of the router's row.
+constexpr const char* k_schema_17 = R"sql(
+CREATE INDEX devices_claim_check ON devices(id) INCLUDE (presence, online_epoch);
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -546,6 +553,8 @@ const migration k_migrations[] = {
      "found by command (fleet_job_devices_command) and by release time "
      "(fleet_job_devices_released)",
      k_schema_16},
+    {17, "the dispatcher's sweep checks a router's presence by index (devices_claim_check)",
+     k_schema_17},
 };
 
 void require_postgres(sql::connection& db) {

@@ -583,6 +583,14 @@ CREATE TRIGGER fleet_jobs_uncounted AFTER DELETE ON fleet_jobs BEGIN
 END;
 )sql";
 
+// Schema 17: the dispatcher's sweep (claim_for_online, every poll) looks up the router of every
+// open command, also of the thousands queued for offline routers. This index answers the
+// router's presence and online epoch without reading its row, which its state snapshot makes
+// large.
+constexpr const char* k_schema_17 = R"sql(
+CREATE INDEX devices_claim_check ON devices(id, presence, online_epoch);
+)sql";
+
 const migration k_migrations[] = {
     {1, "issue 4 schema: tenants, devices, commands, technician logins, accounts, access log",
      k_schema_1, &seed_built_in_roles},
@@ -628,6 +636,8 @@ const migration k_migrations[] = {
      "found by command (fleet_job_devices_command) and by release time "
      "(fleet_job_devices_released)",
      k_schema_16},
+    {17, "the dispatcher's sweep checks a router's presence by index (devices_claim_check)",
+     k_schema_17},
 };
 
 int user_version(sql::connection& db) {
