@@ -106,18 +106,25 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Writes the fleet with the store's own calls while the daemon is stopped.
-bool fill_store(const std::string& db, const options& opt, const t::fs::path& scratch) {
-  auto& clock = aterm::common::system_clock::instance();
+// The store of `db` in this process, as the daemon opens it; null (and a line on stderr) when it
+// cannot be opened.
+std::unique_ptr<cloud::store> open_bench_store(const std::string& db) {
   cloud::store_options so;
   so.rules = aterm::cloud::security::rules_for_store();
   so.db = db;
-  auto opened = cloud::open_store(so, clock);
+  auto opened = cloud::open_store(so, aterm::common::system_clock::instance());
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", opened.error().to_string().c_str());
-    return false;
+    return nullptr;
   }
-  auto store = std::move(opened).value();
+  return std::move(opened).value();
+}
+
+// Writes the fleet with the store's own calls while the daemon is stopped.
+bool fill_store(const std::string& db, const options& opt, const t::fs::path& scratch) {
+  auto& clock = aterm::common::system_clock::instance();
+  auto store = open_bench_store(db);
+  if (!store) return false;
   auto sim = aterm::agent::make_sim_backend({scratch / "sim.json", "r000000"}, clock);
   if (!sim.ok()) {
     std::fprintf(stderr, "sim backend: %s\n", sim.error().to_string().c_str());
@@ -250,15 +257,8 @@ void print(const char* kind, const figures& f) {
 // changes nothing. Printed in the server-time columns.
 bool time_sweep(const std::string& db, std::size_t calls) {
   auto& clock = aterm::common::system_clock::instance();
-  cloud::store_options so;
-  so.rules = aterm::cloud::security::rules_for_store();
-  so.db = db;
-  auto opened = cloud::open_store(so, clock);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "open: %s\n", opened.error().to_string().c_str());
-    return false;
-  }
-  auto store = std::move(opened).value();
+  auto store = open_bench_store(db);
+  if (!store) return false;
   figures f;
   for (std::size_t i = 0; i < calls; ++i) {
     aterm::bridge::claim_request r;
