@@ -820,7 +820,7 @@ async function main() {
 
     // -- company settings: a bad CIDR refused, good values saved and shown after a reload ------
     await page.click('#nav-company');
-    await page.waitForFunction(() => document.querySelector('#company-ttl').value !== '');
+    await page.waitForFunction(() => document.querySelector('#company-ttl')?.value);
     await page.fill('#company-allowlist', '10.0.0.0/33');
     await page.click('#company-form button[type=submit]');
     check(/10\.0\.0\.0\/33/.test(await page.textContent('#company-status')), 'invalid CIDR refused in the form');
@@ -987,6 +987,8 @@ async function alarm_checks(page, shot) {
     return form_id !== null;
   });
   const id = form_id.replace('alarm-ack-form-', '');
+  // The header's count is set by its own request; data-count appears with its answer.
+  await page.waitForSelector('#alarm-count[data-count]', { state: 'attached' });
   const before = Number(await page.getAttribute('#alarm-count', 'data-count'));
   check(before >= 1, `header counts ${before} open alarm(s)`);
   // The fleet summary of the first page counts the same open alarms.

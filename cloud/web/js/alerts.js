@@ -22,8 +22,9 @@ function state_badge(state) {
 }
 
 // The open-alarm count of the caller's company in the header; refreshed until the page changes.
+// data-count appears with the first answer, so a reader can wait for a count that is known.
 export function alarm_count_badge(ctx) {
-  const badge = h('a', { href: '#/alarms', class: 'alarm-count', id: 'alarm-count', 'data-count': '0', hidden: true });
+  const badge = h('a', { href: '#/alarms', class: 'alarm-count', id: 'alarm-count', hidden: true });
   async function refresh() {
     try {
       const r = await api.poll('/alarms' + api.query({ state: 'open', limit: 1 }));

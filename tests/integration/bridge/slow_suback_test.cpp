@@ -81,6 +81,9 @@ class slow_suback_proxy {
   int connections() const { return connections_.load(); }
   // The broker's answer to the first SUBSCRIBE is being (or was) held.
   bool held() const { return held_.load(); }
+  // Records of the bridge passed on to the broker from its first SUBSCRIBE on (one per packet:
+  // Paho writes each packet with one SSL_write).
+  int subscribes_passed() const { return first_.subscribes_passed.load(); }
 
  private:
   // Application-data records the broker sent and the client sent, on the first connection.
@@ -88,6 +91,7 @@ class slow_suback_proxy {
     std::atomic<int> from_broker{0};
     int from_broker_at_last_client_record = -1;
     std::atomic<bool> subscribe_seen{false};
+    std::atomic<int> subscribes_passed{0};
   };
 
   static sockaddr_in loopback(int port) {
@@ -136,6 +140,9 @@ class slow_suback_proxy {
         const bool data = static_cast<std::uint8_t>(pending[0]) == k_tls_application_data;
         if (watch && data) observe(*watch, from_client);
         if (!write_all(to, pending.data(), k_tls_header + length)) return;
+        if (watch && data && from_client && watch->subscribe_seen.load()) {
+          watch->subscribes_passed.fetch_add(1);
+        }
         pending.erase(0, k_tls_header + length);
       }
     }
@@ -198,6 +205,9 @@ TEST_CASE("a slow SUBACK after a broker restart is awaited, not retried with a l
   bridge b(c, store, aterm::common::system_clock::instance());
   REQUIRE(b.start().ok());
   REQUIRE(t::wait_until([&] { return proxy.held(); }, 10s));
+  // The bridge sends one SUBSCRIBE per topic kind; the state must not be published before the
+  // broker has them all (under load the later ones can trail the first SUBACK).
+  REQUIRE(t::wait_until([&] { return proxy.subscribes_passed() >= 4; }, 10s));
 
   // A router that reached the broker first publishes while the bridge's SUBACKs are held: the
   // broker already has the subscription, so this state must reach the store too.
