@@ -273,9 +273,10 @@ result<json_ptr> parse_json(std::string_view text, json_limits limits) {
   if (auto s = prescan(text, limits.max_depth); !s.ok()) return s;
   if (!valid_utf8(text)) return bad_json("invalid UTF-8");
   // The BOM is skipped here: cJSON's own skip miscounts the length, so a BOM and a one-digit
-  // number failed.
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  if (text.empty()) return bad_json("syntax error");
+  // number failed. cJSON would also skip a second one, which is no JSON (json_reader refuses it).
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  if (text.substr(0, 3) == bom) text.remove_prefix(3);
+  if (text.empty() || text.substr(0, 3) == bom) return bad_json("syntax error");
   const char* end = nullptr;
   json_ptr root(cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false));
   if (!root) return bad_json("syntax error");

@@ -86,6 +86,10 @@ TEST_CASE("parse_json refuses bad input with bad_json") {
       R"({"a":1,"\u0061":2})",
       R"(["\u12G4"])",
       R"({"a":"\u25{["})",
+      // One BOM is skipped, a second is no JSON (cJSON alone would skip it too).
+      "\xEF\xBB\xBF\xEF\xBB\xBF"
+      "55",
+      "\xEF\xBB\xBF",
   };
   json_reader reader;
   for (const auto& in : rows) {
