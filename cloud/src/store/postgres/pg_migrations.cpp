@@ -515,6 +515,15 @@ constexpr const char* k_schema_17 = R"sql(
 CREATE INDEX devices_claim_check ON devices(id) INCLUDE (presence, online_epoch);
 )sql";
 
+// Version 18 (SQLite's changes nothing, migrations.cpp): the sweep hashes the online routers from
+// their own index and scans the open commands once (sql_store.cpp, claim_for_online) instead of
+// looking up the router of each open command in devices_claim_check. A command's own claim
+// (claim_due) starts from the router's primary key.
+constexpr const char* k_schema_18 = R"sql(
+DROP INDEX devices_claim_check;
+CREATE INDEX devices_online ON devices(id) INCLUDE (online_epoch) WHERE presence = 'online';
+)sql";
+
 const migration k_migrations[] = {
     {5, "the store's schema as SQLite has it at version 5, built-in roles seeded", k_schema_5},
     {6, "commands ordered by an explicit column (commands.seq) rather than the rowid", k_schema_6},
@@ -555,6 +564,8 @@ const migration k_migrations[] = {
      k_schema_16},
     {17, "the dispatcher's sweep checks a router's presence by index (devices_claim_check)",
      k_schema_17},
+    {18, "the dispatcher's sweep finds a router among the online ones (devices_online)",
+     k_schema_18},
 };
 
 void require_postgres(sql::connection& db) {
