@@ -121,10 +121,13 @@ device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
         "SELECT string_agg(CASE WHEN strpos(lower(s.id), lower(?)) > 0 THEN s.id END, ','), "
         "max(s.id), count(*) FROM (SELECT d.id FROM devices d WHERE " +
         where + "ORDER BY d.id LIMIT ?) s";
-    std::string from_match = where;
-    from_match.replace(from_match.find("AND d.id > ? "), 13, "AND d.id >= ? ");
-    out.matches =
-        k_device_select + "WHERE " + from_match + "AND d.id <= ? " + rest + "ORDER BY d.id LIMIT ?";
+    // The matches by their ids (joined by commas, bound where the cursor was): an index walk
+    // from the first to the last match with the search as a filter read the row of every device
+    // in between (PostgreSQL tests a non-indexed term on the row), 5,400 rows for 101 matches of
+    // "77" in bench_api.
+    std::string by_ids = where;
+    by_ids.replace(by_ids.find("AND d.id > ? "), 13, "AND d.id = ANY(string_to_array(?, ',')) ");
+    out.matches = k_device_select + "WHERE " + by_ids + "ORDER BY d.id LIMIT ?";
   }
   if (!rest.empty()) {
     out.scan_end = "SELECT d.id FROM devices d WHERE " + where + "ORDER BY d.id LIMIT 1 OFFSET ?";
@@ -173,10 +176,12 @@ device_page id_search_page(connection& db, const device_list_sql& sql,
   if (matches.size() > limit + 1) matches.resize(limit + 1);
   if (!matches.empty()) {
     auto q = db.prepare(sql.matches);
-    part.cursor = matches.front();
+    part.cursor.clear();
+    for (const auto& id : matches) {
+      if (!part.cursor.empty()) part.cursor += ',';
+      part.cursor += id;
+    }
     bind_device_window(q, company_id, part);
-    q.bind(matches.back());
-    bind_device_rest(q, f);
     q.bind(matches.size());
     while (q.step()) page.devices.push_back(read_device(q));
   }

@@ -49,9 +49,8 @@ struct device_list_sql {
   // walks cost less than this one aggregate (4.9 against 8.4 ms). Binds: the search text,
   // bind_device_window, the part's size.
   std::string id_window;
-  // With id_window: the rows of the matches, from the first to the last one it answered. Binds:
-  // bind_device_window with the first match as its cursor, the last match, bind_device_rest,
-  // the number of matches.
+  // With id_window: the rows of the matches it answered, by id. Binds: bind_device_window with
+  // the matches' ids joined by commas as its cursor, the number of matches.
   std::string matches;
 };
 device_list_sql list_devices_sql(sql::dialect dialect, const device_query& filter);
