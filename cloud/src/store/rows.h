@@ -33,4 +33,16 @@ technician_login read_login(const query& q);
 std::string insert_queued_command(connection& db, const std::string& company_id,
                                   const new_command& c, std::int64_t now_s);
 
+// The claims' statements (store_port.h, claim_due and claim_for_online), each answering the
+// columns claim_locked reads: c.id, c.device_id, c.op, c.args_json, c.deadline_s,
+// d.online_epoch.
+// A command's own claim, of one router's due commands. Binds: the device id, now_s, the limit.
+extern const std::string k_claim_due_select;
+// The sweep's candidates: the ids (only) of claimable commands of online routers, oldest first.
+// Binds: now_s, stale_before_ms, the claiming instance (or NULL), the limit.
+std::string claim_candidates_sql(sql::dialect dialect);
+// One candidate again, in the write transaction. Binds: the command id, then as the candidates'
+// statement without the limit.
+extern const std::string k_claim_recheck_select;
+
 }  // namespace aterm::cloud::store_sql

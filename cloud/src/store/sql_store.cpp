@@ -1279,16 +1279,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
     return tx_.write<std::vector<bridge::outbound_command>>(
         "claim_due", [&]() -> result<std::vector<bridge::outbound_command>> {
-          // The router first (CROSS JOIN keeps SQLite's order; PostgreSQL plans it as any
-          // join): an offline router ends the query at once. From the commands, SQLite walked
-          // every open command, 20,000 queued for offline routers in bench_api, at every POST.
-          auto q = db_->prepare(
-              "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
-              "FROM devices d CROSS JOIN commands c "
-              "WHERE d.id = ? AND c.device_id = d.id AND d.presence = 'online' "
-              "AND c.status IN ('queued', 'sent') AND c.deadline_s > ? "
-              "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch) "
-              "ORDER BY c.seq LIMIT ?");
+          auto q = db_->prepare(store_sql::k_claim_due_select);
           q.bind(device_id).bind(request.now_ms / 1000).bind(limit);
           return claim_locked(q, request);
         });
@@ -1297,17 +1288,12 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   // The periodic sweep for every online device (store_port.h). Finding candidates reads the
   // open commands (all queued ones, of offline routers too) and is done in a read transaction,
   // which never holds up a writer; only the candidates, by id and checked again, are claimed in
-  // the write transaction. With 20,000 commands queued for offline routers the scan takes about
-  // 50 ms of CPU, which the write lock would otherwise add to every access-log write and ingest
-  // batch waiting behind it (bench_api).
+  // the write transaction. With 20,000 commands queued for offline routers the scan takes 8 to
+  // 15 ms of CPU on either engine (bench_api), which the write lock would otherwise add to every
+  // access-log write and ingest batch waiting behind it.
   result<std::vector<bridge::outbound_command>> claim_for_online(
       const bridge::claim_request& request, std::size_t limit) override {
     limit = std::clamp<std::size_t>(limit, 1, limits::k_max_commands_per_call);
-    const std::string conditions =
-        "c.status IN ('queued', 'sent') AND c.deadline_s > ? "
-        "AND d.presence = 'online' "
-        "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch "
-        "OR COALESCE(c.claimed_at_ms, 0) <= ? OR c.claimed_by = ?) ";
     auto bind_conditions = [&](query& q) {
       q.bind(request.now_ms / 1000).bind(request.stale_before_ms);
       // NULL equals nothing: without `own` no claim matches by its claimer.
@@ -1319,20 +1305,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
     };
     auto candidates = tx_.read<std::vector<std::string>>(
         "claim_for_online", [&]() -> result<std::vector<std::string>> {
-          // PostgreSQL: the candidates first, then their order. Given ORDER BY c.seq LIMIT on
-          // the join itself, its planner walks commands_seq and looks up the router of every
-          // open command (about 50 ms for 20,000 queued for offline routers in bench_api);
-          // materialized, it hashes the online routers (devices_online, schema 18) and reads
-          // the open commands once (about 10 ms). SQLite has no hash join: the walk in seq order
-          // is its plan either way, and it stops at `limit` candidates.
-          const bool postgres = db_->kind() == sql::dialect::postgres;
-          auto q = db_->prepare(
-              postgres ? "WITH m AS MATERIALIZED (SELECT c.id, c.seq FROM commands c "
-                         "JOIN devices d ON d.id = c.device_id WHERE " +
-                             conditions + ") SELECT id FROM m ORDER BY seq LIMIT ?"
-                       : "SELECT c.id FROM commands c JOIN devices d ON d.id = c.device_id "
-                         "WHERE " +
-                             conditions + "ORDER BY c.seq LIMIT ?");
+          auto q = db_->prepare(store_sql::claim_candidates_sql(db_->kind()));
           bind_conditions(q);
           q.bind(limit);
           std::vector<std::string> ids;
@@ -1346,10 +1319,7 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
           std::vector<bridge::outbound_command> out;
           for (const auto& id : *candidates) {
             // Another instance may have claimed it since the read: the conditions again.
-            auto q = db_->prepare(
-                "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
-                "FROM commands c JOIN devices d ON d.id = c.device_id WHERE c.id = ? AND " +
-                conditions);
+            auto q = db_->prepare(store_sql::k_claim_recheck_select);
             q.bind(id);
             bind_conditions(q);
             for (auto& c : claim_locked(q, request)) out.push_back(std::move(c));

@@ -28,6 +28,7 @@
 #include "aterm/test/support.h"
 #include "device_rows.h"
 #include "engine.h"
+#include "rows.h"
 #include "sql/sql.h"
 #include "sql/transactions.h"
 
@@ -1219,6 +1220,31 @@ std::vector<std::int64_t> history_seqs(store& s, const std::string& company,
 }
 
 }  // namespace
+
+// SQLite alone: PostgreSQL plans by its statistics (the sweep's hash join needs a fleet's; see
+// bench_api's "dispatcher sweep").
+TEST_CASE("the claims find a router by index and start a router's own claim from it [sqlite]") {
+  REQUIRE_FALSE(on_postgres());
+  fixture f;
+  f.company_with("acme", {"acme-r1"});
+  // A command's own claim: the router by its key first, then its own open commands; never a
+  // walk of every open command (20,000 queued for offline routers in bench_api).
+  auto due = query_plan(f.path, cloud::store_sql::k_claim_due_select);
+  CAPTURE(joined(due));
+  REQUIRE(due.size() >= 2);
+  CHECK(due[0].rfind("SEARCH d USING ", 0) == 0);
+  CHECK(due[0].find("(id=?") != std::string::npos);
+  CHECK(due[1] == "SEARCH c USING INDEX commands_device (device_id=? AND status=?)");
+  // The sweep: each open command's router by a covering index (its row holds the large state).
+  for (const auto& sql : {cloud::store_sql::claim_candidates_sql(cloud::sql::dialect::sqlite),
+                          cloud::store_sql::k_claim_recheck_select}) {
+    auto sweep = query_plan(f.path, sql);
+    CAPTURE(joined(sweep));
+    CHECK(
+        plan_has(sweep, "SEARCH d USING COVERING INDEX devices_claim_check (id=? AND presence=?)"));
+    CHECK_FALSE(plan_has(sweep, "SCAN"));
+  }
+}
 
 TEST_CASE(
     "apply_batch: presence and states commit without a disk sync, results and events with one") {
