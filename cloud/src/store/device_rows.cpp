@@ -1,6 +1,7 @@
 #include "device_rows.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "aterm/cloud/limits.h"
 #include "aterm/common/json.h"
@@ -117,10 +118,8 @@ device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
   out.scan = reads_rows ? limits::k_max_device_filter_scan : limits::k_max_device_scan;
   if (!rest.empty() && !reads_rows && dialect == sql::dialect::postgres) {
     // Ids hold no comma (protocol::valid_device_id).
-    out.id_window =
-        "SELECT string_agg(CASE WHEN strpos(lower(s.id), lower(?)) > 0 THEN s.id END, ','), "
-        "max(s.id), count(*) FROM (SELECT d.id FROM devices d WHERE " +
-        where + "ORDER BY d.id LIMIT ?) s";
+    out.id_window = "SELECT string_agg(s.id, ',') FROM (SELECT d.id FROM devices d WHERE " + where +
+                    "ORDER BY d.id LIMIT ?) s";
     // The matches by their ids (joined by commas, bound where the cursor was): an index walk
     // from the first to the last match with the search as a filter read the row of every device
     // in between (PostgreSQL tests a non-indexed term on the row), 5,400 rows for 101 matches of
@@ -137,6 +136,26 @@ device_list_sql list_devices_sql(sql::dialect dialect, const device_query& f) {
   return out;
 }
 
+namespace {
+
+char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// `id` holds `lowered` (already lowercase) without regard to ASCII case: the engines' lower() in
+// the C collation folds ASCII alone, and ids are ASCII (protocol::valid_device_id).
+bool holds_folded(std::string_view id, std::string_view lowered) {
+  if (lowered.size() > id.size()) return false;
+  for (std::size_t at = 0; at + lowered.size() <= id.size(); ++at) {
+    std::size_t i = 0;
+    while (i < lowered.size() && ascii_lower(id[at + i]) == lowered[i]) ++i;
+    if (i == lowered.size()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 device_page id_search_page(connection& db, const device_list_sql& sql,
                            const std::string& company_id, const device_query& f,
                            std::size_t limit) {
@@ -145,30 +164,34 @@ device_page id_search_page(connection& db, const device_list_sql& sql,
   // Where the last part ended; empty once the company's devices ran out.
   std::string scan_end;
   device_query part = f;
+  std::string lowered = f.q;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), ascii_lower);
   std::size_t examined = 0;
   std::size_t step = limits::k_first_device_window;
   for (;;) {
     step = std::min(step, sql.scan - examined);
     auto q = db.prepare(sql.id_window);
-    q.bind(f.q);
     bind_device_window(q, company_id, part);
     q.bind(step);
     if (!q.step()) break;
-    const std::string found = q.text(0);
-    const std::string last = q.text(1);
-    const std::int64_t entries = q.i64(2);
+    const std::string window = q.text(0);  // NULL (no entry) reads as empty
     while (q.step()) {
     }
     // The aggregate's order is the engine's: ids compare by bytes in both (k_after_every_id).
     const std::size_t before = matches.size();
-    for (std::size_t at = 0; at < found.size();) {
-      const std::size_t comma = std::min(found.find(',', at), found.size());
-      matches.emplace_back(found, at, comma - at);
+    std::size_t entries = 0;
+    std::string_view last;
+    for (std::size_t at = 0; at < window.size();) {
+      const std::size_t comma = std::min(window.find(',', at), window.size());
+      const std::string_view id(window.data() + at, comma - at);
+      ++entries;
+      if (id > last) last = id;
+      if (holds_folded(id, lowered)) matches.emplace_back(id);
       at = comma + 1;
     }
     std::sort(matches.begin() + static_cast<std::ptrdiff_t>(before), matches.end());
     examined += step;
-    scan_end = entries == static_cast<std::int64_t>(step) ? last : std::string();
+    scan_end = entries == step ? std::string(last) : std::string();
     if (matches.size() > limit || scan_end.empty() || examined >= sql.scan) break;
     part.cursor = scan_end;
     step *= 2;
