@@ -171,8 +171,8 @@ TEST_CASE("the connection pool never holds more connections than its size, howev
 }
 
 TEST_CASE(
-    "sqlite: writers take turns in the order they came; one that commits and begins again at once "
-    "waits behind those already waiting") {
+    "sqlite: writers take turns in the order they came, and one that commits and begins again "
+    "at once waits behind those already waiting") {
   test::temp_dir dir("write-turns-sqlite");
   const std::string path = (dir.path() / "store.db").string();
   const cloud::sqlite::options o;
