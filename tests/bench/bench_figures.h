@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -64,6 +65,39 @@ inline std::string host_load() {
   load >> load1;
   return "host load average " + load1 + " on " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) +
          " cores";
+}
+
+// The machine's CPU time so far (/proc/stat, all cores), and the part the hypervisor gave to
+// other guests ("steal"). On a shared host steal took up to half of this machine's CPU for
+// minutes at a time and every figure of such a run with it (bench_api --postgres, 2026-12-06):
+// a bench prints it for its measured span.
+struct cpu_ticks {
+  unsigned long long total = 0;
+  unsigned long long steal = 0;
+};
+
+inline cpu_ticks sample_cpu() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  stat >> cpu;  // "cpu": user nice system idle iowait irq softirq steal guest guest_nice
+  cpu_ticks t;
+  unsigned long long v = 0;
+  for (int i = 0; i < 8 && stat >> v; ++i) {
+    t.total += v;
+    if (i == 7) t.steal = v;
+  }
+  return t;
+}
+
+// "CPU stolen by the hypervisor: S% of the span" between two samples.
+inline std::string stolen_since(const cpu_ticks& before) {
+  const cpu_ticks now = sample_cpu();
+  const auto total = now.total - before.total;
+  const double percent =
+      total == 0 ? 0 : 100.0 * static_cast<double>(now.steal - before.steal) / total;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "CPU stolen by the hypervisor: %.1f%% of the span", percent);
+  return buf;
 }
 
 }  // namespace aterm::bench

@@ -3,7 +3,9 @@
 // serve) on a store filled with a large fleet. One client signed in as acme's administrator keeps
 // one connection with TCP_NODELAY (a handshake per call, or Nagle's 40 ms, would hide the server).
 // For every kind of call it prints p50/p99/max of the round trip and of the server's own time
-// (the Server-Timing header, docs/http-api.md). Prints figures; never passes or fails.
+// (the Server-Timing header, docs/http-api.md), and the share of the machine's CPU the hypervisor
+// took meanwhile (a shared host's steal time moves every figure). Prints figures; never passes
+// or fails.
 //
 // Usage: bench_api [--devices N] [--history K] [--commands N] [--calls N] [--pool-size N]
 //                  [--postgres]
@@ -364,6 +366,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "login failed\n");
     return 1;
   }
+  const auto measured_from = aterm::bench::sample_cpu();
   std::printf("\n%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s\n", "call", "n", "srv_p50", "srv_p99",
               "srv_max", "rtt_p50", "rtt_p99", "rtt_max", "bytes", "fail");
   std::printf("%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s\n", "", "", "ms", "ms", "ms", "ms", "ms",
@@ -431,6 +434,7 @@ int main(int argc, char** argv) {
     }
     print("access log: one action, 100 a page", f);
   }
+  std::printf("the calls above: %s\n", aterm::bench::stolen_since(measured_from).c_str());
   s.stop_cloud();
   if (!time_sweep(db, opt.calls / 10)) return 1;
   std::printf("%s\n", aterm::bench::host_load().c_str());
