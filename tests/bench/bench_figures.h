@@ -89,14 +89,18 @@ inline cpu_ticks sample_cpu() {
   return t;
 }
 
-// "CPU stolen by the hypervisor: S% of the span" between two samples.
-inline std::string stolen_since(const cpu_ticks& before) {
+// The percentage of the machine's CPU stolen since `before`.
+inline double stolen_percent(const cpu_ticks& before) {
   const cpu_ticks now = sample_cpu();
   const auto total = now.total - before.total;
-  const double percent =
-      total == 0 ? 0 : 100.0 * static_cast<double>(now.steal - before.steal) / total;
+  return total == 0 ? 0 : 100.0 * static_cast<double>(now.steal - before.steal) / total;
+}
+
+// "CPU stolen by the hypervisor: S% of the span" since `before`.
+inline std::string stolen_since(const cpu_ticks& before) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "CPU stolen by the hypervisor: %.1f%% of the span", percent);
+  std::snprintf(buf, sizeof buf, "CPU stolen by the hypervisor: %.1f%% of the span",
+                stolen_percent(before));
   return buf;
 }
 

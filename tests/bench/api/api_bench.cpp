@@ -210,6 +210,7 @@ bool fill_store(const std::string& db, const options& opt, const t::fs::path& sc
 }
 
 struct figures {
+  aterm::bench::cpu_ticks started = aterm::bench::sample_cpu();  // for the steal column
   std::vector<double> round_trip_ms;
   std::vector<double> server_ms;
   std::size_t failures = 0;
@@ -245,11 +246,12 @@ void timed(t::https_client& c, figures& f, const std::string& path,
 }
 
 void print(const char* kind, const figures& f) {
-  std::printf("%-38s %5zu %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8zu %5zu\n", kind,
+  std::printf("%-38s %5zu %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %8zu %5zu %6.1f\n", kind,
               f.round_trip_ms.size(), percentile(f.server_ms, 0.5), percentile(f.server_ms, 0.99),
               percentile(f.server_ms, 1.0), percentile(f.round_trip_ms, 0.5),
               percentile(f.round_trip_ms, 0.99), percentile(f.round_trip_ms, 1.0),
-              f.round_trip_ms.empty() ? 0 : f.bytes / f.round_trip_ms.size(), f.failures);
+              f.round_trip_ms.empty() ? 0 : f.bytes / f.round_trip_ms.size(), f.failures,
+              aterm::bench::stolen_percent(f.started));
   std::fflush(stdout);
 }
 
@@ -367,10 +369,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto measured_from = aterm::bench::sample_cpu();
-  std::printf("\n%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s\n", "call", "n", "srv_p50", "srv_p99",
-              "srv_max", "rtt_p50", "rtt_p99", "rtt_max", "bytes", "fail");
-  std::printf("%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s\n", "", "", "ms", "ms", "ms", "ms", "ms",
-              "ms", "", "");
+  // stolen: the percentage of the machine's CPU the hypervisor took while that kind was called.
+  std::printf("\n%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s %6s\n", "call", "n", "srv_p50",
+              "srv_p99", "srv_max", "rtt_p50", "rtt_p99", "rtt_max", "bytes", "fail", "stolen");
+  std::printf("%-38s %5s %9s %9s %9s %9s %9s %9s %8s %5s %6s\n", "", "", "ms", "ms", "ms", "ms",
+              "ms", "ms", "", "", "%");
   {
     figures f;
     for (std::size_t i = 0; i < opt.calls; ++i) timed(c, f, "devices");
