@@ -93,7 +93,9 @@ inline cpu_ticks sample_cpu() {
 inline double stolen_percent(const cpu_ticks& before) {
   const cpu_ticks now = sample_cpu();
   const auto total = now.total - before.total;
-  return total == 0 ? 0 : 100.0 * static_cast<double>(now.steal - before.steal) / total;
+  return total == 0
+             ? 0
+             : 100.0 * static_cast<double>(now.steal - before.steal) / static_cast<double>(total);
 }
 
 // "CPU stolen by the hypervisor: S% of the span" since `before`.
