@@ -1246,10 +1246,12 @@ TEST_CASE("the claims find a router by index and start a router's own claim from
   }
 }
 
+// synchronous_commit on PostgreSQL: the PostgreSQL engine's own tests.
 TEST_CASE(
-    "apply_batch: presence and states commit without a disk sync, results and events with one") {
-  if (on_postgres()) return;  // synchronous_commit: the PostgreSQL engine's own tests
-  wal_sync_counter syncs;     // outlives the store below
+    "apply_batch: presence and states commit without a disk sync, results and events with one "
+    "[sqlite]") {
+  REQUIRE_FALSE(on_postgres());
+  wal_sync_counter syncs;  // outlives the store below
   fixture f;
   f.company_with("acme", {"acme-r1", "acme-r2"});
   const std::int64_t ms = k_t0 * 1000;
@@ -1333,8 +1335,9 @@ TEST_CASE("state history: a store reopened with another bound answers the newest
   CHECK(seqs.back() > 12 - 8);
 }
 
-TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order") {
-  if (on_postgres()) return;  // no PostgreSQL store predates the ring
+// No PostgreSQL store predates the ring.
+TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order [sqlite]") {
+  REQUIRE_FALSE(on_postgres());
   fixture f;
   f.db = f.open(4);
   f.company_with("acme", {"acme-r1", "acme-r2"});
@@ -1380,8 +1383,9 @@ TEST_CASE("migrations: history stored before the ring (schema 3) keeps its order
   CHECK(history_seqs(*f.db, "acme", "acme-r2") == std::vector<std::int64_t>{3, 2, 1});
 }
 
-TEST_CASE("migrations: commands stored before schema 6 keep their rowid order") {
-  if (on_postgres()) return;  // no PostgreSQL store predates commands.seq
+// No PostgreSQL store predates commands.seq.
+TEST_CASE("migrations: commands stored before schema 6 keep their rowid order [sqlite]") {
+  REQUIRE_FALSE(on_postgres());
   fixture f;
   f.company_with("acme", {"acme-r1"});
   std::vector<std::string> ids;
