@@ -255,7 +255,7 @@ http::response change_password(api_service::impl& m, http::request& req, const c
         .inc();
     if (!security::verify_password(*current_password, target->password_hash)) {
       (void)answer.ticket->failed();
-      (void)m.count_wrong_password(*target);
+      (void)m.count_wrong_password(*target, *across.lease);
       audit.detail = "wrong current password";
       return http::error_response(403, "wrong_password", "password not changed");
     }

@@ -99,8 +99,9 @@ struct api_service::impl {
   void raise_alarms(const std::vector<security::alarm_event>& alarms);
   std::int64_t now_s() const { return ctx.clock.now_s(); }
   // A wrong password of `a`: the lock rule counts it against the account as stored, in the
-  // store's transaction. True when this failure locked the account.
-  bool count_wrong_password(const account& a);
+  // store's transaction, which also ends the verification's `lease`. True when this failure
+  // locked the account.
+  bool count_wrong_password(const account& a, security::verification_lease& lease);
   // The permissions of the account's role (company role, else built-in).
   std::vector<std::string> permissions_for(const account& a);
   // {account, permissions, csrf_token, expires_at_s}: the answer of login and GET /session.

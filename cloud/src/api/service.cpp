@@ -43,15 +43,20 @@ std::string default_target(const http::request& req) {
 
 }  // namespace
 
-bool api_service::impl::count_wrong_password(const account& a) {
+bool api_service::impl::count_wrong_password(const account& a,
+                                             security::verification_lease& lease) {
   bool locked_now = false;
-  auto updated = ctx.db.record_login_failure(a.company_id, a.id, now_s(),
-                                             [&](const account_lock_state& stored) {
-                                               auto outcome = lockout.after_failure(stored);
-                                               locked_now = outcome.locked_now;
-                                               return outcome.state;
-                                             });
-  return updated.ok() && locked_now;
+  auto updated = ctx.db.record_login_failure(
+      a.company_id, a.id, now_s(),
+      [&](const account_lock_state& stored) {
+        auto outcome = lockout.after_failure(stored);
+        locked_now = outcome.locked_now;
+        return outcome.state;
+      },
+      lease.id());
+  if (!updated.ok()) return false;
+  lease.ended();
+  return locked_now;
 }
 
 std::vector<std::string> api_service::impl::permissions_for(const account& a) {

@@ -55,7 +55,7 @@ struct login_attempt {
   std::optional<company> comp;
   std::optional<account> acct;
   std::optional<security::login_ticket> ticket;
-  std::optional<security::verification_lease> lease;  // ended once the verdict is stored
+  std::optional<security::verification_lease> lease;  // ended with the verdict, in the store
   std::string ip;
   std::string throttle_key;
   std::optional<std::string> old_session;
@@ -100,7 +100,7 @@ http::response finish_login(api_service::impl& m, login_attempt& a, bool passwor
   auto& comp = *a.comp;
   auto& acct = *a.acct;
   if (!password_ok) {
-    if (m.count_wrong_password(acct)) {
+    if (m.count_wrong_password(acct, *a.lease)) {
       m.audit(comp.id, acct.login_id, "account.lock", acct.login_id, "success",
               std::to_string(m.lockout.settings().threshold) + " failed logins", a.ip);
     }
@@ -108,10 +108,12 @@ http::response finish_login(api_service::impl& m, login_attempt& a, bool passwor
   }
   if (auto s = m.ctx.db.record_login_success(
           comp.id, acct.id, m.now_s(),
-          [&](const account_lock_state& stored) { return m.lockout.after_success(stored); });
+          [&](const account_lock_state& stored) { return m.lockout.after_success(stored); },
+          a.lease->id());
       !s.ok()) {
     return m.store_error(s, "record_login_success");
   }
+  a.lease->ended();
 
   // A new session at every login; a session the browser still carried ends here.
   if (a.old_session && !a.old_session->empty()) {

@@ -936,21 +936,25 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   }
 
   result<account> record_login_failure(const std::string& company_id, std::int64_t account_id,
-                                       std::int64_t now_s, const lock_decision& decide) override {
+                                       std::int64_t now_s, const lock_decision& decide,
+                                       std::optional<std::int64_t> ended_lease) override {
     return tx_.write<account>("record_login_failure", [&]() -> result<account> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current;
       write_lock_locked(*current, decide(lock_state_of(*current)), now_s);
+      end_verification_lease_locked(ended_lease);
       return account_locked(company_id, account_id);
     });
   }
 
   status record_login_success(const std::string& company_id, std::int64_t account_id,
-                              std::int64_t now_s, const lock_decision& decide) override {
+                              std::int64_t now_s, const lock_decision& decide,
+                              std::optional<std::int64_t> ended_lease) override {
     return to_status(tx_.write<done>("record_login_success", [&]() -> result<done> {
       auto current = account_locked(company_id, account_id);
       if (!current.ok()) return current.error();
       write_lock_locked(*current, decide(lock_state_of(*current)), now_s);
+      end_verification_lease_locked(ended_lease);
       db_->prepare(
              "UPDATE accounts SET last_login_at_s = ?, reminder_sent_at_s = NULL WHERE id = ?")
           .bind(now_s)
@@ -958,6 +962,11 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
           .exec();
       return done{};
     }));
+  }
+
+  void end_verification_lease_locked(std::optional<std::int64_t> lease_id) {
+    if (lease_id)
+      db_->prepare("DELETE FROM verification_leases WHERE id = ?").bind(*lease_id).exec();
   }
 
   // Stores `next` as the account's lock fields. A lock that starts (a new reason or end) is dated
@@ -1497,11 +1506,11 @@ class sql_store final : public store_sql::job_store, public store_sql::shared_po
   }
 
   status release_verification_lease(std::int64_t lease_id) override {
-    return to_status(tx_.write<bool>(
-        "release_verification_lease", sql::durability::relaxed, [&]() -> result<bool> {
-          db_->prepare("DELETE FROM verification_leases WHERE id = ?").bind(lease_id).exec();
-          return true;
-        }));
+    return to_status(tx_.write<bool>("release_verification_lease", sql::durability::relaxed,
+                                     [&]() -> result<bool> {
+                                       end_verification_lease_locked(lease_id);
+                                       return true;
+                                     }));
   }
 
  private:

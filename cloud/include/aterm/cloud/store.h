@@ -232,13 +232,18 @@ class store : public bridge::store_port, public shared_counters {
                               const account_check& check) = 0;
   // Failed login: the lock fields become what `decide` returns. A lock it starts (a new reason
   // or a new end) ends the account's sessions and is dated now_s. Returns the updated account.
+  // `ended_lease`: the verification lease (shared_counters.h) of this verification, deleted in
+  // the same transaction, so the failures stored plus the leases in flight never count one
+  // verification twice (security/verification_gate.h).
   virtual result<account> record_login_failure(const std::string& company_id,
                                                std::int64_t account_id, std::int64_t now_s,
-                                               const lock_decision& decide) = 0;
+                                               const lock_decision& decide,
+                                               std::optional<std::int64_t> ended_lease) = 0;
   // Successful login: the lock fields become what `decide` returns, last_login_at = now_s, the
-  // inactivity reminder cleared.
+  // inactivity reminder cleared; `ended_lease` as above.
   virtual status record_login_success(const std::string& company_id, std::int64_t account_id,
-                                      std::int64_t now_s, const lock_decision& decide) = 0;
+                                      std::int64_t now_s, const lock_decision& decide,
+                                      std::optional<std::int64_t> ended_lease) = 0;
   // Locks (ending the sessions) or unlocks. `until_s` is used with failed_logins only.
   virtual status lock_account(const std::string& company_id, std::int64_t account_id,
                               lock_reason reason, std::optional<std::int64_t> until_s,

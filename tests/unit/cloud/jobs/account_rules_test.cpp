@@ -229,7 +229,7 @@ TEST_CASE("a login before the next step resets the cycle") {
   // Without an address the step still happens; no mail is queued.
   CHECK(f.scalar("SELECT count(*) FROM mail_outbox") == 0);
   REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(200)),
-                                     login_succeeded(f.clock))
+                                     login_succeeded(f.clock), std::nullopt)
               .ok());
   // (The sweep also tells the administrators about the missing address; not this rule's lines.)
   CHECK_FALSE(f.has_line(f.sweep(day(210)), "account.inactivity"));
@@ -244,7 +244,7 @@ TEST_CASE("a login between the read and the write wins over the reminder") {
   auto a = f.make_account("acme", "gina", "operator", "gina@example.com");
   auto stale = f.get("acme", "gina");
   REQUIRE(f.db->record_login_success("acme", a.id, common::to_unix_s(day(180)),
-                                     login_succeeded(f.clock))
+                                     login_succeeded(f.clock), std::nullopt)
               .ok());
   auto s = f.port->record_reminder(stale, reminder_mail(stale, 0), common::to_unix_s(day(180)));
   CHECK(s.code() == std::string(k_conflict));

@@ -45,7 +45,9 @@ struct gate_fixture {
   // `n` wrong passwords stored, as the login route stores them.
   void store_failures(int n) {
     for (int i = 0; i < n; ++i) {
-      REQUIRE(db->record_login_failure("acme", id, clock.now_s(), wrong_password(policy)).ok());
+      REQUIRE(
+          db->record_login_failure("acme", id, clock.now_s(), wrong_password(policy), std::nullopt)
+              .ok());
     }
   }
 };
@@ -68,17 +70,55 @@ TEST_CASE("verification gate: 50 concurrent wrong logins over two instances veri
       auto& db = i % 2 == 0 ? *db_a : *db_b;
       auto answer = (i % 2 == 0 ? a : b).try_reserve("acme", id);
       if (!answer.lease) return;
-      ++verified;  // the password is checked here, and is wrong: the failure is stored first
-      (void)db.record_login_failure("acme", id, clock.now_s(), wrong_password(policy));
+      ++verified;  // the password is checked here, and is wrong: stored with the lease's end
+      auto stored = db.record_login_failure("acme", id, clock.now_s(), wrong_password(policy),
+                                            answer.lease->id());
+      if (stored.ok()) answer.lease->ended();
     });
   }
   for (auto& t : threads) t.join();
-  CHECK(verified >= 1);
-  CHECK(verified <= 5);
-  // Whatever the interleaving, the failures stored lock the account once the budget is spent.
+  // A guess is refused only while five are stored or in flight, and those in flight all fail:
+  // whatever the interleaving, exactly five are verified and the account ends locked.
+  CHECK(verified == 5);
   auto after = db_a->get_account("acme", id);
   REQUIRE(after.ok());
-  if (verified == 5) CHECK(after->locked == aterm::cloud::lock_reason::failed_logins);
+  CHECK(after->locked == aterm::cloud::lock_reason::failed_logins);
+}
+
+TEST_CASE(
+    "verification gate: a failure stored with its lease's end frees no slot and takes none "
+    "twice") {
+  // The interleaving that left an account unlocked after 50 wrong guesses: one verification's
+  // failure was stored while its lease still ran, so for that moment it counted twice and the
+  // last guesses of the burst were refused although only four were ever verified.
+  gate_fixture f;
+  auto first = f.gate.try_reserve("acme", f.id);
+  auto second = f.gate.try_reserve("acme", f.id);
+  REQUIRE(first.lease);
+  REQUIRE(second.lease);
+  REQUIRE(f.db->record_login_failure("acme", f.id, f.clock.now_s(), wrong_password(f.policy),
+                                     first.lease->id())
+              .ok());
+  first.lease->ended();
+  // One failure stored and one verification in flight: three more may start, not a fourth.
+  std::vector<sec::verification_answer> more;
+  for (int i = 0; i < 3; ++i) {
+    more.push_back(f.gate.try_reserve("acme", f.id));
+    CHECK(more.back().lease);
+  }
+  CHECK_FALSE(f.gate.try_reserve("acme", f.id).lease);
+  // The four in flight fail: five failures, the account is locked.
+  for (auto* answer : {&second, &more[0], &more[1], &more[2]}) {
+    REQUIRE(answer->lease);
+    REQUIRE(f.db->record_login_failure("acme", f.id, f.clock.now_s(), wrong_password(f.policy),
+                                       answer->lease->id())
+                .ok());
+    answer->lease->ended();
+  }
+  CHECK(f.db->get_account("acme", f.id)->locked == aterm::cloud::lock_reason::failed_logins);
+  auto refused = f.gate.try_reserve("acme", f.id);
+  CHECK_FALSE(refused.lease);
+  CHECK(refused.refusal == sec::gate_refusal::locked);
 }
 
 TEST_CASE("verification gate: the budget counts stored failures and leases in flight") {

@@ -678,18 +678,18 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   auto after_success = [&](const cloud::account_lock_state& s) { return policy.after_success(s); };
   REQUIRE(f.db->create_session({"tok", "csrf", a->id, "acme", k_t0, k_t0, "127.0.0.1"}).ok());
   for (int i = 1; i <= 4; ++i) {
-    auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure);
+    auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure, std::nullopt);
     REQUIRE(r.ok());
     CHECK(r->failed_count == i);
     CHECK(r->locked == cloud::lock_reason::none);
   }
-  auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure);
+  auto r = f.db->record_login_failure("acme", a->id, k_t0, after_failure, std::nullopt);
   CHECK(r->locked == cloud::lock_reason::failed_logins);
   CHECK(r->locked_until_s == k_t0 + 1800);
   CHECK(f.db->find_session("tok").error().code() == cloud::k_not_found);
   // A success after the lock ran out clears it.
   f.clock.advance(std::chrono::seconds{1800});
-  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 1800, after_success).ok());
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 1800, after_success, std::nullopt).ok());
   auto after = f.db->get_account("acme", a->id);
   CHECK(after->failed_count == 0);
   CHECK(after->locked == cloud::lock_reason::none);
@@ -704,7 +704,7 @@ TEST_CASE("accounts: lock after the threshold, success resets, password history 
   REQUIRE(
       f.db->lock_account("acme", a->id, cloud::lock_reason::inactivity, std::nullopt, k_t0).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
-  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 10, after_success).ok());
+  REQUIRE(f.db->record_login_success("acme", a->id, k_t0 + 10, after_success, std::nullopt).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::inactivity);
   REQUIRE(f.db->unlock_account("acme", a->id).ok());
   CHECK(f.db->get_account("acme", a->id)->locked == cloud::lock_reason::none);

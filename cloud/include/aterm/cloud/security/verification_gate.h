@@ -25,8 +25,10 @@ namespace aterm::cloud::security {
 bool admits_verification(const lockout_policy& policy, const account& current,
                          std::int64_t in_flight);
 
-// One verification in flight. Move-only; ends the lease in the store when destroyed (report the
-// verification's result to the store first, so its failure is counted before the slot frees).
+// One verification in flight. Move-only. Its result is stored together with the end of the lease
+// (store::record_login_failure/success take id(); then call ended()), so at no moment do the
+// stored failures plus the leases count this verification twice or not at all. A lease whose
+// result was not stored is ended in the store when destroyed.
 class [[nodiscard]] verification_lease {
  public:
   verification_lease(shared_counters& counters, std::int64_t id) : counters_(&counters), id_(id) {}
@@ -35,6 +37,10 @@ class [[nodiscard]] verification_lease {
   verification_lease(const verification_lease&) = delete;
   verification_lease& operator=(const verification_lease&) = delete;
   ~verification_lease();
+
+  std::int64_t id() const { return id_; }
+  // The store ended the lease with the verification's result: nothing is left to release.
+  void ended() noexcept { counters_ = nullptr; }
 
  private:
   void release() noexcept;
