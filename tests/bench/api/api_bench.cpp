@@ -8,7 +8,7 @@
 // or fails.
 //
 // Usage: bench_api [--devices N] [--history K] [--commands N] [--calls N] [--pool-size N]
-//                  [--postgres]
+//                  [--poll-ms N] [--postgres]
 //   --devices   acme's routers (default 100000); globex gets one for every 7, whose ids sort
 //               between acme's, so every index walk skips another company's rows
 //   --history   state snapshots stored per router (default 3; the store keeps up to 288)
@@ -17,6 +17,8 @@
 //   --calls     calls per kind (default 300)
 //   --pool-size the daemon's store.pool_size: PostgreSQL's connections (default 4; SQLite
 //               uses one)
+//   --poll-ms   the daemon's mqtt.dispatch_poll_ms, how often its sweep runs (default: the
+//               daemon's, 1 s; a long one shows what the sweep costs the other calls)
 //   --postgres  the store on a throwaway PostgreSQL 15 cluster (the tests' pg_cluster) instead of
 //               a SQLite file
 //
@@ -69,6 +71,7 @@ struct options {
   std::size_t commands = 20'000;
   std::size_t calls = 300;
   std::size_t pool_size = 0;  // 0: the daemon's default store.pool_size
+  std::size_t poll_ms = 0;    // 0: the daemon's default mqtt.dispatch_poll_ms
   bool postgres = false;
 };
 
@@ -86,6 +89,7 @@ bool parse_args(int argc, char** argv, options& o) {
                           : a == "--commands"  ? &o.commands
                           : a == "--calls"     ? &o.calls
                           : a == "--pool-size" ? &o.pool_size
+                          : a == "--poll-ms"   ? &o.poll_ms
                                                : nullptr;
     if (target == nullptr || !parse_size(v, *target)) return false;
   }
@@ -306,7 +310,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, opt)) {
     std::fprintf(stderr,
                  "usage: bench_api [--devices N>=1000] [--history K] [--commands N] [--calls N] "
-                 "[--pool-size N] [--postgres]\n");
+                 "[--pool-size N] [--poll-ms N] [--postgres]\n");
     return 2;
   }
   std::unique_ptr<t::pg_cluster> cluster;
@@ -316,6 +320,7 @@ int main(int argc, char** argv) {
   if (opt.pool_size > 0) {
     o.extra = R"("store": {"pool_size": )" + std::to_string(opt.pool_size) + "}";
   }
+  if (opt.poll_ms > 0) o.mqtt = R"("dispatch_poll_ms": )" + std::to_string(opt.poll_ms);
   if (opt.postgres) {
     try {
       cluster = std::make_unique<t::pg_cluster>();
@@ -327,8 +332,10 @@ int main(int argc, char** argv) {
   }
   t::cloud_stack s(o);
   const std::string db = o.db.empty() ? s.db_path().string() : o.db;
-  std::printf("bench_api: engine %s, %zu routers, %zu calls per kind\n",
-              opt.postgres ? "postgresql" : "sqlite", opt.devices, opt.calls);
+  const std::string poll =
+      opt.poll_ms > 0 ? std::to_string(opt.poll_ms) + " ms" : std::string("the daemon's default");
+  std::printf("bench_api: engine %s, %zu routers, %zu calls per kind, dispatch poll %s\n",
+              opt.postgres ? "postgresql" : "sqlite", opt.devices, opt.calls, poll.c_str());
   s.stop_cloud();
   if (!fill_store(db, opt, s.dir())) return 1;
   s.start_cloud();
