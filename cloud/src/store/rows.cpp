@@ -92,20 +92,12 @@ std::string insert_queued_command(connection& db, const std::string& company_id,
   return id;
 }
 
-// The router first (CROSS JOIN keeps SQLite's order; PostgreSQL plans it as any join): an offline
-// router ends the query at once. Then the router's own open commands: "+ 0" keeps SQLite off
-// commands_open (status, deadline_s), which it preferred to commands_device (device_id, status)
-// and which walks every open command of every router, 20,000 queued ones in bench_api, at every
-// command for an online router (the plan test in store_test.cpp).
-const std::string k_claim_due_select =
-    "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
-    "FROM devices d CROSS JOIN commands c "
-    "WHERE d.id = ? AND c.device_id = d.id AND d.presence = 'online' "
-    "AND c.status IN ('queued', 'sent') AND c.deadline_s + 0 > ? "
-    "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch) "
-    "ORDER BY c.seq LIMIT ?";
-
 namespace {
+
+// What a claim reads of a command and its router (both claim selects; read by the claim's
+// caller in this order).
+const std::string k_claim_columns =
+    "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch ";
 
 // A claimable command of an online router: queued, or sent in an earlier connection of its
 // router, or claimed before stale_before_ms (an instance that died), or claimed by this one.
@@ -116,6 +108,19 @@ const std::string k_claimable =
     "OR COALESCE(c.claimed_at_ms, 0) <= ? OR c.claimed_by = ?) ";
 
 }  // namespace
+
+// The router first (CROSS JOIN keeps SQLite's order; PostgreSQL plans it as any join): an offline
+// router ends the query at once. Then the router's own open commands: "+ 0" keeps SQLite off
+// commands_open (status, deadline_s), which it preferred to commands_device (device_id, status)
+// and which walks every open command of every router, 20,000 queued ones in bench_api, at every
+// command for an online router (the plan test in store_test.cpp).
+const std::string k_claim_due_select =
+    k_claim_columns +
+    "FROM devices d CROSS JOIN commands c "
+    "WHERE d.id = ? AND c.device_id = d.id AND d.presence = 'online' "
+    "AND c.status IN ('queued', 'sent') AND c.deadline_s + 0 > ? "
+    "AND (c.status = 'queued' OR c.claim_epoch < d.online_epoch) "
+    "ORDER BY c.seq LIMIT ?";
 
 std::string claim_candidates_sql(sql::dialect dialect) {
   // PostgreSQL: the candidates first, then their order. Given ORDER BY c.seq LIMIT on the join
@@ -134,8 +139,7 @@ std::string claim_candidates_sql(sql::dialect dialect) {
 }
 
 const std::string k_claim_recheck_select =
-    "SELECT c.id, c.device_id, c.op, c.args_json, c.deadline_s, d.online_epoch "
-    "FROM commands c JOIN devices d ON d.id = c.device_id WHERE c.id = ? AND " +
+    k_claim_columns + "FROM commands c JOIN devices d ON d.id = c.device_id WHERE c.id = ? AND " +
     k_claimable;
 
 }  // namespace aterm::cloud::store_sql
