@@ -32,8 +32,9 @@
 //
 // On PostgreSQL the database is vacuumed and analyzed once the fleet and the access log are
 // written, as autovacuum would within minutes of such a bulk load: otherwise its catch-up on the
-// 400,000 new rows runs during the first calls and they measure it. The autovacuum and
-// autoanalyze runs that still fall among the calls are printed after them.
+// some 300,000 rows just written (routers, snapshots, tags, commands, access-log records) runs
+// during the first calls and they measure it. The autovacuum and autoanalyze runs that still end
+// among the calls are printed after them.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
