@@ -145,13 +145,8 @@ char ascii_lower(char c) {
 // `id` holds `lowered` (already lowercase) without regard to ASCII case: the engines' lower() in
 // the C collation folds ASCII alone, and ids are ASCII (protocol::valid_device_id).
 bool holds_folded(std::string_view id, std::string_view lowered) {
-  if (lowered.size() > id.size()) return false;
-  for (std::size_t at = 0; at + lowered.size() <= id.size(); ++at) {
-    std::size_t i = 0;
-    while (i < lowered.size() && ascii_lower(id[at + i]) == lowered[i]) ++i;
-    if (i == lowered.size()) return true;
-  }
-  return false;
+  return std::search(id.begin(), id.end(), lowered.begin(), lowered.end(),
+                     [](char c, char l) { return ascii_lower(c) == l; }) != id.end();
 }
 
 }  // namespace
